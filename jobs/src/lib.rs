@@ -1,0 +1,1 @@
+//! The run layout on EFS and the three pipeline stages.

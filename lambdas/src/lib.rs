@@ -1,0 +1,1 @@
+//! Handlers for the prep and watcher Lambda functions.
