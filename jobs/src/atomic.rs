@@ -1,0 +1,230 @@
+//! Atomic file writes: a reader sees either no file or the whole file.
+//!
+//! Every file is written under a temporary name in its final directory,
+//! flushed to stable storage (fsync), renamed over the final name, and then
+//! the directory is fsynced so the rename itself survives a crash. A process
+//! killed half-way leaves only a temporary file, which readers never list
+//! (see [`is_temp_name`]) and a retry removes ([`remove_stale_temps`]).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Marker inside every temporary name; see [`is_temp_name`].
+const TEMP_TAG: &str = ".tmp-";
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The temporary sibling name for `path`: `.<name>.tmp-<pid>-<n>`. Hidden
+/// (leading dot) and unique per process, so concurrent writers in one
+/// directory never share one.
+pub fn temp_path_for(path: &Path) -> io::Result<PathBuf> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    Ok(path.with_file_name(format!(".{name}{TEMP_TAG}{}-{n}", std::process::id())))
+}
+
+/// True for names produced by [`temp_path_for`]; listings skip them.
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.contains(TEMP_TAG)
+}
+
+/// fsyncs a directory so that entries created or renamed in it are durable.
+pub fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// The parent directory of `path` (`.` for a bare name).
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Writes `bytes` to `path` atomically and durably.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = AtomicFile::create(path)?;
+    file.write_all(bytes)?;
+    file.commit()
+}
+
+/// A file being written under a temporary name; [`AtomicFile::commit`]
+/// publishes it, dropping it without a commit deletes the temporary file.
+#[derive(Debug)]
+pub struct AtomicFile {
+    file: Option<File>,
+    temp: PathBuf,
+    target: PathBuf,
+}
+
+impl AtomicFile {
+    /// Creates the temporary file next to `target`.
+    pub fn create(target: &Path) -> io::Result<Self> {
+        let temp = temp_path_for(target)?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        Ok(AtomicFile {
+            file: Some(file),
+            temp,
+            target: target.to_path_buf(),
+        })
+    }
+
+    /// The final path this file will have once committed.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// fsyncs the data, renames it over the target and fsyncs the directory.
+    pub fn commit(mut self) -> io::Result<()> {
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| io::Error::other("atomic file already committed"))?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&self.temp, &self.target)?;
+        fsync_dir(parent_of(&self.target))
+    }
+
+    fn file_mut(&mut self) -> io::Result<&mut File> {
+        self.file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("atomic file already committed"))
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file_mut()?.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.file_mut()?.write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file_mut()?.flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            // Not committed: the temporary file must not linger.
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Removes temporary files left in `dir` (recursively) by a killed attempt.
+/// A missing directory is fine.
+pub fn remove_stale_temps(dir: &Path) -> io::Result<usize> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(err) => return Err(err),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let name = entry.file_name();
+        if kind.is_dir() {
+            removed += remove_stale_temps(&entry.path())?;
+        } else if name.to_str().is_some_and(is_temp_name) {
+            fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Lists the regular files under `dir` recursively, as `/`-separated paths
+/// relative to `dir`, sorted bytewise, skipping temporary files. Non-UTF-8
+/// names are an `InvalidData` error (the layout only ever creates UTF-8).
+pub fn list_files_sorted(dir: &Path) -> io::Result<Vec<String>> {
+    fn walk(base: &Path, rel: &str, out: &mut Vec<String>) -> io::Result<()> {
+        let here = if rel.is_empty() {
+            base.to_path_buf()
+        } else {
+            base.join(rel)
+        };
+        for entry in fs::read_dir(&here)? {
+            let entry = entry?;
+            let name = entry.file_name().into_string().map_err(|n| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("non-UTF-8 file name {n:?} in {}", here.display()),
+                )
+            })?;
+            if is_temp_name(&name) {
+                continue;
+            }
+            let child = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                walk(base, &child, out)?;
+            } else if kind.is_file() {
+                out.push(child);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    match walk(dir, "", &mut out) {
+        Ok(()) => {}
+        Err(err) if err.kind() == io::ErrorKind::NotFound && !dir.exists() => return Ok(out),
+        Err(err) => return Err(err),
+    }
+    out.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_publishes_and_drop_discards() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.txt");
+        let mut f = AtomicFile::create(&target).unwrap();
+        f.write_all(b"hello").unwrap();
+        assert!(!target.exists(), "visible before commit");
+        assert_eq!(list_files_sorted(dir.path()).unwrap(), Vec::<String>::new());
+        f.commit().unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"hello");
+
+        let mut g = AtomicFile::create(&dir.path().join("other")).unwrap();
+        g.write_all(b"partial").unwrap();
+        drop(g);
+        assert_eq!(list_files_sorted(dir.path()).unwrap(), vec!["out.txt"]);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn overwrite_is_atomic_and_stale_temps_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("a");
+        write_atomic(&target, b"one").unwrap();
+        write_atomic(&target, b"two").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"two");
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        fs::write(dir.path().join("sub/.x.tmp-1-2"), b"junk").unwrap();
+        assert_eq!(remove_stale_temps(dir.path()).unwrap(), 1);
+        assert_eq!(list_files_sorted(dir.path()).unwrap(), vec!["a"]);
+        assert_eq!(remove_stale_temps(&dir.path().join("missing")).unwrap(), 0);
+    }
+}

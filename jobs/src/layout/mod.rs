@@ -1,0 +1,420 @@
+//! The run layout on EFS, shared by the prep Lambda (writer) and the jobs
+//! (readers). Documented in docs/run-layout.md; version [`LAYOUT_VERSION`].
+//!
+//! ```text
+//! <efs_root>/runs/<run_id>/run.json                 RunConfig (immutable)
+//! <efs_root>/runs/<run_id>/nodes/<index>/prep/slice.json   NodeSlice
+//! <efs_root>/runs/<run_id>/nodes/<index>/data/...          procurement output
+//! <efs_root>/runs/<run_id>/nodes/<index>/results/...       processing output
+//! <efs_root>/runs/<run_id>/nodes/<index>/<stage>.done.json DoneMarker
+//! ```
+//!
+//! Every file is written atomically ([`crate::atomic`]); directories are
+//! created idempotently; names from data pass [`crate::safe_path`].
+
+mod config;
+mod marker;
+mod slice;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub use config::{
+    EgressSpec, LAYOUT_VERSION, MAX_ARRAY_SIZE, RunConfig, SourceSpec, Stage, SyntheticFormat,
+    now_rfc3339, rfc3339_from_unix,
+};
+pub use marker::{DoneMarker, FileEntry, MarkerMismatch, ObjectEntry, Verify};
+pub use slice::{IdRange, NodeSlice, nodes_needed, split_even};
+
+use crate::atomic::{self, fsync_dir, temp_path_for, write_atomic};
+use crate::exit::{ExitCode, JobError, JobResult};
+use crate::safe_path::check_run_id;
+
+/// File name of the run config inside the run directory.
+pub const RUN_JSON: &str = "run.json";
+/// File name of a node's slice inside `prep/`.
+pub const SLICE_JSON: &str = "slice.json";
+
+/// What [`RunLayout::create_run`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateOutcome {
+    /// run.json was written now.
+    Created,
+    /// An identical run.json (apart from `created_at`) was already there
+    /// and was kept: a retried prep.
+    AlreadyExists,
+}
+
+/// One run's directory tree under an EFS root.
+#[derive(Debug, Clone)]
+pub struct RunLayout {
+    run_id: String,
+    run_dir: PathBuf,
+}
+
+impl RunLayout {
+    /// The layout of `run_id` under `efs_root` (`<efs_root>/runs/<run_id>`).
+    /// Fails if the run id is not a safe directory name.
+    pub fn new(efs_root: impl AsRef<Path>, run_id: &str) -> JobResult<Self> {
+        check_run_id(run_id)?;
+        Ok(RunLayout {
+            run_id: run_id.to_string(),
+            run_dir: efs_root.as_ref().join("runs").join(run_id),
+        })
+    }
+
+    /// The run id.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// `<efs_root>/runs/<run_id>`.
+    pub fn run_dir(&self) -> &Path {
+        &self.run_dir
+    }
+
+    /// `<run_dir>/run.json`.
+    pub fn run_json_path(&self) -> PathBuf {
+        self.run_dir.join(RUN_JSON)
+    }
+
+    /// The directories of node `index`.
+    pub fn node(&self, index: u32) -> NodeLayout {
+        NodeLayout {
+            run_id: self.run_id.clone(),
+            index,
+            dir: self.run_dir.join("nodes").join(index.to_string()),
+        }
+    }
+
+    /// Validates `config` and writes run.json atomically. Idempotent: if
+    /// run.json exists and describes the same run (ignoring `created_at`),
+    /// it is kept and `AlreadyExists` returned; if it describes a different
+    /// run, that is an error (run.json is immutable).
+    pub fn create_run(&self, config: &RunConfig) -> JobResult<CreateOutcome> {
+        config.validate()?;
+        if config.run_id != self.run_id {
+            return Err(JobError::config(format!(
+                "run.json run_id {:?} differs from the layout's run id {:?}",
+                config.run_id, self.run_id
+            )));
+        }
+        create_dir_synced(&self.run_dir.join("nodes"))?;
+        match self.read_config() {
+            Ok(existing) if existing.same_run_as(config) => {
+                return Ok(CreateOutcome::AlreadyExists);
+            }
+            Ok(_) => {
+                return Err(JobError::config(format!(
+                    "{} exists with a different config; run.json is immutable",
+                    self.run_json_path().display()
+                )));
+            }
+            Err(err) if err.exit == ExitCode::NoInput => {}
+            Err(err) => return Err(err),
+        }
+        let mut bytes = serde_json::to_vec_pretty(config)
+            .map_err(|e| JobError::new(ExitCode::Software, format!("serialising run.json: {e}")))?;
+        bytes.push(b'\n');
+        let path = self.run_json_path();
+        write_atomic(&path, &bytes).map_err(|e| JobError::io(path.display(), e))?;
+        Ok(CreateOutcome::Created)
+    }
+
+    /// Reads and validates run.json. Missing -> exit 66; malformed or
+    /// another run's -> 65/78.
+    pub fn read_config(&self) -> JobResult<RunConfig> {
+        let path = self.run_json_path();
+        let bytes = fs::read(&path).map_err(|e| JobError::io(path.display(), e))?;
+        let config: RunConfig = serde_json::from_slice(&bytes)
+            .map_err(|e| JobError::data(format!("{}: {e}", path.display())))?;
+        config.validate().map_err(|e| e.context(path.display()))?;
+        if config.run_id != self.run_id {
+            return Err(JobError::data(format!(
+                "{}: run_id {:?} is not {:?}",
+                path.display(),
+                config.run_id,
+                self.run_id
+            )));
+        }
+        Ok(config)
+    }
+
+    /// Creates node `index`'s `prep/`, `data/`, `results/` and writes its
+    /// slice atomically. Idempotent: an identical existing slice is left as
+    /// it is; a different one is an error (slices are part of the immutable
+    /// run).
+    pub fn write_node_slice(&self, index: u32, items: &[String]) -> JobResult<()> {
+        self.write_slice(&NodeSlice::items(index, items.to_vec()))
+    }
+
+    /// Like [`RunLayout::write_node_slice`] for any [`NodeSlice`] (e.g. an
+    /// id range). The slice's own `index` says which node it is for.
+    pub fn write_slice(&self, slice: &NodeSlice) -> JobResult<()> {
+        let node = self.node(slice.index);
+        node.create_dirs()?;
+        let bytes = slice_bytes(slice)?;
+        let path = node.slice_path();
+        if existing_matches(&path, &bytes)? {
+            return Ok(());
+        }
+        write_atomic(&path, &bytes).map_err(|e| JobError::io(path.display(), e))
+    }
+
+    /// Writes many slices at once, as fast as the file system allows: all
+    /// directories and temporary files first, one `syncfs`, all renames,
+    /// one more `syncfs`. Same guarantees as [`RunLayout::write_slice`]
+    /// (atomic, durable, idempotent) without an fsync per file, which is
+    /// what makes 10,000 nodes take well under a second on a local disk.
+    pub fn write_node_slices(&self, slices: &[NodeSlice]) -> JobResult<()> {
+        let nodes_dir = self.run_dir.join("nodes");
+        create_dir_synced(&nodes_dir)?;
+        let mut pending: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(slices.len());
+        let result = (|| -> JobResult<()> {
+            for slice in slices {
+                let node = self.node(slice.index);
+                node.create_dirs_unsynced()?;
+                let bytes = slice_bytes(slice)?;
+                let path = node.slice_path();
+                if existing_matches(&path, &bytes)? {
+                    continue;
+                }
+                let temp = temp_path_for(&path).map_err(|e| JobError::io(path.display(), e))?;
+                fs::write(&temp, &bytes).map_err(|e| JobError::io(temp.display(), e))?;
+                pending.push((temp, path));
+            }
+            sync_filesystem(&nodes_dir)?;
+            for (temp, path) in pending.drain(..) {
+                fs::rename(&temp, &path).map_err(|e| JobError::io(path.display(), e))?;
+            }
+            sync_filesystem(&nodes_dir)
+        })();
+        for (temp, _) in pending {
+            let _ = fs::remove_file(temp);
+        }
+        result
+    }
+}
+
+fn slice_bytes(slice: &NodeSlice) -> JobResult<Vec<u8>> {
+    let mut bytes = serde_json::to_vec(slice)
+        .map_err(|e| JobError::new(ExitCode::Software, format!("serialising slice: {e}")))?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// True if `path` holds exactly `bytes`; an error if it holds something
+/// else (immutable content); false if it does not exist.
+fn existing_matches(path: &Path, bytes: &[u8]) -> JobResult<bool> {
+    match fs::read(path) {
+        Ok(existing) if existing == bytes => Ok(true),
+        Ok(_) => Err(JobError::data(format!(
+            "{} exists with different content; node slices are immutable within a run",
+            path.display()
+        ))),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(err) => Err(JobError::io(path.display(), err)),
+    }
+}
+
+/// `create_dir_all`, then fsync of the directory's parent so the new entry
+/// is durable. Existing directories are fine.
+fn create_dir_synced(dir: &Path) -> JobResult<()> {
+    fs::create_dir_all(dir).map_err(|e| JobError::io(dir.display(), e))?;
+    if let Some(parent) = dir.parent() {
+        fsync_dir(parent).map_err(|e| JobError::io(parent.display(), e))?;
+    }
+    Ok(())
+}
+
+/// Flushes every dirty page and metadata change of the file system holding
+/// `dir` (Linux `syncfs`); elsewhere fsyncs `dir` only.
+fn sync_filesystem(dir: &Path) -> JobResult<()> {
+    let handle = fs::File::open(dir).map_err(|e| JobError::io(dir.display(), e))?;
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: syncfs only reads the descriptor, which `handle` keeps open.
+        let rc = unsafe { libc::syncfs(handle.as_raw_fd()) };
+        if rc != 0 {
+            return Err(JobError::io(
+                format!("syncfs {}", dir.display()),
+                io::Error::last_os_error(),
+            ));
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    handle
+        .sync_all()
+        .map_err(|e| JobError::io(dir.display(), e))?;
+    Ok(())
+}
+
+/// One node's directories under `runs/<run_id>/nodes/<index>/`.
+#[derive(Debug, Clone)]
+pub struct NodeLayout {
+    run_id: String,
+    index: u32,
+    dir: PathBuf,
+}
+
+impl NodeLayout {
+    /// The node index.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// The run id.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// `nodes/<index>`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `nodes/<index>/prep`.
+    pub fn prep_dir(&self) -> PathBuf {
+        self.dir.join("prep")
+    }
+
+    /// `nodes/<index>/data`.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// `nodes/<index>/results`.
+    pub fn results_dir(&self) -> PathBuf {
+        self.dir.join("results")
+    }
+
+    /// `nodes/<index>/prep/slice.json`.
+    pub fn slice_path(&self) -> PathBuf {
+        self.prep_dir().join(SLICE_JSON)
+    }
+
+    /// `nodes/<index>/<stage>.done.json`.
+    pub fn done_path(&self, stage: Stage) -> PathBuf {
+        self.dir.join(format!("{}.done.json", stage.as_str()))
+    }
+
+    /// Creates `prep/`, `data/`, `results/` (existing ones are fine) and
+    /// makes the new entries durable.
+    pub fn create_dirs(&self) -> JobResult<()> {
+        self.create_dirs_unsynced()?;
+        for dir in [&self.dir, self.dir.parent().unwrap_or(&self.dir)] {
+            fsync_dir(dir).map_err(|e| JobError::io(dir.display(), e))?;
+        }
+        Ok(())
+    }
+
+    fn create_dirs_unsynced(&self) -> JobResult<()> {
+        for dir in [self.prep_dir(), self.data_dir(), self.results_dir()] {
+            fs::create_dir_all(&dir).map_err(|e| JobError::io(dir.display(), e))?;
+        }
+        Ok(())
+    }
+
+    /// Reads the node's slice. Missing -> exit 66, malformed -> 65.
+    pub fn read_slice(&self) -> JobResult<NodeSlice> {
+        let path = self.slice_path();
+        let bytes = fs::read(&path).map_err(|e| JobError::io(path.display(), e))?;
+        let slice: NodeSlice = serde_json::from_slice(&bytes)
+            .map_err(|e| JobError::data(format!("{}: {e}", path.display())))?;
+        if slice.layout_version != LAYOUT_VERSION {
+            return Err(JobError::config(format!(
+                "{}: layout_version {} is not supported",
+                path.display(),
+                slice.layout_version
+            )));
+        }
+        if slice.index != self.index {
+            return Err(JobError::data(format!(
+                "{}: slice is for node {}, not {}",
+                path.display(),
+                slice.index,
+                self.index
+            )));
+        }
+        if !slice.items.is_empty() && slice.id_range.is_some() {
+            return Err(JobError::data(format!(
+                "{}: has both items and id_range",
+                path.display()
+            )));
+        }
+        Ok(slice)
+    }
+
+    /// The stage's done marker, if one can be read.
+    pub fn read_done(&self, stage: Stage) -> Result<DoneMarker, MarkerMismatch> {
+        let path = self.done_path(stage);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(MarkerMismatch::Missing),
+            Err(e) => return Err(MarkerMismatch::Unreadable(e.to_string())),
+        };
+        serde_json::from_slice(&bytes).map_err(|e| MarkerMismatch::Unreadable(e.to_string()))
+    }
+
+    /// The stage's marker if it exists and matches `input_fingerprint` and
+    /// the files on disk: the signal to skip the stage's work.
+    pub fn completed(
+        &self,
+        stage: Stage,
+        input_fingerprint: &str,
+        verify: Verify,
+    ) -> Result<DoneMarker, MarkerMismatch> {
+        let marker = self.read_done(stage)?;
+        marker.check(
+            &self.run_id,
+            self.index,
+            stage,
+            input_fingerprint,
+            &self.dir,
+            verify,
+        )?;
+        Ok(marker)
+    }
+
+    /// Writes the stage's marker atomically (the last write of a stage).
+    pub fn write_done(&self, marker: &DoneMarker) -> JobResult<()> {
+        let path = self.done_path(marker.stage);
+        write_atomic(&path, &marker.to_bytes()).map_err(|e| JobError::io(path.display(), e))
+    }
+
+    /// Removes the stage's marker (before redoing the stage, so a reader
+    /// never pairs an old marker with new, partly written outputs).
+    pub fn clear_done(&self, stage: Stage) -> JobResult<()> {
+        let path = self.done_path(stage);
+        match fs::remove_file(&path) {
+            Ok(()) => fsync_dir(&self.dir).map_err(|e| JobError::io(self.dir.display(), e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(JobError::io(path.display(), e)),
+        }
+    }
+
+    /// Deletes everything under `dir` (one of this node's stage
+    /// directories) so a redone stage starts empty, then recreates it.
+    pub fn reset_dir(&self, dir: &Path) -> JobResult<()> {
+        if !dir.starts_with(&self.dir) {
+            return Err(JobError::new(
+                ExitCode::Software,
+                format!("{} is outside node dir", dir.display()),
+            ));
+        }
+        match fs::remove_dir_all(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(JobError::io(dir.display(), e)),
+        }
+        fs::create_dir_all(dir).map_err(|e| JobError::io(dir.display(), e))?;
+        fsync_dir(&self.dir).map_err(|e| JobError::io(self.dir.display(), e))
+    }
+
+    /// Files under `dir`, relative to it, sorted, temporaries skipped.
+    pub fn list(&self, dir: &Path) -> JobResult<Vec<String>> {
+        atomic::list_files_sorted(dir).map_err(|e| JobError::io(dir.display(), e))
+    }
+}

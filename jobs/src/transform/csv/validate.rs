@@ -1,0 +1,730 @@
+//! The streaming CSV validator: reads any amount of input through a fixed
+//! buffer, sends each record to exactly one of the clean output or the
+//! rejects output, and counts.
+//!
+//! Speed comes from three choices: records are found by walking the set
+//! bits of 64-byte block masks ([`crate::transform::classify`]) instead of
+//! every byte; clean records are written as contiguous runs straight from
+//! the read buffer (no copy per row); and the field checks are allocation
+//! free. Quoted records (any `"`) take a byte-by-byte RFC 4180 path.
+//!
+//! Output contract (docs/jobs.md):
+//! - clean output = the clean input records byte for byte, terminators
+//!   included, with a `\n` added after an unterminated last record and a
+//!   leading UTF-8 BOM removed;
+//! - one JSON object per rejected record in the rejects output;
+//! - `records_in == records_clean + records_rejected`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::io::{self, Read, Write};
+
+use serde::{Deserialize, Serialize};
+
+use super::rules::{CompiledRules, Violation};
+use crate::transform::classify::classify;
+
+/// Tuning that bounds memory.
+#[derive(Debug, Clone, Copy)]
+pub struct ValidateOptions {
+    /// Records longer than this are rejected (`recordTooLong`) without
+    /// being buffered whole.
+    pub max_record_bytes: usize,
+    /// Read buffer size (at least `2 * max_record_bytes` is used).
+    pub buffer_bytes: usize,
+    /// Upper bound on distinct keys remembered for `unique`/`primaryKey`
+    /// (~16 bytes each); exceeding it fails the file with a config error.
+    pub max_unique_keys: usize,
+}
+
+impl Default for ValidateOptions {
+    fn default() -> Self {
+        ValidateOptions {
+            max_record_bytes: 1 << 20,
+            buffer_bytes: 4 << 20,
+            max_unique_keys: 2_000_000,
+        }
+    }
+}
+
+/// Counts for one validated input; serialised as the stats file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsvStats {
+    /// Bytes read (including a BOM and the header).
+    pub bytes_in: u64,
+    /// Data records read (the header is not a record).
+    pub records_in: u64,
+    /// Records written to the clean output.
+    pub records_clean: u64,
+    /// Records written to the rejects output.
+    pub records_rejected: u64,
+    /// Rejects per rule name.
+    pub rejects_by_rule: BTreeMap<String, u64>,
+    /// Rejects per field name (record-level rejects are not listed).
+    pub rejects_by_field: BTreeMap<String, u64>,
+}
+
+/// What stops validation of a file as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum CsvError {
+    /// Reading input or writing output failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// The header names do not match the schema.
+    #[error("header {found:?} does not match schema fields {expected:?}")]
+    Header {
+        /// Names found.
+        found: Vec<String>,
+        /// Names expected.
+        expected: Vec<String>,
+    },
+    /// More distinct keys than `max_unique_keys`.
+    #[error("more than {0} distinct unique/primaryKey values; raise max_unique_keys or drop the constraint")]
+    TooManyUniqueKeys(usize),
+}
+
+/// One line of the rejects output.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RejectRecord {
+    /// 1-based line number where the record starts.
+    pub line: u64,
+    /// The field that failed, when the reason is about one field.
+    pub field: Option<String>,
+    /// The rule that failed.
+    pub rule: String,
+    /// Human-readable reason.
+    pub reason: String,
+    /// The raw record (lossy UTF-8, cut at 1024 bytes).
+    pub record: String,
+}
+
+#[derive(Serialize)]
+struct RejectOut<'a> {
+    line: u64,
+    field: Option<&'a str>,
+    rule: &'a str,
+    reason: &'a str,
+    record: &'a str,
+}
+
+/// Identity hasher for sets of precomputed 64-bit fingerprints.
+#[derive(Default)]
+struct Fingerprint(u64);
+
+impl Hasher for Fingerprint {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type FingerprintSet = HashSet<u64, BuildHasherDefault<Fingerprint>>;
+
+const MAX_REJECT_RECORD: usize = 1024;
+
+/// Validates `input` against `rules`, writing clean records to `clean`
+/// and reject lines to `rejects`.
+pub fn validate_csv<R: Read>(
+    rules: &CompiledRules,
+    options: ValidateOptions,
+    mut input: R,
+    clean: &mut dyn Write,
+    rejects: &mut dyn Write,
+) -> Result<CsvStats, CsvError> {
+    let max_record = options.max_record_bytes.max(64);
+    let capacity = options.buffer_bytes.max(2 * max_record);
+    let mut buf = vec![0u8; capacity];
+    let mut engine = Engine::new(rules, options, clean, rejects);
+    let mut filled = 0usize;
+    let mut start = 0usize;
+    let mut first = true;
+    let mut skipping = false;
+    loop {
+        let mut eof = false;
+        while filled < capacity {
+            let n = match input.read(&mut buf[filled..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if n == 0 {
+                eof = true;
+                break;
+            }
+            filled += n;
+            engine.stats.bytes_in += n as u64;
+        }
+        if first {
+            first = false;
+            if buf[..filled].starts_with(b"\xEF\xBB\xBF") {
+                start = 3;
+            }
+        }
+        if skipping {
+            match memchr::memchr(b'\n', &buf[start..filled]) {
+                Some(p) => {
+                    start += p + 1;
+                    skipping = false;
+                }
+                None => start = filled,
+            }
+        }
+        let mut consumed = start;
+        if !skipping {
+            consumed = engine.scan(&buf[..filled], start, eof)?;
+            if !eof && filled - consumed > max_record {
+                engine.too_long(&buf[consumed..filled], max_record)?;
+                skipping = true;
+                consumed = filled;
+            }
+        }
+        if eof {
+            break;
+        }
+        buf.copy_within(consumed..filled, 0);
+        filled -= consumed;
+        start = 0;
+    }
+    engine.finish()
+}
+
+/// Outcome of parsing one quoted record.
+enum Quoted {
+    NeedMore,
+    Done {
+        /// End of the record content (at its terminator).
+        end: usize,
+        /// Start of the next record.
+        next: usize,
+        /// Newlines inside quotes.
+        inner_lines: u64,
+        /// A quoting error, if any.
+        error: Option<&'static str>,
+    },
+}
+
+struct Engine<'r, 'w> {
+    rules: &'r CompiledRules,
+    options: ValidateOptions,
+    clean: &'w mut dyn Write,
+    rejects: &'w mut dyn Write,
+    stats: CsvStats,
+    /// Line number of the next record.
+    line: u64,
+    header_pending: bool,
+    /// (start, end) of fields of the current fast-path record.
+    fields: Vec<(usize, usize)>,
+    /// Unescaped field contents of a quoted record.
+    scratch: Vec<u8>,
+    scratch_fields: Vec<(usize, usize)>,
+    unique: Vec<FingerprintSet>,
+    primary: FingerprintSet,
+    keys: usize,
+    reject_buf: Vec<u8>,
+}
+
+impl<'r, 'w> Engine<'r, 'w> {
+    fn new(
+        rules: &'r CompiledRules,
+        options: ValidateOptions,
+        clean: &'w mut dyn Write,
+        rejects: &'w mut dyn Write,
+    ) -> Self {
+        Engine {
+            rules,
+            options,
+            clean,
+            rejects,
+            stats: CsvStats::default(),
+            line: 1,
+            header_pending: rules.header,
+            fields: Vec::with_capacity(rules.fields.len() + 1),
+            scratch: Vec::new(),
+            scratch_fields: Vec::new(),
+            unique: rules.fields.iter().map(|_| FingerprintSet::default()).collect(),
+            primary: FingerprintSet::default(),
+            keys: 0,
+            reject_buf: Vec::with_capacity(256),
+        }
+    }
+
+    fn finish(self) -> Result<CsvStats, CsvError> {
+        self.clean.flush()?;
+        self.rejects.flush()?;
+        Ok(self.stats)
+    }
+
+    /// Handles every complete record in `data[from..]`; returns where the
+    /// first incomplete record starts (`data.len()` at EOF).
+    fn scan(&mut self, data: &[u8], from: usize, eof: bool) -> Result<usize, CsvError> {
+        let delimiter = self.rules.delimiter;
+        let cap = self.rules.fields.len() + 1;
+        let mut run_start = from; // first byte of clean records not yet written
+        let mut rec_start = from;
+        let mut field_start = from;
+        let mut nfields = 0usize;
+        let mut special = false;
+        let mut block = from;
+        self.fields.clear();
+        'blocks: while block < data.len() {
+            let masks = classify(data, block, delimiter);
+            let mut seps = masks.separators;
+            let mut spec = masks.special;
+            while seps != 0 {
+                let bit = seps.trailing_zeros();
+                let pos = block + bit as usize;
+                if pos >= data.len() {
+                    break;
+                }
+                let below = (1u64 << bit) - 1;
+                if spec & below != 0 {
+                    special = true;
+                    spec &= !below;
+                }
+                seps &= seps - 1;
+                if nfields < cap {
+                    self.fields.push((field_start, pos));
+                }
+                nfields += 1;
+                field_start = pos + 1;
+                if masks.newlines >> bit & 1 == 0 {
+                    continue;
+                }
+                // A record ends at `pos`.
+                if special && memchr::memchr(b'"', &data[rec_start..pos]).is_some() {
+                    match self.parse_quoted(data, rec_start, eof) {
+                        Quoted::NeedMore => {
+                            self.write_clean(&data[run_start..rec_start])?;
+                            return Ok(rec_start);
+                        }
+                        Quoted::Done {
+                            end,
+                            next,
+                            inner_lines,
+                            error,
+                        } => {
+                            let ok = self.quoted_record(&data[rec_start..end], error)?;
+                            if !ok {
+                                self.write_clean(&data[run_start..rec_start])?;
+                                run_start = next;
+                            }
+                            self.line += 1 + inner_lines;
+                            rec_start = next;
+                            field_start = next;
+                            nfields = 0;
+                            special = false;
+                            self.fields.clear();
+                            block = next;
+                            continue 'blocks;
+                        }
+                    }
+                }
+                let ok = self.plain_record(data, rec_start, pos, nfields, special)?;
+                if !ok {
+                    self.write_clean(&data[run_start..rec_start])?;
+                    run_start = pos + 1;
+                }
+                self.line += 1;
+                rec_start = pos + 1;
+                nfields = 0;
+                special = false;
+                self.fields.clear();
+            }
+            if spec != 0 {
+                special = true;
+            }
+            block += 64;
+        }
+        if !eof || rec_start >= data.len() {
+            self.write_clean(&data[run_start..rec_start])?;
+            return Ok(rec_start);
+        }
+        // The last record has no terminator.
+        let end = data.len();
+        let ok = if memchr::memchr(b'"', &data[rec_start..end]).is_some() {
+            match self.parse_quoted(data, rec_start, true) {
+                Quoted::Done {
+                    end: content_end,
+                    error,
+                    ..
+                } => self.quoted_record(&data[rec_start..content_end], error)?,
+                Quoted::NeedMore => false, // unreachable at EOF
+            }
+        } else {
+            if nfields < cap {
+                self.fields.push((field_start, end));
+            }
+            nfields += 1;
+            let special = special || !data[rec_start..end].is_ascii();
+            self.plain_record(data, rec_start, end, nfields, special)?
+        };
+        if ok {
+            self.write_clean(&data[run_start..end])?;
+            self.write_clean(b"\n")?;
+        } else {
+            self.write_clean(&data[run_start..rec_start])?;
+        }
+        Ok(end)
+    }
+
+    fn write_clean(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.is_empty() {
+            Ok(())
+        } else {
+            self.clean.write_all(bytes)
+        }
+    }
+
+    /// Checks an unquoted record `data[start..end]` whose fields are in
+    /// `self.fields`. Returns true when it is clean.
+    fn plain_record(
+        &mut self,
+        data: &[u8],
+        start: usize,
+        end: usize,
+        nfields: usize,
+        special: bool,
+    ) -> Result<bool, CsvError> {
+        let mut end = end;
+        if end > start && data[end - 1] == b'\r' {
+            end -= 1;
+            if let Some(last) = self.fields.last_mut()
+                && last.1 > end
+            {
+                last.1 = end;
+            }
+        }
+        let raw = &data[start..end];
+        if raw.is_empty() {
+            return self.reject(raw, None, "blankRow", "blank row");
+        }
+        if special && let Err(e) = std::str::from_utf8(raw) {
+            let reason = format!("invalid UTF-8 at byte {} of the record", e.valid_up_to());
+            return self.reject(raw, None, "encoding", &reason);
+        }
+        if self.header_pending {
+            self.header_pending = false;
+            let found: Vec<String> = self
+                .fields
+                .iter()
+                .map(|&(s, e)| String::from_utf8_lossy(&data[s..e]).into_owned())
+                .collect();
+            return self.header(found, nfields);
+        }
+        let fields = std::mem::take(&mut self.fields);
+        let result = self.check_fields(data, &fields, nfields, !special, raw);
+        self.fields = fields;
+        result
+    }
+
+    /// Checks a quoted record (fields already in `scratch`).
+    fn quoted_record(
+        &mut self,
+        raw: &[u8],
+        error: Option<&'static str>,
+    ) -> Result<bool, CsvError> {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if let Some(reason) = error {
+            return self.reject(raw, None, "quoting", reason);
+        }
+        let ascii = self.scratch.is_ascii();
+        if !ascii && let Err(e) = std::str::from_utf8(raw) {
+            let reason = format!("invalid UTF-8 at byte {} of the record", e.valid_up_to());
+            return self.reject(raw, None, "encoding", &reason);
+        }
+        let scratch = std::mem::take(&mut self.scratch);
+        let fields = std::mem::take(&mut self.scratch_fields);
+        let result = if self.header_pending {
+            self.header_pending = false;
+            let found = fields
+                .iter()
+                .map(|&(s, e)| String::from_utf8_lossy(&scratch[s..e]).into_owned())
+                .collect();
+            self.header(found, fields.len())
+        } else {
+            self.check_fields(&scratch, &fields, fields.len(), ascii, raw)
+        };
+        self.scratch = scratch;
+        self.scratch_fields = fields;
+        result
+    }
+
+    fn header(&mut self, found: Vec<String>, nfields: usize) -> Result<bool, CsvError> {
+        let expected: Vec<String> = self.rules.fields.iter().map(|f| f.name.clone()).collect();
+        if found != expected || nfields != expected.len() {
+            return Err(CsvError::Header { found, expected });
+        }
+        // The header is neither clean nor rejected: report "not clean" so
+        // it is left out of the clean run, and undo the count.
+        Ok(false)
+    }
+
+    fn check_fields(
+        &mut self,
+        src: &[u8],
+        fields: &[(usize, usize)],
+        nfields: usize,
+        ascii: bool,
+        raw: &[u8],
+    ) -> Result<bool, CsvError> {
+        let rules = self.rules;
+        if nfields != rules.fields.len() {
+            let reason = format!("expected {} fields, found {nfields}", rules.fields.len());
+            return self.reject(raw, None, "fieldCount", &reason);
+        }
+        for (rule, &(s, e)) in rules.fields.iter().zip(fields) {
+            if let Err(Violation { rule: name, message }) = rule.check(&src[s..e], ascii) {
+                return self.reject(raw, Some(&rule.name), name, &message);
+            }
+        }
+        if rules.needs_uniqueness() {
+            return self.check_unique(src, fields, raw);
+        }
+        self.stats.records_in += 1;
+        self.stats.records_clean += 1;
+        Ok(true)
+    }
+
+    fn check_unique(
+        &mut self,
+        src: &[u8],
+        fields: &[(usize, usize)],
+        raw: &[u8],
+    ) -> Result<bool, CsvError> {
+        let rules = self.rules;
+        let mut new_keys: Vec<(usize, u64)> = Vec::new();
+        for (i, rule) in rules.fields.iter().enumerate() {
+            let (s, e) = fields[i];
+            let v = &src[s..e];
+            if !rule.unique || rule.is_missing(v) {
+                continue;
+            }
+            let fp = fingerprint(&[v]);
+            if self.unique[i].contains(&fp) {
+                let reason = format!("duplicate value {:?}", super::rules::show(v));
+                return self.reject(raw, Some(&rule.name), "unique", &reason);
+            }
+            new_keys.push((i, fp));
+        }
+        let pk_fp = if rules.primary_key.is_empty() {
+            None
+        } else {
+            let parts: Vec<&[u8]> = rules
+                .primary_key
+                .iter()
+                .map(|&i| &src[fields[i].0..fields[i].1])
+                .collect();
+            let fp = fingerprint(&parts);
+            if self.primary.contains(&fp) {
+                let shown: Vec<String> = parts.iter().map(|p| super::rules::show(p)).collect();
+                let reason = format!("duplicate primary key {shown:?}");
+                return self.reject(raw, None, "primaryKey", &reason);
+            }
+            Some(fp)
+        };
+        self.keys += new_keys.len() + usize::from(pk_fp.is_some());
+        if self.keys > self.options.max_unique_keys {
+            return Err(CsvError::TooManyUniqueKeys(self.options.max_unique_keys));
+        }
+        for (i, fp) in new_keys {
+            self.unique[i].insert(fp);
+        }
+        if let Some(fp) = pk_fp {
+            self.primary.insert(fp);
+        }
+        self.stats.records_in += 1;
+        self.stats.records_clean += 1;
+        Ok(true)
+    }
+
+    /// Counts and writes one reject; always returns `Ok(false)`.
+    fn reject(
+        &mut self,
+        raw: &[u8],
+        field: Option<&str>,
+        rule: &str,
+        reason: &str,
+    ) -> Result<bool, CsvError> {
+        self.stats.records_in += 1;
+        self.stats.records_rejected += 1;
+        *self.stats.rejects_by_rule.entry(rule.to_string()).or_default() += 1;
+        if let Some(f) = field {
+            *self.stats.rejects_by_field.entry(f.to_string()).or_default() += 1;
+        }
+        let shown = &raw[..raw.len().min(MAX_REJECT_RECORD)];
+        let record = String::from_utf8_lossy(shown);
+        self.reject_buf.clear();
+        serde_json::to_writer(
+            &mut self.reject_buf,
+            &RejectOut {
+                line: self.line,
+                field,
+                rule,
+                reason,
+                record: &record,
+            },
+        )
+        .map_err(io::Error::other)?;
+        self.reject_buf.push(b'\n');
+        self.rejects.write_all(&self.reject_buf)?;
+        Ok(false)
+    }
+
+    /// Rejects a record longer than the limit (the caller skips the rest).
+    fn too_long(&mut self, head: &[u8], max: usize) -> Result<(), CsvError> {
+        let reason = format!("record longer than {max} bytes");
+        self.reject(head, None, "recordTooLong", &reason)?;
+        self.line += 1;
+        Ok(())
+    }
+
+    /// RFC 4180 parse of the record starting at `start`: fields unescaped
+    /// into `scratch`, ranges into `scratch_fields`.
+    fn parse_quoted(&mut self, data: &[u8], start: usize, eof: bool) -> Quoted {
+        let delimiter = self.rules.delimiter;
+        self.scratch.clear();
+        self.scratch_fields.clear();
+        let mut inner_lines = 0u64;
+        let mut i = start;
+        let len = data.len();
+        // Skips to the end of the line after a quoting error.
+        let fail = |i: usize, inner_lines: u64, reason: &'static str| -> Quoted {
+            match memchr::memchr(b'\n', &data[i.min(len)..]) {
+                Some(p) => Quoted::Done {
+                    end: i + p,
+                    next: i + p + 1,
+                    inner_lines,
+                    error: Some(reason),
+                },
+                None if eof => Quoted::Done {
+                    end: len,
+                    next: len,
+                    inner_lines,
+                    error: Some(reason),
+                },
+                None => Quoted::NeedMore,
+            }
+        };
+        loop {
+            let field_start = self.scratch.len();
+            if i < len && data[i] == b'"' {
+                i += 1;
+                loop {
+                    let Some(q) = memchr::memchr(b'"', &data[i..]) else {
+                        if !eof {
+                            return Quoted::NeedMore;
+                        }
+                        inner_lines += memchr::memchr_iter(b'\n', &data[i..]).count() as u64;
+                        return Quoted::Done {
+                            end: len,
+                            next: len,
+                            inner_lines,
+                            error: Some("unterminated quoted field"),
+                        };
+                    };
+                    let chunk = &data[i..i + q];
+                    inner_lines += memchr::memchr_iter(b'\n', chunk).count() as u64;
+                    self.scratch.extend_from_slice(chunk);
+                    i += q + 1;
+                    if i == len && !eof {
+                        return Quoted::NeedMore;
+                    }
+                    if i < len && data[i] == b'"' {
+                        self.scratch.push(b'"');
+                        i += 1;
+                        continue;
+                    }
+                    break;
+                }
+                self.scratch_fields.push((field_start, self.scratch.len()));
+                if i == len {
+                    return Quoted::Done {
+                        end: len,
+                        next: len,
+                        inner_lines,
+                        error: None,
+                    };
+                }
+                match data[i] {
+                    c if c == delimiter => {
+                        i += 1;
+                        continue;
+                    }
+                    b'\n' => {
+                        return Quoted::Done {
+                            end: i,
+                            next: i + 1,
+                            inner_lines,
+                            error: None,
+                        };
+                    }
+                    b'\r' if data.get(i + 1) == Some(&b'\n') => {
+                        return Quoted::Done {
+                            end: i + 1,
+                            next: i + 2,
+                            inner_lines,
+                            error: None,
+                        };
+                    }
+                    b'\r' if i + 1 == len && !eof => return Quoted::NeedMore,
+                    _ => return fail(i, inner_lines, "text after a closing quote"),
+                }
+            } else {
+                // Unquoted field inside a record that has quotes elsewhere.
+                let mut j = i;
+                while j < len && data[j] != delimiter && data[j] != b'\n' && data[j] != b'"' {
+                    j += 1;
+                }
+                if j < len && data[j] == b'"' {
+                    return fail(j, inner_lines, "quote character inside an unquoted field");
+                }
+                if j == len && !eof {
+                    return Quoted::NeedMore;
+                }
+                let mut value_end = j;
+                if (j == len || data[j] == b'\n') && value_end > i && data[value_end - 1] == b'\r' {
+                    value_end -= 1;
+                }
+                self.scratch.extend_from_slice(&data[i..value_end]);
+                self.scratch_fields.push((field_start, self.scratch.len()));
+                if j == len {
+                    return Quoted::Done {
+                        end: len,
+                        next: len,
+                        inner_lines,
+                        error: None,
+                    };
+                }
+                if data[j] == b'\n' {
+                    return Quoted::Done {
+                        end: j,
+                        next: j + 1,
+                        inner_lines,
+                        error: None,
+                    };
+                }
+                i = j + 1;
+            }
+        }
+    }
+}
+
+/// A 64-bit fingerprint of a tuple of values (length-prefixed, SipHash
+/// with fixed keys, so identical across runs). Distinct tuples collide with
+/// probability ~n²/2⁶⁵, i.e. about 1e-5 for 30 million keys.
+fn fingerprint(parts: &[&[u8]]) -> u64 {
+    #[allow(deprecated)]
+    let mut h = std::hash::SipHasher::new_with_keys(0x5eed_0f_ba7c, 0x6a0b5_2024);
+    for p in parts {
+        h.write_usize(p.len());
+        p.hash(&mut h);
+    }
+    h.finish()
+}
