@@ -105,8 +105,9 @@ pub fn calculate_jsonl<R: Read>(
             }
         }
         if !skipping {
-            for nl in memchr::memchr_iter(b'\n', &buf[at..filled]) {
-                let end = at + nl;
+            let base = at;
+            for nl in memchr::memchr_iter(b'\n', &buf[base..filled]) {
+                let end = base + nl;
                 worker.line(&buf[at..end])?;
                 at = end + 1;
             }

@@ -1,0 +1,553 @@
+//! CSV validation against the shipped GHCN-Daily rule set and small custom
+//! rule sets: every malformed-data case asserts the exact reject (line,
+//! field, rule, reason) and that the counts add up.
+
+use batch_jobs::transform::csv::{
+    CompiledRules, CsvError, CsvStats, RejectRecord, RuleSet, ValidateOptions, builtin_rule_set,
+    validate_csv,
+};
+
+struct Outcome {
+    clean: Vec<u8>,
+    rejects: Vec<RejectRecord>,
+    stats: CsvStats,
+}
+
+fn ghcn() -> CompiledRules {
+    CompiledRules::compile(&builtin_rule_set("ghcn-daily").unwrap()).unwrap()
+}
+
+fn run_with(rules: &CompiledRules, input: &[u8], options: ValidateOptions) -> Outcome {
+    let mut clean = Vec::new();
+    let mut rejects = Vec::new();
+    let stats = validate_csv(rules, options, input, &mut clean, &mut rejects).unwrap();
+    let rejects: Vec<RejectRecord> = rejects
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(
+        stats.records_in,
+        stats.records_clean + stats.records_rejected,
+        "counts must add up"
+    );
+    assert_eq!(rejects.len() as u64, stats.records_rejected);
+    assert_eq!(
+        clean.iter().filter(|&&b| b == b'\n').count() as u64
+            - quoted_newlines(&clean),
+        stats.records_clean,
+        "one clean line per clean record"
+    );
+    assert_eq!(stats.bytes_in, input.len() as u64);
+    Outcome {
+        clean,
+        rejects,
+        stats,
+    }
+}
+
+/// Newlines inside quotes in the clean output (they do not end records).
+fn quoted_newlines(clean: &[u8]) -> u64 {
+    let mut inside = false;
+    let mut n = 0;
+    for &b in clean {
+        if b == b'"' {
+            inside = !inside;
+        } else if b == b'\n' && inside {
+            n += 1;
+        }
+    }
+    n
+}
+
+fn run(input: &[u8]) -> Outcome {
+    run_with(&ghcn(), input, ValidateOptions::default())
+}
+
+const GOOD: &str = "USW00094728,20230101,TMAX,-12,,,W,0700\n";
+
+/// Asserts one rejected record among `good + bad + good` and returns it.
+fn single_reject(bad: &[u8]) -> RejectRecord {
+    let mut input = GOOD.as_bytes().to_vec();
+    input.extend_from_slice(bad);
+    input.extend_from_slice(GOOD.as_bytes());
+    let out = run(&input);
+    assert_eq!(out.stats.records_in, 3, "{:?}", String::from_utf8_lossy(bad));
+    assert_eq!(out.stats.records_clean, 2);
+    assert_eq!(out.clean, format!("{GOOD}{GOOD}").into_bytes());
+    assert_eq!(out.rejects.len(), 1);
+    let r = out.rejects.into_iter().next().unwrap();
+    assert_eq!(r.line, 2);
+    r
+}
+
+fn assert_reject(bad: &str, field: Option<&str>, rule: &str, reason: &str) {
+    let r = single_reject(bad.as_bytes());
+    assert_eq!(r.field.as_deref(), field, "{bad:?}");
+    assert_eq!(r.rule, rule, "{bad:?}");
+    assert_eq!(r.reason, reason, "{bad:?}");
+}
+
+#[test]
+fn clean_rows_pass_verbatim() {
+    let input = "AE000041196,20230101,TMAX,252,,,S,\n\
+                 ASN00008039,20240229,PRCP,0,T,,a,2359\n\
+                 USC00045721,17630101,SN32,-9999,B,X,z,0000\n";
+    let out = run(input.as_bytes());
+    assert_eq!(out.stats.records_in, 3);
+    assert_eq!(out.stats.records_clean, 3);
+    assert_eq!(out.clean, input.as_bytes());
+    assert!(out.rejects.is_empty());
+}
+
+#[test]
+fn ragged_row_too_few_fields() {
+    assert_reject(
+        "USW00094728,20230101,TMAX,10,,,W\n",
+        None,
+        "fieldCount",
+        "expected 8 fields, found 7",
+    );
+}
+
+#[test]
+fn ragged_row_too_many_fields() {
+    assert_reject(
+        "USW00094728,20230101,TMAX,10,,,W,0700,extra\n",
+        None,
+        "fieldCount",
+        "expected 8 fields, found 9",
+    );
+}
+
+#[test]
+fn bad_utf8() {
+    let r = single_reject(b"USW00094728,20230101,TMAX,10,,,\xff,0700\n");
+    assert_eq!(r.rule, "encoding");
+    assert_eq!(r.reason, "invalid UTF-8 at byte 31 of the record");
+    assert_eq!(r.field, None);
+}
+
+#[test]
+fn valid_non_ascii_is_checked_by_characters() {
+    // "é" is valid UTF-8 but not in the S_FLAG enum.
+    assert_reject(
+        "USW00094728,20230101,TMAX,10,,,é,0700\n",
+        Some("S_FLAG"),
+        "enum",
+        "\"é\" is not one of the allowed values",
+    );
+}
+
+#[test]
+fn quoted_field_with_newline() {
+    let input = format!("{GOOD}USW00094728,20230101,TMAX,10,,,\"W\nX\",0700\n{GOOD}");
+    let out = run(input.as_bytes());
+    assert_eq!(out.stats.records_in, 3);
+    assert_eq!(out.rejects.len(), 1);
+    let r = &out.rejects[0];
+    assert_eq!((r.line, r.rule.as_str()), (2, "enum"));
+    assert_eq!(r.field.as_deref(), Some("S_FLAG"));
+    assert_eq!(r.reason, "\"W\\nX\" is not one of the allowed values");
+    // The record spanned lines 2-3; a reject after it is on line 5.
+    let input = format!("{input}bad\n");
+    let out = run(input.as_bytes());
+    assert_eq!(out.rejects[1].line, 5);
+}
+
+#[test]
+fn quoted_fields_that_are_valid_stay_verbatim() {
+    let input = "\"USW00094728\",20230101,\"TMAX\",10,,,\"\",0700\n";
+    let out = run(input.as_bytes());
+    assert_eq!(out.stats.records_clean, 1, "{:?}", out.rejects);
+    assert_eq!(out.clean, input.as_bytes());
+}
+
+#[test]
+fn empty_file() {
+    let out = run(b"");
+    assert_eq!(out.stats, CsvStats::default());
+    assert!(out.clean.is_empty());
+}
+
+#[test]
+fn huge_line_is_rejected_without_buffering_it() {
+    let options = ValidateOptions {
+        max_record_bytes: 4096,
+        buffer_bytes: 8192,
+        max_unique_keys: 10,
+    };
+    let mut input = GOOD.as_bytes().to_vec();
+    input.extend(std::iter::repeat_n(b'A', 100_000));
+    input.push(b'\n');
+    input.extend_from_slice(GOOD.as_bytes());
+    let out = run_with(&ghcn(), &input, options);
+    assert_eq!(out.stats.records_in, 3);
+    assert_eq!(out.stats.records_clean, 2);
+    assert_eq!(out.rejects[0].rule, "recordTooLong");
+    assert_eq!(out.rejects[0].reason, "record longer than 4096 bytes");
+    assert_eq!(out.rejects[0].line, 2);
+    assert_eq!(out.rejects[0].record.len(), 1024, "reject record is cut");
+}
+
+#[test]
+fn bom_is_stripped() {
+    let input = format!("\u{feff}{GOOD}");
+    let out = run(input.as_bytes());
+    assert_eq!(out.stats.records_clean, 1, "{:?}", out.rejects);
+    assert_eq!(out.clean, GOOD.as_bytes());
+}
+
+#[test]
+fn bom_in_the_middle_is_data() {
+    assert_reject(
+        "\u{feff}USW00094728,20230101,TMAX,10,,,W,0700\n",
+        Some("ID"),
+        "maxLength",
+        "length 12 exceeds maxLength 11",
+    );
+}
+
+#[test]
+fn wrong_type_integer() {
+    assert_reject(
+        "USW00094728,20230101,TMAX,12.5,,,W,0700\n",
+        Some("DATA_VALUE"),
+        "type",
+        "\"12.5\" is not a valid integer",
+    );
+}
+
+#[test]
+fn integer_overflow() {
+    assert_reject(
+        "USW00094728,20230101,TMAX,99999999999999999999,,,W,0700\n",
+        Some("DATA_VALUE"),
+        "type",
+        "\"99999999999999999999\" is not a valid integer",
+    );
+}
+
+#[test]
+fn impossible_date() {
+    assert_reject(
+        "USW00094728,20230230,TMAX,1,,,W,0700\n",
+        Some("DATE"),
+        "type",
+        "\"20230230\" is not a valid date in format %Y%m%d",
+    );
+    assert_reject(
+        "USW00094728,19000229,TMAX,1,,,W,0700\n",
+        Some("DATE"),
+        "type",
+        "\"19000229\" is not a valid date in format %Y%m%d",
+    );
+    assert_reject(
+        "USW00094728,2023-01-01,TMAX,1,,,W,0700\n",
+        Some("DATE"),
+        "type",
+        "\"2023-01-01\" is not a valid date in format %Y%m%d",
+    );
+}
+
+#[test]
+fn unknown_element() {
+    assert_reject(
+        "USW00094728,20230101,TMAXX,1,,,W,0700\n",
+        Some("ELEMENT"),
+        "enum",
+        "\"TMAXX\" is not one of the allowed values",
+    );
+    assert_reject(
+        "USW00094728,20230101,SN99,1,,,W,0700\n",
+        Some("ELEMENT"),
+        "enum",
+        "\"SN99\" is not one of the allowed values",
+    );
+}
+
+#[test]
+fn short_and_malformed_station_ids() {
+    assert_reject(
+        "USW0009472,20230101,TMAX,1,,,W,0700\n",
+        Some("ID"),
+        "minLength",
+        "length 10 is below minLength 11",
+    );
+    assert_reject(
+        "usw00094728,20230101,TMAX,1,,,W,0700\n",
+        Some("ID"),
+        "pattern",
+        "\"usw00094728\" does not match pattern [A-Z]{2}[A-Z0-9]{9}",
+    );
+}
+
+#[test]
+fn missing_required_value() {
+    assert_reject(
+        "USW00094728,20230101,TMAX,,,,W,0700\n",
+        Some("DATA_VALUE"),
+        "required",
+        "value is required",
+    );
+    assert_reject(
+        ",,,,,,,\n",
+        Some("ID"),
+        "required",
+        "value is required",
+    );
+}
+
+#[test]
+fn blank_line_in_the_middle() {
+    assert_reject("\n", None, "blankRow", "blank row");
+    assert_reject("\r\n", None, "blankRow", "blank row");
+}
+
+#[test]
+fn crlf_line_endings_are_kept() {
+    let input = "USW00094728,20230101,TMAX,1,,,W,0700\r\nUSW00094728,20230102,TMAX,1,,,W,\r\n";
+    let out = run(input.as_bytes());
+    assert_eq!(out.stats.records_clean, 2, "{:?}", out.rejects);
+    assert_eq!(out.clean, input.as_bytes());
+}
+
+#[test]
+fn last_line_without_newline() {
+    let input = "USW00094728,20230101,TMAX,1,,,W,0700";
+    let out = run(input.as_bytes());
+    assert_eq!(out.stats.records_clean, 1);
+    assert_eq!(out.clean, format!("{input}\n").into_bytes());
+    let bad = "USW00094728,20230101,TMAX,x,,,W,0700";
+    let out = run(format!("{GOOD}{bad}").as_bytes());
+    assert_eq!(out.rejects[0].line, 2);
+    assert_eq!(out.rejects[0].record, bad);
+    assert_eq!(out.clean, GOOD.as_bytes());
+}
+
+#[test]
+fn bad_observation_time() {
+    assert_reject(
+        "USW00094728,20230101,TMAX,1,,,W,2400\n",
+        Some("OBS_TIME"),
+        "type",
+        "\"2400\" is not a valid time in format %H%M",
+    );
+    assert_reject(
+        "USW00094728,20230101,TMAX,1,,,W,700\n",
+        Some("OBS_TIME"),
+        "type",
+        "\"700\" is not a valid time in format %H%M",
+    );
+}
+
+#[test]
+fn multi_character_flag() {
+    assert_reject(
+        "USW00094728,20230101,TMAX,1,BB,,W,0700\n",
+        Some("M_FLAG"),
+        "enum",
+        "\"BB\" is not one of the allowed values",
+    );
+}
+
+#[test]
+fn nul_byte_in_a_field() {
+    assert_reject(
+        "USW00094728,20230101,TMAX,1,,\0,W,0700\n",
+        Some("Q_FLAG"),
+        "enum",
+        "\"\\0\" is not one of the allowed values",
+    );
+}
+
+#[test]
+fn unterminated_quote_at_eof() {
+    let input = format!("{GOOD}USW00094728,20230101,TMAX,1,,,\"W,0700\n{GOOD}");
+    let out = run(input.as_bytes());
+    assert_eq!(out.stats.records_in, 2, "the open quote swallows the rest");
+    assert_eq!(out.rejects[0].rule, "quoting");
+    assert_eq!(out.rejects[0].reason, "unterminated quoted field");
+    assert_eq!(out.rejects[0].line, 2);
+}
+
+#[test]
+fn text_after_closing_quote() {
+    assert_reject(
+        "\"USW00094728\"x,20230101,TMAX,1,,,W,0700\n",
+        None,
+        "quoting",
+        "text after a closing quote",
+    );
+}
+
+#[test]
+fn quote_inside_unquoted_field() {
+    assert_reject(
+        "USW0009\"4728,20230101,TMAX,1,,,W,0700\n",
+        None,
+        "quoting",
+        "quote character inside an unquoted field",
+    );
+}
+
+#[test]
+fn first_failing_field_wins() {
+    assert_reject(
+        "bad,20231301,NOPE,x,,,W,0700\n",
+        Some("ID"),
+        "minLength",
+        "length 3 is below minLength 11",
+    );
+}
+
+fn custom(json: &str) -> CompiledRules {
+    let rules: RuleSet = serde_json::from_str(json).unwrap();
+    CompiledRules::compile(&rules).unwrap()
+}
+
+#[test]
+fn duplicate_primary_key_and_unique_values() {
+    let rules = custom(
+        r#"{"dialect":{"header":true},"schema":{"primaryKey":["id","day"],"fields":[
+            {"name":"id","type":"integer","constraints":{"required":true}},
+            {"name":"day","type":"date"},
+            {"name":"code","constraints":{"unique":true}}]}}"#,
+    );
+    let input = "id,day,code\n1,2024-01-01,a\n1,2024-01-02,b\n1,2024-01-01,c\n2,2024-01-01,b\n3,2024-01-01,\n4,2024-01-01,\n";
+    let out = run_with(&rules, input.as_bytes(), ValidateOptions::default());
+    assert_eq!(out.stats.records_in, 6, "the header is not a record");
+    assert_eq!(out.stats.records_clean, 4);
+    assert_eq!(out.rejects[0].line, 4);
+    assert_eq!(out.rejects[0].rule, "primaryKey");
+    assert_eq!(out.rejects[0].reason, r#"duplicate primary key ["1", "2024-01-01"]"#);
+    assert_eq!(out.rejects[1].line, 5);
+    assert_eq!(out.rejects[1].rule, "unique");
+    assert_eq!(out.rejects[1].field.as_deref(), Some("code"));
+    assert_eq!(out.rejects[1].reason, "duplicate value \"b\"");
+    assert_eq!(
+        out.clean,
+        b"1,2024-01-01,a\n1,2024-01-02,b\n3,2024-01-01,\n4,2024-01-01,\n"
+    );
+    assert_eq!(out.stats.rejects_by_rule.get("unique"), Some(&1));
+    assert_eq!(out.stats.rejects_by_rule.get("primaryKey"), Some(&1));
+}
+
+#[test]
+fn unique_key_limit_is_enforced() {
+    let rules = custom(r#"{"dialect":{"header":false},"schema":{"fields":[{"name":"k","constraints":{"unique":true}}]}}"#);
+    let options = ValidateOptions {
+        max_unique_keys: 2,
+        ..ValidateOptions::default()
+    };
+    let mut clean = Vec::new();
+    let mut rejects = Vec::new();
+    let err = validate_csv(&rules, options, &b"a\nb\nc\n"[..], &mut clean, &mut rejects).unwrap_err();
+    assert!(matches!(err, CsvError::TooManyUniqueKeys(2)), "{err}");
+}
+
+#[test]
+fn header_mismatch_fails_the_file() {
+    let rules = custom(r#"{"schema":{"fields":[{"name":"a"},{"name":"b"}]}}"#);
+    let mut clean = Vec::new();
+    let mut rejects = Vec::new();
+    let err = validate_csv(
+        &rules,
+        ValidateOptions::default(),
+        &b"a,c\n1,2\n"[..],
+        &mut clean,
+        &mut rejects,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"header ["a", "c"] does not match schema fields ["a", "b"]"#
+    );
+}
+
+#[test]
+fn numeric_bounds_booleans_and_missing_values() {
+    let rules = custom(
+        r#"{"dialect":{"header":false,"delimiter":";"},"schema":{"missingValues":["","NA"],"fields":[
+            {"name":"n","type":"number","constraints":{"minimum":0,"maximum":"10.5"}},
+            {"name":"b","type":"boolean","constraints":{"required":true}},
+            {"name":"d","type":"date","constraints":{"minimum":"2000-01-01"}},
+            {"name":"s","constraints":{"maxLength":3,"enum":["ab","abcd","é"]}}]}}"#,
+    );
+    let input = "1.5;true;2000-01-01;ab\nNA;0;NA;é\n-1;true;2001-01-01;ab\n11;true;2001-01-01;ab\n1;yes;2001-01-01;ab\n1;1;1999-12-31;ab\n1;1;2001-01-01;abcd\n1;NA;2001-01-01;ab\n";
+    let out = run_with(&rules, input.as_bytes(), ValidateOptions::default());
+    let got: Vec<(u64, &str, &str)> = out
+        .rejects
+        .iter()
+        .map(|r| (r.line, r.rule.as_str(), r.reason.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (3, "minimum", "\"-1\" is below minimum 0"),
+            (4, "maximum", "\"11\" exceeds maximum 10.5"),
+            (5, "type", "\"yes\" is not a valid boolean"),
+            (6, "minimum", "\"1999-12-31\" is below minimum 2000-01-01"),
+            (7, "maxLength", "length 4 exceeds maxLength 3"),
+            (8, "required", "value is required"),
+        ]
+    );
+    assert_eq!(out.stats.records_clean, 2);
+}
+
+#[test]
+fn bad_rule_sets_are_refused_with_the_field_named() {
+    for (json, msg) in [
+        (r#"{"schema":{"fields":[{"name":"a","type":"geopoint"}]}}"#, "field \"a\": type \"geopoint\" is not supported"),
+        (r#"{"schema":{"fields":[{"name":"a","constraints":{"pattern":"("}}]}}"#, "field \"a\": pattern \"(\""),
+        (r#"{"schema":{"fields":[{"name":"a","type":"integer","constraints":{"minimum":"x"}}]}}"#, "field \"a\": minimum \"x\" is not a valid integer"),
+        (r#"{"schema":{"primaryKey":"z","fields":[{"name":"a"}]}}"#, "primaryKey names unknown field \"z\""),
+        (r#"{"dialect":{"delimiter":"ab"},"schema":{"fields":[{"name":"a"}]}}"#, "dialect.delimiter \"ab\""),
+    ] {
+        let rules: RuleSet = serde_json::from_str(json).unwrap();
+        let err = CompiledRules::compile(&rules).unwrap_err();
+        assert!(err.starts_with(msg), "{err} should start with {msg}");
+    }
+}
+
+/// A deterministic mix of good and bad rows, quoted fields and CRLFs.
+fn mixed_input(rows: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut x: u64 = 0x1234_5678;
+    for i in 0..rows {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let row = match x % 11 {
+            0 => format!("USW000{:05},20230230,TMAX,{},,,W,0700\n", i % 99999, i),
+            1 => "USW00094728,20230101,TMAX,1,,,\"W\",0700\r\n".to_string(),
+            2 => "USW00094728,20230101,TMAX,1,,,\"W\nX\",0700\n".to_string(),
+            3 => "short,row\n".to_string(),
+            4 => "\n".to_string(),
+            5 => "USW00094728,20230101,TMAX,1,,,W,0700,\n".to_string(),
+            _ => format!("USW000{:05},2023{:02}{:02},PRCP,{},,,W,\n", i % 99999, x % 12 + 1, x % 28 + 1, i),
+        };
+        out.extend_from_slice(row.as_bytes());
+    }
+    out
+}
+
+#[test]
+fn tiny_buffers_give_identical_results() {
+    let input = mixed_input(5000);
+    let big = run_with(&ghcn(), &input, ValidateOptions::default());
+    let small = run_with(
+        &ghcn(),
+        &input,
+        ValidateOptions {
+            max_record_bytes: 64,
+            buffer_bytes: 128,
+            max_unique_keys: 10,
+        },
+    );
+    assert_eq!(big.stats, small.stats);
+    assert_eq!(big.clean, small.clean);
+    assert_eq!(big.rejects, small.rejects);
+    assert!(big.stats.records_rejected > 1000 && big.stats.records_clean > 2000);
+    assert_eq!(big.stats.records_in, 5000);
+}
