@@ -170,30 +170,97 @@ impl RunLayout {
     pub fn write_node_slices(&self, slices: &[NodeSlice]) -> JobResult<()> {
         let nodes_dir = self.run_dir.join("nodes");
         create_dir_synced(&nodes_dir)?;
-        let mut pending: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(slices.len());
-        let result = (|| -> JobResult<()> {
-            for slice in slices {
-                let node = self.node(slice.index);
-                node.create_dirs_unsynced()?;
-                let bytes = slice_bytes(slice)?;
-                let path = node.slice_path();
-                if existing_matches(&path, &bytes)? {
-                    continue;
+        // Metadata operations dominate (4 mkdirs, a create and a rename per
+        // node); on network and sandboxed file systems they are latency
+        // bound, so a few threads overlap them.
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4)
+            * 2;
+        let chunk = slices.len().div_ceil(threads).max(1);
+        let staged: Vec<JobResult<Vec<(PathBuf, PathBuf)>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = slices
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || self.stage_slices(part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(JobError::new(ExitCode::Software, "slice writer thread panicked"))
+                    })
+                })
+                .collect()
+        });
+        let mut pending = Vec::with_capacity(slices.len());
+        let mut first_error = None;
+        for result in staged {
+            match result {
+                Ok(p) => pending.extend(p),
+                Err(e) => {
+                    first_error.get_or_insert(e);
                 }
-                let temp = temp_path_for(&path).map_err(|e| JobError::io(path.display(), e))?;
-                fs::write(&temp, &bytes).map_err(|e| JobError::io(temp.display(), e))?;
-                pending.push((temp, path));
             }
-            sync_filesystem(&nodes_dir)?;
-            for (temp, path) in pending.drain(..) {
-                fs::rename(&temp, &path).map_err(|e| JobError::io(path.display(), e))?;
+        }
+        let result = match first_error {
+            Some(e) => Err(e),
+            None => (|| {
+                sync_filesystem(&nodes_dir)?;
+                let chunk = pending.len().div_ceil(threads).max(1);
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = pending
+                        .chunks(chunk)
+                        .map(|part| {
+                            scope.spawn(move || -> JobResult<()> {
+                                for (temp, path) in part {
+                                    fs::rename(temp, path)
+                                        .map_err(|e| JobError::io(path.display(), e))?;
+                                }
+                                Ok(())
+                            })
+                        })
+                        .collect();
+                    for h in handles {
+                        h.join().unwrap_or_else(|_| {
+                            Err(JobError::new(ExitCode::Software, "rename thread panicked"))
+                        })?;
+                    }
+                    Ok::<(), JobError>(())
+                })?;
+                sync_filesystem(&nodes_dir)
+            })(),
+        };
+        if result.is_err() {
+            for (temp, _) in &pending {
+                let _ = fs::remove_file(temp);
             }
-            sync_filesystem(&nodes_dir)
-        })();
-        for (temp, _) in pending {
-            let _ = fs::remove_file(temp);
         }
         result
+    }
+
+    /// Creates the directories of each slice's node and writes the slice
+    /// under a temporary name; returns (temp, final) pairs to rename.
+    fn stage_slices(&self, slices: &[NodeSlice]) -> JobResult<Vec<(PathBuf, PathBuf)>> {
+        let mut pending = Vec::with_capacity(slices.len());
+        for slice in slices {
+            let node = self.node(slice.index);
+            node.create_dirs_unsynced()?;
+            let bytes = slice_bytes(slice)?;
+            let path = node.slice_path();
+            if existing_matches(&path, &bytes)? {
+                continue;
+            }
+            let temp = temp_path_for(&path).map_err(|e| JobError::io(path.display(), e))?;
+            if let Err(e) = fs::write(&temp, &bytes) {
+                for (t, _) in &pending {
+                    let _ = fs::remove_file(t);
+                }
+                return Err(JobError::io(temp.display(), e));
+            }
+            pending.push((temp, path));
+        }
+        Ok(pending)
     }
 }
 
@@ -311,8 +378,21 @@ impl NodeLayout {
     }
 
     fn create_dirs_unsynced(&self) -> JobResult<()> {
-        for dir in [self.prep_dir(), self.data_dir(), self.results_dir()] {
-            fs::create_dir_all(&dir).map_err(|e| JobError::io(dir.display(), e))?;
+        // One mkdir per directory (the parent `nodes/` exists); existing
+        // ones are fine. Falls back to create_dir_all if `nodes/` is gone.
+        let mkdir = |dir: &Path| match fs::create_dir(dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir_all(dir),
+            Err(e) => Err(e),
+        };
+        for dir in [
+            self.dir.clone(),
+            self.prep_dir(),
+            self.data_dir(),
+            self.results_dir(),
+        ] {
+            mkdir(&dir).map_err(|e| JobError::io(dir.display(), e))?;
         }
         Ok(())
     }
