@@ -16,6 +16,7 @@ pub mod checksum;
 pub mod exit;
 pub mod layout;
 pub mod safe_path;
+pub mod synthetic;
 pub mod transform;
 
 #[cfg(feature = "aws")]

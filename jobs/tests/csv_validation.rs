@@ -3,8 +3,7 @@
 //! field, rule, reason) and that the counts add up.
 
 use batch_jobs::transform::csv::{
-    CompiledRules, CsvError, CsvStats, RejectRecord, RuleSet, ValidateOptions, builtin_rule_set,
-    validate_csv,
+    CompiledRules, CsvError, CsvStats, RejectRecord, RuleSet, ValidateOptions, builtin_rule_set, validate_csv,
 };
 
 struct Outcome {
@@ -26,24 +25,15 @@ fn run_with(rules: &CompiledRules, input: &[u8], options: ValidateOptions) -> Ou
         .filter(|l| !l.is_empty())
         .map(|l| serde_json::from_slice(l).unwrap())
         .collect();
-    assert_eq!(
-        stats.records_in,
-        stats.records_clean + stats.records_rejected,
-        "counts must add up"
-    );
+    assert_eq!(stats.records_in, stats.records_clean + stats.records_rejected, "counts must add up");
     assert_eq!(rejects.len() as u64, stats.records_rejected);
     assert_eq!(
-        clean.iter().filter(|&&b| b == b'\n').count() as u64
-            - quoted_newlines(&clean),
+        clean.iter().filter(|&&b| b == b'\n').count() as u64 - quoted_newlines(&clean),
         stats.records_clean,
         "one clean line per clean record"
     );
     assert_eq!(stats.bytes_in, input.len() as u64);
-    Outcome {
-        clean,
-        rejects,
-        stats,
-    }
+    Outcome { clean, rejects, stats }
 }
 
 /// Newlines inside quotes in the clean output (they do not end records).
@@ -102,12 +92,7 @@ fn clean_rows_pass_verbatim() {
 
 #[test]
 fn ragged_row_too_few_fields() {
-    assert_reject(
-        "USW00094728,20230101,TMAX,10,,,W\n",
-        None,
-        "fieldCount",
-        "expected 8 fields, found 7",
-    );
+    assert_reject("USW00094728,20230101,TMAX,10,,,W\n", None, "fieldCount", "expected 8 fields, found 7");
 }
 
 #[test]
@@ -172,11 +157,7 @@ fn empty_file() {
 
 #[test]
 fn huge_line_is_rejected_without_buffering_it() {
-    let options = ValidateOptions {
-        max_record_bytes: 4096,
-        buffer_bytes: 8192,
-        max_unique_keys: 10,
-    };
+    let options = ValidateOptions { max_record_bytes: 4096, buffer_bytes: 8192, max_unique_keys: 10 };
     let mut input = GOOD.as_bytes().to_vec();
     input.extend(std::iter::repeat_n(b'A', 100_000));
     input.push(b'\n');
@@ -290,12 +271,7 @@ fn missing_required_value() {
         "required",
         "value is required",
     );
-    assert_reject(
-        ",,,,,,,\n",
-        Some("ID"),
-        "required",
-        "value is required",
-    );
+    assert_reject(",,,,,,,\n", Some("ID"), "required", "value is required");
 }
 
 #[test]
@@ -425,21 +401,17 @@ fn duplicate_primary_key_and_unique_values() {
     assert_eq!(out.rejects[1].rule, "unique");
     assert_eq!(out.rejects[1].field.as_deref(), Some("code"));
     assert_eq!(out.rejects[1].reason, "duplicate value \"b\"");
-    assert_eq!(
-        out.clean,
-        b"1,2024-01-01,a\n1,2024-01-02,b\n3,2024-01-01,\n4,2024-01-01,\n"
-    );
+    assert_eq!(out.clean, b"1,2024-01-01,a\n1,2024-01-02,b\n3,2024-01-01,\n4,2024-01-01,\n");
     assert_eq!(out.stats.rejects_by_rule.get("unique"), Some(&1));
     assert_eq!(out.stats.rejects_by_rule.get("primaryKey"), Some(&1));
 }
 
 #[test]
 fn unique_key_limit_is_enforced() {
-    let rules = custom(r#"{"dialect":{"header":false},"schema":{"fields":[{"name":"k","constraints":{"unique":true}}]}}"#);
-    let options = ValidateOptions {
-        max_unique_keys: 2,
-        ..ValidateOptions::default()
-    };
+    let rules = custom(
+        r#"{"dialect":{"header":false},"schema":{"fields":[{"name":"k","constraints":{"unique":true}}]}}"#,
+    );
+    let options = ValidateOptions { max_unique_keys: 2, ..ValidateOptions::default() };
     let mut clean = Vec::new();
     let mut rejects = Vec::new();
     let err = validate_csv(&rules, options, &b"a\nb\nc\n"[..], &mut clean, &mut rejects).unwrap_err();
@@ -451,18 +423,9 @@ fn header_mismatch_fails_the_file() {
     let rules = custom(r#"{"schema":{"fields":[{"name":"a"},{"name":"b"}]}}"#);
     let mut clean = Vec::new();
     let mut rejects = Vec::new();
-    let err = validate_csv(
-        &rules,
-        ValidateOptions::default(),
-        &b"a,c\n1,2\n"[..],
-        &mut clean,
-        &mut rejects,
-    )
-    .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        r#"header ["a", "c"] does not match schema fields ["a", "b"]"#
-    );
+    let err = validate_csv(&rules, ValidateOptions::default(), &b"a,c\n1,2\n"[..], &mut clean, &mut rejects)
+        .unwrap_err();
+    assert_eq!(err.to_string(), r#"header ["a", "c"] does not match schema fields ["a", "b"]"#);
 }
 
 #[test]
@@ -476,11 +439,8 @@ fn numeric_bounds_booleans_and_missing_values() {
     );
     let input = "1.5;true;2000-01-01;ab\nNA;0;NA;é\n-1;true;2001-01-01;ab\n11;true;2001-01-01;ab\n1;yes;2001-01-01;ab\n1;1;1999-12-31;ab\n1;1;2001-01-01;abcd\n1;NA;2001-01-01;ab\n";
     let out = run_with(&rules, input.as_bytes(), ValidateOptions::default());
-    let got: Vec<(u64, &str, &str)> = out
-        .rejects
-        .iter()
-        .map(|r| (r.line, r.rule.as_str(), r.reason.as_str()))
-        .collect();
+    let got: Vec<(u64, &str, &str)> =
+        out.rejects.iter().map(|r| (r.line, r.rule.as_str(), r.reason.as_str())).collect();
     assert_eq!(
         got,
         vec![
@@ -498,9 +458,18 @@ fn numeric_bounds_booleans_and_missing_values() {
 #[test]
 fn bad_rule_sets_are_refused_with_the_field_named() {
     for (json, msg) in [
-        (r#"{"schema":{"fields":[{"name":"a","type":"geopoint"}]}}"#, "field \"a\": type \"geopoint\" is not supported"),
-        (r#"{"schema":{"fields":[{"name":"a","constraints":{"pattern":"("}}]}}"#, "field \"a\": pattern \"(\""),
-        (r#"{"schema":{"fields":[{"name":"a","type":"integer","constraints":{"minimum":"x"}}]}}"#, "field \"a\": minimum \"x\" is not a valid integer"),
+        (
+            r#"{"schema":{"fields":[{"name":"a","type":"geopoint"}]}}"#,
+            "field \"a\": type \"geopoint\" is not supported",
+        ),
+        (
+            r#"{"schema":{"fields":[{"name":"a","constraints":{"pattern":"("}}]}}"#,
+            "field \"a\": pattern \"(\"",
+        ),
+        (
+            r#"{"schema":{"fields":[{"name":"a","type":"integer","constraints":{"minimum":"x"}}]}}"#,
+            "field \"a\": minimum \"x\" is not a valid integer",
+        ),
         (r#"{"schema":{"primaryKey":"z","fields":[{"name":"a"}]}}"#, "primaryKey names unknown field \"z\""),
         (r#"{"dialect":{"delimiter":"ab"},"schema":{"fields":[{"name":"a"}]}}"#, "dialect.delimiter \"ab\""),
     ] {
@@ -539,11 +508,7 @@ fn tiny_buffers_give_identical_results() {
     let small = run_with(
         &ghcn(),
         &input,
-        ValidateOptions {
-            max_record_bytes: 64,
-            buffer_bytes: 128,
-            max_unique_keys: 10,
-        },
+        ValidateOptions { max_record_bytes: 64, buffer_bytes: 128, max_unique_keys: 10 },
     );
     assert_eq!(big.stats, small.stats);
     assert_eq!(big.clean, small.clean);

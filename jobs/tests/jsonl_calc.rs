@@ -16,11 +16,8 @@ fn run_with(calcs: &[&str], input: &[u8], options: CalcOptions) -> Outcome {
     let mut rejects = Vec::new();
     let stats = calculate_jsonl(&calc, options, input, &mut out, &mut rejects).unwrap();
     assert_eq!(stats.records_in, stats.records_out + stats.records_rejected);
-    let rejects: Vec<Value> = String::from_utf8(rejects)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rejects: Vec<Value> =
+        String::from_utf8(rejects).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rejects.len() as u64, stats.records_rejected);
     let out = String::from_utf8(out).unwrap();
     assert_eq!(out.lines().count() as u64, stats.records_out);
@@ -73,11 +70,7 @@ fn existing_target_is_replaced_in_place() {
 
 #[test]
 fn chained_calculations_and_empty_object_targets() {
-    let out = run_with(
-        &["a = x * 2", "b = a + 1", "x = x - 1"],
-        b"{\"x\": 5}\n",
-        CalcOptions::default(),
-    );
+    let out = run_with(&["a = x * 2", "b = a + 1", "x = x - 1"], b"{\"x\": 5}\n", CalcOptions::default());
     assert_eq!(out.out, "{\"x\": 4.0,\"a\":10.0,\"b\":11.0}\n");
     let out = run_with(&["k = 7"], b"{}\n", CalcOptions::default());
     assert_eq!(out.out, "{\"k\":7.0}\n");
@@ -109,14 +102,8 @@ fn trailing_garbage() {
 
 #[test]
 fn array_is_not_an_object() {
-    assert_eq!(
-        reject_of("[1, 2]"),
-        ("notObject".into(), None, "line is a JSON array, not an object".into())
-    );
-    assert_eq!(
-        reject_of("42"),
-        ("notObject".into(), None, "line is a JSON number, not an object".into())
-    );
+    assert_eq!(reject_of("[1, 2]"), ("notObject".into(), None, "line is a JSON array, not an object".into()));
+    assert_eq!(reject_of("42"), ("notObject".into(), None, "line is a JSON number, not an object".into()));
 }
 
 #[test]
@@ -151,7 +138,11 @@ fn wrong_types() {
     );
     assert_eq!(
         reject_of(r#"{"stars": 1, "review_count": [2]}"#),
-        ("notNumber".into(), Some("review_count".into()), "field \"review_count\" is a array, not a number".into())
+        (
+            "notNumber".into(),
+            Some("review_count".into()),
+            "field \"review_count\" is a array, not a number".into()
+        )
     );
 }
 
@@ -181,7 +172,11 @@ fn bad_utf8() {
 fn raw_control_character_in_string() {
     assert_eq!(
         reject_of("{\"stars\":1,\"review_count\":2,\"n\":\"a\tb\"}"),
-        ("invalidJson".into(), None, "invalid JSON at byte 34: expected no raw control character in a string".into())
+        (
+            "invalidJson".into(),
+            None,
+            "invalid JSON at byte 34: expected no raw control character in a string".into()
+        )
     );
 }
 
@@ -211,10 +206,7 @@ fn huge_line_is_rejected_and_the_next_line_survives() {
     let out = run_with(
         &["review_score = stars * review_count"],
         &input,
-        CalcOptions {
-            max_record_bytes: 1000,
-            buffer_bytes: 2048,
-        },
+        CalcOptions { max_record_bytes: 1000, buffer_bytes: 2048 },
     );
     assert_eq!(out.stats.records_in, 3);
     assert_eq!(out.stats.records_out, 2);
@@ -229,7 +221,10 @@ fn tiny_buffers_give_identical_results() {
     for i in 0..3000 {
         match i % 5 {
             0 => input.push_str("not json\n"),
-            1 => input.push_str(&format!("{{\"stars\": {}.5, \"review_count\": {i}, \"tags\": [\"a\", {{\"b\": null}}]}}\n", i % 5)),
+            1 => input.push_str(&format!(
+                "{{\"stars\": {}.5, \"review_count\": {i}, \"tags\": [\"a\", {{\"b\": null}}]}}\n",
+                i % 5
+            )),
             2 => input.push_str("{\"stars\": 1}\n"),
             _ => input.push_str(&format!("{{\"review_count\":{i},\"stars\":{}}}\n", i % 7)),
         }

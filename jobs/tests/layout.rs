@@ -4,8 +4,8 @@
 use std::time::Instant;
 
 use batch_jobs::layout::{
-    CreateOutcome, DoneMarker, EgressSpec, MarkerMismatch, NodeSlice, RunConfig, RunLayout,
-    SourceSpec, Stage, SyntheticFormat, Verify, split_even,
+    CreateOutcome, DoneMarker, EgressSpec, MarkerMismatch, NodeSlice, RunConfig, RunLayout, SourceSpec,
+    Stage, SyntheticFormat, Verify, split_even,
 };
 use batch_jobs::transform::{RuleSetRef, TransformSpec};
 use batch_jobs::{ExitCode, LAYOUT_VERSION};
@@ -14,13 +14,8 @@ fn config(run_id: &str, array_size: u32) -> RunConfig {
     RunConfig::new(
         run_id,
         array_size,
-        SourceSpec::Synthetic {
-            format: SyntheticFormat::YelpJsonl,
-            records_per_id: 1,
-        },
-        TransformSpec::JsonlCalc {
-            calculations: vec!["review_score = stars * review_count".into()],
-        },
+        SourceSpec::Synthetic { format: SyntheticFormat::YelpJsonl, records_per_id: 1 },
+        TransformSpec::JsonlCalc { calculations: vec!["review_score = stars * review_count".into()] },
         Some(EgressSpec {
             bucket: "egress".into(),
             prefix: "out".into(),
@@ -66,11 +61,7 @@ fn bad_configs_are_refused_with_the_field_named() {
     assert_eq!(err.exit, ExitCode::Config);
     assert!(err.message.contains("layout_version 2"));
     let mut c = config("r", 1);
-    c.transform = TransformSpec::CsvValidate {
-        rules: RuleSetRef::Builtin {
-            builtin: "nope".into(),
-        },
-    };
+    c.transform = TransformSpec::CsvValidate { rules: RuleSetRef::Builtin { builtin: "nope".into() } };
     assert!(layout.create_run(&c).unwrap_err().message.contains("unknown builtin rule set"));
     let mut c = config("r", 1);
     c.egress.as_mut().unwrap().prefix = "../up".into();
@@ -93,11 +84,7 @@ fn ten_thousand_nodes_with_400k_ids_in_under_two_seconds() {
     // On tmpfs when there is one: this measures our code, not the disk
     // (this workplace's root file system needs ~150 us per mkdir).
     let shm = std::path::Path::new("/dev/shm");
-    let efs = if shm.is_dir() {
-        tempfile::tempdir_in(shm).unwrap()
-    } else {
-        tempfile::tempdir().unwrap()
-    };
+    let efs = if shm.is_dir() { tempfile::tempdir_in(shm).unwrap() } else { tempfile::tempdir().unwrap() };
     let layout = RunLayout::new(efs.path(), "big").unwrap();
     layout.create_run(&config("big", 10_000)).unwrap();
     let ids: Vec<String> = (0..400_000u32).map(|i| format!("id-{i:07}")).collect();
@@ -118,15 +105,10 @@ fn ten_thousand_nodes_with_400k_ids_in_under_two_seconds() {
     assert!(node.data_dir().is_dir() && node.results_dir().is_dir());
     // Idempotent: the same slices again are fine; a different one is not.
     layout.write_node_slices(&slices[..10]).unwrap();
-    let err = layout
-        .write_node_slice(0, &["other".to_string()])
-        .unwrap_err();
+    let err = layout.write_node_slice(0, &["other".to_string()]).unwrap_err();
     assert!(err.message.contains("node slices are immutable"), "{err}");
     // No temporary file is left anywhere.
-    let leftovers = walk(layout.run_dir())
-        .into_iter()
-        .filter(|p| p.contains(".tmp-"))
-        .count();
+    let leftovers = walk(layout.run_dir()).into_iter().filter(|p| p.contains(".tmp-")).count();
     assert_eq!(leftovers, 0);
 }
 
@@ -173,18 +155,9 @@ fn done_markers_match_only_the_same_input_and_intact_outputs() {
     marker.records_in = 1;
     marker.add_file(node.dir(), "data/a.csv").unwrap();
     node.write_done(&marker).unwrap();
-    assert_eq!(
-        node.completed(Stage::Procurement, "fp1", Verify::Checksums).unwrap(),
-        marker
-    );
-    assert_eq!(
-        node.completed(Stage::Procurement, "fp2", Verify::Sizes),
-        Err(MarkerMismatch::InputChanged)
-    );
-    assert_eq!(
-        node.completed(Stage::Processing, "fp1", Verify::Sizes),
-        Err(MarkerMismatch::Missing)
-    );
+    assert_eq!(node.completed(Stage::Procurement, "fp1", Verify::Checksums).unwrap(), marker);
+    assert_eq!(node.completed(Stage::Procurement, "fp2", Verify::Sizes), Err(MarkerMismatch::InputChanged));
+    assert_eq!(node.completed(Stage::Processing, "fp1", Verify::Sizes), Err(MarkerMismatch::Missing));
     std::fs::write(node.data_dir().join("a.csv"), b"HELLO\n").unwrap();
     assert!(node.completed(Stage::Procurement, "fp1", Verify::Sizes).is_ok());
     assert!(matches!(

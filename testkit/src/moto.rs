@@ -21,10 +21,7 @@ impl MotoServer {
     pub fn start() -> Result<Self> {
         let bin = paths::moto_server_bin();
         if !bin.exists() {
-            bail!(
-                "{} not found: run `bash scripts/setup-tools.sh` (make test does)",
-                bin.display()
-            );
+            bail!("{} not found: run `bash scripts/setup-tools.sh` (make test does)", bin.display());
         }
         // A port the kernel just handed out and we released; moto binds it
         // right after. A collision makes the readiness check below fail loudly.
@@ -38,11 +35,7 @@ impl MotoServer {
             .stderr(log.reopen()?)
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
-        let mut server = MotoServer {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            log,
-        };
+        let mut server = MotoServer { child, addr: SocketAddr::from(([127, 0, 0, 1], port)), log };
         server.wait_ready(Duration::from_secs(30))?;
         Ok(server)
     }

@@ -1,0 +1,182 @@
+//! processing: every file in `data/` -> `results/` through the run's
+//! transform. For input `data/<rel>` it writes `results/<rel>` (clean or
+//! computed records), `results/<rel>.rejects.jsonl` and
+//! `results/<rel>.stats.json`, each atomically.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::atomic::{AtomicFile, remove_stale_temps};
+use crate::checksum::HashingWriter;
+use crate::exit::{ExitCode, JobError, JobResult};
+use crate::layout::{DoneMarker, FileEntry, Stage, Verify};
+use crate::safe_path::SafeRelPath;
+use crate::stages::{JobContext, fingerprint};
+use crate::transform::TransformSpec;
+use crate::transform::csv::{CompiledRules, CsvError, ValidateOptions, validate_csv};
+use crate::transform::jsonl::{CalcOptions, Calculations, calculate_jsonl};
+
+/// The stats file of one input.
+#[derive(Debug, Serialize)]
+struct StatsFile<'a, S: Serialize> {
+    transform: &'a str,
+    input: &'a str,
+    #[serde(flatten)]
+    stats: S,
+}
+
+enum Compiled {
+    Csv(CompiledRules),
+    Jsonl(Calculations),
+}
+
+/// Runs processing for the node; returns its done marker.
+pub fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
+    let node = &ctx.node;
+    let upstream = ctx.upstream_marker_bytes(Stage::Procurement)?;
+    let transform_json = serde_json::to_vec(&ctx.config.transform).unwrap_or_default();
+    let fp = fingerprint(&[("procurement", &upstream), ("transform", &transform_json)]);
+    if let Ok(marker) = node.completed(Stage::Processing, &fp, Verify::Sizes) {
+        tracing::info!(files = marker.files.len(), "processing already done for this input; skipping");
+        return Ok(marker);
+    }
+    let compiled = match &ctx.config.transform {
+        TransformSpec::CsvValidate { rules } => Compiled::Csv(rules.compile()?),
+        TransformSpec::JsonlCalc { calculations } => Compiled::Jsonl(
+            Calculations::parse(calculations)
+                .map_err(|e| JobError::config(format!("transform.calculations: {e}")))?,
+        ),
+    };
+    let upstream_marker: DoneMarker = serde_json::from_slice(&upstream)
+        .map_err(|e| JobError::data(format!("procurement marker: {e}")))?;
+    node.clear_done(Stage::Processing)?;
+    let results = node.results_dir();
+    node.reset_dir(&results)?;
+    let mut marker = DoneMarker::new(node.run_id(), node.index(), Stage::Processing, fp);
+    for input in &upstream_marker.files {
+        let rel = input
+            .path
+            .strip_prefix("data/")
+            .ok_or_else(|| JobError::data(format!("procurement marker lists {:?} outside data/", input.path)))?;
+        let rel = SafeRelPath::new("procurement marker file", rel)?;
+        let source = rel.join_onto(&node.data_dir());
+        let started = std::time::Instant::now();
+        let (records_in, records_out, rejected) =
+            process_file(&compiled, ctx.config.transform.kind(), &source, &rel, &results, &mut marker)?;
+        let secs = started.elapsed().as_secs_f64();
+        tracing::info!(
+            input = %rel,
+            records_in,
+            records_out,
+            records_rejected = rejected,
+            mb_per_s = (input.bytes as f64 / 1e6 / secs.max(1e-9)).round(),
+            "processed"
+        );
+        marker.records_in += records_in;
+        marker.records_out += records_out;
+        marker.records_rejected += rejected;
+    }
+    remove_stale_temps(&results).map_err(|e| JobError::io(results.display(), e))?;
+    node.write_done(&marker)?;
+    tracing::info!(
+        records_in = marker.records_in,
+        records_out = marker.records_out,
+        records_rejected = marker.records_rejected,
+        "processing done"
+    );
+    Ok(marker)
+}
+
+/// A results file being written: atomic, hashed, buffered.
+struct Output {
+    rel: String,
+    writer: BufWriter<HashingWriter<AtomicFile>>,
+}
+
+impl Output {
+    fn create(results: &Path, rel: &str) -> JobResult<Self> {
+        let path = SafeRelPath::new("results file", rel)?.join_onto(results);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| JobError::io(parent.display(), e))?;
+        }
+        let file = AtomicFile::create(&path).map_err(|e| JobError::io(path.display(), e))?;
+        Ok(Output {
+            rel: format!("results/{rel}"),
+            writer: BufWriter::with_capacity(1 << 20, HashingWriter::new(file)),
+        })
+    }
+
+    fn commit(self) -> JobResult<FileEntry> {
+        let hashing = self
+            .writer
+            .into_inner()
+            .map_err(|e| JobError::io(&self.rel, e.into_error()))?;
+        let (file, bytes, sha256) = hashing.finish();
+        file.commit().map_err(|e| JobError::io(&self.rel, e))?;
+        Ok(FileEntry {
+            path: self.rel,
+            bytes,
+            sha256,
+        })
+    }
+}
+
+fn process_file(
+    compiled: &Compiled,
+    kind: &str,
+    source: &Path,
+    rel: &SafeRelPath,
+    results: &Path,
+    marker: &mut DoneMarker,
+) -> JobResult<(u64, u64, u64)> {
+    let input = File::open(source).map_err(|e| JobError::io(source.display(), e))?;
+    let mut main = Output::create(results, rel.as_str())?;
+    let mut rejects = Output::create(results, &format!("{rel}.rejects.jsonl"))?;
+    let (counts, stats_json) = match compiled {
+        Compiled::Csv(rules) => {
+            let stats = validate_csv(rules, ValidateOptions::default(), input, &mut main.writer, &mut rejects.writer)
+                .map_err(|e| match e {
+                    CsvError::Io(io) => JobError::io(source.display(), io),
+                    CsvError::Header { .. } => JobError::data(format!("{rel}: {e}")),
+                    CsvError::TooManyUniqueKeys(_) => JobError::config(format!("{rel}: {e}")),
+                })?;
+            let counts = (stats.records_in, stats.records_clean, stats.records_rejected);
+            (counts, to_json(kind, rel.as_str(), &stats)?)
+        }
+        Compiled::Jsonl(calc) => {
+            let stats = calculate_jsonl(calc, CalcOptions::default(), input, &mut main.writer, &mut rejects.writer)
+                .map_err(|e| JobError::io(source.display(), e))?;
+            let counts = (stats.records_in, stats.records_out, stats.records_rejected);
+            (counts, to_json(kind, rel.as_str(), &stats)?)
+        }
+    };
+    if counts.0 != counts.1 + counts.2 {
+        return Err(JobError::new(
+            ExitCode::Software,
+            format!("{rel}: records_in {} != out {} + rejected {}", counts.0, counts.1, counts.2),
+        ));
+    }
+    marker.files.push(main.commit()?);
+    marker.files.push(rejects.commit()?);
+    let mut stats = Output::create(results, &format!("{rel}.stats.json"))?;
+    stats
+        .writer
+        .write_all(&stats_json)
+        .map_err(|e| JobError::io("stats", e))?;
+    marker.files.push(stats.commit()?);
+    Ok(counts)
+}
+
+fn to_json<S: Serialize>(kind: &str, input: &str, stats: &S) -> JobResult<Vec<u8>> {
+    let mut out = serde_json::to_vec_pretty(&StatsFile {
+        transform: kind,
+        input,
+        stats,
+    })
+    .map_err(|e| JobError::new(ExitCode::Software, format!("stats: {e}")))?;
+    out.push(b'\n');
+    Ok(out)
+}

@@ -1,0 +1,170 @@
+//! procurement: the node's slice from `prep/` -> files in `data/`.
+
+use std::io::{BufWriter, Write};
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+
+use crate::atomic::{AtomicFile, remove_stale_temps};
+use crate::checksum::HashingWriter;
+use crate::exit::{ExitCode, JobError, JobResult};
+use crate::layout::{DoneMarker, FileEntry, SourceSpec, Stage, SyntheticFormat, Verify};
+use crate::safe_path::SafeRelPath;
+use crate::stages::{JobContext, fingerprint, s3};
+use crate::synthetic;
+
+/// Runs procurement for the node; returns its done marker.
+pub async fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
+    let node = &ctx.node;
+    let slice = node.read_slice()?;
+    let slice_bytes = std::fs::read(node.slice_path()).map_err(|e| JobError::io("slice", e))?;
+    let source = serde_json::to_vec(&ctx.config.source).unwrap_or_default();
+    let fp = fingerprint(&[("slice", &slice_bytes), ("source", &source)]);
+    if let Ok(marker) = node.completed(Stage::Procurement, &fp, Verify::Sizes) {
+        tracing::info!(files = marker.files.len(), "procurement already done for this input; skipping");
+        return Ok(marker);
+    }
+    node.clear_done(Stage::Procurement)?;
+    node.create_dirs()?;
+    let data_dir = node.data_dir();
+    node.reset_dir(&data_dir)?;
+    let mut marker = DoneMarker::new(node.run_id(), node.index(), Stage::Procurement, fp);
+    match &ctx.config.source {
+        SourceSpec::S3 { bucket, prefix } => {
+            let keys = slice.item_strings();
+            let mut jobs = Vec::with_capacity(keys.len());
+            for (i, key) in keys.iter().enumerate() {
+                let field = format!("prep slice item {i}");
+                let rel = key.strip_prefix(prefix.as_str()).ok_or_else(|| {
+                    JobError::data(format!("{field} {key:?} is not under source.prefix {prefix:?}"))
+                })?;
+                let rel = SafeRelPath::new(&field, rel)?;
+                jobs.push((key.clone(), rel));
+            }
+            let client = Arc::new(s3::client().await);
+            let concurrency = ctx.config.s3_concurrency as usize;
+            let node_dir = node.dir().to_path_buf();
+            let results: Vec<JobResult<FileEntry>> = futures_util::stream::iter(jobs)
+                .map(|(key, rel)| {
+                    let client = Arc::clone(&client);
+                    let bucket = bucket.clone();
+                    let target = rel.join_onto(&data_dir);
+                    let rel_name = format!("data/{rel}");
+                    async move {
+                        s3::with_retries(&format!("download s3://{bucket}/{key}"), 4, || {
+                            download(&client, &bucket, &key, &target, &rel_name)
+                        })
+                        .await
+                    }
+                })
+                .buffer_unordered(concurrency)
+                .collect()
+                .await;
+            for r in results {
+                marker.files.push(r?);
+            }
+            marker.records_in = keys.len() as u64;
+            marker.records_out = marker.files.len() as u64;
+            let _ = node_dir;
+        }
+        SourceSpec::Synthetic { format, records_per_id } => {
+            let ids = slice.item_strings();
+            let name = match format {
+                SyntheticFormat::YelpJsonl => "synthetic.jsonl",
+                SyntheticFormat::GhcnCsv => "synthetic.csv",
+            };
+            let target = data_dir.join(name);
+            let file = AtomicFile::create(&target).map_err(|e| JobError::io(target.display(), e))?;
+            let mut out = BufWriter::with_capacity(1 << 20, HashingWriter::new(file));
+            let mut records = 0u64;
+            for id in &ids {
+                for n in 0..*records_per_id {
+                    match format {
+                        SyntheticFormat::YelpJsonl => synthetic::yelp_line(&mut out, id, n),
+                        SyntheticFormat::GhcnCsv => synthetic::ghcn_row(&mut out, id, n),
+                    }
+                    .map_err(|e| JobError::io(target.display(), e))?;
+                    records += 1;
+                }
+            }
+            let hashing = out
+                .into_inner()
+                .map_err(|e| JobError::io(target.display(), e.into_error()))?;
+            let (file, bytes, sha256) = hashing.finish();
+            file.commit().map_err(|e| JobError::io(target.display(), e))?;
+            marker.files.push(FileEntry {
+                path: format!("data/{name}"),
+                bytes,
+                sha256,
+            });
+            marker.records_in = ids.len() as u64;
+            marker.records_out = records;
+        }
+    }
+    remove_stale_temps(&data_dir).map_err(|e| JobError::io(data_dir.display(), e))?;
+    node.write_done(&marker)?;
+    tracing::info!(
+        files = marker.files.len(),
+        records_in = marker.records_in,
+        records_out = marker.records_out,
+        "procurement done"
+    );
+    Ok(marker)
+}
+
+/// Streams one object to `target` atomically, hashing it on the way and
+/// checking the length S3 announced.
+async fn download(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    target: &std::path::Path,
+    rel_name: &str,
+) -> JobResult<FileEntry> {
+    let what = format!("s3://{bucket}/{key}");
+    let response = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send()
+        .await
+        .map_err(|e| s3::classify(&format!("get {what}"), e))?;
+    let expected = response.content_length();
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| JobError::io(parent.display(), e))?;
+    }
+    let file = AtomicFile::create(target).map_err(|e| JobError::io(target.display(), e))?;
+    let mut out = HashingWriter::new(file);
+    let mut body = response.body;
+    loop {
+        match body.try_next().await {
+            Ok(Some(chunk)) => out
+                .write_all(&chunk)
+                .map_err(|e| JobError::io(target.display(), e))?,
+            Ok(None) => break,
+            Err(e) => {
+                return Err(JobError::new(
+                    ExitCode::TempFail,
+                    format!("reading body of {what}: {e}"),
+                ));
+            }
+        }
+    }
+    let (file, bytes, sha256) = out.finish();
+    if let Some(len) = expected
+        && len >= 0
+        && len as u64 != bytes
+    {
+        return Err(JobError::retryable(format!(
+            "{what}: got {bytes} bytes, S3 announced {len}"
+        )));
+    }
+    file.commit().map_err(|e| JobError::io(target.display(), e))?;
+    tracing::debug!(key, bytes, "downloaded");
+    Ok(FileEntry {
+        path: rel_name.to_string(),
+        bytes,
+        sha256,
+    })
+}

@@ -1,0 +1,8 @@
+//! The AWS side of the provider: configuration, clients and resources.
+
+pub mod clients;
+pub mod config;
+pub mod provider;
+pub mod tags;
+#[cfg(feature = "test-resources")]
+pub mod test_bucket;

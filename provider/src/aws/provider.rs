@@ -1,0 +1,62 @@
+//! The `batch` provider: its configuration and the types it serves.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::clients::{AwsClients, ClientSlot};
+use super::config::{self, ProviderConfig};
+use crate::tfplugin::{DataSource, Diagnostics, Provider, Resource, Schema, Value};
+
+#[derive(Default)]
+pub struct BatchProvider {
+    clients: ClientSlot,
+}
+
+impl BatchProvider {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl Provider for BatchProvider {
+    fn schema(&self) -> Schema {
+        config::schema()
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        ProviderConfig::parse(config, false).err().unwrap_or_default()
+    }
+
+    async fn configure(&self, config: &Value, terraform_version: &str) -> Diagnostics {
+        tracing::debug!(terraform_version, "configuring provider");
+        let parsed = match ProviderConfig::parse(config, true) {
+            Ok(c) => c,
+            Err(d) => return d,
+        };
+        match AwsClients::build(&parsed).await {
+            Ok(clients) => {
+                self.clients.set(clients);
+                Diagnostics::new()
+            }
+            Err(d) => d,
+        }
+    }
+
+    fn resources(&self) -> Vec<Arc<dyn Resource>> {
+        #[allow(unused_mut)]
+        let mut resources: Vec<Arc<dyn Resource>> = Vec::new();
+        #[cfg(feature = "test-resources")]
+        resources.push(Arc::new(super::test_bucket::TestBucket::new(self.clients.clone())));
+        resources
+    }
+
+    fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
+        #[allow(unused_mut)]
+        let mut sources: Vec<Arc<dyn DataSource>> = Vec::new();
+        #[cfg(feature = "test-resources")]
+        sources.push(Arc::new(super::test_bucket::TestBucketData::new(self.clients.clone())));
+        sources
+    }
+}

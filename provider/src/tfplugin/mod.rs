@@ -1,0 +1,23 @@
+//! The generic Terraform plugin protocol 6 layer: values, types, schemas,
+//! codecs and the gRPC service. No AWS in here; providers plug in through
+//! the traits in [`provider`].
+
+pub mod conform;
+pub mod diagnostics;
+pub mod json;
+pub mod msgpack;
+pub mod number;
+pub mod provider;
+pub mod schema;
+pub mod server;
+pub mod types;
+pub mod value;
+
+pub use diagnostics::{AttributePath, Diagnostic, Diagnostics};
+pub use number::Number;
+pub use provider::{
+    ApplyRequest, ApplyResponse, DataSource, PlanRequest, PlanResponse, Provider, ReadResponse, Resource,
+};
+pub use schema::{Attribute, Block, NestedBlock, Nesting, Presence, Schema};
+pub use types::Type;
+pub use value::Value;
