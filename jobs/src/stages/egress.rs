@@ -1,0 +1,294 @@
+//! egress: the files processing listed in its done marker -> S3 under
+//! `<prefix>/<run_id>/<index>/<path under results/>`, then a per-node
+//! manifest `<prefix>/<run_id>/<index>/_manifest.json` (written last: its
+//! presence means the node's upload is complete).
+//!
+//! Re-runs are idempotent: an object that already exists with the same
+//! size and `sha256` metadata is not uploaded again, and every key is a
+//! pure function of run id, index and file name, so nothing duplicates.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use crate::exit::{ExitCode, JobError, JobResult};
+use crate::layout::{DoneMarker, EgressSpec, FileEntry, LAYOUT_VERSION, ObjectEntry, Stage, Verify};
+use crate::safe_path::SafeRelPath;
+use crate::stages::{JobContext, fingerprint, s3};
+
+/// Metadata key holding the hex SHA-256 of an uploaded object.
+pub const SHA256_METADATA: &str = "sha256";
+/// The manifest's name under the node prefix.
+pub const MANIFEST_NAME: &str = "_manifest.json";
+
+/// The per-node manifest uploaded last.
+#[derive(Debug, Serialize)]
+pub struct Manifest<'a> {
+    /// [`LAYOUT_VERSION`].
+    pub layout_version: u32,
+    /// The run.
+    pub run_id: &'a str,
+    /// The node.
+    pub index: u32,
+    /// Record counts from processing.
+    pub records_in: u64,
+    /// Records in the main outputs.
+    pub records_out: u64,
+    /// Records in the rejects files.
+    pub records_rejected: u64,
+    /// Every uploaded object.
+    pub objects: &'a [ObjectEntry],
+}
+
+/// The key prefix of node `index`: `<prefix>/<run_id>/<index>/`.
+pub fn node_prefix(spec: &EgressSpec, run_id: &str, index: u32) -> String {
+    let prefix = spec.prefix.trim_end_matches('/');
+    if prefix.is_empty() {
+        format!("{run_id}/{index}/")
+    } else {
+        format!("{prefix}/{run_id}/{index}/")
+    }
+}
+
+/// Runs egress for the node; returns its done marker.
+pub async fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
+    let node = &ctx.node;
+    let spec = ctx
+        .config
+        .egress
+        .clone()
+        .ok_or_else(|| JobError::config("run.json has no egress section"))?;
+    let upstream = ctx.upstream_marker_bytes(Stage::Processing)?;
+    let spec_json = serde_json::to_vec(&spec).unwrap_or_default();
+    let fp = fingerprint(&[("processing", &upstream), ("egress", &spec_json)]);
+    if let Ok(marker) = node.completed(Stage::Egress, &fp, Verify::Sizes) {
+        tracing::info!(objects = marker.objects.len(), "egress already done for this input; skipping");
+        return Ok(marker);
+    }
+    let processing: DoneMarker = serde_json::from_slice(&upstream)
+        .map_err(|e| JobError::data(format!("processing marker: {e}")))?;
+    // The outputs must still be what processing recorded.
+    processing
+        .check(node.run_id(), node.index(), Stage::Processing, &processing.input_fingerprint, node.dir(), Verify::Sizes)
+        .map_err(|m| JobError::data(format!("results/ no longer match the processing marker: {m:?}")))?;
+    node.clear_done(Stage::Egress)?;
+    let prefix = node_prefix(&spec, node.run_id(), node.index());
+    let client = Arc::new(s3::client().await);
+    let mut uploads = Vec::new();
+    for file in &processing.files {
+        let rel = file
+            .path
+            .strip_prefix("results/")
+            .ok_or_else(|| JobError::data(format!("processing marker lists {:?} outside results/", file.path)))?;
+        let rel = SafeRelPath::new("results file", rel)?;
+        uploads.push((format!("{prefix}{rel}"), rel.join_onto(&node.results_dir()), file.clone()));
+    }
+    let concurrency = ctx.config.s3_concurrency as usize;
+    let results: Vec<JobResult<ObjectEntry>> = futures_util::stream::iter(uploads)
+        .map(|(key, path, entry)| {
+            let client = Arc::clone(&client);
+            let spec = spec.clone();
+            async move {
+                s3::with_retries(&format!("upload {key}"), 4, || {
+                    upload(&client, &spec, &key, &path, &entry, concurrency)
+                })
+                .await
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let mut marker = DoneMarker::new(node.run_id(), node.index(), Stage::Egress, fp);
+    for r in results {
+        marker.objects.push(r?);
+    }
+    marker.objects.sort_by(|a, b| a.key.cmp(&b.key));
+    marker.records_in = processing.records_in;
+    marker.records_out = processing.records_out;
+    marker.records_rejected = processing.records_rejected;
+    let manifest = Manifest {
+        layout_version: LAYOUT_VERSION,
+        run_id: node.run_id(),
+        index: node.index(),
+        records_in: marker.records_in,
+        records_out: marker.records_out,
+        records_rejected: marker.records_rejected,
+        objects: &marker.objects,
+    };
+    let mut body = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| JobError::new(ExitCode::Software, format!("manifest: {e}")))?;
+    body.push(b'\n');
+    let manifest_key = format!("{prefix}{MANIFEST_NAME}");
+    s3::with_retries("upload manifest", 4, || {
+        let client = Arc::clone(&client);
+        let body = body.clone();
+        let bucket = spec.bucket.clone();
+        let key = manifest_key.clone();
+        async move {
+            client
+                .put_object()
+                .bucket(&bucket)
+                .key(&key)
+                .content_type("application/json")
+                .body(ByteStream::from(body))
+                .send()
+                .await
+                .map_err(|e| s3::classify(&format!("put {key}"), e))
+                .map(|_| ())
+        }
+    })
+    .await?;
+    node.write_done(&marker)?;
+    tracing::info!(objects = marker.objects.len(), manifest = %manifest_key, "egress done");
+    Ok(marker)
+}
+
+/// Uploads one file unless an identical object is already there.
+async fn upload(
+    client: &aws_sdk_s3::Client,
+    spec: &EgressSpec,
+    key: &str,
+    path: &Path,
+    entry: &FileEntry,
+    concurrency: usize,
+) -> JobResult<ObjectEntry> {
+    let object = ObjectEntry {
+        key: key.to_string(),
+        bytes: entry.bytes,
+        sha256: entry.sha256.clone(),
+    };
+    match client.head_object().bucket(&spec.bucket).key(key).send().await {
+        Ok(head) => {
+            let same_size = head.content_length() == Some(entry.bytes as i64);
+            let same_sum = head
+                .metadata()
+                .and_then(|m| m.get(SHA256_METADATA))
+                .is_some_and(|s| *s == entry.sha256);
+            if same_size && same_sum {
+                tracing::debug!(key, "already uploaded; skipping");
+                return Ok(object);
+            }
+        }
+        Err(e) => {
+            let err = s3::classify(&format!("head {key}"), e);
+            if err.exit != ExitCode::NoInput {
+                return Err(err);
+            }
+        }
+    }
+    if entry.bytes >= spec.multipart_threshold_bytes {
+        upload_multipart(client, spec, key, path, entry, concurrency).await?;
+    } else {
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| JobError::retryable(format!("reading {}: {e}", path.display())))?;
+        client
+            .put_object()
+            .bucket(&spec.bucket)
+            .key(key)
+            .metadata(SHA256_METADATA, &entry.sha256)
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| s3::classify(&format!("put {key}"), e))?;
+    }
+    tracing::debug!(key, bytes = entry.bytes, "uploaded");
+    Ok(object)
+}
+
+/// Multipart upload, parts streamed from disk (memory is bounded by
+/// `concurrency` in-flight part streams, not by file size). Aborted on
+/// failure so no incomplete upload is left behind.
+async fn upload_multipart(
+    client: &aws_sdk_s3::Client,
+    spec: &EgressSpec,
+    key: &str,
+    path: &Path,
+    entry: &FileEntry,
+    concurrency: usize,
+) -> JobResult<()> {
+    let created = client
+        .create_multipart_upload()
+        .bucket(&spec.bucket)
+        .key(key)
+        .metadata(SHA256_METADATA, &entry.sha256)
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .send()
+        .await
+        .map_err(|e| s3::classify(&format!("create multipart {key}"), e))?;
+    let upload_id = created
+        .upload_id()
+        .ok_or_else(|| JobError::retryable(format!("create multipart {key}: no upload id")))?
+        .to_string();
+    let part_size = spec.part_size_bytes;
+    let parts = entry.bytes.div_ceil(part_size).max(1);
+    let result: JobResult<Vec<CompletedPart>> = async {
+        let uploaded: Vec<JobResult<CompletedPart>> = futures_util::stream::iter(0..parts)
+            .map(|i| {
+                let upload_id = upload_id.clone();
+                async move {
+                    let offset = i * part_size;
+                    let length = part_size.min(entry.bytes - offset);
+                    let body = ByteStream::read_from()
+                        .path(path)
+                        .offset(offset)
+                        .length(aws_sdk_s3::primitives::Length::Exact(length))
+                        .build()
+                        .await
+                        .map_err(|e| JobError::retryable(format!("reading {}: {e}", path.display())))?;
+                    let part_number = i as i32 + 1;
+                    let done = client
+                        .upload_part()
+                        .bucket(&spec.bucket)
+                        .key(key)
+                        .upload_id(&upload_id)
+                        .part_number(part_number)
+                        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                        .body(body)
+                        .send()
+                        .await
+                        .map_err(|e| s3::classify(&format!("upload part {part_number} of {key}"), e))?;
+                    Ok(CompletedPart::builder()
+                        .part_number(part_number)
+                        .set_e_tag(done.e_tag().map(String::from))
+                        .set_checksum_sha256(done.checksum_sha256().map(String::from))
+                        .build())
+                }
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        let mut parts: Vec<CompletedPart> = uploaded.into_iter().collect::<JobResult<_>>()?;
+        parts.sort_by_key(|p| p.part_number());
+        Ok(parts)
+    }
+    .await;
+    let parts = match result {
+        Ok(parts) => parts,
+        Err(e) => {
+            let _ = client
+                .abort_multipart_upload()
+                .bucket(&spec.bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+            return Err(e);
+        }
+    };
+    client
+        .complete_multipart_upload()
+        .bucket(&spec.bucket)
+        .key(key)
+        .upload_id(&upload_id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .map_err(|e| s3::classify(&format!("complete multipart {key}"), e))?;
+    Ok(())
+}

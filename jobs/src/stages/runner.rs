@@ -1,0 +1,121 @@
+//! The process harness every binary shares: command line (with the same
+//! settings from the environment), JSON logs on stderr carrying run id,
+//! stage and index on every line, and the mapping of the outcome to an
+//! exit code.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::exit::{ExitCode, JobError, JobResult};
+use crate::layout::{DoneMarker, Stage};
+use crate::stages::{
+    ARRAY_INDEX_ENV, DEFAULT_EFS_ROOT, EFS_ROOT_ENV, JobContext, RUN_ID_ENV, egress, processing,
+    procurement,
+};
+
+/// Settings shared by the three binaries. Each can come from its
+/// environment variable, which is how AWS Batch passes them.
+#[derive(Debug, Parser)]
+#[command(version, after_help = "Exit codes: 0 done; 75 retryable (network, throttling, I/O); \
+64 usage, 65 bad data, 66 missing input, 70 bug, 77 permission, 78 bad config: permanent. \
+See docs/jobs.md.")]
+pub struct JobArgs {
+    /// The run id (directory under <efs-root>/runs/).
+    #[arg(long, env = RUN_ID_ENV)]
+    pub run_id: String,
+    /// This node's index in the array (0-based; AWS Batch sets it).
+    #[arg(long, env = ARRAY_INDEX_ENV, default_value_t = 0)]
+    pub index: u32,
+    /// Where the shared EFS volume is mounted.
+    #[arg(long, env = EFS_ROOT_ENV, default_value = DEFAULT_EFS_ROOT)]
+    pub efs_root: PathBuf,
+}
+
+/// Parses arguments, runs `stage`, logs, and exits with the right code.
+pub fn main(stage: Stage, about: &'static str) -> ! {
+    let command = <JobArgs as clap::CommandFactory>::command()
+        .name(stage.as_str())
+        .about(about);
+    let matches = match command.try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            let is_help = matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            );
+            let _ = e.print();
+            std::process::exit(if is_help { 0 } else { ExitCode::Usage.code() });
+        }
+    };
+    let args = match <JobArgs as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(ExitCode::Usage.code());
+        }
+    };
+    init_logging();
+    let span = tracing::info_span!("job", run_id = %args.run_id, stage = stage.as_str(), index = args.index);
+    let _entered = span.enter();
+    let started = std::time::Instant::now();
+    let code = match run(stage, &args) {
+        Ok(marker) => {
+            tracing::info!(
+                exit_code = 0,
+                records_in = marker.records_in,
+                records_out = marker.records_out,
+                records_rejected = marker.records_rejected,
+                seconds = started.elapsed().as_secs_f64(),
+                "stage finished"
+            );
+            ExitCode::Success
+        }
+        Err(e) => {
+            tracing::error!(
+                exit_code = e.exit.code(),
+                retryable = e.exit.is_retryable(),
+                error = %e.message,
+                "stage failed"
+            );
+            e.exit
+        }
+    };
+    std::process::exit(code.code())
+}
+
+/// Runs one stage for the node described by `args`.
+pub fn run(stage: Stage, args: &JobArgs) -> JobResult<DoneMarker> {
+    let ctx = JobContext::load(args.efs_root.clone(), &args.run_id, args.index, stage)?;
+    match stage {
+        Stage::Processing => processing::run(&ctx),
+        Stage::Procurement | Stage::Egress => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| JobError::new(ExitCode::Software, format!("tokio runtime: {e}")))?;
+            runtime.block_on(async {
+                if stage == Stage::Procurement {
+                    procurement::run(&ctx).await
+                } else {
+                    egress::run(&ctx).await
+                }
+            })
+        }
+    }
+}
+
+/// JSON lines on stderr; the `job` span's fields (run_id, stage, index)
+/// are in every line under `span`. `RUST_LOG` overrides the level.
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
