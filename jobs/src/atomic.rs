@@ -66,15 +66,8 @@ impl AtomicFile {
     /// Creates the temporary file next to `target`.
     pub fn create(target: &Path) -> io::Result<Self> {
         let temp = temp_path_for(target)?;
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)?;
-        Ok(AtomicFile {
-            file: Some(file),
-            temp,
-            target: target.to_path_buf(),
-        })
+        let file = OpenOptions::new().write(true).create_new(true).open(&temp)?;
+        Ok(AtomicFile { file: Some(file), temp, target: target.to_path_buf() })
     }
 
     /// The final path this file will have once committed.
@@ -84,10 +77,7 @@ impl AtomicFile {
 
     /// fsyncs the data, renames it over the target and fsyncs the directory.
     pub fn commit(mut self) -> io::Result<()> {
-        let file = self
-            .file
-            .take()
-            .ok_or_else(|| io::Error::other("atomic file already committed"))?;
+        let file = self.file.take().ok_or_else(|| io::Error::other("atomic file already committed"))?;
         file.sync_all()?;
         drop(file);
         fs::rename(&self.temp, &self.target)?;
@@ -95,9 +85,7 @@ impl AtomicFile {
     }
 
     fn file_mut(&mut self) -> io::Result<&mut File> {
-        self.file
-            .as_mut()
-            .ok_or_else(|| io::Error::other("atomic file already committed"))
+        self.file.as_mut().ok_or_else(|| io::Error::other("atomic file already committed"))
     }
 }
 
@@ -152,11 +140,7 @@ pub fn remove_stale_temps(dir: &Path) -> io::Result<usize> {
 /// names are an `InvalidData` error (the layout only ever creates UTF-8).
 pub fn list_files_sorted(dir: &Path) -> io::Result<Vec<String>> {
     fn walk(base: &Path, rel: &str, out: &mut Vec<String>) -> io::Result<()> {
-        let here = if rel.is_empty() {
-            base.to_path_buf()
-        } else {
-            base.join(rel)
-        };
+        let here = if rel.is_empty() { base.to_path_buf() } else { base.join(rel) };
         for entry in fs::read_dir(&here)? {
             let entry = entry?;
             let name = entry.file_name().into_string().map_err(|n| {
@@ -168,11 +152,7 @@ pub fn list_files_sorted(dir: &Path) -> io::Result<Vec<String>> {
             if is_temp_name(&name) {
                 continue;
             }
-            let child = if rel.is_empty() {
-                name
-            } else {
-                format!("{rel}/{name}")
-            };
+            let child = if rel.is_empty() { name } else { format!("{rel}/{name}") };
             let kind = entry.file_type()?;
             if kind.is_dir() {
                 walk(base, &child, out)?;

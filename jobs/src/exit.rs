@@ -95,10 +95,7 @@ pub struct JobError {
 impl JobError {
     /// An error with an explicit exit code.
     pub fn new(exit: ExitCode, message: impl Into<String>) -> Self {
-        JobError {
-            exit,
-            message: message.into(),
-        }
+        JobError { exit, message: message.into() }
     }
 
     /// A transient failure (exit 75).
@@ -123,10 +120,7 @@ impl JobError {
 
     /// Prefixes the message with context, keeping the exit code.
     pub fn context(self, what: impl fmt::Display) -> Self {
-        JobError {
-            exit: self.exit,
-            message: format!("{what}: {}", self.message),
-        }
+        JobError { exit: self.exit, message: format!("{what}: {}", self.message) }
     }
 }
 
@@ -153,10 +147,7 @@ mod tests {
 
     #[test]
     fn only_tempfail_is_retryable() {
-        let retryable: Vec<_> = ExitCode::ALL
-            .iter()
-            .filter(|c| c.is_retryable())
-            .collect();
+        let retryable: Vec<_> = ExitCode::ALL.iter().filter(|c| c.is_retryable()).collect();
         assert_eq!(retryable, vec![&ExitCode::TempFail]);
         assert_eq!(ExitCode::TempFail.code(), 75);
         assert_eq!(ExitCode::Config.code(), 78);

@@ -24,7 +24,7 @@ pub mod stages;
 
 pub use exit::{ExitCode, JobError, JobResult};
 pub use layout::{
-    CreateOutcome, DoneMarker, EgressSpec, LAYOUT_VERSION, NodeLayout, NodeSlice, RunConfig,
-    RunLayout, SourceSpec, Stage, SyntheticFormat,
+    CreateOutcome, DoneMarker, EgressSpec, LAYOUT_VERSION, NodeLayout, NodeSlice, RunConfig, RunLayout,
+    SourceSpec, Stage, SyntheticFormat,
 };
 pub use transform::TransformSpec;

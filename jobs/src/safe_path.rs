@@ -35,11 +35,7 @@ impl From<UnsafePath> for JobError {
 }
 
 fn refuse(field: &str, value: &str, reason: &'static str) -> UnsafePath {
-    UnsafePath {
-        field: field.to_string(),
-        value: value.to_string(),
-        reason,
-    }
+    UnsafePath { field: field.to_string(), value: value.to_string(), reason }
 }
 
 /// Checks a run id: 1..=128 characters of `[A-Za-z0-9._-]`, starting with
@@ -55,15 +51,8 @@ pub fn check_run_id(run_id: &str) -> Result<(), UnsafePath> {
     if !run_id.as_bytes()[0].is_ascii_alphanumeric() {
         return Err(refuse(FIELD, run_id, "must start with a letter or digit"));
     }
-    if !run_id
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-    {
-        return Err(refuse(
-            FIELD,
-            run_id,
-            "may contain only letters, digits, '.', '_' and '-'",
-        ));
+    if !run_id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+        return Err(refuse(FIELD, run_id, "may contain only letters, digits, '.', '_' and '-'"));
     }
     Ok(())
 }
@@ -100,11 +89,7 @@ impl SafeRelPath {
                     return Err(refuse(field, value, "has a '.' or '..' path component"));
                 }
                 c if c.len() > MAX_COMPONENT_LEN => {
-                    return Err(refuse(
-                        field,
-                        value,
-                        "has a path component longer than 255 bytes",
-                    ));
+                    return Err(refuse(field, value, "has a path component longer than 255 bytes"));
                 }
                 _ => {}
             }
@@ -159,10 +144,7 @@ mod tests {
     #[test]
     fn relative_paths() {
         let ok = SafeRelPath::new("key", "incoming/1763.csv").unwrap();
-        assert_eq!(
-            ok.join_onto(Path::new("/efs/data")),
-            PathBuf::from("/efs/data/incoming/1763.csv")
-        );
+        assert_eq!(ok.join_onto(Path::new("/efs/data")), PathBuf::from("/efs/data/incoming/1763.csv"));
         for (bad, reason) in [
             ("", "is empty"),
             ("/etc/passwd", "is an absolute path"),

@@ -21,7 +21,7 @@ impl Rng {
 
     /// The next value.
     #[inline]
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -33,7 +33,7 @@ impl Rng {
     /// A value in `0..n`.
     #[inline]
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.next_u64() % n.max(1)
     }
 }
 
@@ -57,7 +57,7 @@ const CATEGORIES: &[&str] = &[
 pub fn yelp_line(out: &mut impl Write, id: &str, n: u32) -> io::Result<()> {
     let mut rng = Rng::from_bytes(id.as_bytes());
     for _ in 0..=n {
-        rng.next();
+        rng.next_u64();
     }
     let (city, state) = CITIES[rng.below(CITIES.len() as u64) as usize];
     let stars = 1.0 + rng.below(9) as f64 / 2.0;
@@ -83,7 +83,7 @@ const S_FLAGS: &[&str] = &["W", "7", "a", "E", "S", "0", "N", "Z"];
 pub fn ghcn_row(out: &mut impl Write, id: &str, n: u32) -> io::Result<()> {
     let mut rng = Rng::from_bytes(id.as_bytes());
     for _ in 0..=n {
-        rng.next();
+        rng.next_u64();
     }
     let station = rng.below(100_000_000);
     let network = ['W', 'C', '1', 'N'][rng.below(4) as usize];
@@ -91,11 +91,8 @@ pub fn ghcn_row(out: &mut impl Write, id: &str, n: u32) -> io::Result<()> {
     let day = 1 + rng.below(28) as u32;
     let element = ELEMENTS[rng.below(ELEMENTS.len() as u64) as usize];
     let value = rng.below(800) as i64 - 300;
-    let obs = if rng.below(3) == 0 {
-        String::new()
-    } else {
-        format!("{:02}{:02}", rng.below(24), rng.below(60))
-    };
+    let obs =
+        if rng.below(3) == 0 { String::new() } else { format!("{:02}{:02}", rng.below(24), rng.below(60)) };
     writeln!(
         out,
         "US{network}{station:08},2023{month:02}{day:02},{element},{value},{},{},{},{obs}",

@@ -111,11 +111,7 @@ impl DoneMarker {
         let rel_path = SafeRelPath::new("output file", rel)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let (bytes, sha256) = hash_file(&rel_path.join_onto(node_dir))?;
-        self.files.push(FileEntry {
-            path: rel.to_string(),
-            bytes,
-            sha256,
-        });
+        self.files.push(FileEntry { path: rel.to_string(), bytes, sha256 });
         Ok(())
     }
 
@@ -168,10 +164,7 @@ impl DoneMarker {
                 let (_, sha) = hash_file(&path)
                     .map_err(|e| MarkerMismatch::OutputChanged(format!("{}: {e}", file.path)))?;
                 if sha != file.sha256 {
-                    return Err(MarkerMismatch::OutputChanged(format!(
-                        "{}: checksum differs",
-                        file.path
-                    )));
+                    return Err(MarkerMismatch::OutputChanged(format!("{}: checksum differs", file.path)));
                 }
             }
         }

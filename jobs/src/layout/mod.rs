@@ -21,8 +21,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use config::{
-    EgressSpec, LAYOUT_VERSION, MAX_ARRAY_SIZE, RunConfig, SourceSpec, Stage, SyntheticFormat,
-    now_rfc3339, rfc3339_from_unix,
+    EgressSpec, LAYOUT_VERSION, MAX_ARRAY_SIZE, RunConfig, SourceSpec, Stage, SyntheticFormat, now_rfc3339,
+    rfc3339_from_unix,
 };
 pub use marker::{DoneMarker, FileEntry, MarkerMismatch, ObjectEntry, Verify};
 pub use slice::{IdRange, NodeSlice, nodes_needed, split_even};
@@ -58,10 +58,7 @@ impl RunLayout {
     /// Fails if the run id is not a safe directory name.
     pub fn new(efs_root: impl AsRef<Path>, run_id: &str) -> JobResult<Self> {
         check_run_id(run_id)?;
-        Ok(RunLayout {
-            run_id: run_id.to_string(),
-            run_dir: efs_root.as_ref().join("runs").join(run_id),
-        })
+        Ok(RunLayout { run_id: run_id.to_string(), run_dir: efs_root.as_ref().join("runs").join(run_id) })
     }
 
     /// The run id.
@@ -127,8 +124,8 @@ impl RunLayout {
     pub fn read_config(&self) -> JobResult<RunConfig> {
         let path = self.run_json_path();
         let bytes = fs::read(&path).map_err(|e| JobError::io(path.display(), e))?;
-        let config: RunConfig = serde_json::from_slice(&bytes)
-            .map_err(|e| JobError::data(format!("{}: {e}", path.display())))?;
+        let config: RunConfig =
+            serde_json::from_slice(&bytes).map_err(|e| JobError::data(format!("{}: {e}", path.display())))?;
         config.validate().map_err(|e| e.context(path.display()))?;
         if config.run_id != self.run_id {
             return Err(JobError::data(format!(
@@ -173,17 +170,11 @@ impl RunLayout {
         // Metadata operations dominate (4 mkdirs, a create and a rename per
         // node); on network and sandboxed file systems they are latency
         // bound, so a few threads overlap them.
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .clamp(1, 4)
-            * 2;
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4) * 2;
         let chunk = slices.len().div_ceil(threads).max(1);
         let staged: Vec<JobResult<Vec<(PathBuf, PathBuf)>>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = slices
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || self.stage_slices(part)))
-                .collect();
+            let handles: Vec<_> =
+                slices.chunks(chunk).map(|part| scope.spawn(move || self.stage_slices(part))).collect();
             handles
                 .into_iter()
                 .map(|h| {
@@ -214,8 +205,7 @@ impl RunLayout {
                         .map(|part| {
                             scope.spawn(move || -> JobResult<()> {
                                 for (temp, path) in part {
-                                    fs::rename(temp, path)
-                                        .map_err(|e| JobError::io(path.display(), e))?;
+                                    fs::rename(temp, path).map_err(|e| JobError::io(path.display(), e))?;
                                 }
                                 Ok(())
                             })
@@ -305,16 +295,11 @@ fn sync_filesystem(dir: &Path) -> JobResult<()> {
         // SAFETY: syncfs only reads the descriptor, which `handle` keeps open.
         let rc = unsafe { libc::syncfs(handle.as_raw_fd()) };
         if rc != 0 {
-            return Err(JobError::io(
-                format!("syncfs {}", dir.display()),
-                io::Error::last_os_error(),
-            ));
+            return Err(JobError::io(format!("syncfs {}", dir.display()), io::Error::last_os_error()));
         }
     }
     #[cfg(not(target_os = "linux"))]
-    handle
-        .sync_all()
-        .map_err(|e| JobError::io(dir.display(), e))?;
+    handle.sync_all().map_err(|e| JobError::io(dir.display(), e))?;
     Ok(())
 }
 
@@ -386,12 +371,7 @@ impl NodeLayout {
             Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir_all(dir),
             Err(e) => Err(e),
         };
-        for dir in [
-            self.dir.clone(),
-            self.prep_dir(),
-            self.data_dir(),
-            self.results_dir(),
-        ] {
+        for dir in [self.dir.clone(), self.prep_dir(), self.data_dir(), self.results_dir()] {
             mkdir(&dir).map_err(|e| JobError::io(dir.display(), e))?;
         }
         Ok(())
@@ -401,8 +381,8 @@ impl NodeLayout {
     pub fn read_slice(&self) -> JobResult<NodeSlice> {
         let path = self.slice_path();
         let bytes = fs::read(&path).map_err(|e| JobError::io(path.display(), e))?;
-        let slice: NodeSlice = serde_json::from_slice(&bytes)
-            .map_err(|e| JobError::data(format!("{}: {e}", path.display())))?;
+        let slice: NodeSlice =
+            serde_json::from_slice(&bytes).map_err(|e| JobError::data(format!("{}: {e}", path.display())))?;
         if slice.layout_version != LAYOUT_VERSION {
             return Err(JobError::config(format!(
                 "{}: layout_version {} is not supported",
@@ -419,10 +399,7 @@ impl NodeLayout {
             )));
         }
         if !slice.items.is_empty() && slice.id_range.is_some() {
-            return Err(JobError::data(format!(
-                "{}: has both items and id_range",
-                path.display()
-            )));
+            return Err(JobError::data(format!("{}: has both items and id_range", path.display())));
         }
         Ok(slice)
     }
@@ -447,14 +424,7 @@ impl NodeLayout {
         verify: Verify,
     ) -> Result<DoneMarker, MarkerMismatch> {
         let marker = self.read_done(stage)?;
-        marker.check(
-            &self.run_id,
-            self.index,
-            stage,
-            input_fingerprint,
-            &self.dir,
-            verify,
-        )?;
+        marker.check(&self.run_id, self.index, stage, input_fingerprint, &self.dir, verify)?;
         Ok(marker)
     }
 
@@ -479,10 +449,7 @@ impl NodeLayout {
     /// directories) so a redone stage starts empty, then recreates it.
     pub fn reset_dir(&self, dir: &Path) -> JobResult<()> {
         if !dir.starts_with(&self.dir) {
-            return Err(JobError::new(
-                ExitCode::Software,
-                format!("{} is outside node dir", dir.display()),
-            ));
+            return Err(JobError::new(ExitCode::Software, format!("{} is outside node dir", dir.display())));
         }
         match fs::remove_dir_all(dir) {
             Ok(()) => {}

@@ -32,12 +32,7 @@ pub struct NodeSlice {
 impl NodeSlice {
     /// A slice listing `items`.
     pub fn items(index: u32, items: Vec<String>) -> Self {
-        NodeSlice {
-            layout_version: LAYOUT_VERSION,
-            index,
-            items,
-            id_range: None,
-        }
+        NodeSlice { layout_version: LAYOUT_VERSION, index, items, id_range: None }
     }
 
     /// A slice covering ids `start..end`.

@@ -47,21 +47,13 @@ pub struct Manifest<'a> {
 /// The key prefix of node `index`: `<prefix>/<run_id>/<index>/`.
 pub fn node_prefix(spec: &EgressSpec, run_id: &str, index: u32) -> String {
     let prefix = spec.prefix.trim_end_matches('/');
-    if prefix.is_empty() {
-        format!("{run_id}/{index}/")
-    } else {
-        format!("{prefix}/{run_id}/{index}/")
-    }
+    if prefix.is_empty() { format!("{run_id}/{index}/") } else { format!("{prefix}/{run_id}/{index}/") }
 }
 
 /// Runs egress for the node; returns its done marker.
 pub async fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
     let node = &ctx.node;
-    let spec = ctx
-        .config
-        .egress
-        .clone()
-        .ok_or_else(|| JobError::config("run.json has no egress section"))?;
+    let spec = ctx.config.egress.clone().ok_or_else(|| JobError::config("run.json has no egress section"))?;
     let upstream = ctx.upstream_marker_bytes(Stage::Processing)?;
     let spec_json = serde_json::to_vec(&spec).unwrap_or_default();
     let fp = fingerprint(&[("processing", &upstream), ("egress", &spec_json)]);
@@ -69,21 +61,27 @@ pub async fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
         tracing::info!(objects = marker.objects.len(), "egress already done for this input; skipping");
         return Ok(marker);
     }
-    let processing: DoneMarker = serde_json::from_slice(&upstream)
-        .map_err(|e| JobError::data(format!("processing marker: {e}")))?;
+    let processing: DoneMarker =
+        serde_json::from_slice(&upstream).map_err(|e| JobError::data(format!("processing marker: {e}")))?;
     // The outputs must still be what processing recorded.
     processing
-        .check(node.run_id(), node.index(), Stage::Processing, &processing.input_fingerprint, node.dir(), Verify::Sizes)
+        .check(
+            node.run_id(),
+            node.index(),
+            Stage::Processing,
+            &processing.input_fingerprint,
+            node.dir(),
+            Verify::Sizes,
+        )
         .map_err(|m| JobError::data(format!("results/ no longer match the processing marker: {m:?}")))?;
     node.clear_done(Stage::Egress)?;
     let prefix = node_prefix(&spec, node.run_id(), node.index());
     let client = Arc::new(s3::client().await);
     let mut uploads = Vec::new();
     for file in &processing.files {
-        let rel = file
-            .path
-            .strip_prefix("results/")
-            .ok_or_else(|| JobError::data(format!("processing marker lists {:?} outside results/", file.path)))?;
+        let rel = file.path.strip_prefix("results/").ok_or_else(|| {
+            JobError::data(format!("processing marker lists {:?} outside results/", file.path))
+        })?;
         let rel = SafeRelPath::new("results file", rel)?;
         uploads.push((format!("{prefix}{rel}"), rel.join_onto(&node.results_dir()), file.clone()));
     }
@@ -156,18 +154,12 @@ async fn upload(
     entry: &FileEntry,
     concurrency: usize,
 ) -> JobResult<ObjectEntry> {
-    let object = ObjectEntry {
-        key: key.to_string(),
-        bytes: entry.bytes,
-        sha256: entry.sha256.clone(),
-    };
+    let object = ObjectEntry { key: key.to_string(), bytes: entry.bytes, sha256: entry.sha256.clone() };
     match client.head_object().bucket(&spec.bucket).key(key).send().await {
         Ok(head) => {
             let same_size = head.content_length() == Some(entry.bytes as i64);
-            let same_sum = head
-                .metadata()
-                .and_then(|m| m.get(SHA256_METADATA))
-                .is_some_and(|s| *s == entry.sha256);
+            let same_sum =
+                head.metadata().and_then(|m| m.get(SHA256_METADATA)).is_some_and(|s| *s == entry.sha256);
             if same_size && same_sum {
                 tracing::debug!(key, "already uploaded; skipping");
                 return Ok(object);

@@ -45,22 +45,14 @@ impl JobContext {
         if index >= config.array_size {
             return Err(JobError::new(
                 ExitCode::Usage,
-                format!(
-                    "{ARRAY_INDEX_ENV}={index} is outside the run's array_size {}",
-                    config.array_size
-                ),
+                format!("{ARRAY_INDEX_ENV}={index} is outside the run's array_size {}", config.array_size),
             ));
         }
         if !config.stages.contains(&stage) {
             return Err(JobError::config(format!("run.json stages do not include {stage}")));
         }
         let node = layout.node(index);
-        Ok(JobContext {
-            layout,
-            node,
-            config,
-            stage,
-        })
+        Ok(JobContext { layout, node, config, stage })
     }
 
     /// The raw bytes of an upstream stage's done marker, which the next
@@ -72,7 +64,11 @@ impl JobContext {
             if e.kind() == std::io::ErrorKind::NotFound {
                 JobError::new(
                     ExitCode::NoInput,
-                    format!("{upstream} has not completed for node {} ({} is missing)", self.node.index(), path.display()),
+                    format!(
+                        "{upstream} has not completed for node {} ({} is missing)",
+                        self.node.index(),
+                        path.display()
+                    ),
                 )
             } else {
                 JobError::io(path.display(), e)

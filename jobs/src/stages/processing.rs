@@ -50,17 +50,16 @@ pub fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
                 .map_err(|e| JobError::config(format!("transform.calculations: {e}")))?,
         ),
     };
-    let upstream_marker: DoneMarker = serde_json::from_slice(&upstream)
-        .map_err(|e| JobError::data(format!("procurement marker: {e}")))?;
+    let upstream_marker: DoneMarker =
+        serde_json::from_slice(&upstream).map_err(|e| JobError::data(format!("procurement marker: {e}")))?;
     node.clear_done(Stage::Processing)?;
     let results = node.results_dir();
     node.reset_dir(&results)?;
     let mut marker = DoneMarker::new(node.run_id(), node.index(), Stage::Processing, fp);
     for input in &upstream_marker.files {
-        let rel = input
-            .path
-            .strip_prefix("data/")
-            .ok_or_else(|| JobError::data(format!("procurement marker lists {:?} outside data/", input.path)))?;
+        let rel = input.path.strip_prefix("data/").ok_or_else(|| {
+            JobError::data(format!("procurement marker lists {:?} outside data/", input.path))
+        })?;
         let rel = SafeRelPath::new("procurement marker file", rel)?;
         let source = rel.join_onto(&node.data_dir());
         let started = std::time::Instant::now();
@@ -110,17 +109,10 @@ impl Output {
     }
 
     fn commit(self) -> JobResult<FileEntry> {
-        let hashing = self
-            .writer
-            .into_inner()
-            .map_err(|e| JobError::io(&self.rel, e.into_error()))?;
+        let hashing = self.writer.into_inner().map_err(|e| JobError::io(&self.rel, e.into_error()))?;
         let (file, bytes, sha256) = hashing.finish();
         file.commit().map_err(|e| JobError::io(&self.rel, e))?;
-        Ok(FileEntry {
-            path: self.rel,
-            bytes,
-            sha256,
-        })
+        Ok(FileEntry { path: self.rel, bytes, sha256 })
     }
 }
 
@@ -137,18 +129,20 @@ fn process_file(
     let mut rejects = Output::create(results, &format!("{rel}.rejects.jsonl"))?;
     let (counts, stats_json) = match compiled {
         Compiled::Csv(rules) => {
-            let stats = validate_csv(rules, ValidateOptions::default(), input, &mut main.writer, &mut rejects.writer)
-                .map_err(|e| match e {
-                    CsvError::Io(io) => JobError::io(source.display(), io),
-                    CsvError::Header { .. } => JobError::data(format!("{rel}: {e}")),
-                    CsvError::TooManyUniqueKeys(_) => JobError::config(format!("{rel}: {e}")),
-                })?;
+            let stats =
+                validate_csv(rules, ValidateOptions::default(), input, &mut main.writer, &mut rejects.writer)
+                    .map_err(|e| match e {
+                        CsvError::Io(io) => JobError::io(source.display(), io),
+                        CsvError::Header { .. } => JobError::data(format!("{rel}: {e}")),
+                        CsvError::TooManyUniqueKeys(_) => JobError::config(format!("{rel}: {e}")),
+                    })?;
             let counts = (stats.records_in, stats.records_clean, stats.records_rejected);
             (counts, to_json(kind, rel.as_str(), &stats)?)
         }
         Compiled::Jsonl(calc) => {
-            let stats = calculate_jsonl(calc, CalcOptions::default(), input, &mut main.writer, &mut rejects.writer)
-                .map_err(|e| JobError::io(source.display(), e))?;
+            let stats =
+                calculate_jsonl(calc, CalcOptions::default(), input, &mut main.writer, &mut rejects.writer)
+                    .map_err(|e| JobError::io(source.display(), e))?;
             let counts = (stats.records_in, stats.records_out, stats.records_rejected);
             (counts, to_json(kind, rel.as_str(), &stats)?)
         }
@@ -162,21 +156,14 @@ fn process_file(
     marker.files.push(main.commit()?);
     marker.files.push(rejects.commit()?);
     let mut stats = Output::create(results, &format!("{rel}.stats.json"))?;
-    stats
-        .writer
-        .write_all(&stats_json)
-        .map_err(|e| JobError::io("stats", e))?;
+    stats.writer.write_all(&stats_json).map_err(|e| JobError::io("stats", e))?;
     marker.files.push(stats.commit()?);
     Ok(counts)
 }
 
 fn to_json<S: Serialize>(kind: &str, input: &str, stats: &S) -> JobResult<Vec<u8>> {
-    let mut out = serde_json::to_vec_pretty(&StatsFile {
-        transform: kind,
-        input,
-        stats,
-    })
-    .map_err(|e| JobError::new(ExitCode::Software, format!("stats: {e}")))?;
+    let mut out = serde_json::to_vec_pretty(&StatsFile { transform: kind, input, stats })
+        .map_err(|e| JobError::new(ExitCode::Software, format!("stats: {e}")))?;
     out.push(b'\n');
     Ok(out)
 }

@@ -87,16 +87,10 @@ pub async fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
                     records += 1;
                 }
             }
-            let hashing = out
-                .into_inner()
-                .map_err(|e| JobError::io(target.display(), e.into_error()))?;
+            let hashing = out.into_inner().map_err(|e| JobError::io(target.display(), e.into_error()))?;
             let (file, bytes, sha256) = hashing.finish();
             file.commit().map_err(|e| JobError::io(target.display(), e))?;
-            marker.files.push(FileEntry {
-                path: format!("data/{name}"),
-                bytes,
-                sha256,
-            });
+            marker.files.push(FileEntry { path: format!("data/{name}"), bytes, sha256 });
             marker.records_in = ids.len() as u64;
             marker.records_out = records;
         }
@@ -139,15 +133,10 @@ async fn download(
     let mut body = response.body;
     loop {
         match body.try_next().await {
-            Ok(Some(chunk)) => out
-                .write_all(&chunk)
-                .map_err(|e| JobError::io(target.display(), e))?,
+            Ok(Some(chunk)) => out.write_all(&chunk).map_err(|e| JobError::io(target.display(), e))?,
             Ok(None) => break,
             Err(e) => {
-                return Err(JobError::new(
-                    ExitCode::TempFail,
-                    format!("reading body of {what}: {e}"),
-                ));
+                return Err(JobError::new(ExitCode::TempFail, format!("reading body of {what}: {e}")));
             }
         }
     }
@@ -156,15 +145,9 @@ async fn download(
         && len >= 0
         && len as u64 != bytes
     {
-        return Err(JobError::retryable(format!(
-            "{what}: got {bytes} bytes, S3 announced {len}"
-        )));
+        return Err(JobError::retryable(format!("{what}: got {bytes} bytes, S3 announced {len}")));
     }
     file.commit().map_err(|e| JobError::io(target.display(), e))?;
     tracing::debug!(key, bytes, "downloaded");
-    Ok(FileEntry {
-        path: rel_name.to_string(),
-        bytes,
-        sha256,
-    })
+    Ok(FileEntry { path: rel_name.to_string(), bytes, sha256 })
 }

@@ -11,16 +11,18 @@ use tracing_subscriber::EnvFilter;
 use crate::exit::{ExitCode, JobError, JobResult};
 use crate::layout::{DoneMarker, Stage};
 use crate::stages::{
-    ARRAY_INDEX_ENV, DEFAULT_EFS_ROOT, EFS_ROOT_ENV, JobContext, RUN_ID_ENV, egress, processing,
-    procurement,
+    ARRAY_INDEX_ENV, DEFAULT_EFS_ROOT, EFS_ROOT_ENV, JobContext, RUN_ID_ENV, egress, processing, procurement,
 };
 
 /// Settings shared by the three binaries. Each can come from its
 /// environment variable, which is how AWS Batch passes them.
 #[derive(Debug, Parser)]
-#[command(version, after_help = "Exit codes: 0 done; 75 retryable (network, throttling, I/O); \
+#[command(
+    version,
+    after_help = "Exit codes: 0 done; 75 retryable (network, throttling, I/O); \
 64 usage, 65 bad data, 66 missing input, 70 bug, 77 permission, 78 bad config: permanent. \
-See docs/jobs.md.")]
+See docs/jobs.md."
+)]
 pub struct JobArgs {
     /// The run id (directory under <efs-root>/runs/).
     #[arg(long, env = RUN_ID_ENV)]
@@ -35,9 +37,7 @@ pub struct JobArgs {
 
 /// Parses arguments, runs `stage`, logs, and exits with the right code.
 pub fn main(stage: Stage, about: &'static str) -> ! {
-    let command = <JobArgs as clap::CommandFactory>::command()
-        .name(stage.as_str())
-        .about(about);
+    let command = <JobArgs as clap::CommandFactory>::command().name(stage.as_str()).about(about);
     let matches = match command.try_get_matches() {
         Ok(m) => m,
         Err(e) => {

@@ -19,9 +19,7 @@ pub async fn client() -> aws_sdk_s3::Client {
         .load()
         .await;
     let mut builder = aws_sdk_s3::config::Builder::from(&shared);
-    if std::env::var_os("AWS_ENDPOINT_URL").is_some()
-        || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
-    {
+    if std::env::var_os("AWS_ENDPOINT_URL").is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some() {
         builder = builder.force_path_style(true);
     }
     aws_sdk_s3::Client::from_conf(builder.build())
@@ -39,13 +37,16 @@ where
     let code = match &err {
         SdkError::ServiceError(service) => match service.err().code() {
             Some("NoSuchKey" | "NoSuchBucket" | "NoSuchUpload" | "NotFound") => ExitCode::NoInput,
+            Some("AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "AllAccessDisabled") => {
+                ExitCode::NoPermission
+            }
             Some(
-                "AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch"
-                | "AllAccessDisabled",
-            ) => ExitCode::NoPermission,
-            Some(
-                "SlowDown" | "Throttling" | "ThrottlingException" | "RequestTimeout"
-                | "InternalError" | "ServiceUnavailable",
+                "SlowDown"
+                | "Throttling"
+                | "ThrottlingException"
+                | "RequestTimeout"
+                | "InternalError"
+                | "ServiceUnavailable",
             ) => ExitCode::TempFail,
             _ if status >= 500 || status == 429 => ExitCode::TempFail,
             _ if status == 404 => ExitCode::NoInput,

@@ -63,21 +63,13 @@ fn classify_block(block: &[u8; 64], delimiter: u8) -> Masks {
         }
         (separators, newlines, special)
     };
-    Masks {
-        separators,
-        newlines,
-        special,
-    }
+    Masks { separators, newlines, special }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
 fn classify_block(block: &[u8; 64], delimiter: u8) -> Masks {
-    let mut m = Masks {
-        separators: 0,
-        newlines: 0,
-        special: 0,
-    };
+    let mut m = Masks { separators: 0, newlines: 0, special: 0 };
     for (i, &b) in block.iter().enumerate() {
         let bit = 1u64 << i;
         if b == b'\n' {

@@ -22,9 +22,7 @@ pub fn builtin_rule_set(name: &str) -> Result<RuleSet, String> {
     let text = match name {
         "ghcn-daily" => GHCN_DAILY_JSON,
         other => {
-            return Err(format!(
-                "unknown builtin rule set {other:?} (known: {BUILTIN_RULE_SETS:?})"
-            ));
+            return Err(format!("unknown builtin rule set {other:?} (known: {BUILTIN_RULE_SETS:?})"));
         }
     };
     serde_json::from_str(text).map_err(|e| format!("builtin rule set {name}: {e}"))

@@ -19,13 +19,9 @@ pub struct Pattern {
 impl Pattern {
     /// Compiles `pattern` (anchored at both ends).
     pub fn compile(pattern: &str) -> Result<Self, String> {
-        let regex = Regex::new(&format!("^(?:{pattern})$"))
-            .map_err(|e| format!("pattern {pattern:?}: {e}"))?;
-        Ok(Pattern {
-            source: pattern.to_string(),
-            regex,
-            fixed: compile_fixed(pattern),
-        })
+        let regex =
+            Regex::new(&format!("^(?:{pattern})$")).map_err(|e| format!("pattern {pattern:?}: {e}"))?;
+        Ok(Pattern { source: pattern.to_string(), regex, fixed: compile_fixed(pattern) })
     }
 
     /// The pattern text, for messages.
@@ -45,10 +41,7 @@ impl Pattern {
         match &self.fixed {
             Some(classes) if ascii => {
                 value.len() == classes.len()
-                    && value
-                        .iter()
-                        .zip(classes)
-                        .all(|(&b, &class)| b < 128 && class & (1u128 << b) != 0)
+                    && value.iter().zip(classes).all(|(&b, &class)| b < 128 && class & (1u128 << b) != 0)
             }
             _ => self.regex.is_match(value),
         }
@@ -174,18 +167,27 @@ mod tests {
 
     #[test]
     fn fixed_matcher_agrees_with_regex() {
-        let patterns = [
-            "[A-Z]{2}[A-Z0-9]{9}",
-            "\\d{4}",
-            "[0-2][0-9][0-5][0-9]",
-            "a.c",
-            "[^x]{2}",
-            "[-a]b",
-            "x\\.y",
-        ];
+        let patterns =
+            ["[A-Z]{2}[A-Z0-9]{9}", "\\d{4}", "[0-2][0-9][0-5][0-9]", "a.c", "[^x]{2}", "[-a]b", "x\\.y"];
         let values: Vec<Vec<u8>> = [
-            "USW00094728", "usw00094728", "US", "USW000947289", "1234", "12a4", "0759",
-            "2960", "abc", "a\nc", "ab", "xx", "-b", "ab", "x.y", "xzy", "", "AB1234567890",
+            "USW00094728",
+            "usw00094728",
+            "US",
+            "USW000947289",
+            "1234",
+            "12a4",
+            "0759",
+            "2960",
+            "abc",
+            "a\nc",
+            "ab",
+            "xx",
+            "-b",
+            "ab",
+            "x.y",
+            "xzy",
+            "",
+            "AB1234567890",
         ]
         .iter()
         .map(|s| s.as_bytes().to_vec())
@@ -204,9 +206,8 @@ mod tests {
         let alphabet = b"AZaz09_-";
         for seed in 0u64..5000 {
             let len = (seed % 13) as usize;
-            let v: Vec<u8> = (0..len)
-                .map(|i| alphabet[((seed >> (i % 8)) as usize + i * 7) % alphabet.len()])
-                .collect();
+            let v: Vec<u8> =
+                (0..len).map(|i| alphabet[((seed >> (i % 8)) as usize + i * 7) % alphabet.len()]).collect();
             assert_eq!(pat.matches(&v, true), re.is_match(&v), "{v:?}");
         }
     }

@@ -175,11 +175,7 @@ impl FieldRule {
     /// True when `v` is one of the schema's missing values.
     #[inline]
     pub fn is_missing(&self, v: &[u8]) -> bool {
-        if self.missing_is_empty_only {
-            v.is_empty()
-        } else {
-            self.missing_values.iter().any(|m| m == v)
-        }
+        if self.missing_is_empty_only { v.is_empty() } else { self.missing_values.iter().any(|m| m == v) }
     }
 
     /// Checks one raw value. `ascii` tells that `v` has no byte >= 0x80
@@ -196,11 +192,9 @@ impl FieldRule {
             Some(t) => t,
             None => {
                 let msg = match &self.field_type {
-                    FieldType::Temporal { kind, format } => format!(
-                        "{:?} is not a valid {kind} in format {}",
-                        show(v),
-                        format.source()
-                    ),
+                    FieldType::Temporal { kind, format } => {
+                        format!("{:?} is not a valid {kind} in format {}", show(v), format.source())
+                    }
                     t => format!("{:?} is not a valid {}", show(v), t.name()),
                 };
                 return Err(violation("type", msg));
@@ -209,57 +203,35 @@ impl FieldRule {
         if let Some(set) = &self.enum_set
             && !set.contains(v, typed)
         {
-            return Err(violation(
-                "enum",
-                format!("{:?} is not one of the allowed values", show(v)),
-            ));
+            return Err(violation("enum", format!("{:?} is not one of the allowed values", show(v))));
         }
         if self.min_length.is_some() || self.max_length.is_some() {
-            let len = if ascii {
-                v.len() as u64
-            } else {
-                String::from_utf8_lossy(v).chars().count() as u64
-            };
+            let len = if ascii { v.len() as u64 } else { String::from_utf8_lossy(v).chars().count() as u64 };
             if let Some(min) = self.min_length
                 && len < min
             {
-                return Err(violation(
-                    "minLength",
-                    format!("length {len} is below minLength {min}"),
-                ));
+                return Err(violation("minLength", format!("length {len} is below minLength {min}")));
             }
             if let Some(max) = self.max_length
                 && len > max
             {
-                return Err(violation(
-                    "maxLength",
-                    format!("length {len} exceeds maxLength {max}"),
-                ));
+                return Err(violation("maxLength", format!("length {len} exceeds maxLength {max}")));
             }
         }
         if let Some((min, text)) = &self.minimum
             && typed.partial_cmp(min) == Some(std::cmp::Ordering::Less)
         {
-            return Err(violation(
-                "minimum",
-                format!("{:?} is below minimum {text}", show(v)),
-            ));
+            return Err(violation("minimum", format!("{:?} is below minimum {text}", show(v))));
         }
         if let Some((max, text)) = &self.maximum
             && typed.partial_cmp(max) == Some(std::cmp::Ordering::Greater)
         {
-            return Err(violation(
-                "maximum",
-                format!("{:?} exceeds maximum {text}", show(v)),
-            ));
+            return Err(violation("maximum", format!("{:?} exceeds maximum {text}", show(v))));
         }
         if let Some(p) = &self.pattern
             && !p.matches(v, ascii)
         {
-            return Err(violation(
-                "pattern",
-                format!("{:?} does not match pattern {}", show(v), p.source()),
-            ));
+            return Err(violation("pattern", format!("{:?} does not match pattern {}", show(v), p.source())));
         }
         Ok(())
     }
@@ -293,12 +265,8 @@ impl CompiledRules {
         if rules.schema.fields.is_empty() {
             return Err("schema.fields must not be empty".into());
         }
-        let missing: Vec<Vec<u8>> = rules
-            .schema
-            .missing_values
-            .iter()
-            .map(|m| m.as_bytes().to_vec())
-            .collect();
+        let missing: Vec<Vec<u8>> =
+            rules.schema.missing_values.iter().map(|m| m.as_bytes().to_vec()).collect();
         let mut fields = Vec::new();
         for f in &rules.schema.fields {
             fields.push(compile_field(f, &missing).map_err(|e| format!("field {:?}: {e}", f.name))?);
@@ -313,12 +281,7 @@ impl CompiledRules {
                 primary_key.push(at);
             }
         }
-        Ok(CompiledRules {
-            fields,
-            primary_key,
-            header: rules.dialect.header,
-            delimiter,
-        })
+        Ok(CompiledRules { fields, primary_key, header: rules.dialect.header, delimiter })
     }
 
     /// True when any uniqueness check is configured.
@@ -330,10 +293,7 @@ impl CompiledRules {
 fn compile_field(f: &FieldDescriptor, missing: &[Vec<u8>]) -> Result<FieldRule, String> {
     let temporal = |kind: &'static str, default: &str| -> Result<FieldType, String> {
         let fmt = if f.format == "default" { default } else { &f.format };
-        Ok(FieldType::Temporal {
-            kind,
-            format: DateTimeFormat::compile(fmt)?,
-        })
+        Ok(FieldType::Temporal { kind, format: DateTimeFormat::compile(fmt)? })
     };
     let field_type = match f.field_type.as_str() {
         "string" => FieldType::String,
@@ -374,19 +334,15 @@ fn compile_field(f: &FieldDescriptor, missing: &[Vec<u8>]) -> Result<FieldRule, 
     let enum_set = match &c.enum_values {
         None => None,
         Some(values) => Some(match field_type {
-            FieldType::String | FieldType::Any => EnumSet::strings(
-                values
-                    .iter()
-                    .map(|v| constant_text(v).into_bytes())
-                    .collect(),
-            ),
+            FieldType::String | FieldType::Any => {
+                EnumSet::strings(values.iter().map(|v| constant_text(v).into_bytes()).collect())
+            }
             _ => EnumSet::Typed(
                 values
                     .iter()
                     .map(|v| {
-                        typed_constant(&field_type, v).ok_or_else(|| {
-                            format!("enum value {v} is not a valid {}", field_type.name())
-                        })
+                        typed_constant(&field_type, v)
+                            .ok_or_else(|| format!("enum value {v} is not a valid {}", field_type.name()))
                     })
                     .collect::<Result<_, _>>()?,
             ),

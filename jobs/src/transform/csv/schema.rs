@@ -39,10 +39,7 @@ fn comma() -> String {
 
 impl Default for Dialect {
     fn default() -> Self {
-        Dialect {
-            header: true,
-            delimiter: comma(),
-        }
+        Dialect { header: true, delimiter: comma() }
     }
 }
 

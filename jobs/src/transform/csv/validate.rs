@@ -39,11 +39,7 @@ pub struct ValidateOptions {
 
 impl Default for ValidateOptions {
     fn default() -> Self {
-        ValidateOptions {
-            max_record_bytes: 1 << 20,
-            buffer_bytes: 4 << 20,
-            max_unique_keys: 2_000_000,
-        }
+        ValidateOptions { max_record_bytes: 1 << 20, buffer_bytes: 4 << 20, max_unique_keys: 2_000_000 }
     }
 }
 
@@ -304,12 +300,7 @@ impl<'r, 'w> Engine<'r, 'w> {
                             self.write_clean(&data[run_start..rec_start])?;
                             return Ok(rec_start);
                         }
-                        Quoted::Done {
-                            end,
-                            next,
-                            inner_lines,
-                            error,
-                        } => {
+                        Quoted::Done { end, next, inner_lines, error } => {
                             let ok = self.quoted_record(&data[rec_start..end], error)?;
                             if !ok {
                                 self.write_clean(&data[run_start..rec_start])?;
@@ -350,11 +341,9 @@ impl<'r, 'w> Engine<'r, 'w> {
         let end = data.len();
         let ok = if memchr::memchr(b'"', &data[rec_start..end]).is_some() {
             match self.parse_quoted(data, rec_start, true) {
-                Quoted::Done {
-                    end: content_end,
-                    error,
-                    ..
-                } => self.quoted_record(&data[rec_start..content_end], error)?,
+                Quoted::Done { end: content_end, error, .. } => {
+                    self.quoted_record(&data[rec_start..content_end], error)?
+                }
                 Quoted::NeedMore => false, // unreachable at EOF
             }
         } else {
@@ -375,11 +364,7 @@ impl<'r, 'w> Engine<'r, 'w> {
     }
 
     fn write_clean(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if bytes.is_empty() {
-            Ok(())
-        } else {
-            self.clean.write_all(bytes)
-        }
+        if bytes.is_empty() { Ok(()) } else { self.clean.write_all(bytes) }
     }
 
     /// Checks an unquoted record `data[start..end]` whose fields are in
@@ -411,11 +396,8 @@ impl<'r, 'w> Engine<'r, 'w> {
         }
         if self.header_pending {
             self.header_pending = false;
-            let found: Vec<String> = self
-                .fields
-                .iter()
-                .map(|&(s, e)| String::from_utf8_lossy(&data[s..e]).into_owned())
-                .collect();
+            let found: Vec<String> =
+                self.fields.iter().map(|&(s, e)| String::from_utf8_lossy(&data[s..e]).into_owned()).collect();
             return self.header(found, nfields);
         }
         let fields = std::mem::take(&mut self.fields);
@@ -425,11 +407,7 @@ impl<'r, 'w> Engine<'r, 'w> {
     }
 
     /// Checks a quoted record (fields already in `scratch`).
-    fn quoted_record(
-        &mut self,
-        raw: &[u8],
-        error: Option<&'static str>,
-    ) -> Result<bool, CsvError> {
+    fn quoted_record(&mut self, raw: &[u8], error: Option<&'static str>) -> Result<bool, CsvError> {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if let Some(reason) = error {
             return self.reject(raw, None, "quoting", reason);
@@ -443,10 +421,8 @@ impl<'r, 'w> Engine<'r, 'w> {
         let fields = std::mem::take(&mut self.scratch_fields);
         let result = if self.header_pending {
             self.header_pending = false;
-            let found = fields
-                .iter()
-                .map(|&(s, e)| String::from_utf8_lossy(&scratch[s..e]).into_owned())
-                .collect();
+            let found =
+                fields.iter().map(|&(s, e)| String::from_utf8_lossy(&scratch[s..e]).into_owned()).collect();
             self.header(found, fields.len())
         } else {
             self.check_fields(&scratch, &fields, fields.len(), ascii, raw)
@@ -492,12 +468,7 @@ impl<'r, 'w> Engine<'r, 'w> {
         Ok(true)
     }
 
-    fn check_unique(
-        &mut self,
-        src: &[u8],
-        fields: &[(usize, usize)],
-        raw: &[u8],
-    ) -> Result<bool, CsvError> {
+    fn check_unique(&mut self, src: &[u8], fields: &[(usize, usize)], raw: &[u8]) -> Result<bool, CsvError> {
         let rules = self.rules;
         let mut new_keys: Vec<(usize, u64)> = Vec::new();
         for (i, rule) in rules.fields.iter().enumerate() {
@@ -516,11 +487,8 @@ impl<'r, 'w> Engine<'r, 'w> {
         let pk_fp = if rules.primary_key.is_empty() {
             None
         } else {
-            let parts: Vec<&[u8]> = rules
-                .primary_key
-                .iter()
-                .map(|&i| &src[fields[i].0..fields[i].1])
-                .collect();
+            let parts: Vec<&[u8]> =
+                rules.primary_key.iter().map(|&i| &src[fields[i].0..fields[i].1]).collect();
             let fp = fingerprint(&parts);
             if self.primary.contains(&fp) {
                 let shown: Vec<String> = parts.iter().map(|p| super::rules::show(p)).collect();
@@ -563,13 +531,7 @@ impl<'r, 'w> Engine<'r, 'w> {
         self.reject_buf.clear();
         serde_json::to_writer(
             &mut self.reject_buf,
-            &RejectOut {
-                line: self.line,
-                field,
-                rule,
-                reason,
-                record: &record,
-            },
+            &RejectOut { line: self.line, field, rule, reason, record: &record },
         )
         .map_err(io::Error::other)?;
         self.reject_buf.push(b'\n');
@@ -597,18 +559,8 @@ impl<'r, 'w> Engine<'r, 'w> {
         // Skips to the end of the line after a quoting error.
         let fail = |i: usize, inner_lines: u64, reason: &'static str| -> Quoted {
             match memchr::memchr(b'\n', &data[i.min(len)..]) {
-                Some(p) => Quoted::Done {
-                    end: i + p,
-                    next: i + p + 1,
-                    inner_lines,
-                    error: Some(reason),
-                },
-                None if eof => Quoted::Done {
-                    end: len,
-                    next: len,
-                    inner_lines,
-                    error: Some(reason),
-                },
+                Some(p) => Quoted::Done { end: i + p, next: i + p + 1, inner_lines, error: Some(reason) },
+                None if eof => Quoted::Done { end: len, next: len, inner_lines, error: Some(reason) },
                 None => Quoted::NeedMore,
             }
         };
@@ -645,12 +597,7 @@ impl<'r, 'w> Engine<'r, 'w> {
                 }
                 self.scratch_fields.push((field_start, self.scratch.len()));
                 if i == len {
-                    return Quoted::Done {
-                        end: len,
-                        next: len,
-                        inner_lines,
-                        error: None,
-                    };
+                    return Quoted::Done { end: len, next: len, inner_lines, error: None };
                 }
                 match data[i] {
                     c if c == delimiter => {
@@ -658,20 +605,10 @@ impl<'r, 'w> Engine<'r, 'w> {
                         continue;
                     }
                     b'\n' => {
-                        return Quoted::Done {
-                            end: i,
-                            next: i + 1,
-                            inner_lines,
-                            error: None,
-                        };
+                        return Quoted::Done { end: i, next: i + 1, inner_lines, error: None };
                     }
                     b'\r' if data.get(i + 1) == Some(&b'\n') => {
-                        return Quoted::Done {
-                            end: i + 1,
-                            next: i + 2,
-                            inner_lines,
-                            error: None,
-                        };
+                        return Quoted::Done { end: i + 1, next: i + 2, inner_lines, error: None };
                     }
                     b'\r' if i + 1 == len && !eof => return Quoted::NeedMore,
                     _ => return fail(i, inner_lines, "text after a closing quote"),
@@ -695,20 +632,10 @@ impl<'r, 'w> Engine<'r, 'w> {
                 self.scratch.extend_from_slice(&data[i..value_end]);
                 self.scratch_fields.push((field_start, self.scratch.len()));
                 if j == len {
-                    return Quoted::Done {
-                        end: len,
-                        next: len,
-                        inner_lines,
-                        error: None,
-                    };
+                    return Quoted::Done { end: len, next: len, inner_lines, error: None };
                 }
                 if data[j] == b'\n' {
-                    return Quoted::Done {
-                        end: j,
-                        next: j + 1,
-                        inner_lines,
-                        error: None,
-                    };
+                    return Quoted::Done { end: j, next: j + 1, inner_lines, error: None };
                 }
                 i = j + 1;
             }
@@ -721,7 +648,7 @@ impl<'r, 'w> Engine<'r, 'w> {
 /// probability ~n²/2⁶⁵, i.e. about 1e-5 for 30 million keys.
 fn fingerprint(parts: &[&[u8]]) -> u64 {
     #[allow(deprecated)]
-    let mut h = std::hash::SipHasher::new_with_keys(0x5eed_0f_ba7c, 0x6a0b5_2024);
+    let mut h = std::hash::SipHasher::new_with_keys(0x005e_ed0f_ba7c, 0x0006_a0b5_2024);
     for p in parts {
         h.write_usize(p.len());
         p.hash(&mut h);

@@ -38,11 +38,7 @@ pub fn parse_int(b: &[u8]) -> Option<i64> {
         v = v * 10 + u64::from(d);
     }
     if neg {
-        if v <= i64::MAX as u64 + 1 {
-            Some((v as i64).wrapping_neg())
-        } else {
-            None
-        }
+        if v <= i64::MAX as u64 + 1 { Some((v as i64).wrapping_neg()) } else { None }
     } else {
         i64::try_from(v).ok()
     }
@@ -165,12 +161,8 @@ impl DateTimeFormat {
                 return Err(format!("format {format:?}: non-ASCII literal {c:?}"));
             }
         }
-        let has_date = tokens
-            .iter()
-            .any(|t| matches!(t, Token::Year | Token::Month | Token::Day));
-        let has_time = tokens
-            .iter()
-            .any(|t| matches!(t, Token::Hour | Token::Minute | Token::Second));
+        let has_date = tokens.iter().any(|t| matches!(t, Token::Year | Token::Month | Token::Day));
+        let has_time = tokens.iter().any(|t| matches!(t, Token::Hour | Token::Minute | Token::Second));
         if has_date
             && !(tokens.contains(&Token::Year)
                 && tokens.contains(&Token::Month)
@@ -182,13 +174,7 @@ impl DateTimeFormat {
             return Err(format!("format {format:?}: a time needs %H"));
         }
         let width = tokens.iter().map(|t| t.width()).sum();
-        Ok(DateTimeFormat {
-            tokens,
-            width,
-            source: format.to_string(),
-            has_date,
-            has_time,
-        })
+        Ok(DateTimeFormat { tokens, width, source: format.to_string(), has_date, has_time })
     }
 
     /// The format text, for messages.

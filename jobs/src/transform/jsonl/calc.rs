@@ -23,10 +23,7 @@ pub struct CalcOptions {
 
 impl Default for CalcOptions {
     fn default() -> Self {
-        CalcOptions {
-            max_record_bytes: 1 << 20,
-            buffer_bytes: 4 << 20,
-        }
+        CalcOptions { max_record_bytes: 1 << 20, buffer_bytes: 4 << 20 }
     }
 }
 
@@ -298,13 +295,7 @@ impl<'c, 'w> Worker<'c, 'w> {
         self.reject_buf.clear();
         serde_json::to_writer(
             &mut self.reject_buf,
-            &RejectOut {
-                line: self.line_no,
-                field,
-                rule,
-                reason,
-                record: &record,
-            },
+            &RejectOut { line: self.line_no, field, rule, reason, record: &record },
         )
         .map_err(io::Error::other)?;
         self.reject_buf.push(b'\n');

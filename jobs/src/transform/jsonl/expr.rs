@@ -61,11 +61,7 @@ impl Calculations {
         if lines.is_empty() {
             return Err("at least one calculation is required".into());
         }
-        let mut calc = Calculations {
-            assignments: Vec::new(),
-            variables: Vec::new(),
-            is_input: Vec::new(),
-        };
+        let mut calc = Calculations { assignments: Vec::new(), variables: Vec::new(), is_input: Vec::new() };
         let mut assigned: Vec<bool> = Vec::new();
         for (i, line) in lines.iter().enumerate() {
             let (target, expr) = line
@@ -78,12 +74,7 @@ impl Calculations {
             if calc.assignments.iter().any(|a| a.target == target) {
                 return Err(format!("calculation {i}: {target:?} is assigned twice"));
             }
-            let mut parser = Parser {
-                src: expr.as_bytes(),
-                at: 0,
-                ops: Vec::new(),
-                calc: &mut calc,
-            };
+            let mut parser = Parser { src: expr.as_bytes(), at: 0, ops: Vec::new(), calc: &mut calc };
             parser.expr()?;
             parser.skip_ws();
             if parser.at != parser.src.len() {
@@ -106,11 +97,7 @@ impl Calculations {
             let slot = calc.slot(target);
             assigned.resize(calc.variables.len(), false);
             assigned[slot] = true;
-            calc.assignments.push(Assignment {
-                target: target.to_string(),
-                slot,
-                ops,
-            });
+            calc.assignments.push(Assignment { target: target.to_string(), slot, ops });
         }
         Ok(calc)
     }
@@ -230,9 +217,7 @@ impl Parser<'_> {
                     self.at += 1;
                 }
                 let text = std::str::from_utf8(&self.src[start..self.at]).unwrap_or("");
-                let v: f64 = text
-                    .parse()
-                    .map_err(|_| format!("bad number {text:?} at column {start}"))?;
+                let v: f64 = text.parse().map_err(|_| format!("bad number {text:?} at column {start}"))?;
                 self.ops.push(Op::Const(v));
                 Ok(())
             }

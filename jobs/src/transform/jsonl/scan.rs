@@ -114,12 +114,7 @@ pub fn scan_object(line: &[u8], mut member: impl FnMut(Member)) -> Result<Object
             s.ws();
             let vstart = s.i;
             let kind = s.value(1)?;
-            member(Member {
-                key,
-                key_escaped,
-                value: (vstart, s.i),
-                kind,
-            });
+            member(Member { key, key_escaped, value: (vstart, s.i), kind });
             empty = false;
             s.ws();
             match s.peek() {
@@ -249,20 +244,14 @@ impl Scanner<'_> {
         loop {
             let rest = &self.b[self.i..];
             let Some(q) = memchr::memchr2(b'"', b'\\', rest) else {
-                return Err(ScanError::Syntax {
-                    at: self.b.len(),
-                    what: "a closing quote",
-                });
+                return Err(ScanError::Syntax { at: self.b.len(), what: "a closing quote" });
             };
             // Control characters must be escaped inside strings. A
             // branch-free OR over the run vectorises.
             let controls = rest[..q].iter().fold(0u8, |acc, &c| acc | u8::from(c < 0x20));
             if controls != 0 {
                 let at = self.i + rest[..q].iter().position(|&c| c < 0x20).unwrap_or(0);
-                return Err(ScanError::Syntax {
-                    at,
-                    what: "no raw control character in a string",
-                });
+                return Err(ScanError::Syntax { at, what: "no raw control character in a string" });
             }
             self.i += q;
             if self.b[self.i] == b'"' {

@@ -1,0 +1,400 @@
+//! The three binaries as AWS Batch runs them (env, exit codes, JSON logs),
+//! against moto S3 and a temp directory as EFS.
+#![cfg(feature = "aws")]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+use batch_jobs::layout::{EgressSpec, NodeSlice, RunConfig, RunLayout, SourceSpec, Stage, SyntheticFormat};
+use batch_jobs::transform::{RuleSetRef, TransformSpec};
+use testkit::MotoServer;
+
+struct Env {
+    moto: MotoServer,
+    efs: tempfile::TempDir,
+    rt: tokio::runtime::Runtime,
+    s3: aws_sdk_s3::Client,
+}
+
+impl Env {
+    fn new() -> Env {
+        let moto = MotoServer::start().unwrap();
+        let efs = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let creds = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test");
+        let conf = aws_sdk_s3::config::Builder::new()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(moto.endpoint())
+            .credentials_provider(creds)
+            .force_path_style(true)
+            .build();
+        let s3 = aws_sdk_s3::Client::from_conf(conf);
+        Env { moto, efs, rt, s3 }
+    }
+
+    fn bucket(&self, name: &str) {
+        self.rt.block_on(self.s3.create_bucket().bucket(name).send()).unwrap();
+    }
+
+    fn put(&self, bucket: &str, key: &str, body: &[u8]) {
+        self.rt
+            .block_on(
+                self.s3.put_object().bucket(bucket).key(key).body(ByteStream::from(body.to_vec())).send(),
+            )
+            .unwrap();
+    }
+
+    fn get(&self, bucket: &str, key: &str) -> Vec<u8> {
+        self.rt.block_on(async {
+            let out = self.s3.get_object().bucket(bucket).key(key).send().await.unwrap();
+            out.body.collect().await.unwrap().into_bytes().to_vec()
+        })
+    }
+
+    fn keys(&self, bucket: &str) -> Vec<String> {
+        self.rt.block_on(async {
+            let out = self.s3.list_objects_v2().bucket(bucket).send().await.unwrap();
+            out.contents().iter().filter_map(|o| o.key().map(String::from)).collect()
+        })
+    }
+
+    fn command(&self, stage: Stage, run_id: &str, index: u32) -> Command {
+        let bin = match stage {
+            Stage::Procurement => env!("CARGO_BIN_EXE_procurement"),
+            Stage::Processing => env!("CARGO_BIN_EXE_processing"),
+            Stage::Egress => env!("CARGO_BIN_EXE_egress"),
+        };
+        let mut cmd = Command::new(bin);
+        cmd.env_clear()
+            .envs(self.moto.aws_env())
+            .env("RUN_ID", run_id)
+            .env("AWS_BATCH_JOB_ARRAY_INDEX", index.to_string())
+            .env("PIPELINE_EFS_ROOT", self.efs.path())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn stage(&self, stage: Stage, run_id: &str, index: u32) -> Output {
+        let out = self.command(stage, run_id, index).output().unwrap();
+        check_logs(&out, run_id, stage, index);
+        out
+    }
+
+    fn layout(&self, run_id: &str) -> RunLayout {
+        RunLayout::new(self.efs.path(), run_id).unwrap()
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Every stderr line is JSON with run_id, stage and index.
+fn check_logs(out: &Output, run_id: &str, stage: Stage, index: u32) {
+    for line in stderr(out).lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert_eq!(v["span"]["run_id"], run_id, "{line}");
+        assert_eq!(v["span"]["stage"], stage.as_str(), "{line}");
+        assert_eq!(v["span"]["index"], index, "{line}");
+    }
+}
+
+fn egress_spec(bucket: &str) -> EgressSpec {
+    EgressSpec {
+        bucket: bucket.into(),
+        prefix: "out".into(),
+        multipart_threshold_bytes: 16 << 20,
+        part_size_bytes: 8 << 20,
+    }
+}
+
+fn ghcn_config(run_id: &str, array_size: u32) -> RunConfig {
+    RunConfig::new(
+        run_id,
+        array_size,
+        SourceSpec::S3 { bucket: "source".into(), prefix: "noaa/incoming/".into() },
+        TransformSpec::CsvValidate { rules: RuleSetRef::Builtin { builtin: "ghcn-daily".into() } },
+        Some(egress_spec("egress")),
+    )
+}
+
+const GOOD: &str = "USW00094728,20230101,TMAX,-12,,,W,0700\n";
+
+fn assert_code(out: &Output, code: i32) {
+    assert_eq!(out.status.code(), Some(code), "stderr: {}", stderr(out));
+}
+
+fn read(path: impl AsRef<Path>) -> Vec<u8> {
+    std::fs::read(path.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", path.as_ref().display()))
+}
+
+#[test]
+fn three_stages_in_sequence_for_several_nodes_then_rerun_is_a_no_op() {
+    let env = Env::new();
+    env.bucket("source");
+    env.bucket("egress");
+    let files = [
+        ("noaa/incoming/1763.csv", format!("{GOOD}{GOOD}bad,row\n")),
+        ("noaa/incoming/1764.csv", format!("{GOOD}USW00094728,20230231,TMAX,1,,,W,\n")),
+        ("noaa/incoming/sub/1765.csv", GOOD.repeat(5)),
+        ("noaa/incoming/1766.csv", String::new()),
+    ];
+    for (key, body) in &files {
+        env.put("source", key, body.as_bytes());
+    }
+    let run = "run-a";
+    let layout = env.layout(run);
+    layout.create_run(&ghcn_config(run, 3)).unwrap();
+    let slices = [
+        vec![files[0].0.to_string(), files[1].0.to_string()],
+        vec![files[2].0.to_string()],
+        vec![files[3].0.to_string()],
+    ];
+    for (i, keys) in slices.iter().enumerate() {
+        layout.write_node_slice(i as u32, keys).unwrap();
+    }
+    for index in 0..3 {
+        for stage in Stage::ALL {
+            let out = env.stage(stage, run, index);
+            assert_code(&out, 0);
+        }
+    }
+    // Node 0: two inputs, 3 clean and 2 rejected rows in total.
+    let node = layout.node(0);
+    assert_eq!(read(node.data_dir().join("1763.csv")), files[0].1.as_bytes());
+    assert_eq!(read(node.results_dir().join("1763.csv")), GOOD.repeat(2).as_bytes());
+    let rejects = String::from_utf8(read(node.results_dir().join("1764.csv.rejects.jsonl"))).unwrap();
+    let reject: serde_json::Value = serde_json::from_str(rejects.trim()).unwrap();
+    assert_eq!(reject["line"], 2);
+    assert_eq!(reject["field"], "DATE");
+    assert_eq!(reject["rule"], "type");
+    let stats: serde_json::Value =
+        serde_json::from_slice(&read(node.results_dir().join("1763.csv.stats.json"))).unwrap();
+    assert_eq!(stats["records_in"], 3);
+    assert_eq!(stats["records_clean"], 2);
+    assert_eq!(stats["records_rejected"], 1);
+    assert_eq!(stats["rejects_by_rule"]["fieldCount"], 1);
+    let marker: serde_json::Value = serde_json::from_slice(&read(node.done_path(Stage::Processing))).unwrap();
+    assert_eq!(marker["records_in"], 5);
+    assert_eq!(marker["records_out"], 3);
+    assert_eq!(marker["records_rejected"], 2);
+    // Node 1 kept the nested key path under data/ and in S3.
+    assert!(layout.node(1).data_dir().join("sub/1765.csv").is_file());
+    let mut keys = env.keys("egress");
+    keys.sort();
+    assert!(keys.contains(&"out/run-a/1/sub/1765.csv".to_string()), "{keys:?}");
+    assert_eq!(env.get("egress", "out/run-a/0/1763.csv"), GOOD.repeat(2).as_bytes());
+    for i in 0..3 {
+        assert!(keys.contains(&format!("out/run-a/{i}/_manifest.json")), "{keys:?}");
+    }
+    // Per node: 3 outputs per input + the manifest.
+    assert_eq!(keys.len(), 3 * 4 + 3, "{keys:?}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&env.get("egress", "out/run-a/0/_manifest.json")).unwrap();
+    assert_eq!(manifest["records_in"], 5);
+    assert_eq!(manifest["objects"].as_array().unwrap().len(), 6);
+    let obj = &manifest["objects"][0];
+    assert_eq!(obj["key"], "out/run-a/0/1763.csv");
+    assert_eq!(obj["sha256"], batch_jobs::checksum::sha256_hex(GOOD.repeat(2).as_bytes()));
+    // Empty input: zero records, empty outputs, still a manifest.
+    assert_eq!(read(layout.node(2).results_dir().join("1766.csv")), b"");
+
+    // A rerun of every stage skips the work and changes nothing.
+    let before: Vec<Vec<u8>> = Stage::ALL.iter().map(|s| read(node.done_path(*s))).collect();
+    let mtime = std::fs::metadata(node.results_dir().join("1763.csv")).unwrap().modified().unwrap();
+    for stage in Stage::ALL {
+        let out = env.stage(stage, run, 0);
+        assert_code(&out, 0);
+        assert!(stderr(&out).contains("already done for this input; skipping"), "{}", stderr(&out));
+    }
+    let after: Vec<Vec<u8>> = Stage::ALL.iter().map(|s| read(node.done_path(*s))).collect();
+    assert_eq!(before, after);
+    assert_eq!(std::fs::metadata(node.results_dir().join("1763.csv")).unwrap().modified().unwrap(), mtime);
+    assert_eq!(env.keys("egress").len(), keys.len());
+
+    // Egress redone without its marker re-uses the identical objects.
+    std::fs::remove_file(node.done_path(Stage::Egress)).unwrap();
+    let out = env.stage(Stage::Egress, run, 0);
+    assert_code(&out, 0);
+    assert_eq!(read(node.done_path(Stage::Egress)), before[2], "egress marker is byte-identical");
+    assert_eq!(env.keys("egress").len(), keys.len());
+}
+
+fn synthetic_run(env: &Env, run: &str, ids: u64, per_id: u32, egress: EgressSpec) -> RunLayout {
+    let layout = env.layout(run);
+    let mut config = RunConfig::new(
+        run,
+        1,
+        SourceSpec::Synthetic { format: SyntheticFormat::YelpJsonl, records_per_id: per_id },
+        TransformSpec::JsonlCalc { calculations: vec!["review_score = stars * review_count".into()] },
+        Some(egress),
+    );
+    config.created_at = "2024-01-01T00:00:00Z".into();
+    layout.create_run(&config).unwrap();
+    layout.write_slice(&NodeSlice::range(0, 0, ids)).unwrap();
+    layout
+}
+
+fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for rel in batch_jobs::atomic::list_files_sorted(dir).unwrap() {
+        let bytes = read(dir.join(&rel));
+        out.push((rel, bytes));
+    }
+    out
+}
+
+#[test]
+fn node_killed_mid_write_then_retried_gives_identical_output() {
+    let env = Env::new();
+    env.bucket("egress");
+    let reference = synthetic_run(&env, "reference", 60_000, 2, egress_spec("egress"));
+    let victim = synthetic_run(&env, "victim", 60_000, 2, egress_spec("egress"));
+    for layout in [&reference, &victim] {
+        assert_code(&env.stage(Stage::Procurement, layout.run_id(), 0), 0);
+    }
+    assert_code(&env.stage(Stage::Processing, "reference", 0), 0);
+
+    // Start processing and kill it as soon as it is writing.
+    let node = victim.node(0);
+    let mut child = env.command(Stage::Processing, "victim", 0).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut saw_temp = false;
+    while Instant::now() < deadline {
+        let temps = std::fs::read_dir(node.results_dir())
+            .map(|d| {
+                d.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().contains(".tmp-")).count()
+            })
+            .unwrap_or(0);
+        if temps > 0 {
+            saw_temp = true;
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(saw_temp, "processing finished before it could be killed");
+    assert!(!status.success());
+    // Nothing half-written is visible: only hidden temporaries, no marker.
+    assert_eq!(batch_jobs::atomic::list_files_sorted(&node.results_dir()).unwrap(), Vec::<String>::new());
+    assert!(!node.done_path(Stage::Processing).exists());
+
+    // The retry produces exactly the reference output.
+    assert_code(&env.stage(Stage::Processing, "victim", 0), 0);
+    let got = tree(&node.results_dir());
+    let want = tree(&reference.node(0).results_dir());
+    assert_eq!(got.len(), 3);
+    assert_eq!(got, want, "retried output differs from an uninterrupted run");
+    let leftovers: Vec<_> = std::fs::read_dir(node.results_dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let m1: serde_json::Value = serde_json::from_slice(&read(node.done_path(Stage::Processing))).unwrap();
+    assert_eq!(m1["records_in"], 120_000);
+    assert_eq!(m1["records_out"], 120_000);
+}
+
+#[test]
+fn large_results_use_multipart_upload() {
+    let env = Env::new();
+    env.bucket("egress");
+    let spec = EgressSpec {
+        bucket: "egress".into(),
+        prefix: "big/".into(),
+        multipart_threshold_bytes: 5 << 20,
+        part_size_bytes: 5 << 20,
+    };
+    let layout = synthetic_run(&env, "mp", 20_000, 2, spec);
+    for stage in Stage::ALL {
+        assert_code(&env.stage(stage, "mp", 0), 0);
+    }
+    let local = read(layout.node(0).results_dir().join("synthetic.jsonl"));
+    assert!(local.len() > 10 << 20, "{} bytes is not above 2 parts", local.len());
+    let remote = env.get("egress", "big/mp/0/synthetic.jsonl");
+    assert_eq!(remote.len(), local.len());
+    assert!(remote == local);
+    let head = env
+        .rt
+        .block_on(env.s3.head_object().bucket("egress").key("big/mp/0/synthetic.jsonl").send())
+        .unwrap();
+    assert!(head.e_tag().unwrap_or("").contains("-3"), "multipart etag: {:?}", head.e_tag());
+    assert_eq!(head.metadata().unwrap().get("sha256").unwrap(), &batch_jobs::checksum::sha256_hex(&local));
+}
+
+#[test]
+fn permanent_and_retryable_failures_have_distinct_exit_codes() {
+    let env = Env::new();
+    env.bucket("source");
+    env.bucket("egress");
+    let layout = env.layout("fail");
+    layout.create_run(&ghcn_config("fail", 3)).unwrap();
+    layout.write_node_slice(0, &["noaa/incoming/missing.csv".into()]).unwrap();
+    layout.write_node_slice(1, &["noaa/incoming/../../etc/passwd".into()]).unwrap();
+    layout.write_node_slice(2, &["other/x.csv".into()]).unwrap();
+
+    let out = env.stage(Stage::Procurement, "fail", 0);
+    assert_code(&out, 66);
+    assert!(stderr(&out).contains("NoSuchKey"), "{}", stderr(&out));
+
+    let out = env.stage(Stage::Procurement, "fail", 1);
+    assert_code(&out, 65);
+    assert!(
+        stderr(&out)
+            .contains("unsafe prep slice item 0 \\\"../../etc/passwd\\\": has a '.' or '..' path component"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.stage(Stage::Procurement, "fail", 2);
+    assert_code(&out, 65);
+    assert!(stderr(&out).contains("is not under source.prefix"));
+
+    // Processing before procurement finished: permanent, missing input.
+    assert_code(&env.stage(Stage::Processing, "fail", 0), 66);
+    // Index outside the array, unknown run.
+    assert_code(&env.stage(Stage::Processing, "fail", 3), 64);
+    assert_code(&env.stage(Stage::Processing, "nope", 0), 66);
+    let out = env.command(Stage::Processing, "../x", 0).output().unwrap();
+    assert_code(&out, 65);
+
+    // S3 unreachable: retryable.
+    layout.write_node_slice(0, &[]).ok();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let out = env
+        .command(Stage::Procurement, "fail", 0)
+        .env("AWS_ENDPOINT_URL", format!("http://{dead}"))
+        .env("AWS_MAX_ATTEMPTS", "2")
+        .output()
+        .unwrap();
+    assert_code(&out, 75);
+    assert!(stderr(&out).contains("\"retryable\":true"), "{}", stderr(&out));
+}
+
+#[test]
+fn every_binary_has_help_and_usage_errors_exit_64() {
+    for bin in
+        [env!("CARGO_BIN_EXE_procurement"), env!("CARGO_BIN_EXE_processing"), env!("CARGO_BIN_EXE_egress")]
+    {
+        let out = Command::new(bin).arg("--help").output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("RUN_ID")
+                && text.contains("AWS_BATCH_JOB_ARRAY_INDEX")
+                && text.contains("PIPELINE_EFS_ROOT"),
+            "{text}"
+        );
+        let out = Command::new(bin).env_clear().output().unwrap();
+        assert_eq!(out.status.code(), Some(64));
+    }
+}
