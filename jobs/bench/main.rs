@@ -1,1 +1,110 @@
-fn main() {}
+//! `jobs-bench`: generates the benchmark inputs and runs our transforms
+//! on them exactly as the processing stage does (buffered, hashed output).
+//! Driven by jobs/bench/run.sh, which puts the other tools beside it.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use batch_jobs::checksum::HashingWriter;
+use batch_jobs::synthetic::{Rng, ghcn_row, yelp_line};
+use batch_jobs::transform::csv::{CompiledRules, ValidateOptions, builtin_rule_set, validate_csv};
+use batch_jobs::transform::jsonl::{CalcOptions, Calculations, calculate_jsonl};
+
+const USAGE: &str = "usage: jobs-bench gen-ghcn OUT BYTES | gen-yelp OUT BYTES | csv IN CLEAN REJECTS | jsonl IN OUT REJECTS";
+
+type Sink = BufWriter<HashingWriter<File>>;
+
+fn sink(path: &PathBuf) -> std::io::Result<Sink> {
+    Ok(BufWriter::with_capacity(1 << 20, HashingWriter::new(File::create(path)?)))
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize| -> Result<PathBuf, Box<dyn std::error::Error>> {
+        args.get(i).map(PathBuf::from).ok_or_else(|| USAGE.into())
+    };
+    let size_arg = |i: usize| -> Result<u64, Box<dyn std::error::Error>> {
+        Ok(args.get(i).ok_or(USAGE)?.parse()?)
+    };
+    match args.first().map(String::as_str).unwrap_or("") {
+        "gen-ghcn" => {
+            let (out, bytes) = (arg(1)?, size_arg(2)?);
+            let mut w = BufWriter::with_capacity(1 << 20, File::create(&out)?);
+            let mut written = 0u64;
+            let mut rng = Rng::from_bytes(b"ghcn-bench");
+            let mut line = Vec::with_capacity(64);
+            let mut n = 0u64;
+            while written < bytes {
+                line.clear();
+                ghcn_row(&mut line, &n.to_string(), 0)?;
+                match rng.below(200) {
+                    0 => line.splice(12..20, b"20230230".iter().copied()).for_each(drop),
+                    1 => line.splice(21..25, b"TMXX".iter().copied()).for_each(drop),
+                    2 => line.splice(0..2, b"u1".iter().copied()).for_each(drop),
+                    3 => line.splice(26..27, b"x".iter().copied()).for_each(drop),
+                    _ => {}
+                }
+                w.write_all(&line)?;
+                written += line.len() as u64;
+                n += 1;
+            }
+            w.flush()?;
+            eprintln!("{n} rows, {written} bytes");
+        }
+        "gen-yelp" => {
+            let (out, bytes) = (arg(1)?, size_arg(2)?);
+            let mut w = BufWriter::with_capacity(1 << 20, File::create(&out)?);
+            let mut written = 0u64;
+            let mut rng = Rng::from_bytes(b"yelp-bench");
+            let mut line = Vec::with_capacity(512);
+            let mut n = 0u64;
+            while written < bytes {
+                line.clear();
+                match rng.below(100) {
+                    0 => line.extend_from_slice(b"{\"business_id\": \"broken\", \"stars\": 4.0\n"),
+                    1 => line.extend_from_slice(b"{\"business_id\": \"nostars\", \"review_count\": 3}\n"),
+                    _ => yelp_line(&mut line, &n.to_string(), 0)?,
+                }
+                w.write_all(&line)?;
+                written += line.len() as u64;
+                n += 1;
+            }
+            w.flush()?;
+            eprintln!("{n} lines, {written} bytes");
+        }
+        "csv" => {
+            let (input, clean, rejects) = (arg(1)?, arg(2)?, arg(3)?);
+            let rules = CompiledRules::compile(&builtin_rule_set("ghcn-daily")?)?;
+            let size = std::fs::metadata(&input)?.len();
+            let started = Instant::now();
+            let mut c = sink(&clean)?;
+            let mut r = sink(&rejects)?;
+            let stats = validate_csv(&rules, ValidateOptions::default(), File::open(&input)?, &mut c, &mut r)?;
+            drop((c, r));
+            report("csv", size, started, stats.records_in, stats.records_clean, stats.records_rejected);
+        }
+        "jsonl" => {
+            let (input, out, rejects) = (arg(1)?, arg(2)?, arg(3)?);
+            let calc = Calculations::parse(&["review_score = stars * review_count".to_string()])?;
+            let size = std::fs::metadata(&input)?.len();
+            let started = Instant::now();
+            let mut o = sink(&out)?;
+            let mut r = sink(&rejects)?;
+            let stats = calculate_jsonl(&calc, CalcOptions::default(), File::open(&input)?, &mut o, &mut r)?;
+            drop((o, r));
+            report("jsonl", size, started, stats.records_in, stats.records_out, stats.records_rejected);
+        }
+        _ => return Err(USAGE.into()),
+    }
+    Ok(())
+}
+
+fn report(what: &str, size: u64, started: Instant, records: u64, ok: u64, rejected: u64) {
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{{\"tool\":\"ours\",\"work\":\"{what}\",\"bytes\":{size},\"seconds\":{secs:.3},\"mb_per_s\":{:.0},\"records_in\":{records},\"records_ok\":{ok},\"records_rejected\":{rejected}}}",
+        size as f64 / 1e6 / secs
+    );
+}

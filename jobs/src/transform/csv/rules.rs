@@ -44,6 +44,16 @@ impl FieldType {
         }
     }
 
+    /// Whether `v` is a valid value of the type, without building the
+    /// typed value (calendar arithmetic is skipped for dates).
+    #[inline]
+    fn is_valid(&self, v: &[u8]) -> bool {
+        match self {
+            FieldType::Temporal { format, .. } => format.is_valid(v),
+            _ => self.parse(v).is_some(),
+        }
+    }
+
     /// Parses a raw value; `None` = type error.
     #[inline]
     fn parse(&self, v: &[u8]) -> Option<Typed> {
@@ -76,13 +86,21 @@ enum EnumSet {
 
 #[inline]
 fn pack(v: &[u8]) -> Option<u64> {
-    if v.len() > 7 {
-        return None;
-    }
-    let mut buf = [0u8; 8];
-    buf[..v.len()].copy_from_slice(v);
+    // Built from registers, not through a stack copy: a memcpy followed by
+    // a wide load stalls on store forwarding, and this runs per field.
+    let bytes = match *v {
+        [] => 0,
+        [a] => u64::from(a),
+        [a, b] => u64::from(u16::from_le_bytes([a, b])),
+        [a, b, c, d] => u64::from(u32::from_le_bytes([a, b, c, d])),
+        _ if v.len() <= 7 => v
+            .iter()
+            .enumerate()
+            .fold(0u64, |k, (i, &b)| k | (u64::from(b) << (8 * i))),
+        _ => return None,
+    };
     // Length + 1 in the top byte: never zero, so 0 marks an empty slot.
-    Some(u64::from_le_bytes(buf) | ((v.len() as u64 + 1) << 56))
+    Some(bytes | ((v.len() as u64 + 1) << 56))
 }
 
 #[inline]
@@ -153,6 +171,8 @@ pub struct FieldRule {
     /// The only missing value is "" (the common case, checked by length).
     missing_is_empty_only: bool,
     missing_values: Vec<Vec<u8>>,
+    /// A typed value is compared (minimum, maximum, typed enum).
+    needs_typed: bool,
 }
 
 /// Shortens a value for messages (lossy UTF-8, at most 64 characters).
@@ -188,7 +208,12 @@ impl FieldRule {
             }
             return Ok(());
         }
-        let typed = match self.field_type.parse(v) {
+        let parsed = if self.needs_typed {
+            self.field_type.parse(v)
+        } else {
+            self.field_type.is_valid(v).then_some(Typed::Raw)
+        };
+        let typed = match parsed {
             Some(t) => t,
             None => {
                 let msg = match &self.field_type {
@@ -348,7 +373,11 @@ fn compile_field(f: &FieldDescriptor, missing: &[Vec<u8>]) -> Result<FieldRule, 
             ),
         }),
     };
+    let needs_typed = c.minimum.is_some()
+        || c.maximum.is_some()
+        || matches!(enum_set, Some(EnumSet::Typed(_)));
     Ok(FieldRule {
+        needs_typed,
         name: f.name.clone(),
         field_type,
         required: c.required,

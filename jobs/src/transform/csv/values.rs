@@ -182,11 +182,29 @@ impl DateTimeFormat {
         &self.source
     }
 
+    /// Whether `b` is a valid value (same rules as [`Self::parse`]).
+    #[inline]
+    pub fn is_valid(&self, b: &[u8]) -> bool {
+        self.fields(b).is_some()
+    }
+
     /// Parses `b`; returns days since the epoch (date only), seconds since
     /// midnight (time only), or seconds since the epoch (both). `None` when
     /// the shape or the calendar is wrong (e.g. 2023-02-29, 24:00).
     #[inline]
     pub fn parse(&self, b: &[u8]) -> Option<i64> {
+        let (y, mo, d, h, mi, s) = self.fields(b)?;
+        let secs = i64::from(h * 3600 + mi * 60 + s);
+        match (self.has_date, self.has_time) {
+            (true, false) => Some(days_from_civil(y, mo, d)),
+            (false, _) => Some(secs),
+            (true, true) => Some(days_from_civil(y, mo, d) * 86_400 + secs),
+        }
+    }
+
+    /// The checked components (year, month, day, hour, minute, second).
+    #[inline]
+    fn fields(&self, b: &[u8]) -> Option<(i64, u32, u32, u32, u32, u32)> {
         if b.len() != self.width {
             return None;
         }
@@ -223,12 +241,7 @@ impl DateTimeFormat {
         if h > 23 || mi > 59 || s > 59 {
             return None;
         }
-        let secs = i64::from(h * 3600 + mi * 60 + s);
-        match (self.has_date, self.has_time) {
-            (true, false) => Some(days_from_civil(y, mo, d)),
-            (false, _) => Some(secs),
-            (true, true) => Some(days_from_civil(y, mo, d) * 86_400 + secs),
-        }
+        Some((y, mo, d, h, mi, s))
     }
 }
 

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# make bench: generates a >= 1 GB GHCN-like CSV and a >= 1 GB Yelp-like
+# JSON-lines file, then measures, one after another on the same files:
+# our processing transform, the seed-style Python baseline, polars
+# (POLARS_MAX_THREADS=1) and DuckDB (SET threads=1). Prints one JSON line
+# per run (wall time, peak RSS, records) to stdout and bench-results.jsonl.
+# Env: BENCH_DIR (default /tmp/jobs-bench), BENCH_BYTES (default 1 GB),
+#      BENCH_SKIP (space-separated labels to skip, e.g. "python").
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+dir=${BENCH_DIR:-/tmp/jobs-bench}
+bytes=${BENCH_BYTES:-1000000000}
+skip=" ${BENCH_SKIP:-} "
+venv="$repo/.tools/bench-venv"
+mkdir -p "$dir"
+if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
+"$venv/bin/pip" install -q -r "$repo/tools/bench-requirements.txt"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-jobs}
+(cd "$repo" && cargo build --release -p batch-jobs --bin jobs-bench)
+bench="$CARGO_TARGET_DIR/release/jobs-bench"
+rules="$repo/jobs/rules/ghcn-daily.json"
+[ -s "$dir/ghcn.csv" ] || "$bench" gen-ghcn "$dir/ghcn.csv" "$bytes"
+[ -s "$dir/yelp.jsonl" ] || "$bench" gen-yelp "$dir/yelp.jsonl" "$bytes"
+results="$dir/bench-results.jsonl"; : > "$results"
+py="$venv/bin/python"
+measure() { # label work cmd...
+  local label=$1 work=$2; shift 2
+  case "$skip" in *" $label "*) return;; esac
+  sync; "$py" "$here/measure.py" "$label/$work" -- "$@" | tee -a "$results" || true
+}
+for work in csv jsonl; do
+  src="$dir/ghcn.csv"; [ "$work" = jsonl ] && src="$dir/yelp.jsonl"
+  measure ours "$work" "$bench" "$work" "$src" "$dir/out.ours" "$dir/rej.ours"
+  measure polars "$work" env POLARS_MAX_THREADS=1 "$py" "$here/frames.py" polars "$work" "$src" "$dir/out.polars" "$dir/rej.polars" "$rules"
+  measure duckdb "$work" "$py" "$here/frames.py" duckdb "$work" "$src" "$dir/out.duckdb" "$dir/rej.duckdb" "$rules"
+  measure python "$work" "$py" "$here/baseline.py" "$work" "$src" "$dir/out.python" "$dir/rej.python" "$rules"
+done
+ls -l "$dir/ghcn.csv" "$dir/yelp.jsonl"
