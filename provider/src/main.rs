@@ -1,6 +1,5 @@
 //! terraform-provider-batch: the process Terraform launches.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -87,10 +86,15 @@ fn init_logging() {
             _ => None,
         })
         .unwrap_or(tracing::Level::WARN);
+    // Our own events at the chosen level; the gRPC and HTTP stacks only when
+    // something is wrong (their debug output drowns everything else).
+    let filter = tracing_subscriber::EnvFilter::new(format!(
+        "warn,provider={level},terraform_provider_batch={level}"
+    ));
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_max_level(level)
+        .with_ansi(false)
+        .with_env_filter(filter)
         .event_format(provider::logging::HclogJson)
         .try_init();
 }

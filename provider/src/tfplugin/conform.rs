@@ -117,23 +117,43 @@ pub fn mark_computed_unknown(block: &Block, value: &mut Value) {
 }
 
 /// Paths of `force_new` attributes and blocks whose planned value differs
-/// from the prior state. Empty on create.
+/// from the prior state, looking inside single and list blocks (element by
+/// element). Empty on create.
 pub fn requires_replace(block: &Block, prior: &Value, planned: &Value) -> Vec<AttributePath> {
     let mut paths = Vec::new();
+    collect_replace(block, prior, planned, &AttributePath::root(), &mut paths);
+    paths
+}
+
+fn collect_replace(block: &Block, prior: &Value, planned: &Value, at: &AttributePath, out: &mut Vec<AttributePath>) {
     if prior.is_null() || planned.is_null() {
-        return paths;
+        return;
     }
     for a in &block.attributes {
         if a.force_new && !prior.get(&a.name).equals(planned.get(&a.name)) {
-            paths.push(AttributePath::attr(&a.name));
+            out.push(at.then_attr(&a.name));
         }
     }
     for b in &block.blocks {
-        if b.force_new && !prior.get(&b.type_name).equals(planned.get(&b.type_name)) {
-            paths.push(AttributePath::attr(&b.type_name));
+        let here = at.then_attr(&b.type_name);
+        let (p, n) = (prior.get(&b.type_name), planned.get(&b.type_name));
+        if b.force_new {
+            if !p.equals(n) {
+                out.push(here);
+            }
+            continue;
+        }
+        match b.nesting {
+            Nesting::Single => collect_replace(&b.block, p, n, &here, out),
+            Nesting::List => {
+                for (i, (pi, ni)) in p.elements().iter().zip(n.elements()).enumerate() {
+                    collect_replace(&b.block, pi, ni, &here.then_index(i), out);
+                }
+            }
+            // Set and map elements have no stable position to compare.
+            Nesting::Set | Nesting::Map => {}
         }
     }
-    paths
 }
 
 #[cfg(test)]

@@ -1,0 +1,75 @@
+//! Start-to-handshake time of the provider binary: from spawn until the
+//! go-plugin handshake line arrives on stdout, in the AutoMTLS mode Terraform
+//! uses (so it includes making the server certificate). Baseline, measured in
+//! the same run: spawning `/bin/true` until it exits, the floor any process
+//! start pays on this machine.
+//!
+//! Run: cargo bench -p terraform-provider-batch --bench handshake
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const COOKIE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
+const RUNS: usize = 200;
+
+fn client_cert_pem() -> String {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).expect("key");
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).expect("params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.self_signed(&key).expect("cert").pem()
+}
+
+fn time_handshake(bin: &str, pem: &str) -> Duration {
+    let start = Instant::now();
+    let mut child = Command::new(bin)
+        .env("TF_PLUGIN_MAGIC_COOKIE", COOKIE)
+        .env("PLUGIN_PROTOCOL_VERSIONS", "6")
+        .env("PLUGIN_CLIENT_CERT", pem)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn provider");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("handshake");
+    let elapsed = start.elapsed();
+    assert!(line.starts_with("1|6|unix|"), "unexpected handshake {line:?}");
+    let _ = child.kill();
+    let _ = child.wait();
+    elapsed
+}
+
+fn time_true() -> Duration {
+    let start = Instant::now();
+    let status = Command::new("/bin/true").status().expect("spawn /bin/true");
+    assert!(status.success());
+    start.elapsed()
+}
+
+fn summary(mut samples: Vec<Duration>) -> (f64, f64, f64) {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    (ms(samples[samples.len() / 2]), ms(samples[samples.len() * 9 / 10]), ms(samples[0]))
+}
+
+fn main() {
+    let bin = env!("CARGO_BIN_EXE_terraform-provider-batch");
+    let pem = client_cert_pem();
+    // Warm the page cache once for each.
+    time_handshake(bin, &pem);
+    time_true();
+    let mut provider = Vec::with_capacity(RUNS);
+    let mut baseline = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        provider.push(time_handshake(bin, &pem));
+        baseline.push(time_true());
+    }
+    let (p50, p90, pmin) = summary(provider);
+    let (b50, b90, bmin) = summary(baseline);
+    println!("start-to-handshake over {RUNS} runs (interleaved):");
+    println!("  provider (AutoMTLS)  median {p50:.2} ms  p90 {p90:.2} ms  min {pmin:.2} ms");
+    println!("  baseline /bin/true   median {b50:.2} ms  p90 {b90:.2} ms  min {bmin:.2} ms");
+    println!("  ratio provider/baseline (median): {:.1}x", p50 / b50);
+    println!("  goal: median under 10 ms -> {}", if p50 < 10.0 { "met" } else { "NOT met" });
+}
