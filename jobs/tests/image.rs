@@ -1,0 +1,63 @@
+//! Builds the images with buildah, unpacks each root filesystem and runs
+//! the binary from it: `--help`, and processing for real on a temp EFS.
+//! Ignored because buildah is not installed on this machine yet
+//! (`apt-get install -y buildah`); run with `cargo test -p batch-jobs --test image -- --ignored`.
+#![cfg(feature = "aws")]
+
+use std::path::Path;
+use std::process::Command;
+
+use batch_jobs::layout::{NodeSlice, RunConfig, RunLayout, SourceSpec, SyntheticFormat};
+use batch_jobs::transform::TransformSpec;
+
+fn sh(cmd: &str) -> String {
+    let out = Command::new("bash").arg("-c").arg(cmd).output().unwrap();
+    assert!(out.status.success(), "{cmd}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+#[ignore = "needs buildah (apt-get install -y buildah)"]
+fn images_build_and_their_binaries_run() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let built = sh(&format!("cd {} && bash jobs/build-images.sh", repo.display()));
+    let efs = tempfile::tempdir().unwrap();
+    let layout = RunLayout::new(efs.path(), "img").unwrap();
+    layout
+        .create_run(&RunConfig::new(
+            "img",
+            1,
+            SourceSpec::Synthetic { format: SyntheticFormat::YelpJsonl, records_per_id: 1 },
+            TransformSpec::JsonlCalc { calculations: vec!["s = stars * review_count".into()] },
+            None,
+        ))
+        .unwrap();
+    layout.write_slice(&NodeSlice::range(0, 0, 100)).unwrap();
+    for bin in ["procurement", "processing", "egress"] {
+        let tag = built
+            .lines()
+            .find_map(|l| l.strip_prefix("built ").and_then(|r| r.split_whitespace().next()))
+            .map(|t| t.replace("procurement", bin))
+            .unwrap();
+        let root = tempfile::tempdir().unwrap();
+        sh(&format!(
+            "c=$(buildah --storage-driver vfs from {tag}) && m=$(buildah --storage-driver vfs mount $c) \
+             && cp -a $m/. {root} && buildah --storage-driver vfs rm $c >/dev/null",
+            root = root.path().display()
+        ));
+        let job = root.path().join("usr/local/bin/job");
+        let help = Command::new(&job).arg("--help").output().unwrap();
+        assert!(help.status.success());
+        assert!(String::from_utf8_lossy(&help.stdout).contains("RUN_ID"));
+        assert!(root.path().join("etc/ssl/certs/ca-certificates.crt").is_file());
+        if bin != "egress" {
+            let out = Command::new(&job)
+                .env("RUN_ID", "img")
+                .env("PIPELINE_EFS_ROOT", efs.path())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{bin}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    assert!(layout.node(0).results_dir().join("synthetic.jsonl").is_file());
+}
