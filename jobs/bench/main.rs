@@ -12,7 +12,8 @@ use batch_jobs::synthetic::{Rng, ghcn_row, yelp_line};
 use batch_jobs::transform::csv::{CompiledRules, ValidateOptions, builtin_rule_set, validate_csv};
 use batch_jobs::transform::jsonl::{CalcOptions, Calculations, calculate_jsonl};
 
-const USAGE: &str = "usage: jobs-bench gen-ghcn OUT BYTES | gen-yelp OUT BYTES | csv IN CLEAN REJECTS | jsonl IN OUT REJECTS";
+const USAGE: &str =
+    "usage: jobs-bench gen-ghcn OUT BYTES | gen-yelp OUT BYTES | csv IN CLEAN REJECTS | jsonl IN OUT REJECTS";
 
 type Sink = BufWriter<HashingWriter<File>>;
 
@@ -25,9 +26,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let arg = |i: usize| -> Result<PathBuf, Box<dyn std::error::Error>> {
         args.get(i).map(PathBuf::from).ok_or_else(|| USAGE.into())
     };
-    let size_arg = |i: usize| -> Result<u64, Box<dyn std::error::Error>> {
-        Ok(args.get(i).ok_or(USAGE)?.parse()?)
-    };
+    let size_arg =
+        |i: usize| -> Result<u64, Box<dyn std::error::Error>> { Ok(args.get(i).ok_or(USAGE)?.parse()?) };
     match args.first().map(String::as_str).unwrap_or("") {
         "gen-ghcn" => {
             let (out, bytes) = (arg(1)?, size_arg(2)?);
@@ -81,7 +81,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let started = Instant::now();
             let mut c = sink(&clean)?;
             let mut r = sink(&rejects)?;
-            let stats = validate_csv(&rules, ValidateOptions::default(), File::open(&input)?, &mut c, &mut r)?;
+            let stats =
+                validate_csv(&rules, ValidateOptions::default(), File::open(&input)?, &mut c, &mut r)?;
             drop((c, r));
             report("csv", size, started, stats.records_in, stats.records_clean, stats.records_rejected);
         }

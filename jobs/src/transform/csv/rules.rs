@@ -93,10 +93,7 @@ fn pack(v: &[u8]) -> Option<u64> {
         [a] => u64::from(a),
         [a, b] => u64::from(u16::from_le_bytes([a, b])),
         [a, b, c, d] => u64::from(u32::from_le_bytes([a, b, c, d])),
-        _ if v.len() <= 7 => v
-            .iter()
-            .enumerate()
-            .fold(0u64, |k, (i, &b)| k | (u64::from(b) << (8 * i))),
+        _ if v.len() <= 7 => v.iter().enumerate().fold(0u64, |k, (i, &b)| k | (u64::from(b) << (8 * i))),
         _ => return None,
     };
     // Length + 1 in the top byte: never zero, so 0 marks an empty slot.
@@ -373,9 +370,8 @@ fn compile_field(f: &FieldDescriptor, missing: &[Vec<u8>]) -> Result<FieldRule, 
             ),
         }),
     };
-    let needs_typed = c.minimum.is_some()
-        || c.maximum.is_some()
-        || matches!(enum_set, Some(EnumSet::Typed(_)));
+    let needs_typed =
+        c.minimum.is_some() || c.maximum.is_some() || matches!(enum_set, Some(EnumSet::Typed(_)));
     Ok(FieldRule {
         needs_typed,
         name: f.name.clone(),
