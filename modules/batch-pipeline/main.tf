@@ -1,0 +1,173 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  # aws provider 6 renamed `name` to `region`; `id` is the region in both.
+  region = data.aws_region.current.id
+
+  tags = merge(var.tags, { "batch-pipeline:name" = var.name })
+
+  kms_key_arn = var.kms_key_arn != null ? var.kms_key_arn : aws_kms_key.this[0].arn
+
+  egress_bucket_name = coalesce(var.egress.bucket_name, "${replace(lower(var.name), "_", "-")}-results-${local.account_id}")
+  egress_bucket_arn  = "arn:${local.partition}:s3:::${local.egress_bucket_name}"
+
+  source_bucket_arn = var.source_data.s3_bucket == null ? null : "arn:${local.partition}:s3:::${var.source_data.s3_bucket}"
+  create_source     = var.source_data.s3_bucket != null && var.source_data.create_bucket
+
+  efs_mount_path = "/mnt/efs"
+
+  stage_names = ["procurement", "processing", "egress"]
+  stage_images = {
+    procurement = var.stages.procurement.image
+    processing  = var.stages.processing.image
+    egress      = var.stages.egress.image
+  }
+  # <account>.dkr.ecr.<region>.amazonaws.com/<repo>[:tag|@digest] -> repository ARN.
+  ecr_from_images = distinct(compact([
+    for image in values(local.stage_images) :
+    try(format("arn:%s:ecr:%s:%s:repository/%s",
+      local.partition,
+      regex("^[0-9]{12}\\.dkr\\.ecr\\.([a-z0-9-]+)\\.amazonaws\\.com", image)[0],
+      regex("^([0-9]{12})\\.dkr\\.ecr\\.", image)[0],
+      regex("^[^/]+/([^:@]+)", image)[0],
+    ), null)
+  ]))
+  ecr_repository_arns = var.ecr_repository_arns != null ? var.ecr_repository_arns : local.ecr_from_images
+
+  function_names = {
+    prep    = "${var.name}-prep"
+    watcher = "${var.name}-watcher"
+  }
+  sfn_log_group_name = "/aws/vendedlogs/states/${var.name}"
+  # Batch writes job output to this log group (the job definitions use the awslogs default).
+  batch_log_group_arn = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/batch/job"
+
+  run_config = jsondecode(batch_pipeline.this.run_config)
+}
+
+# ---------------------------------------------------------------------------
+# The pipeline itself: compute environment, queue, EFS + access point, the
+# three job definitions and the egress bucket, owned by our provider.
+# ---------------------------------------------------------------------------
+resource "batch_pipeline" "this" {
+  name           = var.name
+  items_per_node = var.sizing.items_per_node
+  max_nodes      = var.sizing.max_nodes
+  force_destroy  = var.force_destroy
+
+  compute {
+    type                = var.compute.type
+    max_vcpus           = var.compute.max_vcpus
+    min_vcpus           = contains(["EC2", "SPOT"], var.compute.type) ? var.compute.min_vcpus : null
+    subnet_ids          = var.network.subnet_ids
+    security_group_ids  = [aws_security_group.jobs.id]
+    instance_types      = contains(["EC2", "SPOT"], var.compute.type) ? var.compute.instance_types : null
+    instance_role       = var.compute.instance_role
+    allocation_strategy = var.compute.allocation_strategy
+    bid_percentage      = var.compute.bid_percentage
+    service_role_arn    = var.compute.service_role_arn
+  }
+
+  queue {
+    priority = var.compute.queue_priority
+  }
+
+  efs {
+    file_system_id               = var.efs.file_system_id
+    performance_mode             = var.efs.performance_mode
+    throughput_mode              = var.efs.throughput_mode
+    provisioned_throughput_mibps = var.efs.provisioned_throughput_mibps
+    kms_key_id                   = var.efs.file_system_id == null ? local.kms_key_arn : null
+    security_group_ids           = [aws_security_group.efs.id]
+    root_directory               = var.efs.root_directory
+    posix_uid                    = var.efs.posix_uid
+    posix_gid                    = var.efs.posix_gid
+    permissions                  = var.efs.permissions
+    mount_path                   = local.efs_mount_path
+  }
+
+  source {
+    s3_bucket       = var.source_data.s3_bucket
+    s3_prefix       = var.source_data.s3_bucket != null ? var.source_data.s3_prefix : null
+    s3_suffix       = var.source_data.s3_bucket != null ? var.source_data.s3_suffix : null
+    synthetic_count = var.source_data.synthetic_count
+  }
+
+  procurement {
+    image               = var.stages.procurement.image
+    vcpus               = var.stages.procurement.vcpus
+    memory              = var.stages.procurement.memory
+    command             = var.stages.procurement.command
+    environment         = var.stages.procurement.environment
+    retry_attempts      = var.stages.procurement.retry_attempts
+    retry_on_exit_codes = var.stages.procurement.retry_on_exit_codes
+    timeout_seconds     = var.stages.procurement.timeout_seconds
+    execution_role_arn  = aws_iam_role.execution.arn
+    job_role_arn        = aws_iam_role.job.arn
+  }
+
+  processing {
+    image               = var.stages.processing.image
+    vcpus               = var.stages.processing.vcpus
+    memory              = var.stages.processing.memory
+    command             = var.stages.processing.command
+    environment         = var.stages.processing.environment
+    retry_attempts      = var.stages.processing.retry_attempts
+    retry_on_exit_codes = var.stages.processing.retry_on_exit_codes
+    timeout_seconds     = var.stages.processing.timeout_seconds
+    execution_role_arn  = aws_iam_role.execution.arn
+    job_role_arn        = aws_iam_role.job.arn
+    transform           = var.stages.processing.transform
+  }
+
+  egress {
+    image               = var.stages.egress.image
+    vcpus               = var.stages.egress.vcpus
+    memory              = var.stages.egress.memory
+    command             = var.stages.egress.command
+    environment         = var.stages.egress.environment
+    retry_attempts      = var.stages.egress.retry_attempts
+    retry_on_exit_codes = var.stages.egress.retry_on_exit_codes
+    timeout_seconds     = var.stages.egress.timeout_seconds
+    execution_role_arn  = aws_iam_role.execution.arn
+    job_role_arn        = aws_iam_role.job.arn
+  }
+
+  egress_bucket {
+    name   = local.egress_bucket_name
+    create = var.egress.create
+    prefix = var.egress.prefix
+  }
+
+  tags = local.tags
+
+  # The execution role must be usable before a job starts and the
+  # service-linked role must exist before the compute environment. (The job
+  # role's policy names this resource's file system and access point, so it
+  # follows it; no job runs before a state machine execution.)
+  depends_on = [
+    aws_iam_role_policy.execution,
+    aws_iam_service_linked_role.batch,
+  ]
+}
+
+# The ASL of one run: prep -> three array jobs (N_TO_N) -> watcher loop.
+data "batch_state_machine_definition" "this" {
+  job_queue_arn        = batch_pipeline.this.job_queue_arn
+  job_definition_arns  = batch_pipeline.this.job_definition_arns
+  prep_function_arn    = aws_lambda_function.prep.arn
+  watcher_function_arn = aws_lambda_function.watcher.arn
+  poll_seconds         = var.orchestration.poll_seconds
+  timeout_seconds      = var.orchestration.timeout_seconds
+}
+
+resource "aws_iam_service_linked_role" "batch" {
+  count            = var.create_batch_service_linked_role ? 1 : 0
+  aws_service_name = "batch.amazonaws.com"
+  description      = "AWS Batch service-linked role (created by the batch-pipeline module ${var.name})."
+  tags             = local.tags
+}

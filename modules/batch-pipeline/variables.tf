@@ -1,0 +1,395 @@
+variable "name" {
+  description = "Pipeline name: 1 to 40 letters, digits, `-` and `_`, starting with a letter. Every object is named after it (`<name>-prep`, `<name>-queue`, ...); 40 leaves room for the suffixes within IAM's 64-character role names."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_-]{0,39}$", var.name))
+    error_message = "name must be 1 to 40 letters, digits, '-' or '_', starting with a letter."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every object the module creates (the batch_pipeline resource included). The module adds `batch-pipeline:name = <name>`, which `cleanup-retained.sh` searches for."
+  type        = map(string)
+  default     = {}
+}
+
+variable "network" {
+  description = <<-EOT
+    Where the jobs, the EFS mount targets and the prep Lambda run.
+    `subnet_ids`: private subnets (one EFS mount target each; use one per AZ).
+    `egress_cidr_blocks`: where the jobs and the prep Lambda may open HTTPS (443) connections: ECR, S3, CloudWatch Logs, STS. Keep `0.0.0.0/0` behind a NAT gateway, or narrow it to the VPC CIDR when interface endpoints serve these APIs (modules/network).
+    `s3_prefix_list_id`: the S3 gateway endpoint's prefix list, if any; HTTPS to it is allowed too.
+  EOT
+  type = object({
+    vpc_id             = string
+    subnet_ids         = list(string)
+    egress_cidr_blocks = optional(list(string), ["0.0.0.0/0"])
+    s3_prefix_list_id  = optional(string)
+  })
+
+  validation {
+    condition     = can(regex("^vpc-[0-9a-f]+$", var.network.vpc_id))
+    error_message = "network.vpc_id must be a VPC id (vpc-...)."
+  }
+  validation {
+    condition     = length(var.network.subnet_ids) >= 1 && alltrue([for s in var.network.subnet_ids : can(regex("^subnet-[0-9a-f]+$", s))])
+    error_message = "network.subnet_ids needs at least one subnet id (subnet-...)."
+  }
+  validation {
+    condition     = alltrue([for c in var.network.egress_cidr_blocks : can(cidrnetmask(c))])
+    error_message = "network.egress_cidr_blocks must be IPv4 CIDR blocks."
+  }
+}
+
+variable "compute" {
+  description = "The AWS Batch compute environment. `type` is FARGATE, FARGATE_SPOT, EC2 or SPOT; the EC2/SPOT-only fields are ignored on Fargate."
+  type = object({
+    type                = optional(string, "FARGATE")
+    max_vcpus           = optional(number, 256)
+    min_vcpus           = optional(number, 0)
+    instance_types      = optional(list(string), ["optimal"])
+    instance_role       = optional(string)
+    allocation_strategy = optional(string)
+    bid_percentage      = optional(number)
+    service_role_arn    = optional(string)
+    queue_priority      = optional(number, 1)
+  })
+  default = {}
+
+  validation {
+    condition     = contains(["FARGATE", "FARGATE_SPOT", "EC2", "SPOT"], var.compute.type)
+    error_message = "compute.type must be FARGATE, FARGATE_SPOT, EC2 or SPOT."
+  }
+  validation {
+    condition     = var.compute.max_vcpus > 0 && var.compute.min_vcpus >= 0 && var.compute.min_vcpus <= var.compute.max_vcpus
+    error_message = "compute needs max_vcpus > 0 and 0 <= min_vcpus <= max_vcpus."
+  }
+  validation {
+    condition     = !contains(["EC2", "SPOT"], var.compute.type) || var.compute.instance_role != null
+    error_message = "compute.instance_role (an instance profile ARN) is required for EC2 and SPOT."
+  }
+  validation {
+    condition     = var.compute.bid_percentage == null ? true : (var.compute.bid_percentage >= 1 && var.compute.bid_percentage <= 100)
+    error_message = "compute.bid_percentage must be between 1 and 100."
+  }
+}
+
+variable "efs" {
+  description = "The shared EFS volume. Leave `file_system_id` null to create an encrypted file system (with the module's KMS key); set it to use an existing one, which is never deleted."
+  type = object({
+    file_system_id               = optional(string)
+    performance_mode             = optional(string, "generalPurpose")
+    throughput_mode              = optional(string, "elastic")
+    provisioned_throughput_mibps = optional(number)
+    root_directory               = optional(string, "/pipeline")
+    posix_uid                    = optional(number, 1000)
+    posix_gid                    = optional(number, 1000)
+    permissions                  = optional(string, "0750")
+  })
+  default = {}
+
+  validation {
+    condition     = contains(["generalPurpose", "maxIO"], var.efs.performance_mode)
+    error_message = "efs.performance_mode must be generalPurpose or maxIO."
+  }
+  validation {
+    condition     = contains(["elastic", "bursting", "provisioned"], var.efs.throughput_mode)
+    error_message = "efs.throughput_mode must be elastic, bursting or provisioned."
+  }
+  validation {
+    condition     = var.efs.throughput_mode != "provisioned" || var.efs.provisioned_throughput_mibps != null
+    error_message = "efs.provisioned_throughput_mibps is required with throughput_mode = provisioned."
+  }
+  validation {
+    condition     = can(regex("^/[A-Za-z0-9._/-]*$", var.efs.root_directory)) && !strcontains(var.efs.root_directory, "..")
+    error_message = "efs.root_directory must be an absolute path without '..'."
+  }
+  validation {
+    condition     = can(regex("^0?[0-7]{3}$", var.efs.permissions))
+    error_message = "efs.permissions must be an octal mode such as 0750."
+  }
+}
+
+variable "stages" {
+  description = <<-EOT
+    The three array jobs. `image` is required for each; everything else has the batch_pipeline defaults
+    (1 vCPU, 2048 MiB, 3 attempts retried on exit code 75, 3600 s timeout). `transform` (processing only)
+    is the JSON transform spec of docs/jobs.md, e.g. `jsonencode({ kind = "csv_validation", rule_set = "ghcn_daily" })`.
+  EOT
+  type = object({
+    procurement = object({
+      image               = string
+      vcpus               = optional(number, 1)
+      memory              = optional(number, 2048)
+      command             = optional(list(string))
+      environment         = optional(map(string), {})
+      retry_attempts      = optional(number, 3)
+      retry_on_exit_codes = optional(list(number), [75])
+      timeout_seconds     = optional(number, 3600)
+    })
+    processing = object({
+      image               = string
+      vcpus               = optional(number, 1)
+      memory              = optional(number, 2048)
+      command             = optional(list(string))
+      environment         = optional(map(string), {})
+      retry_attempts      = optional(number, 3)
+      retry_on_exit_codes = optional(list(number), [75])
+      timeout_seconds     = optional(number, 3600)
+      transform           = optional(string)
+    })
+    egress = object({
+      image               = string
+      vcpus               = optional(number, 1)
+      memory              = optional(number, 2048)
+      command             = optional(list(string))
+      environment         = optional(map(string), {})
+      retry_attempts      = optional(number, 3)
+      retry_on_exit_codes = optional(list(number), [75])
+      timeout_seconds     = optional(number, 3600)
+    })
+  })
+
+  validation {
+    condition = alltrue([
+      for s in [var.stages.procurement, var.stages.processing, var.stages.egress] :
+      s.retry_attempts >= 1 && s.retry_attempts <= 10 && s.timeout_seconds >= 60 && s.vcpus > 0 && s.memory >= 512
+    ])
+    error_message = "Each stage needs 1 <= retry_attempts <= 10, timeout_seconds >= 60, vcpus > 0 and memory >= 512 MiB."
+  }
+  validation {
+    condition     = alltrue([for s in [var.stages.procurement, var.stages.processing, var.stages.egress] : length(trimspace(s.image)) > 0])
+    error_message = "Each stage needs a container image."
+  }
+  validation {
+    condition     = var.stages.processing.transform == null || can(jsondecode(var.stages.processing.transform))
+    error_message = "stages.processing.transform must be a JSON document."
+  }
+}
+
+variable "source_data" {
+  description = <<-EOT
+    Where a run's work items come from: either an S3 bucket and prefix (`s3_bucket`, `s3_prefix`, `s3_suffix`) or
+    `synthetic_count` generated ids. `create_bucket = true` makes the module create `s3_bucket` (encrypted, versioned,
+    TLS-only, logged, EventBridge notifications on); otherwise the bucket must exist.
+  EOT
+  type = object({
+    s3_bucket       = optional(string)
+    s3_prefix       = optional(string, "incoming/")
+    s3_suffix       = optional(string, "")
+    synthetic_count = optional(number)
+    create_bucket   = optional(bool, false)
+  })
+
+  validation {
+    condition     = (var.source_data.s3_bucket == null) != (var.source_data.synthetic_count == null)
+    error_message = "Set exactly one of source_data.s3_bucket and source_data.synthetic_count."
+  }
+  validation {
+    condition     = var.source_data.s3_bucket == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", coalesce(var.source_data.s3_bucket, "x")))
+    error_message = "source_data.s3_bucket must be a valid S3 bucket name."
+  }
+  validation {
+    condition     = var.source_data.synthetic_count == null || try(var.source_data.synthetic_count >= 1, false)
+    error_message = "source_data.synthetic_count must be at least 1."
+  }
+  validation {
+    condition     = !var.source_data.create_bucket || var.source_data.s3_bucket != null
+    error_message = "source_data.create_bucket needs source_data.s3_bucket."
+  }
+}
+
+variable "sizing" {
+  description = "Array sizing: `items_per_node` work items per array node, at most `max_nodes` nodes (2 to 10,000, the AWS Batch array limit)."
+  type = object({
+    items_per_node = optional(number, 40)
+    max_nodes      = optional(number, 10000)
+  })
+  default = {}
+
+  validation {
+    condition     = var.sizing.items_per_node >= 1 && var.sizing.max_nodes >= 2 && var.sizing.max_nodes <= 10000
+    error_message = "sizing needs items_per_node >= 1 and 2 <= max_nodes <= 10000."
+  }
+}
+
+variable "egress" {
+  description = <<-EOT
+    The results bucket. `bucket_name` null: `<name>-results-<account id>`. `create = true` lets batch_pipeline create it
+    (kept on destroy unless `force_destroy`); the module then adds versioning, SSE-KMS, a TLS-only policy, lifecycle rules and
+    access logging. `create = false` uses an existing bucket and leaves its settings alone. `noncurrent_days`/`expire_days` drive the lifecycle (null `expire_days`: keep results).
+  EOT
+  type = object({
+    bucket_name     = optional(string)
+    create          = optional(bool, true)
+    prefix          = optional(string, "results")
+    noncurrent_days = optional(number, 30)
+    expire_days     = optional(number)
+  })
+  default = {}
+
+  validation {
+    condition     = var.egress.bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", coalesce(var.egress.bucket_name, "x")))
+    error_message = "egress.bucket_name must be a valid S3 bucket name."
+  }
+  validation {
+    condition     = var.egress.noncurrent_days >= 1 && (var.egress.expire_days == null || try(var.egress.expire_days >= 1, false))
+    error_message = "egress.noncurrent_days and egress.expire_days must be at least 1 day."
+  }
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()/-]*$", var.egress.prefix)) && !startswith(var.egress.prefix, "/")
+    error_message = "egress.prefix must be a relative S3 key prefix."
+  }
+}
+
+variable "lambdas" {
+  description = "The prep and watcher Lambda functions: the zips `make build-lambdas` writes (target/lambda/prep/bootstrap.zip, target/lambda/watcher/bootstrap.zip), runtime `provided.al2023`, handler `bootstrap`."
+  type = object({
+    prep_zip                  = string
+    watcher_zip               = string
+    architecture              = optional(string, "x86_64")
+    memory_size               = optional(number, 512)
+    timeout_seconds           = optional(number, 300)
+    prep_reserved_concurrency = optional(number, 5)
+    watcher_reserved_concur   = optional(number, 10)
+    log_level                 = optional(string, "info")
+  })
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.lambdas.architecture)
+    error_message = "lambdas.architecture must be x86_64 or arm64."
+  }
+  validation {
+    condition     = var.lambdas.timeout_seconds >= 1 && var.lambdas.timeout_seconds <= 900 && var.lambdas.memory_size >= 128 && var.lambdas.memory_size <= 10240
+    error_message = "lambdas.timeout_seconds must be 1-900 and memory_size 128-10240."
+  }
+  validation {
+    condition     = endswith(var.lambdas.prep_zip, ".zip") && endswith(var.lambdas.watcher_zip, ".zip")
+    error_message = "lambdas.prep_zip and lambdas.watcher_zip must be .zip files."
+  }
+  validation {
+    condition     = var.lambdas.prep_reserved_concurrency >= 1 && var.lambdas.watcher_reserved_concur >= 1
+    error_message = "Reserved concurrency must be at least 1 (0 would disable the function)."
+  }
+}
+
+variable "orchestration" {
+  description = "The Step Functions state machine: seconds between watcher polls and the run's overall timeout (passed to data.batch_state_machine_definition)."
+  type = object({
+    poll_seconds    = optional(number, 60)
+    timeout_seconds = optional(number, 86400)
+  })
+  default = {}
+
+  validation {
+    condition     = var.orchestration.poll_seconds >= 5 && var.orchestration.timeout_seconds >= 60 && var.orchestration.timeout_seconds <= 31536000
+    error_message = "orchestration needs poll_seconds >= 5 and 60 <= timeout_seconds <= 31536000 (one year, the Step Functions limit)."
+  }
+}
+
+variable "schedule" {
+  description = "An EventBridge Scheduler schedule that starts a run: `expression` is `cron(...)`, `rate(...)` or `at(...)`; null for no schedule."
+  type = object({
+    expression = string
+    timezone   = optional(string, "UTC")
+    enabled    = optional(bool, true)
+  })
+  default = null
+
+  validation {
+    condition     = var.schedule == null || can(regex("^(cron|rate|at)\\(.+\\)$", try(var.schedule.expression, "")))
+    error_message = "schedule.expression must be cron(...), rate(...) or at(...)."
+  }
+}
+
+variable "s3_trigger" {
+  description = <<-EOT
+    Start a run when an object is created under an `incoming/` folder of the source bucket (as in the reference
+    samples: `<prefix>/incoming/<file>`). `key_suffix` narrows it to marker objects (e.g. `_READY`) so that uploading
+    a batch of files starts one run, not one per file. Needs source_data.s3_bucket; turns on EventBridge notifications
+    when the module creates the bucket (for an existing bucket, enable them yourself).
+  EOT
+  type = object({
+    enabled       = optional(bool, false)
+    incoming_path = optional(string, "incoming/")
+    key_suffix    = optional(string, "")
+  })
+  default = {}
+
+  validation {
+    condition     = endswith(var.s3_trigger.incoming_path, "/") && !strcontains(var.s3_trigger.incoming_path, "*")
+    error_message = "s3_trigger.incoming_path must end with '/' and contain no '*'."
+  }
+  validation {
+    condition     = !strcontains(var.s3_trigger.key_suffix, "*")
+    error_message = "s3_trigger.key_suffix must not contain '*'."
+  }
+}
+
+variable "completion" {
+  description = "The run-completed event: a rule on the state machine's terminal status changes forwards them to an event bus `<name>-runs` the module creates (consumers subscribe there). `extra_bus_arns`: more buses that get the same events."
+  type = object({
+    extra_bus_arns = optional(list(string), [])
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for a in var.completion.extra_bus_arns : can(regex("^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/.+$", a))])
+    error_message = "completion.extra_bus_arns must be EventBridge event bus ARNs."
+  }
+}
+
+variable "logging" {
+  description = "CloudWatch log groups of the Lambdas and the state machine: retention in days (one of CloudWatch's allowed values) and whether destroy keeps them (`retain_on_destroy`; `cleanup-retained.sh` lists them afterwards)."
+  type = object({
+    retention_days    = optional(number, 365)
+    retain_on_destroy = optional(bool, false)
+    sfn_level         = optional(string, "ALL")
+  })
+  default = {}
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.logging.retention_days)
+    error_message = "logging.retention_days must be a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, ... 365, 400, ... 3653)."
+  }
+  validation {
+    condition     = contains(["ALL", "ERROR", "FATAL"], var.logging.sfn_level)
+    error_message = "logging.sfn_level must be ALL, ERROR or FATAL."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "KMS key for EFS, S3, CloudWatch Logs, Lambda environments, Step Functions, the event bus and the schedule. Null: the module creates one (rotation on)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", coalesce(var.kms_key_arn, "x")))
+    error_message = "kms_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "ecr_repository_arns" {
+  description = "ECR repositories the job execution role may pull from. Null: derived from the stage images that are ECR URIs (`<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>`)."
+  type        = list(string)
+  default     = null
+}
+
+variable "force_destroy" {
+  description = "Also delete the EFS file system, the egress bucket and the module-created buckets with their data on destroy. Default false: they are kept (see `cleanup-retained.sh`)."
+  type        = bool
+  default     = false
+}
+
+variable "create_batch_service_linked_role" {
+  description = "Create the AWS Batch service-linked role (AWSServiceRoleForBatch). Only once per account: leave false if it exists."
+  type        = bool
+  default     = false
+}
+
+variable "access_logs_bucket" {
+  description = "Existing bucket that receives the S3 server access logs of the egress (and source) bucket, e.g. an organisation's central log bucket; it must allow `logging.s3.amazonaws.com` to write under `s3/`. Null: the module creates `<name>-access-logs-<account id>` (SSE-S3, versioned, expiring after logging.retention_days)."
+  type        = string
+  default     = null
+}
