@@ -62,6 +62,9 @@ resource "aws_s3_bucket_lifecycle_configuration" "egress" {
       expiration {
         days = rule.value
       }
+      abort_incomplete_multipart_upload {
+        days_after_initiation = 7
+      }
     }
   }
 
