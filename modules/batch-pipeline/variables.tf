@@ -115,7 +115,7 @@ variable "stages" {
   description = <<-EOT
     The three array jobs. `image` is required for each; everything else has the batch_pipeline defaults
     (1 vCPU, 2048 MiB, 3 attempts retried on exit code 75, 3600 s timeout). `transform` (processing only)
-    is the JSON transform spec of docs/jobs.md, e.g. `jsonencode({ kind = "csv_validation", rule_set = "ghcn_daily" })`.
+    is the JSON transform spec of docs/jobs.md, e.g. `jsonencode({ kind = "csv_validate", rules = { builtin = "ghcn-daily" } })`.
   EOT
   type = object({
     procurement = object({
