@@ -50,10 +50,11 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-# One ARN per line, with its pipeline name: "<arn>\t<pipeline>".
+# One ARN per line, with its pipeline name: "<arn>\t<pipeline>". (No
+# --resource-type-filters: the case below picks the kinds; everything else
+# the tag finds was deleted by destroy or is not ours to delete.)
 awsr resourcegroupstaggingapi get-resources \
   --tag-filters "$filter" \
-  --resource-type-filters elasticfilesystem:file-system s3 logs:log-group \
   --query "ResourceTagMappingList[].[ResourceARN, Tags[?Key=='$TAG_KEY'].Value | [0]]" \
   >"$tmp/found"
 
@@ -110,7 +111,7 @@ if [ -n "${CONFIRM+x}" ]; then
   answer=$CONFIRM
 else
   printf 'This permanently deletes the %s objects above and their data.\nType %s to confirm: ' "$count" "'$expected'"
-  if [ -r /dev/tty ]; then read -r answer </dev/tty; else read -r answer || answer=""; fi
+  if (: </dev/tty) 2>/dev/null; then read -r answer </dev/tty; else read -r answer || answer=""; fi
 fi
 if [ "$answer" != "$expected" ]; then
   echo "cleanup-retained: confirmation did not match '$expected'; nothing deleted." >&2
