@@ -590,6 +590,29 @@ def test_resources_carry_the_cleanup_tag():
         assert "local.tags" in text(res[name].get("tags")), name
 
 
+def test_example_module_calls_match_the_modules():
+    """Module arguments exist and cover the required variables; module.X.Y outputs exist."""
+    problems = []
+    for example in ("examples/complete",):
+        econf = load_dir(ROOT / example)
+        body = text(econf)
+        for call, args in blocks(econf, "module").items():
+            source = v(args["source"])
+            mconf = load_dir((ROOT / example / source).resolve())
+            variables = blocks(mconf, "variable")
+            outputs = set(blocks(mconf, "output"))
+            given = {k for k in args if not k.startswith("__") and k not in ("source", "version", "providers", "depends_on", "count", "for_each")}
+            for k in sorted(given - set(variables)):
+                problems.append(f"{example}: module.{call} has no variable {k}")
+            for k, b in variables.items():
+                if "default" not in b and k not in given:
+                    problems.append(f"{example}: module.{call} misses required variable {k}")
+            for out in set(re.findall(rf"\bmodule\.{call}\.([A-Za-z0-9_]+)", body)):
+                if out not in outputs:
+                    problems.append(f"{example}: module.{call}.{out} is not an output of {source}")
+    assert not problems, "\n".join(problems)
+
+
 def test_cleanup_script_is_posix_sh():
     script = MODULE / "scripts" / "cleanup-retained.sh"
     assert os.access(script, os.X_OK), "cleanup-retained.sh is not executable"
