@@ -13,11 +13,9 @@ use std::time::{Duration, Instant};
 const COOKIE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
 const RUNS: usize = 200;
 
+/// A go-plugin-shaped client certificate (ECDSA P-521, CA:true).
 fn client_cert_pem() -> String {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).expect("key");
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).expect("params");
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.self_signed(&key).expect("cert").pem()
+    include_str!("../tests/fixtures/client-p521.pem").to_string()
 }
 
 fn time_handshake(bin: &str, pem: &str) -> Duration {

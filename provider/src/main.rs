@@ -88,9 +88,8 @@ fn init_logging() {
         .unwrap_or(tracing::Level::WARN);
     // Our own events at the chosen level; the gRPC and HTTP stacks only when
     // something is wrong (their debug output drowns everything else).
-    let filter = tracing_subscriber::EnvFilter::new(format!(
-        "warn,provider={level},terraform_provider_batch={level}"
-    ));
+    let filter =
+        tracing_subscriber::EnvFilter::new(format!("warn,provider={level},terraform_provider_batch={level}"));
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(false)

@@ -85,10 +85,8 @@ fn plaintext_handshake_names_a_live_unix_socket() {
 
 #[test]
 fn mtls_handshake_carries_the_server_certificate() {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).unwrap();
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let client_pem = params.self_signed(&key).unwrap().pem();
+    // Shaped like go-plugin's: ECDSA P-521, CA:true.
+    let client_pem = include_str!("fixtures/client-p521.pem");
     let child = provider()
         .env("TF_PLUGIN_MAGIC_COOKIE", COOKIE)
         .env("PLUGIN_PROTOCOL_VERSIONS", "6")

@@ -2,6 +2,7 @@
 
 pub mod clients;
 pub mod config;
+pub mod pipeline;
 pub mod provider;
 pub mod tags;
 #[cfg(feature = "test-resources")]

@@ -46,7 +46,8 @@ impl Provider for BatchProvider {
 
     fn resources(&self) -> Vec<Arc<dyn Resource>> {
         #[allow(unused_mut)]
-        let mut resources: Vec<Arc<dyn Resource>> = Vec::new();
+        let mut resources: Vec<Arc<dyn Resource>> =
+            vec![Arc::new(super::pipeline::Pipeline::new(self.clients.clone()))];
         #[cfg(feature = "test-resources")]
         resources.push(Arc::new(super::test_bucket::TestBucket::new(self.clients.clone())));
         resources

@@ -5,6 +5,11 @@
 //! ECDSA P-521 and marked CA:true, which ordinary WebPKI end-entity
 //! verification rejects, so the client is verified by exact DER match plus a
 //! real signature check with aws-lc (which supports P-521).
+//!
+//! Everything else (our key, the handshake's key exchange) uses ring: aws-lc
+//! seeds its random generator on first use, which costs tens of
+//! milliseconds of startup, while signature verification needs no
+//! randomness.
 
 use std::sync::Arc;
 
@@ -67,10 +72,10 @@ pub fn server_config(
     identity: &ServerIdentity,
     client_cert: CertificateDer<'static>,
 ) -> Result<ServerConfig, TlsSetupError> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(ExactClientCert {
         expected: client_cert,
-        algorithms: provider.signature_verification_algorithms,
+        algorithms: rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms,
     });
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?

@@ -125,7 +125,13 @@ pub fn requires_replace(block: &Block, prior: &Value, planned: &Value) -> Vec<At
     paths
 }
 
-fn collect_replace(block: &Block, prior: &Value, planned: &Value, at: &AttributePath, out: &mut Vec<AttributePath>) {
+fn collect_replace(
+    block: &Block,
+    prior: &Value,
+    planned: &Value,
+    at: &AttributePath,
+    out: &mut Vec<AttributePath>,
+) {
     if prior.is_null() || planned.is_null() {
         return;
     }

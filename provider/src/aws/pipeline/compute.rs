@@ -1,0 +1,279 @@
+//! The compute environment and the job queue: ensure (create or adopt and
+//! update), read, and delete in AWS's order with waits.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use aws_sdk_batch::Client;
+use aws_sdk_batch::types::{
+    CeState, CeStatus, CeType, ComputeEnvironmentDetail, ComputeEnvironmentOrder, ComputeResource,
+    ComputeResourceUpdate, CrAllocationStrategy, CrType, JobQueueDetail, JqState, JqStatus,
+};
+
+use super::names::Names;
+use super::spec::{Compute, ComputeType, Queue};
+use super::wait::{self, Poll, aws_error};
+use crate::tfplugin::Diagnostics;
+
+const FIRST_POLL: Duration = Duration::from_millis(200);
+
+pub async fn describe_ce(
+    batch: &Client,
+    name: &str,
+) -> Result<Option<ComputeEnvironmentDetail>, Diagnostics> {
+    let out = batch
+        .describe_compute_environments()
+        .compute_environments(name)
+        .send()
+        .await
+        .map_err(|e| aws_error("DescribeComputeEnvironments", e))?;
+    // A deleted environment lingers as DELETED for a while: it is gone.
+    Ok(out.compute_environments().iter().find(|c| c.status() != Some(&CeStatus::Deleted)).cloned())
+}
+
+pub async fn describe_queue(batch: &Client, name: &str) -> Result<Option<JobQueueDetail>, Diagnostics> {
+    let out = batch
+        .describe_job_queues()
+        .job_queues(name)
+        .send()
+        .await
+        .map_err(|e| aws_error("DescribeJobQueues", e))?;
+    Ok(out.job_queues().iter().find(|q| q.status() != Some(&JqStatus::Deleted)).cloned())
+}
+
+fn cr_type(kind: ComputeType) -> CrType {
+    match kind {
+        ComputeType::Fargate => CrType::Fargate,
+        ComputeType::FargateSpot => CrType::FargateSpot,
+        ComputeType::Ec2 => CrType::Ec2,
+        ComputeType::Spot => CrType::Spot,
+    }
+}
+
+/// Creates the compute environment, or adopts the existing one and brings
+/// its updatable settings in line; waits until VALID. Returns
+/// (environment ARN, ECS cluster ARN).
+pub async fn ensure_compute_environment(
+    batch: &Client,
+    names: &Names,
+    compute: &Compute,
+    tags: &BTreeMap<String, String>,
+    deadline: Instant,
+) -> Result<(String, String), Diagnostics> {
+    let name = names.compute_environment();
+    match describe_ce(batch, &name).await? {
+        None => {
+            let mut resources = ComputeResource::builder()
+                .r#type(cr_type(compute.kind))
+                .maxv_cpus(compute.max_vcpus)
+                .set_subnets(Some(compute.subnet_ids.clone()))
+                .set_security_group_ids(Some(compute.security_group_ids.clone()));
+            if !compute.kind.is_fargate() {
+                let types = if compute.instance_types.is_empty() {
+                    vec!["optimal".to_string()]
+                } else {
+                    compute.instance_types.clone()
+                };
+                resources = resources
+                    .minv_cpus(compute.min_vcpus)
+                    .set_instance_types(Some(types))
+                    .set_instance_role(compute.instance_role.clone())
+                    .allocation_strategy(CrAllocationStrategy::from(
+                        compute.allocation_strategy.as_deref().unwrap_or("BEST_FIT_PROGRESSIVE"),
+                    ))
+                    .set_bid_percentage(compute.bid_percentage);
+            }
+            let resources = resources.build();
+            batch
+                .create_compute_environment()
+                .compute_environment_name(&name)
+                .r#type(CeType::Managed)
+                .state(CeState::Enabled)
+                .compute_resources(resources)
+                .set_service_role(compute.service_role_arn.clone())
+                .set_tags(Some(tags.clone().into_iter().collect::<HashMap<_, _>>()))
+                .send()
+                .await
+                .map_err(|e| aws_error("CreateComputeEnvironment", e))?;
+        }
+        Some(existing) => {
+            let current = existing.compute_resources();
+            let max_now = current.and_then(|c| c.maxv_cpus());
+            let min_now = current.and_then(|c| c.minv_cpus()).unwrap_or(0);
+            let enabled = existing.state() == Some(&CeState::Enabled);
+            let wants_min = !compute.kind.is_fargate() && min_now != compute.min_vcpus;
+            if max_now != Some(compute.max_vcpus) || wants_min || !enabled {
+                let mut update = ComputeResourceUpdate::builder().maxv_cpus(compute.max_vcpus);
+                if !compute.kind.is_fargate() {
+                    update = update.minv_cpus(compute.min_vcpus);
+                }
+                batch
+                    .update_compute_environment()
+                    .compute_environment(&name)
+                    .state(CeState::Enabled)
+                    .compute_resources(update.build())
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("UpdateComputeEnvironment", e))?;
+            }
+        }
+    }
+    let ready = wait::until(&format!("compute environment {name}"), deadline, FIRST_POLL, || async {
+        let Some(ce) = describe_ce(batch, &name).await? else {
+            return Ok(Poll::Pending("not visible yet".into()));
+        };
+        Ok(match ce.status() {
+            Some(CeStatus::Valid) => Poll::Ready(ce),
+            Some(CeStatus::Invalid) => Poll::Failed(format!(
+                "AWS Batch marked {name} INVALID: {}",
+                ce.status_reason().unwrap_or("no reason given")
+            )),
+            other => Poll::Pending(format!("{other:?}")),
+        })
+    })
+    .await?;
+    Ok((
+        ready.compute_environment_arn().unwrap_or_default().to_string(),
+        ready.ecs_cluster_arn().unwrap_or_default().to_string(),
+    ))
+}
+
+/// Creates or adopts the queue on the environment, with the wanted
+/// priority and state; waits until VALID. Returns its ARN.
+pub async fn ensure_queue(
+    batch: &Client,
+    names: &Names,
+    queue: &Queue,
+    compute_environment_arn: &str,
+    tags: &BTreeMap<String, String>,
+    deadline: Instant,
+) -> Result<String, Diagnostics> {
+    let name = names.job_queue();
+    let state = if queue.enabled { JqState::Enabled } else { JqState::Disabled };
+    match describe_queue(batch, &name).await? {
+        None => {
+            let order = ComputeEnvironmentOrder::builder()
+                .order(1)
+                .compute_environment(compute_environment_arn)
+                .build();
+            batch
+                .create_job_queue()
+                .job_queue_name(&name)
+                .state(state)
+                .priority(queue.priority)
+                .compute_environment_order(order)
+                .set_tags(Some(tags.clone().into_iter().collect::<HashMap<_, _>>()))
+                .send()
+                .await
+                .map_err(|e| aws_error("CreateJobQueue", e))?;
+        }
+        Some(existing) => {
+            if existing.priority() != Some(queue.priority) || existing.state() != Some(&state) {
+                batch
+                    .update_job_queue()
+                    .job_queue(&name)
+                    .priority(queue.priority)
+                    .state(state)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("UpdateJobQueue", e))?;
+            }
+        }
+    }
+    let ready = wait::until(&format!("job queue {name}"), deadline, FIRST_POLL, || async {
+        let Some(q) = describe_queue(batch, &name).await? else {
+            return Ok(Poll::Pending("not visible yet".into()));
+        };
+        Ok(match q.status() {
+            Some(JqStatus::Valid) => Poll::Ready(q),
+            Some(JqStatus::Invalid) => Poll::Failed(format!(
+                "AWS Batch marked {name} INVALID: {}",
+                q.status_reason().unwrap_or("no reason given")
+            )),
+            other => Poll::Pending(format!("{other:?}")),
+        })
+    })
+    .await?;
+    Ok(ready.job_queue_arn().unwrap_or_default().to_string())
+}
+
+/// Disables, deletes and waits until the queue is gone. AWS refuses to
+/// delete an enabled queue, and refuses to delete a compute environment a
+/// queue still uses, so this runs first.
+pub async fn delete_queue(batch: &Client, names: &Names, deadline: Instant) -> Result<(), Diagnostics> {
+    let name = names.job_queue();
+    let Some(q) = describe_queue(batch, &name).await? else { return Ok(()) };
+    if q.state() != Some(&JqState::Disabled) {
+        batch
+            .update_job_queue()
+            .job_queue(&name)
+            .state(JqState::Disabled)
+            .send()
+            .await
+            .map_err(|e| aws_error("UpdateJobQueue", e))?;
+    }
+    settle_queue(batch, &name, deadline).await?;
+    batch.delete_job_queue().job_queue(&name).send().await.map_err(|e| aws_error("DeleteJobQueue", e))?;
+    wait::until(&format!("deletion of job queue {name}"), deadline, FIRST_POLL, || async {
+        Ok(match describe_queue(batch, &name).await? {
+            None => Poll::Ready(()),
+            Some(q) => Poll::Pending(format!("{:?}", q.status())),
+        })
+    })
+    .await
+}
+
+/// Waits while the queue is in a transition (CREATING/UPDATING).
+async fn settle_queue(batch: &Client, name: &str, deadline: Instant) -> Result<(), Diagnostics> {
+    wait::until(&format!("job queue {name} to settle"), deadline, FIRST_POLL, || async {
+        Ok(match describe_queue(batch, name).await? {
+            None => Poll::Ready(()),
+            Some(q) => match q.status() {
+                Some(JqStatus::Creating | JqStatus::Updating) => Poll::Pending(format!("{:?}", q.status())),
+                _ => Poll::Ready(()),
+            },
+        })
+    })
+    .await
+}
+
+pub async fn delete_compute_environment(
+    batch: &Client,
+    names: &Names,
+    deadline: Instant,
+) -> Result<(), Diagnostics> {
+    let name = names.compute_environment();
+    let Some(ce) = describe_ce(batch, &name).await? else { return Ok(()) };
+    if ce.state() != Some(&CeState::Disabled) {
+        batch
+            .update_compute_environment()
+            .compute_environment(&name)
+            .state(CeState::Disabled)
+            .send()
+            .await
+            .map_err(|e| aws_error("UpdateComputeEnvironment", e))?;
+    }
+    wait::until(&format!("compute environment {name} to settle"), deadline, FIRST_POLL, || async {
+        Ok(match describe_ce(batch, &name).await? {
+            None => Poll::Ready(()),
+            Some(c) => match c.status() {
+                Some(CeStatus::Creating | CeStatus::Updating) => Poll::Pending(format!("{:?}", c.status())),
+                _ => Poll::Ready(()),
+            },
+        })
+    })
+    .await?;
+    batch
+        .delete_compute_environment()
+        .compute_environment(&name)
+        .send()
+        .await
+        .map_err(|e| aws_error("DeleteComputeEnvironment", e))?;
+    wait::until(&format!("deletion of compute environment {name}"), deadline, FIRST_POLL, || async {
+        Ok(match describe_ce(batch, &name).await? {
+            None => Poll::Ready(()),
+            Some(c) => Poll::Pending(format!("{:?}", c.status())),
+        })
+    })
+    .await
+}

@@ -1,0 +1,321 @@
+//! EFS: the file system (created by creation token, or an existing one),
+//! one mount target per subnet, and the access point that creates the
+//! pipeline's root directory with its owner and mode.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_efs::Client;
+use aws_sdk_efs::types::{
+    AccessPointDescription, CreationInfo, FileSystemDescription, LifeCycleState, PerformanceMode, PosixUser,
+    RootDirectory, Tag, ThroughputMode,
+};
+
+use super::names::Names;
+use super::spec::Efs;
+use super::wait::{self, Poll, aws_error};
+use crate::tfplugin::{Diagnostic, Diagnostics};
+
+const FIRST_POLL: Duration = Duration::from_millis(200);
+
+pub struct EfsParts {
+    pub file_system_id: String,
+    pub file_system_arn: String,
+    pub mount_target_ids: Vec<String>,
+    pub access_point_id: String,
+    pub access_point_arn: String,
+}
+
+fn efs_tags(tags: &BTreeMap<String, String>, name: &str) -> Result<Vec<Tag>, Diagnostics> {
+    let mut all = tags.clone();
+    all.insert("Name".into(), name.to_string());
+    all.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| aws_error("Tag", e))).collect()
+}
+
+async fn describe_fs_by_id(efs: &Client, id: &str) -> Result<Option<FileSystemDescription>, Diagnostics> {
+    match efs.describe_file_systems().file_system_id(id).send().await {
+        Ok(out) => Ok(out.file_systems().first().cloned()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_file_system_not_found()) => Ok(None),
+        Err(e) => Err(aws_error("DescribeFileSystems", e)),
+    }
+}
+
+async fn describe_fs_by_token(
+    efs: &Client,
+    token: &str,
+) -> Result<Option<FileSystemDescription>, Diagnostics> {
+    let out = efs
+        .describe_file_systems()
+        .creation_token(token)
+        .send()
+        .await
+        .map_err(|e| aws_error("DescribeFileSystems", e))?;
+    Ok(out.file_systems().iter().find(|f| f.life_cycle_state() != &LifeCycleState::Deleted).cloned())
+}
+
+/// The pipeline's file system as it is now, if it exists.
+pub async fn find_file_system(
+    efs: &Client,
+    names: &Names,
+    spec: &Efs,
+) -> Result<Option<FileSystemDescription>, Diagnostics> {
+    match &spec.existing_file_system_id {
+        Some(id) => describe_fs_by_id(efs, id).await,
+        None => describe_fs_by_token(efs, &names.efs_creation_token()).await,
+    }
+}
+
+async fn wait_fs_available(
+    efs: &Client,
+    id: &str,
+    deadline: Instant,
+) -> Result<FileSystemDescription, Diagnostics> {
+    wait::until(&format!("file system {id}"), deadline, FIRST_POLL, || async {
+        Ok(match describe_fs_by_id(efs, id).await? {
+            None => Poll::Pending("not visible yet".into()),
+            Some(fs) => match fs.life_cycle_state() {
+                LifeCycleState::Available => Poll::Ready(fs),
+                LifeCycleState::Error => Poll::Failed(format!("file system {id} is in the error state")),
+                other => Poll::Pending(other.as_str().to_string()),
+            },
+        })
+    })
+    .await
+}
+
+pub async fn ensure(
+    efs: &Client,
+    names: &Names,
+    spec: &Efs,
+    subnet_ids: &[String],
+    tags: &BTreeMap<String, String>,
+    deadline: Instant,
+) -> Result<EfsParts, (Option<String>, Diagnostics)> {
+    let fs = ensure_file_system(efs, names, spec, tags, deadline).await.map_err(|d| (None, d))?;
+    let fs_id = fs.file_system_id().to_string();
+    let keep_id = |d: Diagnostics| (Some(fs_id.clone()), d);
+    let mount_target_ids = ensure_mount_targets(efs, &fs_id, subnet_ids, &spec.security_group_ids, deadline)
+        .await
+        .map_err(keep_id)?;
+    let ap = ensure_access_point(efs, names, spec, &fs_id, tags, deadline).await.map_err(keep_id)?;
+    Ok(EfsParts {
+        file_system_id: fs_id.clone(),
+        file_system_arn: fs.file_system_arn().unwrap_or_default().to_string(),
+        mount_target_ids,
+        access_point_id: ap.access_point_id().unwrap_or_default().to_string(),
+        access_point_arn: ap.access_point_arn().unwrap_or_default().to_string(),
+    })
+}
+
+async fn ensure_file_system(
+    efs: &Client,
+    names: &Names,
+    spec: &Efs,
+    tags: &BTreeMap<String, String>,
+    deadline: Instant,
+) -> Result<FileSystemDescription, Diagnostics> {
+    if let Some(id) = &spec.existing_file_system_id {
+        return match describe_fs_by_id(efs, id).await? {
+            Some(_) => wait_fs_available(efs, id, deadline).await,
+            None => Err(Diagnostic::error(
+                "File system not found",
+                format!("efs.file_system_id {id:?} does not exist in this account and region."),
+            )
+            .into()),
+        };
+    }
+    let token = names.efs_creation_token();
+    let id = match describe_fs_by_token(efs, &token).await? {
+        Some(fs) => fs.file_system_id().to_string(),
+        None => {
+            let mut create = efs
+                .create_file_system()
+                .creation_token(&token)
+                .performance_mode(PerformanceMode::from(spec.performance_mode.as_str()))
+                .throughput_mode(ThroughputMode::from(spec.throughput_mode.as_str()))
+                .encrypted(true)
+                .set_kms_key_id(spec.kms_key_id.clone())
+                .set_tags(Some(efs_tags(tags, &names.pipeline)?));
+            if let Some(mibps) = spec.provisioned_throughput_mibps {
+                create = create.provisioned_throughput_in_mibps(mibps);
+            }
+            create.send().await.map_err(|e| aws_error("CreateFileSystem", e))?.file_system_id().to_string()
+        }
+    };
+    wait_fs_available(efs, &id, deadline).await
+}
+
+async fn ensure_mount_targets(
+    efs: &Client,
+    fs_id: &str,
+    subnet_ids: &[String],
+    security_groups: &[String],
+    deadline: Instant,
+) -> Result<Vec<String>, Diagnostics> {
+    let existing = efs
+        .describe_mount_targets()
+        .file_system_id(fs_id)
+        .send()
+        .await
+        .map_err(|e| aws_error("DescribeMountTargets", e))?;
+    let covered: Vec<String> = existing.mount_targets().iter().map(|m| m.subnet_id().to_string()).collect();
+    for subnet in subnet_ids.iter().filter(|s| !covered.contains(s)) {
+        match efs
+            .create_mount_target()
+            .file_system_id(fs_id)
+            .subnet_id(subnet)
+            .set_security_groups(Some(security_groups.to_vec()))
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            // Another subnet in the same availability zone already has one:
+            // jobs in this subnet reach EFS through it.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_mount_target_conflict()) => {}
+            Err(e) => return Err(aws_error(&format!("CreateMountTarget in {subnet}"), e)),
+        }
+    }
+    wait::until(&format!("mount targets of {fs_id}"), deadline, FIRST_POLL, || async {
+        let out = efs
+            .describe_mount_targets()
+            .file_system_id(fs_id)
+            .send()
+            .await
+            .map_err(|e| aws_error("DescribeMountTargets", e))?;
+        let targets = out.mount_targets();
+        if let Some(bad) = targets.iter().find(|m| m.life_cycle_state() == &LifeCycleState::Error) {
+            return Ok(Poll::Failed(format!("mount target {} is in the error state", bad.mount_target_id())));
+        }
+        if targets.iter().all(|m| m.life_cycle_state() == &LifeCycleState::Available) {
+            let mut ids: Vec<String> = targets.iter().map(|m| m.mount_target_id().to_string()).collect();
+            ids.sort();
+            Ok(Poll::Ready(ids))
+        } else {
+            Ok(Poll::Pending("mount targets creating".into()))
+        }
+    })
+    .await
+}
+
+pub async fn find_access_point(
+    efs: &Client,
+    names: &Names,
+    fs_id: &str,
+) -> Result<Option<AccessPointDescription>, Diagnostics> {
+    let out = efs
+        .describe_access_points()
+        .file_system_id(fs_id)
+        .send()
+        .await
+        .map_err(|e| aws_error("DescribeAccessPoints", e))?;
+    let wanted = names.access_point();
+    Ok(out
+        .access_points()
+        .iter()
+        .find(|ap| {
+            ap.name() == Some(wanted.as_str())
+                || ap.tags().iter().any(|t| t.key() == "Name" && t.value() == wanted)
+        })
+        .cloned())
+}
+
+async fn ensure_access_point(
+    efs: &Client,
+    names: &Names,
+    spec: &Efs,
+    fs_id: &str,
+    tags: &BTreeMap<String, String>,
+    deadline: Instant,
+) -> Result<AccessPointDescription, Diagnostics> {
+    if find_access_point(efs, names, fs_id).await?.is_none() {
+        let posix = PosixUser::builder()
+            .uid(spec.posix_uid)
+            .gid(spec.posix_gid)
+            .build()
+            .map_err(|e| aws_error("PosixUser", e))?;
+        let creation = CreationInfo::builder()
+            .owner_uid(spec.posix_uid)
+            .owner_gid(spec.posix_gid)
+            .permissions(&spec.permissions)
+            .build()
+            .map_err(|e| aws_error("CreationInfo", e))?;
+        efs.create_access_point()
+            .client_token(names.access_point())
+            .file_system_id(fs_id)
+            .posix_user(posix)
+            .root_directory(
+                RootDirectory::builder().path(&spec.root_directory).creation_info(creation).build(),
+            )
+            .set_tags(Some(efs_tags(tags, &names.access_point())?))
+            .send()
+            .await
+            .map_err(|e| aws_error("CreateAccessPoint", e))?;
+    }
+    wait::until(&format!("access point {}", names.access_point()), deadline, FIRST_POLL, || async {
+        Ok(match find_access_point(efs, names, fs_id).await? {
+            None => Poll::Pending("not visible yet".into()),
+            Some(ap) => match ap.life_cycle_state() {
+                Some(LifeCycleState::Available) => Poll::Ready(ap),
+                Some(LifeCycleState::Error) => Poll::Failed("access point is in the error state".into()),
+                other => Poll::Pending(format!("{other:?}")),
+            },
+        })
+    })
+    .await
+}
+
+pub async fn delete_access_point(efs: &Client, names: &Names, fs_id: &str) -> Result<(), Diagnostics> {
+    if let Some(ap) = find_access_point(efs, names, fs_id).await? {
+        if let Some(id) = ap.access_point_id() {
+            efs.delete_access_point()
+                .access_point_id(id)
+                .send()
+                .await
+                .map_err(|e| aws_error("DeleteAccessPoint", e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the mount targets, waits for them to go, then the file system.
+pub async fn delete_file_system(efs: &Client, fs_id: &str, deadline: Instant) -> Result<(), Diagnostics> {
+    if describe_fs_by_id(efs, fs_id).await?.is_none() {
+        return Ok(());
+    }
+    let targets = efs
+        .describe_mount_targets()
+        .file_system_id(fs_id)
+        .send()
+        .await
+        .map_err(|e| aws_error("DescribeMountTargets", e))?;
+    for mt in targets.mount_targets() {
+        efs.delete_mount_target()
+            .mount_target_id(mt.mount_target_id())
+            .send()
+            .await
+            .map_err(|e| aws_error("DeleteMountTarget", e))?;
+    }
+    wait::until(&format!("mount targets of {fs_id} to go"), deadline, FIRST_POLL, || async {
+        let out = efs
+            .describe_mount_targets()
+            .file_system_id(fs_id)
+            .send()
+            .await
+            .map_err(|e| aws_error("DescribeMountTargets", e))?;
+        Ok(if out.mount_targets().is_empty() { Poll::Ready(()) } else { Poll::Pending("deleting".into()) })
+    })
+    .await?;
+    efs.delete_file_system()
+        .file_system_id(fs_id)
+        .send()
+        .await
+        .map_err(|e| aws_error("DeleteFileSystem", e))?;
+    wait::until(&format!("deletion of file system {fs_id}"), deadline, FIRST_POLL, || async {
+        Ok(match describe_fs_by_id(efs, fs_id).await? {
+            None => Poll::Ready(()),
+            Some(fs) if fs.life_cycle_state() == &LifeCycleState::Deleted => Poll::Ready(()),
+            Some(fs) => Poll::Pending(fs.life_cycle_state().as_str().to_string()),
+        })
+    })
+    .await
+}

@@ -1,0 +1,421 @@
+//! Reading a pipeline back from AWS: `refresh` (ReadResource: drift and
+//! parts deleted behind Terraform's back) and `rebuild` (import by name).
+
+use std::collections::BTreeMap;
+
+use aws_sdk_batch::types::{CeState, JobDefinition, JqState, ResourceType};
+
+use super::jobdefs::{self, RESERVED_ENV, SETTINGS_PARAMETER};
+use super::names::{NAME_TAG, Names};
+use super::spec::PipelineSpec;
+use super::{Parts, bucket, compute, efs, fill_state, resource_tags};
+use crate::aws::clients::AwsClients;
+use crate::tfplugin::{Diagnostic, Diagnostics, Number, Schema, Value};
+
+/// What exists now, for the pipeline of this name.
+async fn observe(
+    clients: &AwsClients,
+    spec: &PipelineSpec,
+    fs_id: Option<&str>,
+) -> Result<(Parts, BTreeMap<String, JobDefinition>, Option<(i32, bool)>, Option<i32>), Diagnostics> {
+    let names = Names::new(&spec.name);
+    let mut parts = Parts::default();
+    let mut max_vcpus = None;
+    if let Some(ce) = compute::describe_ce(&clients.batch, &names.compute_environment()).await? {
+        parts.compute_environment_arn = ce.compute_environment_arn().map(str::to_string);
+        parts.ecs_cluster_arn = ce.ecs_cluster_arn().map(str::to_string);
+        max_vcpus = ce.compute_resources().and_then(|c| c.maxv_cpus());
+    }
+    let mut queue = None;
+    if let Some(q) = compute::describe_queue(&clients.batch, &names.job_queue()).await? {
+        parts.job_queue_arn = q.job_queue_arn().map(str::to_string);
+        queue = Some((q.priority().unwrap_or(1), q.state() == Some(&JqState::Enabled)));
+    }
+    let fs = match fs_id {
+        Some(id) => {
+            let mut by_id = spec.efs.clone();
+            by_id.existing_file_system_id = Some(id.to_string());
+            efs::find_file_system(&clients.efs, &names, &by_id).await?
+        }
+        None => efs::find_file_system(&clients.efs, &names, &spec.efs).await?,
+    };
+    if let Some(fs) = &fs {
+        let id = fs.file_system_id().to_string();
+        parts.file_system_arn = fs.file_system_arn().map(str::to_string);
+        if let Some(ap) = efs::find_access_point(&clients.efs, &names, &id).await? {
+            parts.access_point_id = ap.access_point_id().map(str::to_string);
+            parts.access_point_arn = ap.access_point_arn().map(str::to_string);
+        }
+        let targets = clients
+            .efs
+            .describe_mount_targets()
+            .file_system_id(&id)
+            .send()
+            .await
+            .map_err(|e| super::wait::aws_error("DescribeMountTargets", e))?;
+        let mut ids: Vec<String> =
+            targets.mount_targets().iter().map(|m| m.mount_target_id().to_string()).collect();
+        ids.sort();
+        parts.mount_target_ids = Some(ids);
+        parts.file_system_id = Some(id);
+    }
+    let mut defs = BTreeMap::new();
+    for stage in super::schema::STAGES {
+        if let Some(latest) =
+            jobdefs::active_revisions(&clients.batch, &names.job_definition(stage)).await?.pop()
+        {
+            parts
+                .job_definition_arns
+                .insert(stage.to_string(), latest.job_definition_arn().unwrap_or_default().to_string());
+            defs.insert(stage.to_string(), latest);
+        }
+    }
+    if spec.egress_bucket.name.is_empty() || bucket::exists(&clients.s3, &spec.egress_bucket.name).await? {
+        parts.egress_bucket_arn = Some(format!("arn:aws:s3:::{}", spec.egress_bucket.name));
+    }
+    Ok((parts, defs, queue, max_vcpus))
+}
+
+fn set_in_block(state: &mut Value, block: &str, attr: &str, value: Value) {
+    if let Some(Value::List(items)) = state.get_mut(block) {
+        if let Some(first) = items.first_mut() {
+            first.set_attr(attr, value);
+        }
+    }
+}
+
+fn image_of(def: &JobDefinition) -> Option<String> {
+    def.container_properties().and_then(|c| c.image()).map(str::to_string)
+}
+
+/// ReadResource: the state as AWS has it. Null when the whole pipeline is
+/// gone; a missing part leaves its ids null so the plan makes it again.
+pub async fn refresh(clients: &AwsClients, state: &Value) -> Result<Value, Diagnostics> {
+    let (Some(mut spec), _) = PipelineSpec::parse(state) else { return Ok(state.clone()) };
+    let fs_id = state
+        .get("efs")
+        .elements()
+        .first()
+        .and_then(|e| e.get("file_system_id").as_str())
+        .map(str::to_string);
+    // The spec from state names the file system; whether we created it is
+    // not a question for reading.
+    spec.efs.existing_file_system_id = None;
+    let (parts, defs, queue, max_vcpus) = observe(clients, &spec, fs_id.as_deref()).await?;
+    let nothing_left = parts.compute_environment_arn.is_none()
+        && parts.job_queue_arn.is_none()
+        && parts.file_system_arn.is_none()
+        && parts.job_definition_arns.is_empty();
+    if nothing_left {
+        return Ok(Value::Null);
+    }
+    let mut new_state = state.clone();
+    fill_state(&mut new_state, &spec, &parts, &resource_tags(clients, &spec));
+    if let Some(max) = max_vcpus {
+        set_in_block(&mut new_state, "compute", "max_vcpus", Value::int(i64::from(max)));
+    }
+    if let Some((priority, enabled)) = queue {
+        if !state.get("queue").elements().is_empty() {
+            set_in_block(&mut new_state, "queue", "priority", Value::int(i64::from(priority)));
+            set_in_block(
+                &mut new_state,
+                "queue",
+                "state",
+                Value::string(if enabled { "ENABLED" } else { "DISABLED" }),
+            );
+        }
+    }
+    for (stage, def) in &defs {
+        if let Some(image) = image_of(def) {
+            set_in_block(&mut new_state, stage, "image", Value::string(image));
+        }
+    }
+    Ok(new_state)
+}
+
+fn block(attrs: Vec<(&str, Value)>) -> Value {
+    Value::List(vec![Value::object(attrs)])
+}
+
+fn strings(items: &[String]) -> Value {
+    Value::Set(items.iter().map(Value::string).collect())
+}
+
+/// Leaves an attribute null when AWS has the default, so a configuration
+/// that relies on defaults imports with a clean plan.
+fn unless_default<T: PartialEq>(value: Option<T>, default: T, to_value: impl Fn(T) -> Value) -> Value {
+    match value {
+        Some(v) if v != default => to_value(v),
+        _ => Value::Null,
+    }
+}
+
+fn stage_from(def: &JobDefinition, stage: &str) -> Value {
+    let container = def.container_properties();
+    let requirement = |kind: ResourceType| {
+        container
+            .map(|c| c.resource_requirements())
+            .unwrap_or_default()
+            .iter()
+            .find(|r| r.r#type() == Some(&kind))
+            .and_then(|r| r.value())
+            .map(str::to_string)
+    };
+    let vcpus = requirement(ResourceType::Vcpu).and_then(|v| Number::parse(&v).ok());
+    let memory = requirement(ResourceType::Memory).and_then(|v| v.parse::<i64>().ok());
+    let environment: BTreeMap<String, Value> = container
+        .map(|c| c.environment())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|kv| Some((kv.name()?.to_string(), kv.value()?.to_string())))
+        .filter(|(k, _)| !RESERVED_ENV.contains(&k.as_str()))
+        .map(|(k, v)| (k, Value::string(v)))
+        .collect();
+    let retry = def.retry_strategy();
+    let codes: Vec<i64> = retry
+        .map(|r| r.evaluate_on_exit())
+        .unwrap_or_default()
+        .iter()
+        .filter(|e| e.action().is_some_and(|a| a.as_str().eq_ignore_ascii_case("retry")))
+        .filter_map(|e| e.on_exit_code()?.parse().ok())
+        .collect();
+    let command: Vec<String> = container.map(|c| c.command().to_vec()).unwrap_or_default();
+    let mut attrs = vec![
+        ("image", container.and_then(|c| c.image()).map(Value::string).unwrap_or(Value::Null)),
+        ("vcpus", unless_default(vcpus, Number::from_i64(1), Value::Number)),
+        ("memory", unless_default(memory, 2048, Value::int)),
+        (
+            "command",
+            if command.is_empty() {
+                Value::Null
+            } else {
+                Value::List(command.iter().map(Value::string).collect())
+            },
+        ),
+        ("environment", if environment.is_empty() { Value::Null } else { Value::Map(environment) }),
+        ("retry_attempts", unless_default(retry.and_then(|r| r.attempts()), 3, |n| Value::int(i64::from(n)))),
+        (
+            "retry_on_exit_codes",
+            if codes == [75] || codes.is_empty() {
+                Value::Null
+            } else {
+                Value::Set(codes.into_iter().map(Value::int).collect())
+            },
+        ),
+        (
+            "timeout_seconds",
+            unless_default(def.timeout().and_then(|t| t.attempt_duration_seconds()), 3600, |n| {
+                Value::int(i64::from(n))
+            }),
+        ),
+        (
+            "execution_role_arn",
+            container.and_then(|c| c.execution_role_arn()).map(Value::string).unwrap_or(Value::Null),
+        ),
+        ("job_role_arn", container.and_then(|c| c.job_role_arn()).map(Value::string).unwrap_or(Value::Null)),
+    ];
+    if stage == "processing" {
+        attrs.push(("transform", Value::Null));
+    }
+    block(attrs)
+}
+
+/// Import: the whole configuration as AWS shows it, by pipeline name.
+pub async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Result<Value, Diagnostics> {
+    let names = Names::new(name);
+    let not_found = || -> Diagnostics {
+        Diagnostic::error(
+            "Pipeline not found",
+            format!(
+                "No compute environment named {:?}: is {name:?} the pipeline's name, in this region?",
+                names.compute_environment()
+            ),
+        )
+        .into()
+    };
+    let ce =
+        compute::describe_ce(&clients.batch, &names.compute_environment()).await?.ok_or_else(not_found)?;
+    let resources = ce.compute_resources();
+    let kind = resources.and_then(|r| r.r#type()).map(|t| t.as_str().to_string()).unwrap_or_default();
+    let fargate = kind.starts_with("FARGATE");
+    let own_tags: BTreeMap<String, Value> = ce
+        .tags()
+        .map(|t| {
+            t.iter()
+                .filter(|(k, v)| k.as_str() != NAME_TAG && clients.default_tags.get(*k) != Some(*v))
+                .map(|(k, v)| (k.clone(), Value::string(v)))
+                .collect()
+        })
+        .unwrap_or_default();
+
+    let mut state = Value::null_object(&schema.value_type());
+    state.set_attr("name", Value::string(name));
+    state.set_attr("id", Value::string(name));
+    state.set_attr("tags", if own_tags.is_empty() { Value::Null } else { Value::Map(own_tags) });
+    state.set_attr(
+        "compute",
+        block(vec![
+            ("type", Value::string(&kind)),
+            (
+                "max_vcpus",
+                resources
+                    .and_then(|r| r.maxv_cpus())
+                    .map(|n| Value::int(i64::from(n)))
+                    .unwrap_or(Value::Null),
+            ),
+            (
+                "min_vcpus",
+                if fargate {
+                    Value::Null
+                } else {
+                    resources
+                        .and_then(|r| r.minv_cpus())
+                        .map(|n| Value::int(i64::from(n)))
+                        .unwrap_or(Value::Null)
+                },
+            ),
+            ("subnet_ids", strings(resources.map(|r| r.subnets()).unwrap_or_default())),
+            ("security_group_ids", strings(resources.map(|r| r.security_group_ids()).unwrap_or_default())),
+            (
+                "instance_types",
+                if fargate {
+                    Value::Null
+                } else {
+                    strings(resources.map(|r| r.instance_types()).unwrap_or_default())
+                },
+            ),
+            (
+                "instance_role",
+                resources.and_then(|r| r.instance_role()).map(Value::string).unwrap_or(Value::Null),
+            ),
+            (
+                "allocation_strategy",
+                resources
+                    .and_then(|r| r.allocation_strategy())
+                    .map(|s| Value::string(s.as_str()))
+                    .unwrap_or(Value::Null),
+            ),
+            (
+                "bid_percentage",
+                resources
+                    .and_then(|r| r.bid_percentage())
+                    .map(|n| Value::int(i64::from(n)))
+                    .unwrap_or(Value::Null),
+            ),
+            ("service_role_arn", ce.service_role().map(Value::string).unwrap_or(Value::Null)),
+        ]),
+    );
+    let _ = ce.state() == Some(&CeState::Enabled);
+    if let Some(q) = compute::describe_queue(&clients.batch, &names.job_queue()).await? {
+        let priority = q.priority().unwrap_or(1);
+        let enabled = q.state() == Some(&JqState::Enabled);
+        if priority != 1 || !enabled {
+            state.set_attr(
+                "queue",
+                block(vec![
+                    ("priority", Value::int(i64::from(priority))),
+                    ("state", Value::string(if enabled { "ENABLED" } else { "DISABLED" })),
+                ]),
+            );
+        }
+    }
+
+    let mut defs = BTreeMap::new();
+    for stage in super::schema::STAGES {
+        if let Some(def) =
+            jobdefs::active_revisions(&clients.batch, &names.job_definition(stage)).await?.pop()
+        {
+            state.set_attr(stage, stage_from(&def, stage));
+            defs.insert(stage, def);
+        }
+    }
+    // The file system and mount path as the job definitions use them.
+    let volume = defs
+        .get("procurement")
+        .and_then(|d| d.container_properties())
+        .and_then(|c| c.volumes().first().cloned());
+    let fs_id = volume
+        .as_ref()
+        .and_then(|v| v.efs_volume_configuration())
+        .and_then(|e| e.file_system_id())
+        .map(str::to_string);
+    let mount_path = defs
+        .get("procurement")
+        .and_then(|d| d.container_properties())
+        .and_then(|c| c.mount_points().first())
+        .and_then(|m| m.container_path())
+        .map(str::to_string);
+    let mut efs_attrs: Vec<(&str, Value)> = vec![
+        ("file_system_id", fs_id.clone().map(Value::string).unwrap_or(Value::Null)),
+        ("mount_path", unless_default(mount_path, "/mnt/efs".to_string(), Value::string)),
+    ];
+    if let Some(fs_id) = &fs_id {
+        if let Some(ap) = efs::find_access_point(&clients.efs, &names, fs_id).await? {
+            let root = ap.root_directory();
+            let info = root.and_then(|r| r.creation_info());
+            efs_attrs.push((
+                "root_directory",
+                unless_default(
+                    root.and_then(|r| r.path()).map(str::to_string),
+                    "/pipeline".into(),
+                    Value::string,
+                ),
+            ));
+            efs_attrs.push(("posix_uid", unless_default(ap.posix_user().map(|p| p.uid()), 1000, Value::int)));
+            efs_attrs.push(("posix_gid", unless_default(ap.posix_user().map(|p| p.gid()), 1000, Value::int)));
+            efs_attrs.push((
+                "permissions",
+                unless_default(info.map(|i| i.permissions().to_string()), "0750".into(), Value::string),
+            ));
+        }
+    }
+    state.set_attr("efs", block(efs_attrs));
+
+    // Settings that live only in the procurement definition's parameters.
+    let settings: serde_json::Value = defs
+        .get("procurement")
+        .and_then(|d| d.parameters())
+        .and_then(|p| p.get(SETTINGS_PARAMETER))
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    let text = |v: &serde_json::Value| v.as_str().map(Value::string).unwrap_or(Value::Null);
+    let source = &settings["source"];
+    state.set_attr(
+        "source",
+        block(vec![
+            ("s3_bucket", text(&source["s3_bucket"])),
+            (
+                "s3_prefix",
+                source["s3_prefix"]
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .map(Value::string)
+                    .unwrap_or(Value::Null),
+            ),
+            (
+                "s3_suffix",
+                source["s3_suffix"]
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .map(Value::string)
+                    .unwrap_or(Value::Null),
+            ),
+            ("synthetic_count", source["synthetic_count"].as_i64().map(Value::int).unwrap_or(Value::Null)),
+        ]),
+    );
+    state.set_attr("items_per_node", unless_default(settings["items_per_node"].as_i64(), 40, Value::int));
+    state.set_attr("max_nodes", unless_default(settings["max_nodes"].as_i64(), 10_000, Value::int));
+    let eb = &settings["egress_bucket"];
+    state.set_attr(
+        "egress_bucket",
+        block(vec![
+            ("name", text(&eb["name"])),
+            ("create", unless_default(eb["create"].as_bool(), true, Value::Bool)),
+            (
+                "prefix",
+                unless_default(eb["prefix"].as_str().map(str::to_string), "results".into(), Value::string),
+            ),
+        ]),
+    );
+    Ok(state)
+}

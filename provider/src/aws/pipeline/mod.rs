@@ -1,0 +1,329 @@
+//! `batch_pipeline`: AWS Batch compute environment and queue, EFS file
+//! system, mount targets and access point, three N_TO_N job definitions and
+//! the egress bucket, kept true by Terraform as one resource.
+//!
+//! Create and update share one idempotent converge: every part is found by
+//! its derived name (or EFS creation token) and created only when missing,
+//! so a re-apply after a half-failed create adopts what exists.
+
+mod bucket;
+mod compute;
+mod efs;
+mod import;
+mod jobdefs;
+mod names;
+mod run_config;
+pub mod schema;
+pub mod spec;
+mod wait;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use async_trait::async_trait;
+
+use super::clients::{AwsClients, ClientSlot};
+use super::tags;
+use crate::tfplugin::conform;
+use crate::tfplugin::{
+    ApplyRequest, ApplyResponse, Diagnostic, Diagnostics, PlanRequest, PlanResponse, ReadResponse, Resource,
+    Schema, Value,
+};
+use names::{NAME_TAG, Names};
+use spec::PipelineSpec;
+
+pub struct Pipeline {
+    clients: ClientSlot,
+}
+
+impl Pipeline {
+    pub fn new(clients: ClientSlot) -> Self {
+        Pipeline { clients }
+    }
+}
+
+/// What converge (or read) found or made; None where a part is missing.
+#[derive(Default)]
+struct Parts {
+    compute_environment_arn: Option<String>,
+    ecs_cluster_arn: Option<String>,
+    job_queue_arn: Option<String>,
+    file_system_id: Option<String>,
+    file_system_arn: Option<String>,
+    access_point_id: Option<String>,
+    access_point_arn: Option<String>,
+    mount_target_ids: Option<Vec<String>>,
+    job_definition_arns: BTreeMap<String, String>,
+    egress_bucket_arn: Option<String>,
+}
+
+fn opt_string(v: &Option<String>) -> Value {
+    v.as_ref().map(Value::string).unwrap_or(Value::Null)
+}
+
+/// Writes the computed attributes into a state value.
+fn fill_state(state: &mut Value, spec: &PipelineSpec, parts: &Parts, tags_all: &BTreeMap<String, String>) {
+    state.set_attr("id", Value::string(&spec.name));
+    state.set_attr("tags_all", tags::to_value(tags_all));
+    state.set_attr("compute_environment_arn", opt_string(&parts.compute_environment_arn));
+    state.set_attr("ecs_cluster_arn", opt_string(&parts.ecs_cluster_arn));
+    state.set_attr("job_queue_arn", opt_string(&parts.job_queue_arn));
+    state.set_attr("file_system_arn", opt_string(&parts.file_system_arn));
+    state.set_attr("access_point_id", opt_string(&parts.access_point_id));
+    state.set_attr("access_point_arn", opt_string(&parts.access_point_arn));
+    state.set_attr(
+        "mount_target_ids",
+        parts
+            .mount_target_ids
+            .as_ref()
+            .map(|ids| Value::List(ids.iter().map(Value::string).collect()))
+            .unwrap_or(Value::Null),
+    );
+    state.set_attr(
+        "job_definition_arns",
+        if parts.job_definition_arns.is_empty() {
+            Value::Null
+        } else {
+            Value::Map(parts.job_definition_arns.iter().map(|(k, v)| (k.clone(), Value::string(v))).collect())
+        },
+    );
+    state.set_attr("egress_bucket_arn", opt_string(&parts.egress_bucket_arn));
+    state.set_attr("run_config", Value::string(run_config::build(spec).to_string()));
+    if let Some(Value::List(efs)) = state.get_mut("efs") {
+        if let Some(block) = efs.first_mut() {
+            if let Some(id) = &parts.file_system_id {
+                block.set_attr("file_system_id", Value::string(id));
+            }
+        }
+    }
+}
+
+fn resource_tags(clients: &AwsClients, spec: &PipelineSpec) -> BTreeMap<String, String> {
+    let mut all = tags::merged(&clients.default_tags, &Value::Null);
+    all.extend(spec.tags.clone());
+    all
+}
+
+/// Creates what is missing and updates what differs, in dependency order.
+/// On failure, returns what exists so far with the error.
+async fn converge(clients: &AwsClients, spec: &PipelineSpec, deadline: Instant) -> (Parts, Diagnostics) {
+    let names = Names::new(&spec.name);
+    let mut tags = resource_tags(clients, spec);
+    tags.insert(NAME_TAG.into(), spec.name.clone());
+    let mut parts = Parts::default();
+    let result: Result<(), Diagnostics> = async {
+        let bucket = &spec.egress_bucket;
+        parts.egress_bucket_arn =
+            Some(bucket::ensure(&clients.s3, &bucket.name, bucket.create, &clients.region, &tags).await?);
+        let efs_parts =
+            match efs::ensure(&clients.efs, &names, &spec.efs, &spec.compute.subnet_ids, &tags, deadline)
+                .await
+            {
+                Ok(p) => p,
+                Err((fs_id, d)) => {
+                    parts.file_system_id = fs_id;
+                    return Err(d);
+                }
+            };
+        parts.file_system_id = Some(efs_parts.file_system_id.clone());
+        parts.file_system_arn = Some(efs_parts.file_system_arn);
+        parts.mount_target_ids = Some(efs_parts.mount_target_ids);
+        parts.access_point_id = Some(efs_parts.access_point_id.clone());
+        parts.access_point_arn = Some(efs_parts.access_point_arn);
+
+        let (ce_arn, cluster) =
+            compute::ensure_compute_environment(&clients.batch, &names, &spec.compute, &tags, deadline)
+                .await?;
+        parts.compute_environment_arn = Some(ce_arn.clone());
+        parts.ecs_cluster_arn = Some(cluster);
+        parts.job_queue_arn =
+            Some(compute::ensure_queue(&clients.batch, &names, &spec.queue, &ce_arn, &tags, deadline).await?);
+
+        let settings = run_config::settings(spec).to_string();
+        match jobdefs::ensure(
+            &clients.batch,
+            &names,
+            spec,
+            &efs_parts.file_system_id,
+            &efs_parts.access_point_id,
+            &settings,
+            &tags,
+        )
+        .await
+        {
+            Ok(arns) => parts.job_definition_arns = arns,
+            Err((arns, d)) => {
+                parts.job_definition_arns = arns;
+                return Err(d);
+            }
+        }
+        Ok(())
+    }
+    .await;
+    (parts, result.err().unwrap_or_default())
+}
+
+/// Deletes in AWS's order. Returns warnings naming what was kept.
+async fn destroy(clients: &AwsClients, state: &Value, spec: &PipelineSpec, deadline: Instant) -> Diagnostics {
+    let names = Names::new(&spec.name);
+    let result: Result<Diagnostics, Diagnostics> = async {
+        compute::delete_queue(&clients.batch, &names, deadline).await?;
+        compute::delete_compute_environment(&clients.batch, &names, deadline).await?;
+        jobdefs::delete_all(&clients.batch, &names).await?;
+        let fs_id = state.get("efs").elements().first().and_then(|e| e.get("file_system_id").as_str()).map(str::to_string);
+        let mut kept = Vec::new();
+        if let Some(fs_id) = &fs_id {
+            efs::delete_access_point(&clients.efs, &names, fs_id).await?;
+            let ours = spec.efs.existing_file_system_id.is_none();
+            if ours && spec.force_destroy {
+                efs::delete_file_system(&clients.efs, fs_id, deadline).await?;
+            } else if ours {
+                kept.push(format!("EFS file system {fs_id} (with its mount targets)"));
+            }
+        }
+        let bucket = &spec.egress_bucket;
+        if bucket.create && spec.force_destroy {
+            bucket::delete(&clients.s3, &bucket.name).await?;
+        } else if bucket.create && bucket::exists(&clients.s3, &bucket.name).await? {
+            kept.push(format!("S3 bucket {}", bucket.name));
+        }
+        let mut diags = Diagnostics::new();
+        if !kept.is_empty() {
+            diags.push(Diagnostic::warning(
+                "Data kept on purpose",
+                format!(
+                    "batch_pipeline {:?} was destroyed, but these hold data and were kept (force_destroy = false):\n  - {}\nDelete them by hand when you no longer need the data (make cleanup-retained lists them by the tag {NAME_TAG}={}).",
+                    spec.name,
+                    kept.join("\n  - "),
+                    spec.name
+                ),
+            ));
+        }
+        Ok(diags)
+    }
+    .await;
+    result.unwrap_or_else(|d| d)
+}
+
+#[async_trait]
+impl Resource for Pipeline {
+    fn type_name(&self) -> &'static str {
+        "batch_pipeline"
+    }
+
+    fn schema(&self) -> Schema {
+        schema::schema()
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        PipelineSpec::parse(config).1
+    }
+
+    async fn plan(&self, req: PlanRequest) -> PlanResponse {
+        let schema = self.schema();
+        let mut planned = req.proposed.clone();
+        let (spec, diagnostics) = PipelineSpec::parse(&req.config);
+        if diagnostics.has_errors() {
+            return PlanResponse { planned, diagnostics, ..Default::default() };
+        }
+        if req.prior.is_null() {
+            conform::mark_computed_unknown(&schema.block, &mut planned);
+        } else {
+            // A part deleted outside Terraform (read left its id null) is
+            // made again: its ids become "known after apply".
+            for name in [
+                "compute_environment_arn",
+                "ecs_cluster_arn",
+                "job_queue_arn",
+                "file_system_arn",
+                "access_point_id",
+                "access_point_arn",
+                "mount_target_ids",
+                "egress_bucket_arn",
+                "job_definition_arns",
+            ] {
+                if req.prior.get(name).is_null() {
+                    planned.set_attr(name, Value::unknown());
+                }
+            }
+            if req.prior.get("job_definition_arns").entries().is_some_and(|m| m.len() < schema::STAGES.len())
+            {
+                planned.set_attr("job_definition_arns", Value::unknown());
+            }
+            // Anything a job definition is made of changed: new revisions.
+            let mut jobdef_inputs: Vec<&str> = schema::STAGES.to_vec();
+            jobdef_inputs.extend([
+                "efs",
+                "compute",
+                "source",
+                "items_per_node",
+                "max_nodes",
+                "egress_bucket",
+            ]);
+            if jobdef_inputs.iter().any(|n| !req.prior.get(n).equals(planned.get(n))) {
+                planned.set_attr("job_definition_arns", Value::unknown());
+            }
+        }
+        if let (Some(spec), Ok(clients)) = (&spec, self.clients.get()) {
+            planned.set_attr("tags_all", tags::to_value(&resource_tags(&clients, spec)));
+            planned.set_attr("run_config", Value::string(run_config::build(spec).to_string()));
+            planned.set_attr("id", Value::string(&spec.name));
+        } else {
+            planned.set_attr("tags_all", Value::unknown());
+            planned.set_attr("run_config", Value::unknown());
+        }
+        let requires_replace = conform::requires_replace(&schema.block, &req.prior, &planned);
+        PlanResponse { planned, requires_replace, diagnostics, ..Default::default() }
+    }
+
+    async fn apply(&self, req: ApplyRequest) -> ApplyResponse {
+        let clients = match self.clients.get() {
+            Ok(c) => c,
+            Err(diagnostics) => {
+                return ApplyResponse { new_state: req.prior, diagnostics, ..Default::default() };
+            }
+        };
+        if req.planned.is_null() {
+            let (Some(spec), _) = PipelineSpec::parse(&req.prior) else {
+                return ApplyResponse {
+                    new_state: req.prior,
+                    diagnostics: Diagnostic::error(
+                        "Corrupt state",
+                        "The stored state of this pipeline cannot be read.",
+                    )
+                    .into(),
+                    ..Default::default()
+                };
+            };
+            let deadline = Instant::now() + spec.timeouts.delete;
+            let diagnostics = destroy(&clients, &req.prior, &spec, deadline).await;
+            let new_state = if diagnostics.has_errors() { req.prior } else { Value::Null };
+            return ApplyResponse { new_state, diagnostics, ..Default::default() };
+        }
+        let (spec, diags) = PipelineSpec::parse(&req.config);
+        let Some(spec) = spec else {
+            return ApplyResponse { new_state: req.prior, diagnostics: diags, ..Default::default() };
+        };
+        let timeout = if req.prior.is_null() { spec.timeouts.create } else { spec.timeouts.update };
+        let (parts, diagnostics) = converge(&clients, &spec, Instant::now() + timeout).await;
+        let mut new_state = req.planned.clone();
+        fill_state(&mut new_state, &spec, &parts, &resource_tags(&clients, &spec));
+        ApplyResponse { new_state, diagnostics, ..Default::default() }
+    }
+
+    async fn read(&self, state: Value, private: Vec<u8>) -> ReadResponse {
+        let clients = match self.clients.get() {
+            Ok(c) => c,
+            Err(diagnostics) => return ReadResponse { new_state: state, private, diagnostics },
+        };
+        match import::refresh(&clients, &state).await {
+            Ok(new_state) => ReadResponse { new_state, private, ..Default::default() },
+            Err(diagnostics) => ReadResponse { new_state: state, private, diagnostics },
+        }
+    }
+
+    async fn import(&self, id: &str) -> Result<Value, Diagnostics> {
+        let clients = self.clients.get()?;
+        import::rebuild(&clients, &self.schema(), id).await
+    }
+}

@@ -1,0 +1,716 @@
+//! The `batch_pipeline` configuration, read from a Terraform value into
+//! typed form and checked. Every problem is a diagnostic on the attribute
+//! that causes it; values not known yet are skipped (checked again at apply).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::tfplugin::{AttributePath, Diagnostic, Diagnostics, Value};
+
+use super::schema::STAGES;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComputeType {
+    Fargate,
+    FargateSpot,
+    Ec2,
+    Spot,
+}
+
+impl ComputeType {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "FARGATE" => Some(Self::Fargate),
+            "FARGATE_SPOT" => Some(Self::FargateSpot),
+            "EC2" => Some(Self::Ec2),
+            "SPOT" => Some(Self::Spot),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fargate => "FARGATE",
+            Self::FargateSpot => "FARGATE_SPOT",
+            Self::Ec2 => "EC2",
+            Self::Spot => "SPOT",
+        }
+    }
+    pub fn is_fargate(self) -> bool {
+        matches!(self, Self::Fargate | Self::FargateSpot)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compute {
+    pub kind: ComputeType,
+    pub max_vcpus: i32,
+    pub min_vcpus: i32,
+    pub subnet_ids: Vec<String>,
+    pub security_group_ids: Vec<String>,
+    pub instance_types: Vec<String>,
+    pub instance_role: Option<String>,
+    pub allocation_strategy: Option<String>,
+    pub bid_percentage: Option<i32>,
+    pub service_role_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Queue {
+    pub priority: i32,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Efs {
+    pub existing_file_system_id: Option<String>,
+    pub performance_mode: String,
+    pub throughput_mode: String,
+    pub provisioned_throughput_mibps: Option<f64>,
+    pub kms_key_id: Option<String>,
+    pub security_group_ids: Vec<String>,
+    pub root_directory: String,
+    pub posix_uid: i64,
+    pub posix_gid: i64,
+    pub permissions: String,
+    pub mount_path: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub name: &'static str,
+    pub image: String,
+    pub vcpus: f64,
+    pub memory: i64,
+    pub command: Vec<String>,
+    pub environment: BTreeMap<String, String>,
+    pub retry_attempts: i32,
+    pub retry_on_exit_codes: Vec<i64>,
+    pub timeout_seconds: i32,
+    pub execution_role_arn: Option<String>,
+    pub job_role_arn: Option<String>,
+    pub transform: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    S3 { bucket: String, prefix: String, suffix: String },
+    Synthetic { count: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EgressBucket {
+    pub name: String,
+    pub create: bool,
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeouts {
+    pub create: Duration,
+    pub update: Duration,
+    pub delete: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineSpec {
+    pub name: String,
+    pub items_per_node: u32,
+    pub max_nodes: u32,
+    pub force_destroy: bool,
+    pub keep_old_revisions: bool,
+    pub tags: BTreeMap<String, String>,
+    pub compute: Compute,
+    pub queue: Queue,
+    pub efs: Efs,
+    pub stages: Vec<Stage>,
+    pub source: Source,
+    pub egress_bucket: EgressBucket,
+    pub timeouts: Timeouts,
+}
+
+/// Reads attributes of one object with paths, collecting problems.
+struct Reader<'a> {
+    value: &'a Value,
+    at: AttributePath,
+    diags: &'a mut Diagnostics,
+    /// Some value was unknown: the spec is incomplete (plan time).
+    unknown: &'a mut bool,
+}
+
+impl<'a> Reader<'a> {
+    fn path(&self, name: &str) -> AttributePath {
+        self.at.then_attr(name)
+    }
+
+    fn fail(&mut self, name: &str, summary: &str, detail: String) {
+        self.diags.push(Diagnostic::attribute_error(self.path(name), summary, detail));
+    }
+
+    fn raw(&mut self, name: &str) -> Option<&'a Value> {
+        let v = self.value.get(name);
+        if !v.is_wholly_known() {
+            *self.unknown = true;
+            return None;
+        }
+        if v.is_null() { None } else { Some(v) }
+    }
+
+    fn string(&mut self, name: &str) -> Option<String> {
+        self.raw(name).and_then(Value::as_str).map(str::to_string)
+    }
+
+    fn bool(&mut self, name: &str, default: bool) -> bool {
+        self.raw(name).and_then(Value::as_bool).unwrap_or(default)
+    }
+
+    /// A whole number within `range`, or the default when unset.
+    fn int(&mut self, name: &str, default: i64, range: std::ops::RangeInclusive<i64>, what: &str) -> i64 {
+        let Some(v) = self.raw(name) else { return default };
+        match v.as_i64() {
+            Some(n) if range.contains(&n) => n,
+            _ => {
+                let shown = v.as_number().map(|n| n.to_string()).unwrap_or_default();
+                self.fail(
+                    name,
+                    &format!("Invalid {name}"),
+                    format!(
+                        "{what} must be a whole number from {} to {}; got {shown}.",
+                        range.start(),
+                        range.end()
+                    ),
+                );
+                default
+            }
+        }
+    }
+
+    fn strings(&mut self, name: &str) -> Vec<String> {
+        self.raw(name)
+            .map(|v| v.elements().iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
+    fn string_map(&mut self, name: &str) -> BTreeMap<String, String> {
+        self.raw(name)
+            .and_then(Value::entries)
+            .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
+            .unwrap_or_default()
+    }
+
+    fn one_of(&mut self, name: &str, default: &str, allowed: &[&str]) -> String {
+        match self.string(name) {
+            None => default.to_string(),
+            Some(s) if allowed.contains(&s.as_str()) => s,
+            Some(s) => {
+                self.fail(
+                    name,
+                    &format!("Invalid {name}"),
+                    format!("{s:?} is not one of {}.", allowed.join(", ")),
+                );
+                default.to_string()
+            }
+        }
+    }
+
+    fn arn(&mut self, name: &str) -> Option<String> {
+        let s = self.string(name)?;
+        if !s.starts_with("arn:") || s.split(':').count() < 6 {
+            self.fail(
+                name,
+                "Invalid ARN",
+                format!("{s:?} is not an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)."),
+            );
+        }
+        Some(s)
+    }
+
+    /// The only element of a `max_items = 1` list block.
+    fn block(&mut self, name: &str) -> Option<Reader<'_>> {
+        let v = self.value.get(name);
+        if v.is_unknown() {
+            *self.unknown = true;
+            return None;
+        }
+        let first = v.elements().first()?;
+        Some(Reader {
+            value: first,
+            at: self.path(name).then_index(0),
+            diags: self.diags,
+            unknown: self.unknown,
+        })
+    }
+}
+
+pub const NAME_MAX: usize = 64;
+
+fn valid_name(name: &str) -> bool {
+    (1..=NAME_MAX).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn valid_bucket_name(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && !name.contains("..")
+}
+
+/// Fargate's allowed memory (MiB) for each vCPU size.
+pub fn fargate_memory_ok(vcpus: f64, memory: i64) -> bool {
+    let gib = |g: i64| g * 1024;
+    match vcpus {
+        v if v == 0.25 => [512, 1024, 2048].contains(&memory),
+        v if v == 0.5 => (1..=4).any(|g| gib(g) == memory),
+        v if v == 1.0 => (2..=8).any(|g| gib(g) == memory),
+        v if v == 2.0 => (4..=16).any(|g| gib(g) == memory),
+        v if v == 4.0 => (8..=30).any(|g| gib(g) == memory),
+        v if v == 8.0 => (16..=60).step_by(4).any(|g| gib(g) == memory),
+        v if v == 16.0 => (32..=120).step_by(8).any(|g| gib(g) == memory),
+        _ => false,
+    }
+}
+
+/// Parses "90s", "30m", "1h", "1h30m".
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let mut total = 0u64;
+    let mut digits = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let n: u64 = digits.parse().ok()?;
+        digits.clear();
+        total += n * match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return None,
+        };
+    }
+    (digits.is_empty() && total > 0).then(|| Duration::from_secs(total))
+}
+
+impl PipelineSpec {
+    /// Reads and checks a configuration. Returns the spec (when every value
+    /// is known) and the diagnostics; at plan time values may be unknown.
+    pub fn parse(config: &Value) -> (Option<PipelineSpec>, Diagnostics) {
+        let mut diags = Diagnostics::new();
+        let mut unknown = false;
+        let spec = {
+            let mut r =
+                Reader { value: config, at: AttributePath::root(), diags: &mut diags, unknown: &mut unknown };
+            read_spec(&mut r)
+        };
+        if diags.has_errors() || unknown { (None, diags) } else { (Some(spec), diags) }
+    }
+}
+
+fn read_spec(r: &mut Reader<'_>) -> PipelineSpec {
+    let name = r.string("name").unwrap_or_default();
+    if !name.is_empty() && !valid_name(&name) {
+        r.fail(
+            "name",
+            "Invalid pipeline name",
+            format!("{name:?}: 1 to {NAME_MAX} letters, digits, '-' and '_', starting with a letter."),
+        );
+    }
+    let items_per_node = r.int("items_per_node", 40, 1..=1_000_000, "items_per_node") as u32;
+    let max_nodes =
+        r.int("max_nodes", 10_000, 2..=10_000, "max_nodes (the AWS Batch array size limit)") as u32;
+    let force_destroy = r.bool("force_destroy", false);
+    let keep_old_revisions = r.bool("keep_old_revisions", false);
+    let tags = r.string_map("tags");
+    for key in tags.keys() {
+        if key.starts_with("aws:") || key.is_empty() || key.len() > 128 {
+            r.fail(
+                "tags",
+                "Invalid tag key",
+                format!("{key:?}: 1-128 characters, not starting with \"aws:\"."),
+            );
+        }
+    }
+
+    let compute = read_compute(r);
+    let queue = match r.block("queue") {
+        Some(mut q) => {
+            let priority = q.int("priority", 1, 0..=1000, "priority") as i32;
+            let enabled = q.one_of("state", "ENABLED", &["ENABLED", "DISABLED"]) == "ENABLED";
+            Queue { priority, enabled }
+        }
+        None => Queue { priority: 1, enabled: true },
+    };
+    let efs = read_efs(r, &compute);
+    let stages = STAGES.iter().map(|stage| read_stage(r, stage, compute.kind)).collect();
+    let source = read_source(r);
+    let egress_bucket = match r.block("egress_bucket") {
+        Some(mut b) => {
+            let name = b.string("name").unwrap_or_default();
+            if !name.is_empty() && !valid_bucket_name(&name) {
+                b.fail(
+                    "name",
+                    "Invalid bucket name",
+                    format!("{name:?}: 3-63 lowercase letters, digits, '.' and '-'."),
+                );
+            }
+            let prefix = b.string("prefix").unwrap_or_else(|| "results".into());
+            if prefix.starts_with('/') || prefix.split('/').any(|p| p == "..") {
+                b.fail(
+                    "prefix",
+                    "Invalid prefix",
+                    format!("{prefix:?} must be a relative key prefix without '..'."),
+                );
+            }
+            EgressBucket { name, create: b.bool("create", true), prefix }
+        }
+        None => EgressBucket { name: String::new(), create: true, prefix: "results".into() },
+    };
+    let default_timeout = Duration::from_secs(30 * 60);
+    let timeouts = {
+        let t = r.value.get("timeouts");
+        let mut read = |name: &str| match t.get(name) {
+            Value::String(s) => parse_duration(s).unwrap_or_else(|| {
+                r.diags.push(Diagnostic::attribute_error(
+                    AttributePath::attr("timeouts").then_attr(name),
+                    "Invalid duration",
+                    format!("{s:?} is not a duration like \"30m\", \"1h\" or \"90s\"."),
+                ));
+                default_timeout
+            }),
+            _ => default_timeout,
+        };
+        Timeouts { create: read("create"), update: read("update"), delete: read("delete") }
+    };
+    PipelineSpec {
+        name,
+        items_per_node,
+        max_nodes,
+        force_destroy,
+        keep_old_revisions,
+        tags,
+        compute,
+        queue,
+        efs,
+        stages,
+        source,
+        egress_bucket,
+        timeouts,
+    }
+}
+
+fn read_compute(r: &mut Reader<'_>) -> Compute {
+    let mut fallback = Compute {
+        kind: ComputeType::Fargate,
+        max_vcpus: 1,
+        min_vcpus: 0,
+        subnet_ids: vec![],
+        security_group_ids: vec![],
+        instance_types: vec![],
+        instance_role: None,
+        allocation_strategy: None,
+        bid_percentage: None,
+        service_role_arn: None,
+    };
+    let Some(mut c) = r.block("compute") else { return fallback };
+    let kind_text = c.string("type");
+    let kind = match kind_text.as_deref().map(ComputeType::parse) {
+        Some(Some(k)) => k,
+        Some(None) => {
+            let t = kind_text.unwrap_or_default();
+            c.fail(
+                "type",
+                "Invalid compute type",
+                format!("{t:?} is not one of FARGATE, FARGATE_SPOT, EC2, SPOT."),
+            );
+            ComputeType::Fargate
+        }
+        None => ComputeType::Fargate,
+    };
+    fallback.kind = kind;
+    let max_vcpus = c.int("max_vcpus", 1, 1..=100_000, "max_vcpus") as i32;
+    let ec2_only = ["min_vcpus", "instance_types", "instance_role", "allocation_strategy", "bid_percentage"];
+    if kind.is_fargate() {
+        for field in ec2_only {
+            if c.raw(field).is_some() {
+                c.fail(
+                    field,
+                    "Not valid for Fargate",
+                    format!(
+                        "{field} applies to EC2 and SPOT compute only; remove it or change compute.type."
+                    ),
+                );
+            }
+        }
+    }
+    let min_vcpus = c.int("min_vcpus", 0, 0..=100_000, "min_vcpus") as i32;
+    if min_vcpus > max_vcpus {
+        c.fail(
+            "min_vcpus",
+            "Invalid min_vcpus",
+            format!("min_vcpus {min_vcpus} is above max_vcpus {max_vcpus}."),
+        );
+    }
+    let subnet_ids = c.strings("subnet_ids");
+    if subnet_ids.is_empty() && !*c.unknown {
+        c.fail(
+            "subnet_ids",
+            "No subnets",
+            "At least one subnet is needed for the jobs and the EFS mount targets.".into(),
+        );
+    }
+    let security_group_ids = c.strings("security_group_ids");
+    if security_group_ids.is_empty() && !*c.unknown {
+        c.fail("security_group_ids", "No security groups", "At least one security group is needed.".into());
+    }
+    let instance_role = c.arn("instance_role");
+    if !kind.is_fargate() && instance_role.is_none() && !*c.unknown {
+        c.fail(
+            "instance_role",
+            "Missing instance_role",
+            "EC2 and SPOT compute need an instance profile ARN.".into(),
+        );
+    }
+    let mut strategies = vec!["BEST_FIT", "BEST_FIT_PROGRESSIVE"];
+    if kind == ComputeType::Spot {
+        strategies.extend(["SPOT_CAPACITY_OPTIMIZED", "SPOT_PRICE_CAPACITY_OPTIMIZED"]);
+    }
+    let allocation_strategy = c
+        .raw("allocation_strategy")
+        .is_some()
+        .then(|| c.one_of("allocation_strategy", "BEST_FIT_PROGRESSIVE", &strategies));
+    let bid_percentage = if c.raw("bid_percentage").is_some() {
+        if kind != ComputeType::Spot && !kind.is_fargate() {
+            c.fail(
+                "bid_percentage",
+                "Not valid for EC2",
+                "bid_percentage applies to SPOT compute only.".into(),
+            );
+        }
+        Some(c.int("bid_percentage", 100, 1..=100, "bid_percentage") as i32)
+    } else {
+        None
+    };
+    Compute {
+        kind,
+        max_vcpus,
+        min_vcpus,
+        subnet_ids,
+        security_group_ids,
+        instance_types: c.strings("instance_types"),
+        instance_role,
+        allocation_strategy,
+        bid_percentage,
+        service_role_arn: c.arn("service_role_arn"),
+    }
+}
+
+fn read_efs(r: &mut Reader<'_>, compute: &Compute) -> Efs {
+    let mut efs = Efs {
+        existing_file_system_id: None,
+        performance_mode: "generalPurpose".into(),
+        throughput_mode: "elastic".into(),
+        provisioned_throughput_mibps: None,
+        kms_key_id: None,
+        security_group_ids: compute.security_group_ids.clone(),
+        root_directory: "/pipeline".into(),
+        posix_uid: 1000,
+        posix_gid: 1000,
+        permissions: "0750".into(),
+        mount_path: "/mnt/efs".into(),
+    };
+    let Some(mut e) = r.block("efs") else { return efs };
+    efs.existing_file_system_id = e.string("file_system_id");
+    if let Some(id) = &efs.existing_file_system_id {
+        if !id.starts_with("fs-") {
+            e.fail("file_system_id", "Invalid file system id", format!("{id:?} is not an EFS id (fs-...)."));
+        }
+    }
+    efs.performance_mode = e.one_of("performance_mode", "generalPurpose", &["generalPurpose", "maxIO"]);
+    efs.throughput_mode = e.one_of("throughput_mode", "elastic", &["elastic", "bursting", "provisioned"]);
+    efs.provisioned_throughput_mibps =
+        e.raw("provisioned_throughput_mibps").and_then(|v| v.as_number()).map(|n| n.to_f64_lossy());
+    if efs.throughput_mode == "provisioned" && efs.provisioned_throughput_mibps.is_none() && !*e.unknown {
+        e.fail(
+            "provisioned_throughput_mibps",
+            "Missing throughput",
+            "provisioned throughput_mode needs provisioned_throughput_mibps.".into(),
+        );
+    }
+    if efs.throughput_mode != "provisioned" && efs.provisioned_throughput_mibps.is_some() {
+        e.fail(
+            "provisioned_throughput_mibps",
+            "Not used",
+            "provisioned_throughput_mibps applies only with throughput_mode = \"provisioned\".".into(),
+        );
+    }
+    efs.kms_key_id = e.string("kms_key_id");
+    let sgs = e.strings("security_group_ids");
+    if !sgs.is_empty() {
+        efs.security_group_ids = sgs;
+    }
+    if let Some(root) = e.string("root_directory") {
+        if !root.starts_with('/') || root.split('/').any(|p| p == ".." || p == ".") || root.len() > 100 {
+            e.fail(
+                "root_directory",
+                "Invalid root_directory",
+                format!("{root:?} must be an absolute path without '.' or '..', at most 100 characters."),
+            );
+        }
+        efs.root_directory = root;
+    }
+    efs.posix_uid = e.int("posix_uid", 1000, 0..=4_294_967_295, "posix_uid");
+    efs.posix_gid = e.int("posix_gid", 1000, 0..=4_294_967_295, "posix_gid");
+    if let Some(p) = e.string("permissions") {
+        if !(3..=4).contains(&p.len()) || !p.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+            e.fail(
+                "permissions",
+                "Invalid permissions",
+                format!("{p:?} is not an octal mode like \"0750\"."),
+            );
+        }
+        efs.permissions = p;
+    }
+    if let Some(m) = e.string("mount_path") {
+        if !m.starts_with('/') || m == "/" || m.contains("..") {
+            e.fail(
+                "mount_path",
+                "Invalid mount_path",
+                format!("{m:?} must be an absolute path other than /."),
+            );
+        }
+        efs.mount_path = m;
+    }
+    efs
+}
+
+fn read_stage(r: &mut Reader<'_>, stage: &'static str, kind: ComputeType) -> Stage {
+    let mut out = Stage {
+        name: stage,
+        image: String::new(),
+        vcpus: 1.0,
+        memory: 2048,
+        command: vec![],
+        environment: BTreeMap::new(),
+        retry_attempts: 3,
+        retry_on_exit_codes: vec![75],
+        timeout_seconds: 3600,
+        execution_role_arn: None,
+        job_role_arn: None,
+        transform: None,
+    };
+    let Some(mut s) = r.block(stage) else { return out };
+    out.image = s.string("image").unwrap_or_default();
+    if out.image.trim().is_empty() && !*s.unknown && s.raw("image").is_some() {
+        s.fail("image", "Empty image", "image must name a container image.".into());
+    }
+    if let Some(v) = s.raw("vcpus") {
+        out.vcpus = v.as_number().map(|n| n.to_f64_lossy()).unwrap_or(1.0);
+        if out.vcpus <= 0.0 {
+            s.fail("vcpus", "Invalid vcpus", "vcpus must be above 0.".into());
+        }
+    }
+    out.memory = s.int("memory", 2048, 512..=1_048_576, "memory (MiB)");
+    if kind.is_fargate() && !fargate_memory_ok(out.vcpus, out.memory) {
+        s.fail(
+            "memory",
+            "Unsupported Fargate size",
+            format!(
+                "Fargate has no task size with {} vCPU and {} MiB; see the Fargate vCPU/memory table (e.g. 1 vCPU: 2048-8192 in steps of 1024).",
+                out.vcpus, out.memory
+            ),
+        );
+    }
+    out.command = s.strings("command");
+    out.environment = s.string_map("environment");
+    for key in out.environment.keys() {
+        let ok = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !ok || key.starts_with("AWS_BATCH") {
+            s.fail(
+                "environment",
+                "Invalid environment variable",
+                format!("{key:?}: letters, digits and '_', and not AWS_BATCH* (reserved by AWS Batch)."),
+            );
+        }
+    }
+    out.retry_attempts = s.int("retry_attempts", 3, 1..=10, "retry_attempts") as i32;
+    if let Some(v) = s.raw("retry_on_exit_codes") {
+        out.retry_on_exit_codes = v.elements().iter().filter_map(Value::as_i64).collect();
+        if out.retry_on_exit_codes.iter().any(|c| !(0..=255).contains(c)) {
+            s.fail("retry_on_exit_codes", "Invalid exit code", "Exit codes are 0 to 255.".into());
+        }
+    }
+    out.timeout_seconds = s.int("timeout_seconds", 3600, 60..=1_209_600, "timeout_seconds") as i32;
+    out.execution_role_arn = s.arn("execution_role_arn");
+    if kind.is_fargate() && out.execution_role_arn.is_none() && !*s.unknown {
+        s.fail(
+            "execution_role_arn",
+            "Missing execution_role_arn",
+            "Fargate jobs need an execution role to pull images and write logs.".into(),
+        );
+    }
+    out.job_role_arn = s.arn("job_role_arn");
+    if stage == "processing" {
+        if let Some(text) = s.string("transform") {
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(v) if v.is_object() => out.transform = Some(v),
+                _ => s.fail(
+                    "transform",
+                    "Invalid transform",
+                    "transform must be a JSON object (use jsonencode({...})).".into(),
+                ),
+            }
+        }
+    }
+    out
+}
+
+fn read_source(r: &mut Reader<'_>) -> Source {
+    let fallback = Source::Synthetic { count: 1 };
+    let Some(mut s) = r.block("source") else { return fallback };
+    let bucket = s.string("s3_bucket");
+    let count =
+        s.raw("synthetic_count").map(|_| s.int("synthetic_count", 1, 1..=100_000_000, "synthetic_count"));
+    match (bucket, count) {
+        (Some(bucket), None) => Source::S3 {
+            bucket,
+            prefix: s.string("s3_prefix").unwrap_or_default(),
+            suffix: s.string("s3_suffix").unwrap_or_default(),
+        },
+        (None, Some(count)) => {
+            for field in ["s3_prefix", "s3_suffix"] {
+                if s.raw(field).is_some() {
+                    s.fail(field, "Not used", format!("{field} applies only with s3_bucket."));
+                }
+            }
+            Source::Synthetic { count: count as u64 }
+        }
+        (Some(_), Some(_)) => {
+            s.fail(
+                "synthetic_count",
+                "Conflicting sources",
+                "Set s3_bucket or synthetic_count, not both.".into(),
+            );
+            fallback
+        }
+        (None, None) => {
+            if !*s.unknown {
+                let path = s.at.clone();
+                s.diags.push(Diagnostic::attribute_error(
+                    path,
+                    "No source",
+                    "Set s3_bucket (with s3_prefix, s3_suffix) or synthetic_count.".to_string(),
+                ));
+            }
+            fallback
+        }
+    }
+}
+
+impl PipelineSpec {
+    pub fn stage(&self, name: &str) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.name == name)
+    }
+}

@@ -1,0 +1,62 @@
+//! Polling until AWS reports a state, within the operation's timeout.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use crate::tfplugin::{Diagnostic, Diagnostics};
+
+/// What one poll saw.
+pub enum Poll<T> {
+    Ready(T),
+    Pending(String),
+    Failed(String),
+}
+
+/// Polls `check` until Ready, Failed or the deadline. The interval grows
+/// from `first` to 10 s so quick changes (moto, small updates) finish fast
+/// without hammering the API on slow ones.
+pub async fn until<T, F, Fut>(
+    what: &str,
+    deadline: Instant,
+    first: Duration,
+    mut check: F,
+) -> Result<T, Diagnostics>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Poll<T>, Diagnostics>>,
+{
+    let mut interval = first;
+    loop {
+        let last;
+        match check().await? {
+            Poll::Ready(v) => return Ok(v),
+            Poll::Failed(reason) => {
+                return Err(Diagnostic::error(format!("{what} failed"), reason).into());
+            }
+            Poll::Pending(state) => last = state,
+        }
+        if Instant::now() + interval > deadline {
+            return Err(Diagnostic::error(
+                format!("Timed out waiting for {what}"),
+                format!("Last state: {last}. Raise the `timeouts` of this resource if AWS is just slow."),
+            )
+            .into());
+        }
+        tokio::time::sleep(interval).await;
+        interval = (interval * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// An AWS SDK error with its whole chain, as a diagnostic.
+pub fn aws_error(action: &str, e: impl std::error::Error) -> Diagnostics {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(&format!(": {s_text}"));
+        }
+        source = s.source();
+    }
+    Diagnostic::error(format!("{action} failed"), text).into()
+}
