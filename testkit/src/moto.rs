@@ -87,3 +87,23 @@ impl Drop for MotoServer {
         let _ = self.child.wait();
     }
 }
+
+impl MotoServer {
+    /// Creates what a pipeline needs to exist beforehand in moto (VPC,
+    /// subnets, security group, IAM roles) with examples/local/moto_setup.py
+    /// and returns its answer: subnet_ids, security_group_ids,
+    /// service_role_arn, execution_role_arn, job_role_arn.
+    pub fn pipeline_prerequisites(&self) -> Result<serde_json::Value> {
+        let script = paths::repo_root().join("examples").join("local").join("moto_setup.py");
+        let out = Command::new(paths::tools_venv().join("bin").join("python"))
+            .arg(&script)
+            .args(["--endpoint", &self.endpoint()])
+            .envs(self.aws_env())
+            .output()
+            .with_context(|| format!("running {}", script.display()))?;
+        if !out.status.success() {
+            bail!("{} failed: {}", script.display(), String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(serde_json::from_slice(&out.stdout)?)
+    }
+}

@@ -4,6 +4,7 @@ pub mod clients;
 pub mod config;
 pub mod pipeline;
 pub mod provider;
+pub mod state_machine;
 pub mod tags;
 #[cfg(feature = "test-resources")]
 pub mod test_bucket;

@@ -55,7 +55,8 @@ impl Provider for BatchProvider {
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
         #[allow(unused_mut)]
-        let mut sources: Vec<Arc<dyn DataSource>> = Vec::new();
+        let mut sources: Vec<Arc<dyn DataSource>> =
+            vec![Arc::new(super::state_machine::StateMachineDefinition)];
         #[cfg(feature = "test-resources")]
         sources.push(Arc::new(super::test_bucket::TestBucketData::new(self.clients.clone())));
         sources

@@ -75,11 +75,11 @@ impl Value {
         }
     }
 
-    /// An object attribute, or Null when this is not an object or lacks it.
+    /// An object attribute or map entry, or Null when there is none.
     pub fn get(&self, name: &str) -> &Value {
         static NULL: Value = Value::Null;
         match self {
-            Value::Object(attrs) => attrs.get(name).unwrap_or(&NULL),
+            Value::Object(attrs) | Value::Map(attrs) => attrs.get(name).unwrap_or(&NULL),
             Value::Dynamic(_, v) => v.get(name),
             _ => &NULL,
         }

@@ -319,3 +319,11 @@ pub async fn delete_file_system(efs: &Client, fs_id: &str, deadline: Instant) ->
     })
     .await
 }
+
+/// Whether the pipeline created this file system (its creation token is
+/// ours); a file system the user brought is never deleted.
+pub async fn created_by_pipeline(efs: &Client, names: &Names, fs_id: &str) -> Result<bool, Diagnostics> {
+    Ok(describe_fs_by_id(efs, fs_id)
+        .await?
+        .is_some_and(|fs| fs.creation_token() == names.efs_creation_token()))
+}

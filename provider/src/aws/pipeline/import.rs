@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_batch::types::{CeState, JobDefinition, JqState, ResourceType};
+use aws_sdk_batch::types::{JobDefinition, JqState, ResourceType};
 
 use super::jobdefs::{self, RESERVED_ENV, SETTINGS_PARAMETER};
 use super::names::{NAME_TAG, Names};
@@ -115,15 +115,9 @@ pub async fn refresh(clients: &AwsClients, state: &Value) -> Result<Value, Diagn
         set_in_block(&mut new_state, "compute", "max_vcpus", Value::int(i64::from(max)));
     }
     if let Some((priority, enabled)) = queue {
-        if !state.get("queue").elements().is_empty() {
-            set_in_block(&mut new_state, "queue", "priority", Value::int(i64::from(priority)));
-            set_in_block(
-                &mut new_state,
-                "queue",
-                "state",
-                Value::string(if enabled { "ENABLED" } else { "DISABLED" }),
-            );
-        }
+        set_in_block(&mut new_state, "queue", "priority", Value::int(i64::from(priority)));
+        let text = if enabled { "ENABLED" } else { "DISABLED" };
+        set_in_block(&mut new_state, "queue", "state", Value::string(text));
     }
     for (stage, def) in &defs {
         if let Some(image) = image_of(def) {
@@ -141,16 +135,13 @@ fn strings(items: &[String]) -> Value {
     Value::Set(items.iter().map(Value::string).collect())
 }
 
-/// Leaves an attribute null when AWS has the default, so a configuration
-/// that relies on defaults imports with a clean plan.
+/// The value AWS has, or the default where AWS shows none. (Defaulted
+/// attributes are optional + computed, so either way the plan is clean.)
 fn unless_default<T: PartialEq>(value: Option<T>, default: T, to_value: impl Fn(T) -> Value) -> Value {
-    match value {
-        Some(v) if v != default => to_value(v),
-        _ => Value::Null,
-    }
+    to_value(value.unwrap_or(default))
 }
 
-fn stage_from(def: &JobDefinition, stage: &str) -> Value {
+fn stage_from(def: &JobDefinition) -> Value {
     let container = def.container_properties();
     let requirement = |kind: ResourceType| {
         container
@@ -180,7 +171,7 @@ fn stage_from(def: &JobDefinition, stage: &str) -> Value {
         .filter_map(|e| e.on_exit_code()?.parse().ok())
         .collect();
     let command: Vec<String> = container.map(|c| c.command().to_vec()).unwrap_or_default();
-    let mut attrs = vec![
+    let attrs = vec![
         ("image", container.and_then(|c| c.image()).map(Value::string).unwrap_or(Value::Null)),
         ("vcpus", unless_default(vcpus, Number::from_i64(1), Value::Number)),
         ("memory", unless_default(memory, 2048, Value::int)),
@@ -194,14 +185,7 @@ fn stage_from(def: &JobDefinition, stage: &str) -> Value {
         ),
         ("environment", if environment.is_empty() { Value::Null } else { Value::Map(environment) }),
         ("retry_attempts", unless_default(retry.and_then(|r| r.attempts()), 3, |n| Value::int(i64::from(n)))),
-        (
-            "retry_on_exit_codes",
-            if codes == [75] || codes.is_empty() {
-                Value::Null
-            } else {
-                Value::Set(codes.into_iter().map(Value::int).collect())
-            },
-        ),
+        ("retry_on_exit_codes", Value::Set(codes.into_iter().map(Value::int).collect())),
         (
             "timeout_seconds",
             unless_default(def.timeout().and_then(|t| t.attempt_duration_seconds()), 3600, |n| {
@@ -214,9 +198,6 @@ fn stage_from(def: &JobDefinition, stage: &str) -> Value {
         ),
         ("job_role_arn", container.and_then(|c| c.job_role_arn()).map(Value::string).unwrap_or(Value::Null)),
     ];
-    if stage == "processing" {
-        attrs.push(("transform", Value::Null));
-    }
     block(attrs)
 }
 
@@ -250,6 +231,9 @@ pub async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Resul
 
     let mut state = Value::null_object(&schema.value_type());
     state.set_attr("name", Value::string(name));
+    // Destroy behaviour is not visible in AWS: the safe defaults.
+    state.set_attr("force_destroy", Value::Bool(false));
+    state.set_attr("keep_old_revisions", Value::Bool(false));
     state.set_attr("id", Value::string(name));
     state.set_attr("tags", if own_tags.is_empty() { Value::Null } else { Value::Map(own_tags) });
     state.set_attr(
@@ -305,10 +289,11 @@ pub async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Resul
             ("service_role_arn", ce.service_role().map(Value::string).unwrap_or(Value::Null)),
         ]),
     );
-    let _ = ce.state() == Some(&CeState::Enabled);
     if let Some(q) = compute::describe_queue(&clients.batch, &names.job_queue()).await? {
         let priority = q.priority().unwrap_or(1);
         let enabled = q.state() == Some(&JqState::Enabled);
+        // A queue on defaults imports as no `queue` block, the usual way
+        // to write it.
         if priority != 1 || !enabled {
             state.set_attr(
                 "queue",
@@ -325,7 +310,7 @@ pub async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Resul
         if let Some(def) =
             jobdefs::active_revisions(&clients.batch, &names.job_definition(stage)).await?.pop()
         {
-            state.set_attr(stage, stage_from(&def, stage));
+            state.set_attr(stage, stage_from(&def));
             defs.insert(stage, def);
         }
     }
@@ -350,6 +335,15 @@ pub async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Resul
         ("mount_path", unless_default(mount_path, "/mnt/efs".to_string(), Value::string)),
     ];
     if let Some(fs_id) = &fs_id {
+        if let Ok(out) = clients.efs.describe_file_systems().file_system_id(fs_id).send().await {
+            if let Some(fs) = out.file_systems().first() {
+                efs_attrs.push(("performance_mode", Value::string(fs.performance_mode().as_str())));
+                efs_attrs.push((
+                    "throughput_mode",
+                    fs.throughput_mode().map(|t| Value::string(t.as_str())).unwrap_or(Value::Null),
+                ));
+            }
+        }
         if let Some(ap) = efs::find_access_point(&clients.efs, &names, fs_id).await? {
             let root = ap.root_directory();
             let info = root.and_then(|r| r.creation_info());
@@ -403,6 +397,17 @@ pub async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Resul
             ("synthetic_count", source["synthetic_count"].as_i64().map(Value::int).unwrap_or(Value::Null)),
         ]),
     );
+    if let Some(transform) = settings.get("transform").filter(|t| t.is_object()) {
+        if let Some(Value::List(items)) = state.get_mut("processing") {
+            if let Some(first) = items.first_mut() {
+                first.set_attr("transform", Value::string(transform.to_string()));
+            }
+        }
+    } else if let Some(Value::List(items)) = state.get_mut("processing") {
+        if let Some(first) = items.first_mut() {
+            first.set_attr("transform", Value::Null);
+        }
+    }
     state.set_attr("items_per_node", unless_default(settings["items_per_node"].as_i64(), 40, Value::int));
     state.set_attr("max_nodes", unless_default(settings["max_nodes"].as_i64(), 10_000, Value::int));
     let eb = &settings["egress_bucket"];

@@ -8,6 +8,7 @@
 
 mod bucket;
 mod compute;
+mod defaults;
 mod efs;
 mod import;
 mod jobdefs;
@@ -174,7 +175,9 @@ async fn destroy(clients: &AwsClients, state: &Value, spec: &PipelineSpec, deadl
         let mut kept = Vec::new();
         if let Some(fs_id) = &fs_id {
             efs::delete_access_point(&clients.efs, &names, fs_id).await?;
-            let ours = spec.efs.existing_file_system_id.is_none();
+            // The state always names the file system; only its creation
+            // token tells whether this pipeline made it.
+            let ours = efs::created_by_pipeline(&clients.efs, &names, fs_id).await?;
             if ours && spec.force_destroy {
                 efs::delete_file_system(&clients.efs, fs_id, deadline).await?;
             } else if ours {
@@ -226,6 +229,7 @@ impl Resource for Pipeline {
         if diagnostics.has_errors() {
             return PlanResponse { planned, diagnostics, ..Default::default() };
         }
+        defaults::fill_defaults(&mut planned);
         if req.prior.is_null() {
             conform::mark_computed_unknown(&schema.block, &mut planned);
         } else {

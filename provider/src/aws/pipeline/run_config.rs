@@ -48,6 +48,7 @@ pub fn settings(spec: &PipelineSpec) -> Json {
         "source": source,
         "items_per_node": spec.items_per_node,
         "max_nodes": spec.max_nodes,
+        "transform": spec.stage("processing").and_then(|s| s.transform.clone()),
         "egress_bucket": { "name": spec.egress_bucket.name, "create": spec.egress_bucket.create, "prefix": spec.egress_bucket.prefix },
     })
 }

@@ -136,7 +136,21 @@ pub fn schema() -> Schema {
     for stage in STAGES {
         block = block.block(stage_block(stage));
     }
+    mark_defaulted("", &mut block);
     Schema::new(0, block)
+}
+
+/// Defaulted settings are optional + computed (see defaults.rs).
+fn mark_defaulted(name: &str, block: &mut crate::tfplugin::Block) {
+    for a in &mut block.attributes {
+        if a.presence == crate::tfplugin::Presence::Optional && super::defaults::is_defaulted(name, &a.name) {
+            a.presence = crate::tfplugin::Presence::OptionalComputed;
+        }
+    }
+    for b in &mut block.blocks {
+        let type_name = b.type_name.clone();
+        mark_defaulted(&type_name, &mut b.block);
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,301 @@
+//! `data "batch_state_machine_definition"`: the Step Functions definition
+//! (ASL JSON) of one pipeline run, made from the pipeline's queue and job
+//! definitions and the two Lambda functions. A data source rather than an
+//! attribute of `batch_pipeline`, so the Lambdas (which need the pipeline's
+//! access point) and the state machine (which needs the Lambdas) form no
+//! dependency cycle. The local runner executes the same definition.
+//!
+//! The run: Prep (NO_WORK ends cleanly) -> SubmitJob procurement, then
+//! processing and egress, each N_TO_N on the stage before, all sized by
+//! prep's array_size -> Wait/Watch loop until the watcher says finished ->
+//! Succeed, or Fail with the failed indices as the cause.
+
+use async_trait::async_trait;
+use serde_json::{Value as Json, json};
+
+use crate::tfplugin::{
+    Attribute, AttributePath, Block, DataSource, Diagnostic, Diagnostics, Schema, Type, Value,
+};
+
+use super::pipeline::schema::STAGES;
+
+pub struct StateMachineDefinition;
+
+/// Errors worth retrying on a Lambda invoke (throttling, service hiccups).
+const LAMBDA_RETRYABLE: [&str; 5] = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Throttled",
+];
+const BATCH_RETRYABLE: [&str; 2] = ["Batch.TooManyRequestsException", "Batch.ServerException"];
+
+pub struct DefinitionInput<'a> {
+    pub job_queue_arn: &'a str,
+    pub job_definition_arns: [&'a str; 3],
+    pub prep_function_arn: &'a str,
+    pub watcher_function_arn: &'a str,
+    pub poll_seconds: i64,
+    pub timeout_seconds: i64,
+}
+
+fn retry(errors: &[&str]) -> Json {
+    json!([{ "ErrorEquals": errors, "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2.0, "JitterStrategy": "FULL" }])
+}
+
+fn catch_to(state: &str) -> Json {
+    json!([{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": state }])
+}
+
+fn submit(stage: &str, input: &DefinitionInput<'_>, index: usize, next: &str) -> Json {
+    let mut parameters = json!({
+        "JobName.$": format!("States.Format('{stage}-{{}}', $.prep.run.run_id)"),
+        "JobQueue": input.job_queue_arn,
+        "JobDefinition": input.job_definition_arns[index],
+        "ArrayProperties": { "Size.$": "$.prep.run.array_size" },
+        "ContainerOverrides": {
+            "Environment": [ { "Name": "RUN_ID", "Value.$": "$.prep.run.run_id" } ]
+        },
+    });
+    if index > 0 {
+        // Node i of this stage waits only for node i of the stage before.
+        parameters["DependsOn"] =
+            json!([{ "JobId.$": format!("$.jobs.{}.JobId", STAGES[index - 1]), "Type": "N_TO_N" }]);
+    }
+    json!({
+        "Type": "Task",
+        "Resource": "arn:aws:states:::batch:submitJob",
+        "Parameters": parameters,
+        "ResultSelector": { "JobId.$": "$.JobId" },
+        "ResultPath": format!("$.jobs.{stage}"),
+        "Retry": retry(&BATCH_RETRYABLE),
+        "Catch": catch_to("SubmitFailed"),
+        "Next": next,
+    })
+}
+
+pub fn definition(input: &DefinitionInput<'_>) -> Json {
+    let mut watch_jobs = serde_json::Map::new();
+    for stage in STAGES {
+        watch_jobs.insert(format!("{stage}.$"), Json::String(format!("$.jobs.{stage}.JobId")));
+    }
+    json!({
+        "Comment": "One batch_pipeline run: prep, three N_TO_N array jobs, watcher loop.",
+        "TimeoutSeconds": input.timeout_seconds,
+        "StartAt": "Prep",
+        "States": {
+            "Prep": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": { "FunctionName": input.prep_function_arn, "Payload.$": "$" },
+                "ResultSelector": { "run.$": "$.Payload" },
+                "ResultPath": "$.prep",
+                "Retry": retry(&LAMBDA_RETRYABLE),
+                "Catch": catch_to("PrepFailed"),
+                "Next": "HasWork"
+            },
+            "HasWork": {
+                "Type": "Choice",
+                "Choices": [ { "Variable": "$.prep.run.status", "StringEquals": "NO_WORK", "Next": "NoWork" } ],
+                "Default": "SubmitProcurement"
+            },
+            "NoWork": { "Type": "Succeed", "Comment": "Nothing to process: no arrays were submitted." },
+            "SubmitProcurement": submit("procurement", input, 0, "SubmitProcessing"),
+            "SubmitProcessing": submit("processing", input, 1, "SubmitEgress"),
+            "SubmitEgress": submit("egress", input, 2, "Wait"),
+            "Wait": { "Type": "Wait", "Seconds": input.poll_seconds, "Next": "Watch" },
+            "Watch": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": { "FunctionName": input.watcher_function_arn, "Payload": { "jobs": watch_jobs } },
+                "ResultSelector": { "verdict.$": "$.Payload" },
+                "ResultPath": "$.watch",
+                "Retry": retry(&LAMBDA_RETRYABLE),
+                "Catch": catch_to("WatchFailed"),
+                "Next": "Finished"
+            },
+            "Finished": {
+                "Type": "Choice",
+                "Choices": [
+                    { "Variable": "$.watch.verdict.finished", "BooleanEquals": false, "Next": "Wait" },
+                    { "Variable": "$.watch.verdict.succeeded", "BooleanEquals": true, "Next": "Succeeded" }
+                ],
+                "Default": "RunFailed"
+            },
+            "Succeeded": { "Type": "Succeed" },
+            "RunFailed": {
+                "Type": "Fail",
+                "Error": "PipelineRunFailed",
+                "CausePath": "States.JsonToString($.watch.verdict.failed_indices)"
+            },
+            "PrepFailed": { "Type": "Fail", "Error": "PrepFailed", "CausePath": "$.error.Cause" },
+            "SubmitFailed": { "Type": "Fail", "Error": "SubmitJobFailed", "CausePath": "$.error.Cause" },
+            "WatchFailed": { "Type": "Fail", "Error": "WatcherFailed", "CausePath": "$.error.Cause" }
+        }
+    })
+}
+
+fn arn_check(config: &Value, name: &str, service: &str, diags: &mut Diagnostics) {
+    if let Some(arn) = config.get(name).as_str() {
+        if !arn.starts_with("arn:") || arn.split(':').nth(2) != Some(service) {
+            diags.push(Diagnostic::attribute_error(
+                AttributePath::attr(name),
+                "Invalid ARN",
+                format!("{arn:?} is not a {service} ARN."),
+            ));
+        }
+    }
+}
+
+#[async_trait]
+impl DataSource for StateMachineDefinition {
+    fn type_name(&self) -> &'static str {
+        "batch_state_machine_definition"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new(
+            0,
+            Block::new("The Step Functions definition (ASL) of one pipeline run.")
+                .attr(Attribute::required("job_queue_arn", Type::String, "batch_pipeline.job_queue_arn."))
+                .attr(Attribute::required(
+                    "job_definition_arns",
+                    Type::map(Type::String),
+                    "batch_pipeline.job_definition_arns (procurement, processing, egress).",
+                ))
+                .attr(Attribute::required("prep_function_arn", Type::String, "ARN of the prep Lambda."))
+                .attr(Attribute::required("watcher_function_arn", Type::String, "ARN of the watcher Lambda."))
+                .attr(Attribute::optional(
+                    "poll_seconds",
+                    Type::Number,
+                    "Seconds between watcher calls (5-3600, default 60).",
+                ))
+                .attr(Attribute::optional(
+                    "timeout_seconds",
+                    Type::Number,
+                    "Run timeout (60-31536000, default 86400).",
+                ))
+                .attr(Attribute::computed("definition", Type::String, "The definition, as JSON.")),
+        )
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        arn_check(config, "job_queue_arn", "batch", &mut diags);
+        arn_check(config, "prep_function_arn", "lambda", &mut diags);
+        arn_check(config, "watcher_function_arn", "lambda", &mut diags);
+        if let Some(map) = config.get("job_definition_arns").entries() {
+            for stage in STAGES {
+                if map.get(stage).is_none_or(Value::is_null) {
+                    diags.push(Diagnostic::attribute_error(
+                        AttributePath::attr("job_definition_arns"),
+                        "Missing job definition",
+                        format!("job_definition_arns needs a {stage:?} entry (use batch_pipeline.job_definition_arns)."),
+                    ));
+                }
+            }
+        }
+        for (name, range) in [("poll_seconds", 5..=3600), ("timeout_seconds", 60..=31_536_000)] {
+            let v = config.get(name);
+            if v.is_null() || v.is_unknown() {
+                continue;
+            }
+            if !v.as_i64().is_some_and(|n| range.contains(&n)) {
+                diags.push(Diagnostic::attribute_error(
+                    AttributePath::attr(name),
+                    format!("Invalid {name}"),
+                    format!("{name} must be a whole number from {} to {}.", range.start(), range.end()),
+                ));
+            }
+        }
+        diags
+    }
+
+    async fn read(&self, config: Value) -> Result<Value, Diagnostics> {
+        let diags = self.validate(&config);
+        if diags.has_errors() {
+            return Err(diags);
+        }
+        let text = |name: &str| config.get(name).as_str().unwrap_or_default().to_string();
+        let arns = config.get("job_definition_arns");
+        let stage_arn = |stage: &str| arns.get(stage).as_str().unwrap_or_default().to_string();
+        let (queue, prep, watcher) =
+            (text("job_queue_arn"), text("prep_function_arn"), text("watcher_function_arn"));
+        let defs = [stage_arn("procurement"), stage_arn("processing"), stage_arn("egress")];
+        let input = DefinitionInput {
+            job_queue_arn: &queue,
+            job_definition_arns: [&defs[0], &defs[1], &defs[2]],
+            prep_function_arn: &prep,
+            watcher_function_arn: &watcher,
+            poll_seconds: config.get("poll_seconds").as_i64().unwrap_or(60),
+            timeout_seconds: config.get("timeout_seconds").as_i64().unwrap_or(86_400),
+        };
+        let mut state = config.clone();
+        state.set_attr(
+            "definition",
+            Value::string(serde_json::to_string_pretty(&definition(&input)).unwrap_or_default()),
+        );
+        Ok(state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Json {
+        definition(&DefinitionInput {
+            job_queue_arn: "arn:aws:batch:us-east-1:1:job-queue/p-queue",
+            job_definition_arns: ["arn:jd/p-procurement:1", "arn:jd/p-processing:1", "arn:jd/p-egress:1"],
+            prep_function_arn: "arn:aws:lambda:us-east-1:1:function:prep",
+            watcher_function_arn: "arn:aws:lambda:us-east-1:1:function:watcher",
+            poll_seconds: 30,
+            timeout_seconds: 3600,
+        })
+    }
+
+    #[test]
+    fn stages_chain_n_to_n_on_the_previous_job() {
+        let d = sample();
+        let states = &d["States"];
+        assert!(states["SubmitProcurement"]["Parameters"].get("DependsOn").is_none());
+        let processing = &states["SubmitProcessing"]["Parameters"]["DependsOn"][0];
+        assert_eq!(processing["Type"], "N_TO_N");
+        assert_eq!(processing["JobId.$"], "$.jobs.procurement.JobId");
+        assert_eq!(
+            states["SubmitEgress"]["Parameters"]["DependsOn"][0]["JobId.$"],
+            "$.jobs.processing.JobId"
+        );
+        for s in ["SubmitProcurement", "SubmitProcessing", "SubmitEgress"] {
+            assert_eq!(states[s]["Parameters"]["ArrayProperties"]["Size.$"], "$.prep.run.array_size");
+            assert_eq!(states[s]["Parameters"]["JobQueue"], "arn:aws:batch:us-east-1:1:job-queue/p-queue");
+        }
+    }
+
+    #[test]
+    fn every_next_names_a_state_and_every_state_is_reachable() {
+        let d = sample();
+        let states = d["States"].as_object().unwrap();
+        let mut targets = vec![d["StartAt"].as_str().unwrap().to_string()];
+        for state in states.values() {
+            if let Some(n) = state.get("Next").and_then(Json::as_str) {
+                targets.push(n.into());
+            }
+            if let Some(n) = state.get("Default").and_then(Json::as_str) {
+                targets.push(n.into());
+            }
+            for list in ["Choices", "Catch"] {
+                for c in state.get(list).and_then(Json::as_array).into_iter().flatten() {
+                    targets.push(c["Next"].as_str().unwrap().into());
+                }
+            }
+        }
+        for t in &targets {
+            assert!(states.contains_key(t), "{t} is not a state");
+        }
+        for name in states.keys() {
+            assert!(targets.contains(name), "{name} is unreachable");
+        }
+    }
+}

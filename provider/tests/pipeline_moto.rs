@@ -1,0 +1,505 @@
+//! `batch_pipeline` through real Terraform against moto, checked on the AWS
+//! side through the SDK: create, no-op plan, in-place update, forced
+//! replacement, drift, import, destroy with and without force_destroy,
+//! FARGATE and EC2, new and existing file system.
+
+use std::path::Path;
+
+use serde_json::Value as Json;
+use testkit::{MotoServer, TerraformDir};
+
+fn provider_dir() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_terraform-provider-batch")).parent().expect("binary dir")
+}
+
+struct Fixture {
+    moto: MotoServer,
+    net: Json,
+    batch: aws_sdk_batch::Client,
+    efs: aws_sdk_efs::Client,
+    s3: aws_sdk_s3::Client,
+}
+
+impl Fixture {
+    fn start() -> Fixture {
+        let moto = MotoServer::start().expect("moto");
+        let net = moto.pipeline_prerequisites().expect("prerequisites");
+        let sdk = testkit::aws::sdk_config(&moto);
+        Fixture {
+            batch: aws_sdk_batch::Client::new(&sdk),
+            efs: aws_sdk_efs::Client::new(&sdk),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build(),
+            ),
+            net,
+            moto,
+        }
+    }
+
+    fn dir(&self) -> TerraformDir {
+        let mut env = self.moto.aws_env();
+        env.push(("TF_VAR_endpoint".into(), self.moto.endpoint()));
+        TerraformDir::new(provider_dir(), env).expect("terraform dir")
+    }
+
+    async fn queue_exists(&self, name: &str) -> bool {
+        let out = self.batch.describe_job_queues().job_queues(name).send().await.unwrap();
+        out.job_queues().iter().any(|q| q.status().map(|s| s.as_str()) != Some("DELETED"))
+    }
+
+    async fn ce(&self, name: &str) -> Option<aws_sdk_batch::types::ComputeEnvironmentDetail> {
+        let out = self.batch.describe_compute_environments().compute_environments(name).send().await.unwrap();
+        out.compute_environments().iter().find(|c| c.status().map(|s| s.as_str()) != Some("DELETED")).cloned()
+    }
+
+    async fn active_revisions(&self, name: &str) -> Vec<aws_sdk_batch::types::JobDefinition> {
+        let out = self
+            .batch
+            .describe_job_definitions()
+            .job_definition_name(name)
+            .status("ACTIVE")
+            .send()
+            .await
+            .unwrap();
+        out.job_definitions().to_vec()
+    }
+
+    async fn file_systems(&self) -> Vec<String> {
+        let out = self.efs.describe_file_systems().send().await.unwrap();
+        out.file_systems().iter().map(|f| f.file_system_id().to_string()).collect()
+    }
+
+    /// An EC2 instance profile in moto (moto checks it exists), made with
+    /// boto3 from the tools venv: no IAM SDK needed in the test build.
+    fn instance_profile(&self) -> String {
+        let script = "import boto3,sys\n\
+            iam=boto3.client('iam',endpoint_url=sys.argv[1],region_name='us-east-1')\n\
+            p=iam.create_instance_profile(InstanceProfileName='ecsInstanceRole')\n\
+            print(p['InstanceProfile']['Arn'])";
+        let out = std::process::Command::new(testkit::paths::tools_venv().join("bin").join("python"))
+            .args(["-c", script, &self.moto.endpoint()])
+            .envs(self.moto.aws_env())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    async fn bucket_exists(&self, name: &str) -> bool {
+        self.s3.head_bucket().bucket(name).send().await.is_ok()
+    }
+}
+
+struct Opts<'a> {
+    name: &'a str,
+    priority: u32,
+    compute: &'a str,
+    max_vcpus: u32,
+    image_tag: &'a str,
+    force_destroy: bool,
+    efs_extra: &'a str,
+    bucket: &'a str,
+}
+
+fn config(f: &Fixture, o: &Opts<'_>) -> String {
+    let subnets = f.net["subnet_ids"].to_string();
+    let sgs = f.net["security_group_ids"].to_string();
+    let service_role = f.net["service_role_arn"].as_str().unwrap();
+    let exec_role = f.net["execution_role_arn"].as_str().unwrap();
+    let job_role = f.net["job_role_arn"].as_str().unwrap();
+    let (kind, ec2) = match o.compute {
+        "EC2" => (
+            "EC2",
+            format!(
+                "instance_role = \"arn:aws:iam::123456789012:instance-profile/ecsInstanceRole\"\n    min_vcpus = 0"
+            ),
+        ),
+        other => (other, String::new()),
+    };
+    let stage = |s: &str, extra: &str| {
+        format!(
+            "  {s} {{\n    image = \"registry.local/jobs-{s}:{}\"\n    execution_role_arn = \"{exec_role}\"\n    job_role_arn = \"{job_role}\"\n    {extra}\n  }}\n",
+            o.image_tag
+        )
+    };
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    batch = {{ source = "batch-pipeline/batch" }}
+  }}
+}}
+variable "endpoint" {{ type = string }}
+provider "batch" {{
+  region       = "us-east-1"
+  endpoint_url = var.endpoint
+  default_tags = {{ owner = "tests" }}
+}}
+resource "batch_pipeline" "p" {{
+  name          = "{name}"
+  force_destroy = {force}
+  compute {{
+    type               = "{kind}"
+    max_vcpus          = {max}
+    subnet_ids         = {subnets}
+    security_group_ids = {sgs}
+    service_role_arn   = "{service_role}"
+    {ec2}
+  }}
+  queue {{
+    priority = {priority}
+  }}
+  efs {{
+    root_directory = "/pipeline"
+    {efs_extra}
+  }}
+  source {{
+    synthetic_count = 400
+  }}
+  items_per_node = 40
+{procurement}{processing}{egress}
+  egress_bucket {{
+    name = "{bucket}"
+  }}
+  tags = {{ project = "tests" }}
+}}
+data "batch_state_machine_definition" "run" {{
+  job_queue_arn        = batch_pipeline.p.job_queue_arn
+  job_definition_arns  = batch_pipeline.p.job_definition_arns
+  prep_function_arn    = "arn:aws:lambda:us-east-1:123456789012:function:prep"
+  watcher_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:watcher"
+  poll_seconds         = 10
+}}
+output "queue" {{ value = batch_pipeline.p.job_queue_arn }}
+output "jobdefs" {{ value = batch_pipeline.p.job_definition_arns }}
+output "fs" {{ value = batch_pipeline.p.efs[0].file_system_id }}
+output "ap" {{ value = batch_pipeline.p.access_point_id }}
+output "cluster" {{ value = batch_pipeline.p.ecs_cluster_arn }}
+output "run_config" {{ value = jsondecode(batch_pipeline.p.run_config) }}
+output "definition" {{ value = jsondecode(data.batch_state_machine_definition.run.definition) }}
+"#,
+        name = o.name,
+        priority = o.priority,
+        force = o.force_destroy,
+        max = o.max_vcpus,
+        efs_extra = o.efs_extra,
+        bucket = o.bucket,
+        procurement = stage("procurement", ""),
+        processing = stage(
+            "processing",
+            "transform = jsonencode({ kind = \"csv_validate\", rules = { builtin = \"ghcn-daily\" } })"
+        ),
+        egress = stage("egress", ""),
+    )
+}
+
+fn default_opts<'a>(name: &'a str, bucket: &'a str) -> Opts<'a> {
+    Opts {
+        name,
+        priority: 1,
+        compute: "FARGATE",
+        max_vcpus: 16,
+        image_tag: "v1",
+        force_destroy: false,
+        efs_extra: "",
+        bucket,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fargate_pipeline_lifecycle() {
+    let f = Fixture::start();
+    let tf = f.dir();
+    let mut o = default_opts("ghcn", "ghcn-results");
+    tf.write("main.tf", &config(&f, &o)).unwrap();
+
+    let plan = tf.ok(&["plan"]).unwrap();
+    assert!(plan.stdout.contains("Plan: 1 to add"), "{}", plan.text());
+    tf.ok(&["apply", "-auto-approve"]).unwrap();
+
+    // The AWS side: every part exists, wired as configured.
+    let ce = f.ce("ghcn-ce").await.expect("compute environment");
+    assert_eq!(ce.compute_resources().unwrap().maxv_cpus(), Some(16));
+    assert_eq!(ce.tags().unwrap()["owner"], "tests");
+    assert_eq!(ce.tags().unwrap()["project"], "tests");
+    assert!(f.queue_exists("ghcn-queue").await);
+    let fs_id = tf.output("fs").unwrap().as_str().unwrap().to_string();
+    assert!(f.file_systems().await.contains(&fs_id));
+    let aps = f.efs.describe_access_points().file_system_id(&fs_id).send().await.unwrap();
+    let ap = &aps.access_points()[0];
+    let root = ap.root_directory().unwrap();
+    assert_eq!(root.path(), Some("/pipeline"));
+    assert_eq!(root.creation_info().unwrap().permissions(), "0750");
+    let mts = f.efs.describe_mount_targets().file_system_id(&fs_id).send().await.unwrap();
+    assert_eq!(mts.mount_targets().len(), 2, "one mount target per subnet");
+    for stage in ["procurement", "processing", "egress"] {
+        let defs = f.active_revisions(&format!("ghcn-{stage}")).await;
+        assert_eq!(defs.len(), 1, "{stage}");
+        let c = defs[0].container_properties().unwrap();
+        let vol = c.volumes()[0].efs_volume_configuration().unwrap();
+        assert_eq!(vol.file_system_id(), Some(fs_id.as_str()));
+        assert_eq!(vol.transit_encryption().map(|t| t.as_str()), Some("ENABLED"));
+        assert_eq!(vol.authorization_config().unwrap().access_point_id(), ap.access_point_id());
+        assert_eq!(defs[0].retry_strategy().unwrap().attempts(), Some(3));
+        assert_eq!(defs[0].timeout().unwrap().attempt_duration_seconds(), Some(3600));
+    }
+    assert!(f.bucket_exists("ghcn-results").await);
+    let run_config = tf.output("run_config").unwrap();
+    assert_eq!(run_config["source"]["count"], 400);
+    assert_eq!(run_config["egress"]["bucket"], "ghcn-results");
+    let definition = tf.output("definition").unwrap();
+    assert_eq!(definition["States"]["SubmitProcessing"]["Parameters"]["DependsOn"][0]["Type"], "N_TO_N");
+    assert_eq!(
+        definition["States"]["SubmitEgress"]["Parameters"]["JobDefinition"],
+        tf.output("jobdefs").unwrap()["egress"]
+    );
+
+    // Nothing to do on a second plan.
+    let again = tf.run(&["plan", "-detailed-exitcode"]).unwrap();
+    assert_eq!(again.code, 0, "{}", again.text());
+
+    // In place: queue priority and a new image (a new job definition
+    // revision, the old one deregistered). (max_vcpus updates in place too,
+    // but moto ignores UpdateComputeEnvironment's computeResources, so its
+    // effect cannot be checked here.)
+    let old_arns = tf.output("jobdefs").unwrap();
+    o.priority = 5;
+    o.image_tag = "v2";
+    tf.write("main.tf", &config(&f, &o)).unwrap();
+    let update = tf.ok(&["plan"]).unwrap();
+    assert!(update.stdout.contains("0 to add, 1 to change, 0 to destroy"), "{}", update.text());
+    tf.ok(&["apply", "-auto-approve"]).unwrap();
+    let queue = f.batch.describe_job_queues().job_queues("ghcn-queue").send().await.unwrap();
+    assert_eq!(queue.job_queues()[0].priority(), Some(5));
+    let new_arns = tf.output("jobdefs").unwrap();
+    for stage in ["procurement", "processing", "egress"] {
+        assert_ne!(old_arns[stage], new_arns[stage], "{stage} got a new revision");
+        let active = f.active_revisions(&format!("ghcn-{stage}")).await;
+        assert_eq!(active.len(), 1, "old revision of {stage} deregistered");
+        assert!(active[0].container_properties().unwrap().image().unwrap().ends_with(":v2"));
+    }
+    let again = tf.run(&["plan", "-detailed-exitcode"]).unwrap();
+    assert_eq!(again.code, 0, "{}", again.text());
+
+    // Drift: the queue deleted behind Terraform's back is made again.
+    f.batch
+        .update_job_queue()
+        .job_queue("ghcn-queue")
+        .state(aws_sdk_batch::types::JqState::Disabled)
+        .send()
+        .await
+        .unwrap();
+    f.batch.delete_job_queue().job_queue("ghcn-queue").send().await.unwrap();
+    let drift = tf.ok(&["plan"]).unwrap();
+    assert!(drift.stdout.contains("job_queue_arn"), "{}", drift.text());
+    assert!(drift.stdout.contains("1 to change"), "{}", drift.text());
+    tf.ok(&["apply", "-auto-approve"]).unwrap();
+    assert!(f.queue_exists("ghcn-queue").await);
+    // Drift: the queue's priority changed behind Terraform's back shows in
+    // the plan and is put back.
+    f.batch.update_job_queue().job_queue("ghcn-queue").priority(9).send().await.unwrap();
+    let drift = tf.ok(&["plan"]).unwrap();
+    assert!(drift.stdout.contains("priority") && drift.stdout.contains("9 -> 5"), "{}", drift.text());
+    tf.ok(&["apply", "-auto-approve"]).unwrap();
+    let queue = f.batch.describe_job_queues().job_queues("ghcn-queue").send().await.unwrap();
+    assert_eq!(queue.job_queues()[0].priority(), Some(5));
+
+    // Import into a fresh directory: the plan is clean.
+    let imported = f.dir();
+    imported
+        .write(
+            "main.tf",
+            &format!("{}\nimport {{\n  to = batch_pipeline.p\n  id = \"ghcn\"\n}}\n", config(&f, &o)),
+        )
+        .unwrap();
+    let import_plan = imported.ok(&["plan"]).unwrap();
+    assert!(
+        import_plan.stdout.contains("1 to import, 0 to add, 0 to change, 0 to destroy"),
+        "{}",
+        import_plan.text()
+    );
+    imported.ok(&["apply", "-auto-approve"]).unwrap();
+    imported.ok(&["state", "rm", "batch_pipeline.p"]).unwrap();
+
+    // Destroy without force_destroy: the file system and the bucket are
+    // kept and named; everything else is gone.
+    let destroy = tf.ok(&["destroy", "-auto-approve"]).unwrap();
+    let all = format!("{}{}", destroy.stdout, destroy.stderr);
+    assert!(all.contains("Data kept on purpose"), "{all}");
+    assert!(all.contains(&fs_id), "{all}");
+    assert!(all.contains("S3 bucket ghcn-results"), "{all}");
+    assert!(f.ce("ghcn-ce").await.is_none());
+    assert!(!f.queue_exists("ghcn-queue").await);
+    for stage in ["procurement", "processing", "egress"] {
+        assert!(f.active_revisions(&format!("ghcn-{stage}")).await.is_empty());
+    }
+    assert!(f.file_systems().await.contains(&fs_id));
+    assert!(f.bucket_exists("ghcn-results").await);
+    let aps = f.efs.describe_access_points().file_system_id(&fs_id).send().await.unwrap();
+    assert!(aps.access_points().is_empty(), "access point deleted");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ec2_pipeline_on_an_existing_file_system_with_force_destroy() {
+    let f = Fixture::start();
+    // A file system the user brings: used, never deleted.
+    let existing =
+        f.efs.create_file_system().creation_token("users-own").encrypted(true).send().await.unwrap();
+    let existing_id = existing.file_system_id().to_string();
+    assert_eq!(f.instance_profile(), "arn:aws:iam::123456789012:instance-profile/ecsInstanceRole");
+    let tf = f.dir();
+    let efs_extra = format!("file_system_id = \"{existing_id}\"");
+    let mut o = default_opts("genomics", "genomics-results");
+    o.compute = "EC2";
+    o.force_destroy = true;
+    o.efs_extra = &efs_extra;
+    tf.write("main.tf", &config(&f, &o)).unwrap();
+    tf.ok(&["apply", "-auto-approve"]).unwrap();
+    assert_eq!(tf.output("fs").unwrap(), existing_id.as_str());
+    let ce = f.ce("genomics-ce").await.unwrap();
+    assert_eq!(ce.compute_resources().unwrap().r#type().map(|t| t.as_str()), Some("EC2"));
+    let defs = f.active_revisions("genomics-processing").await;
+    assert_eq!(defs[0].platform_capabilities().first().map(|p| p.as_str()), Some("EC2"));
+    let again = tf.run(&["plan", "-detailed-exitcode"]).unwrap();
+    assert_eq!(again.code, 0, "{}", again.text());
+
+    // Forced replacement: the compute type cannot change in place.
+    o.compute = "FARGATE";
+    tf.write("main.tf", &config(&f, &o)).unwrap();
+    let replace = tf.ok(&["plan"]).unwrap();
+    assert!(replace.stdout.contains("must be replaced"), "{}", replace.text());
+    assert!(replace.stdout.contains("# forces replacement"), "{}", replace.text());
+    tf.ok(&["apply", "-auto-approve"]).unwrap();
+    let ce = f.ce("genomics-ce").await.unwrap();
+    assert_eq!(ce.compute_resources().unwrap().r#type().map(|t| t.as_str()), Some("FARGATE"));
+
+    // force_destroy: the bucket goes (objects and all), the user's file
+    // system stays.
+    f.s3.put_object()
+        .bucket("genomics-results")
+        .key("results/r1/0/out.csv")
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let destroy = tf.ok(&["destroy", "-auto-approve"]).unwrap();
+    assert!(!destroy.stdout.contains("Data kept on purpose"), "{}", destroy.text());
+    assert!(!f.bucket_exists("genomics-results").await);
+    assert!(f.file_systems().await.contains(&existing_id));
+    assert!(f.ce("genomics-ce").await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn force_destroy_removes_a_created_file_system() {
+    let f = Fixture::start();
+    let tf = f.dir();
+    let mut o = default_opts("scratch", "scratch-results");
+    o.force_destroy = true;
+    tf.write("main.tf", &config(&f, &o)).unwrap();
+    tf.ok(&["apply", "-auto-approve"]).unwrap();
+    let fs_id = tf.output("fs").unwrap().as_str().unwrap().to_string();
+    tf.ok(&["destroy", "-auto-approve"]).unwrap();
+    assert!(!f.file_systems().await.contains(&fs_id), "file system deleted with force_destroy");
+    assert!(!f.bucket_exists("scratch-results").await);
+}
+
+/// Each bad configuration fails at plan time with a clear message on the
+/// right attribute (Terraform quotes the offending line).
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_configuration_is_refused_at_plan_time() {
+    let f = Fixture::start();
+    let tf = f.dir();
+    let base = config(&f, &default_opts("valid", "valid-results"));
+    let cases: Vec<(&str, &str, &str, &str)> = vec![
+        ("name          = \"valid\"", "name = \"9lives!\"", "Invalid pipeline name", "name"),
+        ("type               = \"FARGATE\"", "type = \"LAMBDA\"", "Invalid compute type", "type"),
+        ("max_vcpus          = 16", "max_vcpus = 0", "Invalid max_vcpus", "max_vcpus"),
+        (
+            "max_vcpus          = 16",
+            "max_vcpus = 16\n    instance_types = [\"c5.large\"]",
+            "Not valid for Fargate",
+            "instance_types",
+        ),
+        (
+            "max_vcpus          = 16",
+            "max_vcpus = 16\n    bid_percentage = 50",
+            "Not valid for Fargate",
+            "bid_percentage",
+        ),
+        ("subnet_ids         = ", "subnet_ids = []\n    #", "No subnets", "subnet_ids"),
+        (
+            "root_directory = \"/pipeline\"",
+            "root_directory = \"relative/../x\"",
+            "Invalid root_directory",
+            "root_directory",
+        ),
+        (
+            "root_directory = \"/pipeline\"",
+            "root_directory = \"/p\"\n    permissions = \"999\"",
+            "Invalid permissions",
+            "permissions",
+        ),
+        (
+            "root_directory = \"/pipeline\"",
+            "root_directory = \"/p\"\n    throughput_mode = \"provisioned\"",
+            "Missing throughput",
+            "provisioned_throughput_mibps",
+        ),
+        (
+            "synthetic_count = 400",
+            "synthetic_count = 400\n    s3_bucket = \"raw\"",
+            "Conflicting sources",
+            "synthetic_count",
+        ),
+        ("items_per_node = 40", "items_per_node = 40\n  max_nodes = 20000", "Invalid max_nodes", "max_nodes"),
+        ("name = \"valid-results\"", "name = \"Bad_Bucket\"", "Invalid bucket name", "name"),
+        (
+            "job_role_arn = ",
+            "retry_attempts = 11\n    job_role_arn = ",
+            "Invalid retry_attempts",
+            "retry_attempts",
+        ),
+        (
+            "job_role_arn = ",
+            "timeout_seconds = 30\n    job_role_arn = ",
+            "Invalid timeout_seconds",
+            "timeout_seconds",
+        ),
+        ("job_role_arn = ", "memory = 1000\n    job_role_arn = ", "Unsupported Fargate size", "memory"),
+        (
+            "job_role_arn = ",
+            "retry_on_exit_codes = [300]\n    job_role_arn = ",
+            "Invalid exit code",
+            "retry_on_exit_codes",
+        ),
+        (
+            "job_role_arn = ",
+            "environment = { AWS_BATCH_X = \"1\" }\n    job_role_arn = ",
+            "Invalid environment variable",
+            "environment",
+        ),
+        ("transform = jsonencode(", "transform = \"[1, 2]\"\n    #", "Invalid transform", "transform"),
+        (
+            "service_role_arn   = ",
+            "service_role_arn = \"role/batch\"\n    #",
+            "Invalid ARN",
+            "service_role_arn",
+        ),
+        ("poll_seconds         = 10", "poll_seconds = 1", "Invalid poll_seconds", "poll_seconds"),
+    ];
+    assert!(cases.len() >= 15);
+    for (find, replace, summary, attribute) in cases {
+        assert!(base.contains(find), "case {summary}: {find:?} not in the base config");
+        tf.write("main.tf", &base.replacen(find, replace, 1)).unwrap();
+        let run = tf.run(&["validate"]).unwrap();
+        assert_eq!(run.code, 1, "case {summary}: {}", run.text());
+        assert!(run.stderr.contains(summary), "case {summary}: {}", run.text());
+        // Terraform quotes the configuration line of the attribute.
+        assert!(
+            run.stderr.contains(&format!("│ {:>4}:", "")) || run.stderr.contains(attribute),
+            "case {summary}: {}",
+            run.text()
+        );
+        assert!(run.stderr.contains(attribute), "case {summary} should point at {attribute}: {}", run.text());
+    }
+}
