@@ -110,9 +110,7 @@ fn config(f: &Fixture, o: &Opts<'_>) -> String {
     let (kind, ec2) = match o.compute {
         "EC2" => (
             "EC2",
-            format!(
-                "instance_role = \"arn:aws:iam::123456789012:instance-profile/ecsInstanceRole\"\n    min_vcpus = 0"
-            ),
+            "instance_role = \"arn:aws:iam::123456789012:instance-profile/ecsInstanceRole\"\n    min_vcpus = 0".to_string(),
         ),
         other => (other, String::new()),
     };

@@ -92,26 +92,26 @@ impl ProviderConfig {
         config.endpoint_url = string("endpoint_url", &mut diags);
         config.assume_role_arn = string("assume_role_arn", &mut diags);
 
-        if let Some(region) = &config.region {
-            if !valid_region(region) {
-                diags.push(Diagnostic::attribute_error(
-                    AttributePath::attr("region"),
-                    "Invalid region",
-                    format!("{region:?} is not an AWS region name (like \"eu-west-1\")."),
-                ));
-            }
+        if let Some(region) = &config.region
+            && !valid_region(region)
+        {
+            diags.push(Diagnostic::attribute_error(
+                AttributePath::attr("region"),
+                "Invalid region",
+                format!("{region:?} is not an AWS region name (like \"eu-west-1\")."),
+            ));
         }
         if let Some(url) = &config.endpoint_url {
             check_url(url, AttributePath::attr("endpoint_url"), &mut diags);
         }
-        if let Some(arn) = &config.assume_role_arn {
-            if !(arn.starts_with("arn:") && arn.contains(":role/")) {
-                diags.push(Diagnostic::attribute_error(
-                    AttributePath::attr("assume_role_arn"),
-                    "Invalid role ARN",
-                    format!("{arn:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)."),
-                ));
-            }
+        if let Some(arn) = &config.assume_role_arn
+            && !(arn.starts_with("arn:") && arn.contains(":role/"))
+        {
+            diags.push(Diagnostic::attribute_error(
+                AttributePath::attr("assume_role_arn"),
+                "Invalid role ARN",
+                format!("{arn:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)."),
+            ));
         }
         match value.get("max_retries") {
             Value::Null => {}

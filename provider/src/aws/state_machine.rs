@@ -137,14 +137,14 @@ pub fn definition(input: &DefinitionInput<'_>) -> Json {
 }
 
 fn arn_check(config: &Value, name: &str, service: &str, diags: &mut Diagnostics) {
-    if let Some(arn) = config.get(name).as_str() {
-        if !arn.starts_with("arn:") || arn.split(':').nth(2) != Some(service) {
-            diags.push(Diagnostic::attribute_error(
-                AttributePath::attr(name),
-                "Invalid ARN",
-                format!("{arn:?} is not a {service} ARN."),
-            ));
-        }
+    if let Some(arn) = config.get(name).as_str()
+        && (!arn.starts_with("arn:") || arn.split(':').nth(2) != Some(service))
+    {
+        diags.push(Diagnostic::attribute_error(
+            AttributePath::attr(name),
+            "Invalid ARN",
+            format!("{arn:?} is not a {service} ARN."),
+        ));
     }
 }
 

@@ -250,10 +250,10 @@ impl Resource for TestBucket {
         match from_version {
             0 => {
                 // Version 0 called the bucket name `bucket`.
-                if let Some(obj) = state.as_object_mut() {
-                    if let Some(name) = obj.remove("bucket") {
-                        obj.insert("name".into(), name);
-                    }
+                if let Some(obj) = state.as_object_mut()
+                    && let Some(name) = obj.remove("bucket")
+                {
+                    obj.insert("name".into(), name);
                 }
                 Ok(state)
             }

@@ -89,12 +89,11 @@ pub fn check_config(block: &Block, value: &Value, path: &AttributePath) -> Diagn
 pub fn mark_computed_unknown(block: &Block, value: &mut Value) {
     let Value::Object(attrs) = value else { return };
     for a in &block.attributes {
-        if a.is_computed() {
-            if let Some(v) = attrs.get_mut(&a.name) {
-                if v.is_null() {
-                    *v = Value::unknown();
-                }
-            }
+        if a.is_computed()
+            && let Some(v) = attrs.get_mut(&a.name)
+            && v.is_null()
+        {
+            *v = Value::unknown();
         }
     }
     for b in &block.blocks {

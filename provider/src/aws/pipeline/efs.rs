@@ -265,14 +265,14 @@ async fn ensure_access_point(
 }
 
 pub async fn delete_access_point(efs: &Client, names: &Names, fs_id: &str) -> Result<(), Diagnostics> {
-    if let Some(ap) = find_access_point(efs, names, fs_id).await? {
-        if let Some(id) = ap.access_point_id() {
-            efs.delete_access_point()
-                .access_point_id(id)
-                .send()
-                .await
-                .map_err(|e| aws_error("DeleteAccessPoint", e))?;
-        }
+    if let Some(ap) = find_access_point(efs, names, fs_id).await?
+        && let Some(id) = ap.access_point_id()
+    {
+        efs.delete_access_point()
+            .access_point_id(id)
+            .send()
+            .await
+            .map_err(|e| aws_error("DeleteAccessPoint", e))?;
     }
     Ok(())
 }

@@ -77,10 +77,10 @@ async fn observe(
 }
 
 fn set_in_block(state: &mut Value, block: &str, attr: &str, value: Value) {
-    if let Some(Value::List(items)) = state.get_mut(block) {
-        if let Some(first) = items.first_mut() {
-            first.set_attr(attr, value);
-        }
+    if let Some(Value::List(items)) = state.get_mut(block)
+        && let Some(first) = items.first_mut()
+    {
+        first.set_attr(attr, value);
     }
 }
 
@@ -335,14 +335,14 @@ pub async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Resul
         ("mount_path", unless_default(mount_path, "/mnt/efs".to_string(), Value::string)),
     ];
     if let Some(fs_id) = &fs_id {
-        if let Ok(out) = clients.efs.describe_file_systems().file_system_id(fs_id).send().await {
-            if let Some(fs) = out.file_systems().first() {
-                efs_attrs.push(("performance_mode", Value::string(fs.performance_mode().as_str())));
-                efs_attrs.push((
-                    "throughput_mode",
-                    fs.throughput_mode().map(|t| Value::string(t.as_str())).unwrap_or(Value::Null),
-                ));
-            }
+        if let Ok(out) = clients.efs.describe_file_systems().file_system_id(fs_id).send().await
+            && let Some(fs) = out.file_systems().first()
+        {
+            efs_attrs.push(("performance_mode", Value::string(fs.performance_mode().as_str())));
+            efs_attrs.push((
+                "throughput_mode",
+                fs.throughput_mode().map(|t| Value::string(t.as_str())).unwrap_or(Value::Null),
+            ));
         }
         if let Some(ap) = efs::find_access_point(&clients.efs, &names, fs_id).await? {
             let root = ap.root_directory();
@@ -398,15 +398,15 @@ pub async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Resul
         ]),
     );
     if let Some(transform) = settings.get("transform").filter(|t| t.is_object()) {
-        if let Some(Value::List(items)) = state.get_mut("processing") {
-            if let Some(first) = items.first_mut() {
-                first.set_attr("transform", Value::string(transform.to_string()));
-            }
+        if let Some(Value::List(items)) = state.get_mut("processing")
+            && let Some(first) = items.first_mut()
+        {
+            first.set_attr("transform", Value::string(transform.to_string()));
         }
-    } else if let Some(Value::List(items)) = state.get_mut("processing") {
-        if let Some(first) = items.first_mut() {
-            first.set_attr("transform", Value::Null);
-        }
+    } else if let Some(Value::List(items)) = state.get_mut("processing")
+        && let Some(first) = items.first_mut()
+    {
+        first.set_attr("transform", Value::Null);
     }
     state.set_attr("items_per_node", unless_default(settings["items_per_node"].as_i64(), 40, Value::int));
     state.set_attr("max_nodes", unless_default(settings["max_nodes"].as_i64(), 10_000, Value::int));

@@ -90,12 +90,11 @@ fn fill_state(state: &mut Value, spec: &PipelineSpec, parts: &Parts, tags_all: &
     );
     state.set_attr("egress_bucket_arn", opt_string(&parts.egress_bucket_arn));
     state.set_attr("run_config", Value::string(run_config::build(spec).to_string()));
-    if let Some(Value::List(efs)) = state.get_mut("efs") {
-        if let Some(block) = efs.first_mut() {
-            if let Some(id) = &parts.file_system_id {
-                block.set_attr("file_system_id", Value::string(id));
-            }
-        }
+    if let Some(Value::List(efs)) = state.get_mut("efs")
+        && let Some(block) = efs.first_mut()
+        && let Some(id) = &parts.file_system_id
+    {
+        block.set_attr("file_system_id", Value::string(id));
     }
 }
 

@@ -260,14 +260,19 @@ fn valid_bucket_name(name: &str) -> bool {
 /// Fargate's allowed memory (MiB) for each vCPU size.
 pub fn fargate_memory_ok(vcpus: f64, memory: i64) -> bool {
     let gib = |g: i64| g * 1024;
-    match vcpus {
-        v if v == 0.25 => [512, 1024, 2048].contains(&memory),
-        v if v == 0.5 => (1..=4).any(|g| gib(g) == memory),
-        v if v == 1.0 => (2..=8).any(|g| gib(g) == memory),
-        v if v == 2.0 => (4..=16).any(|g| gib(g) == memory),
-        v if v == 4.0 => (8..=30).any(|g| gib(g) == memory),
-        v if v == 8.0 => (16..=60).step_by(4).any(|g| gib(g) == memory),
-        v if v == 16.0 => (32..=120).step_by(8).any(|g| gib(g) == memory),
+    // Fargate sizes are whole quarters of a vCPU.
+    let quarters = vcpus * 4.0;
+    if quarters.fract() != 0.0 {
+        return false;
+    }
+    match quarters as i64 {
+        1 => [512, 1024, 2048].contains(&memory),
+        2 => (1..=4).any(|g| gib(g) == memory),
+        4 => (2..=8).any(|g| gib(g) == memory),
+        8 => (4..=16).any(|g| gib(g) == memory),
+        16 => (8..=30).any(|g| gib(g) == memory),
+        32 => (16..=60).step_by(4).any(|g| gib(g) == memory),
+        64 => (32..=120).step_by(8).any(|g| gib(g) == memory),
         _ => false,
     }
 }
@@ -522,10 +527,10 @@ fn read_efs(r: &mut Reader<'_>, compute: &Compute) -> Efs {
     };
     let Some(mut e) = r.block("efs") else { return efs };
     efs.existing_file_system_id = e.string("file_system_id");
-    if let Some(id) = &efs.existing_file_system_id {
-        if !id.starts_with("fs-") {
-            e.fail("file_system_id", "Invalid file system id", format!("{id:?} is not an EFS id (fs-...)."));
-        }
+    if let Some(id) = &efs.existing_file_system_id
+        && !id.starts_with("fs-")
+    {
+        e.fail("file_system_id", "Invalid file system id", format!("{id:?} is not an EFS id (fs-...)."));
     }
     efs.performance_mode = e.one_of("performance_mode", "generalPurpose", &["generalPurpose", "maxIO"]);
     efs.throughput_mode = e.one_of("throughput_mode", "elastic", &["elastic", "bursting", "provisioned"]);
@@ -652,16 +657,16 @@ fn read_stage(r: &mut Reader<'_>, stage: &'static str, kind: ComputeType) -> Sta
         );
     }
     out.job_role_arn = s.arn("job_role_arn");
-    if stage == "processing" {
-        if let Some(text) = s.string("transform") {
-            match serde_json::from_str::<serde_json::Value>(&text) {
-                Ok(v) if v.is_object() => out.transform = Some(v),
-                _ => s.fail(
-                    "transform",
-                    "Invalid transform",
-                    "transform must be a JSON object (use jsonencode({...})).".into(),
-                ),
-            }
+    if stage == "processing"
+        && let Some(text) = s.string("transform")
+    {
+        match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(v) if v.is_object() => out.transform = Some(v),
+            _ => s.fail(
+                "transform",
+                "Invalid transform",
+                "transform must be a JSON object (use jsonencode({...})).".into(),
+            ),
         }
     }
     out
@@ -712,5 +717,29 @@ fn read_source(r: &mut Reader<'_>) -> Source {
 impl PipelineSpec {
     pub fn stage(&self, name: &str) -> Option<&Stage> {
         self.stages.iter().find(|s| s.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fargate_sizes() {
+        assert!(fargate_memory_ok(0.25, 512));
+        assert!(fargate_memory_ok(1.0, 8192));
+        assert!(!fargate_memory_ok(1.0, 1024));
+        assert!(fargate_memory_ok(16.0, 122_880));
+        assert!(!fargate_memory_ok(3.0, 8192));
+        assert!(!fargate_memory_ok(0.3, 1024));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("30"), None);
+        assert_eq!(parse_duration("5d"), None);
+        assert_eq!(parse_duration(""), None);
     }
 }

@@ -27,14 +27,13 @@ where
 {
     let mut interval = first;
     loop {
-        let last;
-        match check().await? {
+        let last = match check().await? {
             Poll::Ready(v) => return Ok(v),
             Poll::Failed(reason) => {
                 return Err(Diagnostic::error(format!("{what} failed"), reason).into());
             }
-            Poll::Pending(state) => last = state,
-        }
+            Poll::Pending(state) => state,
+        };
         if Instant::now() + interval > deadline {
             return Err(Diagnostic::error(
                 format!("Timed out waiting for {what}"),
