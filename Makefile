@@ -1,23 +1,24 @@
-# terraform-provider-batch: build, test and demo targets.
-# Every target installs what it needs (scripts/setup-tools.sh) from the
-# package registries; nothing is assumed beyond cargo and python3.
+# terraform-provider-batch: build, test, demo and benchmark targets.
+# Every target installs what it needs from the package registries
+# (scripts/setup-tools.sh); nothing is assumed beyond cargo and python3.
 
 SHELL := /bin/bash
 CARGO ?= cargo
-PROFILE_DIR := target/release
-PROVIDER_BIN := $(PROFILE_DIR)/terraform-provider-batch
 
-.PHONY: help setup build provider test lint fmt bench fuzz clean
+.PHONY: help setup build test test-rust test-terraform lint fmt bench bench-provider bench-jobs \
+        fuzz build-images push-images build-lambdas cleanup-retained demo clean
 
 help:
-	@echo "make demo          run a whole pipeline on this machine (moto + terraform + local runner)"
-	@echo "make test          set up tools, then run every test (what CI runs)"
-	@echo "make lint          cargo fmt --check and clippy -D warnings"
-	@echo "make bench         benchmarks; results in BENCHMARKS.md"
-	@echo "make build         release build of the provider and the job binaries"
-	@echo "make build-images  container images of the three jobs (docker, else buildah)"
-	@echo "make build-lambdas bootstrap zips of prep and watcher (cargo-lambda)"
-	@echo "make fuzz          fuzz the msgpack decoder (needs cargo-fuzz and nightly)"
+	@echo "make demo              run a pipeline's AWS side on this machine (moto + terraform apply/destroy)"
+	@echo "make test              set up tools, then run every test (what CI runs)"
+	@echo "make lint              cargo fmt --check and clippy -D warnings"
+	@echo "make bench             benchmarks (figures go in BENCHMARKS.md)"
+	@echo "make build             release build of the workspace"
+	@echo "make build-images      container images of the three jobs (docker, else buildah)"
+	@echo "make push-images REGISTRY=<acct>.dkr.ecr.<region>.amazonaws.com"
+	@echo "make build-lambdas     bootstrap zips of prep and watcher (cargo-lambda)"
+	@echo "make cleanup-retained NAME=<pipeline> [REGION=...]   delete what destroy kept"
+	@echo "make fuzz              fuzz the msgpack decoder (cargo-fuzz)"
 
 setup:
 	@bash scripts/setup-tools.sh
@@ -25,11 +26,13 @@ setup:
 build:
 	$(CARGO) build --release --workspace
 
-provider:
-	$(CARGO) build --release -p terraform-provider-batch
+test: setup test-rust test-terraform
 
-test: setup
+test-rust:
 	$(CARGO) test --workspace --all-features
+
+test-terraform:
+	bash tests/terraform/run.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -38,11 +41,32 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-bench: setup
+bench: setup bench-provider bench-jobs
+
+bench-provider:
 	bash scripts/bench-provider.sh
+
+bench-jobs:
+	bash jobs/bench/run.sh
 
 fuzz:
 	bash scripts/fuzz.sh
+
+build-images:
+	bash jobs/build-images.sh
+
+push-images:
+	PUSH=1 REGISTRY=$(REGISTRY) bash jobs/build-images.sh
+
+build-lambdas:
+	bash lambdas/build.sh
+
+cleanup-retained:
+	@test -n "$(NAME)" || { echo "usage: make cleanup-retained NAME=<pipeline> [REGION=...]"; exit 2; }
+	bash modules/batch-pipeline/scripts/cleanup-retained.sh --name $(NAME) $(if $(REGION),--region $(REGION)) --delete
+
+demo: setup
+	bash scripts/demo.sh
 
 clean:
 	$(CARGO) clean

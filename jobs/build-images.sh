@@ -13,7 +13,7 @@ cd "$repo"
 rev=$(git rev-parse --short=12 HEAD)
 git diff --quiet -- jobs || rev="$rev-dirty"
 target=x86_64-unknown-linux-gnu
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-jobs}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
 RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target "$target" -p batch-jobs \
   --bin procurement --bin processing --bin egress
 bins="procurement processing egress"

@@ -16,7 +16,7 @@ venv="$repo/.tools/bench-venv"
 mkdir -p "$dir"
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 "$venv/bin/pip" install -q -r "$repo/tools/bench-requirements.txt"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-jobs}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
 (cd "$repo" && cargo build --release -p batch-jobs --bin jobs-bench)
 bench="$CARGO_TARGET_DIR/release/jobs-bench"
 rules="$repo/jobs/rules/ghcn-daily.json"

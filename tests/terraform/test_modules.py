@@ -56,10 +56,13 @@ STAGES = ("procurement", "processing", "egress")
 
 # --------------------------------------------------------------- helpers --
 def provider_dir() -> Path | None:
-    for d in (ROOT / "target" / "release", ROOT / "target" / "debug"):
-        if (d / "terraform-provider-batch").is_file():
-            return d
-    return None
+    """The directory of the most recently built provider binary (a stale
+    release build must not hide what the tests just built)."""
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    builds = [d for d in (target / "release", target / "debug") if (d / "terraform-provider-batch").is_file()]
+    if not builds:
+        return None
+    return max(builds, key=lambda d: (d / "terraform-provider-batch").stat().st_mtime)
 
 
 def run_tf(args: list[str], cwd: Path, cli_config: Path) -> subprocess.CompletedProcess:

@@ -1,0 +1,31 @@
+//! examples/local's `terraform test` file, run by real Terraform against a
+//! fresh moto with the prerequisites made by examples/local/moto_setup.py.
+
+use std::path::Path;
+
+use testkit::{MotoServer, TerraformDir};
+
+#[test]
+fn examples_local_terraform_test_passes_against_moto() {
+    let moto = MotoServer::start().expect("moto");
+    let prerequisites = moto.pipeline_prerequisites().expect("prerequisites");
+    let provider_dir = Path::new(env!("CARGO_BIN_EXE_terraform-provider-batch")).parent().unwrap();
+    let tf = TerraformDir::new(provider_dir, moto.aws_env()).unwrap();
+    // A copy of the example (its .tf files and tests/), so the repository
+    // is left untouched.
+    let example = testkit::paths::repo_root().join("examples").join("local");
+    for entry in std::fs::read_dir(&example).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "tf") {
+            tf.write(path.file_name().unwrap().to_str().unwrap(), &std::fs::read_to_string(&path).unwrap()).unwrap();
+        }
+    }
+    std::fs::create_dir_all(tf.path().join("tests")).unwrap();
+    std::fs::copy(example.join("tests").join("pipeline.tftest.hcl"), tf.path().join("tests").join("pipeline.tftest.hcl"))
+        .unwrap();
+    tf.write("moto.tfvars.json", &prerequisites.to_string()).unwrap();
+    let endpoint = format!("endpoint={}", moto.endpoint());
+    let run = tf.run(&["test", "-var", &endpoint, "-var-file=moto.tfvars.json"]).unwrap();
+    assert!(run.success(), "{}", run.text());
+    assert!(run.stdout.contains("0 failed"), "{}", run.text());
+}
