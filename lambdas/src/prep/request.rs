@@ -1,0 +1,659 @@
+//! The prep event: `{"config": {...}, "overrides": {...}, "execution": "..."}`.
+//!
+//! `config` is the run configuration the `batch_pipeline` resource computes
+//! (`run_config`, contract version 1); `overrides` are per-run changes from
+//! whatever started the execution. Everything is checked here, before any
+//! AWS call or file write, and every refusal names the field.
+
+use std::path::PathBuf;
+
+use batch_jobs::layout::{EgressSpec, MAX_ARRAY_SIZE, Stage, SyntheticFormat};
+use batch_jobs::{ExitCode, TransformSpec};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::CONTRACT_VERSION;
+use crate::error::LambdaError;
+use crate::event::{parse, parse_at, unknown_keys};
+
+/// Largest `items_per_node` accepted (a node's slice is one JSON file).
+pub const MAX_ITEMS_PER_NODE: u32 = 1_000_000;
+/// Smallest array AWS Batch accepts.
+pub const MIN_ARRAY_SIZE: u32 = 2;
+
+/// Top-level keys of the event.
+const EVENT_KEYS: &[&str] = &["config", "overrides", "execution"];
+/// Keys of `config` (the last two are for the state machine, not prep).
+const CONFIG_KEYS: &[&str] = &[
+    "version",
+    "pipeline",
+    "efs_mount_path",
+    "stages",
+    "source",
+    "items_per_node",
+    "max_nodes",
+    "balance",
+    "transform",
+    "egress",
+    "s3_concurrency",
+    "job_definitions",
+    "job_queue",
+];
+/// Keys of `overrides` (`trigger` and `event_id` are informational).
+const OVERRIDE_KEYS: &[&str] = &[
+    "run_id",
+    "source_prefix",
+    "items_per_node",
+    "trigger",
+    "s3_bucket",
+    "s3_key",
+    "incoming_path",
+    "event_id",
+];
+
+/// The whole event.
+#[derive(Debug, Deserialize)]
+struct RawEvent {
+    config: Value,
+    #[serde(default)]
+    overrides: Value,
+    #[serde(default)]
+    execution: Option<String>,
+}
+
+/// How items are spread over nodes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Balance {
+    /// Contiguous runs of the sorted items, sizes differing by at most one.
+    #[default]
+    Count,
+    /// Object sizes evened out (largest first onto the lightest node);
+    /// synthetic ids all weigh the same, so this equals `count` there.
+    Bytes,
+}
+
+/// `config.source`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SourceConfig {
+    /// Objects under `s3://bucket/prefix` whose key ends with `suffix`.
+    S3 {
+        /// Source bucket.
+        bucket: String,
+        /// Key prefix: empty or ending with `/`.
+        prefix: String,
+        /// Only keys ending with this ("" = all).
+        suffix: String,
+    },
+    /// Ids `start..start+count` (the reference design's synthetic data).
+    Synthetic {
+        /// Number of ids (0 = no work).
+        count: u64,
+        /// First id.
+        start: u64,
+        /// Record shape procurement generates.
+        format: SyntheticFormat,
+        /// Records per id.
+        records_per_id: u32,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct S3Source {
+    #[serde(rename = "type")]
+    _type: String,
+    bucket: String,
+    #[serde(default)]
+    prefix: String,
+    #[serde(default)]
+    suffix: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SyntheticSource {
+    #[serde(rename = "type")]
+    _type: String,
+    count: u64,
+    #[serde(default)]
+    start: u64,
+    #[serde(default = "default_format")]
+    format: SyntheticFormat,
+    #[serde(default = "default_records_per_id")]
+    records_per_id: u32,
+}
+
+// By hand rather than `#[serde(tag = "type")]`: an internally tagged enum
+// buffers its content, and errors then lose the field name
+// (`config.source: invalid type` instead of `... source.bucket ...`).
+impl<'de> Deserialize<'de> for SourceConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = Value::deserialize(deserializer)?;
+        let kind = value.get("type").and_then(Value::as_str).map(str::to_string);
+        let variant = |e: serde_path_to_error::Error<serde_json::Error>| {
+            let path = e.path().to_string();
+            D::Error::custom(format!("{path}: {}", e.into_inner()))
+        };
+        match kind.as_deref() {
+            Some("s3") => {
+                let s: S3Source = serde_path_to_error::deserialize(value).map_err(variant)?;
+                Ok(SourceConfig::S3 { bucket: s.bucket, prefix: s.prefix, suffix: s.suffix })
+            }
+            Some("synthetic") => {
+                let s: SyntheticSource = serde_path_to_error::deserialize(value).map_err(variant)?;
+                Ok(SourceConfig::Synthetic {
+                    count: s.count,
+                    start: s.start,
+                    format: s.format,
+                    records_per_id: s.records_per_id,
+                })
+            }
+            Some(other) => Err(D::Error::custom(format!("type: {other:?} is not \"s3\" or \"synthetic\""))),
+            None => Err(D::Error::custom("type: missing (\"s3\" or \"synthetic\")")),
+        }
+    }
+}
+
+fn default_format() -> SyntheticFormat {
+    SyntheticFormat::YelpJsonl
+}
+
+fn default_records_per_id() -> u32 {
+    1
+}
+
+fn default_max_nodes() -> u32 {
+    MAX_ARRAY_SIZE
+}
+
+fn default_stages() -> Vec<Stage> {
+    Stage::ALL.to_vec()
+}
+
+/// `config`: the run configuration, contract version 1.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PipelineConfig {
+    /// Must be [`CONTRACT_VERSION`].
+    pub version: u32,
+    /// The pipeline's name (logs only).
+    #[serde(default)]
+    pub pipeline: Option<String>,
+    /// Where EFS is mounted (in the jobs; the Lambda's own mount point can be
+    /// set with `PIPELINE_EFS_ROOT`).
+    pub efs_mount_path: String,
+    /// Stages the run executes.
+    #[serde(default = "default_stages")]
+    pub stages: Vec<Stage>,
+    /// Where the work comes from.
+    pub source: SourceConfig,
+    /// Target items per array node.
+    pub items_per_node: u32,
+    /// Upper bound on the array size (2..=10000).
+    #[serde(default = "default_max_nodes")]
+    pub max_nodes: u32,
+    /// How items are spread.
+    #[serde(default)]
+    pub balance: Balance,
+    /// What processing does (run.json `transform`).
+    pub transform: TransformSpec,
+    /// Where egress uploads (required when `stages` has egress).
+    #[serde(default)]
+    pub egress: Option<EgressSpec>,
+    /// Parallel S3 transfers per node (run.json default when absent).
+    #[serde(default)]
+    pub s3_concurrency: Option<u32>,
+}
+
+/// `overrides`: per-run changes. All optional; `null` or absent is `{}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Overrides {
+    /// Use this run id.
+    #[serde(default)]
+    pub run_id: Option<String>,
+    /// List this prefix instead of `config.source.prefix` (S3 only).
+    #[serde(default)]
+    pub source_prefix: Option<String>,
+    /// Use this instead of `config.items_per_node`.
+    #[serde(default)]
+    pub items_per_node: Option<u32>,
+    /// What started the run (`schedule`, `s3`, `manual`): logs only.
+    #[serde(default)]
+    pub trigger: Option<String>,
+    /// S3 trigger: the bucket of the created object (must be the source bucket).
+    #[serde(default)]
+    pub s3_bucket: Option<String>,
+    /// S3 trigger: the created object's key; the run lists the
+    /// `incoming_path` folder that holds it.
+    #[serde(default)]
+    pub s3_key: Option<String>,
+    /// S3 trigger: the folder name that marks incoming data (`incoming/`).
+    #[serde(default)]
+    pub incoming_path: Option<String>,
+    /// S3 trigger: the EventBridge event id (logs only).
+    #[serde(default)]
+    pub event_id: Option<String>,
+}
+
+/// The work source after overrides.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WorkSource {
+    /// List `s3://bucket/prefix*suffix`.
+    S3 {
+        /// Bucket.
+        bucket: String,
+        /// Effective prefix.
+        prefix: String,
+        /// Suffix filter.
+        suffix: String,
+    },
+    /// Ids `start..start+count`.
+    Synthetic {
+        /// First id.
+        start: u64,
+        /// Number of ids.
+        count: u64,
+        /// Record shape.
+        format: SyntheticFormat,
+        /// Records per id.
+        records_per_id: u32,
+    },
+}
+
+impl WorkSource {
+    /// `s3://bucket/prefix` or `synthetic:start..end`, for logs and the response.
+    pub fn describe(&self) -> String {
+        match self {
+            WorkSource::S3 { bucket, prefix, suffix } if suffix.is_empty() => {
+                format!("s3://{bucket}/{prefix}")
+            }
+            WorkSource::S3 { bucket, prefix, suffix } => format!("s3://{bucket}/{prefix}*{suffix}"),
+            WorkSource::Synthetic { start, count, .. } => {
+                format!("synthetic:{start}..{}", start.saturating_add(*count))
+            }
+        }
+    }
+}
+
+/// A checked prep request.
+#[derive(Debug, Clone)]
+pub struct PrepRequest {
+    /// The config as given.
+    pub config: PipelineConfig,
+    /// The overrides as given.
+    pub overrides: Overrides,
+    /// The execution name/ARN, if the state machine passed it.
+    pub execution: Option<String>,
+    /// Where the work comes from, overrides applied.
+    pub source: WorkSource,
+    /// Items per node, overrides applied.
+    pub items_per_node: u32,
+    /// Hash of everything that decides the run's layout (config as given,
+    /// effective source and items per node): a retry must match it.
+    pub fingerprint: String,
+}
+
+impl PrepRequest {
+    /// Parses and checks an event.
+    pub fn from_event(event: Value) -> Result<Self, LambdaError> {
+        if !event.is_object() {
+            return Err(LambdaError::invalid_event("event: expected a JSON object with `config`"));
+        }
+        warn_unknown("event", &event, EVENT_KEYS);
+        let raw: RawEvent = parse(event)?;
+        warn_unknown("config", &raw.config, CONFIG_KEYS);
+        let config_value = raw.config;
+        let config: PipelineConfig = parse_at("config", config_value.clone())?;
+        let overrides: Overrides = match raw.overrides {
+            Value::Null => Overrides::default(),
+            value => {
+                warn_unknown("overrides", &value, OVERRIDE_KEYS);
+                parse_at("overrides", value)?
+            }
+        };
+        check_config(&config)?;
+        let items_per_node = overrides.items_per_node.unwrap_or(config.items_per_node);
+        check_items_per_node(
+            if overrides.items_per_node.is_some() {
+                "overrides.items_per_node"
+            } else {
+                "config.items_per_node"
+            },
+            items_per_node,
+        )?;
+        let source = effective_source(&config.source, &overrides)?;
+        if let Some(execution) = &raw.execution
+            && (execution.is_empty() || execution.len() > 2048)
+        {
+            return Err(LambdaError::invalid_event("execution: must be 1..=2048 characters"));
+        }
+        let fingerprint = batch_jobs::checksum::sha256_hex(
+            json!({
+                "contract_version": CONTRACT_VERSION,
+                "config": config_value,
+                "source": source,
+                "items_per_node": items_per_node,
+            })
+            .to_string()
+            .as_bytes(),
+        );
+        Ok(PrepRequest { config, overrides, execution: raw.execution, source, items_per_node, fingerprint })
+    }
+
+    /// The EFS root: `PIPELINE_EFS_ROOT` of this function when set (its own
+    /// mount point), else `config.efs_mount_path`.
+    pub fn efs_root(&self, env_root: Option<&PathBuf>) -> PathBuf {
+        env_root.cloned().unwrap_or_else(|| PathBuf::from(&self.config.efs_mount_path))
+    }
+}
+
+fn warn_unknown(what: &str, value: &Value, known: &[&str]) {
+    let unknown = unknown_keys(value, known);
+    if !unknown.is_empty() {
+        tracing::warn!(object = what, keys = ?unknown, "ignoring unknown keys (typo, or a newer contract?)");
+    }
+}
+
+fn check_items_per_node(field: &str, n: u32) -> Result<(), LambdaError> {
+    if n == 0 || n > MAX_ITEMS_PER_NODE {
+        return Err(LambdaError::invalid_event(format!("{field}: {n} must be in 1..={MAX_ITEMS_PER_NODE}")));
+    }
+    Ok(())
+}
+
+fn check_config(config: &PipelineConfig) -> Result<(), LambdaError> {
+    let bad = |m: String| Err(LambdaError::invalid_event(m));
+    if config.version != CONTRACT_VERSION {
+        return bad(format!(
+            "config.version: {} is not supported (this function reads version {CONTRACT_VERSION})",
+            config.version
+        ));
+    }
+    if !config.efs_mount_path.starts_with('/') || config.efs_mount_path == "/" {
+        return bad(format!(
+            "config.efs_mount_path: {:?} must be an absolute path other than /",
+            config.efs_mount_path
+        ));
+    }
+    check_items_per_node("config.items_per_node", config.items_per_node)?;
+    if !(MIN_ARRAY_SIZE..=MAX_ARRAY_SIZE).contains(&config.max_nodes) {
+        return bad(format!(
+            "config.max_nodes: {} must be in {MIN_ARRAY_SIZE}..={MAX_ARRAY_SIZE} (AWS Batch array sizes)",
+            config.max_nodes
+        ));
+    }
+    if config.stages.is_empty() {
+        return bad("config.stages: must not be empty".into());
+    }
+    let mut sorted = config.stages.clone();
+    sorted.sort();
+    sorted.dedup();
+    if sorted != config.stages {
+        return bad(
+            "config.stages: must be distinct and in run order (procurement, processing, egress)".into()
+        );
+    }
+    match &config.source {
+        SourceConfig::S3 { bucket, prefix, .. } => {
+            if bucket.is_empty() {
+                return bad("config.source.bucket: must not be empty".into());
+            }
+            check_prefix("config.source.prefix", prefix)?;
+        }
+        SourceConfig::Synthetic { count, start, records_per_id, .. } => {
+            if start.checked_add(*count).is_none() {
+                return bad("config.source: start + count overflows".into());
+            }
+            if *records_per_id == 0 {
+                return bad("config.source.records_per_id: must be at least 1".into());
+            }
+        }
+    }
+    config
+        .transform
+        .validate()
+        .map_err(|e| LambdaError::invalid_event(format!("config.transform: {}", e.message)))?;
+    Ok(())
+}
+
+/// A key prefix is empty or a safe relative folder ending with `/`: the
+/// jobs name local files by the key minus the prefix.
+fn check_prefix(field: &str, prefix: &str) -> Result<(), LambdaError> {
+    if prefix.is_empty() {
+        return Ok(());
+    }
+    if !prefix.ends_with('/') {
+        return Err(LambdaError::invalid_event(format!("{field}: {prefix:?} must be empty or end with '/'")));
+    }
+    batch_jobs::safe_path::SafeRelPath::new(field, prefix.trim_end_matches('/'))
+        .map_err(|e| LambdaError::invalid_event(format!("{field}: {e}")))?;
+    Ok(())
+}
+
+/// The source after overrides: `overrides.source_prefix`, else the
+/// `incoming_path` folder holding `overrides.s3_key` (S3 trigger), else the
+/// configured prefix.
+fn effective_source(source: &SourceConfig, overrides: &Overrides) -> Result<WorkSource, LambdaError> {
+    match source {
+        SourceConfig::S3 { bucket, prefix, suffix } => {
+            if let Some(trigger_bucket) = &overrides.s3_bucket
+                && trigger_bucket != bucket
+            {
+                return Err(LambdaError::invalid_event(format!(
+                    "overrides.s3_bucket: {trigger_bucket:?} is not the source bucket {bucket:?}"
+                )));
+            }
+            let prefix = match (&overrides.source_prefix, &overrides.s3_key) {
+                (Some(p), _) => {
+                    check_prefix("overrides.source_prefix", p)?;
+                    p.clone()
+                }
+                (None, Some(key)) => {
+                    let incoming = overrides.incoming_path.as_deref().unwrap_or("incoming/");
+                    let derived = incoming_folder(key, incoming).ok_or_else(|| {
+                        LambdaError::invalid_event(format!(
+                            "overrides.s3_key: {key:?} is not under an {incoming:?} folder"
+                        ))
+                    })?;
+                    check_prefix("overrides.s3_key", &derived)?;
+                    derived
+                }
+                (None, None) => prefix.clone(),
+            };
+            Ok(WorkSource::S3 { bucket: bucket.clone(), prefix, suffix: suffix.clone() })
+        }
+        SourceConfig::Synthetic { count, start, format, records_per_id } => {
+            if overrides.source_prefix.is_some() || overrides.s3_key.is_some() {
+                return Err(LambdaError::invalid_event(
+                    "overrides.source_prefix / s3_key: only apply to an S3 source",
+                ));
+            }
+            Ok(WorkSource::Synthetic {
+                start: *start,
+                count: *count,
+                format: *format,
+                records_per_id: *records_per_id,
+            })
+        }
+    }
+}
+
+/// The key's prefix up to and including the last `incoming` folder name
+/// that starts a path component (`a/incoming/x.csv` -> `a/incoming/`).
+pub fn incoming_folder(key: &str, incoming: &str) -> Option<String> {
+    if incoming.is_empty() || !incoming.ends_with('/') {
+        return None;
+    }
+    key.match_indices(incoming)
+        .filter(|(at, _)| *at == 0 || key.as_bytes()[at - 1] == b'/')
+        .map(|(at, _)| at + incoming.len())
+        .last()
+        .map(|end| key[..end].to_string())
+}
+
+/// Maps a `batch_jobs` validation error of the assembled run.json onto
+/// `InvalidEvent` (the event asked for a run the jobs would refuse).
+pub fn run_config_error(err: batch_jobs::JobError) -> LambdaError {
+    match err.exit {
+        ExitCode::Config | ExitCode::DataError | ExitCode::Usage => {
+            LambdaError::invalid_event(format!("config: {}", err.message))
+        }
+        _ => LambdaError::internal(err.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Value {
+        json!({
+            "version": 1,
+            "efs_mount_path": "/mnt/efs",
+            "source": {"type": "s3", "bucket": "src", "prefix": "in/", "suffix": ".csv"},
+            "items_per_node": 10,
+            "transform": {"kind": "jsonl_calc", "calculations": ["score = stars * review_count"]},
+            "egress": {"bucket": "out", "prefix": "results"}
+        })
+    }
+
+    fn with(mut config: Value, path: &[&str], v: Value) -> Value {
+        let mut at = &mut config;
+        for p in &path[..path.len() - 1] {
+            at = at.get_mut(*p).unwrap();
+        }
+        at[path[path.len() - 1]] = v;
+        config
+    }
+
+    fn err(event: Value) -> String {
+        let e = PrepRequest::from_event(event).unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::InvalidEvent);
+        e.message
+    }
+
+    #[test]
+    fn a_good_config_parses_with_defaults() {
+        let r = PrepRequest::from_event(json!({"config": base()})).unwrap();
+        assert_eq!(r.config.max_nodes, 10_000);
+        assert_eq!(r.config.balance, Balance::Count);
+        assert_eq!(r.config.stages, Stage::ALL.to_vec());
+        assert_eq!(r.items_per_node, 10);
+        assert_eq!(
+            r.source,
+            WorkSource::S3 { bucket: "src".into(), prefix: "in/".into(), suffix: ".csv".into() }
+        );
+        assert_eq!(r.fingerprint.len(), 64);
+    }
+
+    #[test]
+    fn refusals_name_the_field() {
+        assert!(err(json!({})).contains("missing field `config`"));
+        assert!(err(json!("x")).starts_with("event:"));
+        assert!(
+            err(json!({"config": with(base(), &["items_per_node"], json!(0))}))
+                .starts_with("config.items_per_node: 0")
+        );
+        assert!(
+            err(json!({"config": with(base(), &["items_per_node"], json!("10"))}))
+                .starts_with("config.items_per_node: invalid type")
+        );
+        assert!(
+            err(json!({"config": with(base(), &["max_nodes"], json!(1))})).starts_with("config.max_nodes: 1")
+        );
+        assert!(
+            err(json!({"config": with(base(), &["max_nodes"], json!(10_001))}))
+                .starts_with("config.max_nodes: 10001")
+        );
+        assert!(
+            err(json!({"config": with(base(), &["version"], json!(2))})).starts_with("config.version: 2")
+        );
+        assert!(
+            err(json!({"config": with(base(), &["source", "bucket"], json!(3))}))
+                .starts_with("config.source: bucket: invalid type")
+        );
+        assert!(
+            err(json!({"config": with(base(), &["source", "prefix"], json!("in"))})).contains("end with '/'")
+        );
+        assert!(err(json!({"config": with(base(), &["source", "prefix"], json!("../x/"))})).contains("'..'"));
+        assert!(
+            err(json!({"config": with(base(), &["source", "type"], json!("ftp"))}))
+                .starts_with("config.source: type: \"ftp\"")
+        );
+        assert!(err(json!({"config": with(base(), &["stages"], json!([]))})).starts_with("config.stages"));
+        assert!(
+            err(json!({"config": with(base(), &["stages"], json!(["egress", "procurement"]))}))
+                .starts_with("config.stages")
+        );
+        assert!(
+            err(json!({"config": with(base(), &["efs_mount_path"], json!("efs"))}))
+                .starts_with("config.efs_mount_path")
+        );
+        assert!(err(json!({"config": with(base(), &["transform"], json!({"kind": "jsonl_calc", "calculations": ["= ="]}))})).starts_with("config.transform"));
+        assert!(
+            err(json!({"config": base(), "overrides": {"items_per_node": -1}}))
+                .starts_with("overrides.items_per_node: invalid value")
+        );
+        assert!(
+            err(json!({"config": base(), "overrides": {"items_per_node": 0}}))
+                .starts_with("overrides.items_per_node: 0")
+        );
+        assert!(
+            err(json!({"config": base(), "overrides": {"s3_bucket": "other", "s3_key": "in/x"}}))
+                .starts_with("overrides.s3_bucket")
+        );
+        assert!(err(json!({"config": base(), "overrides": 7})).starts_with("overrides: invalid type"));
+        assert!(err(json!({"config": base(), "execution": ""})).starts_with("execution"));
+    }
+
+    #[test]
+    fn overrides_pick_the_prefix() {
+        let r = PrepRequest::from_event(
+            json!({"config": base(), "overrides": {"source_prefix": "other/", "items_per_node": 3}}),
+        )
+        .unwrap();
+        assert!(matches!(&r.source, WorkSource::S3 { prefix, .. } if prefix == "other/"));
+        assert_eq!(r.items_per_node, 3);
+        let r = PrepRequest::from_event(json!({"config": base(), "overrides": {
+            "trigger": "s3", "s3_bucket": "src", "s3_key": "noaa1/incoming/batch/_READY", "incoming_path": "incoming/", "event_id": "e"}}))
+        .unwrap();
+        assert!(matches!(&r.source, WorkSource::S3 { prefix, .. } if prefix == "noaa1/incoming/"));
+        assert!(
+            err(json!({"config": base(), "overrides": {"s3_key": "noaa1/x.csv"}}))
+                .starts_with("overrides.s3_key")
+        );
+        let plain = PrepRequest::from_event(json!({"config": base()})).unwrap();
+        assert_ne!(plain.fingerprint, r.fingerprint);
+    }
+
+    #[test]
+    fn incoming_folder_matches_whole_components() {
+        assert_eq!(incoming_folder("a/incoming/x.csv", "incoming/").as_deref(), Some("a/incoming/"));
+        assert_eq!(incoming_folder("incoming/x", "incoming/").as_deref(), Some("incoming/"));
+        assert_eq!(incoming_folder("a/notincoming/x", "incoming/"), None);
+        assert_eq!(
+            incoming_folder("a/incoming/b/incoming/x", "incoming/").as_deref(),
+            Some("a/incoming/b/incoming/")
+        );
+    }
+
+    #[test]
+    fn synthetic_defaults() {
+        let config = with(base(), &["source"], json!({"type": "synthetic", "count": 400000}));
+        let r = PrepRequest::from_event(json!({"config": config})).unwrap();
+        assert_eq!(
+            r.source,
+            WorkSource::Synthetic {
+                start: 0,
+                count: 400_000,
+                format: SyntheticFormat::YelpJsonl,
+                records_per_id: 1
+            }
+        );
+        let config = with(base(), &["source"], json!({"type": "synthetic", "count": u64::MAX, "start": 1}));
+        assert!(err(json!({"config": config})).contains("overflows"));
+    }
+}
