@@ -1,0 +1,239 @@
+//! The prep handler against moto S3 and a temporary directory as EFS.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use batch_jobs::RunLayout;
+use batch_jobs::layout::{SourceSpec, Stage};
+use batch_lambdas::ErrorKind;
+use batch_lambdas::prep::{self, Mode, PrepDeps, PrepStatus};
+use common::{put_objects, s3_config, synthetic_config};
+use serde_json::json;
+
+fn deps(moto: &testkit::MotoServer) -> PrepDeps {
+    PrepDeps { s3: batch_lambdas::runtime::s3_client(&testkit::aws::sdk_config(moto)), efs_root: None }
+}
+
+/// 1,205 `.csv` keys (more than one ListObjectsV2 page) plus noise that
+/// the suffix filter, the prefix and the folder-marker rule must drop.
+fn source_keys() -> Vec<(String, usize)> {
+    let mut keys: Vec<(String, usize)> =
+        (0..1205).map(|i| (format!("in/{:05}.csv", 1204 - i), 10 + i % 7)).collect();
+    keys.push(("in/readme.txt".into(), 5));
+    keys.push(("in/sub/".into(), 0));
+    keys.push(("other/x.csv".into(), 5));
+    keys
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn s3_listing_paginates_filters_sorts_and_writes_the_layout_idempotently() {
+    let moto = testkit::MotoServer::start().unwrap();
+    let deps = deps(&moto);
+    put_objects(&deps.s3, "src", &source_keys()).await;
+    let efs = common::efs_dir();
+    let event =
+        json!({"config": s3_config(efs.path(), "src", "in/", ".csv", 100), "overrides": {"run_id": "r1"}});
+
+    let first = prep::handle(&deps, event.clone()).await.unwrap();
+    assert_eq!(first.status, PrepStatus::Ready);
+    assert_eq!(first.run_id, "r1");
+    assert_eq!(first.items, 1205);
+    assert_eq!(first.array_size, 13);
+    assert_eq!(first.mode, Mode::Array);
+    assert_eq!((first.node_items.min, first.node_items.max), (92, 93));
+    let expected_bytes: u64 = (0..1205u64).map(|i| 10 + i % 7).sum();
+    assert_eq!(first.bytes, Some(expected_bytes));
+
+    // The layout, read back the way the jobs read it.
+    let layout = RunLayout::new(efs.path(), "r1").unwrap();
+    let config = layout.read_config().unwrap();
+    assert_eq!(config.array_size, 13);
+    assert_eq!(config.stages, Stage::ALL.to_vec());
+    assert_eq!(config.source, SourceSpec::S3 { bucket: "src".into(), prefix: "in/".into() });
+    let mut all = Vec::new();
+    for i in 0..13 {
+        let slice = layout.node(i).read_slice().unwrap();
+        assert!(!slice.items.is_empty());
+        assert!(layout.node(i).data_dir().is_dir() && layout.node(i).results_dir().is_dir());
+        all.extend(slice.items);
+    }
+    let expected: Vec<String> = (0..1205).map(|i| format!("in/{i:05}.csv")).collect();
+    assert_eq!(all, expected, "slices are the sorted, filtered keys, in order, each once");
+    assert!(!layout.node(13).dir().exists());
+
+    // A retry answers the same and leaves every file as it was, even when
+    // new objects arrived in between (the run may already be submitted).
+    let before = snapshot(layout.run_dir());
+    put_objects(&deps.s3, "src", &[("in/99999.csv".into(), 3)]).await;
+    let again = prep::handle(&deps, event.clone()).await.unwrap();
+    assert_eq!(again, first);
+    assert!(snapshot(layout.run_dir()) == before, "a replayed retry touches no file");
+
+    // A retry after a crash between the slices and the record: the
+    // listing changed, so the slices would differ -> conflict, not a
+    // silently different run.
+    std::fs::remove_file(layout.run_dir().join("prep.done.json")).unwrap();
+    let err = prep::handle(&deps, event.clone()).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::LayoutConflict, "{}", err.message);
+
+    // The same config under the same run id with another items_per_node.
+    let other =
+        json!({"config": s3_config(efs.path(), "src", "in/", ".csv", 50), "overrides": {"run_id": "r1"}});
+    let err = prep::handle(&deps, other).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::LayoutConflict, "{}", err.message);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crashed_prep_is_completed_by_its_retry() {
+    let moto = testkit::MotoServer::start().unwrap();
+    let deps = deps(&moto);
+    put_objects(&deps.s3, "src", &source_keys()[..30]).await;
+    let efs = common::efs_dir();
+    let event = json!({"config": s3_config(efs.path(), "src", "in/", ".csv", 10), "execution": "exec-1"});
+    let first = prep::handle(&deps, event.clone()).await.unwrap();
+    assert_eq!(first.run_id, "exec-1", "run id derived from the execution name");
+    let layout = RunLayout::new(efs.path(), "exec-1").unwrap();
+    let before = snapshot(layout.run_dir());
+    // Lose the record and one slice: the retry rewrites exactly those.
+    std::fs::remove_file(layout.run_dir().join("prep.done.json")).unwrap();
+    std::fs::remove_file(layout.node(1).slice_path()).unwrap();
+    let again = prep::handle(&deps, event).await.unwrap();
+    assert_eq!(again, first);
+    assert!(contents(layout.run_dir()) == contents_of(&before), "the retry rewrote the same bytes");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bytes_balancing_evens_out_sizes() {
+    let moto = testkit::MotoServer::start().unwrap();
+    let deps = deps(&moto);
+    let keys: Vec<(String, usize)> = [9000, 10, 10, 10, 10, 5000, 4000, 10, 10]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (format!("in/f{i}.csv"), *s))
+        .collect();
+    put_objects(&deps.s3, "src", &keys).await;
+    let efs = common::efs_dir();
+    let mut config = s3_config(efs.path(), "src", "in/", ".csv", 3);
+    config["balance"] = json!("bytes");
+    let out = prep::handle(&deps, json!({"config": config, "overrides": {"run_id": "b"}})).await.unwrap();
+    assert_eq!(out.array_size, 3);
+    let layout = RunLayout::new(efs.path(), "b").unwrap();
+    let sizes: std::collections::HashMap<String, usize> = keys.into_iter().collect();
+    let totals: Vec<usize> =
+        (0..3).map(|i| layout.node(i).read_slice().unwrap().items.iter().map(|k| sizes[k]).sum()).collect();
+    assert_eq!(totals, [9000, 5000, 4060]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_work_one_item_and_bad_sources() {
+    let moto = testkit::MotoServer::start().unwrap();
+    let deps = deps(&moto);
+    put_objects(&deps.s3, "src", &[("in/only.csv".into(), 4), ("bad/a//b.csv".into(), 1)]).await;
+    let efs = common::efs_dir();
+
+    let none = prep::handle(
+        &deps,
+        json!({"config": s3_config(efs.path(), "src", "empty/", "", 10), "overrides": {"run_id": "n"}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!((none.status, none.array_size, none.mode, none.items), (PrepStatus::NoWork, 0, Mode::None, 0));
+    assert!(!efs.path().join("runs/n").exists(), "NO_WORK writes nothing");
+
+    let one = prep::handle(
+        &deps,
+        json!({"config": s3_config(efs.path(), "src", "in/", ".csv", 10), "overrides": {"run_id": "one"}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!((one.status, one.array_size, one.mode), (PrepStatus::Ready, 1, Mode::Single));
+    let layout = RunLayout::new(efs.path(), "one").unwrap();
+    assert_eq!(layout.node(0).read_slice().unwrap().items, ["in/only.csv"]);
+
+    let err = prep::handle(
+        &deps,
+        json!({"config": s3_config(efs.path(), "src", "bad/", "", 10), "overrides": {"run_id": "u"}}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidSource);
+    assert!(err.message.contains("bad/a//b.csv"), "{}", err.message);
+
+    let err = prep::handle(&deps, json!({"config": s3_config(efs.path(), "missing-bucket", "in/", "", 10)}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::AwsRequestFailed);
+    assert!(err.message.contains("NoSuchBucket"), "{}", err.message);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn synthetic_ids_400k_into_10k_nodes() {
+    let moto = testkit::MotoServer::start().unwrap();
+    let deps = deps(&moto);
+    let efs = common::efs_dir();
+    let started = std::time::Instant::now();
+    let out = prep::handle(
+        &deps,
+        json!({"config": synthetic_config(efs.path(), 400_000, 40), "overrides": {"run_id": "big"}}),
+    )
+    .await
+    .unwrap();
+    eprintln!("400k ids into 10k nodes: {:?}", started.elapsed());
+    assert_eq!(
+        (out.array_size, out.items, out.node_items.min, out.node_items.max),
+        (10_000, 400_000, 40, 40)
+    );
+    let layout = RunLayout::new(efs.path(), "big").unwrap();
+    let mut covered = BTreeSet::new();
+    let mut next = 0;
+    for i in 0..10_000 {
+        let r = layout.node(i).read_slice().unwrap().id_range.unwrap();
+        assert_eq!(r.start, next, "contiguous");
+        next = r.end;
+        covered.insert(i);
+    }
+    assert_eq!(next, 400_000);
+
+    // 10,001 ids at 1 per node: capped at 10,000 nodes, none empty.
+    let out = prep::handle(
+        &deps,
+        json!({"config": synthetic_config(efs.path(), 10_001, 1), "overrides": {"run_id": "cap"}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!((out.array_size, out.node_items.min, out.node_items.max), (10_000, 1, 2));
+}
+
+/// Every file under `dir` with its text.
+fn contents(dir: &std::path::Path) -> Vec<(String, String)> {
+    contents_of(&snapshot(dir))
+}
+
+fn contents_of(snapshot: &[(String, Vec<u8>, std::time::SystemTime)]) -> Vec<(String, String)> {
+    snapshot.iter().map(|(p, b, _)| (p.clone(), String::from_utf8_lossy(b).into_owned())).collect()
+}
+
+/// Every file under `dir` with its bytes and modification time.
+fn snapshot(dir: &std::path::Path) -> Vec<(String, Vec<u8>, std::time::SystemTime)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let meta = entry.metadata().unwrap();
+                out.push((
+                    path.display().to_string(),
+                    std::fs::read(&path).unwrap(),
+                    meta.modified().unwrap(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
