@@ -30,6 +30,7 @@ test: setup test-rust test-terraform
 
 test-rust:
 	$(CARGO) test --workspace --all-features
+	$(CARGO) test -p batch-jobs --test image -- --ignored
 
 test-terraform:
 	bash tests/terraform/run.sh

