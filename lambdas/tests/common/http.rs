@@ -181,13 +181,20 @@ fn write_response(w: &mut TcpStream, r: &Response) -> std::io::Result<()> {
 /// A one-shot POST with a JSON body (e.g. moto's `/moto-api/config`);
 /// returns the status code.
 pub fn post_json(addr: &str, path: &str, body: &serde_json::Value) -> std::io::Result<u16> {
+    post(addr, path, &[("Content-Type", "application/json")], &body.to_string())
+}
+
+/// A one-shot POST; returns the status code.
+pub fn post(addr: &str, path: &str, headers: &[(&str, &str)], body: &str) -> std::io::Result<u16> {
     let mut stream = TcpStream::connect(addr)?;
-    let body = body.to_string();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
-    )?;
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    write!(stream, "{head}\r\n{body}")?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer)?;
     answer
