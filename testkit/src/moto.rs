@@ -30,6 +30,9 @@ impl MotoServer {
         let child = Command::new(&bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_ALLOW_NONEXISTENT_REGION", "true")
+            // The request recorder (used by the refresh benchmark) writes
+            // here, not into the test's working directory.
+            .env("MOTO_RECORDER_FILEPATH", log.path().with_extension("recording"))
             .stdin(Stdio::null())
             .stdout(log.reopen()?)
             .stderr(log.reopen()?)
@@ -85,6 +88,7 @@ impl Drop for MotoServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(self.log.path().with_extension("recording"));
     }
 }
 
