@@ -32,7 +32,10 @@ fn images_build_and_their_binaries_run() {
             TransformSpec::JsonlCalc { calculations: vec!["s = stars * review_count".into()] },
             // Egress only shows --help here (it needs S3); the run config
             // still names its bucket, as every real run's does.
-            Some(serde_json::from_value(serde_json::json!({ "bucket": "image-test", "prefix": "results" })).unwrap()),
+            Some(
+                serde_json::from_value(serde_json::json!({ "bucket": "image-test", "prefix": "results" }))
+                    .unwrap(),
+            ),
         ))
         .unwrap();
     layout.write_slice(&NodeSlice::range(0, 0, 100)).unwrap();

@@ -36,7 +36,8 @@ fn plan_time_and_refresh_calls() {
     for entry in std::fs::read_dir(&example).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "tf") {
-            tf.write(path.file_name().unwrap().to_str().unwrap(), &std::fs::read_to_string(&path).unwrap()).unwrap();
+            tf.write(path.file_name().unwrap().to_str().unwrap(), &std::fs::read_to_string(&path).unwrap())
+                .unwrap();
         }
     }
     tf.write("terraform.tfvars.json", &prerequisites.to_string()).unwrap();
@@ -52,7 +53,9 @@ fn plan_time_and_refresh_calls() {
         with_refresh.push(t.elapsed());
         assert_eq!(run.code, 0, "{}", run.text());
         let t = Instant::now();
-        let run = tf.run(&["plan", "-refresh=false", "-detailed-exitcode", "-var", &endpoint, "-var", egress]).unwrap();
+        let run = tf
+            .run(&["plan", "-refresh=false", "-detailed-exitcode", "-var", &endpoint, "-var", egress])
+            .unwrap();
         without_refresh.push(t.elapsed());
         assert_eq!(run.code, 0, "{}", run.text());
     }
@@ -68,7 +71,9 @@ fn plan_time_and_refresh_calls() {
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .map(|r| {
             let target = r["headers"]["X-Amz-Target"].as_str().map(str::to_string);
-            target.unwrap_or_else(|| format!("{} {}", r["method"].as_str().unwrap_or(""), r["url"].as_str().unwrap_or("")))
+            target.unwrap_or_else(|| {
+                format!("{} {}", r["method"].as_str().unwrap_or(""), r["url"].as_str().unwrap_or(""))
+            })
         })
         .collect();
 

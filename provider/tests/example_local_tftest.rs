@@ -17,12 +17,16 @@ fn examples_local_terraform_test_passes_against_moto() {
     for entry in std::fs::read_dir(&example).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "tf") {
-            tf.write(path.file_name().unwrap().to_str().unwrap(), &std::fs::read_to_string(&path).unwrap()).unwrap();
+            tf.write(path.file_name().unwrap().to_str().unwrap(), &std::fs::read_to_string(&path).unwrap())
+                .unwrap();
         }
     }
     std::fs::create_dir_all(tf.path().join("tests")).unwrap();
-    std::fs::copy(example.join("tests").join("pipeline.tftest.hcl"), tf.path().join("tests").join("pipeline.tftest.hcl"))
-        .unwrap();
+    std::fs::copy(
+        example.join("tests").join("pipeline.tftest.hcl"),
+        tf.path().join("tests").join("pipeline.tftest.hcl"),
+    )
+    .unwrap();
     tf.write("moto.tfvars.json", &prerequisites.to_string()).unwrap();
     let endpoint = format!("endpoint={}", moto.endpoint());
     let run = tf.run(&["test", "-var", &endpoint, "-var-file=moto.tfvars.json"]).unwrap();
