@@ -16,6 +16,8 @@ mod names;
 mod run_config;
 pub mod schema;
 pub mod spec;
+#[cfg(test)]
+mod standin_tests;
 mod wait;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,299 @@
+//! The delete order and the waiters, against a stand-in that answers like
+//! AWS Batch and unlike moto: transitions take time (UPDATING, DELETING,
+//! then gone), an enabled queue cannot be deleted, and a compute
+//! environment cannot be deleted while a queue still uses it. The stand-in
+//! records every call, so the test checks the exact sequence.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value as Json, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use super::compute;
+use super::names::Names;
+
+/// One Batch object's life: state, status, and how many more describes
+/// until the current transition ends.
+#[derive(Clone)]
+struct Obj {
+    enabled: bool,
+    status: &'static str,
+    settle_in: u32,
+    deleted: bool,
+}
+
+#[derive(Default)]
+struct Batch {
+    queues: BTreeMap<String, Obj>,
+    environments: BTreeMap<String, Obj>,
+    calls: Vec<String>,
+}
+
+const TRANSITION_DESCRIBES: u32 = 2;
+
+fn tick(o: &mut Obj) {
+    if o.settle_in > 0 {
+        o.settle_in -= 1;
+        if o.settle_in == 0 {
+            if o.status == "DELETING" {
+                o.deleted = true;
+            } else {
+                o.status = "VALID";
+            }
+        }
+    }
+}
+
+fn transition(o: &mut Obj, status: &'static str) {
+    o.status = status;
+    o.settle_in = TRANSITION_DESCRIBES;
+}
+
+impl Batch {
+    fn handle(&mut self, op: &str, body: &Json) -> Result<Json, String> {
+        let name = |key: &str| body[key].as_str().unwrap_or_default().to_string();
+        match op {
+            "describejobqueues" => {
+                self.calls.push("DescribeJobQueues".into());
+                let mut out = vec![];
+                for q in self.queues.values_mut() {
+                    tick(q);
+                }
+                for (n, q) in &self.queues {
+                    if !q.deleted {
+                        out.push(json!({
+                            "jobQueueName": n, "jobQueueArn": format!("arn:aws:batch:us-east-1:1:job-queue/{n}"),
+                            "state": if q.enabled { "ENABLED" } else { "DISABLED" }, "status": q.status,
+                            "priority": 1, "computeEnvironmentOrder": [],
+                        }));
+                    }
+                }
+                Ok(json!({ "jobQueues": out }))
+            }
+            "updatejobqueue" => {
+                let n = name("jobQueue");
+                self.calls.push(format!("UpdateJobQueue {}", body["state"].as_str().unwrap_or("")));
+                let q = self.queues.get_mut(&n).filter(|q| !q.deleted).ok_or("no such queue")?;
+                q.enabled = body["state"] == "ENABLED";
+                transition(q, "UPDATING");
+                Ok(json!({ "jobQueueName": n, "jobQueueArn": "arn" }))
+            }
+            "deletejobqueue" => {
+                let n = name("jobQueue");
+                self.calls.push("DeleteJobQueue".into());
+                let q = self.queues.get_mut(&n).filter(|q| !q.deleted).ok_or("no such queue")?;
+                if q.enabled || q.status != "VALID" {
+                    return Err(format!(
+                        "Cannot delete job queue {n}: it must be DISABLED and VALID (is {})",
+                        q.status
+                    ));
+                }
+                transition(q, "DELETING");
+                Ok(json!({}))
+            }
+            "describecomputeenvironments" => {
+                self.calls.push("DescribeComputeEnvironments".into());
+                for e in self.environments.values_mut() {
+                    tick(e);
+                }
+                let out: Vec<Json> = self
+                    .environments
+                    .iter()
+                    .filter(|(_, e)| !e.deleted)
+                    .map(|(n, e)| {
+                        json!({
+                            "computeEnvironmentName": n,
+                            "computeEnvironmentArn": format!("arn:aws:batch:us-east-1:1:compute-environment/{n}"),
+                            "state": if e.enabled { "ENABLED" } else { "DISABLED" }, "status": e.status,
+                            "type": "MANAGED",
+                        })
+                    })
+                    .collect();
+                Ok(json!({ "computeEnvironments": out }))
+            }
+            "updatecomputeenvironment" => {
+                let n = name("computeEnvironment");
+                self.calls.push(format!("UpdateComputeEnvironment {}", body["state"].as_str().unwrap_or("")));
+                let e = self.environments.get_mut(&n).filter(|e| !e.deleted).ok_or("no such environment")?;
+                e.enabled = body["state"] == "ENABLED";
+                transition(e, "UPDATING");
+                Ok(json!({ "computeEnvironmentName": n, "computeEnvironmentArn": "arn" }))
+            }
+            "deletecomputeenvironment" => {
+                let n = name("computeEnvironment");
+                self.calls.push("DeleteComputeEnvironment".into());
+                if self.queues.values().any(|q| !q.deleted) {
+                    return Err(format!("Cannot delete, found existing JobQueue relationship for {n}"));
+                }
+                let e = self.environments.get_mut(&n).filter(|e| !e.deleted).ok_or("no such environment")?;
+                if e.enabled || e.status != "VALID" {
+                    return Err(format!(
+                        "Cannot delete {n}: it must be DISABLED and VALID (is {})",
+                        e.status
+                    ));
+                }
+                transition(e, "DELETING");
+                Ok(json!({}))
+            }
+            other => Err(format!("unexpected operation {other}")),
+        }
+    }
+}
+
+/// Serves the stand-in on 127.0.0.1 (HTTP/1.1, keep-alive) until dropped.
+async fn serve(state: Arc<Mutex<Batch>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let state = state.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        let mut chunk = [0u8; 4096];
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().to_string())
+                        })
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    while buf.len() < head_end + length {
+                        let mut chunk = [0u8; 4096];
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let body: Json =
+                        serde_json::from_slice(&buf[head_end..head_end + length]).unwrap_or(Json::Null);
+                    buf.drain(..head_end + length);
+                    let path =
+                        head.split_whitespace().nth(1).unwrap_or("").trim_start_matches("/v1/").to_string();
+                    let result = state.lock().unwrap().handle(&path, &body);
+                    let (status, extra, text) = match result {
+                        Ok(v) => ("200 OK", String::new(), v.to_string()),
+                        Err(m) => (
+                            "400 Bad Request",
+                            "x-amzn-ErrorType: ClientException\r\n".to_string(),
+                            json!({ "message": m }).to_string(),
+                        ),
+                    };
+                    let response = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\n\r\n{text}",
+                        text.len()
+                    );
+                    if sock.write_all(response.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn client(endpoint: &str) -> aws_sdk_batch::Client {
+    let conf = aws_sdk_batch::config::Builder::new()
+        .behavior_version(aws_sdk_batch::config::BehaviorVersion::latest())
+        .region(aws_sdk_batch::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_batch::config::Credentials::new("a", "b", None, None, "test"))
+        .build();
+    aws_sdk_batch::Client::from_conf(conf)
+}
+
+fn live(enabled: bool) -> Obj {
+    Obj { enabled, status: "VALID", settle_in: 0, deleted: false }
+}
+
+#[tokio::test]
+async fn destroy_disables_waits_and_deletes_in_aws_order() {
+    let names = Names::new("p");
+    let state = Arc::new(Mutex::new(Batch::default()));
+    state.lock().unwrap().queues.insert(names.job_queue(), live(true));
+    state.lock().unwrap().environments.insert(names.compute_environment(), live(true));
+    let batch = client(&serve(state.clone()).await);
+    let deadline = Instant::now() + Duration::from_secs(60);
+
+    compute::delete_queue(&batch, &names, deadline).await.expect("queue deleted");
+    compute::delete_compute_environment(&batch, &names, deadline).await.expect("environment deleted");
+
+    let calls = state.lock().unwrap().calls.clone();
+    let first = |what: &str| {
+        calls.iter().position(|c| c == what).unwrap_or_else(|| panic!("no {what} in {calls:#?}"))
+    };
+    // Queue: disabled, settled (described until VALID), deleted, gone;
+    // only then the environment: disabled, settled, deleted, gone.
+    assert!(first("UpdateJobQueue DISABLED") < first("DeleteJobQueue"));
+    assert!(first("DeleteJobQueue") < first("UpdateComputeEnvironment DISABLED"));
+    assert!(first("UpdateComputeEnvironment DISABLED") < first("DeleteComputeEnvironment"));
+    let describes_between =
+        |a: &str, b: &str, what: &str| calls[first(a)..first(b)].iter().filter(|c| *c == what).count();
+    assert!(describes_between("UpdateJobQueue DISABLED", "DeleteJobQueue", "DescribeJobQueues") >= 2);
+    assert!(
+        describes_between("DeleteJobQueue", "UpdateComputeEnvironment DISABLED", "DescribeJobQueues") >= 2
+    );
+    assert!(
+        describes_between(
+            "UpdateComputeEnvironment DISABLED",
+            "DeleteComputeEnvironment",
+            "DescribeComputeEnvironments"
+        ) >= 2
+    );
+    // No call was refused: nothing was deleted out of order.
+    let s = state.lock().unwrap();
+    assert!(s.queues.values().all(|q| q.deleted) && s.environments.values().all(|e| e.deleted));
+    assert_eq!(calls.last().map(String::as_str), Some("DescribeComputeEnvironments"), "waited until gone");
+}
+
+#[tokio::test]
+async fn the_stand_in_refuses_what_aws_refuses() {
+    // The orders the code avoids really are refused (unlike moto), so the
+    // test above would catch a regression in the order.
+    let names = Names::new("p");
+    let state = Arc::new(Mutex::new(Batch::default()));
+    state.lock().unwrap().queues.insert(names.job_queue(), live(true));
+    state.lock().unwrap().environments.insert(names.compute_environment(), live(false));
+    let batch = client(&serve(state.clone()).await);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let err = compute::delete_compute_environment(&batch, &names, deadline).await.unwrap_err();
+    let text = format!("{:?}", err.0);
+    assert!(text.contains("JobQueue relationship"), "{text}");
+    let err = batch.delete_job_queue().job_queue(names.job_queue()).send().await.unwrap_err();
+    assert!(format!("{err:?}").contains("must be DISABLED"), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_wait_gives_up_at_the_deadline_with_the_last_state() {
+    let names = Names::new("p");
+    let state = Arc::new(Mutex::new(Batch::default()));
+    // A queue that stays UPDATING for far longer than the deadline.
+    state.lock().unwrap().queues.insert(
+        names.job_queue(),
+        Obj { enabled: false, status: "UPDATING", settle_in: 10_000, deleted: false },
+    );
+    let batch = client(&serve(state.clone()).await);
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    let err = compute::delete_queue(&batch, &names, deadline).await.unwrap_err();
+    let d = &err.0[0];
+    assert!(d.summary.starts_with("Timed out waiting for job queue p-queue"), "{d:?}");
+    assert!(d.detail.contains("Updating"), "{d:?}");
+    assert!(!state.lock().unwrap().calls.contains(&"DeleteJobQueue".to_string()));
+}
