@@ -23,6 +23,8 @@ struct Obj {
     status: &'static str,
     settle_in: u32,
     deleted: bool,
+    /// Set: the object ends every transition INVALID with this reason.
+    invalid_reason: Option<&'static str>,
 }
 
 #[derive(Default)]
@@ -40,6 +42,8 @@ fn tick(o: &mut Obj) {
         if o.settle_in == 0 {
             if o.status == "DELETING" {
                 o.deleted = true;
+            } else if o.invalid_reason.is_some() {
+                o.status = "INVALID";
             } else {
                 o.status = "VALID";
             }
@@ -108,7 +112,7 @@ impl Batch {
                             "computeEnvironmentName": n,
                             "computeEnvironmentArn": format!("arn:aws:batch:us-east-1:1:compute-environment/{n}"),
                             "state": if e.enabled { "ENABLED" } else { "DISABLED" }, "status": e.status,
-                            "type": "MANAGED",
+                            "statusReason": e.invalid_reason, "type": "MANAGED",
                         })
                     })
                     .collect();
@@ -220,7 +224,7 @@ fn client(endpoint: &str) -> aws_sdk_batch::Client {
 }
 
 fn live(enabled: bool) -> Obj {
-    Obj { enabled, status: "VALID", settle_in: 0, deleted: false }
+    Obj { enabled, status: "VALID", settle_in: 0, deleted: false, invalid_reason: None }
 }
 
 #[tokio::test]
@@ -287,7 +291,7 @@ async fn a_wait_gives_up_at_the_deadline_with_the_last_state() {
     // A queue that stays UPDATING for far longer than the deadline.
     state.lock().unwrap().queues.insert(
         names.job_queue(),
-        Obj { enabled: false, status: "UPDATING", settle_in: 10_000, deleted: false },
+        Obj { enabled: false, status: "UPDATING", settle_in: 10_000, deleted: false, invalid_reason: None },
     );
     let batch = client(&serve(state.clone()).await);
     let deadline = Instant::now() + Duration::from_millis(1500);
@@ -296,4 +300,35 @@ async fn a_wait_gives_up_at_the_deadline_with_the_last_state() {
     assert!(d.summary.starts_with("Timed out waiting for job queue p-queue"), "{d:?}");
     assert!(d.detail.contains("Updating"), "{d:?}");
     assert!(!state.lock().unwrap().calls.contains(&"DeleteJobQueue".to_string()));
+}
+
+#[tokio::test]
+async fn an_invalid_environment_fails_with_aws_reason() {
+    let names = Names::new("p");
+    let state = Arc::new(Mutex::new(Batch::default()));
+    let reason = "CLIENT_ERROR - The subnet ID 'subnet-0bad' does not exist";
+    state.lock().unwrap().environments.insert(
+        names.compute_environment(),
+        Obj { enabled: true, status: "VALID", settle_in: 0, deleted: false, invalid_reason: Some(reason) },
+    );
+    let batch = client(&serve(state.clone()).await);
+    let compute = super::spec::Compute {
+        kind: super::spec::ComputeType::Fargate,
+        max_vcpus: 8,
+        min_vcpus: 0,
+        subnet_ids: vec!["subnet-0bad".into()],
+        security_group_ids: vec!["sg-1".into()],
+        instance_types: vec![],
+        instance_role: None,
+        allocation_strategy: None,
+        bid_percentage: None,
+        service_role_arn: None,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let err = compute::ensure_compute_environment(&batch, &names, &compute, &BTreeMap::new(), deadline)
+        .await
+        .unwrap_err();
+    let d = &err.0[0];
+    assert_eq!(d.summary, "compute environment p-ce failed");
+    assert!(d.detail.contains("INVALID") && d.detail.contains(reason), "{d:?}");
 }
