@@ -1,0 +1,469 @@
+//! Loading an Amazon States Language definition: exactly the subset the
+//! provider's `batch_state_machine_definition` emits. Anything else is
+//! refused here, before a run starts, with the state and field named.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::path::JsonPath;
+use crate::template::{self, Expr, Template};
+
+pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
+pub const BATCH_SUBMIT: &str = "arn:aws:states:::batch:submitJob";
+
+#[derive(Debug, thiserror::Error)]
+#[error("unsupported state machine definition: {0}")]
+pub struct DefinitionError(pub String);
+
+#[derive(Debug)]
+pub struct Machine {
+    pub start_at: String,
+    pub states: BTreeMap<String, State>,
+    pub timeout_seconds: Option<u64>,
+}
+
+#[derive(Debug)]
+pub enum State {
+    Task(Task),
+    Choice { choices: Vec<ChoiceRule>, default: Option<String> },
+    Wait { seconds: u64, next: Option<String> },
+    Succeed,
+    Fail { error: Option<String>, cause: Option<Cause> },
+}
+
+#[derive(Debug)]
+pub enum Cause {
+    Literal(String),
+    Dynamic(Expr),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Resource {
+    LambdaInvoke,
+    BatchSubmit,
+}
+
+#[derive(Debug)]
+pub struct Task {
+    pub resource: Resource,
+    pub parameters: Option<Template>,
+    pub result_selector: Option<Template>,
+    /// `None` = `ResultPath: null` (keep the input, drop the result).
+    pub result_path: Option<JsonPath>,
+    pub retry: Vec<Retrier>,
+    pub catch: Vec<Catcher>,
+    pub timeout_seconds: Option<u64>,
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Retrier {
+    pub errors: Vec<String>,
+    pub interval_seconds: f64,
+    pub max_attempts: u32,
+    pub backoff_rate: f64,
+    pub max_delay_seconds: Option<f64>,
+}
+
+#[derive(Debug)]
+pub struct Catcher {
+    pub errors: Vec<String>,
+    pub result_path: Option<JsonPath>,
+    pub next: String,
+}
+
+#[derive(Debug)]
+pub struct ChoiceRule {
+    pub variable: JsonPath,
+    pub test: Test,
+    pub next: String,
+}
+
+#[derive(Debug)]
+pub enum Test {
+    StringEquals(String),
+    BooleanEquals(bool),
+}
+
+/// Whether an `ErrorEquals` list matches `error` (`States.ALL` matches
+/// everything except `States.Runtime`, as in Step Functions).
+pub fn matches(errors: &[String], error: &str) -> bool {
+    errors.iter().any(|e| e == error || (e == "States.ALL" && error != "States.Runtime"))
+}
+
+fn err(state: &str, msg: impl std::fmt::Display) -> DefinitionError {
+    DefinitionError(format!("state {state:?}: {msg}"))
+}
+
+fn check_fields(
+    state: &str,
+    obj: &serde_json::Map<String, Value>,
+    allowed: &[&str],
+    what: &str,
+) -> Result<(), DefinitionError> {
+    for key in obj.keys() {
+        if !allowed.contains(&key.as_str()) {
+            return Err(err(state, format!("field {key:?} is not supported on {what} by the local runner")));
+        }
+    }
+    Ok(())
+}
+
+fn str_field<'a>(
+    state: &str,
+    obj: &'a serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<Option<&'a str>, DefinitionError> {
+    match obj.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(err(state, format!("{key} must be a string"))),
+    }
+}
+
+fn u64_field(
+    state: &str,
+    obj: &serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<Option<u64>, DefinitionError> {
+    match obj.get(key) {
+        None => Ok(None),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| err(state, format!("{key} must be a whole number"))),
+    }
+}
+
+fn result_path(state: &str, v: Option<&Value>) -> Result<Option<JsonPath>, DefinitionError> {
+    match v {
+        None => JsonPath::parse("$").map(Some).map_err(|e| err(state, e)),
+        Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => {
+            let p = JsonPath::parse(s).map_err(|e| err(state, format!("ResultPath: {e}")))?;
+            if p.context {
+                return Err(err(state, "ResultPath cannot use $$"));
+            }
+            Ok(Some(p))
+        }
+        Some(_) => Err(err(state, "ResultPath must be a string or null")),
+    }
+}
+
+fn next_or_end(state: &str, obj: &serde_json::Map<String, Value>) -> Result<Option<String>, DefinitionError> {
+    let next = str_field(state, obj, "Next")?.map(str::to_string);
+    let end = obj.get("End").and_then(Value::as_bool).unwrap_or(false);
+    match (next.is_some(), end) {
+        (true, true) => Err(err(state, "has both Next and End")),
+        (false, false) => Err(err(state, "needs Next or \"End\": true")),
+        _ => Ok(next),
+    }
+}
+
+fn error_list(state: &str, v: &Value) -> Result<Vec<String>, DefinitionError> {
+    let list = v
+        .get("ErrorEquals")
+        .and_then(Value::as_array)
+        .ok_or_else(|| err(state, "ErrorEquals must be a list"))?;
+    list.iter()
+        .map(|e| {
+            e.as_str().map(str::to_string).ok_or_else(|| err(state, "ErrorEquals entries must be strings"))
+        })
+        .collect()
+}
+
+fn parse_task(name: &str, obj: &serde_json::Map<String, Value>) -> Result<Task, DefinitionError> {
+    check_fields(
+        name,
+        obj,
+        &[
+            "Type",
+            "Comment",
+            "Resource",
+            "Parameters",
+            "ResultSelector",
+            "ResultPath",
+            "Retry",
+            "Catch",
+            "TimeoutSeconds",
+            "Next",
+            "End",
+        ],
+        "a Task",
+    )?;
+    let resource = match str_field(name, obj, "Resource")? {
+        Some(LAMBDA_INVOKE) => Resource::LambdaInvoke,
+        Some(BATCH_SUBMIT) => Resource::BatchSubmit,
+        Some(other) => {
+            return Err(err(
+                name,
+                format!("Resource {other:?} is not supported (only {LAMBDA_INVOKE} and {BATCH_SUBMIT})"),
+            ));
+        }
+        None => return Err(err(name, "a Task needs a Resource")),
+    };
+    let tpl = |key: &str| -> Result<Option<Template>, DefinitionError> {
+        obj.get(key).map(|v| template::compile(v).map_err(|e| err(name, format!("{key}: {e}")))).transpose()
+    };
+    let parameters = tpl("Parameters")?;
+    if let Some(params) = obj.get("Parameters") {
+        let allowed: &[&str] = match resource {
+            Resource::LambdaInvoke => &["FunctionName", "Payload", "Qualifier", "InvocationType"],
+            Resource::BatchSubmit => &[
+                "JobName",
+                "JobQueue",
+                "JobDefinition",
+                "ArrayProperties",
+                "DependsOn",
+                "ContainerOverrides",
+                "Parameters",
+                "RetryStrategy",
+                "Timeout",
+                "Tags",
+                "PropagateTags",
+            ],
+        };
+        for key in params.as_object().map(|o| o.keys().collect::<Vec<_>>()).unwrap_or_default() {
+            let bare = key.strip_suffix(".$").unwrap_or(key);
+            if !allowed.contains(&bare) {
+                return Err(err(
+                    name,
+                    format!("Parameters.{key} is not supported for this Resource by the local runner"),
+                ));
+            }
+        }
+    } else {
+        return Err(err(name, "a Task needs Parameters (FunctionName / JobDefinition...)"));
+    }
+    let mut retry = Vec::new();
+    for r in obj.get("Retry").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(o) = r.as_object() {
+            check_fields(
+                name,
+                o,
+                &[
+                    "ErrorEquals",
+                    "IntervalSeconds",
+                    "MaxAttempts",
+                    "BackoffRate",
+                    "JitterStrategy",
+                    "MaxDelaySeconds",
+                    "Comment",
+                ],
+                "a Retrier",
+            )?;
+        }
+        retry.push(Retrier {
+            errors: error_list(name, r)?,
+            interval_seconds: r.get("IntervalSeconds").and_then(Value::as_f64).unwrap_or(1.0),
+            max_attempts: r.get("MaxAttempts").and_then(Value::as_u64).unwrap_or(3).min(u32::MAX as u64)
+                as u32,
+            backoff_rate: r.get("BackoffRate").and_then(Value::as_f64).unwrap_or(2.0),
+            max_delay_seconds: r.get("MaxDelaySeconds").and_then(Value::as_f64),
+        });
+    }
+    let mut catch = Vec::new();
+    for c in obj.get("Catch").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(o) = c.as_object() {
+            check_fields(name, o, &["ErrorEquals", "ResultPath", "Next", "Comment"], "a Catcher")?;
+        }
+        catch.push(Catcher {
+            errors: error_list(name, c)?,
+            result_path: result_path(name, c.get("ResultPath"))?,
+            next: c
+                .get("Next")
+                .and_then(Value::as_str)
+                .ok_or_else(|| err(name, "a Catcher needs Next"))?
+                .to_string(),
+        });
+    }
+    Ok(Task {
+        resource,
+        parameters,
+        result_selector: tpl("ResultSelector")?,
+        result_path: result_path(name, obj.get("ResultPath"))?,
+        retry,
+        catch,
+        timeout_seconds: u64_field(name, obj, "TimeoutSeconds")?,
+        next: next_or_end(name, obj)?,
+    })
+}
+
+fn parse_choice(name: &str, obj: &serde_json::Map<String, Value>) -> Result<State, DefinitionError> {
+    check_fields(name, obj, &["Type", "Comment", "Choices", "Default"], "a Choice")?;
+    let mut choices = Vec::new();
+    for (i, rule) in obj
+        .get("Choices")
+        .and_then(Value::as_array)
+        .ok_or_else(|| err(name, "Choices must be a list"))?
+        .iter()
+        .enumerate()
+    {
+        let o = rule.as_object().ok_or_else(|| err(name, format!("Choices[{i}] must be an object")))?;
+        for key in o.keys() {
+            if !["Variable", "StringEquals", "BooleanEquals", "Next", "Comment"].contains(&key.as_str()) {
+                return Err(err(
+                    name,
+                    format!(
+                        "Choices[{i}]: comparison {key:?} is not supported by the local runner (only Variable with StringEquals or BooleanEquals)"
+                    ),
+                ));
+            }
+        }
+        let variable = o
+            .get("Variable")
+            .and_then(Value::as_str)
+            .ok_or_else(|| err(name, format!("Choices[{i}] needs Variable")))?;
+        let test = match (o.get("StringEquals"), o.get("BooleanEquals")) {
+            (Some(Value::String(s)), None) => Test::StringEquals(s.clone()),
+            (None, Some(Value::Bool(b))) => Test::BooleanEquals(*b),
+            _ => {
+                return Err(err(
+                    name,
+                    format!(
+                        "Choices[{i}] needs exactly one of StringEquals (string) or BooleanEquals (bool)"
+                    ),
+                ));
+            }
+        };
+        choices.push(ChoiceRule {
+            variable: JsonPath::parse(variable).map_err(|e| err(name, e))?,
+            test,
+            next: o
+                .get("Next")
+                .and_then(Value::as_str)
+                .ok_or_else(|| err(name, format!("Choices[{i}] needs Next")))?
+                .to_string(),
+        });
+    }
+    Ok(State::Choice { choices, default: str_field(name, obj, "Default")?.map(str::to_string) })
+}
+
+fn parse_state(name: &str, v: &Value) -> Result<State, DefinitionError> {
+    let obj = v.as_object().ok_or_else(|| err(name, "must be an object"))?;
+    let ty = str_field(name, obj, "Type")?.ok_or_else(|| err(name, "has no Type"))?;
+    match ty {
+        "Task" => Ok(State::Task(parse_task(name, obj)?)),
+        "Choice" => parse_choice(name, obj),
+        "Wait" => {
+            check_fields(name, obj, &["Type", "Comment", "Seconds", "Next", "End"], "a Wait")?;
+            let seconds = u64_field(name, obj, "Seconds")?.ok_or_else(|| {
+                err(name, "a Wait needs Seconds (SecondsPath, Timestamp are not supported)")
+            })?;
+            Ok(State::Wait { seconds, next: next_or_end(name, obj)? })
+        }
+        "Succeed" => {
+            check_fields(name, obj, &["Type", "Comment"], "a Succeed")?;
+            Ok(State::Succeed)
+        }
+        "Fail" => {
+            check_fields(name, obj, &["Type", "Comment", "Error", "Cause", "CausePath"], "a Fail")?;
+            let cause = match (str_field(name, obj, "Cause")?, str_field(name, obj, "CausePath")?) {
+                (Some(_), Some(_)) => return Err(err(name, "has both Cause and CausePath")),
+                (Some(c), None) => Some(Cause::Literal(c.to_string())),
+                (None, Some(p)) => Some(Cause::Dynamic(
+                    template::parse_expr(p).map_err(|e| err(name, format!("CausePath: {e}")))?,
+                )),
+                (None, None) => None,
+            };
+            Ok(State::Fail { error: str_field(name, obj, "Error")?.map(str::to_string), cause })
+        }
+        other => Err(err(
+            name,
+            format!(
+                "state type {other:?} is not supported by the local runner (Task, Choice, Wait, Succeed, Fail)"
+            ),
+        )),
+    }
+}
+
+impl Machine {
+    pub fn from_json(def: &Value) -> Result<Machine, DefinitionError> {
+        let obj =
+            def.as_object().ok_or_else(|| DefinitionError("the definition must be a JSON object".into()))?;
+        for key in obj.keys() {
+            if !["StartAt", "States", "Comment", "TimeoutSeconds", "Version"].contains(&key.as_str()) {
+                return Err(DefinitionError(format!(
+                    "top-level field {key:?} is not supported by the local runner"
+                )));
+            }
+        }
+        let start_at = obj
+            .get("StartAt")
+            .and_then(Value::as_str)
+            .ok_or_else(|| DefinitionError("StartAt missing".into()))?;
+        let raw = obj
+            .get("States")
+            .and_then(Value::as_object)
+            .ok_or_else(|| DefinitionError("States missing".into()))?;
+        let mut states = BTreeMap::new();
+        for (name, v) in raw {
+            states.insert(name.clone(), parse_state(name, v)?);
+        }
+        let m = Machine {
+            start_at: start_at.to_string(),
+            states,
+            timeout_seconds: obj.get("TimeoutSeconds").and_then(Value::as_u64),
+        };
+        m.check_targets()?;
+        Ok(m)
+    }
+
+    fn check_targets(&self) -> Result<(), DefinitionError> {
+        let known = |from: &str, to: &str| {
+            if self.states.contains_key(to) {
+                Ok(())
+            } else {
+                Err(err(from, format!("goes to {to:?}, which is not a state")))
+            }
+        };
+        known("StartAt", &self.start_at)?;
+        for (name, s) in &self.states {
+            match s {
+                State::Task(t) => {
+                    for n in t.next.iter().chain(t.catch.iter().map(|c| &c.next)) {
+                        known(name, n)?;
+                    }
+                }
+                State::Choice { choices, default } => {
+                    for n in choices.iter().map(|c| &c.next).chain(default) {
+                        known(name, n)?;
+                    }
+                }
+                State::Wait { next: Some(n), .. } => known(name, n)?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn refuses_unknown_state_types_and_fields_naming_the_state() {
+        let def = json!({"StartAt": "A", "States": {"A": {"Type": "Map", "End": true}}});
+        let e = Machine::from_json(&def).unwrap_err().to_string();
+        assert!(e.contains("\"A\"") && e.contains("Map"), "{e}");
+        let def = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}});
+        assert!(Machine::from_json(&def).unwrap_err().to_string().contains("Pass"));
+        let def = json!({"StartAt": "A", "States": {"A": {"Type": "Wait", "Seconds": 1, "InputPath": "$", "End": true}}});
+        let e = Machine::from_json(&def).unwrap_err().to_string();
+        assert!(e.contains("InputPath") && e.contains("\"A\""), "{e}");
+        let def = json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "Parameters": {}, "End": true}}});
+        assert!(Machine::from_json(&def).unwrap_err().to_string().contains("sqs:sendMessage"));
+        let def = json!({"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": [{"Variable": "$.x", "NumericEquals": 1, "Next": "A"}]}}});
+        assert!(Machine::from_json(&def).unwrap_err().to_string().contains("NumericEquals"));
+        let def = json!({"StartAt": "A", "States": {"A": {"Type": "Wait", "Seconds": 1, "Next": "B"}}});
+        assert!(Machine::from_json(&def).unwrap_err().to_string().contains("\"B\""));
+    }
+
+    #[test]
+    fn states_all_matches_all_but_runtime() {
+        let all = vec!["States.ALL".to_string()];
+        assert!(matches(&all, "Throttled"));
+        assert!(!matches(&all, "States.Runtime"));
+        assert!(matches(&["Throttled".to_string()], "Throttled"));
+    }
+}

@@ -1,0 +1,7 @@
+//! The local runner: executes a pipeline's Step Functions definition (the
+//! ASL JSON the provider's `batch_state_machine_definition` produces) on
+//! this machine. See docs/runner.md.
+
+pub mod asl;
+pub mod path;
+pub mod template;
