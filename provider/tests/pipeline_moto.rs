@@ -501,3 +501,43 @@ async fn bad_configuration_is_refused_at_plan_time() {
         assert!(run.stderr.contains(attribute), "case {summary} should point at {attribute}: {}", run.text());
     }
 }
+
+/// A create that fails halfway keeps what it made in the state (tainted);
+/// the next apply adopts it instead of making a second file system.
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_create_is_tainted_and_the_retry_adopts_what_exists() {
+    let f = Fixture::start();
+    let tf = f.dir();
+    let good = config(&f, &default_opts("halfway", "halfway-results"));
+    let service_role = f.net["service_role_arn"].as_str().unwrap().to_string();
+    // moto refuses a compute environment whose service role does not exist:
+    // the bucket and EFS are made first, then the create fails.
+    let broken = good.replace(&service_role, "arn:aws:iam::123456789012:role/does-not-exist");
+    tf.write("main.tf", &broken).unwrap();
+    let run = tf.run(&["apply", "-auto-approve"]).unwrap();
+    assert_eq!(run.code, 1, "{}", run.text());
+    assert!(run.stderr.contains("CreateComputeEnvironment failed"), "{}", run.text());
+    let state = tf.ok(&["show", "-json"]).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&state.stdout).unwrap();
+    let pipeline = state["values"]["root_module"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "batch_pipeline")
+        .cloned()
+        .expect("the partial pipeline is in the state");
+    assert_eq!(pipeline["tainted"], true, "{pipeline:#}");
+    let fs_id = pipeline["values"]["efs"][0]["file_system_id"].as_str().unwrap().to_string();
+    assert_eq!(f.file_systems().await, vec![fs_id.clone()]);
+
+    // Fixed: the tainted pipeline is replaced; the replacement finds the
+    // file system by its creation token and uses it, and the old one's
+    // destroy (force_destroy = false) keeps it.
+    tf.write("main.tf", &good).unwrap();
+    tf.ok(&["apply", "-auto-approve"]).unwrap();
+    assert_eq!(f.file_systems().await, vec![fs_id.clone()], "no second file system");
+    assert_eq!(tf.output("fs").unwrap(), fs_id.as_str());
+    assert!(f.ce("halfway-ce").await.is_some());
+    let again = tf.run(&["plan", "-detailed-exitcode"]).unwrap();
+    assert_eq!(again.code, 0, "{}", again.text());
+}
