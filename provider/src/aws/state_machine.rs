@@ -5,10 +5,12 @@
 //! access point) and the state machine (which needs the Lambdas) form no
 //! dependency cycle. The local runner executes the same definition.
 //!
-//! The run: Prep (NO_WORK ends cleanly) -> SubmitJob procurement, then
-//! processing and egress, each N_TO_N on the stage before, all sized by
-//! prep's array_size -> Wait/Watch loop until the watcher says finished ->
-//! Succeed, or Fail with the failed indices as the cause.
+//! The run (execution input `{"config": <run_config>, "overrides": {...}}`):
+//! Prep (NO_WORK ends cleanly) -> SubmitJob procurement, then processing and
+//! egress, each N_TO_N on the stage before, all sized by prep's array_size
+//! (one item: three plain jobs in sequence) -> Wait/Watch loop until the
+//! watcher says finished -> Succeed, or Fail with the failed indices as the
+//! cause. Prep and watcher contracts: docs/lambdas.md.
 
 use async_trait::async_trait;
 use serde_json::{Value as Json, json};
@@ -48,20 +50,29 @@ fn catch_to(state: &str) -> Json {
     json!([{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": state }])
 }
 
-fn submit(stage: &str, input: &DefinitionInput<'_>, index: usize, next: &str) -> Json {
+/// A SubmitJob state. `single`: prep found exactly one item (mode
+/// "single"): AWS Batch has no array of size 1, so the three stages run as
+/// plain jobs, each depending on the whole job before.
+fn submit(stage: &str, input: &DefinitionInput<'_>, index: usize, next: &str, single: bool) -> Json {
     let mut parameters = json!({
         "JobName.$": format!("States.Format('{stage}-{{}}', $.prep.run.run_id)"),
         "JobQueue": input.job_queue_arn,
         "JobDefinition": input.job_definition_arns[index],
-        "ArrayProperties": { "Size.$": "$.prep.run.array_size" },
         "ContainerOverrides": {
             "Environment": [ { "Name": "RUN_ID", "Value.$": "$.prep.run.run_id" } ]
         },
     });
+    if !single {
+        parameters["ArrayProperties"] = json!({ "Size.$": "$.prep.run.array_size" });
+    }
     if index > 0 {
-        // Node i of this stage waits only for node i of the stage before.
-        parameters["DependsOn"] =
-            json!([{ "JobId.$": format!("$.jobs.{}.JobId", STAGES[index - 1]), "Type": "N_TO_N" }]);
+        let previous = format!("$.jobs.{}.JobId", STAGES[index - 1]);
+        parameters["DependsOn"] = if single {
+            json!([{ "JobId.$": previous }])
+        } else {
+            // Node i of this stage waits only for node i of the stage before.
+            json!([{ "JobId.$": previous, "Type": "N_TO_N" }])
+        };
     }
     json!({
         "Type": "Task",
@@ -88,7 +99,11 @@ pub fn definition(input: &DefinitionInput<'_>) -> Json {
             "Prep": {
                 "Type": "Task",
                 "Resource": "arn:aws:states:::lambda:invoke",
-                "Parameters": { "FunctionName": input.prep_function_arn, "Payload.$": "$" },
+                // The execution name lets a retried prep land in the same run.
+                "Parameters": {
+                    "FunctionName": input.prep_function_arn,
+                    "Payload": { "config.$": "$.config", "overrides.$": "$.overrides", "execution.$": "$$.Execution.Name" }
+                },
                 "ResultSelector": { "run.$": "$.Payload" },
                 "ResultPath": "$.prep",
                 "Retry": retry(&LAMBDA_RETRYABLE),
@@ -97,18 +112,27 @@ pub fn definition(input: &DefinitionInput<'_>) -> Json {
             },
             "HasWork": {
                 "Type": "Choice",
-                "Choices": [ { "Variable": "$.prep.run.status", "StringEquals": "NO_WORK", "Next": "NoWork" } ],
+                "Choices": [
+                    { "Variable": "$.prep.run.status", "StringEquals": "NO_WORK", "Next": "NoWork" },
+                    { "Variable": "$.prep.run.mode", "StringEquals": "single", "Next": "SubmitProcurementSingle" }
+                ],
                 "Default": "SubmitProcurement"
             },
             "NoWork": { "Type": "Succeed", "Comment": "Nothing to process: no arrays were submitted." },
-            "SubmitProcurement": submit("procurement", input, 0, "SubmitProcessing"),
-            "SubmitProcessing": submit("processing", input, 1, "SubmitEgress"),
-            "SubmitEgress": submit("egress", input, 2, "Wait"),
+            "SubmitProcurement": submit("procurement", input, 0, "SubmitProcessing", false),
+            "SubmitProcessing": submit("processing", input, 1, "SubmitEgress", false),
+            "SubmitEgress": submit("egress", input, 2, "Wait", false),
+            "SubmitProcurementSingle": submit("procurement", input, 0, "SubmitProcessingSingle", true),
+            "SubmitProcessingSingle": submit("processing", input, 1, "SubmitEgressSingle", true),
+            "SubmitEgressSingle": submit("egress", input, 2, "Wait", true),
             "Wait": { "Type": "Wait", "Seconds": input.poll_seconds, "Next": "Watch" },
             "Watch": {
                 "Type": "Task",
                 "Resource": "arn:aws:states:::lambda:invoke",
-                "Parameters": { "FunctionName": input.watcher_function_arn, "Payload": { "jobs": watch_jobs } },
+                "Parameters": {
+                    "FunctionName": input.watcher_function_arn,
+                    "Payload": { "jobs": watch_jobs, "run_id.$": "$.prep.run.run_id" }
+                },
                 "ResultSelector": { "verdict.$": "$.Payload" },
                 "ResultPath": "$.watch",
                 "Retry": retry(&LAMBDA_RETRYABLE),
@@ -271,6 +295,20 @@ mod tests {
             assert_eq!(states[s]["Parameters"]["ArrayProperties"]["Size.$"], "$.prep.run.array_size");
             assert_eq!(states[s]["Parameters"]["JobQueue"], "arn:aws:batch:us-east-1:1:job-queue/p-queue");
         }
+    }
+
+    #[test]
+    fn one_item_runs_as_plain_jobs() {
+        let d = sample();
+        let states = &d["States"];
+        assert_eq!(states["HasWork"]["Choices"][1]["Next"], "SubmitProcurementSingle");
+        for s in ["SubmitProcurementSingle", "SubmitProcessingSingle", "SubmitEgressSingle"] {
+            assert!(states[s]["Parameters"].get("ArrayProperties").is_none(), "{s}");
+        }
+        let dep = &states["SubmitEgressSingle"]["Parameters"]["DependsOn"][0];
+        assert_eq!(dep["JobId.$"], "$.jobs.processing.JobId");
+        assert!(dep.get("Type").is_none());
+        assert_eq!(states["Prep"]["Parameters"]["Payload"]["execution.$"], "$$.Execution.Name");
     }
 
     #[test]
