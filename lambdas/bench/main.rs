@@ -1,14 +1,18 @@
 //! Benchmarks of the two functions (docs/lambdas.md, "Benchmarks"):
 //!
-//! 1. prep of 400,000 synthetic ids into 10,000 node directories, through
-//!    the real handler (planning + run layout writes), on tmpfs and on the
-//!    given disk directory;
+//! 1. prep of 400,000 synthetic ids into 10,000 node directories: the
+//!    compiled prep function, already started, from event to response
+//!    (planning + run layout writes), on tmpfs and on the given disk
+//!    directory, then the same event again (a retry, replayed);
 //! 2. cold init of each compiled function: process start until its first
 //!    `GET /runtime/invocation/next` on a runtime-API stand-in, and its peak
 //!    RSS (VmHWM) at that moment; side by side with a Python handler that
 //!    imports boto3 and builds its client before the same call.
 //!
-//! `lambdas/bench/run.sh` builds the release binaries and runs this.
+//! Everything measured is the binaries given on the command line (the
+//! release `bootstrap`s); this harness only starts them and serves the
+//! runtime API, so it may be a debug build. `lambdas/bench/run.sh` builds
+//! the zips and runs this.
 
 #[path = "../tests/common/http.rs"]
 mod http;
@@ -19,7 +23,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use batch_lambdas::prep::{self, PrepDeps};
 use runtime_api::RuntimeApi;
 use serde_json::json;
 
@@ -55,19 +58,20 @@ fn main() {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("lambdas bench: {e}\nusage: cargo bench -p batch-lambdas --bench lambdas -- --prep BIN --watcher BIN --python PY --python-bootstrap FILE --disk-dir DIR --runs N");
+            eprintln!(
+                "lambdas bench: {e}\nusage: cargo bench -p batch-lambdas --bench lambdas -- --prep BIN --watcher BIN --python PY --python-bootstrap FILE --disk-dir DIR --runs N"
+            );
             std::process::exit(64);
         }
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
-    println!("## prep: 400,000 ids into 10,000 node directories (handler, release build)\n");
+    println!("## prep: 400,000 ids into 10,000 node directories (event -> response, warm process)\n");
     println!("| file system | median | min | max | retry (replayed) |\n|---|---|---|---|---|");
     for (label, base) in [("tmpfs (/dev/shm)", PathBuf::from("/dev/shm")), ("disk", args.disk_dir.clone())] {
         if !base.is_dir() {
             println!("| {label} | (no {}) | | | |", base.display());
             continue;
         }
-        let (times, replay) = rt.block_on(prep_400k(&base, args.runs));
+        let (times, replay) = prep_400k(&args.prep, &base, args.runs);
         println!(
             "| {label} | {} | {} | {} | {} |",
             ms(median(&times)),
@@ -77,8 +81,13 @@ fn main() {
         );
     }
 
-    println!("\n## cold init: process start -> first GET /runtime/invocation/next ({} runs each)\n", args.runs);
-    println!("| function | init median | init min | init max | peak RSS (VmHWM) median |\n|---|---|---|---|---|");
+    println!(
+        "\n## cold init: process start -> first GET /runtime/invocation/next ({} runs each)\n",
+        args.runs
+    );
+    println!(
+        "| function | init median | init min | init max | peak RSS (VmHWM) median |\n|---|---|---|---|---|"
+    );
     let mut rows = Vec::new();
     for (label, program, argv, client) in [
         ("prep (Rust)", args.prep.clone(), vec![], "s3"),
@@ -120,37 +129,43 @@ fn main() {
     println!("- VmHWM {:.1} MB after the invocation (answered in {})", hwm as f64 / 1024.0, ms(took));
 }
 
-async fn prep_400k(base: &Path, runs: usize) -> (Vec<Duration>, Duration) {
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .build();
-    let deps = PrepDeps { s3: batch_lambdas::runtime::s3_client(&sdk), efs_root: None };
+fn event_400k(efs: &Path, run_id: &str) -> serde_json::Value {
+    json!({
+        "config": {
+            "version": 1,
+            "efs_mount_path": efs.display().to_string(),
+            "source": {"type": "synthetic", "count": 400_000},
+            "items_per_node": 40,
+            "transform": {"kind": "jsonl_calc", "calculations": ["review_score = stars * review_count"]},
+            "egress": {"bucket": "out", "prefix": "results"}
+        },
+        "overrides": {"run_id": run_id}
+    })
+}
+
+/// Event-to-response times of `runs` fresh 400k preps (sorted), and of one
+/// retry (replayed from the prep record).
+fn prep_400k(prep_bin: &Path, base: &Path, runs: usize) -> (Vec<Duration>, Duration) {
+    let api = RuntimeApi::start().expect("runtime api");
+    let mut cmd = Command::new(prep_bin);
+    lambda_env(&mut cmd, &api.host_port());
+    let mut child = cmd.spawn().expect("prep");
     let mut times = Vec::new();
     let mut replay = Duration::ZERO;
     for run in 0..runs {
         let efs = tempfile::Builder::new().prefix("bench-efs-").tempdir_in(base).expect("temp dir");
-        let event = json!({
-            "config": {
-                "version": 1,
-                "efs_mount_path": efs.path().display().to_string(),
-                "source": {"type": "synthetic", "count": 400_000},
-                "items_per_node": 40,
-                "transform": {"kind": "jsonl_calc", "calculations": ["review_score = stars * review_count"]},
-                "egress": {"bucket": "out", "prefix": "results"}
-            },
-            "overrides": {"run_id": format!("bench-{run}")}
-        });
+        let event = event_400k(efs.path(), &format!("bench-{run}"));
         let started = Instant::now();
-        let out = prep::handle(&deps, event.clone()).await.expect("prep");
+        let outcome = api.invoke(event.clone());
         times.push(started.elapsed());
-        assert_eq!(out.array_size, 10_000);
+        assert_eq!(outcome.response()["array_size"], 10_000, "{outcome:?}");
         let started = Instant::now();
-        prep::handle(&deps, event).await.expect("retry");
+        assert_eq!(api.invoke(event), outcome);
         replay = started.elapsed();
         // Deleting 40,000 directories is slow on some disks; not measured.
         drop(efs);
     }
+    stop(&mut child);
     times.sort();
     (times, replay)
 }
@@ -192,22 +207,16 @@ fn cold_init(program: &Path, argv: &[PathBuf], client: &str) -> (Duration, u64) 
 /// The prep binary's VmHWM after it handled one 400k-id event (tmpfs).
 fn prep_process_rss(prep_bin: &Path) -> (u64, Duration) {
     let api = RuntimeApi::start().expect("runtime api");
-    let efs = tempfile::Builder::new().prefix("bench-efs-").tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir()).expect("tmp");
+    let efs = tempfile::Builder::new()
+        .prefix("bench-efs-")
+        .tempdir_in("/dev/shm")
+        .or_else(|_| tempfile::tempdir())
+        .expect("tmp");
     let mut cmd = Command::new(prep_bin);
     lambda_env(&mut cmd, &api.host_port());
     let mut child = cmd.spawn().expect("prep");
     let started = Instant::now();
-    let outcome = api.invoke(json!({
-        "config": {
-            "version": 1,
-            "efs_mount_path": efs.path().display().to_string(),
-            "source": {"type": "synthetic", "count": 400_000},
-            "items_per_node": 40,
-            "transform": {"kind": "jsonl_calc", "calculations": ["review_score = stars * review_count"]},
-            "egress": {"bucket": "out", "prefix": "results"}
-        },
-        "overrides": {"run_id": "rss"}
-    }));
+    let outcome = api.invoke(event_400k(efs.path(), "rss"));
     let took = started.elapsed();
     assert_eq!(outcome.response()["array_size"], 10_000);
     let hwm = vm_hwm_kb(&child);

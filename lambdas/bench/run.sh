@@ -8,12 +8,15 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 bash scripts/setup-tools.sh
 target=${CARGO_TARGET_DIR:-$root/target}
-cargo build --release -p batch-lambdas --bins
+# The binaries measured are the ones in the zips (release, built by
+# cargo-lambda); the harness that starts them can be a debug build.
+bash "$root/lambdas/build.sh" >&2
+bin="$target/x86_64-unknown-linux-gnu/release"
 disk=${DISK_DIR:-$target/bench-efs}
 mkdir -p "$disk"
-cargo bench -q -p batch-lambdas --bench lambdas -- \
-  --prep "$target/release/prep" \
-  --watcher "$target/release/watcher" \
+cargo bench -q --profile dev -p batch-lambdas --bench lambdas -- \
+  --prep "$bin/prep" \
+  --watcher "$bin/watcher" \
   --python "$root/.tools/venv/bin/python" \
   --python-bootstrap "$root/lambdas/bench/python_bootstrap.py" \
   --disk-dir "$disk" \
