@@ -3,5 +3,10 @@
 //! this machine. See docs/runner.md.
 
 pub mod asl;
+pub mod batch;
+pub mod http;
+pub mod interp;
+pub mod lambda;
 pub mod path;
+pub mod run;
 pub mod template;

@@ -1,6 +1,110 @@
-fn main() -> anyhow::Result<()> {
-    let path = std::env::args().nth(1).ok_or_else(|| anyhow::anyhow!("usage: batch-pipeline DEFINITION"))?;
-    let def: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)?;
-    batch_runner::asl::Machine::from_json(&def)?;
-    Ok(())
+//! `batch-pipeline run`: one pipeline execution on this machine.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use batch_runner::batch::Injection;
+use batch_runner::run::{self, RunOptions};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "batch-pipeline", about = "Runs a batch_pipeline's state machine definition locally")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Execute the definition: prep, the three N_TO_N array jobs, the watcher loop.
+    Run {
+        /// The ASL JSON (batch_state_machine_definition.definition; a JSON string is accepted too).
+        #[arg(long)]
+        definition: PathBuf,
+        /// The execution input: {"config": <batch_pipeline.run_config>, "overrides": {...}}.
+        #[arg(long)]
+        input: PathBuf,
+        /// The local directory that stands in for EFS.
+        #[arg(long)]
+        efs_dir: PathBuf,
+        /// Array children run at once (default: the number of cores).
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// Write the machine-readable summary here.
+        #[arg(long)]
+        summary_json: Option<PathBuf>,
+        /// Run only the unfinished indices of this run and complete it.
+        #[arg(long, value_name = "RUN_ID")]
+        rerun_failed: Option<String>,
+        /// Where prep, watcher, procurement, processing, egress are (default: next to this binary).
+        #[arg(long)]
+        bin_dir: Option<PathBuf>,
+        /// Attempts per node when SubmitJob carries no RetryStrategy (exit 75 is retried).
+        #[arg(long, default_value_t = 3)]
+        attempts: u32,
+        /// Testing aid: make STAGE:INDEX exit with EXIT (for TIMES attempts, default all).
+        #[arg(long, value_name = "STAGE:INDEX:EXIT[:TIMES]")]
+        inject_failure: Vec<Injection>,
+        /// Hide the progress bars.
+        #[arg(long)]
+        no_progress: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BATCH_RUNNER_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    match real_main() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("batch-pipeline: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn real_main() -> anyhow::Result<ExitCode> {
+    let Command::Run {
+        definition,
+        input,
+        efs_dir,
+        concurrency,
+        summary_json,
+        rerun_failed,
+        bin_dir,
+        attempts,
+        inject_failure,
+        no_progress,
+    } = Cli::parse().command;
+    let bin_dir = match bin_dir {
+        Some(d) => d,
+        None => std::env::current_exe()?.parent().context("binary has no directory")?.to_path_buf(),
+    };
+    let opts = RunOptions {
+        definition,
+        input,
+        efs_dir,
+        bin_dir,
+        concurrency: concurrency.unwrap_or_else(num_cpus::get).max(1),
+        attempts: attempts.max(1),
+        rerun_failed,
+        inject: inject_failure,
+        progress: !no_progress && std::io::stderr().is_terminal(),
+        functions: vec![],
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let summary = rt.block_on(run::run(&opts))?;
+    eprint!("{}", run::table(&summary));
+    let text = serde_json::to_string_pretty(&summary)?;
+    match summary_json {
+        Some(p) => std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?,
+        None => println!("{text}"),
+    }
+    Ok(if summary["status"] == "SUCCEEDED" { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

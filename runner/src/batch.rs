@@ -1,0 +1,694 @@
+//! A local AWS Batch: SubmitJob runs array children as local processes of
+//! the job binaries, with N_TO_N dependencies per index, bounded
+//! concurrency and the job definition's retry strategy; DescribeJobs and
+//! ListJobs are served over HTTP from the same job states so that the real
+//! watcher binary can read them.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+use tokio::io::AsyncReadExt;
+use tokio::sync::Notify;
+
+use crate::http::{Request, Response};
+use crate::interp::StatesError;
+
+pub const STAGES: [&str; 3] = ["procurement", "processing", "egress"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    Runnable,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "PENDING",
+            Status::Runnable => "RUNNABLE",
+            Status::Running => "RUNNING",
+            Status::Succeeded => "SUCCEEDED",
+            Status::Failed => "FAILED",
+        }
+    }
+    fn terminal(self) -> bool {
+        matches!(self, Status::Succeeded | Status::Failed)
+    }
+}
+
+/// A failure to inject (tests): `stage:index:exit[:times]`.
+#[derive(Debug, Clone)]
+pub struct Injection {
+    pub stage: String,
+    pub index: u32,
+    pub exit: i32,
+    pub times: u32,
+}
+
+impl std::str::FromStr for Injection {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let p: Vec<&str> = s.split(':').collect();
+        let bad = || format!("{s:?}: expected STAGE:INDEX:EXIT[:TIMES]");
+        if p.len() < 3 || p.len() > 4 {
+            return Err(bad());
+        }
+        Ok(Injection {
+            stage: p[0].to_string(),
+            index: p[1].parse().map_err(|_| bad())?,
+            exit: p[2].parse().map_err(|_| bad())?,
+            times: p.get(3).map(|t| t.parse()).transpose().map_err(|_| bad())?.unwrap_or(u32::MAX),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BatchConfig {
+    pub bin_dir: PathBuf,
+    pub efs_dir: PathBuf,
+    pub log_dir: PathBuf,
+    pub concurrency: usize,
+    /// Attempts when SubmitJob has no RetryStrategy (the provider's job definitions retry exit 75).
+    pub default_attempts: u32,
+    pub rerun_only: Option<HashSet<u32>>,
+    pub inject: Vec<Injection>,
+    pub progress: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Counts {
+    pub records_in: u64,
+    pub records_out: u64,
+    pub records_rejected: u64,
+    pub objects: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Child {
+    pub status: Status,
+    pub attempts: u32,
+    pub started: Option<Instant>,
+    pub stopped: Option<Instant>,
+    pub reason: Option<String>,
+    pub counts: Option<Counts>,
+    pub skipped: bool,
+}
+
+pub struct Job {
+    pub id: String,
+    pub name: String,
+    pub queue: String,
+    pub definition: String,
+    pub stage: String,
+    pub rank: usize,
+    pub array: bool,
+    pub run_id: String,
+    env: Vec<(String, String)>,
+    depends: Option<(usize, bool)>,
+    dependents: Vec<usize>,
+    attempts: u32,
+    retry_codes: Vec<String>,
+    pub created_ms: u64,
+    pub children: Vec<Child>,
+    bar: Option<ProgressBar>,
+    pub first_start: Option<Instant>,
+}
+
+impl Job {
+    pub fn status(&self) -> Status {
+        let c = &self.children;
+        if c.iter().all(|x| x.status.terminal()) {
+            if c.iter().all(|x| x.status == Status::Succeeded) { Status::Succeeded } else { Status::Failed }
+        } else if c.iter().any(|x| x.status == Status::Running || x.status.terminal()) {
+            Status::Running
+        } else if c.iter().any(|x| x.status == Status::Runnable) {
+            Status::Runnable
+        } else {
+            Status::Pending
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Inner {
+    pub jobs: Vec<Job>,
+    by_id: HashMap<String, usize>,
+    ready: BinaryHeap<(usize, Reverse<u32>, usize)>,
+    shutdown: bool,
+}
+
+pub struct LocalBatch {
+    pub cfg: BatchConfig,
+    inner: Mutex<Inner>,
+    work: Notify,
+    changed: Notify,
+    progress: MultiProgress,
+    pub started: Instant,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn stage_of(definition: &str) -> Option<&'static str> {
+    // arn:aws:batch:r:a:job-definition/<name>:<rev> | <name>:<rev> | <name>
+    let name = definition.rsplit('/').next().unwrap_or(definition);
+    let name = name.split(':').next().unwrap_or(name);
+    STAGES
+        .iter()
+        .copied()
+        .find(|s| name == *s || name.ends_with(&format!("-{s}")) || name.ends_with(&format!("_{s}")))
+}
+
+impl LocalBatch {
+    pub fn new(cfg: BatchConfig) -> Arc<Self> {
+        let progress = MultiProgress::new();
+        if !cfg.progress {
+            progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        }
+        Arc::new(LocalBatch {
+            cfg,
+            inner: Mutex::new(Inner::default()),
+            work: Notify::new(),
+            changed: Notify::new(),
+            progress,
+            started: Instant::now(),
+        })
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts the worker tasks (one per concurrency slot).
+    pub fn start_workers(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
+        (0..self.cfg.concurrency.max(1))
+            .map(|_| {
+                let me = self.clone();
+                tokio::spawn(async move { me.worker().await })
+            })
+            .collect()
+    }
+
+    pub fn shutdown(&self) {
+        self.lock().shutdown = true;
+        self.work.notify_waiters();
+    }
+
+    pub fn all_terminal(&self) -> bool {
+        let g = self.lock();
+        g.jobs.iter().all(|j| j.children.iter().all(|c| c.status.terminal()))
+    }
+
+    /// Waits until every submitted job is terminal.
+    pub async fn wait_all_terminal(&self) {
+        loop {
+            let notified = self.changed.notified();
+            if self.all_terminal() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    pub fn submit(&self, params: &Value) -> Result<Value, StatesError> {
+        let client = |m: String| StatesError::new("Batch.ClientException", m);
+        let name =
+            params.get("JobName").and_then(Value::as_str).ok_or_else(|| client("JobName missing".into()))?;
+        let definition = params
+            .get("JobDefinition")
+            .and_then(Value::as_str)
+            .ok_or_else(|| client("JobDefinition missing".into()))?;
+        let stage = stage_of(definition).ok_or_else(|| {
+            client(format!(
+                "job definition {definition:?}: its name must end with -procurement, -processing or -egress"
+            ))
+        })?;
+        let size = match params.get("ArrayProperties").and_then(|a| a.get("Size")) {
+            None => None,
+            Some(v) => {
+                let n = v
+                    .as_u64()
+                    .filter(|n| (1..=10_000).contains(n))
+                    .ok_or_else(|| client(format!("array size {v} must be 1..=10000")))?;
+                if n == 1 {
+                    tracing::warn!(
+                        job = name,
+                        "array size 1: AWS Batch refuses it (2..=10000); run locally as one child"
+                    );
+                }
+                Some(n as u32)
+            }
+        };
+        let mut env = Vec::new();
+        for e in
+            params.pointer("/ContainerOverrides/Environment").and_then(Value::as_array).into_iter().flatten()
+        {
+            if let (Some(k), Some(v)) =
+                (e.get("Name").and_then(Value::as_str), e.get("Value").and_then(Value::as_str))
+            {
+                env.push((k.to_string(), v.to_string()));
+            }
+        }
+        let run_id = env.iter().find(|(k, _)| k == "RUN_ID").map(|(_, v)| v.clone()).unwrap_or_default();
+        let (attempts, retry_codes) = match params.get("RetryStrategy") {
+            Some(rs) => {
+                let attempts = rs.get("Attempts").and_then(Value::as_u64).unwrap_or(1).clamp(1, 10) as u32;
+                let codes = rs
+                    .get("EvaluateOnExit")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter(|r| {
+                        r.get("Action")
+                            .and_then(Value::as_str)
+                            .is_some_and(|a| a.eq_ignore_ascii_case("RETRY"))
+                    })
+                    .filter_map(|r| r.get("OnExitCode").and_then(Value::as_str).map(str::to_string))
+                    .collect::<Vec<_>>();
+                (attempts, if codes.is_empty() { vec!["*".to_string()] } else { codes })
+            }
+            None => (self.cfg.default_attempts, vec!["75".to_string()]),
+        };
+        let mut g = self.lock();
+        let mut depends = None;
+        if let Some(deps) = params.get("DependsOn").and_then(Value::as_array) {
+            if deps.len() > 1 {
+                return Err(client("the local runner supports one dependency per job".into()));
+            }
+            if let Some(d) = deps.first() {
+                let id = d
+                    .get("JobId")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| client("DependsOn JobId missing".into()))?;
+                let parent = *g.by_id.get(id).ok_or_else(|| client(format!("DependsOn: no job {id}")))?;
+                let n_to_n = d.get("Type").and_then(Value::as_str) == Some("N_TO_N");
+                if n_to_n && (size.is_none() || g.jobs[parent].children.len() != size.unwrap_or(0) as usize) {
+                    return Err(client("N_TO_N needs two array jobs of the same size".into()));
+                }
+                depends = Some((parent, n_to_n));
+            }
+        }
+        let idx = g.jobs.len();
+        let id = format!("local-{:04}-{stage}-{:x}", idx, now_ms() & 0xffff_ffff);
+        let n = size.unwrap_or(1);
+        let bar = self.progress.add(ProgressBar::new(n as u64));
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(stage.to_string());
+        let child = Child {
+            status: Status::Pending,
+            attempts: 0,
+            started: None,
+            stopped: None,
+            reason: None,
+            counts: None,
+            skipped: false,
+        };
+        g.jobs.push(Job {
+            id: id.clone(),
+            name: name.to_string(),
+            queue: params.get("JobQueue").and_then(Value::as_str).unwrap_or("").to_string(),
+            definition: definition.to_string(),
+            stage: stage.to_string(),
+            rank: STAGES.iter().position(|s| *s == stage).unwrap_or(0),
+            array: size.is_some(),
+            run_id,
+            env,
+            depends,
+            dependents: vec![],
+            attempts,
+            retry_codes,
+            created_ms: now_ms(),
+            children: vec![child; n as usize],
+            bar: Some(bar),
+            first_start: None,
+        });
+        g.by_id.insert(id.clone(), idx);
+        if let Some((p, _)) = depends {
+            g.jobs[p].dependents.push(idx);
+        }
+        for i in 0..n {
+            if self.cfg.rerun_only.as_ref().is_some_and(|only| !only.contains(&i)) {
+                let c = &mut g.jobs[idx].children[i as usize];
+                c.status = Status::Succeeded;
+                c.skipped = true;
+                c.reason = Some("succeeded in an earlier attempt of this run".into());
+                if let Some(b) = &g.jobs[idx].bar {
+                    b.inc(1);
+                }
+                continue;
+            }
+            resolve(&mut g, idx, i);
+        }
+        drop(g);
+        self.work.notify_waiters();
+        self.changed.notify_waiters();
+        tracing::info!(job = %id, stage, size = n, "job submitted");
+        Ok(
+            json!({"JobId": id, "JobName": name, "JobArn": format!("arn:aws:batch:local:000000000000:job/{id}")}),
+        )
+    }
+
+    async fn worker(self: Arc<Self>) {
+        loop {
+            let notified = self.work.notified();
+            let next = {
+                let mut g = self.lock();
+                if g.shutdown {
+                    return;
+                }
+                g.ready.pop()
+            };
+            let Some((_, Reverse(index), job)) = next else {
+                notified.await;
+                continue;
+            };
+            self.run_child(job, index).await;
+        }
+    }
+
+    async fn run_child(&self, job: usize, index: u32) {
+        let (bin, env, stage, run_id, id, array, attempt) = {
+            let mut g = self.lock();
+            let j = &mut g.jobs[job];
+            let now = Instant::now();
+            j.first_start.get_or_insert(now);
+            let c = &mut j.children[index as usize];
+            c.status = Status::Running;
+            c.attempts += 1;
+            c.started = Some(now);
+            (
+                self.cfg.bin_dir.join(&j.stage),
+                j.env.clone(),
+                j.stage.clone(),
+                j.run_id.clone(),
+                j.id.clone(),
+                j.array,
+                c.attempts,
+            )
+        };
+        let injected = self
+            .cfg
+            .inject
+            .iter()
+            .find(|x| x.stage == stage && x.index == index && attempt <= x.times)
+            .map(|x| x.exit);
+        let (code, stderr) = match injected {
+            Some(code) => (Some(code), format!("injected failure: exit {code}")),
+            None => {
+                let mut cmd = tokio::process::Command::new(&bin);
+                cmd.envs(env)
+                    .env("PIPELINE_EFS_ROOT", &self.cfg.efs_dir)
+                    .env("AWS_BATCH_JOB_ID", if array { format!("{id}:{index}") } else { id.clone() })
+                    .env("AWS_BATCH_JOB_ATTEMPT", attempt.to_string())
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .kill_on_drop(true);
+                if array {
+                    cmd.env("AWS_BATCH_JOB_ARRAY_INDEX", index.to_string());
+                }
+                match cmd.spawn() {
+                    Err(e) => (None, format!("could not start {}: {e}", bin.display())),
+                    Ok(mut child) => {
+                        let mut err = Vec::new();
+                        if let Some(mut s) = child.stderr.take() {
+                            let _ = s.read_to_end(&mut err).await;
+                        }
+                        let status = child.wait().await;
+                        (status.ok().and_then(|s| s.code()), String::from_utf8_lossy(&err).into_owned())
+                    }
+                }
+            }
+        };
+        let ok = code == Some(0);
+        let counts = if ok { read_counts(&self.cfg.efs_dir, &run_id, index, &stage) } else { None };
+        if !ok {
+            let log = self.cfg.log_dir.join(format!("{stage}-{index}-attempt{attempt}.log"));
+            if let Err(e) = std::fs::write(&log, &stderr) {
+                tracing::warn!(error = %e, "could not write {}", log.display());
+            }
+        }
+        let mut g = self.lock();
+        let j = &mut g.jobs[job];
+        let retry = !ok && attempt < j.attempts && j.retry_codes.iter().any(|p| code_matches(p, code));
+        let c = &mut j.children[index as usize];
+        c.stopped = Some(Instant::now());
+        if ok {
+            c.status = Status::Succeeded;
+            c.counts = counts;
+        } else if retry {
+            tracing::info!(stage, index, attempt, exit = ?code, "retrying node");
+            c.status = Status::Runnable;
+            let rank = j.rank;
+            g.ready.push((rank, Reverse(index), job));
+            drop(g);
+            self.work.notify_one();
+            return;
+        } else {
+            let tail: String = stderr.lines().rev().take(3).collect::<Vec<_>>().join(" | ");
+            tracing::warn!(stage, index, attempt, exit = ?code, "node failed");
+            c.status = Status::Failed;
+            c.reason = Some(format!(
+                "exit {} after {attempt} attempt(s): {tail}",
+                code.map_or("signal".to_string(), |c| c.to_string())
+            ));
+        }
+        update_bar(j);
+        let dependents = j.dependents.clone();
+        let job_done = j.children.iter().all(|c| c.status.terminal());
+        for d in dependents {
+            match g.jobs[d].depends {
+                Some((_, true)) => resolve(&mut g, d, index),
+                _ if job_done => {
+                    for i in 0..g.jobs[d].children.len() as u32 {
+                        resolve(&mut g, d, i);
+                    }
+                }
+                _ => {}
+            }
+        }
+        drop(g);
+        self.work.notify_waiters();
+        self.changed.notify_waiters();
+    }
+
+    pub fn finish_bars(&self) {
+        let g = self.lock();
+        for j in &g.jobs {
+            if let Some(b) = &j.bar {
+                b.finish();
+            }
+        }
+    }
+
+    /// The Batch API stand-in (DescribeJobs, ListJobs) for the watcher.
+    pub fn handle_http(&self, req: &Request) -> Response {
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let g = self.lock();
+        match (req.method.as_str(), req.path.as_str()) {
+            ("POST", "/v1/describejobs") => {
+                let mut out = Vec::new();
+                for id in
+                    body.get("jobs").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+                {
+                    let (parent, child) = match id.rsplit_once(':') {
+                        Some((p, i)) => (p, i.parse::<usize>().ok()),
+                        None => (id, None),
+                    };
+                    let Some(&j) = g.by_id.get(parent) else { continue };
+                    out.push(describe(&g.jobs[j], child));
+                }
+                Response::json(200, &json!({"jobs": out}))
+            }
+            ("POST", "/v1/listjobs") => {
+                let Some(&j) = body.get("arrayJobId").and_then(Value::as_str).and_then(|id| g.by_id.get(id))
+                else {
+                    return Response::json(200, &json!({"jobSummaryList": []}));
+                };
+                let job = &g.jobs[j];
+                let want = body.get("jobStatus").and_then(Value::as_str);
+                let max =
+                    body.get("maxResults").and_then(Value::as_u64).unwrap_or(100).clamp(1, 1000) as usize;
+                let start: usize =
+                    body.get("nextToken").and_then(Value::as_str).and_then(|t| t.parse().ok()).unwrap_or(0);
+                let matching: Vec<usize> = (0..job.children.len())
+                    .filter(|&i| want.is_none_or(|w| job.children[i].status.as_str() == w))
+                    .collect();
+                let page: Vec<Value> = matching
+                    .iter()
+                    .skip(start)
+                    .take(max)
+                    .map(|&i| {
+                        json!({"jobId": format!("{}:{i}", job.id), "jobArn": format!("arn:aws:batch:local:000000000000:job/{}:{i}", job.id),
+                               "jobName": job.name, "status": job.children[i].status.as_str(), "createdAt": job.created_ms,
+                               "arrayProperties": {"index": i}})
+                    })
+                    .collect();
+                let mut resp = json!({"jobSummaryList": page});
+                if start + max < matching.len() {
+                    resp["nextToken"] = json!((start + max).to_string());
+                }
+                Response::json(200, &resp)
+            }
+            _ => Response::json(
+                400,
+                &json!({"__type": "ClientException", "message": format!("the local Batch serves DescribeJobs and ListJobs only, not {} {}", req.method, req.path)}),
+            ),
+        }
+    }
+}
+
+fn code_matches(pattern: &str, code: Option<i32>) -> bool {
+    let Some(code) = code else { return true };
+    let code = code.to_string();
+    match pattern.strip_suffix('*') {
+        Some(prefix) => code.starts_with(prefix),
+        None => code == pattern,
+    }
+}
+
+/// Moves a Pending child to Runnable or Failed once its dependency allows.
+fn resolve(g: &mut Inner, job: usize, index: u32) {
+    if g.jobs[job].children[index as usize].status != Status::Pending {
+        return;
+    }
+    let verdict = match g.jobs[job].depends {
+        None => Some(true),
+        Some((p, true)) => match g.jobs[p].children[index as usize].status {
+            Status::Succeeded => Some(true),
+            Status::Failed => Some(false),
+            _ => None,
+        },
+        Some((p, false)) => {
+            let c = &g.jobs[p].children;
+            if c.iter().all(|x| x.status.terminal()) {
+                Some(c.iter().all(|x| x.status == Status::Succeeded))
+            } else {
+                None
+            }
+        }
+    };
+    match verdict {
+        Some(true) => {
+            g.jobs[job].children[index as usize].status = Status::Runnable;
+            let rank = g.jobs[job].rank;
+            g.ready.push((rank, Reverse(index), job));
+        }
+        Some(false) => {
+            let j = &mut g.jobs[job];
+            let c = &mut j.children[index as usize];
+            c.status = Status::Failed;
+            c.reason = Some("Dependent Job failed".into());
+            update_bar(j);
+            let dependents = j.dependents.clone();
+            let done = j.children.iter().all(|c| c.status.terminal());
+            for d in dependents {
+                match g.jobs[d].depends {
+                    Some((_, true)) => resolve(g, d, index),
+                    _ if done => {
+                        for i in 0..g.jobs[d].children.len() as u32 {
+                            resolve(g, d, i);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        None => {}
+    }
+}
+
+fn update_bar(j: &Job) {
+    if let Some(b) = &j.bar {
+        let failed = j.children.iter().filter(|c| c.status == Status::Failed).count();
+        let records: u64 = j.children.iter().filter_map(|c| c.counts.as_ref()).map(|c| c.records_in).sum();
+        let secs = j.first_start.map(|s| s.elapsed().as_secs_f64()).unwrap_or(0.0).max(1e-3);
+        b.set_position(j.children.iter().filter(|c| c.status.terminal()).count() as u64);
+        b.set_message(format!("failed {failed}  {:.0} records/s", records as f64 / secs));
+    }
+}
+
+fn read_counts(efs: &std::path::Path, run_id: &str, index: u32, stage: &str) -> Option<Counts> {
+    let path = efs
+        .join("runs")
+        .join(run_id)
+        .join("nodes")
+        .join(index.to_string())
+        .join(format!("{stage}.done.json"));
+    let v: Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+    Some(Counts {
+        records_in: n("records_in"),
+        records_out: n("records_out"),
+        records_rejected: n("records_rejected"),
+        objects: v.get("objects").and_then(Value::as_array).map_or(0, |a| a.len() as u64),
+    })
+}
+
+fn describe(job: &Job, child: Option<usize>) -> Value {
+    let base = json!({
+        "jobName": job.name, "jobQueue": job.queue, "jobDefinition": job.definition,
+        "createdAt": job.created_ms, "startedAt": job.created_ms,
+    });
+    let mut d = base;
+    match child.and_then(|i| job.children.get(i).map(|c| (i, c))) {
+        Some((i, c)) => {
+            d["jobId"] = json!(format!("{}:{i}", job.id));
+            d["status"] = json!(c.status.as_str());
+            d["arrayProperties"] = json!({"index": i});
+            if let Some(r) = &c.reason {
+                d["statusReason"] = json!(r);
+            }
+        }
+        None => {
+            let status = job.status();
+            d["jobId"] = json!(job.id);
+            d["status"] = json!(status.as_str());
+            if job.array {
+                let mut summary = serde_json::Map::new();
+                for s in ["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"] {
+                    summary.insert(
+                        s.into(),
+                        json!(job.children.iter().filter(|c| c.status.as_str() == s).count()),
+                    );
+                }
+                d["arrayProperties"] = json!({"size": job.children.len(), "statusSummary": summary});
+            }
+            if status == Status::Failed {
+                let failed = job.children.iter().filter(|c| c.status == Status::Failed).count();
+                d["statusReason"] = json!(format!("{failed} of {} child jobs failed", job.children.len()));
+            }
+        }
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stage_from_job_definition_names() {
+        assert_eq!(
+            super::stage_of("arn:aws:batch:us-east-1:1:job-definition/noaa-processing:3"),
+            Some("processing")
+        );
+        assert_eq!(super::stage_of("noaa-egress"), Some("egress"));
+        assert_eq!(super::stage_of("arn:jd/p-procurement:1"), Some("procurement"));
+        assert_eq!(super::stage_of("something-else:1"), None);
+        assert!(super::code_matches("7*", Some(75)));
+        assert!(!super::code_matches("75", Some(65)));
+    }
+}

@@ -1,0 +1,300 @@
+//! Executes a loaded [`Machine`]: input/output processing, Choice, Wait,
+//! Retry/Catch, timeouts. The side effects (Lambda, Batch, waiting) are an
+//! [`Effects`] implementation, so the interpreter is tested on its own.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::asl::{self, Cause, Machine, Resource, State, Test};
+
+/// A States error: `Error` name and `Cause` text, as Step Functions has them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatesError {
+    pub error: String,
+    pub cause: String,
+}
+
+impl StatesError {
+    pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
+        StatesError { error: error.into(), cause: cause.into() }
+    }
+}
+
+pub trait Effects: Send + Sync {
+    /// `lambda:invoke`: the rendered Parameters in, the Task result out.
+    fn invoke_lambda(&self, params: Value) -> impl Future<Output = Result<Value, StatesError>> + Send;
+    /// `batch:submitJob`: the rendered Parameters in, `{JobId, JobName, JobArn}` out.
+    fn submit_job(&self, params: Value) -> impl Future<Output = Result<Value, StatesError>> + Send;
+    /// A Wait state. May end early (the local runner wakes when every job is terminal).
+    fn wait(&self, seconds: u64) -> impl Future<Output = ()> + Send;
+    /// Called on entering each state (progress, logs).
+    fn entered(&self, _state: &str) {}
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Succeeded { output: Value, state: String },
+    Failed { error: String, cause: String, state: String, output: Value },
+}
+
+pub async fn execute<E: Effects>(machine: &Machine, input: Value, context: Value, effects: &E) -> Outcome {
+    let run = run(machine, input, context, effects);
+    match machine.timeout_seconds {
+        Some(s) => match tokio::time::timeout(Duration::from_secs(s), run).await {
+            Ok(o) => o,
+            Err(_) => Outcome::Failed {
+                error: "States.Timeout".into(),
+                cause: format!("the execution ran longer than TimeoutSeconds={s}"),
+                state: String::new(),
+                output: Value::Null,
+            },
+        },
+        None => run.await,
+    }
+}
+
+async fn run<E: Effects>(machine: &Machine, mut input: Value, mut context: Value, effects: &E) -> Outcome {
+    let mut name = machine.start_at.clone();
+    let fail = |state: &str, e: StatesError, output: &Value| Outcome::Failed {
+        error: e.error,
+        cause: e.cause,
+        state: state.to_string(),
+        output: output.clone(),
+    };
+    loop {
+        effects.entered(&name);
+        tracing::info!(state = %name, "entering state");
+        if let Some(obj) = context.as_object_mut() {
+            obj.insert("State".into(), json!({"Name": name}));
+        }
+        let Some(state) = machine.states.get(&name) else {
+            return fail(&name, StatesError::new("States.Runtime", format!("no state {name:?}")), &input);
+        };
+        let next: Option<String> = match state {
+            State::Succeed => return Outcome::Succeeded { output: input, state: name },
+            State::Fail { error, cause } => {
+                let cause = match cause {
+                    None => String::new(),
+                    Some(Cause::Literal(c)) => c.clone(),
+                    Some(Cause::Dynamic(e)) => match e.eval(&input, &context) {
+                        Ok(Value::String(s)) => s,
+                        Ok(other) => other.to_string(),
+                        Err(e) => e,
+                    },
+                };
+                let error = error.clone().unwrap_or_default();
+                return fail(&name, StatesError::new(error, cause), &input);
+            }
+            State::Wait { seconds, next } => {
+                effects.wait(*seconds).await;
+                next.clone()
+            }
+            State::Choice { choices, default } => {
+                let hit = choices.iter().find(|c| {
+                    let v = c.variable.get(&input);
+                    match &c.test {
+                        Test::StringEquals(s) => v.and_then(Value::as_str) == Some(s.as_str()),
+                        Test::BooleanEquals(b) => v.and_then(Value::as_bool) == Some(*b),
+                    }
+                });
+                match hit.map(|c| c.next.clone()).or_else(|| default.clone()) {
+                    Some(n) => Some(n),
+                    None => {
+                        return fail(
+                            &name,
+                            StatesError::new(
+                                "States.NoChoiceMatched",
+                                format!("no choice of {name:?} matched"),
+                            ),
+                            &input,
+                        );
+                    }
+                }
+            }
+            State::Task(task) => match run_task(task, &input, &context, effects).await {
+                Ok(result) => {
+                    let selected = match &task.result_selector {
+                        Some(t) => match t.render(&result, &context) {
+                            Ok(v) => v,
+                            Err(e) => {
+                                return fail(
+                                    &name,
+                                    StatesError::new("States.Runtime", format!("ResultSelector: {e}")),
+                                    &input,
+                                );
+                            }
+                        },
+                        None => result,
+                    };
+                    if let Some(path) = &task.result_path {
+                        input = match path.set(input.clone(), selected) {
+                            Ok(v) => v,
+                            Err(e) => return fail(&name, StatesError::new("States.Runtime", e), &input),
+                        };
+                    }
+                    task.next.clone()
+                }
+                Err(e) => {
+                    tracing::warn!(state = %name, error = %e.error, cause = %e.cause, "task failed");
+                    match task.catch.iter().find(|c| asl::matches(&c.errors, &e.error)) {
+                        Some(c) => {
+                            if let Some(path) = &c.result_path {
+                                input = match path
+                                    .set(input.clone(), json!({"Error": e.error, "Cause": e.cause}))
+                                {
+                                    Ok(v) => v,
+                                    Err(err) => {
+                                        return fail(&name, StatesError::new("States.Runtime", err), &input);
+                                    }
+                                };
+                            }
+                            Some(c.next.clone())
+                        }
+                        None => return fail(&name, e, &input),
+                    }
+                }
+            },
+        };
+        match next {
+            Some(n) => name = n,
+            None => return Outcome::Succeeded { output: input, state: name },
+        }
+    }
+}
+
+async fn run_task<E: Effects>(
+    task: &asl::Task,
+    input: &Value,
+    context: &Value,
+    effects: &E,
+) -> Result<Value, StatesError> {
+    let params = match &task.parameters {
+        Some(t) => t
+            .render(input, context)
+            .map_err(|e| StatesError::new("States.Runtime", format!("Parameters: {e}")))?,
+        None => input.clone(),
+    };
+    let mut tries = vec![0u32; task.retry.len()];
+    loop {
+        let started = Instant::now();
+        let call = async {
+            match task.resource {
+                Resource::LambdaInvoke => effects.invoke_lambda(params.clone()).await,
+                Resource::BatchSubmit => effects.submit_job(params.clone()).await,
+            }
+        };
+        let result = match task.timeout_seconds {
+            Some(s) => tokio::time::timeout(Duration::from_secs(s), call).await.unwrap_or_else(|_| {
+                Err(StatesError::new("States.Timeout", format!("task ran longer than {s} s")))
+            }),
+            None => call.await,
+        };
+        let e = match result {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let Some(i) = task.retry.iter().position(|r| asl::matches(&r.errors, &e.error)) else {
+            return Err(e);
+        };
+        let r = &task.retry[i];
+        if tries[i] >= r.max_attempts {
+            return Err(e);
+        }
+        let mut delay = r.interval_seconds * r.backoff_rate.powi(tries[i] as i32);
+        if let Some(max) = r.max_delay_seconds {
+            delay = delay.min(max);
+        }
+        tries[i] += 1;
+        tracing::info!(error = %e.error, attempt = tries[i], delay_s = delay, elapsed_ms = started.elapsed().as_millis() as u64, "retrying task");
+        tokio::time::sleep(Duration::from_secs_f64(delay.max(0.0))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    struct Fake {
+        lambda: Mutex<Vec<Result<Value, StatesError>>>,
+        calls: Mutex<Vec<Value>>,
+    }
+
+    impl Effects for Fake {
+        async fn invoke_lambda(&self, params: Value) -> Result<Value, StatesError> {
+            self.calls.lock().unwrap().push(params);
+            self.lambda.lock().unwrap().remove(0)
+        }
+        async fn submit_job(&self, params: Value) -> Result<Value, StatesError> {
+            Ok(
+                json!({"JobId": format!("job-{}", params["JobName"].as_str().unwrap_or("")), "JobName": params["JobName"]}),
+            )
+        }
+        async fn wait(&self, _seconds: u64) {}
+    }
+
+    fn machine() -> Machine {
+        Machine::from_json(&json!({
+            "StartAt": "Prep",
+            "States": {
+                "Prep": {"Type": "Task", "Resource": asl::LAMBDA_INVOKE,
+                    "Parameters": {"FunctionName": "prep", "Payload.$": "$"},
+                    "ResultSelector": {"run.$": "$.Payload"}, "ResultPath": "$.prep",
+                    "Retry": [{"ErrorEquals": ["Throttled"], "IntervalSeconds": 0, "MaxAttempts": 2}],
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "PrepFailed"}],
+                    "Next": "HasWork"},
+                "HasWork": {"Type": "Choice", "Choices": [{"Variable": "$.prep.run.status", "StringEquals": "NO_WORK", "Next": "Done"}], "Default": "Submit"},
+                "Submit": {"Type": "Task", "Resource": asl::BATCH_SUBMIT,
+                    "Parameters": {"JobName.$": "States.Format('p-{}', $.prep.run.run_id)", "JobDefinition": "x-procurement"},
+                    "ResultSelector": {"JobId.$": "$.JobId"}, "ResultPath": "$.jobs.procurement", "Next": "Check"},
+                "Check": {"Type": "Choice", "Choices": [{"Variable": "$.prep.run.ok", "BooleanEquals": true, "Next": "Done"}], "Default": "RunFailed"},
+                "Done": {"Type": "Succeed"},
+                "RunFailed": {"Type": "Fail", "Error": "PipelineRunFailed", "CausePath": "States.JsonToString($.jobs)"},
+                "PrepFailed": {"Type": "Fail", "Error": "PrepFailed", "CausePath": "$.error.Cause"}
+            }
+        }))
+        .unwrap()
+    }
+
+    fn fake(results: Vec<Result<Value, StatesError>>) -> Fake {
+        Fake { lambda: Mutex::new(results), calls: Mutex::new(vec![]) }
+    }
+
+    #[tokio::test]
+    async fn paths_choice_retry_catch_and_fail_cause() {
+        let m = machine();
+        let ok = |v: Value| Ok(json!({"Payload": v}));
+        let f = fake(vec![
+            Err(StatesError::new("Throttled", "slow")),
+            ok(json!({"status": "READY", "run_id": "r", "ok": true})),
+        ]);
+        let out = execute(&m, json!({"config": 1}), json!({}), &f).await;
+        let Outcome::Succeeded { output, state } = out else { panic!("{out:?}") };
+        assert_eq!(state, "Done");
+        assert_eq!(output["jobs"]["procurement"]["JobId"], "job-p-r");
+        assert_eq!(output["config"], 1);
+        assert_eq!(f.calls.lock().unwrap().len(), 2);
+
+        let f = fake(vec![ok(json!({"status": "READY", "run_id": "r", "ok": false}))]);
+        let out = execute(&m, json!({}), json!({}), &f).await;
+        assert!(
+            matches!(&out, Outcome::Failed { error, cause, .. } if error == "PipelineRunFailed" && cause.contains("job-p-r")),
+            "{out:?}"
+        );
+
+        let f = fake(vec![Err(StatesError::new("InvalidEvent", "bad config"))]);
+        let out = execute(&m, json!({}), json!({}), &f).await;
+        assert!(
+            matches!(&out, Outcome::Failed { error, cause, state, .. } if error == "PrepFailed" && cause == "bad config" && state == "PrepFailed"),
+            "{out:?}"
+        );
+
+        let throttled = || Err(StatesError::new("Throttled", "slow"));
+        let f = fake(vec![throttled(), throttled(), throttled()]);
+        let out = execute(&m, json!({}), json!({}), &f).await;
+        assert!(matches!(&out, Outcome::Failed { error, .. } if error == "PrepFailed"));
+        assert_eq!(f.calls.lock().unwrap().len(), 3, "1 try + MaxAttempts 2");
+    }
+}

@@ -1,0 +1,350 @@
+//! One local execution: loads the definition, starts the Lambda functions
+//! and the local Batch, runs the interpreter, builds the summary.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use crate::asl::Machine;
+use crate::batch::{BatchConfig, Injection, LocalBatch, STAGES, Status};
+use crate::http;
+use crate::interp::{self, Effects, Outcome, StatesError};
+use crate::lambda::LambdaFunction;
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub definition: PathBuf,
+    pub input: PathBuf,
+    pub efs_dir: PathBuf,
+    pub bin_dir: PathBuf,
+    pub concurrency: usize,
+    pub attempts: u32,
+    pub rerun_failed: Option<String>,
+    pub inject: Vec<Injection>,
+    pub progress: bool,
+    /// Explicit function binaries: function name (or suffix) -> path.
+    pub functions: Vec<(String, PathBuf)>,
+}
+
+struct LocalEffects {
+    batch: Arc<LocalBatch>,
+    functions: HashMap<String, LambdaFunction>,
+}
+
+impl Effects for LocalEffects {
+    async fn invoke_lambda(&self, params: Value) -> Result<Value, StatesError> {
+        let name = params.get("FunctionName").and_then(Value::as_str).unwrap_or("");
+        let f = self.functions.get(&function_kind(name)).ok_or_else(|| {
+            StatesError::new(
+                "Lambda.ResourceNotFoundException",
+                format!("no local binary for function {name:?}"),
+            )
+        })?;
+        let payload = params.get("Payload").cloned().unwrap_or(json!({}));
+        let out = f.invoke(payload).await?;
+        Ok(json!({"ExecutedVersion": "$LATEST", "Payload": out, "StatusCode": 200}))
+    }
+
+    async fn submit_job(&self, params: Value) -> Result<Value, StatesError> {
+        self.batch.submit(&params)
+    }
+
+    async fn wait(&self, seconds: u64) {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(seconds)) => {}
+            _ = self.batch.wait_all_terminal() => {}
+        }
+    }
+}
+
+/// `arn:aws:lambda:r:a:function:noaa-prep[:qualifier]` -> `prep` / `watcher`.
+fn function_kind(name: &str) -> String {
+    let short = name.split(":function:").nth(1).unwrap_or(name);
+    let short = short.split(':').next().unwrap_or(short);
+    if short.ends_with("prep") {
+        "prep".into()
+    } else if short.ends_with("watcher") || short.ends_with("watch") {
+        "watcher".into()
+    } else {
+        short.to_string()
+    }
+}
+
+/// Indices whose last stage has no done marker: what a rerun must run.
+pub fn unfinished_indices(efs: &Path, run_id: &str) -> Result<(u32, Vec<u32>)> {
+    let run_dir = efs.join("runs").join(run_id);
+    let run: Value = serde_json::from_slice(
+        &std::fs::read(run_dir.join("run.json"))
+            .with_context(|| format!("run {run_id} not found under {}", efs.display()))?,
+    )
+    .context("run.json")?;
+    let size = run.get("array_size").and_then(Value::as_u64).context("run.json has no array_size")? as u32;
+    let last = run
+        .get("stages")
+        .and_then(Value::as_array)
+        .and_then(|s| s.last())
+        .and_then(Value::as_str)
+        .unwrap_or("egress")
+        .to_string();
+    let missing = (0..size)
+        .filter(|i| !run_dir.join("nodes").join(i.to_string()).join(format!("{last}.done.json")).exists())
+        .collect();
+    Ok((size, missing))
+}
+
+pub async fn run(opts: &RunOptions) -> Result<Value> {
+    let started = Instant::now();
+    let def: Value = serde_json::from_slice(
+        &std::fs::read(&opts.definition).with_context(|| format!("reading {}", opts.definition.display()))?,
+    )
+    .with_context(|| format!("{} is not JSON", opts.definition.display()))?;
+    // Terraform outputs the definition as a JSON string; accept both.
+    let def = match def {
+        Value::String(s) => serde_json::from_str(&s).context("definition string is not JSON")?,
+        v => v,
+    };
+    let machine = Machine::from_json(&def)?;
+    let mut input: Value = serde_json::from_slice(
+        &std::fs::read(&opts.input).with_context(|| format!("reading {}", opts.input.display()))?,
+    )
+    .with_context(|| format!("{} is not JSON", opts.input.display()))?;
+    std::fs::create_dir_all(&opts.efs_dir)?;
+    let efs_dir = std::fs::canonicalize(&opts.efs_dir)?;
+
+    let mut rerun_only = None;
+    if let Some(run_id) = &opts.rerun_failed {
+        let (_, missing) = unfinished_indices(&efs_dir, run_id)?;
+        tracing::info!(run_id, indices = ?missing, "rerunning the unfinished indices");
+        if !input.is_object() {
+            bail!("the input must be a JSON object");
+        }
+        if !input.get("overrides").is_some_and(Value::is_object) {
+            input["overrides"] = json!({});
+        }
+        input["overrides"]["run_id"] = json!(run_id);
+        rerun_only = Some(missing.into_iter().collect::<HashSet<u32>>());
+    }
+
+    let execution = format!("local-{}", std::process::id());
+    let log_dir = efs_dir.join(".batch-runner").join(&execution);
+    std::fs::create_dir_all(&log_dir)?;
+    let batch = LocalBatch::new(BatchConfig {
+        bin_dir: opts.bin_dir.clone(),
+        efs_dir: efs_dir.clone(),
+        log_dir: log_dir.clone(),
+        concurrency: opts.concurrency,
+        default_attempts: opts.attempts,
+        rerun_only,
+        inject: opts.inject.clone(),
+        progress: opts.progress,
+    });
+    let workers = batch.start_workers();
+    let b = batch.clone();
+    let (batch_addr, batch_server) = http::serve(move |req| {
+        let b = b.clone();
+        async move { b.handle_http(&req) }
+    })
+    .await?;
+
+    let passthrough: Vec<(String, String)> =
+        std::env::vars().filter(|(k, _)| k.starts_with("AWS_") || k == "RUST_LOG").collect();
+    let has = |k: &str| passthrough.iter().any(|(n, _)| n == k);
+    let mut defaults = vec![];
+    for (k, v) in
+        [("AWS_REGION", "us-east-1"), ("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local")]
+    {
+        if !has(k) {
+            defaults.push((k.to_string(), v.to_string()));
+        }
+    }
+    let mut functions = HashMap::new();
+    for kind in ["prep", "watcher"] {
+        let bin = opts
+            .functions
+            .iter()
+            .find(|(n, _)| function_kind(n) == kind)
+            .map(|(_, p)| p.clone())
+            .unwrap_or_else(|| opts.bin_dir.join(kind));
+        let mut env = passthrough.clone();
+        env.extend(defaults.clone());
+        env.push(("PIPELINE_EFS_ROOT".into(), efs_dir.display().to_string()));
+        if kind == "watcher" {
+            // The watcher's Batch client talks to the local Batch.
+            let url = format!("http://{batch_addr}");
+            env.retain(|(k, _)| k != "AWS_ENDPOINT_URL" && k != "AWS_ENDPOINT_URL_BATCH");
+            env.push(("AWS_ENDPOINT_URL".into(), url.clone()));
+            env.push(("AWS_ENDPOINT_URL_BATCH".into(), url));
+        }
+        let f = LambdaFunction::start(kind, bin, env, log_dir.join(format!("{kind}.log"))).await?;
+        functions.insert(kind.to_string(), f);
+    }
+    let effects = LocalEffects { batch: batch.clone(), functions };
+    let context = json!({"Execution": {"Name": execution, "Id": format!("arn:aws:states:local:000000000000:execution:local:{execution}")}});
+    let outcome = interp::execute(&machine, input, context, &effects).await;
+    batch.finish_bars();
+    batch.shutdown();
+    for f in effects.functions.values() {
+        f.stop().await;
+    }
+    batch_server.abort();
+    for w in workers {
+        let _ = w.await;
+    }
+    Ok(summary(&batch, &outcome, started.elapsed(), &efs_dir, &log_dir))
+}
+
+fn median_p95(mut v: Vec<f64>) -> (Option<f64>, Option<f64>) {
+    if v.is_empty() {
+        return (None, None);
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    (Some(at(0.5)), Some(at(0.95)))
+}
+
+fn summary(batch: &LocalBatch, outcome: &Outcome, elapsed: Duration, efs: &Path, log_dir: &Path) -> Value {
+    let g = batch.lock();
+    let t0 = batch.started;
+    let mut stages = BTreeMap::new();
+    let mut run_id = String::new();
+    for (k, job) in g.jobs.iter().enumerate() {
+        run_id = job.run_id.clone();
+        let ran: Vec<_> = job.children.iter().filter(|c| !c.skipped).collect();
+        let first = ran.iter().filter_map(|c| c.started).min();
+        let last = ran.iter().filter_map(|c| c.stopped).max();
+        let sum = |f: fn(&crate::batch::Counts) -> u64| {
+            job.children.iter().filter_map(|c| c.counts.as_ref()).map(f).sum::<u64>()
+        };
+        let mut failed: Vec<usize> = job
+            .children
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.status == Status::Failed)
+            .map(|(i, _)| i)
+            .collect();
+        failed.sort_unstable();
+        // N_TO_N lag: node i stopping in the stage before -> starting here.
+        let mut lag = Vec::new();
+        if k > 0 && job.stage != g.jobs[k - 1].stage {
+            let prev = &g.jobs[k - 1];
+            for (i, c) in job.children.iter().enumerate() {
+                if let (Some(s), Some(p)) = (c.started, prev.children.get(i).and_then(|p| p.stopped))
+                    && let Some(d) = s.checked_duration_since(p)
+                {
+                    lag.push(d.as_secs_f64() * 1000.0);
+                }
+            }
+        }
+        let (lag_median, lag_p95) = median_p95(lag);
+        let node_ms: Vec<f64> = ran
+            .iter()
+            .filter_map(|c| Some(c.stopped?.checked_duration_since(c.started?)?.as_secs_f64() * 1000.0))
+            .collect();
+        let (node_median, _) = median_p95(node_ms);
+        stages.insert(
+            job.stage.clone(),
+            json!({
+                "job_id": job.id,
+                "status": job.status().as_str(),
+                "nodes": job.children.len(),
+                "ran": ran.len(),
+                "succeeded": job.children.iter().filter(|c| c.status == Status::Succeeded).count(),
+                "failed": failed.len(),
+                "failed_indices": failed,
+                "retries": ran.iter().map(|c| c.attempts.saturating_sub(1) as u64).sum::<u64>(),
+                "records_in": sum(|c| c.records_in),
+                "records_out": sum(|c| c.records_out),
+                "records_rejected": sum(|c| c.records_rejected),
+                "objects": sum(|c| c.objects),
+                "started_s": first.map(|f| f.duration_since(t0).as_secs_f64()),
+                "finished_s": last.map(|l| l.duration_since(t0).as_secs_f64()),
+                "wall_s": first.zip(last).map(|(f, l)| l.saturating_duration_since(f).as_secs_f64()),
+                "node_median_ms": node_median,
+                "lag_ms_median": lag_median,
+                "lag_ms_p95": lag_p95,
+            }),
+        );
+    }
+    let (status, error, cause, state, output) = match outcome {
+        Outcome::Succeeded { output, state } => ("SUCCEEDED", None, None, state, output),
+        Outcome::Failed { error, cause, state, output } => {
+            ("FAILED", Some(error), Some(cause), state, output)
+        }
+    };
+    if run_id.is_empty() {
+        run_id = output.pointer("/prep/run/run_id").and_then(Value::as_str).unwrap_or("").to_string();
+    }
+    let st = |s: &str, k: &str| stages.get(s).and_then(|v| v.get(k)).and_then(Value::as_u64).unwrap_or(0);
+    let failed_indices: BTreeMap<&str, Value> = STAGES
+        .iter()
+        .map(|s| (*s, stages.get(*s).map(|v| v["failed_indices"].clone()).unwrap_or(json!([]))))
+        .collect();
+    json!({
+        "status": status,
+        "error": error,
+        "cause": cause,
+        "final_state": state,
+        "run_id": run_id,
+        "run_dir": if run_id.is_empty() { Value::Null } else { json!(efs.join("runs").join(&run_id)) },
+        "logs": log_dir,
+        "elapsed_s": elapsed.as_secs_f64(),
+        "array_size": output.pointer("/prep/run/array_size"),
+        "records_in": st("processing", "records_in"),
+        "records_clean": st("processing", "records_out"),
+        "records_rejected": st("processing", "records_rejected"),
+        "output_objects": st("egress", "objects"),
+        "failed_indices": failed_indices,
+        "stages": stages,
+        "prep": output.pointer("/prep/run"),
+        "watch": output.pointer("/watch/verdict").map(|v| json!({"finished": v.get("finished"), "succeeded": v.get("succeeded"), "status": v.get("status"), "cause": v.get("cause")})),
+    })
+}
+
+/// The human-readable table of a summary.
+pub fn table(s: &Value) -> String {
+    let mut out = String::new();
+    let g = |k: &str| s.get(k).map(|v| v.to_string().trim_matches('"').to_string()).unwrap_or_default();
+    out.push_str(&format!(
+        "run {}  {}  in {:.1} s  (array size {})\n",
+        g("run_id"),
+        g("status"),
+        s["elapsed_s"].as_f64().unwrap_or(0.0),
+        g("array_size")
+    ));
+    if s["status"] == "FAILED" {
+        out.push_str(&format!("  error {}: {}\n", g("error"), g("cause")));
+    }
+    out.push_str(&format!(
+        "  records in {}  clean {}  rejected {}  output objects {}\n",
+        g("records_in"),
+        g("records_clean"),
+        g("records_rejected"),
+        g("output_objects")
+    ));
+    out.push_str(&format!(
+        "  {:<12} {:>6} {:>6} {:>6} {:>8} {:>10} {:>9} {:>10} {:>10}\n",
+        "stage", "nodes", "ran", "failed", "retries", "records", "wall s", "lag p50ms", "lag p95ms"
+    ));
+    for stage in STAGES {
+        let Some(v) = s["stages"].get(stage) else { continue };
+        let f = |k: &str| v.get(k).and_then(Value::as_f64).map_or("-".to_string(), |x| format!("{x:.1}"));
+        out.push_str(&format!(
+            "  {:<12} {:>6} {:>6} {:>6} {:>8} {:>10} {:>9} {:>10} {:>10}\n",
+            stage,
+            v["nodes"],
+            v["ran"],
+            v["failed"],
+            v["retries"],
+            v["records_in"],
+            f("wall_s"),
+            f("lag_ms_median"),
+            f("lag_ms_p95")
+        ));
+    }
+    out.push_str(&format!("  run dir {}\n  logs {}\n", g("run_dir"), g("logs")));
+    out
+}

@@ -1,0 +1,172 @@
+//! `batch-pipeline run` end to end: the real prep/watcher/job binaries,
+//! moto for S3, a temp dir as EFS.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::{Value, json};
+
+fn runner() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_batch-pipeline"))
+}
+
+/// The other packages' binaries, built into the same target directory.
+fn build_binaries() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let target = runner().parent().and_then(Path::parent).map(Path::to_path_buf).expect("target dir");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "batch-lambdas", "-p", "batch-jobs", "--bin", "prep", "--bin", "watcher"])
+            .args(["--bin", "procurement", "--bin", "processing", "--bin", "egress", "--target-dir"])
+            .arg(&target)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo build");
+        assert!(status.success(), "building prep/watcher/jobs failed");
+    });
+}
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/definition.json")
+}
+
+fn input(dir: &Path, count: u64, per_node: u64) -> PathBuf {
+    let input = json!({
+        "config": {
+            "version": 1,
+            "pipeline": "t",
+            "efs_mount_path": "/mnt/efs",
+            "source": {"type": "synthetic", "count": count, "format": "yelp-jsonl"},
+            "items_per_node": per_node,
+            "transform": {"kind": "jsonl_calc", "calculations": ["review_score = stars * review_count"]},
+            "egress": {"bucket": "out", "prefix": "results"},
+        },
+        "overrides": {},
+    });
+    let p = dir.join("input.json");
+    std::fs::write(&p, input.to_string()).unwrap();
+    p
+}
+
+struct Env {
+    moto: testkit::MotoServer,
+    dir: tempfile::TempDir,
+}
+
+fn setup() -> Env {
+    build_binaries();
+    let moto = testkit::MotoServer::start().expect("moto");
+    let env = moto.aws_env();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let conf = testkit::aws::sdk_config(&moto);
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build(),
+        );
+        s3.create_bucket().bucket("out").send().await.expect("create bucket");
+    });
+    drop(env);
+    Env { moto, dir: tempfile::tempdir().unwrap() }
+}
+
+fn run(env: &Env, args: &[&str], count: u64, per_node: u64) -> (bool, Value, String) {
+    let efs = env.dir.path().join("efs");
+    let summary = env.dir.path().join("summary.json");
+    let _ = std::fs::remove_file(&summary);
+    let out = Command::new(runner())
+        .arg("run")
+        .arg("--definition")
+        .arg(fixture())
+        .arg("--input")
+        .arg(input(env.dir.path(), count, per_node))
+        .arg("--efs-dir")
+        .arg(&efs)
+        .arg("--summary-json")
+        .arg(&summary)
+        .args(["--concurrency", "4"])
+        .args(args)
+        .envs(env.moto.aws_env())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let s: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap_or_default())
+        .unwrap_or_else(|_| panic!("no summary: {stderr}"));
+    (out.status.success(), s, stderr)
+}
+
+#[test]
+fn full_run_counts_add_up() {
+    let env = setup();
+    let (ok, s, stderr) = run(&env, &[], 400, 40);
+    assert!(ok, "{stderr}\n{s:#}");
+    assert_eq!(s["status"], "SUCCEEDED");
+    assert_eq!(s["final_state"], "Succeeded");
+    assert_eq!(s["array_size"], 10);
+    assert_eq!(s["records_in"], 400);
+    assert_eq!(s["stages"]["procurement"]["records_out"], 400);
+    let (clean, rejected) = (s["records_clean"].as_u64().unwrap(), s["records_rejected"].as_u64().unwrap());
+    assert_eq!(clean + rejected, 400);
+    assert!(s["output_objects"].as_u64().unwrap() >= 10, "{s:#}");
+    for st in ["procurement", "processing", "egress"] {
+        assert_eq!(s["stages"][st]["succeeded"], 10, "{st}");
+    }
+    assert!(stderr.contains("records in 400"), "{stderr}");
+}
+
+#[test]
+fn permanent_failure_fails_one_index_and_rerun_completes_it() {
+    let env = setup();
+    // Index 3's processing exits 65 (data error: permanent); index 5's
+    // procurement exits 75 once (retryable) and succeeds on its retry.
+    let (ok, s, stderr) = run(
+        &env,
+        &["--inject-failure", "processing:3:65", "--inject-failure", "procurement:5:75:1"],
+        400,
+        40,
+    );
+    assert!(!ok);
+    assert_eq!(s["status"], "FAILED", "{stderr}");
+    assert_eq!(s["error"], "PipelineRunFailed");
+    assert_eq!(s["failed_indices"]["procurement"], json!([]));
+    assert_eq!(s["failed_indices"]["processing"], json!([3]));
+    assert_eq!(s["failed_indices"]["egress"], json!([3]));
+    assert_eq!(s["stages"]["procurement"]["retries"], 1);
+    assert_eq!(s["stages"]["egress"]["succeeded"], 9);
+    let cause: Value = serde_json::from_str(s["cause"].as_str().unwrap()).unwrap();
+    assert_eq!(cause["processing"], json!([3]), "the Fail cause is the watcher's failed_indices");
+    let run_id = s["run_id"].as_str().unwrap().to_string();
+
+    let (ok, s, stderr) = run(&env, &["--rerun-failed", &run_id], 400, 40);
+    assert!(ok, "{stderr}\n{s:#}");
+    assert_eq!(s["run_id"], run_id.as_str());
+    for st in ["procurement", "processing", "egress"] {
+        assert_eq!(s["stages"][st]["ran"], 1, "{st}: only index 3 reruns");
+        assert_eq!(s["stages"][st]["succeeded"], 10);
+    }
+    let efs = env.dir.path().join("efs");
+    assert_eq!(batch_runner::run::unfinished_indices(&efs, &run_id).unwrap().1, Vec::<u32>::new());
+}
+
+#[test]
+fn unknown_state_type_is_refused_naming_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut def: Value = serde_json::from_slice(&std::fs::read(fixture()).unwrap()).unwrap();
+    def["States"]["Wait"] = json!({"Type": "Parallel", "Branches": [], "Next": "Watch"});
+    let p = dir.path().join("def.json");
+    std::fs::write(&p, def.to_string()).unwrap();
+    let out = Command::new(runner())
+        .arg("run")
+        .arg("--definition")
+        .arg(&p)
+        .arg("--input")
+        .arg(input(dir.path(), 10, 5))
+        .arg("--efs-dir")
+        .arg(dir.path().join("efs"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("\"Wait\"") && stderr.contains("Parallel"), "{stderr}");
+}
