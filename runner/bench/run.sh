@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Local runner benchmark: 400,000 synthetic records over a 10,000-node array,
+# end to end (prep, procurement/processing/egress as local processes, egress
+# to moto S3, watcher), and the N_TO_N lag. Usage:
+#   bash runner/bench/run.sh            # PROFILE=release (default) | debug
+# Env: COUNT (400000), PER_NODE (40), CONCURRENCY (nproc), BENCH_DIR (mktemp).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+profile="${PROFILE:-release}"
+count="${COUNT:-400000}"; per_node="${PER_NODE:-40}"
+flag=(); [ "$profile" = release ] && flag=(--release)
+cargo build "${flag[@]}" -p batch-runner -p batch-lambdas -p batch-jobs \
+  --bin batch-pipeline --bin prep --bin watcher --bin procurement --bin processing --bin egress
+bin="$CARGO_TARGET_DIR/$profile"
+moto="$root/.tools/venv/bin/moto_server"; py="$root/.tools/venv/bin/python"
+[ -x "$moto" ] || { echo "moto not installed: bash scripts/setup-tools.sh" >&2; exit 69; }
+dir="${BENCH_DIR:-$(mktemp -d)}"; mkdir -p "$dir"
+port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$moto" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 & moto_pid=$!
+trap 'kill $moto_pid 2>/dev/null || true' EXIT INT TERM
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+for _ in $(seq 100); do "$py" -c "import socket; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null && break; sleep 0.1; done
+"$py" -c "import boto3; boto3.client('s3', endpoint_url='$AWS_ENDPOINT_URL').create_bucket(Bucket='out')"
+cat >"$dir/input.json" <<JSON
+{"config": {"version": 1, "pipeline": "bench", "efs_mount_path": "/mnt/efs",
+  "source": {"type": "synthetic", "count": $count, "format": "yelp-jsonl"}, "items_per_node": $per_node,
+  "transform": {"kind": "jsonl_calc", "calculations": ["review_score = stars * review_count"]},
+  "egress": {"bucket": "out", "prefix": "results"}}, "overrides": {}}
+JSON
+start=$(date +%s.%N)
+"$bin/batch-pipeline" run --definition "$root/runner/tests/fixtures/definition.json" --input "$dir/input.json" \
+  --efs-dir "$dir/efs" --summary-json "$dir/summary.json" ${CONCURRENCY:+--concurrency "$CONCURRENCY"} --no-progress
+end=$(date +%s.%N)
+echo "wall $(echo "$end - $start" | bc) s (profile $profile, $(nproc) cores); summary: $dir/summary.json"
