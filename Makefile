@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help setup build test test-rust test-terraform lint fmt bench bench-provider bench-jobs \
+.PHONY: help setup build test test-rust test-terraform lint fmt bench bench-provider bench-jobs bench-lambdas bench-runner \
         fuzz build-images push-images build-lambdas cleanup-retained demo clean
 
 help:
@@ -42,13 +42,19 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-bench: setup bench-provider bench-jobs
+bench: setup bench-provider bench-jobs bench-lambdas bench-runner
 
 bench-provider:
 	bash scripts/bench-provider.sh
 
 bench-jobs:
 	bash jobs/bench/run.sh
+
+bench-lambdas:
+	bash lambdas/bench/run.sh
+
+bench-runner:
+	bash runner/bench/run.sh
 
 fuzz:
 	bash scripts/fuzz.sh

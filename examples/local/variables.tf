@@ -87,9 +87,9 @@ variable "items_per_node" {
 }
 
 variable "transform" {
-  description = "Processing transform spec (JSON, docs/jobs.md). Null: the job's default for the source."
+  description = "Processing transform spec (JSON, docs/jobs.md). Default: validate GHCN-Daily CSV with the shipped rule set."
   type        = string
-  default     = null
+  default     = "{\"kind\":\"csv_validate\",\"rules\":{\"builtin\":\"ghcn-daily\"}}"
 }
 
 variable "egress_bucket" {

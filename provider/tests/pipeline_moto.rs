@@ -477,6 +477,7 @@ async fn bad_configuration_is_refused_at_plan_time() {
             "environment",
         ),
         ("transform = jsonencode(", "transform = \"[1, 2]\"\n    #", "Invalid transform", "transform"),
+        ("transform = jsonencode(", "# transform = jsonencode(", "Missing transform", "transform"),
         (
             "service_role_arn   = ",
             "service_role_arn = \"role/batch\"\n    #",

@@ -657,6 +657,13 @@ fn read_stage(r: &mut Reader<'_>, stage: &'static str, kind: ComputeType) -> Sta
         );
     }
     out.job_role_arn = s.arn("job_role_arn");
+    if stage == "processing" && s.raw("transform").is_none() && !*s.unknown {
+        s.fail(
+            "transform",
+            "Missing transform",
+            "processing needs a transform (e.g. jsonencode({ kind = \"csv_validate\", rules = { builtin = \"ghcn-daily\" } })); see docs/jobs.md.".into(),
+        );
+    }
     if stage == "processing"
         && let Some(text) = s.string("transform")
     {
