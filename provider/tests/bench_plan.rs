@@ -33,13 +33,7 @@ fn plan_time_and_refresh_calls() {
     let provider_dir = Path::new(env!("CARGO_BIN_EXE_terraform-provider-batch")).parent().unwrap();
     let tf = TerraformDir::new(provider_dir, moto.aws_env()).unwrap();
     let example = testkit::paths::repo_root().join("examples").join("local");
-    for entry in std::fs::read_dir(&example).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "tf") {
-            tf.write(path.file_name().unwrap().to_str().unwrap(), &std::fs::read_to_string(&path).unwrap())
-                .unwrap();
-        }
-    }
+    tf.copy_tf_files(&example).unwrap();
     tf.write("terraform.tfvars.json", &prerequisites.to_string()).unwrap();
     let endpoint = format!("endpoint={}", moto.endpoint());
     let egress = "egress_bucket=bench-results";

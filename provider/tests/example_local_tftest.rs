@@ -14,13 +14,7 @@ fn examples_local_terraform_test_passes_against_moto() {
     // A copy of the example (its .tf files and tests/), so the repository
     // is left untouched.
     let example = testkit::paths::repo_root().join("examples").join("local");
-    for entry in std::fs::read_dir(&example).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "tf") {
-            tf.write(path.file_name().unwrap().to_str().unwrap(), &std::fs::read_to_string(&path).unwrap())
-                .unwrap();
-        }
-    }
+    tf.copy_tf_files(&example).unwrap();
     std::fs::create_dir_all(tf.path().join("tests")).unwrap();
     std::fs::copy(
         example.join("tests").join("pipeline.tftest.hcl"),

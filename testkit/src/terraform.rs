@@ -78,6 +78,20 @@ impl TerraformDir {
         Ok(path)
     }
 
+    /// Copies the `.tf` files of a configuration directory (e.g. an
+    /// example) into this one, leaving the source untouched.
+    pub fn copy_tf_files(&self, from: &Path) -> Result<()> {
+        for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "tf")
+                && let Some(name) = path.file_name()
+            {
+                std::fs::copy(&path, self.dir.path().join(name))?;
+            }
+        }
+        Ok(())
+    }
+
     pub fn remove(&self, name: &str) -> Result<()> {
         std::fs::remove_file(self.dir.path().join(name))?;
         Ok(())

@@ -2,6 +2,7 @@
 
 pub mod clients;
 pub mod config;
+pub mod errors;
 pub mod pipeline;
 pub mod provider;
 pub mod state_machine;

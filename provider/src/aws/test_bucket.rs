@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Tag, Tagging};
 
 use super::clients::{AwsClients, ClientSlot};
+use super::errors::aws_error;
 use super::tags;
 use crate::tfplugin::conform;
 use crate::tfplugin::{
@@ -25,16 +26,6 @@ impl TestBucket {
     pub fn new(clients: ClientSlot) -> Self {
         TestBucket { clients }
     }
-}
-
-fn aws_error(action: &str, e: impl std::error::Error) -> Diagnostics {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    Diagnostic::error(format!("{action} failed"), text).into()
 }
 
 fn state(name: &str, own_tags: &Value, remote: &BTreeMap<String, String>, region: &str) -> Value {

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_efs::Client;
 use aws_sdk_efs::types::{
-    AccessPointDescription, CreationInfo, FileSystemDescription, LifeCycleState, PerformanceMode, PosixUser,
-    RootDirectory, Tag, ThroughputMode,
+    AccessPointDescription, CreationInfo, FileSystemDescription, LifeCycleState, MountTargetDescription,
+    PerformanceMode, PosixUser, RootDirectory, Tag, ThroughputMode,
 };
 
 use super::names::Names;
@@ -152,13 +152,8 @@ async fn ensure_mount_targets(
     security_groups: &[String],
     deadline: Instant,
 ) -> Result<Vec<String>, Diagnostics> {
-    let existing = efs
-        .describe_mount_targets()
-        .file_system_id(fs_id)
-        .send()
-        .await
-        .map_err(|e| aws_error("DescribeMountTargets", e))?;
-    let covered: Vec<String> = existing.mount_targets().iter().map(|m| m.subnet_id().to_string()).collect();
+    let covered: Vec<String> =
+        mount_targets(efs, fs_id).await?.iter().map(|m| m.subnet_id().to_string()).collect();
     for subnet in subnet_ids.iter().filter(|s| !covered.contains(s)) {
         match efs
             .create_mount_target()
@@ -176,25 +171,35 @@ async fn ensure_mount_targets(
         }
     }
     wait::until(&format!("mount targets of {fs_id}"), deadline, FIRST_POLL, || async {
-        let out = efs
-            .describe_mount_targets()
-            .file_system_id(fs_id)
-            .send()
-            .await
-            .map_err(|e| aws_error("DescribeMountTargets", e))?;
-        let targets = out.mount_targets();
+        let targets = mount_targets(efs, fs_id).await?;
         if let Some(bad) = targets.iter().find(|m| m.life_cycle_state() == &LifeCycleState::Error) {
             return Ok(Poll::Failed(format!("mount target {} is in the error state", bad.mount_target_id())));
         }
         if targets.iter().all(|m| m.life_cycle_state() == &LifeCycleState::Available) {
-            let mut ids: Vec<String> = targets.iter().map(|m| m.mount_target_id().to_string()).collect();
-            ids.sort();
-            Ok(Poll::Ready(ids))
+            Ok(Poll::Ready(mount_target_ids(&targets)))
         } else {
             Ok(Poll::Pending("mount targets creating".into()))
         }
     })
     .await
+}
+
+/// The file system's mount targets.
+pub async fn mount_targets(efs: &Client, fs_id: &str) -> Result<Vec<MountTargetDescription>, Diagnostics> {
+    let out = efs
+        .describe_mount_targets()
+        .file_system_id(fs_id)
+        .send()
+        .await
+        .map_err(|e| aws_error("DescribeMountTargets", e))?;
+    Ok(out.mount_targets().to_vec())
+}
+
+/// Mount target ids, sorted (as the state shows them).
+pub fn mount_target_ids(targets: &[MountTargetDescription]) -> Vec<String> {
+    let mut ids: Vec<String> = targets.iter().map(|m| m.mount_target_id().to_string()).collect();
+    ids.sort();
+    ids
 }
 
 pub async fn find_access_point(
@@ -282,13 +287,7 @@ pub async fn delete_file_system(efs: &Client, fs_id: &str, deadline: Instant) ->
     if describe_fs_by_id(efs, fs_id).await?.is_none() {
         return Ok(());
     }
-    let targets = efs
-        .describe_mount_targets()
-        .file_system_id(fs_id)
-        .send()
-        .await
-        .map_err(|e| aws_error("DescribeMountTargets", e))?;
-    for mt in targets.mount_targets() {
+    for mt in mount_targets(efs, fs_id).await? {
         efs.delete_mount_target()
             .mount_target_id(mt.mount_target_id())
             .send()
@@ -296,13 +295,11 @@ pub async fn delete_file_system(efs: &Client, fs_id: &str, deadline: Instant) ->
             .map_err(|e| aws_error("DeleteMountTarget", e))?;
     }
     wait::until(&format!("mount targets of {fs_id} to go"), deadline, FIRST_POLL, || async {
-        let out = efs
-            .describe_mount_targets()
-            .file_system_id(fs_id)
-            .send()
-            .await
-            .map_err(|e| aws_error("DescribeMountTargets", e))?;
-        Ok(if out.mount_targets().is_empty() { Poll::Ready(()) } else { Poll::Pending("deleting".into()) })
+        Ok(if mount_targets(efs, fs_id).await?.is_empty() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending("deleting".into())
+        })
     })
     .await?;
     efs.delete_file_system()

@@ -46,17 +46,7 @@ async fn observe(
             parts.access_point_id = ap.access_point_id().map(str::to_string);
             parts.access_point_arn = ap.access_point_arn().map(str::to_string);
         }
-        let targets = clients
-            .efs
-            .describe_mount_targets()
-            .file_system_id(&id)
-            .send()
-            .await
-            .map_err(|e| super::wait::aws_error("DescribeMountTargets", e))?;
-        let mut ids: Vec<String> =
-            targets.mount_targets().iter().map(|m| m.mount_target_id().to_string()).collect();
-        ids.sort();
-        parts.mount_target_ids = Some(ids);
+        parts.mount_target_ids = Some(efs::mount_target_ids(&efs::mount_targets(&clients.efs, &id).await?));
         parts.file_system_id = Some(id);
     }
     let mut defs = BTreeMap::new();
@@ -397,17 +387,13 @@ pub async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Resul
             ("synthetic_count", source["synthetic_count"].as_i64().map(Value::int).unwrap_or(Value::Null)),
         ]),
     );
-    if let Some(transform) = settings.get("transform").filter(|t| t.is_object()) {
-        if let Some(Value::List(items)) = state.get_mut("processing")
-            && let Some(first) = items.first_mut()
-        {
-            first.set_attr("transform", Value::string(transform.to_string()));
-        }
-    } else if let Some(Value::List(items)) = state.get_mut("processing")
-        && let Some(first) = items.first_mut()
-    {
-        first.set_attr("transform", Value::Null);
-    }
+    let transform = settings.get("transform").filter(|t| t.is_object());
+    set_in_block(
+        &mut state,
+        "processing",
+        "transform",
+        transform.map(|t| Value::string(t.to_string())).unwrap_or(Value::Null),
+    );
     state.set_attr("items_per_node", unless_default(settings["items_per_node"].as_i64(), 40, Value::int));
     state.set_attr("max_nodes", unless_default(settings["max_nodes"].as_i64(), 10_000, Value::int));
     let eb = &settings["egress_bucket"];

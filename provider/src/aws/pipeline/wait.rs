@@ -46,16 +46,4 @@ where
     }
 }
 
-/// An AWS SDK error with its whole chain, as a diagnostic.
-pub fn aws_error(action: &str, e: impl std::error::Error) -> Diagnostics {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(&format!(": {s_text}"));
-        }
-        source = s.source();
-    }
-    Diagnostic::error(format!("{action} failed"), text).into()
-}
+pub use crate::aws::errors::aws_error;
