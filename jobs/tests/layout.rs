@@ -1,7 +1,6 @@
 //! The run layout contract as the prep Lambda uses it: run.json,
 //! node slices at scale, idempotency, path safety, done markers.
 
-use std::time::Instant;
 
 use batch_jobs::layout::{
     CreateOutcome, DoneMarker, EgressSpec, MarkerMismatch, NodeSlice, RunConfig, RunLayout, SourceSpec,
@@ -80,29 +79,26 @@ fn unsafe_run_ids_are_refused() {
 }
 
 #[test]
-fn ten_thousand_nodes_with_400k_ids_in_under_two_seconds() {
-    // On tmpfs when there is one: this measures our code, not the disk
-    // (this workplace's root file system needs ~150 us per mkdir).
+fn ten_thousand_nodes_with_400k_ids() {
+    // Correctness at the seed's scale; the time is measured in `make bench`
+    // (lambdas/bench), not asserted here. tmpfs when there is one.
     let shm = std::path::Path::new("/dev/shm");
     let efs = if shm.is_dir() { tempfile::tempdir_in(shm).unwrap() } else { tempfile::tempdir().unwrap() };
     let layout = RunLayout::new(efs.path(), "big").unwrap();
     layout.create_run(&config("big", 10_000)).unwrap();
     let ids: Vec<String> = (0..400_000u32).map(|i| format!("id-{i:07}")).collect();
-    let started = Instant::now();
     let slices: Vec<NodeSlice> = split_even(&ids, 10_000)
         .into_iter()
         .enumerate()
         .map(|(i, items)| NodeSlice::items(i as u32, items))
         .collect();
     layout.write_node_slices(&slices).unwrap();
-    let took = started.elapsed();
-    assert!(took.as_secs_f64() < 2.0, "took {took:?}");
-    eprintln!("wrote 10,000 node slices (400,000 ids) in {took:?}");
     let node = layout.node(9_999);
     let slice = node.read_slice().unwrap();
     assert_eq!(slice.items.len(), 40);
     assert_eq!(slice.items[0], "id-0399960");
-    assert!(node.data_dir().is_dir() && node.results_dir().is_dir());
+    // The bulk writer makes prep/ only; data/ and results/ are the stages'.
+    assert!(node.prep_dir().is_dir() && !node.data_dir().exists() && !node.results_dir().exists());
     // Idempotent: the same slices again are fine; a different one is not.
     layout.write_node_slices(&slices[..10]).unwrap();
     let err = layout.write_node_slice(0, &["other".to_string()]).unwrap_err();

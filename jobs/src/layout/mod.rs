@@ -167,8 +167,9 @@ impl RunLayout {
     pub fn write_node_slices(&self, slices: &[NodeSlice]) -> JobResult<()> {
         let nodes_dir = self.run_dir.join("nodes");
         create_dir_synced(&nodes_dir)?;
-        // Metadata operations dominate (4 mkdirs, a create and a rename per
-        // node); on network and sandboxed file systems they are latency
+        // Metadata operations dominate (2 mkdirs, a create and a rename per
+        // node; `data/` and `results/` are made by the stages that fill
+        // them, so prep does not pay for 20,000 more mkdirs); on network and sandboxed file systems they are latency
         // bound, so a few threads overlap them.
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4) * 2;
         let chunk = slices.len().div_ceil(threads).max(1);
@@ -235,7 +236,7 @@ impl RunLayout {
         let mut pending = Vec::with_capacity(slices.len());
         for slice in slices {
             let node = self.node(slice.index);
-            node.create_dirs_unsynced()?;
+            node.create_prep_dir_unsynced()?;
             let bytes = slice_bytes(slice)?;
             let path = node.slice_path();
             if existing_matches(&path, &bytes)? {
@@ -363,6 +364,15 @@ impl NodeLayout {
     }
 
     fn create_dirs_unsynced(&self) -> JobResult<()> {
+        Self::mkdirs(&[self.dir.clone(), self.prep_dir(), self.data_dir(), self.results_dir()])
+    }
+
+    /// The node directory and `prep/` only: what prep's bulk writer needs.
+    fn create_prep_dir_unsynced(&self) -> JobResult<()> {
+        Self::mkdirs(&[self.dir.clone(), self.prep_dir()])
+    }
+
+    fn mkdirs(dirs: &[PathBuf]) -> JobResult<()> {
         // One mkdir per directory (the parent `nodes/` exists); existing
         // ones are fine. Falls back to create_dir_all if `nodes/` is gone.
         let mkdir = |dir: &Path| match fs::create_dir(dir) {
@@ -371,8 +381,8 @@ impl NodeLayout {
             Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir_all(dir),
             Err(e) => Err(e),
         };
-        for dir in [self.dir.clone(), self.prep_dir(), self.data_dir(), self.results_dir()] {
-            mkdir(&dir).map_err(|e| JobError::io(dir.display(), e))?;
+        for dir in dirs {
+            mkdir(dir).map_err(|e| JobError::io(dir.display(), e))?;
         }
         Ok(())
     }
