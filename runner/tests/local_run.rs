@@ -32,6 +32,44 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/definition.json")
 }
 
+/// What `data "batch_state_machine_definition"` produces for pipeline "t".
+fn provider_definition() -> Value {
+    use provider::aws::state_machine::{DefinitionInput, definition};
+    let arn = |kind: &str| format!("arn:aws:batch:us-east-1:000000000000:{kind}");
+    let (queue, procurement, processing, egress) = (
+        arn("job-queue/t-queue"),
+        arn("job-definition/t-procurement:1"),
+        arn("job-definition/t-processing:1"),
+        arn("job-definition/t-egress:1"),
+    );
+    definition(&DefinitionInput {
+        job_queue_arn: &queue,
+        job_definition_arns: [&procurement, &processing, &egress],
+        prep_function_arn: "arn:aws:lambda:us-east-1:000000000000:function:t-prep",
+        watcher_function_arn: "arn:aws:lambda:us-east-1:000000000000:function:t-watcher",
+        poll_seconds: 30,
+        timeout_seconds: 3600,
+    })
+}
+
+/// The runner's tests and `make bench` execute tests/fixtures/definition.json;
+/// it must be byte for byte what the provider generates today, so the runner
+/// is tested against the real definition, not a copy that drifted.
+/// `UPDATE_FIXTURES=1 cargo test -p batch-runner --test local_run fixture` rewrites it.
+#[test]
+fn fixture_is_the_providers_definition() {
+    let generated = serde_json::to_string_pretty(&provider_definition()).unwrap() + "\n";
+    if std::env::var_os("UPDATE_FIXTURES").is_some() {
+        std::fs::write(fixture(), &generated).unwrap();
+    }
+    let on_disk = std::fs::read_to_string(fixture()).unwrap();
+    assert!(
+        on_disk == generated,
+        "{} differs from the provider's definition; rerun with UPDATE_FIXTURES=1",
+        fixture().display()
+    );
+}
+
 fn input(dir: &Path, count: u64, per_node: u64) -> PathBuf {
     let input = json!({
         "config": {
