@@ -5,11 +5,11 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help setup build test test-rust test-terraform lint fmt bench bench-provider bench-jobs bench-lambdas bench-runner \
+.PHONY: help setup build test test-rust test-terraform test-demo lint fmt bench bench-provider bench-jobs bench-lambdas bench-runner \
         fuzz build-images push-images build-lambdas cleanup-retained demo clean
 
 help:
-	@echo "make demo              run a pipeline's AWS side on this machine (moto + terraform apply/destroy)"
+	@echo "make demo              one whole pipeline run on this machine (moto, terraform, the local runner)"
 	@echo "make test              set up tools, then run every test (what CI runs)"
 	@echo "make lint              cargo fmt --check and clippy -D warnings"
 	@echo "make bench             benchmarks (figures go in BENCHMARKS.md)"
@@ -26,7 +26,7 @@ setup:
 build:
 	$(CARGO) build --release --workspace
 
-test: setup test-rust test-terraform
+test: setup test-rust test-terraform test-demo
 
 test-rust:
 	$(CARGO) test --workspace --all-features
@@ -34,6 +34,10 @@ test-rust:
 
 test-terraform:
 	bash tests/terraform/run.sh
+
+# The demo checks its own counts and exits non-zero when they do not add up.
+test-demo:
+	@d=$$(mktemp -d); DEMO_DIR=$$d bash scripts/demo.sh; s=$$?; rm -rf $$d; exit $$s
 
 lint:
 	$(CARGO) fmt --all -- --check

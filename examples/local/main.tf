@@ -33,8 +33,8 @@ locals {
 resource "batch_pipeline" "local" {
   name           = var.name
   items_per_node = var.items_per_node
-  max_nodes      = 100
-  force_destroy  = true # moto: leave nothing behind
+  max_nodes      = var.max_nodes
+  force_destroy  = var.force_destroy # default true: tests leave nothing behind in moto
 
   compute {
     type               = "FARGATE"

@@ -86,6 +86,18 @@ variable "items_per_node" {
   default     = 40
 }
 
+variable "max_nodes" {
+  description = "Upper bound on the array size prep may choose (AWS Batch allows 2..10000)."
+  type        = number
+  default     = 100
+}
+
+variable "force_destroy" {
+  description = "Delete the EFS file system and the egress bucket on destroy. false: destroy keeps them and names them in a warning, as a production pipeline would (make demo shows this)."
+  type        = bool
+  default     = true
+}
+
 variable "transform" {
   description = "Processing transform spec (JSON, docs/jobs.md). Default: validate GHCN-Daily CSV with the shipped rule set."
   type        = string

@@ -319,32 +319,76 @@ pub fn table(s: &Value) -> String {
         out.push_str(&format!("  error {}: {}\n", g("error"), g("cause")));
     }
     out.push_str(&format!(
-        "  records in {}  clean {}  rejected {}  output objects {}\n",
+        "  records in {}  clean {}  rejected {}  output objects {} (+ one _manifest.json per node)\n",
         g("records_in"),
         g("records_clean"),
         g("records_rejected"),
         g("output_objects")
     ));
-    out.push_str(&format!(
-        "  {:<12} {:>6} {:>6} {:>6} {:>8} {:>10} {:>9} {:>10} {:>10}\n",
-        "stage", "nodes", "ran", "failed", "retries", "records", "wall s", "lag p50ms", "lag p95ms"
-    ));
+    let row = |cells: [String; 11]| {
+        let [stage, rest @ ..] = cells;
+        let mut line = format!("  {stage:<12}");
+        for (cell, width) in rest.iter().zip([6, 6, 6, 8, 10, 10, 9, 8, 10, 10]) {
+            line.push_str(&format!(" {cell:>width$}"));
+        }
+        line + "\n"
+    };
+    out.push_str(&row([
+        "stage",
+        "nodes",
+        "ran",
+        "failed",
+        "retries",
+        "records in",
+        "out",
+        "rejected",
+        "wall s",
+        "lag p50 ms",
+        "lag p95 ms",
+    ]
+    .map(String::from)));
     for stage in STAGES {
         let Some(v) = s["stages"].get(stage) else { continue };
+        // serde_json's Display ignores width, so every cell is a String.
+        let n = |k: &str| v.get(k).and_then(Value::as_u64).map_or("-".to_string(), |x| x.to_string());
         let f = |k: &str| v.get(k).and_then(Value::as_f64).map_or("-".to_string(), |x| format!("{x:.1}"));
-        out.push_str(&format!(
-            "  {:<12} {:>6} {:>6} {:>6} {:>8} {:>10} {:>9} {:>10} {:>10}\n",
-            stage,
-            v["nodes"],
-            v["ran"],
-            v["failed"],
-            v["retries"],
-            v["records_in"],
+        out.push_str(&row([
+            stage.to_string(),
+            n("nodes"),
+            n("ran"),
+            n("failed"),
+            n("retries"),
+            n("records_in"),
+            n("records_out"),
+            n("records_rejected"),
             f("wall_s"),
             f("lag_ms_median"),
-            f("lag_ms_p95")
-        ));
+            f("lag_ms_p95"),
+        ]));
     }
     out.push_str(&format!("  run dir {}\n  logs {}\n", g("run_dir"), g("logs")));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_columns_line_up_with_the_header() {
+        let stage = |records: u64| {
+            json!({"nodes": 12, "ran": 12, "failed": 0, "retries": 1, "records_in": records,
+                   "records_out": records - 3, "records_rejected": 3, "wall_s": 0.84, "lag_ms_median": 0.1})
+        };
+        let summary = json!({
+            "run_id": "r", "status": "SUCCEEDED", "elapsed_s": 2.2, "array_size": 12,
+            "records_in": 60000, "records_clean": 59997, "records_rejected": 3, "output_objects": 36,
+            "stages": {"procurement": stage(12), "processing": stage(60000), "egress": stage(59997)},
+        });
+        let text = table(&summary);
+        let lines: Vec<&str> = text.lines().skip_while(|l| !l.trim_start().starts_with("stage")).take(4).collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(lines.iter().all(|l| l.len() == lines[0].len()), "ragged table:\n{text}");
+        assert!(lines[2].contains("60000") && lines[2].contains("59997") && lines[2].ends_with("-"), "{text}");
+    }
 }
