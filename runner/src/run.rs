@@ -386,9 +386,13 @@ mod tests {
             "stages": {"procurement": stage(12), "processing": stage(60000), "egress": stage(59997)},
         });
         let text = table(&summary);
-        let lines: Vec<&str> = text.lines().skip_while(|l| !l.trim_start().starts_with("stage")).take(4).collect();
+        let lines: Vec<&str> =
+            text.lines().skip_while(|l| !l.trim_start().starts_with("stage")).take(4).collect();
         assert_eq!(lines.len(), 4, "{text}");
         assert!(lines.iter().all(|l| l.len() == lines[0].len()), "ragged table:\n{text}");
-        assert!(lines[2].contains("60000") && lines[2].contains("59997") && lines[2].ends_with("-"), "{text}");
+        assert!(
+            lines[2].contains("60000") && lines[2].contains("59997") && lines[2].ends_with("-"),
+            "{text}"
+        );
     }
 }

@@ -154,6 +154,26 @@ fn full_run_counts_add_up() {
 }
 
 #[test]
+fn one_item_runs_as_three_plain_jobs_and_no_work_submits_nothing() {
+    let env = setup();
+    // One id: prep answers mode "single" and the definition's single branch
+    // submits plain jobs (AWS Batch has no array of size 1).
+    let (ok, s, stderr) = run(&env, &[], 1, 40);
+    assert!(ok, "{stderr}\n{s:#}");
+    assert_eq!(s["prep"]["mode"], "single");
+    assert_eq!(s["array_size"], 1);
+    assert_eq!(s["records_in"], 1);
+    for st in ["procurement", "processing", "egress"] {
+        assert_eq!(s["stages"][st]["succeeded"], 1, "{st}");
+    }
+    // No ids: prep says NO_WORK and the run ends in the NoWork Succeed state.
+    let (ok, s, stderr) = run(&env, &[], 0, 40);
+    assert!(ok, "{stderr}\n{s:#}");
+    assert_eq!(s["final_state"], "NoWork");
+    assert_eq!(s["stages"], json!({}), "no job was submitted");
+}
+
+#[test]
 fn permanent_failure_fails_one_index_and_rerun_completes_it() {
     let env = setup();
     // Index 3's processing exits 65 (data error: permanent); index 5's
