@@ -57,7 +57,7 @@ trap 'exit 130' INT TERM
 port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 endpoint="http://127.0.0.1:$port"
 step "starting moto on $endpoint"
-.tools/venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$demo/moto.log" 2>&1 &
+tools/moto-server -H 127.0.0.1 -p "$port" >"$demo/moto.log" 2>&1 &
 moto_pid=$!
 for _ in $(seq 100); do
   $py -c "import urllib.request; urllib.request.urlopen('$endpoint/moto-api/')" 2>/dev/null && break

@@ -13,8 +13,8 @@ flag=(); [ "$profile" = release ] && flag=(--release)
 cargo build "${flag[@]}" -p batch-runner -p batch-lambdas -p batch-jobs \
   --bin batch-pipeline --bin prep --bin watcher --bin procurement --bin processing --bin egress
 bin="$CARGO_TARGET_DIR/$profile"
-moto="$root/.tools/venv/bin/moto_server"; py="$root/.tools/venv/bin/python"
-[ -x "$moto" ] || { echo "moto not installed: bash scripts/setup-tools.sh" >&2; exit 69; }
+moto="$root/tools/moto-server"; py="$root/.tools/venv/bin/python"
+[ -x "$root/.tools/venv/bin/moto_server" ] || { echo "moto not installed: bash scripts/setup-tools.sh" >&2; exit 69; }
 dir="${BENCH_DIR:-$(mktemp -d)}"; mkdir -p "$dir"
 port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$moto" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 & moto_pid=$!

@@ -20,8 +20,8 @@ impl MotoServer {
     /// Starts moto on a free 127.0.0.1 port and waits until it answers.
     pub fn start() -> Result<Self> {
         let bin = paths::moto_server_bin();
-        if !bin.exists() {
-            bail!("{} not found: run `bash scripts/setup-tools.sh` (make test does)", bin.display());
+        if !paths::moto_installed() {
+            bail!("moto is not installed: run `bash scripts/setup-tools.sh` (make test does)");
         }
         // A port the kernel just handed out and we released; moto binds it
         // right after. A collision makes the readiness check below fail loudly.

@@ -21,7 +21,13 @@ pub fn terraform_bin() -> PathBuf {
     repo_root().join("tools").join("terraform")
 }
 
-/// The `moto_server` entry point from the pinned moto[server].
+/// The pinned moto[server] through `tools/moto-server`: moto's own server
+/// with its per-request directory listing cached (tools/moto_server.py).
 pub fn moto_server_bin() -> PathBuf {
-    tools_venv().join("bin").join("moto_server")
+    repo_root().join("tools").join("moto-server")
+}
+
+/// True once `scripts/setup-tools.sh` has installed moto into the venv.
+pub fn moto_installed() -> bool {
+    tools_venv().join("bin").join("moto_server").exists()
 }
