@@ -28,8 +28,18 @@ cat >"$dir/input.json" <<JSON
   "transform": {"kind": "jsonl_calc", "calculations": ["review_score = stars * review_count"]},
   "egress": {"bucket": "out", "prefix": "results"}}, "overrides": {}}
 JSON
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+moto_before=$(cpu_ticks "$moto_pid")
 start=$(date +%s.%N)
-"$bin/batch-pipeline" run --definition "$root/runner/tests/fixtures/definition.json" --input "$dir/input.json" \
-  --efs-dir "$dir/efs" --summary-json "$dir/summary.json" ${CONCURRENCY:+--concurrency "$CONCURRENCY"} --no-progress
+# bash's time: user and sys CPU of the runner and every process it waited for.
+TIMEFORMAT='%U %S'
+{ time "$bin/batch-pipeline" run --definition "$root/runner/tests/fixtures/definition.json" --input "$dir/input.json" \
+  --efs-dir "$dir/efs" --summary-json "$dir/summary.json" ${CONCURRENCY:+--concurrency "$CONCURRENCY"} --no-progress 2>&3
+} 3>&2 2>"$dir/runner.cpu"
 end=$(date +%s.%N)
-echo "wall $(echo "$end - $start" | bc) s (profile $profile, $(nproc) cores); summary: $dir/summary.json"
+moto_cpu=$(echo "($(cpu_ticks "$moto_pid") - $moto_before) / $(getconf CLK_TCK)" | bc -l)
+read -r user sys <"$dir/runner.cpu"
+requests=$(grep -cE '(PUT|HEAD|GET|POST|DELETE) /' "$dir/moto.log" || true)
+printf 'wall %.1f s (profile %s, %s cores); CPU: runner + its processes %.1f s, moto %.1f s for %s requests\n' \
+  "$(echo "$end - $start" | bc)" "$profile" "$(nproc)" "$(echo "$user + $sys" | bc)" "$moto_cpu" "$requests"
+echo "summary: $dir/summary.json"
