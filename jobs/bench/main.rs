@@ -1,5 +1,6 @@
 //! `jobs-bench`: generates the benchmark inputs and runs our transforms
-//! on them exactly as the processing stage does (buffered, hashed output).
+//! on them exactly as the processing stage does (same writers, checksummed
+//! output).
 //! Driven by jobs/bench/run.sh, which puts the other tools beside it.
 
 use std::fs::File;
@@ -7,18 +8,22 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use batch_jobs::checksum::HashingWriter;
+use batch_jobs::checksum::ChecksumWriter;
 use batch_jobs::synthetic::{Rng, ghcn_row, yelp_line};
 use batch_jobs::transform::csv::{CompiledRules, ValidateOptions, builtin_rule_set, validate_csv};
 use batch_jobs::transform::jsonl::{CalcOptions, Calculations, calculate_jsonl};
 
-const USAGE: &str =
-    "usage: jobs-bench gen-ghcn OUT BYTES | gen-yelp OUT BYTES | csv IN CLEAN REJECTS | jsonl IN OUT REJECTS";
+const USAGE: &str = "usage: jobs-bench gen-ghcn OUT BYTES | gen-yelp OUT BYTES | csv IN CLEAN REJECTS | jsonl IN OUT REJECTS | csv-cpu IN | jsonl-cpu IN";
 
-type Sink = BufWriter<HashingWriter<File>>;
+/// The main output as the processing stage opens it: checksummed, not
+/// buffered (the transforms write large blocks themselves).
+fn main_sink(path: &PathBuf) -> std::io::Result<ChecksumWriter<File>> {
+    Ok(ChecksumWriter::new(File::create(path)?))
+}
 
-fn sink(path: &PathBuf) -> std::io::Result<Sink> {
-    Ok(BufWriter::with_capacity(1 << 20, HashingWriter::new(File::create(path)?)))
+/// The rejects output as the stage opens it: small writes, buffered.
+fn rejects_sink(path: &PathBuf) -> std::io::Result<BufWriter<ChecksumWriter<File>>> {
+    Ok(BufWriter::with_capacity(64 << 10, ChecksumWriter::new(File::create(path)?)))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -79,22 +84,47 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let rules = CompiledRules::compile(&builtin_rule_set("ghcn-daily")?)?;
             let size = std::fs::metadata(&input)?.len();
             let started = Instant::now();
-            let mut c = sink(&clean)?;
-            let mut r = sink(&rejects)?;
+            let mut c = main_sink(&clean)?;
+            let mut r = rejects_sink(&rejects)?;
             let stats =
                 validate_csv(&rules, ValidateOptions::default(), File::open(&input)?, &mut c, &mut r)?;
-            drop((c, r));
+            let (_, _, checksum) = c.finish();
+            let (_, _, rejects_checksum) = r.into_inner().map_err(|e| e.into_error())?.finish();
+            eprintln!("crc64nvme clean {checksum} rejects {rejects_checksum}");
             report("csv", size, started, stats.records_in, stats.records_clean, stats.records_rejected);
+        }
+        "csv-cpu" | "jsonl-cpu" => {
+            // The transform alone: input from memory, outputs discarded
+            // (checksummed), best of 5. Separates our CPU cost from the
+            // kernel's I/O cost when tuning.
+            let input = std::fs::read(arg(1)?)?;
+            let rules = CompiledRules::compile(&builtin_rule_set("ghcn-daily")?)?;
+            let calc = Calculations::parse(&["review_score = stars * review_count".to_string()])?;
+            let mut best = f64::MAX;
+            for _ in 0..5 {
+                let started = Instant::now();
+                let mut c = ChecksumWriter::new(std::io::sink());
+                let mut r = BufWriter::with_capacity(64 << 10, ChecksumWriter::new(std::io::sink()));
+                if args[0] == "csv-cpu" {
+                    validate_csv(&rules, ValidateOptions::default(), &input[..], &mut c, &mut r)?;
+                } else {
+                    calculate_jsonl(&calc, CalcOptions::default(), &input[..], &mut c, &mut r)?;
+                }
+                best = best.min(started.elapsed().as_secs_f64());
+            }
+            println!("{} {:.3} s, {:.0} MB/s", args[0], best, input.len() as f64 / 1e6 / best);
         }
         "jsonl" => {
             let (input, out, rejects) = (arg(1)?, arg(2)?, arg(3)?);
             let calc = Calculations::parse(&["review_score = stars * review_count".to_string()])?;
             let size = std::fs::metadata(&input)?.len();
             let started = Instant::now();
-            let mut o = sink(&out)?;
-            let mut r = sink(&rejects)?;
+            let mut o = main_sink(&out)?;
+            let mut r = rejects_sink(&rejects)?;
             let stats = calculate_jsonl(&calc, CalcOptions::default(), File::open(&input)?, &mut o, &mut r)?;
-            drop((o, r));
+            let (_, _, checksum) = o.finish();
+            let (_, _, rejects_checksum) = r.into_inner().map_err(|e| e.into_error())?.finish();
+            eprintln!("crc64nvme out {checksum} rejects {rejects_checksum}");
             report("jsonl", size, started, stats.records_in, stats.records_out, stats.records_rejected);
         }
         _ => return Err(USAGE.into()),

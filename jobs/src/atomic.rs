@@ -98,6 +98,12 @@ impl Write for AtomicFile {
         self.file_mut()?.write_all(buf)
     }
 
+    /// Forwarded so that a run of slices is one `writev`, not one `write`
+    /// per slice (the default).
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.file_mut()?.write_vectored(bufs)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         self.file_mut()?.flush()
     }

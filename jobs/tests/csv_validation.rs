@@ -157,7 +157,8 @@ fn empty_file() {
 
 #[test]
 fn huge_line_is_rejected_without_buffering_it() {
-    let options = ValidateOptions { max_record_bytes: 4096, buffer_bytes: 8192, max_unique_keys: 10 };
+    let options =
+        ValidateOptions { max_record_bytes: 4096, buffer_bytes: 8192, max_unique_keys: 10, fast_path: true };
     let mut input = GOOD.as_bytes().to_vec();
     input.extend(std::iter::repeat_n(b'A', 100_000));
     input.push(b'\n');
@@ -508,7 +509,7 @@ fn tiny_buffers_give_identical_results() {
     let small = run_with(
         &ghcn(),
         &input,
-        ValidateOptions { max_record_bytes: 64, buffer_bytes: 128, max_unique_keys: 10 },
+        ValidateOptions { max_record_bytes: 64, buffer_bytes: 128, max_unique_keys: 10, fast_path: true },
     );
     assert_eq!(big.stats, small.stats);
     assert_eq!(big.clean, small.clean);

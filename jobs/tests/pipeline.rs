@@ -11,6 +11,12 @@ use batch_jobs::layout::{EgressSpec, NodeSlice, RunConfig, RunLayout, SourceSpec
 use batch_jobs::transform::{RuleSetRef, TransformSpec};
 use testkit::MotoServer;
 
+/// S3's spelling of our file checksum: base64 of the 8 big-endian bytes.
+fn s3_checksum(bytes: &[u8]) -> String {
+    let hex = batch_jobs::checksum::crc64_hex(bytes);
+    aws_smithy_types::base64::encode(batch_jobs::checksum::crc64_bytes(&hex).unwrap())
+}
+
 struct Env {
     moto: MotoServer,
     efs: tempfile::TempDir,
@@ -199,7 +205,20 @@ fn three_stages_in_sequence_for_several_nodes_then_rerun_is_a_no_op() {
     assert_eq!(manifest["objects"].as_array().unwrap().len(), 6);
     let obj = &manifest["objects"][0];
     assert_eq!(obj["key"], "out/run-a/0/1763.csv");
-    assert_eq!(obj["sha256"], batch_jobs::checksum::sha256_hex(GOOD.repeat(2).as_bytes()));
+    assert_eq!(obj["crc64nvme"], batch_jobs::checksum::crc64_hex(GOOD.repeat(2).as_bytes()));
+    // S3 stored (and verified) the same checksum as its own.
+    let head = env
+        .rt
+        .block_on(
+            env.s3
+                .head_object()
+                .bucket("egress")
+                .key("out/run-a/0/1763.csv")
+                .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(head.checksum_crc64_nvme(), Some(s3_checksum(GOOD.repeat(2).as_bytes()).as_str()));
     // Empty input: zero records, empty outputs, still a manifest.
     assert_eq!(read(layout.node(2).results_dir().join("1766.csv")), b"");
 
@@ -326,10 +345,19 @@ fn large_results_use_multipart_upload() {
     assert!(remote == local);
     let head = env
         .rt
-        .block_on(env.s3.head_object().bucket("egress").key("big/mp/0/synthetic.jsonl").send())
+        .block_on(
+            env.s3
+                .head_object()
+                .bucket("egress")
+                .key("big/mp/0/synthetic.jsonl")
+                .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+                .send(),
+        )
         .unwrap();
     assert!(head.e_tag().unwrap_or("").contains("-3"), "multipart etag: {:?}", head.e_tag());
-    assert_eq!(head.metadata().unwrap().get("sha256").unwrap(), &batch_jobs::checksum::sha256_hex(&local));
+    assert_eq!(head.metadata().unwrap().get("crc64nvme").unwrap(), &batch_jobs::checksum::crc64_hex(&local));
+    // A full-object checksum: S3 checked the whole file against ours.
+    assert_eq!(head.checksum_crc64_nvme(), Some(s3_checksum(&local).as_str()));
 }
 
 #[test]

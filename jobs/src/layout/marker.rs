@@ -2,7 +2,7 @@
 //!
 //! A marker is written last, atomically, after every output file of the
 //! stage is committed. It names what the stage consumed (an input
-//! fingerprint) and what it produced (counts, and size + SHA-256 of each
+//! fingerprint) and what it produced (counts, and size + CRC64-NVME of each
 //! output file), so a retried node can tell "already done, same input"
 //! from "stale or partial" without trusting anything but the marker. It
 //! carries no timestamps, so a redone node's marker is byte-identical too.
@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::checksum::hash_file;
+use crate::checksum::checksum_file;
 use crate::layout::config::{LAYOUT_VERSION, Stage};
 use crate::safe_path::SafeRelPath;
 
@@ -22,8 +22,9 @@ pub struct FileEntry {
     pub path: String,
     /// Size in bytes.
     pub bytes: u64,
-    /// Lowercase hex SHA-256 of the content.
-    pub sha256: String,
+    /// CRC64-NVME of the content, 16 lowercase hex digits (see
+    /// [`crate::checksum`]).
+    pub crc64nvme: String,
 }
 
 /// One object egress uploaded.
@@ -33,8 +34,9 @@ pub struct ObjectEntry {
     pub key: String,
     /// Size in bytes.
     pub bytes: u64,
-    /// Lowercase hex SHA-256 of the content.
-    pub sha256: String,
+    /// CRC64-NVME of the content, 16 lowercase hex digits (see
+    /// [`crate::checksum`]).
+    pub crc64nvme: String,
 }
 
 /// The content of `<stage>.done.json`.
@@ -69,7 +71,7 @@ pub struct DoneMarker {
 pub enum Verify {
     /// Every listed file exists with the listed size.
     Sizes,
-    /// Also re-hash every file (reads all outputs).
+    /// Also re-checksum every file (reads all outputs).
     Checksums,
 }
 
@@ -106,12 +108,12 @@ impl DoneMarker {
         }
     }
 
-    /// Hashes `node_dir/rel` and lists it.
+    /// Checksums `node_dir/rel` and lists it.
     pub fn add_file(&mut self, node_dir: &Path, rel: &str) -> std::io::Result<()> {
         let rel_path = SafeRelPath::new("output file", rel)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        let (bytes, sha256) = hash_file(&rel_path.join_onto(node_dir))?;
-        self.files.push(FileEntry { path: rel.to_string(), bytes, sha256 });
+        let (bytes, crc64nvme) = checksum_file(&rel_path.join_onto(node_dir))?;
+        self.files.push(FileEntry { path: rel.to_string(), bytes, crc64nvme });
         Ok(())
     }
 
@@ -161,9 +163,9 @@ impl DoneMarker {
                 )));
             }
             if verify == Verify::Checksums {
-                let (_, sha) = hash_file(&path)
+                let (_, crc) = checksum_file(&path)
                     .map_err(|e| MarkerMismatch::OutputChanged(format!("{}: {e}", file.path)))?;
-                if sha != file.sha256 {
+                if crc != file.crc64nvme {
                     return Err(MarkerMismatch::OutputChanged(format!("{}: checksum differs", file.path)));
                 }
             }

@@ -4,24 +4,30 @@
 //! presence means the node's upload is complete).
 //!
 //! Re-runs are idempotent: an object that already exists with the same
-//! size and `sha256` metadata is not uploaded again, and every key is a
+//! size and `crc64nvme` metadata is not uploaded again, and every key is a
 //! pure function of run id, index and file name, so nothing duplicates.
+//!
+//! Every upload carries the CRC64-NVME processing recorded in its marker
+//! as S3's own checksum (a full-object checksum for multipart uploads),
+//! so S3 refuses an object whose bytes differ from what processing wrote.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart};
 use futures_util::StreamExt;
 use serde::Serialize;
 
+use crate::checksum::{FILE_CHECKSUM, crc64_bytes};
 use crate::exit::{ExitCode, JobError, JobResult};
 use crate::layout::{DoneMarker, EgressSpec, FileEntry, LAYOUT_VERSION, ObjectEntry, Stage, Verify};
 use crate::safe_path::SafeRelPath;
 use crate::stages::{JobContext, fingerprint, s3};
 
-/// Metadata key holding the hex SHA-256 of an uploaded object.
-pub const SHA256_METADATA: &str = "sha256";
+/// Metadata key holding the hex CRC64-NVME of an uploaded object (S3's
+/// own checksum header is base64; the metadata matches the marker).
+pub const CHECKSUM_METADATA: &str = FILE_CHECKSUM;
 /// The manifest's name under the node prefix.
 pub const MANIFEST_NAME: &str = "_manifest.json";
 
@@ -154,12 +160,13 @@ async fn upload(
     entry: &FileEntry,
     concurrency: usize,
 ) -> JobResult<ObjectEntry> {
-    let object = ObjectEntry { key: key.to_string(), bytes: entry.bytes, sha256: entry.sha256.clone() };
+    let object = ObjectEntry { key: key.to_string(), bytes: entry.bytes, crc64nvme: entry.crc64nvme.clone() };
+    let checksum = s3_checksum(entry)?;
     match client.head_object().bucket(&spec.bucket).key(key).send().await {
         Ok(head) => {
             let same_size = head.content_length() == Some(entry.bytes as i64);
             let same_sum =
-                head.metadata().and_then(|m| m.get(SHA256_METADATA)).is_some_and(|s| *s == entry.sha256);
+                head.metadata().and_then(|m| m.get(CHECKSUM_METADATA)).is_some_and(|s| *s == entry.crc64nvme);
             if same_size && same_sum {
                 tracing::debug!(key, "already uploaded; skipping");
                 return Ok(object);
@@ -173,7 +180,7 @@ async fn upload(
         }
     }
     if entry.bytes >= spec.multipart_threshold_bytes {
-        upload_multipart(client, spec, key, path, entry, concurrency).await?;
+        upload_multipart(client, spec, key, path, entry, &checksum, concurrency).await?;
     } else {
         let body = ByteStream::from_path(path)
             .await
@@ -182,8 +189,11 @@ async fn upload(
             .put_object()
             .bucket(&spec.bucket)
             .key(key)
-            .metadata(SHA256_METADATA, &entry.sha256)
-            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .metadata(CHECKSUM_METADATA, &entry.crc64nvme)
+            // The value is given, so the SDK does not compute one; the
+            // algorithm names it (S3 stand-ins key on that header).
+            .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
+            .checksum_crc64_nvme(&checksum)
             .body(body)
             .send()
             .await
@@ -191,6 +201,14 @@ async fn upload(
     }
     tracing::debug!(key, bytes = entry.bytes, "uploaded");
     Ok(object)
+}
+
+/// S3's form of the marker's checksum: base64 of the 8 big-endian bytes.
+fn s3_checksum(entry: &FileEntry) -> JobResult<String> {
+    let bytes = crc64_bytes(&entry.crc64nvme).ok_or_else(|| {
+        JobError::data(format!("processing marker: {:?} has a malformed checksum", entry.path))
+    })?;
+    Ok(aws_smithy_types::base64::encode(bytes))
 }
 
 /// Multipart upload, parts streamed from disk (memory is bounded by
@@ -202,14 +220,16 @@ async fn upload_multipart(
     key: &str,
     path: &Path,
     entry: &FileEntry,
+    checksum: &str,
     concurrency: usize,
 ) -> JobResult<()> {
     let created = client
         .create_multipart_upload()
         .bucket(&spec.bucket)
         .key(key)
-        .metadata(SHA256_METADATA, &entry.sha256)
-        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .metadata(CHECKSUM_METADATA, &entry.crc64nvme)
+        .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
+        .checksum_type(ChecksumType::FullObject)
         .send()
         .await
         .map_err(|e| s3::classify(&format!("create multipart {key}"), e))?;
@@ -240,7 +260,7 @@ async fn upload_multipart(
                         .key(key)
                         .upload_id(&upload_id)
                         .part_number(part_number)
-                        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                        .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
                         .body(body)
                         .send()
                         .await
@@ -248,7 +268,7 @@ async fn upload_multipart(
                     Ok(CompletedPart::builder()
                         .part_number(part_number)
                         .set_e_tag(done.e_tag().map(String::from))
-                        .set_checksum_sha256(done.checksum_sha256().map(String::from))
+                        .set_checksum_crc64_nvme(done.checksum_crc64_nvme().map(String::from))
                         .build())
                 }
             })
@@ -278,6 +298,8 @@ async fn upload_multipart(
         .bucket(&spec.bucket)
         .key(key)
         .upload_id(&upload_id)
+        .checksum_type(ChecksumType::FullObject)
+        .checksum_crc64_nvme(checksum)
         .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
         .send()
         .await

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::atomic::{AtomicFile, remove_stale_temps};
-use crate::checksum::HashingWriter;
+use crate::checksum::ChecksumWriter;
 use crate::exit::{ExitCode, JobError, JobResult};
 use crate::layout::{DoneMarker, FileEntry, Stage, Verify};
 use crate::safe_path::SafeRelPath;
@@ -89,10 +89,12 @@ pub fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
     Ok(marker)
 }
 
-/// A results file being written: atomic, hashed, buffered.
+/// A results file being written: atomic and checksummed. Unbuffered: the
+/// transforms hand over their main output in large blocks (a buffer would
+/// add a copy of every byte); small writers wrap it in a `BufWriter`.
 struct Output {
     rel: String,
-    writer: BufWriter<HashingWriter<AtomicFile>>,
+    writer: ChecksumWriter<AtomicFile>,
 }
 
 impl Output {
@@ -102,17 +104,13 @@ impl Output {
             std::fs::create_dir_all(parent).map_err(|e| JobError::io(parent.display(), e))?;
         }
         let file = AtomicFile::create(&path).map_err(|e| JobError::io(path.display(), e))?;
-        Ok(Output {
-            rel: format!("results/{rel}"),
-            writer: BufWriter::with_capacity(1 << 20, HashingWriter::new(file)),
-        })
+        Ok(Output { rel: format!("results/{rel}"), writer: ChecksumWriter::new(file) })
     }
 
     fn commit(self) -> JobResult<FileEntry> {
-        let hashing = self.writer.into_inner().map_err(|e| JobError::io(&self.rel, e.into_error()))?;
-        let (file, bytes, sha256) = hashing.finish();
+        let (file, bytes, crc64nvme) = self.writer.finish();
         file.commit().map_err(|e| JobError::io(&self.rel, e))?;
-        Ok(FileEntry { path: self.rel, bytes, sha256 })
+        Ok(FileEntry { path: self.rel, bytes, crc64nvme })
     }
 }
 
@@ -127,10 +125,11 @@ fn process_file(
     let input = File::open(source).map_err(|e| JobError::io(source.display(), e))?;
     let mut main = Output::create(results, rel.as_str())?;
     let mut rejects = Output::create(results, &format!("{rel}.rejects.jsonl"))?;
+    let mut rejects_writer = BufWriter::with_capacity(64 << 10, &mut rejects.writer);
     let (counts, stats_json) = match compiled {
         Compiled::Csv(rules) => {
             let stats =
-                validate_csv(rules, ValidateOptions::default(), input, &mut main.writer, &mut rejects.writer)
+                validate_csv(rules, ValidateOptions::default(), input, &mut main.writer, &mut rejects_writer)
                     .map_err(|e| match e {
                         CsvError::Io(io) => JobError::io(source.display(), io),
                         CsvError::Header { .. } => JobError::data(format!("{rel}: {e}")),
@@ -141,12 +140,13 @@ fn process_file(
         }
         Compiled::Jsonl(calc) => {
             let stats =
-                calculate_jsonl(calc, CalcOptions::default(), input, &mut main.writer, &mut rejects.writer)
+                calculate_jsonl(calc, CalcOptions::default(), input, &mut main.writer, &mut rejects_writer)
                     .map_err(|e| JobError::io(source.display(), e))?;
             let counts = (stats.records_in, stats.records_out, stats.records_rejected);
             (counts, to_json(kind, rel.as_str(), &stats)?)
         }
     };
+    rejects_writer.into_inner().map_err(|e| JobError::io(&rejects.rel, e.into_error()))?;
     if counts.0 != counts.1 + counts.2 {
         return Err(JobError::new(
             ExitCode::Software,

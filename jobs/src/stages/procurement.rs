@@ -6,7 +6,7 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 
 use crate::atomic::{AtomicFile, remove_stale_temps};
-use crate::checksum::HashingWriter;
+use crate::checksum::ChecksumWriter;
 use crate::exit::{ExitCode, JobError, JobResult};
 use crate::layout::{DoneMarker, FileEntry, SourceSpec, Stage, SyntheticFormat, Verify};
 use crate::safe_path::SafeRelPath;
@@ -75,7 +75,7 @@ pub async fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
             };
             let target = data_dir.join(name);
             let file = AtomicFile::create(&target).map_err(|e| JobError::io(target.display(), e))?;
-            let mut out = BufWriter::with_capacity(1 << 20, HashingWriter::new(file));
+            let mut out = BufWriter::with_capacity(1 << 20, ChecksumWriter::new(file));
             let mut records = 0u64;
             for id in &ids {
                 for n in 0..*records_per_id {
@@ -88,9 +88,9 @@ pub async fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
                 }
             }
             let hashing = out.into_inner().map_err(|e| JobError::io(target.display(), e.into_error()))?;
-            let (file, bytes, sha256) = hashing.finish();
+            let (file, bytes, crc64nvme) = hashing.finish();
             file.commit().map_err(|e| JobError::io(target.display(), e))?;
-            marker.files.push(FileEntry { path: format!("data/{name}"), bytes, sha256 });
+            marker.files.push(FileEntry { path: format!("data/{name}"), bytes, crc64nvme });
             marker.records_in = ids.len() as u64;
             marker.records_out = records;
         }
@@ -106,7 +106,7 @@ pub async fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
     Ok(marker)
 }
 
-/// Streams one object to `target` atomically, hashing it on the way and
+/// Streams one object to `target` atomically, checksumming it on the way and
 /// checking the length S3 announced.
 async fn download(
     client: &aws_sdk_s3::Client,
@@ -129,7 +129,7 @@ async fn download(
         std::fs::create_dir_all(parent).map_err(|e| JobError::io(parent.display(), e))?;
     }
     let file = AtomicFile::create(target).map_err(|e| JobError::io(target.display(), e))?;
-    let mut out = HashingWriter::new(file);
+    let mut out = ChecksumWriter::new(file);
     let mut body = response.body;
     loop {
         match body.try_next().await {
@@ -140,7 +140,7 @@ async fn download(
             }
         }
     }
-    let (file, bytes, sha256) = out.finish();
+    let (file, bytes, crc64nvme) = out.finish();
     if let Some(len) = expected
         && len >= 0
         && len as u64 != bytes
@@ -149,5 +149,5 @@ async fn download(
     }
     file.commit().map_err(|e| JobError::io(target.display(), e))?;
     tracing::debug!(key, bytes, "downloaded");
-    Ok(FileEntry { path: rel_name.to_string(), bytes, sha256 })
+    Ok(FileEntry { path: rel_name.to_string(), bytes, crc64nvme })
 }

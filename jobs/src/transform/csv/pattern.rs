@@ -34,6 +34,11 @@ impl Pattern {
         self.fixed.is_some()
     }
 
+    /// The table matcher's classes, one 128-bit ASCII set per position.
+    pub fn fixed_classes(&self) -> Option<&[u128]> {
+        self.fixed.as_deref()
+    }
+
     /// Whether the whole `value` matches. `ascii` says the caller already
     /// knows `value` is ASCII.
     #[inline]

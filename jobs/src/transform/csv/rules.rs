@@ -23,7 +23,7 @@ pub struct Violation {
 
 /// How values of a field are parsed.
 #[derive(Debug, Clone)]
-enum FieldType {
+pub(super) enum FieldType {
     String,
     Any,
     Integer,
@@ -78,14 +78,14 @@ impl FieldType {
 /// An `enum` constraint. Short strings (<= 7 bytes) are packed into u64
 /// keys in an open-addressing table: one multiply and usually one probe.
 #[derive(Debug, Clone)]
-enum EnumSet {
+pub(super) enum EnumSet {
     Packed { table: Vec<u64>, shift: u32 },
     Bytes(HashSet<Vec<u8>>),
     Typed(Vec<Typed>),
 }
 
 #[inline]
-fn pack(v: &[u8]) -> Option<u64> {
+pub(super) fn pack(v: &[u8]) -> Option<u64> {
     // Built from registers, not through a stack copy: a memcpy followed by
     // a wide load stalls on store forwarding, and this runs per field.
     let bytes = match *v {
@@ -100,8 +100,8 @@ fn pack(v: &[u8]) -> Option<u64> {
     Some(bytes | ((v.len() as u64 + 1) << 56))
 }
 
-#[inline]
-fn slot(key: u64, shift: u32) -> usize {
+#[inline(always)]
+pub(super) fn slot(key: u64, shift: u32) -> usize {
     (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
 }
 
@@ -126,23 +126,29 @@ impl EnumSet {
         }
     }
 
+    /// Whether a key made by [`pack`] is in a `Packed` set.
+    #[inline(always)]
+    pub(super) fn contains_packed(table: &[u64], shift: u32, k: u64) -> bool {
+        let mask = table.len() - 1;
+        let mut s = slot(k, shift);
+        loop {
+            let e = table[s];
+            if e == k {
+                return true;
+            }
+            if e == 0 {
+                return false;
+            }
+            s = (s + 1) & mask;
+        }
+    }
+
     #[inline]
     fn contains(&self, raw: &[u8], typed: Typed) -> bool {
         match self {
             EnumSet::Packed { table, shift } => {
                 let Some(k) = pack(raw) else { return false };
-                let mask = table.len() - 1;
-                let mut s = slot(k, *shift);
-                loop {
-                    let e = table[s];
-                    if e == k {
-                        return true;
-                    }
-                    if e == 0 {
-                        return false;
-                    }
-                    s = (s + 1) & mask;
-                }
+                Self::contains_packed(table, *shift, k)
             }
             EnumSet::Bytes(set) => set.contains(raw),
             EnumSet::Typed(values) => values.contains(&typed),
@@ -155,18 +161,18 @@ impl EnumSet {
 pub struct FieldRule {
     /// The field name.
     pub name: String,
-    field_type: FieldType,
-    required: bool,
+    pub(super) field_type: FieldType,
+    pub(super) required: bool,
     /// `unique` constraint.
     pub unique: bool,
-    min_length: Option<u64>,
-    max_length: Option<u64>,
-    minimum: Option<(Typed, String)>,
-    maximum: Option<(Typed, String)>,
-    pattern: Option<Pattern>,
-    enum_set: Option<EnumSet>,
+    pub(super) min_length: Option<u64>,
+    pub(super) max_length: Option<u64>,
+    pub(super) minimum: Option<(Typed, String)>,
+    pub(super) maximum: Option<(Typed, String)>,
+    pub(super) pattern: Option<Pattern>,
+    pub(super) enum_set: Option<EnumSet>,
     /// The only missing value is "" (the common case, checked by length).
-    missing_is_empty_only: bool,
+    pub(super) missing_is_empty_only: bool,
     missing_values: Vec<Vec<u8>>,
     /// A typed value is compared (minimum, maximum, typed enum).
     needs_typed: bool,

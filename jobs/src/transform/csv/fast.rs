@@ -1,0 +1,906 @@
+//! The fast path of CSV validation: a yes/no check of plain ASCII rows
+//! (no quote, no byte >= 0x80), compiled per field from the rule set into
+//! the cheapest test that gives the same answer as the field's general
+//! check ([`FieldRule::check`]).
+//!
+//! It only ever answers "clean": a row it does not pass (a failing value,
+//! a wrong field count, a blank row) goes to the general validator, which
+//! decides again and names the reason. So the fast path may be
+//! conservative, but it must never pass a value the general check
+//! rejects; the tests below and in tests/csv_validation.rs compare the
+//! two on boundary values.
+//!
+//! Rows are gathered in a [`Batch`], split into fields with the delimiter
+//! bitmasks, then checked one field (column) at a time: each field type
+//! has its own small loop ("kernel") with its parameters in registers and
+//! no dispatch or data-dependent branch inside. Checks read whole words
+//! from the row buffer, past the end of short values: the buffer must
+//! have [`PAD`] readable bytes past the data, and the extra bytes are
+//! masked off.
+
+use std::collections::HashSet;
+
+use super::rules::{CompiledRules, EnumSet, FieldRule, FieldType, slot};
+use super::values::{DateTimeFormat, TemporalCheck, parse_int};
+use crate::transform::classify::window;
+
+/// Readable bytes needed past the end of the data: a 16-byte load at
+/// the start of any field of a row that failed to split (whose fields are
+/// placed one byte apart from its start, see [`Batch::push`]).
+pub(super) const PAD: usize = 64;
+
+/// Rows with more fields than this take the general path only (see
+/// [`PAD`]).
+const MAX_FAST_WIDTH: usize = PAD - 16;
+
+/// The compiled fast checks of a rule set.
+#[derive(Debug, Clone)]
+pub(super) struct FastRules {
+    fields: Vec<FastField>,
+}
+
+#[derive(Debug, Clone)]
+struct FastField {
+    /// An empty value is missing (the only missing value): allowed unless
+    /// required.
+    required: bool,
+    check: Check,
+}
+
+/// The test a present (non-empty) value must pass.
+#[derive(Debug, Clone)]
+enum Check {
+    /// `string`/`any` with any of length bounds, a fixed-length class
+    /// pattern, and a string enum.
+    Text { min: usize, max: usize, classes: Option<ClassTable>, set: Option<TextSet> },
+    /// `integer` without further constraints.
+    Integer,
+    /// A date/time format, without further constraints.
+    Temporal(DateTimeFormat),
+    /// Anything else: the field's own general check.
+    General(Box<FieldRule>),
+}
+
+/// A fixed-length class pattern, position by position.
+#[derive(Debug, Clone)]
+struct ClassTable {
+    len: usize,
+    /// One 256-entry acceptance row per position (the portable check).
+    accept: Vec<u8>,
+    /// The same classes as up to [`MAX_RANGES`] byte ranges per position,
+    /// when the pattern is at most 16 long and every class fits: checked
+    /// with a few SSE2 operations for all positions at once.
+    ranges: Option<Ranges>,
+}
+
+const MAX_RANGES: usize = 4;
+
+/// Per range index k and position i: byte b is in range k of position i
+/// when `b - low[k][i]` (wrapping) is at most `span[k][i]`. Positions
+/// with fewer ranges repeat their first; positions past the pattern
+/// accept everything (the length is checked apart).
+#[derive(Debug, Clone, Copy)]
+struct Ranges {
+    count: usize,
+    low: [[u8; 16]; MAX_RANGES],
+    span: [[u8; 16]; MAX_RANGES],
+}
+
+/// A string enum.
+#[derive(Debug, Clone)]
+enum TextSet {
+    /// Every value is one byte: a 256-bit set.
+    Bytes([u64; 4]),
+    /// Values of at most 7 bytes packed into u64 keys (see rules.rs).
+    Packed { table: Vec<u64>, shift: u32 },
+    /// Longer values.
+    Hashed(HashSet<Vec<u8>>),
+}
+
+impl FastRules {
+    /// The fast checks for `rules`, or `None` when the rule set needs
+    /// per-record state (unique, primaryKey), which only the general path
+    /// keeps.
+    pub(super) fn compile(rules: &CompiledRules) -> Option<Self> {
+        if rules.needs_uniqueness() || rules.fields.len() > MAX_FAST_WIDTH {
+            return None;
+        }
+        Some(FastRules { fields: rules.fields.iter().map(compile_field).collect() })
+    }
+
+    /// Number of fields per row.
+    pub(super) fn width(&self) -> usize {
+        self.fields.len()
+    }
+}
+
+/// Rows per [`Batch`]: the boundaries of a full batch (~18 KB for eight
+/// fields) stay in L1 between splitting and checking.
+pub(super) const BATCH_ROWS: usize = 512;
+
+/// Plain ASCII rows gathered for checking column by column.
+///
+/// Checking row by row dispatches on the field type for every field of
+/// every row; checking one field of all rows in a loop decides the type
+/// once per batch, and the loop runs on independent rows, which the CPU
+/// overlaps. Rows are split into fields first ([`Batch::push`]); a row
+/// whose field count is wrong is marked not clean right there.
+#[derive(Debug)]
+pub(super) struct Batch {
+    width: usize,
+    rows: usize,
+    /// Column-major field boundaries, absolute positions in the buffer:
+    /// `bounds[f][r]` is the start of field `f` of row `r`, and
+    /// `bounds[width][r]` is one past the end of its last field. Field `f`
+    /// is `[bounds[f][r], bounds[f + 1][r] - 1)`.
+    bounds: Vec<[u32; BATCH_ROWS]>,
+    /// Per row: its start and the position of its `\n`.
+    pub(super) starts: Vec<usize>,
+    pub(super) newlines: Vec<usize>,
+    /// Per row: 1 while it may be clean.
+    pub(super) ok: Vec<u8>,
+}
+
+impl Batch {
+    pub(super) fn new(width: usize) -> Self {
+        Batch {
+            width,
+            rows: 0,
+            bounds: vec![[0; BATCH_ROWS]; width + 1],
+            starts: vec![0; BATCH_ROWS],
+            newlines: vec![0; BATCH_ROWS],
+            ok: vec![0; BATCH_ROWS],
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub(super) fn is_full(&self) -> bool {
+        self.rows == BATCH_ROWS
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.rows = 0;
+    }
+
+    /// Adds the plain ASCII row `[start, newline)` of `padded` (a `\r`
+    /// before the newline belongs to the terminator) and splits it on
+    /// the delimiter bits (`delimiters` holds the bits of the buffer from
+    /// `base` on). The caller makes sure the batch is not full and that
+    /// positions fit in u32.
+    #[inline(always)]
+    pub(super) fn push(
+        &mut self,
+        padded: &[u8],
+        delimiters: &[u64],
+        base: usize,
+        start: usize,
+        newline: usize,
+    ) {
+        let r = self.rows % BATCH_ROWS;
+        self.rows += 1;
+        self.starts[r] = start;
+        self.newlines[r] = newline;
+        let cr = (padded[newline.saturating_sub(1)] == b'\r') & (newline > start);
+        let end = newline - usize::from(cr);
+        let len = end - start;
+        let w = self.width;
+        let split_ok = if len != 0 && len < 64 {
+            // The common case: one word of delimiter bits, and exactly
+            // width - 1 of them. Bit 63 stands in for an exhausted word
+            // (so `trailing_zeros` needs no zero check): position 63 is
+            // past any row this short.
+            let mut bits = window(delimiters, start - base, len);
+            let mut last = 0u32;
+            let at = start as u32 + 1;
+            for column in &mut self.bounds[1..w] {
+                last = (bits | 1 << 63).trailing_zeros();
+                bits &= bits.wrapping_sub(1);
+                column[r] = at + last;
+            }
+            (bits == 0) & ((last as usize) < len)
+        } else {
+            len != 0 && self.split_long(delimiters, base, start, end)
+        };
+        self.bounds[0][r] = start as u32;
+        self.bounds[w][r] = end as u32 + 1;
+        if !split_ok {
+            // Boundaries from a failed split could point anywhere: make
+            // every field empty, one byte apart from the row start (within
+            // PAD of the data). The row goes to the general path anyway.
+            for (f, column) in self.bounds.iter_mut().enumerate() {
+                column[r] = (start + f) as u32;
+            }
+        }
+        self.ok[r] = u8::from(split_ok);
+    }
+
+    /// [`Self::push`]'s split for rows of 64 bytes or more.
+    #[cold]
+    fn split_long(&mut self, delimiters: &[u64], base: usize, start: usize, end: usize) -> bool {
+        let r = self.rows - 1;
+        let mut field = 1;
+        let mut at = start;
+        while at < end {
+            let n = (end - at).min(64);
+            let mut bits = window(delimiters, at - base, n);
+            while bits != 0 {
+                let pos = at + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if field == self.width {
+                    return false;
+                }
+                self.bounds[field][r] = pos as u32 + 1;
+                field += 1;
+            }
+            at += n;
+        }
+        field == self.width
+    }
+
+    /// Clears `ok` for every row with a field that fails its fast check,
+    /// one field (column) at a time. `padded` must extend [`PAD`] bytes
+    /// past every row.
+    pub(super) fn check(&mut self, rules: &FastRules, padded: &[u8]) {
+        let rows = self.rows;
+        for (f, field) in rules.fields.iter().enumerate() {
+            let column = Column { starts: &self.bounds[f][..rows], ends: &self.bounds[f + 1][..rows] };
+            field.check_column(padded, column, &mut self.ok[..rows]);
+        }
+    }
+}
+
+/// One field's boundaries over the rows of a batch.
+#[derive(Clone, Copy)]
+struct Column<'a> {
+    starts: &'a [u32],
+    ends: &'a [u32],
+}
+
+impl Column<'_> {
+    /// Field `i`: `(start, end)`. Field f of a row ends one before field
+    /// f + 1 starts.
+    #[inline(always)]
+    fn get(&self, i: usize) -> (usize, usize) {
+        (self.starts[i] as usize, self.ends[i] as usize - 1)
+    }
+}
+
+/// Runs `check` on every value of a column and clears `ok` where it fails.
+/// Each caller is its own loop, so the parameters `check` captures stay in
+/// registers.
+#[inline(always)]
+fn each(col: Column<'_>, ok: &mut [u8], check: impl Fn(usize, usize) -> u8) {
+    let n = ok.len();
+    assert!(col.starts.len() == n && col.ends.len() == n);
+    for (i, ok) in ok.iter_mut().enumerate() {
+        let (s, e) = col.get(i);
+        *ok &= check(s, e);
+    }
+}
+
+/// Loads 8 bytes from `padded[s..]` (little-endian).
+#[inline(always)]
+fn load8(padded: &[u8], s: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&padded[s..s + 8]);
+    u64::from_le_bytes(word)
+}
+
+/// All ones in the low `n` bytes (`n` in 1..=8), for `n` = 0 zero.
+#[inline(always)]
+fn low_bytes(n: usize) -> u64 {
+    (u64::MAX >> (64 - 8 * n.clamp(1, 8))) & 0u64.wrapping_sub(u64::from(n != 0))
+}
+
+/// 1 when every byte of `x` selected by `keep` is an ASCII digit: high
+/// nibble 3, and still 3 after adding 6. A byte that fails the first
+/// test fails the whole check, and one that passes cannot carry into its
+/// neighbour, so the per-byte arithmetic is exact.
+#[inline(always)]
+fn digits(x: u64, keep: u64) -> u8 {
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    const SIXES: u64 = 0x0606_0606_0606_0606;
+    u8::from((x & HIGH & keep) == (ZEROS & keep))
+        & u8::from((x.wrapping_add(SIXES) & HIGH & keep) == (ZEROS & keep))
+}
+
+/// `[+-]?[0-9]{1,8}` (always in the i64 range); 0 otherwise, including
+/// for longer digit strings, which [`is_integer`] handles.
+#[inline(always)]
+fn short_integer(padded: &[u8], s: usize, e: usize) -> u8 {
+    // The sign is a 0/1 offset rather than a branch: about a third of
+    // GHCN values are negative, at random.
+    let c = padded[s];
+    let digits_at = s + usize::from((c == b'+') | (c == b'-'));
+    let n = e.saturating_sub(digits_at);
+    let keep = low_bytes(n);
+    digits(load8(padded, digits_at), keep) & u8::from((n != 0) & (n <= 8))
+}
+
+/// Same answer as [`parse_int`]`(..).is_some()`: `[+-]?[0-9]{1,19}` in
+/// the i64 range.
+#[inline(always)]
+fn is_integer(padded: &[u8], s: usize, e: usize) -> bool {
+    if e - s > 8 { parse_int(&padded[s..e]).is_some() } else { short_integer(padded, s, e) == 1 }
+}
+
+impl FastField {
+    /// Whether the ASCII value `padded[s..e]` passes the field's checks
+    /// (one value; [`Self::check_column`] is the batch form).
+    fn check(&self, padded: &[u8], s: usize, e: usize) -> bool {
+        let len = e - s;
+        let missing_ok = (len == 0) & !self.required;
+        match &self.check {
+            Check::Text { min, max, classes, set } => {
+                let mut ok = (len >= *min) & (len <= *max);
+                if let Some(t) = classes {
+                    ok &= t.matches(padded, s, len);
+                }
+                ok &= match set {
+                    None => true,
+                    Some(TextSet::Bytes(bits)) => {
+                        let b = padded[s];
+                        (len == 1) & (bits[usize::from(b >> 6)] >> (b & 63) & 1 == 1)
+                    }
+                    Some(TextSet::Packed { table, shift }) => {
+                        (len <= 7) && EnumSet::contains_packed(table, *shift, packed_key(padded, s, len))
+                    }
+                    Some(TextSet::Hashed(set)) => set.contains(&padded[s..e]),
+                };
+                missing_ok | ((len != 0) & ok)
+            }
+            Check::Integer => missing_ok | is_integer(padded, s, e),
+            Check::Temporal(format) => missing_ok | format.is_valid_padded(padded, s, e),
+            Check::General(rule) => rule.check(&padded[s..e], true).is_ok(),
+        }
+    }
+
+    /// [`Self::check`] for this field of every row of a batch: the kind
+    /// of check is decided once, then a loop made for it runs.
+    fn check_column(&self, padded: &[u8], col: Column<'_>, ok: &mut [u8]) {
+        let missing_ok = u8::from(!self.required);
+        match &self.check {
+            Check::Integer => integer_column(padded, col, ok, missing_ok),
+            Check::Temporal(format) => match format.fast_check() {
+                Some(tc) if tc.date && !tc.time => {
+                    temporal_column::<true, false>(padded, col, ok, tc, missing_ok)
+                }
+                Some(tc) if !tc.date && tc.time => {
+                    temporal_column::<false, true>(padded, col, ok, tc, missing_ok)
+                }
+                Some(tc) if tc.date && tc.time => {
+                    temporal_column::<true, true>(padded, col, ok, tc, missing_ok)
+                }
+                Some(tc) => temporal_column::<false, false>(padded, col, ok, tc, missing_ok),
+                None => each(col, ok, |s, e| u8::from(self.check(padded, s, e))),
+            },
+            Check::Text { min, max, classes: None, set: Some(TextSet::Bytes(bits)) } => {
+                // A one-byte value must be allowed by the length bounds.
+                let bits = if *min <= 1 && *max >= 1 { *bits } else { [0; 4] };
+                byte_set_column(padded, col, ok, bits, missing_ok);
+            }
+            Check::Text { min, max, classes: None, set: Some(TextSet::Packed { table, shift }) } => {
+                packed_set_column(padded, col, ok, table, *shift, (*min, *max), missing_ok);
+            }
+            #[cfg(target_arch = "x86_64")]
+            Check::Text { min, max, classes: Some(ClassTable { len, ranges: Some(r), .. }), set: None } => {
+                let (min, max) = (*min.max(len), *max.min(len));
+                ranges_column(padded, col, ok, r, (min, max), missing_ok);
+            }
+            _ => each(col, ok, |s, e| u8::from(self.check(padded, s, e))),
+        }
+    }
+}
+
+#[inline(never)]
+fn integer_column(padded: &[u8], col: Column<'_>, ok: &mut [u8], missing_ok: u8) {
+    each(col, ok, |s, e| {
+        // Values over 8 bytes are rare; the general parse decides them
+        // (a branch that is almost never taken costs nothing).
+        let valid = if e - s > 8 {
+            u8::from(parse_int(&padded[s..e]).is_some())
+        } else {
+            short_integer(padded, s, e)
+        };
+        valid | (u8::from(s == e) & missing_ok)
+    });
+}
+
+#[inline(never)]
+fn temporal_column<const DATE: bool, const TIME: bool>(
+    padded: &[u8],
+    col: Column<'_>,
+    ok: &mut [u8],
+    tc: TemporalCheck,
+    missing_ok: u8,
+) {
+    each(col, ok, |s, e| u8::from(tc.is_valid::<DATE, TIME>(padded, s, e)) | (u8::from(s == e) & missing_ok));
+}
+
+#[inline(never)]
+fn byte_set_column(padded: &[u8], col: Column<'_>, ok: &mut [u8], bits: [u64; 4], missing_ok: u8) {
+    each(col, ok, |s, e| {
+        let b = padded[s];
+        let hit = (bits[usize::from(b >> 6)] >> (b & 63)) as u8 & 1;
+        (hit & u8::from(e - s == 1)) | (u8::from(s == e) & missing_ok)
+    });
+}
+
+#[inline(never)]
+fn packed_set_column(
+    padded: &[u8],
+    col: Column<'_>,
+    ok: &mut [u8],
+    table: &[u64],
+    shift: u32,
+    (min, max): (usize, usize),
+    missing_ok: u8,
+) {
+    let mask = table.len() - 1;
+    each(col, ok, |s, e| {
+        let len = e - s;
+        let key = packed_key(padded, s, len.min(7));
+        let home = table[slot(key, shift) & mask];
+        // Usually the key is in its home slot or the slot is empty; only
+        // a collision needs the probe loop.
+        let mut hit = home == key;
+        if !hit && home != 0 {
+            hit = EnumSet::contains_packed(table, shift, key);
+        }
+        let present = u8::from(hit) & u8::from((len != 0) & (len <= 7) & (len >= min) & (len <= max));
+        present | (u8::from(len == 0) & missing_ok)
+    });
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+fn ranges_column(
+    padded: &[u8],
+    col: Column<'_>,
+    ok: &mut [u8],
+    r: &Ranges,
+    (min, max): (usize, usize),
+    missing_ok: u8,
+) {
+    let r = *r;
+    each(col, ok, |s, e| {
+        let len = e - s;
+        let fits = u8::from((len >= min) & (len <= max) & (len != 0));
+        (u8::from(r.matches(&padded[s..s + 16], len.min(16))) & fits) | (u8::from(len == 0) & missing_ok)
+    });
+}
+
+impl ClassTable {
+    fn new(classes: &[u128]) -> Self {
+        let mut accept = vec![0u8; classes.len() * 256];
+        for (i, class) in classes.iter().enumerate() {
+            for b in 0..128usize {
+                if class >> b & 1 == 1 {
+                    accept[i * 256 + b] = 1;
+                }
+            }
+        }
+        ClassTable { len: classes.len(), accept, ranges: Ranges::new(classes) }
+    }
+
+    /// Whether `padded[s..s + len]` matches (false when `len` is not the
+    /// pattern's length).
+    fn matches(&self, padded: &[u8], s: usize, len: usize) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(r) = &self.ranges
+            && let Some(bytes) = padded.get(s..s + 16)
+        {
+            return (len == self.len) & r.matches(bytes, self.len);
+        }
+        let v = &padded[s..s + len.min(self.len)];
+        // One load and one AND per position, no branch per byte.
+        let hits = v.iter().enumerate().fold(1u8, |ok, (i, &b)| ok & self.accept[i * 256 + usize::from(b)]);
+        (len == self.len) & (hits == 1)
+    }
+}
+
+impl Ranges {
+    /// From 128-bit ASCII sets, or `None` when a set needs more than
+    /// [`MAX_RANGES`] ranges or there are more than 16 positions.
+    fn new(classes: &[u128]) -> Option<Self> {
+        if classes.len() > 16 {
+            return None;
+        }
+        let mut per_position: Vec<Vec<(u8, u8)>> = Vec::new();
+        for &class in classes {
+            let mut ranges: Vec<(u8, u8)> = Vec::new();
+            let mut b = 0u8;
+            while b < 128 {
+                if class >> b & 1 == 1 {
+                    let lo = b;
+                    while b < 128 && class >> b & 1 == 1 {
+                        b += 1;
+                    }
+                    ranges.push((lo, b - 1));
+                } else {
+                    b += 1;
+                }
+            }
+            if ranges.is_empty() || ranges.len() > MAX_RANGES {
+                return None;
+            }
+            per_position.push(ranges);
+        }
+        let count = per_position.iter().map(Vec::len).max().unwrap_or(1);
+        let mut r = Ranges { count, low: [[0; 16]; MAX_RANGES], span: [[255; 16]; MAX_RANGES] };
+        for (i, ranges) in per_position.iter().enumerate() {
+            for k in 0..count {
+                let (lo, hi) = ranges.get(k).copied().unwrap_or(ranges[0]);
+                r.low[k][i] = lo;
+                r.span[k][i] = hi - lo;
+            }
+        }
+        Some(r)
+    }
+
+    /// Whether each of the first `len` (at most 16) bytes of `bytes` (16
+    /// of them) is in its position's ranges.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn matches(&self, bytes: &[u8], len: usize) -> bool {
+        use std::arch::x86_64::*;
+        assert!(bytes.len() >= 16);
+        // SAFETY: SSE2 is part of the x86_64 baseline; `bytes` (checked
+        // above) and every table row have 16 bytes, and `loadu` needs no
+        // alignment.
+        let hits = unsafe {
+            let x = _mm_loadu_si128(bytes.as_ptr().cast::<__m128i>());
+            let mut ok = _mm_setzero_si128();
+            for k in 0..self.count {
+                let t = _mm_sub_epi8(x, _mm_loadu_si128(self.low[k].as_ptr().cast::<__m128i>()));
+                let span = _mm_loadu_si128(self.span[k].as_ptr().cast::<__m128i>());
+                // Unsigned t <= span  <=>  min(t, span) == t.
+                ok = _mm_or_si128(ok, _mm_cmpeq_epi8(_mm_min_epu8(t, span), t));
+            }
+            _mm_movemask_epi8(ok) as u32
+        };
+        let want = (1u32 << len) - 1;
+        hits & want == want
+    }
+}
+
+/// The [`super::rules::pack`] key of `padded[s..s + len]` (0..=7 bytes)
+/// from one 8-byte load instead of a byte loop.
+#[inline(always)]
+fn packed_key(padded: &[u8], s: usize, len: usize) -> u64 {
+    (load8(padded, s) & low_bytes(len)) | ((len as u64 + 1) << 56)
+}
+
+fn compile_field(rule: &FieldRule) -> FastField {
+    let general = || FastField { required: rule.required, check: Check::General(Box::new(rule.clone())) };
+    if !rule.missing_is_empty_only {
+        return general();
+    }
+    let no_bounds = rule.minimum.is_none() && rule.maximum.is_none();
+    let no_text_constraints =
+        rule.min_length.is_none() && rule.max_length.is_none() && rule.pattern.is_none();
+    let check = match &rule.field_type {
+        FieldType::String | FieldType::Any if no_bounds => {
+            let classes = match &rule.pattern {
+                None => None,
+                Some(p) => match p.fixed_classes() {
+                    Some(classes) => Some(ClassTable::new(classes)),
+                    None => return general(),
+                },
+            };
+            let set = match &rule.enum_set {
+                None => None,
+                Some(EnumSet::Packed { table, shift }) => Some(text_set(table, *shift)),
+                Some(EnumSet::Bytes(set)) => Some(TextSet::Hashed(set.clone())),
+                Some(EnumSet::Typed(_)) => return general(),
+            };
+            let bound = |v: Option<u64>, default: usize| {
+                v.map_or(default, |v| usize::try_from(v).unwrap_or(usize::MAX))
+            };
+            Check::Text {
+                min: bound(rule.min_length, 0),
+                max: bound(rule.max_length, usize::MAX),
+                classes,
+                set,
+            }
+        }
+        FieldType::Integer if no_bounds && no_text_constraints && rule.enum_set.is_none() => Check::Integer,
+        FieldType::Temporal { format, .. } if no_bounds && no_text_constraints && rule.enum_set.is_none() => {
+            Check::Temporal(format.clone())
+        }
+        _ => return general(),
+    };
+    FastField { required: rule.required, check }
+}
+
+/// A one-byte set when every packed key is one byte long, else the packed
+/// table itself.
+fn text_set(table: &[u64], shift: u32) -> TextSet {
+    let keys: Vec<u64> = table.iter().copied().filter(|&k| k != 0).collect();
+    let one_byte = !keys.is_empty() && keys.iter().all(|&k| k >> 56 == 2);
+    if one_byte {
+        let mut bits = [0u64; 4];
+        for k in keys {
+            let b = (k & 0xFF) as usize;
+            bits[b >> 6] |= 1 << (b & 63);
+        }
+        TextSet::Bytes(bits)
+    } else {
+        TextSet::Packed { table: table.to_vec(), shift }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transform::classify::MaskArrays;
+    use crate::transform::csv::{RuleSet, builtin_rule_set};
+
+    /// The fast answer for one value of field `i`, with junk after it.
+    fn fast(rules: &FastRules, i: usize, v: &[u8]) -> bool {
+        let mut padded = b"x,".to_vec();
+        padded.extend_from_slice(v);
+        padded.extend_from_slice(&[0xFF, b'9', b'-', 0xFA, 0, b'0', b',', b'A'].repeat(3));
+        rules.fields[i].check(&padded, 2, 2 + v.len())
+    }
+
+    fn compile(json: &str) -> (CompiledRules, FastRules) {
+        let set: RuleSet = serde_json::from_str(json).unwrap();
+        let rules = CompiledRules::compile(&set).unwrap();
+        let fast = FastRules::compile(&rules).unwrap();
+        (rules, fast)
+    }
+
+    /// Every value: the fast check passes exactly when the general one does.
+    fn agree(rules: &CompiledRules, fast_rules: &FastRules, i: usize, values: &[&[u8]]) {
+        for v in values {
+            let general = rules.fields[i].check(v, true).is_ok();
+            assert_eq!(fast(fast_rules, i, v), general, "field {} value {:?}", rules.fields[i].name, show(v));
+        }
+    }
+
+    fn show(v: &[u8]) -> String {
+        String::from_utf8_lossy(v).into_owned()
+    }
+
+    #[test]
+    fn ghcn_fields_agree_with_the_general_checks() {
+        let rules = CompiledRules::compile(&builtin_rule_set("ghcn-daily").unwrap()).unwrap();
+        let fast = FastRules::compile(&rules).unwrap();
+        assert!(fast.fields.iter().all(|f| !matches!(f.check, Check::General(_))), "{:?}", fast.fields);
+        let ids: &[&[u8]] = &[
+            b"USW00094728",
+            b"USW0009472",
+            b"USW000947288",
+            b"usW00094728",
+            b"U1W00094728",
+            b"USw00094728",
+            b"US_00094728",
+            b"AE000041196",
+            b"ZZZZZZZZZZZ",
+            b"99999999999",
+            b"US@00094728",
+            b"US[00094728",
+            b"",
+        ];
+        agree(&rules, &fast, 0, ids);
+        let dates: &[&[u8]] = &[
+            b"20240229",
+            b"20230229",
+            b"21000229",
+            b"20000229",
+            b"19000229",
+            b"00000229",
+            b"20230230",
+            b"20231231",
+            b"20231232",
+            b"20230431",
+            b"20230430",
+            b"20231301",
+            b"20230001",
+            b"20230100",
+            b"2023011",
+            b"202301011",
+            b"2023-1-1",
+            b"2023010a",
+            b"2023 101",
+            b"17630101",
+            b"99991231",
+            b"",
+        ];
+        agree(&rules, &fast, 1, dates);
+        let elements: &[&[u8]] = &[
+            b"TMAX", b"TMIN", b"TMXX", b"TMA", b"TMAXX", b"tmax", b"PRCP", b"SN32", b"SN38", b"SX57",
+            b"SN08", b"WT01", b"WT22", b"WT23", b"WV01", b"WV02", b"WT00", b"ACMC", b"WSFM", b"T", b"",
+            b"TMAX\0",
+        ];
+        agree(&rules, &fast, 2, elements);
+        let ints: &[&[u8]] = &[
+            b"0",
+            b"-0",
+            b"+0",
+            b"-9999",
+            b"12345678",
+            b"123456789",
+            b"-12345678",
+            b"9223372036854775807",
+            b"9223372036854775808",
+            b"-9223372036854775808",
+            b"-9223372036854775809",
+            b"99999999999999999999",
+            b"1.5",
+            b"1e3",
+            b" 1",
+            b"1 ",
+            b"-",
+            b"+",
+            b"--1",
+            b"+-1",
+            b"12a",
+            b"a",
+            b"/",
+            b":",
+            b"",
+        ];
+        agree(&rules, &fast, 3, ints);
+        for i in 4..7 {
+            let flags: &[&[u8]] =
+                &[b"", b"B", b"D", b"T", b"W", b"BB", b"b", b"0", b"6", b"7", b"a", b"z", b"\0"];
+            agree(&rules, &fast, i, flags);
+        }
+        let times: &[&[u8]] =
+            &[b"", b"0000", b"2359", b"2400", b"0060", b"0759", b"700", b"07000", b"07:0", b"-100", b"2a00"];
+        agree(&rules, &fast, 7, times);
+    }
+
+    #[test]
+    fn other_types_and_constraints_agree() {
+        let (rules, fast) = compile(
+            r#"{"schema":{"fields":[
+            {"name":"s","constraints":{"minLength":2,"maxLength":4}},
+            {"name":"e","constraints":{"required":true,"enum":["a","bc","defghijk"]}},
+            {"name":"p","constraints":{"pattern":"[0-9]{2}-[a-f]"}},
+            {"name":"r","constraints":{"pattern":"a+b"}},
+            {"name":"n","type":"number"},
+            {"name":"i","type":"integer","constraints":{"minimum":-5,"maximum":5}},
+            {"name":"t","type":"datetime"},
+            {"name":"b","type":"boolean"},
+            {"name":"y","type":"year","constraints":{"required":true}}]}}"#,
+        );
+        assert!(matches!(fast.fields[0].check, Check::Text { .. }));
+        assert!(matches!(fast.fields[1].check, Check::Text { set: Some(TextSet::Hashed(_)), .. }));
+        assert!(matches!(fast.fields[3].check, Check::General(_)));
+        assert!(matches!(fast.fields[8].check, Check::Integer));
+        let values: &[&[u8]] = &[
+            b"",
+            b"a",
+            b"ab",
+            b"abcd",
+            b"abcde",
+            b"bc",
+            b"defghijk",
+            b"defghij",
+            b"12-a",
+            b"12-g",
+            b"1x-a",
+            b"aab",
+            b"b",
+            b"1.5",
+            b"NaN",
+            b"-6",
+            b"5",
+            b"2024-02-29T00:00:00Z",
+            b"2023-02-29T00:00:00Z",
+            b"true",
+            b"1",
+            b"2024",
+            b"-2024",
+            b"x",
+        ];
+        for i in 0..rules.fields.len() {
+            agree(&rules, &fast, i, values);
+        }
+    }
+
+    #[test]
+    fn other_missing_values_use_the_general_check() {
+        let (rules, fast) =
+            compile(r#"{"schema":{"missingValues":["","NA"],"fields":[{"name":"i","type":"integer"}]}}"#);
+        assert!(matches!(fast.fields[0].check, Check::General(_)));
+        agree(&rules, &fast, 0, &[b"", b"NA", b"1", b"x"]);
+    }
+
+    #[test]
+    fn uniqueness_disables_the_fast_path() {
+        let set: RuleSet =
+            serde_json::from_str(r#"{"schema":{"fields":[{"name":"k","constraints":{"unique":true}}]}}"#)
+                .unwrap();
+        assert!(FastRules::compile(&CompiledRules::compile(&set).unwrap()).is_none());
+    }
+
+    #[test]
+    fn rows_split_on_delimiter_bits() {
+        let (_, fast) = compile(
+            r#"{"schema":{"fields":[{"name":"a","constraints":{"required":true}},
+            {"name":"b","type":"integer"}]}}"#,
+        );
+        let long = "x".repeat(150);
+        for (row, clean) in [
+            ("a,1\n", true),
+            ("a,1\r\n", true),
+            ("a,\n", true),
+            (",1\n", false),
+            ("a\n", false),
+            ("a,1,\n", false),
+            ("\n", false),
+            ("\r\n", false),
+            ("a,1\r\r\n", false),
+            (&format!("{long},12\n"), true),
+            (&format!("{long},1{long}\n"), false),
+        ] {
+            let mut padded = b"zz\n".to_vec();
+            padded.extend_from_slice(row.as_bytes());
+            let end = padded.len() - 1;
+            padded.extend_from_slice(&[0; PAD]);
+            let mut masks = MaskArrays::default();
+            masks.classify(&padded[1..end + 1], b',');
+            let mut batch = Batch::new(fast.width());
+            // The row twice, after a row that fails to split, to see that
+            // rows do not leak into each other.
+            for start in [1, 3, 3] {
+                batch.push(&padded, &masks.delimiters, 1, start, if start == 1 { 2 } else { end });
+            }
+            batch.check(&fast, &padded);
+            assert_eq!(batch.ok[..batch.len()], [0, u8::from(clean), u8::from(clean)], "{row:?}");
+        }
+    }
+
+    #[test]
+    fn a_full_batch_of_mixed_rows() {
+        let rules = CompiledRules::compile(&builtin_rule_set("ghcn-daily").unwrap()).unwrap();
+        let fast = FastRules::compile(&rules).unwrap();
+        let rows = [
+            ("USW00094728,20230101,TMAX,-12,,,W,0700\n", true),
+            ("USW00094728,20230229,TMAX,-12,,,W,0700\n", false),
+            ("USW00094728,20240229,TMAX,-12,,,W,0700\r\n", true),
+            ("USW00094728,20240229,TMAX,-12,,,W,\n", true),
+            ("USW00094728,20240229,TMAX,-12,,,W\n", false),
+            ("USW0009472,20240229,TMAX,-12,,,W,\n", false),
+            ("USW00094728,20240229,TMAX,-12,,,w,\n", false),
+            ("USW00094728,20240229,TMAX,,,,W,\n", false),
+            ("\n", false),
+        ];
+        let mut data = Vec::new();
+        let mut spans = Vec::new();
+        for i in 0..BATCH_ROWS {
+            let (row, _) = rows[i % rows.len()];
+            spans.push((data.len(), data.len() + row.len() - 1));
+            data.extend_from_slice(row.as_bytes());
+        }
+        let len = data.len();
+        data.extend_from_slice(&[0; PAD]);
+        let mut masks = MaskArrays::default();
+        masks.classify(&data[..len], b',');
+        let mut batch = Batch::new(fast.width());
+        for &(s, nl) in &spans {
+            batch.push(&data, &masks.delimiters, 0, s, nl);
+        }
+        assert!(batch.is_full());
+        batch.check(&fast, &data);
+        for (i, ok) in batch.ok[..batch.len()].iter().enumerate() {
+            let (row, clean) = rows[i % rows.len()];
+            assert_eq!(*ok, u8::from(clean), "{row:?}");
+            let general = rules
+                .fields
+                .iter()
+                .zip(row.trim_end().split(','))
+                .all(|(f, v)| f.check(v.as_bytes(), true).is_ok())
+                && row.trim_end().split(',').count() == 8;
+            assert_eq!(clean, general, "{row:?}");
+        }
+    }
+}
