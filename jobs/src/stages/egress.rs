@@ -3,9 +3,10 @@
 //! manifest `<prefix>/<run_id>/<index>/_manifest.json` (written last: its
 //! presence means the node's upload is complete).
 //!
-//! Re-runs are idempotent: an object that already exists with the same
-//! size and `crc64nvme` metadata is not uploaded again, and every key is a
-//! pure function of run id, index and file name, so nothing duplicates.
+//! Re-runs are idempotent: every key is a pure function of run id, index
+//! and file name, so nothing duplicates; a small file is PUT again (same
+//! bytes, same key), a multipart-sized one that already exists with the
+//! same size and `crc64nvme` metadata is not uploaded again.
 //!
 //! Every upload carries the CRC64-NVME processing recorded in its marker
 //! as S3's own checksum (a full-object checksum for multipart uploads),
@@ -162,24 +163,16 @@ async fn upload(
 ) -> JobResult<ObjectEntry> {
     let object = ObjectEntry { key: key.to_string(), bytes: entry.bytes, crc64nvme: entry.crc64nvme.clone() };
     let checksum = s3_checksum(entry)?;
-    match client.head_object().bucket(&spec.bucket).key(key).send().await {
-        Ok(head) => {
-            let same_size = head.content_length() == Some(entry.bytes as i64);
-            let same_sum =
-                head.metadata().and_then(|m| m.get(CHECKSUM_METADATA)).is_some_and(|s| *s == entry.crc64nvme);
-            if same_size && same_sum {
-                tracing::debug!(key, "already uploaded; skipping");
-                return Ok(object);
-            }
-        }
-        Err(e) => {
-            let err = s3::classify(&format!("head {key}"), e);
-            if err.exit != ExitCode::NoInput {
-                return Err(err);
-            }
-        }
+    let multipart = entry.bytes >= spec.multipart_threshold_bytes;
+    // Only a large object is worth a HEAD first: a small one costs one PUT
+    // either way, and PUTting the same bytes to the same key is idempotent,
+    // so a retried node simply overwrites it (a HEAD would double the
+    // requests of a typical node: three small results files).
+    if multipart && already_uploaded(client, spec, key, entry).await? {
+        tracing::debug!(key, "already uploaded; skipping");
+        return Ok(object);
     }
-    if entry.bytes >= spec.multipart_threshold_bytes {
+    if multipart {
         upload_multipart(client, spec, key, path, entry, &checksum, concurrency).await?;
     } else {
         let body = ByteStream::from_path(path)
@@ -201,6 +194,27 @@ async fn upload(
     }
     tracing::debug!(key, bytes = entry.bytes, "uploaded");
     Ok(object)
+}
+
+/// True if `key` already holds this file (same size and checksum metadata).
+async fn already_uploaded(
+    client: &aws_sdk_s3::Client,
+    spec: &EgressSpec,
+    key: &str,
+    entry: &FileEntry,
+) -> JobResult<bool> {
+    match client.head_object().bucket(&spec.bucket).key(key).send().await {
+        Ok(head) => {
+            let same_size = head.content_length() == Some(entry.bytes as i64);
+            let same_sum =
+                head.metadata().and_then(|m| m.get(CHECKSUM_METADATA)).is_some_and(|s| *s == entry.crc64nvme);
+            Ok(same_size && same_sum)
+        }
+        Err(e) => {
+            let err = s3::classify(&format!("head {key}"), e);
+            if err.exit == ExitCode::NoInput { Ok(false) } else { Err(err) }
+        }
+    }
 }
 
 /// S3's form of the marker's checksum: base64 of the 8 big-endian bytes.
