@@ -169,6 +169,29 @@ fn bad_utf8() {
 }
 
 #[test]
+fn encoding_is_reported_before_syntax_and_valid_utf8_passes() {
+    // Invalid UTF-8 outside a string, inside a long string, and on a line
+    // that is also broken JSON: the encoding is what is reported.
+    let lines: [&[u8]; 4] = [
+        b"{\"stars\":1,\"review_count\":2,\xc3}",
+        b"{\"stars\":1,\"review_count\":2,\"n\":\"a long string value past sixteen \xe2\x82 bytes\"}",
+        b"{\"stars\":1,\xff,",
+        b"[\"\xc3\xa9\", \xc0\xaf]",
+    ];
+    for line in lines {
+        let mut input = line.to_vec();
+        input.push(b'\n');
+        let out = run_with(&["review_score = stars * review_count"], &input, CalcOptions::default());
+        assert_eq!(out.rejects[0]["rule"], "encoding", "{:?}", String::from_utf8_lossy(line));
+    }
+    let good =
+        "{\"stars\":1,\"review_count\":2,\"n\":\"caf\u{e9} \u{1F600} and a string longer than 16 bytes\"}";
+    let out = run(good);
+    assert_eq!(out.stats.records_out, 1, "{:?}", out.rejects);
+    assert!(out.out.contains("\u{1F600}"));
+}
+
+#[test]
 fn raw_control_character_in_string() {
     assert_eq!(
         reject_of("{\"stars\":1,\"review_count\":2,\"n\":\"a\tb\"}"),

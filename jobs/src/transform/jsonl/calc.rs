@@ -10,7 +10,8 @@ use std::io::{self, Read, Write};
 use serde::{Deserialize, Serialize};
 
 use super::expr::Calculations;
-use super::scan::{Kind, ScanError, scan_object, unescape};
+use super::format::write_f64;
+use super::scan::{Kind, ObjectShape, ScanError, scan_object, unescape};
 
 /// Tuning that bounds memory.
 #[derive(Debug, Clone, Copy)]
@@ -55,7 +56,18 @@ struct RejectOut<'a> {
 
 const MAX_REJECT_RECORD: usize = 1024;
 
+/// Bytes asked of the reader at a time: small enough that the block is
+/// still in L2 while it is scanned and copied to the output buffer.
+const READ_BYTES: usize = 128 << 10;
+
+/// The output is handed to the writer in blocks of about this size.
+const OUT_BLOCK: usize = 256 << 10;
+
 /// Runs `calc` over every line of `input`.
+///
+/// Output lines are collected into blocks of [`OUT_BLOCK`] bytes, so `out`
+/// needs no buffering of its own; `rejects` gets one small write per
+/// reject and should be buffered.
 pub fn calculate_jsonl<R: Read>(
     calc: &Calculations,
     options: CalcOptions,
@@ -66,27 +78,28 @@ pub fn calculate_jsonl<R: Read>(
     let max_record = options.max_record_bytes.max(64);
     let capacity = options.buffer_bytes.max(2 * max_record);
     let mut buf = vec![0u8; capacity];
-    let mut worker = Worker::new(calc, out, rejects);
+    let mut worker = Worker::new(calc, out, rejects, max_record);
     let mut filled = 0usize;
     let mut first = true;
     let mut skipping = false;
     loop {
-        let mut eof = false;
-        while filled < capacity {
-            let n = match input.read(&mut buf[filled..]) {
-                Ok(n) => n,
+        let want = (filled + READ_BYTES).min(capacity);
+        let n = loop {
+            match input.read(&mut buf[filled..want]) {
+                Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
-            };
-            if n == 0 {
-                eof = true;
-                break;
             }
-            filled += n;
-            worker.stats.bytes_in += n as u64;
-        }
+        };
+        let eof = n == 0;
+        filled += n;
+        worker.stats.bytes_in += n as u64;
         let mut at = 0;
         if first {
+            // A BOM is only recognised whole: wait for 3 bytes (or EOF).
+            if filled < 3 && !eof {
+                continue;
+            }
             first = false;
             if buf[..filled].starts_with(b"\xEF\xBB\xBF") {
                 at = 3;
@@ -113,9 +126,9 @@ pub fn calculate_jsonl<R: Read>(
                 at = filled;
             }
             if !eof && filled - at > max_record {
-                let reason = format!("record longer than {max_record} bytes");
-                worker.reject(&buf[at..filled], None, "recordTooLong", &reason)?;
-                worker.line_no += 1;
+                // No newline within the limit: reject what we have and
+                // skip to the next one without buffering the rest.
+                worker.too_long(&buf[at..filled])?;
                 skipping = true;
                 at = filled;
             }
@@ -126,6 +139,7 @@ pub fn calculate_jsonl<R: Read>(
         buf.copy_within(at..filled, 0);
         filled -= at;
     }
+    worker.flush_out()?;
     worker.out.flush()?;
     worker.rejects.flush()?;
     Ok(worker.stats)
@@ -142,12 +156,19 @@ struct Worker<'c, 'w> {
     values: Vec<f64>,
     stack: Vec<f64>,
     results: Vec<f64>,
-    line_out: Vec<u8>,
+    /// Output lines not yet handed to `out`.
+    out_buf: Vec<u8>,
+    max_record: usize,
     reject_buf: Vec<u8>,
 }
 
 impl<'c, 'w> Worker<'c, 'w> {
-    fn new(calc: &'c Calculations, out: &'w mut dyn Write, rejects: &'w mut dyn Write) -> Self {
+    fn new(
+        calc: &'c Calculations,
+        out: &'w mut dyn Write,
+        rejects: &'w mut dyn Write,
+        max_record: usize,
+    ) -> Self {
         let n = calc.variables.len();
         Worker {
             calc,
@@ -159,25 +180,46 @@ impl<'c, 'w> Worker<'c, 'w> {
             values: vec![0.0; n],
             stack: Vec::with_capacity(16),
             results: vec![0.0; calc.assignments.len()],
-            line_out: Vec::with_capacity(4096),
+            out_buf: Vec::with_capacity(OUT_BLOCK + (64 << 10)),
+            max_record,
             reject_buf: Vec::with_capacity(512),
         }
     }
 
     fn line(&mut self, raw: &[u8]) -> io::Result<()> {
+        if raw.len() > self.max_record {
+            // Whether or not the whole line fitted in the buffer, so the
+            // answer does not depend on how reads fell.
+            return self.too_long(raw);
+        }
         let line = raw.strip_suffix(b"\r").unwrap_or(raw);
         let result = self.process(line);
         self.line_no += 1;
         result
     }
 
+    /// Rejects a line longer than the limit, showing at most its first
+    /// `max_record` bytes.
+    fn too_long(&mut self, head: &[u8]) -> io::Result<()> {
+        let max = self.max_record;
+        let reason = format!("record longer than {max} bytes");
+        self.reject(&head[..head.len().min(max)], None, "recordTooLong", &reason)?;
+        self.line_no += 1;
+        Ok(())
+    }
+
+    /// Hands the collected output lines to `out`.
+    fn flush_out(&mut self) -> io::Result<()> {
+        if !self.out_buf.is_empty() {
+            self.out.write_all(&self.out_buf)?;
+            self.out_buf.clear();
+        }
+        Ok(())
+    }
+
     fn process(&mut self, line: &[u8]) -> io::Result<()> {
         if line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
             return self.reject(line, None, "blankLine", "blank line");
-        }
-        if let Err(e) = std::str::from_utf8(line) {
-            let reason = format!("invalid UTF-8 at byte {}", e.valid_up_to());
-            return self.reject(line, None, "encoding", &reason);
         }
         self.found.iter_mut().for_each(|f| *f = None);
         let variables = &self.calc.variables;
@@ -194,6 +236,15 @@ impl<'c, 'w> Worker<'c, 'w> {
                 found[s] = Some((m.value, m.kind));
             }
         });
+        // The encoding is checked before the syntax (an invalid line is
+        // reported as such), but only lines that are not plain ASCII need
+        // the check, and a successful scan tells which those are.
+        if !matches!(shape, Ok(ObjectShape { ascii: true, .. }))
+            && let Err(e) = std::str::from_utf8(line)
+        {
+            let reason = format!("invalid UTF-8 at byte {}", e.valid_up_to());
+            return self.reject(line, None, "encoding", &reason);
+        }
         let shape = match shape {
             Ok(shape) => shape,
             Err(ScanError::Syntax { at, what }) => {
@@ -244,44 +295,49 @@ impl<'c, 'w> Worker<'c, 'w> {
     /// name, or appended before the closing brace.
     fn write_record(&mut self, line: &[u8], close: usize, empty: bool) -> io::Result<()> {
         let calc = self.calc;
+        // (value start, value end, assignment) of targets the line already
+        // has, replaced in place; the others are appended. Without
+        // allocating: this runs for every line.
         let mut replaced: [(usize, usize, usize); 8] = [(0, 0, 0); 8];
         let mut n_replaced = 0;
-        let out = &mut self.line_out;
-        out.clear();
-        let mut fmt = ryu::Buffer::new();
-        let mut appended_any = false;
-        let mut appends: Vec<usize> = Vec::new();
         for (i, a) in calc.assignments.iter().enumerate() {
-            match self.found[a.slot] {
-                Some(((s, e), _)) if n_replaced < replaced.len() => {
-                    replaced[n_replaced] = (s, e, i);
-                    n_replaced += 1;
-                }
-                _ => appends.push(i),
+            if let Some(((s, e), _)) = self.found[a.slot]
+                && n_replaced < replaced.len()
+            {
+                replaced[n_replaced] = (s, e, i);
+                n_replaced += 1;
             }
         }
         let replaced = &mut replaced[..n_replaced];
         replaced.sort_unstable();
+        let out = &mut self.out_buf;
         let mut cursor = 0;
         for &(s, e, i) in replaced.iter() {
             out.extend_from_slice(&line[cursor..s]);
-            out.extend_from_slice(fmt.format_finite(self.results[i]).as_bytes());
+            write_f64(out, self.results[i]);
             cursor = e;
         }
         out.extend_from_slice(&line[cursor..close]);
-        for i in appends {
+        let mut appended_any = false;
+        for (i, a) in calc.assignments.iter().enumerate() {
+            if replaced.iter().any(|&(_, _, r)| r == i) {
+                continue;
+            }
             if !empty || appended_any {
                 out.push(b',');
             }
             appended_any = true;
             out.push(b'"');
-            out.extend_from_slice(calc.assignments[i].target.as_bytes());
+            out.extend_from_slice(a.target.as_bytes());
             out.extend_from_slice(b"\":");
-            out.extend_from_slice(fmt.format_finite(self.results[i]).as_bytes());
+            write_f64(out, self.results[i]);
         }
         out.extend_from_slice(&line[close..]);
         out.push(b'\n');
-        self.out.write_all(out)
+        if out.len() >= OUT_BLOCK {
+            self.flush_out()?;
+        }
+        Ok(())
     }
 
     fn reject(&mut self, line: &[u8], field: Option<&str>, rule: &str, reason: &str) -> io::Result<()> {

@@ -2,6 +2,7 @@
 
 mod calc;
 mod expr;
+mod format;
 mod scan;
 
 pub use calc::{CalcOptions, CalcStats, calculate_jsonl};
