@@ -21,7 +21,7 @@ pub fn write_f64(out: &mut Vec<u8>, v: f64) {
 #[inline]
 fn one_decimal(v: f64) -> Option<u64> {
     // 1e14 tenths keeps every integer involved exact in f64 (< 2^53).
-    if !(v >= 0.0 && v < 1e13) || v.is_sign_negative() {
+    if !(0.0..1e13).contains(&v) || v.is_sign_negative() {
         return None;
     }
     let tenths = (v * 10.0).round();

@@ -173,7 +173,10 @@ fn find_special(b: &[u8], from: usize) -> Option<usize> {
         }
         i += 16;
     }
-    b[i.min(b.len())..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20 || c >= 0x80).map(|p| i + p)
+    b[i.min(b.len())..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c))
+        .map(|p| i + p)
 }
 
 struct Scanner<'a> {
@@ -480,7 +483,7 @@ mod tests {
                 line.extend_from_slice(pieces[(x % 9) as usize]);
             }
             x = x.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-            if x % 3 == 0 {
+            if x.is_multiple_of(3) {
                 line.extend_from_slice(b"\" tail");
             }
             let mut s = Scanner { b: &line, i: 0, non_ascii: false };
