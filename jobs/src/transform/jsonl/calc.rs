@@ -10,7 +10,7 @@ use std::io::{self, Read, Write};
 use serde::{Deserialize, Serialize};
 
 use super::expr::Calculations;
-use super::format::write_f64;
+use super::number::{parse_f64, write_f64};
 use super::scan::{Kind, ObjectShape, ScanError, scan_object, unescape};
 
 /// Tuning that bounds memory.
@@ -230,7 +230,12 @@ impl<'c, 'w> Worker<'c, 'w> {
                 let decoded = unescape(key);
                 variables.iter().position(|v| *v == decoded)
             } else {
-                variables.iter().position(|v| v.as_bytes() == key)
+                // Length and first byte rule out nearly every other key
+                // without a call to memcmp.
+                variables.iter().position(|v| {
+                    let v = v.as_bytes();
+                    v.len() == key.len() && v.first() == key.first() && v == key
+                })
             };
             if let Some(s) = slot {
                 found[s] = Some((m.value, m.kind));
@@ -266,10 +271,7 @@ impl<'c, 'w> Worker<'c, 'w> {
                     let reason = format!("field {name:?} is missing");
                     return self.reject(line, Some(name), "missingField", &reason);
                 }
-                Some(((s, e), Kind::Number)) => {
-                    let text = std::str::from_utf8(&line[s..e]).unwrap_or("");
-                    self.values[slot] = text.parse().unwrap_or(f64::NAN);
-                }
+                Some(((s, e), Kind::Number)) => self.values[slot] = parse_f64(&line[s..e]),
                 Some((_, kind)) => {
                     let reason = format!("field {name:?} is a {}, not a number", kind.name());
                     return self.reject(line, Some(name), "notNumber", &reason);

@@ -2,7 +2,7 @@
 
 mod calc;
 mod expr;
-mod format;
+mod number;
 mod scan;
 
 pub use calc::{CalcOptions, CalcStats, calculate_jsonl};
