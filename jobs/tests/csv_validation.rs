@@ -517,3 +517,167 @@ fn tiny_buffers_give_identical_results() {
     assert!(big.stats.records_rejected > 1000 && big.stats.records_clean > 2000);
     assert_eq!(big.stats.records_in, 5000);
 }
+
+/// Runs `input` through the fast path and through the general path only:
+/// identical clean output, rejects and stats.
+fn assert_fast_matches_general(rules: &CompiledRules, input: &[u8]) {
+    let fast = run_with(rules, input, ValidateOptions::default());
+    let general = run_with(rules, input, ValidateOptions { fast_path: false, ..ValidateOptions::default() });
+    assert_eq!(fast.clean, general.clean, "{:?}", String::from_utf8_lossy(input));
+    assert_eq!(fast.rejects, general.rejects);
+    assert_eq!(fast.stats, general.stats);
+}
+
+/// Tricky values in every GHCN field, one per row among good rows, and
+/// the same rows with CRLF, quotes, a BOM and a missing final newline:
+/// the fast path must agree with the general validator on every one.
+#[test]
+fn fast_path_agrees_with_general_path_on_tricky_values() {
+    let fields: [&[&str]; 8] = [
+        &[
+            "USW00094728",
+            "USW0009472",
+            "USW000947288",
+            "usW00094728",
+            "U1W00094728",
+            "US_00094728",
+            "",
+            "ÜSW00094728",
+        ],
+        &[
+            "20240229",
+            "20230229",
+            "19000229",
+            "20000229",
+            "21000229",
+            "20231231",
+            "20231232",
+            "20230431",
+            "20231301",
+            "20230001",
+            "20230100",
+            "2023011",
+            "202301011",
+            "2023-1-1",
+            "0000229",
+            "00000229",
+            "",
+        ],
+        &[
+            "TMAX", "TMXX", "TMA", "TMAXX", "tmax", "SN32", "SN38", "SN08", "WT22", "WT23", "WV20", "WV02",
+            "T", "", "TMA\0",
+        ],
+        &[
+            "0",
+            "-0",
+            "+7",
+            "-9999",
+            "12345678",
+            "-12345678",
+            "123456789",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "99999999999999999999",
+            "1.5",
+            "1e3",
+            " 1",
+            "-",
+            "+",
+            "",
+            "12a",
+        ],
+        &["", "B", "T", "BB", "b", "Z", "é"],
+        &["", "X", "I", "x", "XX"],
+        &["W", "7", "a", "z", "", "1", "WW"],
+        &["", "0000", "2359", "2400", "0060", "0759", "700", "07000", "07:0", "-100"],
+    ];
+    let good = ["USW00094728", "20230101", "TMAX", "-12", "", "", "W", "0700"];
+    let mut input = String::new();
+    for (f, values) in fields.iter().enumerate() {
+        for v in values.iter() {
+            let mut row = good;
+            row[f] = v;
+            input.push_str(&row.join(","));
+            input.push('\n');
+            input.push_str(&good.join(","));
+            input.push('\n');
+        }
+    }
+    let rules = ghcn();
+    assert_fast_matches_general(&rules, input.as_bytes());
+    assert_fast_matches_general(&rules, input.replace('\n', "\r\n").as_bytes());
+    assert_fast_matches_general(&rules, format!("\u{feff}{}", input.trim_end()).as_bytes());
+    let quoted = input.replace(",W,", ",\"W\",").replace(",TMXX,", ",\"TM\nXX\",");
+    assert_fast_matches_general(&rules, quoted.as_bytes());
+    assert_fast_matches_general(&rules, &mixed_input(3000));
+    // Tiny buffers: records cross every read boundary.
+    let small = ValidateOptions { max_record_bytes: 64, buffer_bytes: 128, ..ValidateOptions::default() };
+    let general_small = ValidateOptions { fast_path: false, ..small };
+    let a = run_with(&rules, input.as_bytes(), small);
+    let b = run_with(&rules, input.as_bytes(), general_small);
+    assert_eq!((a.clean, a.rejects, a.stats), (b.clean, b.rejects, b.stats));
+}
+
+/// A custom rule set with a header, another delimiter, other types and a
+/// wide row: every field kind the fast path compiles, and some it leaves
+/// to the general check.
+#[test]
+fn fast_path_agrees_with_general_path_on_other_rule_sets() {
+    let rules = custom(
+        r#"{"dialect":{"header":true,"delimiter":";"},"schema":{"fields":[
+            {"name":"code","constraints":{"required":true,"pattern":"[A-F0-9]{4}-[xyz]"}},
+            {"name":"when","type":"datetime","format":"%Y-%m-%d %H:%M"},
+            {"name":"day","type":"date"},
+            {"name":"n","type":"integer","constraints":{"minimum":-5,"maximum":5}},
+            {"name":"word","constraints":{"enum":["alpha","beta","a-very-long-enum-value"],"maxLength":5}},
+            {"name":"x","type":"number"},
+            {"name":"flag","type":"boolean"},
+            {"name":"free","constraints":{"minLength":2}},
+            {"name":"re","constraints":{"pattern":"a+b"}}]}}"#,
+    );
+    let mut input = String::from("code;when;day;n;word;x;flag;free;re\n");
+    let codes = ["AB12-x", "ab12-x", "AB12-w", "AB1-x", ""];
+    let whens = ["2024-02-29 23:59", "2023-02-29 00:00", "2024-02-29 24:00", "", "2024-02-29T23:59"];
+    let days = ["2024-02-29", "2023-02-29", "2024-2-29", ""];
+    let ns = ["0", "5", "6", "-5", "-6", "x", ""];
+    let words = ["alpha", "beta", "gamma", "a-very-long-enum-value", "", "alph"];
+    let xs = ["1.5", "NaN", "x", ""];
+    let flags = ["true", "0", "yes", ""];
+    let frees = ["ab", "a", "", "abc"];
+    let res = ["ab", "aab", "b", ""];
+    let mut i = 0usize;
+    for code in codes {
+        for when in whens {
+            for day in days {
+                i += 7;
+                let pick = |v: &[&str]| v[i % v.len()].to_string();
+                let row = [
+                    code.to_string(),
+                    when.to_string(),
+                    day.to_string(),
+                    pick(&ns),
+                    pick(&words),
+                    pick(&xs),
+                    pick(&flags),
+                    pick(&frees),
+                    pick(&res),
+                ];
+                input.push_str(&row.join(";"));
+                input.push('\n');
+            }
+        }
+    }
+    assert_fast_matches_general(&rules, input.as_bytes());
+    let wide = custom(&format!(
+        r#"{{"dialect":{{"header":false}},"schema":{{"fields":[{}]}}}}"#,
+        (0..70).map(|i| format!(r#"{{"name":"f{i}","type":"integer"}}"#)).collect::<Vec<_>>().join(",")
+    ));
+    let row: Vec<String> = (0..70).map(|i| i.to_string()).collect();
+    let mut short = row.clone();
+    short.pop();
+    let wide_input =
+        format!("{}\n{}\n{}\n", row.join(","), short.join(","), row.join(",").replace(",7,", ",x,"));
+    assert_fast_matches_general(&wide, wide_input.as_bytes());
+}

@@ -24,8 +24,11 @@ impl MaskArrays {
     pub fn classify(&mut self, data: &[u8], delimiter: u8) {
         let words = data.len().div_ceil(64) + 1;
         for v in [&mut self.delimiters, &mut self.newlines, &mut self.special] {
-            v.clear();
+            // Every word is written below: no need to clear first (that
+            // would be a third more memory traffic per block).
             v.resize(words, 0);
+            v.truncate(words);
+            v[words - 1] = 0;
         }
         let full = data.len() / 64;
         classify_full_blocks(&data[..full * 64], delimiter, self);

@@ -139,6 +139,8 @@ pub(super) struct Batch {
     pub(super) newlines: Vec<usize>,
     /// Per row: 1 while it may be clean.
     pub(super) ok: Vec<u8>,
+    /// Per field: remembered answers (used by date/time fields).
+    caches: Vec<AnswerCache>,
 }
 
 impl Batch {
@@ -150,6 +152,7 @@ impl Batch {
             starts: vec![0; BATCH_ROWS],
             newlines: vec![0; BATCH_ROWS],
             ok: vec![0; BATCH_ROWS],
+            caches: (0..width).map(|_| AnswerCache::new()).collect(),
         }
     }
 
@@ -247,7 +250,7 @@ impl Batch {
         let rows = self.rows;
         for (f, field) in rules.fields.iter().enumerate() {
             let column = Column { starts: &self.bounds[f][..rows], ends: &self.bounds[f + 1][..rows] };
-            field.check_column(padded, column, &mut self.ok[..rows]);
+            field.check_column(padded, column, &mut self.ok[..rows], &mut self.caches[f]);
         }
     }
 }
@@ -361,21 +364,21 @@ impl FastField {
 
     /// [`Self::check`] for this field of every row of a batch: the kind
     /// of check is decided once, then a loop made for it runs.
-    fn check_column(&self, padded: &[u8], col: Column<'_>, ok: &mut [u8]) {
+    fn check_column(&self, padded: &[u8], col: Column<'_>, ok: &mut [u8], cache: &mut AnswerCache) {
         let missing_ok = u8::from(!self.required);
         match &self.check {
             Check::Integer => integer_column(padded, col, ok, missing_ok),
             Check::Temporal(format) => match format.fast_check() {
                 Some(tc) if tc.date && !tc.time => {
-                    temporal_column::<true, false>(padded, col, ok, tc, missing_ok)
+                    temporal_column::<true, false>(padded, col, ok, tc, missing_ok, cache)
                 }
                 Some(tc) if !tc.date && tc.time => {
-                    temporal_column::<false, true>(padded, col, ok, tc, missing_ok)
+                    temporal_column::<false, true>(padded, col, ok, tc, missing_ok, cache)
                 }
                 Some(tc) if tc.date && tc.time => {
-                    temporal_column::<true, true>(padded, col, ok, tc, missing_ok)
+                    temporal_column::<true, true>(padded, col, ok, tc, missing_ok, cache)
                 }
-                Some(tc) => temporal_column::<false, false>(padded, col, ok, tc, missing_ok),
+                Some(tc) => temporal_column::<false, false>(padded, col, ok, tc, missing_ok, cache),
                 None => each(col, ok, |s, e| u8::from(self.check(padded, s, e))),
             },
             Check::Text { min, max, classes: None, set: Some(TextSet::Bytes(bits)) } => {
@@ -417,8 +420,50 @@ fn temporal_column<const DATE: bool, const TIME: bool>(
     ok: &mut [u8],
     tc: TemporalCheck,
     missing_ok: u8,
+    cache: &mut AnswerCache,
 ) {
-    each(col, ok, |s, e| u8::from(tc.is_valid::<DATE, TIME>(padded, s, e)) | (u8::from(s == e) & missing_ok));
+    if tc.width() > 8 {
+        each(col, ok, |s, e| {
+            u8::from(tc.is_valid::<DATE, TIME>(padded, s, e)) | (u8::from(s == e) & missing_ok)
+        });
+        return;
+    }
+    let n = ok.len();
+    assert!(col.starts.len() == n && col.ends.len() == n);
+    for (i, ok) in ok.iter_mut().enumerate() {
+        let (s, e) = col.get(i);
+        let word = tc.word(padded, s).unwrap_or(0);
+        // A column holds few distinct dates or times (a year has 365
+        // days): most values were answered before.
+        let slot = (word.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - CACHE_BITS)) as usize;
+        let valid = if cache.words[slot] == word {
+            cache.valid[slot]
+        } else {
+            let valid = u8::from(tc.word_is_valid::<DATE, TIME>(word));
+            cache.words[slot] = word;
+            cache.valid[slot] = valid;
+            valid
+        };
+        *ok &= (valid & u8::from(e - s == tc.width())) | (u8::from(s == e) & missing_ok);
+    }
+}
+
+const CACHE_BITS: u32 = 11;
+
+/// Remembered answers of a date/time check, by the value's bytes
+/// (direct-mapped, 2048 entries, ~18 KB).
+#[derive(Debug)]
+pub(super) struct AnswerCache {
+    words: Box<[u64; 1 << CACHE_BITS]>,
+    valid: Box<[u8; 1 << CACHE_BITS]>,
+}
+
+impl AnswerCache {
+    fn new() -> Self {
+        // All-ones bytes are never a value here (fast-path rows are
+        // ASCII), so an empty slot never matches.
+        AnswerCache { words: Box::new([u64::MAX; 1 << CACHE_BITS]), valid: Box::new([0; 1 << CACHE_BITS]) }
+    }
 }
 
 #[inline(never)]

@@ -167,6 +167,30 @@ impl TemporalCheck {
         // and would make that branch unpredictable.
         (end - start == self.width) & self.layout.is_valid::<DATE, TIME>(x)
     }
+
+    /// The value's bytes as one word, when the format is at most 8 bytes
+    /// wide (`None` otherwise): a key for remembering answers.
+    #[inline(always)]
+    pub fn word(&self, padded: &[u8], start: usize) -> Option<u64> {
+        if self.width > 8 {
+            return None;
+        }
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&padded[start..start + 8]);
+        Some(u64::from_le_bytes(word) & self.keep as u64)
+    }
+
+    /// [`Self::is_valid`] of a value of the right length given by
+    /// [`Self::word`].
+    #[inline(always)]
+    pub fn word_is_valid<const DATE: bool, const TIME: bool>(&self, word: u64) -> bool {
+        self.layout.is_valid::<DATE, TIME>(u128::from(word))
+    }
+
+    /// The format's width in bytes.
+    pub fn width(&self) -> usize {
+        self.width
+    }
 }
 
 /// A fixed-width format of at most 16 bytes as masks over one 16-byte
