@@ -29,6 +29,7 @@ use super::fast::{Batch, FastRules, PAD};
 use super::rules::{CompiledRules, Violation};
 use crate::checksum::write_all_vectored;
 use crate::transform::classify::{MaskArrays, window};
+use crate::transform::reject::{count, write_reject};
 
 /// Tuning that bounds memory.
 #[derive(Debug, Clone, Copy)]
@@ -109,15 +110,6 @@ pub struct RejectRecord {
     pub record: String,
 }
 
-#[derive(Serialize)]
-struct RejectOut<'a> {
-    line: u64,
-    field: Option<&'a str>,
-    rule: &'a str,
-    reason: &'a str,
-    record: &'a str,
-}
-
 /// Identity hasher for sets of precomputed 64-bit fingerprints.
 #[derive(Default)]
 struct Fingerprint(u64);
@@ -137,8 +129,6 @@ impl Hasher for Fingerprint {
 }
 
 type FingerprintSet = HashSet<u64, BuildHasherDefault<Fingerprint>>;
-
-const MAX_REJECT_RECORD: usize = 1024;
 
 /// Bytes asked of the reader at a time. Small enough that the block just
 /// read is still in L2 when the scanner reads it and `writev` copies the
@@ -705,15 +695,8 @@ impl<'r, 'w> Engine<'r, 'w> {
         if let Some(f) = field {
             count(&mut self.stats.rejects_by_field, f);
         }
-        let shown = &raw[..raw.len().min(MAX_REJECT_RECORD)];
-        let record = String::from_utf8_lossy(shown);
         self.reject_buf.clear();
-        serde_json::to_writer(
-            &mut self.reject_buf,
-            &RejectOut { line: self.line, field, rule, reason, record: &record },
-        )
-        .map_err(io::Error::other)?;
-        self.reject_buf.push(b'\n');
+        write_reject(&mut self.reject_buf, self.line, field, rule, reason, raw);
         self.rejects.write_all(&self.reject_buf)?;
         Ok(false)
     }
@@ -821,16 +804,6 @@ impl<'r, 'w> Engine<'r, 'w> {
                 }
                 i = j + 1;
             }
-        }
-    }
-}
-
-/// Adds one to `key`'s count, allocating the key only the first time.
-fn count(map: &mut BTreeMap<String, u64>, key: &str) {
-    match map.get_mut(key) {
-        Some(n) => *n += 1,
-        None => {
-            map.insert(key.to_string(), 1);
         }
     }
 }

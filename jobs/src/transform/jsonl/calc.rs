@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::expr::Calculations;
 use super::number::{parse_f64, write_f64};
 use super::scan::{Kind, ObjectShape, ScanError, scan_object, unescape};
+use crate::transform::reject::{count, write_reject};
 
 /// Tuning that bounds memory.
 #[derive(Debug, Clone, Copy)]
@@ -44,17 +45,6 @@ pub struct CalcStats {
     /// Rejects per field (field-level rules only).
     pub rejects_by_field: BTreeMap<String, u64>,
 }
-
-#[derive(Serialize)]
-struct RejectOut<'a> {
-    line: u64,
-    field: Option<&'a str>,
-    rule: &'a str,
-    reason: &'a str,
-    record: &'a str,
-}
-
-const MAX_REJECT_RECORD: usize = 1024;
 
 /// Bytes asked of the reader at a time: small enough that the block is
 /// still in L2 while it is scanned and copied to the output buffer.
@@ -345,18 +335,12 @@ impl<'c, 'w> Worker<'c, 'w> {
     fn reject(&mut self, line: &[u8], field: Option<&str>, rule: &str, reason: &str) -> io::Result<()> {
         self.stats.records_in += 1;
         self.stats.records_rejected += 1;
-        *self.stats.rejects_by_rule.entry(rule.to_string()).or_default() += 1;
+        count(&mut self.stats.rejects_by_rule, rule);
         if let Some(f) = field {
-            *self.stats.rejects_by_field.entry(f.to_string()).or_default() += 1;
+            count(&mut self.stats.rejects_by_field, f);
         }
-        let record = String::from_utf8_lossy(&line[..line.len().min(MAX_REJECT_RECORD)]);
         self.reject_buf.clear();
-        serde_json::to_writer(
-            &mut self.reject_buf,
-            &RejectOut { line: self.line_no, field, rule, reason, record: &record },
-        )
-        .map_err(io::Error::other)?;
-        self.reject_buf.push(b'\n');
+        write_reject(&mut self.reject_buf, self.line_no, field, rule, reason, line);
         self.rejects.write_all(&self.reject_buf)
     }
 }
