@@ -27,6 +27,10 @@ py="$venv/bin/python"
 measure() { # label work cmd...
   local label=$1 work=$2; shift 2
   case "$skip" in *" $label "*) return;; esac
+  # Every tool writes new files, as the processing stage does (truncating
+  # a previous run's 1 GB output would be timed too, and ext4 flushes a
+  # truncated-and-rewritten file on close).
+  rm -f "$dir/out.$label" "$dir/rej.$label"
   sync; "$py" "$here/measure.py" "$label/$work" -- "$@" | tee -a "$results" || true
 }
 for work in csv jsonl; do
