@@ -31,6 +31,9 @@ measure() { # label work cmd...
   # a previous run's 1 GB output would be timed too, and ext4 flushes a
   # truncated-and-rewritten file on close).
   rm -f "$dir/out.$label" "$dir/rej.$label"
+  # Each tool starts with its input in the page cache (the big frames of
+  # the tool before may have pushed it out).
+  cat "$src" > /dev/null
   sync; "$py" "$here/measure.py" "$label/$work" -- "$@" | tee -a "$results" || true
 }
 for work in csv jsonl; do
