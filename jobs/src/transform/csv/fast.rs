@@ -292,10 +292,21 @@ fn load8(padded: &[u8], s: usize) -> u64 {
     u64::from_le_bytes(word)
 }
 
-/// All ones in the low `n` bytes (`n` in 1..=8), for `n` = 0 zero.
+/// All ones in the low `n` bytes (`n` in 0..=8; more counts as 8).
 #[inline(always)]
 fn low_bytes(n: usize) -> u64 {
-    (u64::MAX >> (64 - 8 * n.clamp(1, 8))) & 0u64.wrapping_sub(u64::from(n != 0))
+    const KEEP: [u64; 9] = [
+        0,
+        0xFF,
+        0xFFFF,
+        0xFF_FFFF,
+        0xFFFF_FFFF,
+        0xFF_FFFF_FFFF,
+        0xFFFF_FFFF_FFFF,
+        0xFF_FFFF_FFFF_FFFF,
+        u64::MAX,
+    ];
+    KEEP[n.min(8)]
 }
 
 /// 1 when every byte of `x` selected by `keep` is an ASCII digit: high

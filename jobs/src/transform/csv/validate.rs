@@ -340,6 +340,25 @@ impl<'r, 'w> Engine<'r, 'w> {
         let mut batch = self.batch.take();
         let mut run_start = from; // first byte of clean records not yet in `runs`
         let mut rs = from; // start of the current record
+        if let (Some(fast), Some(batch)) = (fast, batch.as_mut())
+            && !any_special
+            && !self.header_pending
+        {
+            // The usual block: plain ASCII rows only, so every newline ends
+            // a record and every record goes to the batch.
+            for (w, &word) in masks.newlines.iter().enumerate() {
+                let mut newlines = word;
+                while newlines != 0 {
+                    let nl = from + 64 * w + newlines.trailing_zeros() as usize;
+                    newlines &= newlines - 1;
+                    batch.push(padded, &masks.delimiters, from, rs, nl);
+                    rs = nl + 1;
+                    if batch.is_full() {
+                        self.flush_batch(batch, fast, padded, masks, from, &mut run_start)?;
+                    }
+                }
+            }
+        }
         for (w, &word) in masks.newlines.iter().enumerate() {
             let mut newlines = word;
             while newlines != 0 {
