@@ -84,8 +84,9 @@ pub fn scan_object(line: &[u8], mut member: impl FnMut(Member)) -> Result<Object
     let mut s = Scanner { b: line, i: 0, non_ascii: false };
     s.ws();
     match s.peek() {
-        Some(b'{') => {}
-        Some(_) => {
+        b'{' => {}
+        0 if s.i == line.len() => return Err(s.err("a JSON value")),
+        _ => {
             // Valid JSON of another type is reported as such.
             let kind = s.value(0)?;
             s.ws();
@@ -94,24 +95,23 @@ pub fn scan_object(line: &[u8], mut member: impl FnMut(Member)) -> Result<Object
             }
             return Err(ScanError::NotObject(kind.name()));
         }
-        None => return Err(s.err("a JSON value")),
     }
     s.i += 1;
     s.ws();
     let mut empty = true;
-    if s.peek() == Some(b'}') {
+    if s.peek() == b'}' {
         s.i += 1;
     } else {
         loop {
             s.ws();
-            if s.peek() != Some(b'"') {
+            if s.peek() != b'"' {
                 return Err(s.err("a string key"));
             }
             let key_start = s.i + 1;
             let key_escaped = s.string()?;
             let key = (key_start, s.i - 1);
             s.ws();
-            if s.peek() != Some(b':') {
+            if s.peek() != b':' {
                 return Err(s.err("':'"));
             }
             s.i += 1;
@@ -122,8 +122,8 @@ pub fn scan_object(line: &[u8], mut member: impl FnMut(Member)) -> Result<Object
             empty = false;
             s.ws();
             match s.peek() {
-                Some(b',') => s.i += 1,
-                Some(b'}') => {
+                b',' => s.i += 1,
+                b'}' => {
                     s.i += 1;
                     break;
                 }
@@ -187,9 +187,13 @@ struct Scanner<'a> {
 }
 
 impl Scanner<'_> {
+    /// The current byte, or 0 at the end of the line. A NUL byte is
+    /// valid nowhere outside strings (which are scanned apart), so every
+    /// caller treats both alike, and one compare replaces an `Option`'s
+    /// two.
     #[inline(always)]
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
+    fn peek(&self) -> u8 {
+        self.b.get(self.i).copied().unwrap_or(0)
     }
 
     fn err(&self, what: &'static str) -> ScanError {
@@ -200,7 +204,7 @@ impl Scanner<'_> {
     fn ws(&mut self) {
         // Usually there is no whitespace, or one space: test the first
         // byte before looping.
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+        while matches!(self.peek(), b' ' | b'\t' | b'\n' | b'\r') {
             self.i += 1;
         }
     }
@@ -210,11 +214,11 @@ impl Scanner<'_> {
     #[inline(always)]
     fn value(&mut self, depth: usize) -> Result<Kind, ScanError> {
         match self.peek() {
-            Some(b'"') => {
+            b'"' => {
                 self.string()?;
                 Ok(Kind::String)
             }
-            Some(b'-' | b'0'..=b'9') => {
+            b'-' | b'0'..=b'9' => {
                 self.number()?;
                 Ok(Kind::Number)
             }
@@ -225,17 +229,17 @@ impl Scanner<'_> {
     #[inline(never)]
     fn other_value(&mut self, depth: usize) -> Result<Kind, ScanError> {
         match self.peek() {
-            Some(b'{') => {
+            b'{' => {
                 self.container(depth, b'}', true)?;
                 Ok(Kind::Object)
             }
-            Some(b'[') => {
+            b'[' => {
                 self.container(depth, b']', false)?;
                 Ok(Kind::Array)
             }
-            Some(b't') => self.literal(b"true", Kind::Bool),
-            Some(b'f') => self.literal(b"false", Kind::Bool),
-            Some(b'n') => self.literal(b"null", Kind::Null),
+            b't' => self.literal(b"true", Kind::Bool),
+            b'f' => self.literal(b"false", Kind::Bool),
+            b'n' => self.literal(b"null", Kind::Null),
             _ => Err(self.err("a JSON value")),
         }
     }
@@ -255,19 +259,19 @@ impl Scanner<'_> {
         }
         self.i += 1;
         self.ws();
-        if self.peek() == Some(close) {
+        if self.peek() == close {
             self.i += 1;
             return Ok(());
         }
         loop {
             self.ws();
             if object {
-                if self.peek() != Some(b'"') {
+                if self.peek() != b'"' {
                     return Err(self.err("a string key"));
                 }
                 self.string()?;
                 self.ws();
-                if self.peek() != Some(b':') {
+                if self.peek() != b':' {
                     return Err(self.err("':'"));
                 }
                 self.i += 1;
@@ -276,8 +280,8 @@ impl Scanner<'_> {
             self.value(depth + 1)?;
             self.ws();
             match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(c) if c == close => {
+                b',' => self.i += 1,
+                c if c == close => {
                     self.i += 1;
                     return Ok(());
                 }
@@ -314,8 +318,8 @@ impl Scanner<'_> {
             escaped = true;
             self.i = at + 1;
             match self.peek() {
-                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 1,
-                Some(b'u') => {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 1,
+                b'u' => {
                     let hex = self.b.get(self.i + 1..self.i + 5);
                     if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
                         return Err(self.err("four hex digits after \\u"));
@@ -360,7 +364,7 @@ impl Scanner<'_> {
             }
             self.i += 8;
         }
-        while let Some(b'0'..=b'9') = self.peek() {
+        while self.peek().is_ascii_digit() {
             self.i += 1;
         }
         self.i - start
@@ -368,25 +372,25 @@ impl Scanner<'_> {
 
     #[inline(always)]
     fn number(&mut self) -> Result<(), ScanError> {
-        if self.peek() == Some(b'-') {
+        if self.peek() == b'-' {
             self.i += 1;
         }
         match self.peek() {
-            Some(b'0') => self.i += 1,
-            Some(b'1'..=b'9') => {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => {
                 self.digits();
             }
             _ => return Err(self.err("a digit")),
         }
-        if self.peek() == Some(b'.') {
+        if self.peek() == b'.' {
             self.i += 1;
             if self.digits() == 0 {
                 return Err(self.err("a digit after '.'"));
             }
         }
-        if let Some(b'e' | b'E') = self.peek() {
+        if matches!(self.peek(), b'e' | b'E') {
             self.i += 1;
-            if let Some(b'+' | b'-') = self.peek() {
+            if matches!(self.peek(), b'+' | b'-') {
                 self.i += 1;
             }
             if self.digits() == 0 {
@@ -429,6 +433,16 @@ mod tests {
             r#"{"a":[]}"#,
             r#"{"a":"é"}"#,
             r#"{"a":true,"b":false,"c":null}"#,
+            // NUL bytes where the end of the line would also be an error.
+            "{\"a\":1}\0",
+            "{\"a\":\0}",
+            "\0",
+            "{\"a\":1,\0}",
+            "{\"a\":1\0}",
+            "{\"a\":-\0}",
+            "{\"a\":1.\0}",
+            "{\"a\":\"\\\0\"}",
+            "",
         ];
         for c in cases {
             let serde_ok = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(c).is_ok();
