@@ -148,6 +148,8 @@ struct Worker<'c, 'w> {
     results: Vec<f64>,
     /// Output lines not yet handed to `out`.
     out_buf: Vec<u8>,
+    /// Per key length up to 64: nonzero when some variable has it.
+    by_length: [u64; 65],
     max_record: usize,
     reject_buf: Vec<u8>,
 }
@@ -171,6 +173,15 @@ impl<'c, 'w> Worker<'c, 'w> {
             stack: Vec::with_capacity(16),
             results: vec![0.0; calc.assignments.len()],
             out_buf: Vec::with_capacity(OUT_BLOCK + (64 << 10)),
+            by_length: {
+                let mut by_length = [0u64; 65];
+                for (slot, v) in calc.variables.iter().enumerate() {
+                    if let Some(entry) = by_length.get_mut(v.len()) {
+                        *entry |= 1 << (slot % 64);
+                    }
+                }
+                by_length
+            },
             max_record,
             reject_buf: Vec::with_capacity(512),
         }
@@ -213,6 +224,7 @@ impl<'c, 'w> Worker<'c, 'w> {
         }
         self.found.iter_mut().for_each(|f| *f = None);
         let variables = &self.calc.variables;
+        let by_length = &self.by_length;
         let found = &mut self.found;
         let shape = scan_object(line, |m| {
             let key = &line[m.key.0..m.key.1];
@@ -220,12 +232,9 @@ impl<'c, 'w> Worker<'c, 'w> {
                 let decoded = unescape(key);
                 variables.iter().position(|v| *v == decoded)
             } else {
-                // Length and first byte rule out nearly every other key
-                // without a call to memcmp.
-                variables.iter().position(|v| {
-                    let v = v.as_bytes();
-                    v.len() == key.len() && v.first() == key.first() && v == key
-                })
+                // Most keys have a length no variable has: one lookup.
+                let candidates = by_length.get(key.len()).copied().unwrap_or(u64::MAX);
+                if candidates == 0 { None } else { variables.iter().position(|v| v.as_bytes() == key) }
             };
             if let Some(s) = slot {
                 found[s] = Some((m.value, m.kind));
