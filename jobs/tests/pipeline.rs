@@ -60,6 +60,20 @@ impl Env {
         })
     }
 
+    /// HeadObject with checksum mode on, so S3's stored checksum is returned.
+    fn head(&self, bucket: &str, key: &str) -> aws_sdk_s3::operation::head_object::HeadObjectOutput {
+        self.rt
+            .block_on(
+                self.s3
+                    .head_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+                    .send(),
+            )
+            .unwrap()
+    }
+
     fn keys(&self, bucket: &str) -> Vec<String> {
         self.rt.block_on(async {
             let out = self.s3.list_objects_v2().bucket(bucket).send().await.unwrap();
@@ -207,17 +221,7 @@ fn three_stages_in_sequence_for_several_nodes_then_rerun_is_a_no_op() {
     assert_eq!(obj["key"], "out/run-a/0/1763.csv");
     assert_eq!(obj["crc64nvme"], batch_jobs::checksum::crc64_hex(GOOD.repeat(2).as_bytes()));
     // S3 stored (and verified) the same checksum as its own.
-    let head = env
-        .rt
-        .block_on(
-            env.s3
-                .head_object()
-                .bucket("egress")
-                .key("out/run-a/0/1763.csv")
-                .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
-                .send(),
-        )
-        .unwrap();
+    let head = env.head("egress", "out/run-a/0/1763.csv");
     assert_eq!(head.checksum_crc64_nvme(), Some(s3_checksum(GOOD.repeat(2).as_bytes()).as_str()));
     // Empty input: zero records, empty outputs, still a manifest.
     assert_eq!(read(layout.node(2).results_dir().join("1766.csv")), b"");
@@ -343,17 +347,7 @@ fn large_results_use_multipart_upload() {
     let remote = env.get("egress", "big/mp/0/synthetic.jsonl");
     assert_eq!(remote.len(), local.len());
     assert!(remote == local);
-    let head = env
-        .rt
-        .block_on(
-            env.s3
-                .head_object()
-                .bucket("egress")
-                .key("big/mp/0/synthetic.jsonl")
-                .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
-                .send(),
-        )
-        .unwrap();
+    let head = env.head("egress", "big/mp/0/synthetic.jsonl");
     assert!(head.e_tag().unwrap_or("").contains("-3"), "multipart etag: {:?}", head.e_tag());
     assert_eq!(head.metadata().unwrap().get("crc64nvme").unwrap(), &batch_jobs::checksum::crc64_hex(&local));
     // A full-object checksum: S3 checked the whole file against ours.

@@ -22,7 +22,7 @@ use std::collections::HashSet;
 
 use super::rules::{CompiledRules, EnumSet, FieldRule, FieldType, slot};
 use super::values::{DateTimeFormat, TemporalCheck, parse_int};
-use crate::transform::classify::window;
+use crate::transform::classify::{set_bits, window};
 
 /// Readable bytes needed past the end of the data: a 16-byte load at
 /// the start of any field of a row that failed to split (whose fields are
@@ -225,20 +225,12 @@ impl Batch {
     fn split_long(&mut self, delimiters: &[u64], base: usize, start: usize, end: usize) -> bool {
         let r = self.rows - 1;
         let mut field = 1;
-        let mut at = start;
-        while at < end {
-            let n = (end - at).min(64);
-            let mut bits = window(delimiters, at - base, n);
-            while bits != 0 {
-                let pos = at + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                if field == self.width {
-                    return false;
-                }
-                self.bounds[field][r] = pos as u32 + 1;
-                field += 1;
+        for pos in set_bits(delimiters, base, start, end) {
+            if field == self.width {
+                return false;
             }
-            at += n;
+            self.bounds[field][r] = pos as u32 + 1;
+            field += 1;
         }
         field == self.width
     }

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fast::{Batch, FastRules, PAD};
 use super::rules::{CompiledRules, Violation};
-use crate::transform::classify::{MaskArrays, window};
+use crate::transform::classify::{MaskArrays, set_bits, window};
 use crate::transform::reject::{count, write_reject};
 
 /// Tuning that bounds memory.
@@ -514,20 +514,12 @@ impl<'r, 'w> Engine<'r, 'w> {
         self.fields.clear();
         let mut nfields = 0;
         let mut field_start = start;
-        let mut at = start;
-        while at < end {
-            let n = (end - at).min(64);
-            let mut bits = window(delimiters, at - base, n);
-            while bits != 0 {
-                let pos = at + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                if nfields < cap {
-                    self.fields.push((field_start, pos));
-                }
-                nfields += 1;
-                field_start = pos + 1;
+        for pos in set_bits(delimiters, base, start, end) {
+            if nfields < cap {
+                self.fields.push((field_start, pos));
             }
-            at += n;
+            nfields += 1;
+            field_start = pos + 1;
         }
         if nfields < cap {
             self.fields.push((field_start, end));
