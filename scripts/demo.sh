@@ -54,15 +54,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-endpoint="http://127.0.0.1:$port"
-step "starting moto on $endpoint"
-tools/moto-server -H 127.0.0.1 -p "$port" >"$demo/moto.log" 2>&1 &
-moto_pid=$!
-for _ in $(seq 100); do
-  $py -c "import urllib.request; urllib.request.urlopen('$endpoint/moto-api/')" 2>/dev/null && break
-  sleep 0.1
-done
+source scripts/moto.sh
+start_moto "$demo/moto.log"
+step "moto is up on $endpoint"
 
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 export AWS_ENDPOINT_URL="$endpoint"

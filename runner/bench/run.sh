@@ -13,14 +13,13 @@ flag=(); [ "$profile" = release ] && flag=(--release)
 cargo build "${flag[@]}" -p batch-runner -p batch-lambdas -p batch-jobs \
   --bin batch-pipeline --bin prep --bin watcher --bin procurement --bin processing --bin egress
 bin="$CARGO_TARGET_DIR/$profile"
-moto="$root/tools/moto-server"; py="$root/.tools/venv/bin/python"
-[ -x "$root/.tools/venv/bin/moto_server" ] || { echo "moto not installed: bash scripts/setup-tools.sh" >&2; exit 69; }
+py="$root/.tools/venv/bin/python"
 dir="${BENCH_DIR:-$(mktemp -d)}"; mkdir -p "$dir"
-port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$moto" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 & moto_pid=$!
-trap 'kill $moto_pid 2>/dev/null || true' EXIT INT TERM
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-for _ in $(seq 100); do "$py" -c "import socket; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null && break; sleep 0.1; done
+source "$root/scripts/moto.sh"
+moto_pid=""
+trap '[ -z "$moto_pid" ] || kill $moto_pid 2>/dev/null || true' EXIT INT TERM
+start_moto "$dir/moto.log" || exit $?
+export AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 "$py" -c "import boto3; boto3.client('s3', endpoint_url='$AWS_ENDPOINT_URL').create_bucket(Bucket='out')"
 cat >"$dir/input.json" <<JSON
 {"config": {"version": 1, "pipeline": "bench", "efs_mount_path": "/mnt/efs",
