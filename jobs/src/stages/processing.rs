@@ -124,6 +124,12 @@ fn process_file(
 ) -> JobResult<(u64, u64, u64)> {
     let input = File::open(source).map_err(|e| JobError::io(source.display(), e))?;
     let mut main = Output::create(results, rel.as_str())?;
+    // The main output is at most the input's size for CSV (clean rows are
+    // copied as they are) and a little more for JSON-lines (a member
+    // spliced into each line): reserve that much, the rest is given back.
+    if let Ok(meta) = input.metadata() {
+        main.writer.get_mut().preallocate(meta.len() + meta.len() / 8);
+    }
     let mut rejects = Output::create(results, &format!("{rel}.rejects.jsonl"))?;
     let mut rejects_writer = BufWriter::with_capacity(64 << 10, &mut rejects.writer);
     let (counts, stats_json) = match compiled {
