@@ -21,6 +21,7 @@
 use std::collections::HashSet;
 
 use super::rules::{CompiledRules, EnumSet, FieldRule, FieldType, slot};
+use super::shape::{MAX_SHAPE_LEN, ShapeCache, ShapeRules, shape_key};
 use super::values::{DateTimeFormat, TemporalCheck, parse_int};
 use crate::transform::classify::{set_bits, window};
 
@@ -36,20 +37,22 @@ const MAX_FAST_WIDTH: usize = PAD - 16;
 /// The compiled fast checks of a rule set.
 #[derive(Debug, Clone)]
 pub(super) struct FastRules {
-    fields: Vec<FastField>,
+    pub(super) fields: Vec<FastField>,
+    /// The checks per row shape, for rows under 64 bytes.
+    shape: Option<ShapeRules>,
 }
 
 #[derive(Debug, Clone)]
-struct FastField {
+pub(super) struct FastField {
     /// An empty value is missing (the only missing value): allowed unless
     /// required.
-    required: bool,
-    check: Check,
+    pub(super) required: bool,
+    pub(super) check: Check,
 }
 
 /// The test a present (non-empty) value must pass.
 #[derive(Debug, Clone)]
-enum Check {
+pub(super) enum Check {
     /// `string`/`any` with any of length bounds, a fixed-length class
     /// pattern, and a string enum.
     Text { min: usize, max: usize, classes: Option<ClassTable>, set: Option<TextSet> },
@@ -63,8 +66,10 @@ enum Check {
 
 /// A fixed-length class pattern, position by position.
 #[derive(Debug, Clone)]
-struct ClassTable {
+pub(super) struct ClassTable {
     len: usize,
+    /// The class of each position (bit b: byte b).
+    pub(super) sets: Vec<u128>,
     /// One 256-entry acceptance row per position (the portable check).
     accept: Vec<u8>,
     /// The same classes as up to [`MAX_RANGES`] byte ranges per position,
@@ -88,7 +93,7 @@ struct Ranges {
 
 /// A string enum.
 #[derive(Debug, Clone)]
-enum TextSet {
+pub(super) enum TextSet {
     /// Every value is one byte: a 256-bit set.
     Bytes([u64; 4]),
     /// Values of at most 7 bytes packed into u64 keys (see rules.rs).
@@ -105,7 +110,9 @@ impl FastRules {
         if rules.needs_uniqueness() || rules.fields.len() > MAX_FAST_WIDTH {
             return None;
         }
-        Some(FastRules { fields: rules.fields.iter().map(compile_field).collect() })
+        let mut fast = FastRules { fields: rules.fields.iter().map(compile_field).collect(), shape: None };
+        fast.shape = ShapeRules::compile(&fast);
+        Some(fast)
     }
 
     /// Number of fields per row.
@@ -123,8 +130,19 @@ pub(super) const BATCH_ROWS: usize = 512;
 /// Checking row by row dispatches on the field type for every field of
 /// every row; checking one field of all rows in a loop decides the type
 /// once per batch, and the loop runs on independent rows, which the CPU
-/// overlaps. Rows are split into fields first ([`Batch::push`]); a row
-/// whose field count is wrong is marked not clean right there.
+/// overlaps.
+///
+/// A batch is in one of two modes, which give the same answers:
+/// - shape mode (the rule set has [`ShapeRules`] and rows are short): a
+///   row's shape gives its field count and checks every field that is
+///   about single bytes at once; only the residual fields are placed and
+///   checked by column. Rows of 64 bytes or more are split and their
+///   byte-class fields checked one by one.
+/// - column mode: every row is split into fields ([`Batch::push`]) and
+///   every field checked by column.
+///
+/// The mode follows the input: mostly long rows switch to column mode,
+/// mostly short ones back to shape mode, at batch boundaries.
 #[derive(Debug)]
 pub(super) struct Batch {
     width: usize,
@@ -132,19 +150,30 @@ pub(super) struct Batch {
     /// Column-major field boundaries, absolute positions in the buffer:
     /// `bounds[f][r]` is the start of field `f` of row `r`, and
     /// `bounds[width][r]` is one past the end of its last field. Field `f`
-    /// is `[bounds[f][r], bounds[f + 1][r] - 1)`.
+    /// is `[bounds[f][r], bounds[f + 1][r] - 1)`. In shape mode only the
+    /// residual fields' entries are set for short rows.
     bounds: Vec<[u32; BATCH_ROWS]>,
     /// Per row: its start and the position of its `\n`.
     pub(super) starts: Vec<usize>,
     pub(super) newlines: Vec<usize>,
     /// Per row: 1 while it may be clean.
     pub(super) ok: Vec<u8>,
+    /// Per row in shape mode: its shape key, or 0 for a long row (split
+    /// and checked in [`Self::push`]).
+    keys: Vec<u64>,
     /// Per field: remembered answers (used by date/time fields).
     caches: Vec<AnswerCache>,
+    /// Shapes seen so far (`None` when the rule set has no shapes).
+    shapes: Option<ShapeCache>,
+    shape_mode: bool,
+    /// Rows of this batch too long for a shape.
+    long_rows: usize,
 }
 
 impl Batch {
-    pub(super) fn new(width: usize) -> Self {
+    pub(super) fn new(rules: &FastRules) -> Self {
+        let width = rules.width();
+        let shapes = rules.shape.as_ref().map(|_| ShapeCache::new());
         Batch {
             width,
             rows: 0,
@@ -152,7 +181,11 @@ impl Batch {
             starts: vec![0; BATCH_ROWS],
             newlines: vec![0; BATCH_ROWS],
             ok: vec![0; BATCH_ROWS],
+            keys: vec![0; BATCH_ROWS],
             caches: (0..width).map(|_| AnswerCache::new()).collect(),
+            shape_mode: shapes.is_some(),
+            shapes,
+            long_rows: 0,
         }
     }
 
@@ -160,22 +193,40 @@ impl Batch {
         self.rows
     }
 
+    /// The batch with shape mode on or off (tests check both modes).
+    #[cfg(test)]
+    fn in_mode(mut self, shape_mode: bool) -> Self {
+        self.shape_mode = shape_mode && self.shapes.is_some();
+        self
+    }
+
     pub(super) fn is_full(&self) -> bool {
         self.rows == BATCH_ROWS
     }
 
+    /// Empties the batch and picks the next one's mode: column mode when
+    /// over 1/8 of the rows were long, shape mode again under 1/16.
     pub(super) fn clear(&mut self) {
+        if self.shapes.is_some() && self.rows > 0 {
+            if self.shape_mode && self.long_rows * 8 > self.rows {
+                self.shape_mode = false;
+            } else if !self.shape_mode && self.long_rows * 16 < self.rows {
+                self.shape_mode = true;
+            }
+        }
         self.rows = 0;
+        self.long_rows = 0;
     }
 
     /// Adds the plain ASCII row `[start, newline)` of `padded` (a `\r`
     /// before the newline belongs to the terminator) and splits it on
     /// the delimiter bits (`delimiters` holds the bits of the buffer from
     /// `base` on). The caller makes sure the batch is not full and that
-    /// positions fit in u32.
+    /// positions fit in u32; `padded` extends [`PAD`] bytes past the row.
     #[inline(always)]
     pub(super) fn push(
         &mut self,
+        rules: &FastRules,
         padded: &[u8],
         delimiters: &[u64],
         base: usize,
@@ -189,6 +240,15 @@ impl Batch {
         let cr = (padded[newline.saturating_sub(1)] == b'\r') & (newline > start);
         let end = newline - usize::from(cr);
         let len = end - start;
+        if self.shape_mode {
+            if len <= MAX_SHAPE_LEN {
+                // Looked up and checked with the whole batch
+                // ([`Self::place_shapes`]).
+                self.keys[r] = shape_key(window(delimiters, start - base, len), len);
+                return;
+            }
+            self.keys[r] = 0;
+        }
         let w = self.width;
         let split_ok = if len != 0 && len < 64 {
             // The common case: one word of delimiter bits, and exactly
@@ -218,6 +278,20 @@ impl Batch {
             }
         }
         self.ok[r] = u8::from(split_ok);
+        if len > MAX_SHAPE_LEN {
+            self.long_rows += 1;
+        }
+        if self.shape_mode
+            && split_ok
+            && let Some(shape_rules) = rules.shape.as_ref()
+        {
+            // The byte-class fields have no column pass in shape mode.
+            for &f in &shape_rules.by_bytes {
+                let col = Column { starts: &self.bounds[f][r..=r], ends: &self.bounds[f + 1][r..=r] };
+                let (s, e) = col.get(0);
+                self.ok[r] &= u8::from(rules.fields[f].check(padded, s, e));
+            }
+        }
     }
 
     /// [`Self::push`]'s split for rows of 64 bytes or more.
@@ -236,14 +310,67 @@ impl Batch {
     }
 
     /// Clears `ok` for every row with a field that fails its fast check,
-    /// one field (column) at a time. `padded` must extend [`PAD`] bytes
-    /// past every row.
+    /// one field (column) at a time: in shape mode the residual fields
+    /// only. `padded` must extend [`PAD`] bytes past every row.
     pub(super) fn check(&mut self, rules: &FastRules, padded: &[u8]) {
-        let rows = self.rows;
-        for (f, field) in rules.fields.iter().enumerate() {
-            let column = Column { starts: &self.bounds[f][..rows], ends: &self.bounds[f + 1][..rows] };
-            field.check_column(padded, column, &mut self.ok[..rows], &mut self.caches[f]);
+        match rules.shape.as_ref() {
+            Some(shape_rules) if self.shape_mode => {
+                self.place_shapes(shape_rules, padded);
+                for &f in &shape_rules.residual {
+                    self.check_field(rules, f, padded);
+                }
+            }
+            _ => {
+                for f in 0..self.width {
+                    self.check_field(rules, f, padded);
+                }
+            }
         }
+    }
+
+    /// Shape mode: looks up the shape of every short row, checks its
+    /// byte-class fields and places its residual fields.
+    fn place_shapes(&mut self, rules: &ShapeRules, padded: &[u8]) {
+        #[cfg(target_arch = "x86_64")]
+        if rules.avx2() {
+            // SAFETY: the CPU has AVX2.
+            unsafe { self.place_shapes_avx2(rules, padded) };
+            return;
+        }
+        self.place_shapes_with::<false>(rules, padded);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn place_shapes_avx2(&mut self, rules: &ShapeRules, padded: &[u8]) {
+        self.place_shapes_with::<true>(rules, padded);
+    }
+
+    #[inline(always)]
+    fn place_shapes_with<const AVX2: bool>(&mut self, rules: &ShapeRules, padded: &[u8]) {
+        let Some(shapes) = self.shapes.as_mut() else { return };
+        let rows = self.rows;
+        for r in 0..rows {
+            let key = self.keys[r];
+            if key == 0 {
+                continue;
+            }
+            let start = self.starts[r];
+            let shape = shapes.get(rules, key);
+            let fails = rules.failures::<AVX2>(padded, start, shape);
+            for (k, &f) in rules.residual.iter().enumerate() {
+                let (s, e) = shape.spans[k];
+                self.bounds[f][r] = (start + usize::from(s)) as u32;
+                self.bounds[f + 1][r] = (start + usize::from(e) + 1) as u32;
+            }
+            self.ok[r] = u8::from(!shape.never & (fails == 0));
+        }
+    }
+
+    fn check_field(&mut self, rules: &FastRules, f: usize, padded: &[u8]) {
+        let rows = self.rows;
+        let column = Column { starts: &self.bounds[f][..rows], ends: &self.bounds[f + 1][..rows] };
+        rules.fields[f].check_column(padded, column, &mut self.ok[..rows], &mut self.caches[f]);
     }
 }
 
@@ -532,7 +659,7 @@ impl ClassTable {
                 }
             }
         }
-        ClassTable { len: classes.len(), accept, ranges: Ranges::new(classes) }
+        ClassTable { len: classes.len(), sets: classes.to_vec(), accept, ranges: Ranges::new(classes) }
     }
 
     /// Whether `padded[s..s + len]` matches (false when `len` is not the
@@ -896,14 +1023,17 @@ mod tests {
             padded.extend_from_slice(&[0; PAD]);
             let mut masks = MaskArrays::default();
             masks.classify(&padded[1..end + 1], b',');
-            let mut batch = Batch::new(fast.width());
-            // The row twice, after a row that fails to split, to see that
-            // rows do not leak into each other.
-            for start in [1, 3, 3] {
-                batch.push(&padded, &masks.delimiters, 1, start, if start == 1 { 2 } else { end });
+            for shape_mode in [true, false] {
+                let mut batch = Batch::new(&fast).in_mode(shape_mode);
+                // The row twice, after a row that fails to split, to see
+                // that rows do not leak into each other.
+                for start in [1, 3, 3] {
+                    batch.push(&fast, &padded, &masks.delimiters, 1, start, if start == 1 { 2 } else { end });
+                }
+                batch.check(&fast, &padded);
+                let ok = &batch.ok[..batch.len()];
+                assert_eq!(ok, [0, u8::from(clean), u8::from(clean)], "{row:?} shape mode {shape_mode}");
             }
-            batch.check(&fast, &padded);
-            assert_eq!(batch.ok[..batch.len()], [0, u8::from(clean), u8::from(clean)], "{row:?}");
         }
     }
 
@@ -933,15 +1063,19 @@ mod tests {
         data.extend_from_slice(&[0; PAD]);
         let mut masks = MaskArrays::default();
         masks.classify(&data[..len], b',');
-        let mut batch = Batch::new(fast.width());
-        for &(s, nl) in &spans {
-            batch.push(&data, &masks.delimiters, 0, s, nl);
+        for shape_mode in [true, false] {
+            let mut batch = Batch::new(&fast).in_mode(shape_mode);
+            for &(s, nl) in &spans {
+                batch.push(&fast, &data, &masks.delimiters, 0, s, nl);
+            }
+            assert!(batch.is_full());
+            batch.check(&fast, &data);
+            for (i, ok) in batch.ok[..batch.len()].iter().enumerate() {
+                let (row, clean) = rows[i % rows.len()];
+                assert_eq!(*ok, u8::from(clean), "{row:?} shape mode {shape_mode}");
+            }
         }
-        assert!(batch.is_full());
-        batch.check(&fast, &data);
-        for (i, ok) in batch.ok[..batch.len()].iter().enumerate() {
-            let (row, clean) = rows[i % rows.len()];
-            assert_eq!(*ok, u8::from(clean), "{row:?}");
+        for (row, clean) in rows {
             let general = rules
                 .fields
                 .iter()

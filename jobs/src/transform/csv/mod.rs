@@ -4,6 +4,7 @@ mod fast;
 mod pattern;
 mod rules;
 mod schema;
+mod shape;
 mod validate;
 pub mod values;
 

@@ -272,7 +272,7 @@ impl<'r, 'w> Engine<'r, 'w> {
         let fast = if options.fast_path && small_buffer { FastRules::compile(rules) } else { None };
         Engine {
             rules,
-            batch: fast.as_ref().map(|f| Batch::new(f.width())),
+            batch: fast.as_ref().map(Batch::new),
             fast,
             options,
             max_record,
@@ -351,7 +351,7 @@ impl<'r, 'w> Engine<'r, 'w> {
                 while newlines != 0 {
                     let nl = from + 64 * w + newlines.trailing_zeros() as usize;
                     newlines &= newlines - 1;
-                    batch.push(padded, &masks.delimiters, from, rs, nl);
+                    batch.push(fast, padded, &masks.delimiters, from, rs, nl);
                     rs = nl + 1;
                     if batch.is_full() {
                         self.flush_batch(batch, fast, padded, masks, from, &mut run_start)?;
@@ -372,7 +372,7 @@ impl<'r, 'w> Engine<'r, 'w> {
                     && !special
                     && !self.header_pending
                 {
-                    batch.push(padded, &masks.delimiters, from, rs, nl);
+                    batch.push(fast, padded, &masks.delimiters, from, rs, nl);
                     rs = nl + 1;
                     if batch.is_full() {
                         self.flush_batch(batch, fast, padded, masks, from, &mut run_start)?;
