@@ -10,7 +10,7 @@ use crate::transform::TransformSpec;
 /// The version of the run layout this crate reads and writes. A job refuses
 /// (exit 78) a `run.json` with any other version; additive, optional fields
 /// do not bump it, anything a reader would misinterpret does.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 
 /// AWS Batch's largest array size.
 pub const MAX_ARRAY_SIZE: u32 = 10_000;
