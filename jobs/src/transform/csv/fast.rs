@@ -40,6 +40,48 @@ pub(super) struct FastRules {
     pub(super) fields: Vec<FastField>,
     /// The checks per row shape, for rows under 64 bytes.
     shape: Option<ShapeRules>,
+    /// Per residual field of `shape`: how shape mode checks it.
+    inline: Vec<InlineCheck>,
+    /// The residual fields left to their column kernels in shape mode.
+    shape_columns: Vec<usize>,
+    /// The other fields: checked one by one for a long row in shape mode.
+    shape_by_row: Vec<usize>,
+}
+
+/// How shape mode checks a residual field: in the same pass as the shape
+/// when its check is a lookup, else by its column kernel.
+#[derive(Debug, Clone)]
+enum InlineCheck {
+    /// A date/time of at most 8 bytes: remembered answers.
+    Temporal {
+        tc: TemporalCheck,
+        missing_ok: u8,
+    },
+    /// A string enum of packed keys, with length bounds.
+    Packed {
+        table: Vec<u64>,
+        shift: u32,
+        min: usize,
+        max: usize,
+        missing_ok: u8,
+    },
+    Column,
+}
+
+impl InlineCheck {
+    fn new(field: &FastField) -> Self {
+        let missing_ok = u8::from(!field.required);
+        match &field.check {
+            Check::Temporal(format) => match format.fast_check() {
+                Some(tc) if tc.width() <= 8 => InlineCheck::Temporal { tc, missing_ok },
+                _ => InlineCheck::Column,
+            },
+            Check::Text { min, max, classes: None, set: Some(TextSet::Packed { table, shift }) } => {
+                InlineCheck::Packed { table: table.clone(), shift: *shift, min: *min, max: *max, missing_ok }
+            }
+            _ => InlineCheck::Column,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -110,8 +152,22 @@ impl FastRules {
         if rules.needs_uniqueness() || rules.fields.len() > MAX_FAST_WIDTH {
             return None;
         }
-        let mut fast = FastRules { fields: rules.fields.iter().map(compile_field).collect(), shape: None };
+        let mut fast = FastRules {
+            fields: rules.fields.iter().map(compile_field).collect(),
+            shape: None,
+            inline: Vec::new(),
+            shape_columns: Vec::new(),
+            shape_by_row: Vec::new(),
+        };
         fast.shape = ShapeRules::compile(&fast);
+        if let Some(shape) = &fast.shape {
+            fast.inline = shape.residual.iter().map(|&f| InlineCheck::new(&fast.fields[f])).collect();
+            fast.shape_columns = (shape.residual.iter().zip(&fast.inline))
+                .filter(|(_, inline)| matches!(inline, InlineCheck::Column))
+                .map(|(&f, _)| f)
+                .collect();
+            fast.shape_by_row = (0..fast.fields.len()).filter(|f| !fast.shape_columns.contains(f)).collect();
+        }
         Some(fast)
     }
 
@@ -281,12 +337,9 @@ impl Batch {
         if len > MAX_SHAPE_LEN {
             self.long_rows += 1;
         }
-        if self.shape_mode
-            && split_ok
-            && let Some(shape_rules) = rules.shape.as_ref()
-        {
-            // The byte-class fields have no column pass in shape mode.
-            for &f in &shape_rules.by_bytes {
+        if self.shape_mode && split_ok {
+            // Only some residual fields have a column pass in shape mode.
+            for &f in &rules.shape_by_row {
                 let col = Column { starts: &self.bounds[f][r..=r], ends: &self.bounds[f + 1][r..=r] };
                 let (s, e) = col.get(0);
                 self.ok[r] &= u8::from(rules.fields[f].check(padded, s, e));
@@ -315,8 +368,8 @@ impl Batch {
     pub(super) fn check(&mut self, rules: &FastRules, padded: &[u8]) {
         match rules.shape.as_ref() {
             Some(shape_rules) if self.shape_mode => {
-                self.place_shapes(shape_rules, padded);
-                for &f in &shape_rules.residual {
+                self.place_shapes(rules, shape_rules, padded);
+                for &f in &rules.shape_columns {
                     self.check_field(rules, f, padded);
                 }
             }
@@ -329,41 +382,55 @@ impl Batch {
     }
 
     /// Shape mode: looks up the shape of every short row, checks its
-    /// byte-class fields and places its residual fields.
-    fn place_shapes(&mut self, rules: &ShapeRules, padded: &[u8]) {
+    /// byte-class fields and its lookup fields (dates, enums), and places
+    /// the residual fields left to column kernels.
+    fn place_shapes(&mut self, fast: &FastRules, rules: &ShapeRules, padded: &[u8]) {
         #[cfg(target_arch = "x86_64")]
         if rules.avx2() {
             // SAFETY: the CPU has AVX2.
-            unsafe { self.place_shapes_avx2(rules, padded) };
+            unsafe { self.place_shapes_avx2(fast, rules, padded) };
             return;
         }
-        self.place_shapes_with::<false>(rules, padded);
+        self.place_shapes_with::<false>(fast, rules, padded);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn place_shapes_avx2(&mut self, rules: &ShapeRules, padded: &[u8]) {
-        self.place_shapes_with::<true>(rules, padded);
+    fn place_shapes_avx2(&mut self, fast: &FastRules, rules: &ShapeRules, padded: &[u8]) {
+        self.place_shapes_with::<true>(fast, rules, padded);
     }
 
     #[inline(always)]
-    fn place_shapes_with<const AVX2: bool>(&mut self, rules: &ShapeRules, padded: &[u8]) {
+    fn place_shapes_with<const AVX2: bool>(&mut self, fast: &FastRules, rules: &ShapeRules, padded: &[u8]) {
         let Some(shapes) = self.shapes.as_mut() else { return };
         let rows = self.rows;
-        for r in 0..rows {
-            let key = self.keys[r];
+        let (keys, starts, oks) = (&self.keys[..rows], &self.starts[..rows], &mut self.ok[..rows]);
+        let (bounds, caches) = (&mut self.bounds, &mut self.caches);
+        for (r, ((&key, &start), ok_out)) in keys.iter().zip(starts).zip(oks.iter_mut()).enumerate() {
             if key == 0 {
                 continue;
             }
-            let start = self.starts[r];
             let shape = shapes.get(rules, key);
             let fails = rules.failures::<AVX2>(padded, start, shape);
-            for (k, &f) in rules.residual.iter().enumerate() {
-                let (s, e) = shape.spans[k];
-                self.bounds[f][r] = (start + usize::from(s)) as u32;
-                self.bounds[f + 1][r] = (start + usize::from(e) + 1) as u32;
+            let mut ok = u8::from(!shape.never & (fails == 0));
+            for ((&f, inline), &(s, e)) in rules.residual.iter().zip(&fast.inline).zip(&shape.spans) {
+                let (s, e) = (start + usize::from(s), start + usize::from(e));
+                match inline {
+                    InlineCheck::Temporal { tc, missing_ok } => {
+                        let word = tc.word(padded, s).unwrap_or(0);
+                        let valid = caches[f].answer(tc, word);
+                        ok &= (valid & u8::from(e - s == tc.width())) | (u8::from(s == e) & missing_ok);
+                    }
+                    InlineCheck::Packed { table, shift, min, max, missing_ok } => {
+                        ok &= packed_member(padded, s, e, table, *shift, (*min, *max), *missing_ok);
+                    }
+                    InlineCheck::Column => {
+                        bounds[f][r] = s as u32;
+                        bounds[f + 1][r] = e as u32 + 1;
+                    }
+                }
             }
-            self.ok[r] = u8::from(!shape.never & (fails == 0));
+            *ok_out = ok;
         }
     }
 
@@ -589,6 +656,31 @@ pub(super) struct AnswerCache {
 }
 
 impl AnswerCache {
+    /// The remembered answer for the value `word` of `tc`'s format (1
+    /// valid, 0 not), worked out on first sight.
+    #[inline(always)]
+    fn answer(&mut self, tc: &TemporalCheck, word: u64) -> u8 {
+        let slot = (word.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - CACHE_BITS)) as usize;
+        if self.words[slot] == word {
+            return self.valid[slot];
+        }
+        self.learn(tc, word, slot)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn learn(&mut self, tc: &TemporalCheck, word: u64, slot: usize) -> u8 {
+        let valid = u8::from(match (tc.date, tc.time) {
+            (true, false) => tc.word_is_valid::<true, false>(word),
+            (false, true) => tc.word_is_valid::<false, true>(word),
+            (true, true) => tc.word_is_valid::<true, true>(word),
+            (false, false) => tc.word_is_valid::<false, false>(word),
+        });
+        self.words[slot] = word;
+        self.valid[slot] = valid;
+        valid
+    }
+
     fn new() -> Self {
         // All-ones bytes are never a value here (fast-path rows are
         // ASCII), so an empty slot never matches.
@@ -615,20 +707,32 @@ fn packed_set_column(
     (min, max): (usize, usize),
     missing_ok: u8,
 ) {
-    let mask = table.len() - 1;
-    each(col, ok, |s, e| {
-        let len = e - s;
-        let key = packed_key(padded, s, len.min(7));
-        let home = table[slot(key, shift) & mask];
-        // Usually the key is in its home slot or the slot is empty; only
-        // a collision needs the probe loop.
-        let mut hit = home == key;
-        if !hit && home != 0 {
-            hit = EnumSet::contains_packed(table, shift, key);
-        }
-        let present = u8::from(hit) & u8::from((len != 0) & (len <= 7) & (len >= min) & (len <= max));
-        present | (u8::from(len == 0) & missing_ok)
-    });
+    each(col, ok, |s, e| packed_member(padded, s, e, table, shift, (min, max), missing_ok));
+}
+
+/// 1 when `padded[s..e]` is in the packed set `table` and its length in
+/// `min..=max`, or empty and `missing_ok` is 1.
+#[inline(always)]
+fn packed_member(
+    padded: &[u8],
+    s: usize,
+    e: usize,
+    table: &[u64],
+    shift: u32,
+    (min, max): (usize, usize),
+    missing_ok: u8,
+) -> u8 {
+    let len = e - s;
+    let key = packed_key(padded, s, len.min(7));
+    let home = table[slot(key, shift) & (table.len() - 1)];
+    // Usually the key is in its home slot or the slot is empty; only a
+    // collision needs the probe loop.
+    let mut hit = home == key;
+    if !hit && home != 0 {
+        hit = EnumSet::contains_packed(table, shift, key);
+    }
+    let present = u8::from(hit) & u8::from((len != 0) & (len <= 7) & (len >= min) & (len <= max));
+    present | (u8::from(len == 0) & missing_ok)
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -143,8 +143,6 @@ pub(super) struct ShapeRules {
     fields: Vec<ShapeField>,
     /// The residual fields, in order: their column kernels run.
     pub(super) residual: Vec<usize>,
-    /// The fields checked by byte classes.
-    pub(super) by_bytes: Vec<usize>,
     avx2: bool,
 }
 
@@ -154,13 +152,10 @@ impl ShapeRules {
     pub(super) fn compile(fast: &FastRules) -> Option<Self> {
         let mut classes = ByteClasses::default();
         let mut fields = Vec::with_capacity(fast.fields.len());
-        let (mut residual, mut by_bytes) = (Vec::new(), Vec::new());
+        let mut residual = Vec::new();
         for (f, field) in fast.fields.iter().enumerate() {
             match byte_rule(&field.check, &mut classes) {
-                Some(rule) => {
-                    by_bytes.push(f);
-                    fields.push(ShapeField::Bytes { required: field.required, rule });
-                }
+                Some(rule) => fields.push(ShapeField::Bytes { required: field.required, rule }),
                 None => {
                     fields.push(ShapeField::Residual { slot: residual.len() });
                     residual.push(f);
@@ -170,7 +165,7 @@ impl ShapeRules {
         if residual.len() > MAX_RESIDUAL {
             return None;
         }
-        Some(ShapeRules { classes, fields, residual, by_bytes, avx2: has_avx2() })
+        Some(ShapeRules { classes, fields, residual, avx2: has_avx2() })
     }
 
     /// The shape of rows with delimiter bits `key` below bit `len` and bit
