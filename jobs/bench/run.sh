@@ -4,6 +4,7 @@
 # our processing transform, the seed-style Python baseline, polars
 # (POLARS_MAX_THREADS=1) and DuckDB (SET threads=1). Prints one JSON line
 # per run (wall time, peak RSS, records) to stdout and bench-results.jsonl.
+# A plain `dd` copy of each input is timed first: the page-cache floor.
 # Env: BENCH_DIR (default /tmp/jobs-bench), BENCH_BYTES (default 1 GB),
 #      BENCH_SKIP (space-separated labels to skip, e.g. "python").
 set -euo pipefail
@@ -38,6 +39,10 @@ measure() { # label work cmd...
 }
 for work in csv jsonl; do
   src="$dir/ghcn.csv"; [ "$work" = jsonl ] && src="$dir/yelp.jsonl"
+  # The kernel's share, for reference: copying the input to a new file
+  # (read from the page cache, write into it) with no work at all.
+  measure copy "$work" dd "if=$src" "of=$dir/out.copy" bs=256K status=none
+  rm -f "$dir/out.copy"
   measure ours "$work" "$bench" "$work" "$src" "$dir/out.ours" "$dir/rej.ours"
   measure polars "$work" env POLARS_MAX_THREADS=1 "$py" "$here/frames.py" polars "$work" "$src" "$dir/out.polars" "$dir/rej.polars" "$rules"
   measure duckdb "$work" "$py" "$here/frames.py" duckdb "$work" "$src" "$dir/out.duckdb" "$dir/rej.duckdb" "$rules"
