@@ -359,13 +359,16 @@ impl<'r, 'w> Engine<'r, 'w> {
                 }
             }
         }
-        for (w, &word) in masks.newlines.iter().enumerate() {
+        // Words wholly before `rs` were handled by the loop above (all of
+        // them, in a block without special bytes).
+        let handled = (rs - from) / 64;
+        for (w, &word) in masks.newlines.iter().enumerate().skip(handled) {
             let mut newlines = word;
             while newlines != 0 {
                 let nl = from + 64 * w + newlines.trailing_zeros() as usize;
                 newlines &= newlines - 1;
                 if nl < rs {
-                    continue; // inside a quoted record already handled
+                    continue; // handled above, or inside a quoted record
                 }
                 let special = any_special && has_bits(&masks.special, rs - from, nl - rs);
                 if let (Some(fast), Some(batch)) = (fast, batch.as_mut())
