@@ -685,7 +685,8 @@ fn fast_path_agrees_with_general_path_on_other_rule_sets() {
 /// The shape path (rows under 64 bytes checked per shape) against the
 /// general path: random rows over a rule set with every byte-class field
 /// kind (pattern, one-byte enums past the 16 class bits, integers at the
-/// 18/19-digit edge, length-bounded text) and residual fields, short and
+/// 18/19-digit edge, length-bounded text) and residual fields (a date, an
+/// enum whose maxLength excludes one of its values), short and
 /// long rows mixed in runs so that batches switch between shape mode and
 /// column mode.
 #[test]
@@ -703,7 +704,7 @@ fn shape_path_agrees_with_general_path_on_random_rows() {
             {{"name":"n","type":"integer"}},
             {{"name":"day","type":"date","format":"%Y%m%d"}},
             {{"name":"word","constraints":{{"minLength":2,"maxLength":5}}}},
-            {{"name":"kind","constraints":{{"enum":["AB","CDE"]}}}},
+            {{"name":"kind","constraints":{{"enum":["AB","CDE"],"maxLength":2}}}},
             {{"name":"note"}},
             {}]}}}}"#,
         flags.join(",")

@@ -21,7 +21,7 @@
 use std::collections::HashSet;
 
 use super::rules::{CompiledRules, EnumSet, FieldRule, FieldType, slot};
-use super::shape::{MAX_SHAPE_LEN, ShapeCache, ShapeRules, shape_key};
+use super::shape::{Lookup, MAX_SHAPE_LEN, ShapeCache, ShapeRules, shape_key};
 use super::values::{DateTimeFormat, TemporalCheck, parse_int};
 use crate::transform::classify::{set_bits, window};
 
@@ -48,36 +48,29 @@ pub(super) struct FastRules {
     shape_by_row: Vec<usize>,
 }
 
-/// How shape mode checks a residual field: in the same pass as the shape
-/// when its check is a lookup, else by its column kernel.
+/// How shape mode checks a residual field ([`Lookup`]): in the same pass
+/// as the shape when its check is a lookup (the shape has settled the
+/// length and the empty case), else by its column kernel.
 #[derive(Debug, Clone)]
 enum InlineCheck {
     /// A date/time of at most 8 bytes: remembered answers.
-    Temporal {
-        tc: TemporalCheck,
-        missing_ok: u8,
-    },
-    /// A string enum of packed keys, with length bounds.
+    Temporal(TemporalCheck),
+    /// A string enum of packed keys.
     Packed {
         table: Vec<u64>,
         shift: u32,
-        min: usize,
-        max: usize,
-        missing_ok: u8,
     },
     Column,
 }
 
 impl InlineCheck {
     fn new(field: &FastField) -> Self {
-        let missing_ok = u8::from(!field.required);
-        match &field.check {
-            Check::Temporal(format) => match format.fast_check() {
-                Some(tc) if tc.width() <= 8 => InlineCheck::Temporal { tc, missing_ok },
-                _ => InlineCheck::Column,
-            },
-            Check::Text { min, max, classes: None, set: Some(TextSet::Packed { table, shift }) } => {
-                InlineCheck::Packed { table: table.clone(), shift: *shift, min: *min, max: *max, missing_ok }
+        match (Lookup::of(&field.check), &field.check) {
+            (Lookup::Fixed { .. }, Check::Temporal(format)) => {
+                format.fast_check().map_or(InlineCheck::Column, InlineCheck::Temporal)
+            }
+            (Lookup::Packed { .. }, Check::Text { set: Some(TextSet::Packed { table, shift }), .. }) => {
+                InlineCheck::Packed { table: table.clone(), shift: *shift }
             }
             _ => InlineCheck::Column,
         }
@@ -413,20 +406,20 @@ impl Batch {
             let shape = shapes.get(rules, key);
             let fails = rules.failures::<AVX2>(padded, start, shape);
             let mut ok = u8::from(!shape.never & (fails == 0));
-            for ((&f, inline), &(s, e)) in rules.residual.iter().zip(&fast.inline).zip(&shape.spans) {
-                let (s, e) = (start + usize::from(s), start + usize::from(e));
+            for ((&f, inline), op) in rules.residual.iter().zip(&fast.inline).zip(&shape.ops) {
+                let s = start + usize::from(op.start);
                 match inline {
-                    InlineCheck::Temporal { tc, missing_ok } => {
-                        let word = tc.word(padded, s).unwrap_or(0);
-                        let valid = caches[f].answer(tc, word);
-                        ok &= (valid & u8::from(e - s == tc.width())) | (u8::from(s == e) & missing_ok);
+                    InlineCheck::Temporal(tc) => {
+                        let word = load8(padded, s) & op.mask;
+                        ok &= caches[f].answer(tc, word) | op.skip;
                     }
-                    InlineCheck::Packed { table, shift, min, max, missing_ok } => {
-                        ok &= packed_member(padded, s, e, table, *shift, (*min, *max), *missing_ok);
+                    InlineCheck::Packed { table, shift } => {
+                        let key = (load8(padded, s) & op.mask) | op.tag;
+                        ok &= u8::from(packed_hit(table, *shift, key)) | op.skip;
                     }
                     InlineCheck::Column => {
                         bounds[f][r] = s as u32;
-                        bounds[f + 1][r] = e as u32 + 1;
+                        bounds[f + 1][r] = (start + usize::from(op.end)) as u32 + 1;
                     }
                 }
             }
@@ -723,16 +716,18 @@ fn packed_member(
     missing_ok: u8,
 ) -> u8 {
     let len = e - s;
-    let key = packed_key(padded, s, len.min(7));
+    let hit = packed_hit(table, shift, packed_key(padded, s, len.min(7)));
+    let present = u8::from(hit) & u8::from((len != 0) & (len <= 7) & (len >= min) & (len <= max));
+    present | (u8::from(len == 0) & missing_ok)
+}
+
+/// Whether the packed `key` is in `table`.
+#[inline(always)]
+fn packed_hit(table: &[u64], shift: u32, key: u64) -> bool {
     let home = table[slot(key, shift) & (table.len() - 1)];
     // Usually the key is in its home slot or the slot is empty; only a
     // collision needs the probe loop.
-    let mut hit = home == key;
-    if !hit && home != 0 {
-        hit = EnumSet::contains_packed(table, shift, key);
-    }
-    let present = u8::from(hit) & u8::from((len != 0) & (len <= 7) & (len >= min) & (len <= max));
-    present | (u8::from(len == 0) & missing_ok)
+    home == key || (home != 0 && EnumSet::contains_packed(table, shift, key))
 }
 
 #[cfg(target_arch = "x86_64")]

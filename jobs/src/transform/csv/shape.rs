@@ -25,6 +25,11 @@ use std::collections::HashMap;
 
 use super::fast::{Check, ClassTable, FastRules, TextSet};
 
+/// All ones in the low `n` bytes (`n` at most 8).
+fn low_bytes(n: usize) -> u64 {
+    if n >= 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 }
+}
+
 /// Rows of up to this many bytes (terminator excluded) have a shape.
 pub(super) const MAX_SHAPE_LEN: usize = 63;
 
@@ -130,10 +135,54 @@ enum ShapeField {
         required: bool,
         rule: ByteRule,
     },
-    /// Checked by its column kernel; the shape places it.
+    /// Not about single bytes: looked up in the shape pass or checked by
+    /// its column kernel; the shape places it.
     Residual {
         slot: usize,
+        required: bool,
+        lookup: Lookup,
     },
+}
+
+/// How the shape pass checks a residual field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lookup {
+    /// A date/time of exactly `width` (at most 8) bytes: its answer is
+    /// looked up by the value's bytes.
+    Fixed { width: usize },
+    /// A packed string enum: 1..=7 bytes, length in `min..=max`, looked up
+    /// by its packed key (bytes, and the length + 1 in the top byte).
+    Packed { min: usize, max: usize },
+    /// Left to the field's column kernel.
+    Column,
+}
+
+impl Lookup {
+    /// The lookup for a residual field's check.
+    pub(super) fn of(check: &Check) -> Self {
+        match check {
+            Check::Temporal(format) => match format.fast_check() {
+                Some(tc) if tc.width() <= 8 => Lookup::Fixed { width: tc.width() },
+                _ => Lookup::Column,
+            },
+            Check::Text { min, max, classes: None, set: Some(TextSet::Packed { .. }) } => {
+                Lookup::Packed { min: *min, max: *max }
+            }
+            _ => Lookup::Column,
+        }
+    }
+}
+
+/// A residual field of one shape: where it is and, for a lookup, the key
+/// of a row's value: `(load8(value) & mask) | tag`, always passing when
+/// `skip` is 1 (an allowed empty value).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ResidualOp {
+    pub(super) start: u8,
+    pub(super) end: u8,
+    pub(super) skip: u8,
+    pub(super) mask: u64,
+    pub(super) tag: u64,
 }
 
 /// A rule set compiled for shapes.
@@ -157,7 +206,12 @@ impl ShapeRules {
             match byte_rule(&field.check, &mut classes) {
                 Some(rule) => fields.push(ShapeField::Bytes { required: field.required, rule }),
                 None => {
-                    fields.push(ShapeField::Residual { slot: residual.len() });
+                    let lookup = Lookup::of(&field.check);
+                    fields.push(ShapeField::Residual {
+                        slot: residual.len(),
+                        required: field.required,
+                        lookup,
+                    });
                     residual.push(f);
                 }
             }
@@ -177,17 +231,17 @@ impl ShapeRules {
             never: true,
             checked: 0,
             allow: [[0; 64]; 2],
-            spans: std::array::from_fn(|k| {
-                // A row that is never clean still gets spans its residual
-                // kernels may read: empty fields one byte apart.
+            ops: std::array::from_fn(|k| {
+                // A row that is never clean still gets places its residual
+                // checks may read: empty fields one byte apart.
                 let f = self.residual.get(k).copied().unwrap_or(0) as u8;
-                (f, f)
+                ResidualOp { start: f, end: f, skip: 1, mask: 0, tag: 0 }
             }),
         };
         if len == 0 || rest.count_ones() as usize + 1 != self.fields.len() {
             return shape;
         }
-        let mut spans = shape.spans;
+        let mut ops = shape.ops;
         let mut allow = [0u16; 64];
         let mut checked = 0u64;
         let mut start = 0usize;
@@ -196,7 +250,21 @@ impl ShapeRules {
             rest &= rest.wrapping_sub(1);
             let n = end - start;
             match field {
-                ShapeField::Residual { slot } => spans[*slot] = (start as u8, end as u8),
+                ShapeField::Residual { slot, required, lookup } => {
+                    let op = &mut ops[*slot];
+                    (op.start, op.end, op.skip, op.mask, op.tag) = (start as u8, end as u8, 0, 0, 0);
+                    match *lookup {
+                        _ if n == 0 && *required => return shape,
+                        Lookup::Fixed { .. } | Lookup::Packed { .. } if n == 0 => op.skip = 1,
+                        Lookup::Fixed { width } if n == width => op.mask = low_bytes(n),
+                        Lookup::Packed { min, max } if n <= 7 && (min..=max).contains(&n) => {
+                            op.mask = low_bytes(n);
+                            op.tag = (n as u64 + 1) << 56;
+                        }
+                        Lookup::Column => {}
+                        _ => return shape,
+                    }
+                }
                 ShapeField::Bytes { required, .. } if n == 0 => {
                     if *required {
                         return shape;
@@ -224,7 +292,7 @@ impl ShapeRules {
         }
         shape.never = false;
         shape.checked = checked;
-        shape.spans = spans;
+        shape.ops = ops;
         for (p, &a) in allow.iter().enumerate() {
             shape.allow[0][p] = a as u8;
             shape.allow[1][p] = (a >> 8) as u8;
@@ -330,8 +398,9 @@ pub(super) struct Shape {
     checked: u64,
     /// Per position: the allowed class bits, low byte and high byte.
     allow: [[u8; 64]; 2],
-    /// Per residual field: its start and end, relative to the row start.
-    pub(super) spans: [(u8, u8); MAX_RESIDUAL],
+    /// Per residual field: its place (relative to the row start) and how
+    /// its lookup key is made.
+    pub(super) ops: [ResidualOp; MAX_RESIDUAL],
 }
 
 /// Rows' shapes by key: a direct-mapped table in front of every shape
