@@ -40,8 +40,12 @@ pub(super) struct FastRules {
     pub(super) fields: Vec<FastField>,
     /// The checks per row shape, for rows under 64 bytes.
     shape: Option<ShapeRules>,
-    /// Per residual field of `shape`: how shape mode checks it.
-    inline: Vec<InlineCheck>,
+    /// The residual fields of `shape` by how shape mode checks them
+    /// ([`InlineCheck`]), each with its residual slot: one loop per kind,
+    /// so no dispatch per field and row.
+    shape_temporal: Vec<(usize, usize, TemporalCheck)>,
+    shape_packed: Vec<(usize, Vec<u64>, u32)>,
+    shape_placed: Vec<(usize, usize)>,
     /// The residual fields left to their column kernels in shape mode.
     shape_columns: Vec<usize>,
     /// The other fields: checked one by one for a long row in shape mode.
@@ -148,17 +152,24 @@ impl FastRules {
         let mut fast = FastRules {
             fields: rules.fields.iter().map(compile_field).collect(),
             shape: None,
-            inline: Vec::new(),
+            shape_temporal: Vec::new(),
+            shape_packed: Vec::new(),
+            shape_placed: Vec::new(),
             shape_columns: Vec::new(),
             shape_by_row: Vec::new(),
         };
         fast.shape = ShapeRules::compile(&fast);
         if let Some(shape) = &fast.shape {
-            fast.inline = shape.residual.iter().map(|&f| InlineCheck::new(&fast.fields[f])).collect();
-            fast.shape_columns = (shape.residual.iter().zip(&fast.inline))
-                .filter(|(_, inline)| matches!(inline, InlineCheck::Column))
-                .map(|(&f, _)| f)
-                .collect();
+            for (k, &f) in shape.residual.iter().enumerate() {
+                match InlineCheck::new(&fast.fields[f]) {
+                    InlineCheck::Temporal(tc) => fast.shape_temporal.push((k, f, tc)),
+                    InlineCheck::Packed { table, shift } => fast.shape_packed.push((k, table, shift)),
+                    InlineCheck::Column => {
+                        fast.shape_placed.push((k, f));
+                        fast.shape_columns.push(f);
+                    }
+                }
+            }
             fast.shape_by_row = (0..fast.fields.len()).filter(|f| !fast.shape_columns.contains(f)).collect();
         }
         Some(fast)
@@ -406,22 +417,20 @@ impl Batch {
             let shape = shapes.get(rules, key);
             let fails = rules.failures::<AVX2>(padded, start, shape);
             let mut ok = u8::from(!shape.never & (fails == 0));
-            for ((&f, inline), op) in rules.residual.iter().zip(&fast.inline).zip(&shape.ops) {
-                let s = start + usize::from(op.start);
-                match inline {
-                    InlineCheck::Temporal(tc) => {
-                        let word = load8(padded, s) & op.mask;
-                        ok &= caches[f].answer(tc, word) | op.skip;
-                    }
-                    InlineCheck::Packed { table, shift } => {
-                        let key = (load8(padded, s) & op.mask) | op.tag;
-                        ok &= u8::from(packed_hit(table, *shift, key)) | op.skip;
-                    }
-                    InlineCheck::Column => {
-                        bounds[f][r] = s as u32;
-                        bounds[f + 1][r] = (start + usize::from(op.end)) as u32 + 1;
-                    }
-                }
+            for &(k, f, ref tc) in &fast.shape_temporal {
+                let op = &shape.ops[k];
+                let word = load8(padded, start + usize::from(op.start)) & op.mask;
+                ok &= caches[f].answer(tc, word) | op.skip;
+            }
+            for (k, table, shift) in &fast.shape_packed {
+                let op = &shape.ops[*k];
+                let key = (load8(padded, start + usize::from(op.start)) & op.mask) | op.tag;
+                ok &= u8::from(packed_hit(table, *shift, key)) | op.skip;
+            }
+            for &(k, f) in &fast.shape_placed {
+                let op = &shape.ops[k];
+                bounds[f][r] = (start + usize::from(op.start)) as u32;
+                bounds[f + 1][r] = (start + usize::from(op.end)) as u32 + 1;
             }
             *ok_out = ok;
         }
