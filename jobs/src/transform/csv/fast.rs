@@ -41,44 +41,15 @@ pub(super) struct FastRules {
     /// The checks per row shape, for rows under 64 bytes.
     shape: Option<ShapeRules>,
     /// The residual fields of `shape` by how shape mode checks them
-    /// ([`InlineCheck`]), each with its residual slot: one loop per kind,
-    /// so no dispatch per field and row.
+    /// ([`Lookup`]), each with its residual slot: one loop per kind, so
+    /// no dispatch per field and row. Dates/times and packed enums are
+    /// looked up in the shape pass; the placed fields are left to their
+    /// column kernels.
     shape_temporal: Vec<(usize, usize, TemporalCheck)>,
     shape_packed: Vec<(usize, Vec<u64>, u32)>,
     shape_placed: Vec<(usize, usize)>,
-    /// The residual fields left to their column kernels in shape mode.
-    shape_columns: Vec<usize>,
     /// The other fields: checked one by one for a long row in shape mode.
     shape_by_row: Vec<usize>,
-}
-
-/// How shape mode checks a residual field ([`Lookup`]): in the same pass
-/// as the shape when its check is a lookup (the shape has settled the
-/// length and the empty case), else by its column kernel.
-#[derive(Debug, Clone)]
-enum InlineCheck {
-    /// A date/time of at most 8 bytes: remembered answers.
-    Temporal(TemporalCheck),
-    /// A string enum of packed keys.
-    Packed {
-        table: Vec<u64>,
-        shift: u32,
-    },
-    Column,
-}
-
-impl InlineCheck {
-    fn new(field: &FastField) -> Self {
-        match (Lookup::of(&field.check), &field.check) {
-            (Lookup::Fixed { .. }, Check::Temporal(format)) => {
-                format.fast_check().map_or(InlineCheck::Column, InlineCheck::Temporal)
-            }
-            (Lookup::Packed { .. }, Check::Text { set: Some(TextSet::Packed { table, shift }), .. }) => {
-                InlineCheck::Packed { table: table.clone(), shift: *shift }
-            }
-            _ => InlineCheck::Column,
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -155,22 +126,28 @@ impl FastRules {
             shape_temporal: Vec::new(),
             shape_packed: Vec::new(),
             shape_placed: Vec::new(),
-            shape_columns: Vec::new(),
             shape_by_row: Vec::new(),
         };
         fast.shape = ShapeRules::compile(&fast);
         if let Some(shape) = &fast.shape {
             for (k, &f) in shape.residual.iter().enumerate() {
-                match InlineCheck::new(&fast.fields[f]) {
-                    InlineCheck::Temporal(tc) => fast.shape_temporal.push((k, f, tc)),
-                    InlineCheck::Packed { table, shift } => fast.shape_packed.push((k, table, shift)),
-                    InlineCheck::Column => {
-                        fast.shape_placed.push((k, f));
-                        fast.shape_columns.push(f);
+                let check = &fast.fields[f].check;
+                match (Lookup::of(check), check) {
+                    (Lookup::Fixed { .. }, Check::Temporal(format)) => match format.fast_check() {
+                        Some(tc) => fast.shape_temporal.push((k, f, tc)),
+                        None => fast.shape_placed.push((k, f)),
+                    },
+                    (
+                        Lookup::Packed { .. },
+                        Check::Text { set: Some(TextSet::Packed { table, shift }), .. },
+                    ) => {
+                        fast.shape_packed.push((k, table.clone(), *shift));
                     }
+                    _ => fast.shape_placed.push((k, f)),
                 }
             }
-            fast.shape_by_row = (0..fast.fields.len()).filter(|f| !fast.shape_columns.contains(f)).collect();
+            let placed = |f: &usize| fast.shape_placed.iter().any(|&(_, p)| p == *f);
+            fast.shape_by_row = (0..fast.fields.len()).filter(|f| !placed(f)).collect();
         }
         Some(fast)
     }
@@ -196,8 +173,8 @@ pub(super) const BATCH_ROWS: usize = 512;
 /// - shape mode (the rule set has [`ShapeRules`] and rows are short): a
 ///   row's shape gives its field count and checks every field that is
 ///   about single bytes at once; only the residual fields are placed and
-///   checked by column. Rows of 64 bytes or more are split and their
-///   byte-class fields checked one by one.
+///   checked by column. Rows of 64 bytes or more are split and every
+///   field without a column pass checked one by one.
 /// - column mode: every row is split into fields ([`Batch::push`]) and
 ///   every field checked by column.
 ///
@@ -373,7 +350,7 @@ impl Batch {
         match rules.shape.as_ref() {
             Some(shape_rules) if self.shape_mode => {
                 self.place_shapes(rules, shape_rules, padded);
-                for &f in &rules.shape_columns {
+                for &(_, f) in &rules.shape_placed {
                     self.check_field(rules, f, padded);
                 }
             }
@@ -482,7 +459,7 @@ fn load8(padded: &[u8], s: usize) -> u64 {
 
 /// All ones in the low `n` bytes (`n` in 0..=8; more counts as 8).
 #[inline(always)]
-fn low_bytes(n: usize) -> u64 {
+pub(super) fn low_bytes(n: usize) -> u64 {
     const KEEP: [u64; 9] = [
         0,
         0xFF,
@@ -631,18 +608,9 @@ fn temporal_column<const DATE: bool, const TIME: bool>(
     assert!(col.starts.len() == n && col.ends.len() == n);
     for (i, ok) in ok.iter_mut().enumerate() {
         let (s, e) = col.get(i);
-        let word = tc.word(padded, s).unwrap_or(0);
         // A column holds few distinct dates or times (a year has 365
         // days): most values were answered before.
-        let slot = (word.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - CACHE_BITS)) as usize;
-        let valid = if cache.words[slot] == word {
-            cache.valid[slot]
-        } else {
-            let valid = u8::from(tc.word_is_valid::<DATE, TIME>(word));
-            cache.words[slot] = word;
-            cache.valid[slot] = valid;
-            valid
-        };
+        let valid = cache.answer(&tc, tc.word(padded, s).unwrap_or(0));
         *ok &= (valid & u8::from(e - s == tc.width())) | (u8::from(s == e) & missing_ok);
     }
 }

@@ -23,12 +23,7 @@
 
 use std::collections::HashMap;
 
-use super::fast::{Check, ClassTable, FastRules, TextSet};
-
-/// All ones in the low `n` bytes (`n` at most 8).
-fn low_bytes(n: usize) -> u64 {
-    if n >= 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 }
-}
+use super::fast::{Check, ClassTable, FastRules, TextSet, low_bytes};
 
 /// Rows of up to this many bytes (terminator excluded) have a shape.
 pub(super) const MAX_SHAPE_LEN: usize = 63;
