@@ -226,6 +226,24 @@ pub fn list_files_sorted(dir: &Path) -> io::Result<Vec<String>> {
 mod tests {
     use super::*;
 
+    /// Blocks reserved for a large output are given back on commit: the
+    /// file has its written size and no more space than that on disk
+    /// (where the file system reserves at all), and the bytes are intact.
+    #[test]
+    fn preallocated_blocks_are_released_on_commit() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.csv");
+        let mut f = AtomicFile::create(&target).unwrap();
+        f.preallocate(64 << 20);
+        f.write_all(b"a,b\n").unwrap();
+        f.commit().unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"a,b\n");
+        let meta = fs::metadata(&target).unwrap();
+        assert_eq!(meta.len(), 4);
+        assert!(meta.blocks() * 512 < 1 << 20, "{} blocks still held", meta.blocks());
+    }
+
     #[test]
     fn commit_publishes_and_drop_discards() {
         let dir = tempfile::tempdir().unwrap();
