@@ -77,6 +77,20 @@ fn chained_calculations_and_empty_object_targets() {
 }
 
 #[test]
+fn every_existing_target_is_replaced_however_many() {
+    // Nine targets the record already has: each is replaced in place and
+    // none is appended a second time (an earlier fixed-size table held
+    // eight and appended the ninth as a duplicate member).
+    let calcs: Vec<String> = (0..9).map(|i| format!("t{i} = x + {i}")).collect();
+    let calcs: Vec<&str> = calcs.iter().map(String::as_str).collect();
+    let members: Vec<String> = (0..9).rev().map(|i| format!("\"t{i}\": null")).collect();
+    let line = format!("{{\"x\": 1, {}}}\n", members.join(", "));
+    let out = run_with(&calcs, line.as_bytes(), CalcOptions::default());
+    let expected: Vec<String> = (0..9).rev().map(|i| format!("\"t{i}\": {}.0", 1 + i)).collect();
+    assert_eq!(out.out, format!("{{\"x\": 1, {}}}\n", expected.join(", ")));
+}
+
+#[test]
 fn not_json() {
     assert_eq!(
         reject_of("hello"),

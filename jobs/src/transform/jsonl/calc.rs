@@ -148,6 +148,9 @@ struct Worker<'c, 'w> {
     results: Vec<f64>,
     /// Output lines not yet handed to `out`.
     out_buf: Vec<u8>,
+    /// Per assignment: `,"<target>":`, what appending its member writes
+    /// before the value (without the comma when it opens an empty object).
+    member_heads: Vec<Vec<u8>>,
     /// Per key length up to 64: nonzero when some variable has it.
     by_length: [u64; 65],
     max_record: usize,
@@ -173,6 +176,11 @@ impl<'c, 'w> Worker<'c, 'w> {
             stack: Vec::with_capacity(16),
             results: vec![0.0; calc.assignments.len()],
             out_buf: Vec::with_capacity(OUT_BLOCK + (64 << 10)),
+            member_heads: calc
+                .assignments
+                .iter()
+                .map(|a| [b",\"", a.target.as_bytes(), b"\":"].concat())
+                .collect(),
             by_length: {
                 let mut by_length = [0u64; 65];
                 for (slot, v) in calc.variables.iter().enumerate() {
@@ -296,20 +304,39 @@ impl<'c, 'w> Worker<'c, 'w> {
     /// name, or appended before the closing brace.
     fn write_record(&mut self, line: &[u8], close: usize, empty: bool) -> io::Result<()> {
         let calc = self.calc;
-        // (value start, value end, assignment) of targets the line already
-        // has, replaced in place; the others are appended. Without
-        // allocating: this runs for every line.
-        let mut replaced: [(usize, usize, usize); 8] = [(0, 0, 0); 8];
-        let mut n_replaced = 0;
-        for (i, a) in calc.assignments.iter().enumerate() {
-            if let Some(((s, e), _)) = self.found[a.slot]
-                && n_replaced < replaced.len()
-            {
-                replaced[n_replaced] = (s, e, i);
-                n_replaced += 1;
+        if calc.assignments.iter().any(|a| self.found[a.slot].is_some()) {
+            self.write_with_replacements(line, close, empty);
+        } else {
+            // The usual case, every target new to the record: the line up
+            // to its closing brace, the appended members, the rest.
+            let out = &mut self.out_buf;
+            out.extend_from_slice(&line[..close]);
+            for (i, head) in self.member_heads.iter().enumerate() {
+                let head = if empty && i == 0 { &head[1..] } else { &head[..] };
+                out.extend_from_slice(head);
+                write_f64(out, self.results[i]);
             }
+            out.extend_from_slice(&line[close..]);
+            out.push(b'\n');
         }
-        let replaced = &mut replaced[..n_replaced];
+        if self.out_buf.len() >= OUT_BLOCK {
+            self.flush_out()?;
+        }
+        Ok(())
+    }
+
+    /// [`Self::write_record`] for a line that already has some of the
+    /// targets: those values are replaced in place, the others appended.
+    fn write_with_replacements(&mut self, line: &[u8], close: usize, empty: bool) {
+        let calc = self.calc;
+        // (value start, value end, assignment) of targets the line already
+        // has, in line order. Allocating is fine on this rare path.
+        let mut replaced: Vec<(usize, usize, usize)> = calc
+            .assignments
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| self.found[a.slot].map(|((s, e), _)| (s, e, i)))
+            .collect();
         replaced.sort_unstable();
         let out = &mut self.out_buf;
         let mut cursor = 0;
@@ -320,25 +347,17 @@ impl<'c, 'w> Worker<'c, 'w> {
         }
         out.extend_from_slice(&line[cursor..close]);
         let mut appended_any = false;
-        for (i, a) in calc.assignments.iter().enumerate() {
+        for (i, head) in self.member_heads.iter().enumerate() {
             if replaced.iter().any(|&(_, _, r)| r == i) {
                 continue;
             }
-            if !empty || appended_any {
-                out.push(b',');
-            }
+            let head = if empty && !appended_any { &head[1..] } else { &head[..] };
             appended_any = true;
-            out.push(b'"');
-            out.extend_from_slice(a.target.as_bytes());
-            out.extend_from_slice(b"\":");
+            out.extend_from_slice(head);
             write_f64(out, self.results[i]);
         }
         out.extend_from_slice(&line[close..]);
         out.push(b'\n');
-        if out.len() >= OUT_BLOCK {
-            self.flush_out()?;
-        }
-        Ok(())
     }
 
     fn reject(&mut self, line: &[u8], field: Option<&str>, rule: &str, reason: &str) -> io::Result<()> {
