@@ -16,16 +16,21 @@ const TEMP_TAG: &str = ".tmp-";
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// The temporary sibling name for `path`: `.<name>.tmp-<pid>-<n>`. Hidden
-/// (leading dot) and unique per process, so concurrent writers in one
-/// directory never share one.
+/// The temporary sibling name for `path`:
+/// `.<name>.tmp-<pid>-<n>-<random>`. Hidden (leading dot) and unique per
+/// process by the counter; the random part keeps a retried process from
+/// meeting the leftovers of a killed one, which in a container has the
+/// same pid (1) and counts from the same start.
 pub fn temp_path_for(path: &Path) -> io::Result<PathBuf> {
+    use std::hash::{BuildHasher, RandomState};
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    Ok(path.with_file_name(format!(".{name}{TEMP_TAG}{}-{n}", std::process::id())))
+    // RandomState's keys come from the OS's random source once per thread.
+    let random = RandomState::new().hash_one(n) as u32;
+    Ok(path.with_file_name(format!(".{name}{TEMP_TAG}{}-{n}-{random:08x}", std::process::id())))
 }
 
 /// True for names produced by [`temp_path_for`]; listings skip them.
@@ -98,9 +103,20 @@ pub struct AtomicFile {
 impl AtomicFile {
     /// Creates the temporary file next to `target`.
     pub fn create(target: &Path) -> io::Result<Self> {
-        let temp = temp_path_for(target)?;
-        let file = OpenOptions::new().write(true).create_new(true).open(&temp)?;
-        Ok(AtomicFile { file: Some(file), temp, target: target.to_path_buf(), preallocated: false })
+        // A name already taken (a leftover, however unlikely) is passed
+        // over for a fresh one rather than failing the write.
+        let mut attempts = 0;
+        loop {
+            let temp = temp_path_for(target)?;
+            match OpenOptions::new().write(true).create_new(true).open(&temp) {
+                Ok(file) => {
+                    let target = target.to_path_buf();
+                    return Ok(AtomicFile { file: Some(file), temp, target, preallocated: false });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 8 => attempts += 1,
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Reserves blocks for about `bytes` of content (see [`preallocate`]);
@@ -185,6 +201,29 @@ pub fn remove_stale_temps(dir: &Path) -> io::Result<usize> {
     Ok(removed)
 }
 
+/// Removes the temporary siblings of `path` (left by writers of that file
+/// that were killed); returns how many. Only for a file that no other
+/// writer is writing at the time.
+pub fn remove_stale_temps_of(path: &Path) -> io::Result<usize> {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return Ok(0) };
+    let prefix = format!(".{name}{TEMP_TAG}");
+    let entries = match fs::read_dir(parent_of(path)) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(err) => return Err(err),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_name().to_str().is_some_and(|n| n.starts_with(&prefix)) && entry.file_type()?.is_file()
+        {
+            fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Lists the regular files under `dir` recursively, as `/`-separated paths
 /// relative to `dir`, sorted bytewise, skipping temporary files. Non-UTF-8
 /// names are an `InvalidData` error (the layout only ever creates UTF-8).
@@ -225,6 +264,38 @@ pub fn list_files_sorted(dir: &Path) -> io::Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A retried process in a container has the same pid as the killed
+    /// attempt and counts temporary names from the same start: the
+    /// leftovers of that attempt (named as the earlier pid-and-counter
+    /// scheme named them) must not make its writes fail.
+    #[test]
+    fn leftovers_of_a_killed_attempt_with_the_same_pid_do_not_block_a_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("marker.json");
+        let pid = std::process::id();
+        for n in 0..256 {
+            fs::write(dir.path().join(format!(".marker.json{TEMP_TAG}{pid}-{n}")), b"partial").unwrap();
+        }
+        write_atomic(&target, b"whole").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"whole");
+        assert_eq!(remove_stale_temps_of(&target).unwrap(), 256);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// Only the temporary siblings of the named file are removed.
+    #[test]
+    fn stale_temps_of_one_file_leave_others_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("a.json");
+        let other = temp_path_for(&dir.path().join("b.json")).unwrap();
+        fs::write(temp_path_for(&target).unwrap(), b"x").unwrap();
+        fs::write(&other, b"y").unwrap();
+        fs::write(dir.path().join("a.json"), b"z").unwrap();
+        assert_eq!(remove_stale_temps_of(&target).unwrap(), 1);
+        assert!(other.exists() && target.exists());
+        assert_eq!(remove_stale_temps_of(&dir.path().join("missing/x")).unwrap(), 0);
+    }
 
     /// Blocks reserved for a large output are given back on commit: the
     /// file has its written size and no more space than that on disk

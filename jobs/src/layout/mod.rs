@@ -27,7 +27,7 @@ pub use config::{
 pub use marker::{DoneMarker, FileEntry, MarkerMismatch, ObjectEntry, Verify};
 pub use slice::{IdRange, NodeSlice, nodes_needed, split_even};
 
-use crate::atomic::{self, fsync_dir, temp_path_for, write_atomic};
+use crate::atomic::{self, fsync_dir, remove_stale_temps_of, temp_path_for, write_atomic};
 use crate::exit::{ExitCode, JobError, JobResult};
 use crate::safe_path::check_run_id;
 
@@ -448,6 +448,8 @@ impl NodeLayout {
     /// never pairs an old marker with new, partly written outputs).
     pub fn clear_done(&self, stage: Stage) -> JobResult<()> {
         let path = self.done_path(stage);
+        // Temporary markers of an attempt killed while writing one.
+        remove_stale_temps_of(&path).map_err(|e| JobError::io(self.dir.display(), e))?;
         match fs::remove_file(&path) {
             Ok(()) => fsync_dir(&self.dir).map_err(|e| JobError::io(self.dir.display(), e)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
