@@ -125,15 +125,23 @@ impl JobError {
 }
 
 /// Classifies an I/O error: missing files are permanent (an earlier stage
-/// did not write them), permission errors are permanent, and everything else
-/// on a network file system (EIO, ETIMEDOUT, ESTALE, ENOSPC, interrupted
-/// calls) may pass on a retry.
+/// did not write them), permission errors are permanent, so are errors a
+/// retry would meet again because names from the data clash with each
+/// other or with the file system (a key `a` next to `a/b`, a name too
+/// long): everything else on a network file system (EIO, ETIMEDOUT,
+/// ESTALE, ENOSPC, interrupted calls) may pass on a retry.
 pub fn io_exit_code(err: &std::io::Error) -> ExitCode {
     use std::io::ErrorKind;
     match err.kind() {
         ErrorKind::NotFound => ExitCode::NoInput,
-        ErrorKind::PermissionDenied => ExitCode::NoPermission,
-        ErrorKind::InvalidData | ErrorKind::InvalidInput => ExitCode::DataError,
+        ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => ExitCode::NoPermission,
+        ErrorKind::InvalidData
+        | ErrorKind::InvalidInput
+        | ErrorKind::InvalidFilename
+        | ErrorKind::AlreadyExists
+        | ErrorKind::NotADirectory
+        | ErrorKind::IsADirectory
+        | ErrorKind::DirectoryNotEmpty => ExitCode::DataError,
         _ => ExitCode::TempFail,
     }
 }
@@ -144,6 +152,28 @@ pub type JobResult<T> = Result<T, JobError>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the file system says is sorted into errors a retry can cure
+    /// and errors it would meet again.
+    #[test]
+    fn io_errors_are_classified_by_whether_a_retry_can_help() {
+        use std::io::{Error, ErrorKind};
+        let code = |errno: i32| io_exit_code(&Error::from_raw_os_error(errno));
+        // Names from the data that clash or do not fit: permanent.
+        assert_eq!(code(libc::ENAMETOOLONG), ExitCode::DataError);
+        assert_eq!(code(libc::ENOTDIR), ExitCode::DataError);
+        assert_eq!(code(libc::EISDIR), ExitCode::DataError);
+        assert_eq!(code(libc::EEXIST), ExitCode::DataError);
+        assert_eq!(code(libc::ENOTEMPTY), ExitCode::DataError);
+        assert_eq!(code(libc::EROFS), ExitCode::NoPermission);
+        assert_eq!(code(libc::EACCES), ExitCode::NoPermission);
+        assert_eq!(code(libc::ENOENT), ExitCode::NoInput);
+        // A network file system's hiccups: retryable.
+        for errno in [libc::EIO, libc::ETIMEDOUT, libc::ESTALE, libc::EINTR, libc::EAGAIN, libc::ENOSPC] {
+            assert_eq!(code(errno), ExitCode::TempFail, "errno {errno}");
+        }
+        assert_eq!(io_exit_code(&Error::new(ErrorKind::InvalidData, "x")), ExitCode::DataError);
+    }
 
     #[test]
     fn only_tempfail_is_retryable() {

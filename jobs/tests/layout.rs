@@ -68,7 +68,7 @@ fn bad_configs_are_refused_with_the_field_named() {
     let mut c = config("r", 1);
     c.egress.as_mut().unwrap().prefix = "../up".into();
     let err = layout.create_run(&c).unwrap_err();
-    assert_eq!(err.exit, ExitCode::DataError);
+    assert_eq!(err.exit, ExitCode::Config);
     assert!(err.message.contains("unsafe egress.prefix"), "{err}");
 }
 

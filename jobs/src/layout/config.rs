@@ -199,7 +199,9 @@ impl RunConfig {
                 return Err(JobError::config("egress.bucket must not be empty"));
             }
             if !egress.prefix.is_empty() {
-                SafeRelPath::new("egress.prefix", egress.prefix.trim_end_matches('/'))?;
+                // A setting, not data: a bad one is a config error (78).
+                SafeRelPath::new("egress.prefix", egress.prefix.trim_end_matches('/'))
+                    .map_err(|e| JobError::config(e.to_string()))?;
             }
             if egress.part_size_bytes < 5 << 20 {
                 return Err(JobError::config("egress.part_size_bytes must be at least 5 MiB"));
