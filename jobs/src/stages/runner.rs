@@ -38,25 +38,38 @@ pub struct JobArgs {
 /// Parses arguments, runs `stage`, logs, and exits with the right code.
 pub fn main(stage: Stage, about: &'static str) -> ! {
     let command = <JobArgs as clap::CommandFactory>::command().name(stage.as_str()).about(about);
-    let matches = match command.try_get_matches() {
-        Ok(m) => m,
-        Err(e) => {
-            let is_help = matches!(
+    let parsed = command
+        .try_get_matches()
+        .and_then(|matches| <JobArgs as clap::FromArgMatches>::from_arg_matches(&matches));
+    let args = match parsed {
+        Ok(a) => a,
+        Err(e)
+            if matches!(
                 e.kind(),
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
-            );
+            ) =>
+        {
+            // Asked for: plain text, for a person.
             let _ = e.print();
-            std::process::exit(if is_help { 0 } else { ExitCode::Usage.code() });
+            std::process::exit(0);
         }
-    };
-    let args = match <JobArgs as clap::FromArgMatches>::from_arg_matches(&matches) {
-        Ok(a) => a,
         Err(e) => {
-            let _ = e.print();
+            // Like every other failure, one JSON line (without the run id
+            // and index, which are what may be missing).
+            init_logging();
+            let error = e.render().to_string();
+            tracing::error!(
+                stage = stage.as_str(),
+                exit_code = ExitCode::Usage.code(),
+                retryable = false,
+                error = error.trim_end(),
+                "stage failed"
+            );
             std::process::exit(ExitCode::Usage.code());
         }
     };
     init_logging();
+    exit_on_panic(stage, &args);
     let span = tracing::info_span!("job", run_id = %args.run_id, stage = stage.as_str(), index = args.index);
     let _entered = span.enter();
     let started = std::time::Instant::now();
@@ -83,6 +96,25 @@ pub fn main(stage: Stage, about: &'static str) -> ! {
         }
     };
     std::process::exit(code.code())
+}
+
+/// A panic is a bug: logged as a JSON line with the job's fields (the
+/// panicking thread may be a runtime worker outside the job's span) and
+/// the process exits 70, not Rust's 101, which no retry strategy knows.
+fn exit_on_panic(stage: Stage, args: &JobArgs) {
+    let (run_id, index) = (args.run_id.clone(), args.index);
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!(
+            run_id = %run_id,
+            stage = stage.as_str(),
+            index,
+            exit_code = ExitCode::Software.code(),
+            retryable = false,
+            error = %info,
+            "stage failed: panic"
+        );
+        std::process::exit(ExitCode::Software.code());
+    }));
 }
 
 /// Runs one stage for the node described by `args`.
