@@ -2,7 +2,7 @@
 //! against moto S3 and a temp directory as EFS.
 #![cfg(feature = "aws")]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -402,6 +402,156 @@ fn permanent_and_retryable_failures_have_distinct_exit_codes() {
     assert!(stderr(&out).contains("\"retryable\":true"), "{}", stderr(&out));
 }
 
+/// Data names that would clash with each other or with the files the
+/// later stages write are refused before anything is downloaded.
+#[test]
+fn clashing_data_names_are_refused_before_any_download() {
+    let env = Env::new();
+    env.bucket("source");
+    let p = "noaa/incoming/";
+    let cases: [(&[&str], &str); 6] = [
+        (&["a.csv", "a.csv"], "\\\"a.csv\\\" appears twice"),
+        (&["a.csv", "a.csv.rejects.jsonl"], "ends with \\\".rejects.jsonl\\\""),
+        (&["a.csv.stats.json"], "ends with \\\".stats.json\\\""),
+        (&["sub/_manifest.json"], "is reserved for the pipeline's own files"),
+        (&[".a.csv.tmp-1-0"], "is reserved for the pipeline's own files"),
+        (&["x/y/z.csv", "x/y"], "\\\"x/y\\\" is also the directory of \\\"x/y/z.csv\\\""),
+    ];
+    let layout = env.layout("names");
+    layout.create_run(&ghcn_config("names", cases.len() as u32)).unwrap();
+    for (i, (names, _)) in cases.iter().enumerate() {
+        for name in names.iter() {
+            env.put("source", &format!("{p}{name}"), GOOD.as_bytes());
+        }
+        let keys: Vec<String> = names.iter().map(|n| format!("{p}{n}")).collect();
+        layout.write_node_slice(i as u32, &keys).unwrap();
+    }
+    for (i, (_, message)) in cases.iter().enumerate() {
+        let out = env.stage(Stage::Procurement, "names", i as u32);
+        assert_code(&out, 65);
+        assert!(stderr(&out).contains(message), "case {i}: {}", stderr(&out));
+        assert!(walk_files(&layout.node(i as u32).data_dir()).is_empty(), "case {i} downloaded something");
+    }
+}
+
+/// Bytes damaged on the way from S3 are never committed: the download
+/// is checked against the checksum S3 stored, and the failure is
+/// retryable (the damage may not recur). The same object through an
+/// undamaging relay downloads fine, so it is the damage that is refused.
+#[test]
+fn a_download_damaged_on_the_way_is_refused() {
+    let env = Env::new();
+    env.bucket("source");
+    let key = "noaa/incoming/1763.csv";
+    env.rt
+        .block_on(
+            env.s3
+                .put_object()
+                .bucket("source")
+                .key(key)
+                .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc64Nvme)
+                .body(ByteStream::from(GOOD.repeat(3).into_bytes()))
+                .send(),
+        )
+        .unwrap();
+    let moto: std::net::SocketAddr = env.moto.endpoint().trim_start_matches("http://").parse().unwrap();
+    for (run, damage, code) in [("intact", false, 0), ("damaged", true, 75)] {
+        let relay = relay::start(moto, damage);
+        let layout = env.layout(run);
+        layout.create_run(&ghcn_config(run, 1)).unwrap();
+        layout.write_node_slice(0, &[key.into()]).unwrap();
+        let out = env
+            .command(Stage::Procurement, run, 0)
+            .env("AWS_ENDPOINT_URL", format!("http://{relay}"))
+            .env("AWS_MAX_ATTEMPTS", "1")
+            .output()
+            .unwrap();
+        assert_code(&out, code);
+        let files = walk_files(&layout.node(0).data_dir());
+        if damage {
+            assert!(stderr(&out).contains("checksum"), "{}", stderr(&out));
+            assert!(files.is_empty(), "{files:?}");
+        } else {
+            assert_eq!(read(layout.node(0).data_dir().join("1763.csv")), GOOD.repeat(3).as_bytes());
+        }
+    }
+}
+
+/// A one-request-per-connection HTTP relay to moto that can damage
+/// response bodies (flips a bit of the last byte), as a faulty network
+/// path would.
+mod relay {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+
+    pub fn start(upstream: SocketAddr, damage: bool) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                std::thread::spawn(move || {
+                    let _ = serve(client, upstream, damage);
+                });
+            }
+        });
+        addr
+    }
+
+    fn serve(client: TcpStream, upstream: SocketAddr, damage: bool) -> std::io::Result<()> {
+        let mut from_client = BufReader::new(client.try_clone()?);
+        let mut to_client = client;
+        loop {
+            let Some((head, body)) = message(&mut from_client, true)? else { return Ok(()) };
+            let is_head = head.starts_with(b"HEAD ");
+            let mut up = TcpStream::connect(upstream)?;
+            up.write_all(&head)?;
+            up.write_all(&body)?;
+            let mut from_up = BufReader::new(up);
+            let Some((rhead, mut rbody)) = message(&mut from_up, !is_head)? else { return Ok(()) };
+            if damage && let Some(last) = rbody.last_mut() {
+                *last ^= 1;
+            }
+            to_client.write_all(&rhead)?;
+            to_client.write_all(&rbody)?;
+        }
+    }
+
+    /// One HTTP/1.1 message: its head (through the blank line) and its
+    /// body by Content-Length; `None` when the peer closed.
+    fn message(r: &mut impl BufRead, has_body: bool) -> std::io::Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let mut head = Vec::new();
+        let mut length = 0usize;
+        loop {
+            let mut line = Vec::new();
+            if r.read_until(b'\n', &mut line)? == 0 {
+                return Ok(None);
+            }
+            let text = String::from_utf8_lossy(&line).to_ascii_lowercase();
+            if let Some(v) = text.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            head.extend_from_slice(&line);
+            if line == b"\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0; if has_body { length } else { 0 }];
+        r.read_exact(&mut body)?;
+        Ok(Some((head, body)))
+    }
+}
+
+/// Every file under `dir` (temporary ones included), or none if it is missing.
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() { out.extend(walk_files(&path)) } else { out.push(path) }
+    }
+    out
+}
+
 #[test]
 fn every_binary_has_help_and_usage_errors_exit_64() {
     for bin in
@@ -418,5 +568,12 @@ fn every_binary_has_help_and_usage_errors_exit_64() {
         );
         let out = Command::new(bin).env_clear().output().unwrap();
         assert_eq!(out.status.code(), Some(64));
+        // The usage error is a JSON log line too, naming what is missing.
+        let lines: Vec<serde_json::Value> =
+            stderr(&out).lines().map(|l| serde_json::from_str(l).expect("stderr line is JSON")).collect();
+        assert_eq!(lines.len(), 1, "{}", stderr(&out));
+        assert_eq!(lines[0]["fields"]["exit_code"], 64);
+        assert_eq!(lines[0]["fields"]["retryable"], false);
+        assert!(lines[0]["fields"]["error"].as_str().is_some_and(|e| e.contains("RUN_ID")), "{}", lines[0]);
     }
 }

@@ -53,6 +53,15 @@ impl NodeSlice {
         }
     }
 
+    /// Calls `f` with each id or key in order; a range is walked, never
+    /// expanded into memory.
+    pub fn for_each_item<E>(&self, mut f: impl FnMut(&str) -> Result<(), E>) -> Result<(), E> {
+        match self.id_range {
+            Some(r) => (r.start..r.end).try_for_each(|i| f(&i.to_string())),
+            None => self.items.iter().try_for_each(|item| f(item)),
+        }
+    }
+
     /// Number of items (range length for a range).
     pub fn len(&self) -> u64 {
         match self.id_range {

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 
-use crate::atomic::{AtomicFile, remove_stale_temps};
+use crate::atomic::{AtomicFile, is_temp_name, remove_stale_temps};
 use crate::checksum::ChecksumWriter;
 use crate::exit::{ExitCode, JobError, JobResult};
 use crate::layout::{DoneMarker, FileEntry, SourceSpec, Stage, SyntheticFormat, Verify};
 use crate::safe_path::SafeRelPath;
-use crate::stages::{JobContext, fingerprint, s3};
+use crate::stages::{JobContext, egress, fingerprint, s3};
 use crate::synthetic;
 
 /// Runs procurement for the node; returns its done marker.
@@ -41,6 +41,7 @@ pub async fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
                 let rel = SafeRelPath::new(&field, rel)?;
                 jobs.push((key.clone(), rel));
             }
+            check_data_names(jobs.iter().map(|(_, rel)| rel))?;
             let client = Arc::new(s3::client().await);
             let concurrency = ctx.config.s3_concurrency as usize;
             let node_dir = node.dir().to_path_buf();
@@ -68,7 +69,6 @@ pub async fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
             let _ = node_dir;
         }
         SourceSpec::Synthetic { format, records_per_id } => {
-            let ids = slice.item_strings();
             let name = match format {
                 SyntheticFormat::YelpJsonl => "synthetic.jsonl",
                 SyntheticFormat::GhcnCsv => "synthetic.csv",
@@ -77,7 +77,8 @@ pub async fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
             let file = AtomicFile::create(&target).map_err(|e| JobError::io(target.display(), e))?;
             let mut out = BufWriter::with_capacity(1 << 20, ChecksumWriter::new(file));
             let mut records = 0u64;
-            for id in &ids {
+            // A range is walked, not expanded: its size does not cost memory.
+            slice.for_each_item(|id| {
                 for n in 0..*records_per_id {
                     match format {
                         SyntheticFormat::YelpJsonl => synthetic::yelp_line(&mut out, id, n),
@@ -86,12 +87,13 @@ pub async fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
                     .map_err(|e| JobError::io(target.display(), e))?;
                     records += 1;
                 }
-            }
+                Ok::<(), JobError>(())
+            })?;
             let hashing = out.into_inner().map_err(|e| JobError::io(target.display(), e.into_error()))?;
             let (file, bytes, crc64nvme) = hashing.finish();
             file.commit().map_err(|e| JobError::io(target.display(), e))?;
             marker.files.push(FileEntry { path: format!("data/{name}"), bytes, crc64nvme });
-            marker.records_in = ids.len() as u64;
+            marker.records_in = slice.len();
             marker.records_out = records;
         }
     }
@@ -104,6 +106,48 @@ pub async fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
         "procurement done"
     );
     Ok(marker)
+}
+
+/// Names the later stages write next to, or in place of, the files
+/// procurement brings: an input with such a name would be overwritten or
+/// would overwrite them, so the slice is refused instead.
+const RESERVED_SUFFIXES: [&str; 2] = [".rejects.jsonl", ".stats.json"];
+
+/// Refuses data names that clash: with each other (the same name twice,
+/// or a name that is also a directory of another: `a` and `a/b`), with
+/// processing's outputs (`<name>.rejects.jsonl`, `<name>.stats.json`),
+/// with egress's manifest, or with the temporary names of atomic writes.
+fn check_data_names<'a>(rels: impl Iterator<Item = &'a SafeRelPath>) -> JobResult<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for rel in rels {
+        let name = rel.as_str();
+        let file = name.rsplit('/').next().unwrap_or(name);
+        let reserved = RESERVED_SUFFIXES.iter().find(|s| file.ends_with(*s));
+        if let Some(suffix) = reserved {
+            return Err(JobError::data(format!(
+                "prep slice: data name {name:?} ends with {suffix:?}, which processing's outputs use"
+            )));
+        }
+        if file == egress::MANIFEST_NAME || is_temp_name(file) {
+            return Err(JobError::data(format!(
+                "prep slice: data name {name:?} is reserved for the pipeline's own files"
+            )));
+        }
+        if !seen.insert(name) {
+            return Err(JobError::data(format!("prep slice: data name {name:?} appears twice")));
+        }
+    }
+    for name in &seen {
+        for (at, _) in name.match_indices('/') {
+            let dir = &name[..at];
+            if seen.contains(dir) {
+                return Err(JobError::data(format!(
+                    "prep slice: data name {dir:?} is also the directory of {name:?}"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Streams one object to `target` atomically, checksumming it on the way and
@@ -125,6 +169,15 @@ async fn download(
         .await
         .map_err(|e| s3::classify(&format!("get {what}"), e))?;
     let expected = response.content_length();
+    // With checksum mode on, the SDK checks the bytes against the checksum
+    // S3 stored (CRC64-NVME by default for uploads since 2025, or the one
+    // an uploader chose) as the body ends, and fails the stream otherwise;
+    // objects stored without one are checked by length only.
+    let stored_checksum = response.checksum_crc64_nvme().is_some()
+        || response.checksum_crc32().is_some()
+        || response.checksum_crc32_c().is_some()
+        || response.checksum_sha1().is_some()
+        || response.checksum_sha256().is_some();
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent).map_err(|e| JobError::io(parent.display(), e))?;
     }
@@ -136,6 +189,8 @@ async fn download(
             Ok(Some(chunk)) => out.write_all(&chunk).map_err(|e| JobError::io(target.display(), e))?,
             Ok(None) => break,
             Err(e) => {
+                // The whole chain: the outer error says only "streaming error".
+                let e = aws_smithy_types::error::display::DisplayErrorContext(&e);
                 return Err(JobError::new(ExitCode::TempFail, format!("reading body of {what}: {e}")));
             }
         }
@@ -148,6 +203,6 @@ async fn download(
         return Err(JobError::retryable(format!("{what}: got {bytes} bytes, S3 announced {len}")));
     }
     file.commit().map_err(|e| JobError::io(target.display(), e))?;
-    tracing::debug!(key, bytes, "downloaded");
+    tracing::debug!(key, bytes, stored_checksum, "downloaded");
     Ok(FileEntry { path: rel_name.to_string(), bytes, crc64nvme })
 }
