@@ -407,6 +407,25 @@ fn duplicate_primary_key_and_unique_values() {
     assert_eq!(out.stats.rejects_by_rule.get("primaryKey"), Some(&1));
 }
 
+/// Primary key fields are required even when their constraints do not
+/// say so: a row missing part of its key is rejected as such.
+#[test]
+fn primary_key_fields_are_required() {
+    let rules = custom(
+        r#"{"schema":{"primaryKey":["id","day"],"fields":[
+            {"name":"id","type":"integer"},
+            {"name":"day","type":"date"},
+            {"name":"code"}]}}"#,
+    );
+    let input = "id,day,code\n1,2024-01-01,a\n2,,b\n,2024-01-01,c\n3,2024-01-01,\n";
+    let out = run_with(&rules, input.as_bytes(), ValidateOptions::default());
+    assert_eq!(out.stats.records_in, 4);
+    assert_eq!(out.stats.records_clean, 2);
+    let fields: Vec<_> = out.rejects.iter().map(|r| (r.line, r.rule.as_str(), r.field.as_deref())).collect();
+    assert_eq!(fields, [(3, "required", Some("day")), (4, "required", Some("id"))]);
+    assert_eq!(out.clean, b"1,2024-01-01,a\n3,2024-01-01,\n");
+}
+
 #[test]
 fn unique_key_limit_is_enforced() {
     let rules = custom(
@@ -478,6 +497,20 @@ fn bad_rule_sets_are_refused_with_the_field_named() {
         let err = CompiledRules::compile(&rules).unwrap_err();
         assert!(err.starts_with(msg), "{err} should start with {msg}");
     }
+    // Properties the validator does not know, misspelt or unimplemented,
+    // are refused by name rather than skipped (the column would accept
+    // anything); documentation-only ones are accepted.
+    for (json, name) in [
+        (r#"{"schema":{"fields":[{"name":"a","contraints":{"required":true}}]}}"#, "contraints"),
+        (r#"{"schema":{"fields":[{"name":"a","type":"number","groupChar":","}]}}"#, "groupChar"),
+        (r#"{"schema":{"fields":[{"name":"a","constraints":{"exclusiveMinimum":1}}]}}"#, "exclusiveMinimum"),
+    ] {
+        let err = serde_json::from_str::<RuleSet>(json).unwrap_err().to_string();
+        assert!(err.contains(&format!("unknown field `{name}`")), "{err}");
+    }
+    let documented = r#"{"schema":{"fields":[{"name":"a","title":"A","description":"d","example":"x","rdfType":"https://schema.org/Text"}]}}"#;
+    let rules: RuleSet = serde_json::from_str(documented).unwrap();
+    assert!(CompiledRules::compile(&rules).is_ok());
 }
 
 /// A deterministic mix of good and bad rows, quoted fields and CRLFs.

@@ -306,6 +306,9 @@ impl CompiledRules {
                     .iter()
                     .position(|f| f.name == name)
                     .ok_or_else(|| format!("primaryKey names unknown field {name:?}"))?;
+                // A row without its key identifies nothing: Table Schema's
+                // primary key fields are required (as frictionless does).
+                fields[at].required = true;
                 primary_key.push(at);
             }
         }

@@ -81,9 +81,12 @@ impl PrimaryKey {
     }
 }
 
-/// One field (column).
+/// One field (column). Unknown properties are refused: a misspelt
+/// `constraints` or a property this validator does not implement
+/// (`groupChar`, `bareNumber`, ...) would otherwise be skipped silently
+/// and the column would accept what the author meant to refuse.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FieldDescriptor {
     /// Column name (used in rejects and stats).
     pub name: String,
@@ -109,6 +112,12 @@ pub struct FieldDescriptor {
     /// Free text; ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// An example value; documentation only, ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<serde_json::Value>,
+    /// An RDF type URI; documentation only, ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rdf_type: Option<String>,
 }
 
 fn default_type() -> String {
