@@ -19,6 +19,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart};
 use futures_util::StreamExt;
 use serde::Serialize;
+use tokio::sync::Semaphore;
 
 use crate::checksum::{FILE_CHECKSUM, crc64_bytes};
 use crate::exit::{ExitCode, JobError, JobResult};
@@ -93,13 +94,18 @@ pub async fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
         uploads.push((format!("{prefix}{rel}"), rel.join_onto(&node.results_dir()), file.clone()));
     }
     let concurrency = ctx.config.s3_concurrency as usize;
+    // One budget for every request in flight, PUTs and parts alike: files
+    // are uploaded `concurrency` at a time and so are the parts of each
+    // one, which would otherwise make concurrency² requests.
+    let requests = Arc::new(Semaphore::new(concurrency));
     let results: Vec<JobResult<ObjectEntry>> = futures_util::stream::iter(uploads)
         .map(|(key, path, entry)| {
             let client = Arc::clone(&client);
             let spec = spec.clone();
+            let requests = Arc::clone(&requests);
             async move {
                 s3::with_retries(&format!("upload {key}"), 4, || {
-                    upload(&client, &spec, &key, &path, &entry, concurrency)
+                    upload(&client, &spec, &key, &path, &entry, &requests)
                 })
                 .await
             }
@@ -159,7 +165,7 @@ async fn upload(
     key: &str,
     path: &Path,
     entry: &FileEntry,
-    concurrency: usize,
+    requests: &Semaphore,
 ) -> JobResult<ObjectEntry> {
     let object = ObjectEntry { key: key.to_string(), bytes: entry.bytes, crc64nvme: entry.crc64nvme.clone() };
     let checksum = s3_checksum(entry)?;
@@ -173,8 +179,9 @@ async fn upload(
         return Ok(object);
     }
     if multipart {
-        upload_multipart(client, spec, key, path, entry, &checksum, concurrency).await?;
+        upload_multipart(client, spec, key, path, entry, &checksum, requests).await?;
     } else {
+        let _permit = request_permit(requests).await?;
         let body = ByteStream::from_path(path)
             .await
             .map_err(|e| JobError::retryable(format!("reading {}: {e}", path.display())))?;
@@ -225,9 +232,14 @@ fn s3_checksum(entry: &FileEntry) -> JobResult<String> {
     Ok(aws_smithy_types::base64::encode(bytes))
 }
 
-/// Multipart upload, parts streamed from disk (memory is bounded by
-/// `concurrency` in-flight part streams, not by file size). Aborted on
-/// failure so no incomplete upload is left behind.
+/// Waits for a slot in the node's budget of S3 requests in flight.
+async fn request_permit(requests: &Semaphore) -> JobResult<tokio::sync::SemaphorePermit<'_>> {
+    requests.acquire().await.map_err(|e| JobError::new(ExitCode::Software, format!("request budget: {e}")))
+}
+
+/// Multipart upload, parts streamed from disk (memory is bounded by the
+/// requests in flight, not by file size). Aborted on failure so no
+/// incomplete upload is left behind.
 async fn upload_multipart(
     client: &aws_sdk_s3::Client,
     spec: &EgressSpec,
@@ -235,7 +247,7 @@ async fn upload_multipart(
     path: &Path,
     entry: &FileEntry,
     checksum: &str,
-    concurrency: usize,
+    requests: &Semaphore,
 ) -> JobResult<()> {
     let created = client
         .create_multipart_upload()
@@ -258,6 +270,7 @@ async fn upload_multipart(
             .map(|i| {
                 let upload_id = upload_id.clone();
                 async move {
+                    let _permit = request_permit(requests).await?;
                     let offset = i * part_size;
                     let length = part_size.min(entry.bytes - offset);
                     let body = ByteStream::read_from()
@@ -286,7 +299,9 @@ async fn upload_multipart(
                         .build())
                 }
             })
-            .buffer_unordered(concurrency)
+            // Parts wait for the shared budget; this only caps how many
+            // wait (s3_concurrency is at most 64).
+            .buffer_unordered(64)
             .collect()
             .await;
         let mut parts: Vec<CompletedPart> = uploaded.into_iter().collect::<JobResult<_>>()?;
