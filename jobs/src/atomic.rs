@@ -149,23 +149,32 @@ impl AtomicFile {
     }
 }
 
+impl AtomicFile {
+    /// The error says which file failed (a stage reads one file and
+    /// writes several at once; an error without the name does not tell
+    /// which), keeping its kind for the exit code.
+    fn named(&self, err: io::Error) -> io::Error {
+        io::Error::new(err.kind(), format!("writing {}: {err}", self.target.display()))
+    }
+}
+
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.file_mut()?.write(buf)
+        self.file_mut()?.write(buf).map_err(|e| self.named(e))
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.file_mut()?.write_all(buf)
+        self.file_mut()?.write_all(buf).map_err(|e| self.named(e))
     }
 
     /// Forwarded so that a run of slices is one `writev`, not one `write`
     /// per slice (the default).
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        self.file_mut()?.write_vectored(bufs)
+        self.file_mut()?.write_vectored(bufs).map_err(|e| self.named(e))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.file_mut()?.flush()
+        self.file_mut()?.flush().map_err(|e| self.named(e))
     }
 }
 

@@ -4,7 +4,7 @@
 //! `results/<rel>.stats.json`, each atomically.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 
 use serde::Serialize;
@@ -122,12 +122,13 @@ fn process_file(
     results: &Path,
     marker: &mut DoneMarker,
 ) -> JobResult<(u64, u64, u64)> {
-    let input = File::open(source).map_err(|e| JobError::io(source.display(), e))?;
+    let file = File::open(source).map_err(|e| JobError::io(source.display(), e))?;
+    let input = NamedInput { file, path: source };
     let mut main = Output::create(results, rel.as_str())?;
     // The main output is at most the input's size for CSV (clean rows are
     // copied as they are) and a little more for JSON-lines (a member
     // spliced into each line): reserve that much, the rest is given back.
-    if let Ok(meta) = input.metadata() {
+    if let Ok(meta) = input.file.metadata() {
         main.writer.get_mut().preallocate(meta.len() + meta.len() / 8);
     }
     let mut rejects = Output::create(results, &format!("{rel}.rejects.jsonl"))?;
@@ -137,7 +138,7 @@ fn process_file(
             let stats =
                 validate_csv(rules, ValidateOptions::default(), input, &mut main.writer, &mut rejects_writer)
                     .map_err(|e| match e {
-                        CsvError::Io(io) => JobError::io(source.display(), io),
+                        CsvError::Io(io) => JobError::io(rel, io),
                         CsvError::Header { .. } => JobError::data(format!("{rel}: {e}")),
                         CsvError::TooManyUniqueKeys(_) => JobError::config(format!("{rel}: {e}")),
                     })?;
@@ -147,7 +148,7 @@ fn process_file(
         Compiled::Jsonl(calc) => {
             let stats =
                 calculate_jsonl(calc, CalcOptions::default(), input, &mut main.writer, &mut rejects_writer)
-                    .map_err(|e| JobError::io(source.display(), e))?;
+                    .map_err(|e| JobError::io(rel, e))?;
             let counts = (stats.records_in, stats.records_out, stats.records_rejected);
             (counts, to_json(kind, rel.as_str(), &stats)?)
         }
@@ -162,9 +163,25 @@ fn process_file(
     marker.files.push(main.commit()?);
     marker.files.push(rejects.commit()?);
     let mut stats = Output::create(results, &format!("{rel}.stats.json"))?;
-    stats.writer.write_all(&stats_json).map_err(|e| JobError::io("stats", e))?;
+    stats.writer.write_all(&stats_json).map_err(|e| JobError::io(rel, e))?;
     marker.files.push(stats.commit()?);
     Ok(counts)
+}
+
+/// The input file, its read errors naming it (the outputs' write errors
+/// name theirs, see `AtomicFile`), so a transform's I/O error says which
+/// of the files failed.
+struct NamedInput<'a> {
+    file: File,
+    path: &'a Path,
+}
+
+impl Read for NamedInput<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.file
+            .read(buf)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("reading {}: {e}", self.path.display())))
+    }
 }
 
 fn to_json<S: Serialize>(kind: &str, input: &str, stats: &S) -> JobResult<Vec<u8>> {
