@@ -4,7 +4,7 @@
 # Static binaries: the only Rust target here is x86_64-unknown-linux-gnu, so
 # glibc is linked statically with +crt-static (checked below). Images are
 # built with docker when a daemon answers, else with buildah (daemonless:
-# vfs storage, chroot isolation). Tags: batch-jobs-<bin>:<git rev>.
+# vfs storage, chroot isolation); BUILDER=docker|buildah chooses. Tags: batch-jobs-<bin>:<git rev>.
 # PUSH=1 REGISTRY=<acct>.dkr.ecr.<region>.amazonaws.com also tags and pushes
 # (log in first: aws ecr get-login-password | docker/buildah login ...).
 set -euo pipefail
@@ -29,12 +29,16 @@ done
 cp /etc/ssl/certs/ca-certificates.crt "$ctx/"   # Debian package ca-certificates
 printf 'job:x:65532:65532:job:/nonexistent:/sbin/nologin\n' > "$ctx/passwd"
 printf 'job:x:65532:\n' > "$ctx/group"
-if docker info >/dev/null 2>&1; then
-  builder=docker
-else
-  command -v buildah >/dev/null || { echo "no docker daemon and no buildah (apt-get install -y buildah)" >&2; exit 1; }
-  builder=buildah
+# BUILDER=docker|buildah forces one (the image test needs buildah's copy).
+builder=${BUILDER:-}
+if [ -z "$builder" ]; then
+  if docker info >/dev/null 2>&1; then builder=docker; else builder=buildah; fi
 fi
+case "$builder" in
+  docker) ;;
+  buildah) command -v buildah >/dev/null || { echo "no docker daemon and no buildah (apt-get install -y buildah)" >&2; exit 1; } ;;
+  *) echo "BUILDER must be docker or buildah, not $builder" >&2; exit 1 ;;
+esac
 for bin in $bins; do
   tag="batch-jobs-$bin:$rev"
   if [ "$builder" = docker ]; then

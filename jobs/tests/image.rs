@@ -1,5 +1,7 @@
-//! Builds the images with buildah, unpacks each root filesystem and runs
-//! the binary from it: `--help`, and processing for real on a temp EFS.
+//! Builds the images with buildah, checks each image's user and entry
+//! point, unpacks its root filesystem and runs the binary from it:
+//! `--help`, then the three stages for real on a temp EFS, egress
+//! uploading to moto.
 //! Ignored in plain `cargo test` (it needs buildah and a release build);
 //! `make test` runs it with `--ignored` after scripts/setup-tools.sh has
 //! installed buildah.
@@ -10,6 +12,7 @@ use std::process::Command;
 
 use batch_jobs::layout::{NodeSlice, RunConfig, RunLayout, SourceSpec, SyntheticFormat};
 use batch_jobs::transform::TransformSpec;
+use testkit::MotoServer;
 
 fn sh(cmd: &str) -> String {
     let out = Command::new("bash").arg("-c").arg(cmd).output().unwrap();
@@ -21,7 +24,13 @@ fn sh(cmd: &str) -> String {
 #[ignore = "needs buildah and a static release build: make test runs it"]
 fn images_build_and_their_binaries_run() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let built = sh(&format!("cd {} && bash jobs/build-images.sh", repo.display()));
+    // buildah even where a docker daemon answers: the test copies the
+    // root file system out of buildah's storage.
+    let built = sh(&format!("cd {} && BUILDER=buildah bash jobs/build-images.sh", repo.display()));
+    let moto = MotoServer::start().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s3 = s3_client(&moto);
+    rt.block_on(s3.create_bucket().bucket("image-test").send()).unwrap();
     let efs = tempfile::tempdir().unwrap();
     let layout = RunLayout::new(efs.path(), "img").unwrap();
     layout
@@ -30,8 +39,6 @@ fn images_build_and_their_binaries_run() {
             1,
             SourceSpec::Synthetic { format: SyntheticFormat::YelpJsonl, records_per_id: 1 },
             TransformSpec::JsonlCalc { calculations: vec!["s = stars * review_count".into()] },
-            // Egress only shows --help here (it needs S3); the run config
-            // still names its bucket, as every real run's does.
             Some(
                 serde_json::from_value(serde_json::json!({ "bucket": "image-test", "prefix": "results" }))
                     .unwrap(),
@@ -45,6 +52,15 @@ fn images_build_and_their_binaries_run() {
             .find_map(|l| l.strip_prefix("built ").and_then(|r| r.split_whitespace().next()))
             .map(|t| t.replace("procurement", bin))
             .unwrap();
+        // What Batch runs: the entry point, as the unprivileged user.
+        let config = sh(&format!("buildah --storage-driver vfs inspect --type image {tag}"));
+        let config: serde_json::Value = serde_json::from_str(&config).unwrap();
+        assert_eq!(config["OCIv1"]["config"]["User"], "65532:65532", "{bin}");
+        assert_eq!(
+            config["OCIv1"]["config"]["Entrypoint"],
+            serde_json::json!(["/usr/local/bin/job"]),
+            "{bin}"
+        );
         let root = tempfile::tempdir().unwrap();
         sh(&format!(
             "c=$(buildah --storage-driver vfs from {tag}) && m=$(buildah --storage-driver vfs mount $c) \
@@ -56,14 +72,32 @@ fn images_build_and_their_binaries_run() {
         assert!(help.status.success());
         assert!(String::from_utf8_lossy(&help.stdout).contains("RUN_ID"));
         assert!(root.path().join("etc/ssl/certs/ca-certificates.crt").is_file());
-        if bin != "egress" {
-            let out = Command::new(&job)
-                .env("RUN_ID", "img")
-                .env("PIPELINE_EFS_ROOT", efs.path())
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{bin}: {}", String::from_utf8_lossy(&out.stderr));
-        }
+        // Each stage for real, in order; egress talks to S3 (moto) from
+        // the image's static binary.
+        let out = Command::new(&job)
+            .env_clear()
+            .envs(moto.aws_env())
+            .env("RUN_ID", "img")
+            .env("PIPELINE_EFS_ROOT", efs.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{bin}: {}", String::from_utf8_lossy(&out.stderr));
     }
     assert!(layout.node(0).results_dir().join("synthetic.jsonl").is_file());
+    let listed = rt.block_on(s3.list_objects_v2().bucket("image-test").send()).unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert!(keys.contains(&"results/img/0/synthetic.jsonl"), "{keys:?}");
+    assert!(keys.contains(&"results/img/0/_manifest.json"), "{keys:?}");
+}
+
+fn s3_client(moto: &MotoServer) -> aws_sdk_s3::Client {
+    let creds = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test");
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(moto.endpoint())
+        .credentials_provider(creds)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
 }
