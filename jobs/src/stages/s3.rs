@@ -82,3 +82,47 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::error::ErrorMetadata;
+    use aws_sdk_s3::operation::get_object::GetObjectError;
+    use aws_smithy_types::body::SdkBody;
+
+    /// The exit code for a service error with S3 error code `code` and
+    /// HTTP status `status`.
+    fn code_for(code: Option<&str>, status: u16) -> ExitCode {
+        let mut meta = ErrorMetadata::builder().message("test");
+        if let Some(code) = code {
+            meta = meta.code(code);
+        }
+        let raw = HttpResponse::new(status.try_into().unwrap(), SdkBody::empty());
+        classify("get s3://b/k", SdkError::service_error(GetObjectError::generic(meta.build()), raw)).exit
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_retryable_the_rest_permanent() {
+        // Throttling and server trouble: retry.
+        for (code, status) in [
+            (Some("SlowDown"), 503),
+            (Some("Throttling"), 400),
+            (Some("ThrottlingException"), 400),
+            (Some("RequestTimeout"), 400),
+            (Some("InternalError"), 500),
+            (Some("ServiceUnavailable"), 503),
+            (None, 503),
+            (None, 429),
+            (Some("SomethingNew"), 502),
+        ] {
+            assert_eq!(code_for(code, status), ExitCode::TempFail, "{code:?} {status}");
+        }
+        // What a retry would meet again.
+        assert_eq!(code_for(Some("NoSuchKey"), 404), ExitCode::NoInput);
+        assert_eq!(code_for(Some("NoSuchBucket"), 404), ExitCode::NoInput);
+        assert_eq!(code_for(None, 404), ExitCode::NoInput);
+        assert_eq!(code_for(Some("AccessDenied"), 403), ExitCode::NoPermission);
+        assert_eq!(code_for(None, 403), ExitCode::NoPermission);
+        assert_eq!(code_for(Some("InvalidArgument"), 400), ExitCode::DataError);
+    }
+}
