@@ -271,24 +271,15 @@ fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-#[test]
-fn node_killed_mid_write_then_retried_gives_identical_output() {
-    let env = Env::new();
-    env.bucket("egress");
-    let reference = synthetic_run(&env, "reference", 60_000, 2, egress_spec("egress"));
-    let victim = synthetic_run(&env, "victim", 60_000, 2, egress_spec("egress"));
-    for layout in [&reference, &victim] {
-        assert_code(&env.stage(Stage::Procurement, layout.run_id(), 0), 0);
-    }
-    assert_code(&env.stage(Stage::Processing, "reference", 0), 0);
-
-    // Start processing and kill it as soon as it is writing.
-    let node = victim.node(0);
-    let mut child = env.command(Stage::Processing, "victim", 0).stderr(Stdio::null()).spawn().unwrap();
+/// Starts `stage` for node 0 of `run` and kills it as soon as it is
+/// writing into `dir`; then checks that nothing half-written is visible:
+/// only hidden temporaries, no done marker.
+fn kill_while_writing(env: &Env, stage: Stage, layout: &RunLayout, dir: &Path) {
+    let mut child = env.command(stage, layout.run_id(), 0).stderr(Stdio::null()).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut saw_temp = false;
     while Instant::now() < deadline {
-        let temps = std::fs::read_dir(node.results_dir())
+        let temps = std::fs::read_dir(dir)
             .map(|d| {
                 d.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().contains(".tmp-")).count()
             })
@@ -300,29 +291,54 @@ fn node_killed_mid_write_then_retried_gives_identical_output() {
         if child.try_wait().unwrap().is_some() {
             break;
         }
-        std::thread::sleep(Duration::from_millis(2));
+        std::thread::sleep(Duration::from_millis(1));
     }
     child.kill().unwrap();
     let status = child.wait().unwrap();
-    assert!(saw_temp, "processing finished before it could be killed");
+    assert!(saw_temp, "{} finished before it could be killed", stage.as_str());
     assert!(!status.success());
-    // Nothing half-written is visible: only hidden temporaries, no marker.
-    assert_eq!(batch_jobs::atomic::list_files_sorted(&node.results_dir()).unwrap(), Vec::<String>::new());
-    assert!(!node.done_path(Stage::Processing).exists());
+    assert_eq!(batch_jobs::atomic::list_files_sorted(dir).unwrap(), Vec::<String>::new());
+    assert!(!layout.node(0).done_path(stage).exists());
+}
 
-    // The retry produces exactly the reference output.
-    assert_code(&env.stage(Stage::Processing, "victim", 0), 0);
-    let got = tree(&node.results_dir());
-    let want = tree(&reference.node(0).results_dir());
-    assert_eq!(got.len(), 3);
-    assert_eq!(got, want, "retried output differs from an uninterrupted run");
-    let leftovers: Vec<_> = std::fs::read_dir(node.results_dir())
+/// No temporaries are left in `dir` after a successful stage.
+fn assert_no_temps(dir: &Path) {
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.contains(".tmp-"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn node_killed_mid_write_then_retried_gives_identical_output() {
+    let env = Env::new();
+    env.bucket("egress");
+    let reference = synthetic_run(&env, "reference", 60_000, 2, egress_spec("egress"));
+    let victim = synthetic_run(&env, "victim", 60_000, 2, egress_spec("egress"));
+    assert_code(&env.stage(Stage::Procurement, "reference", 0), 0);
+    assert_code(&env.stage(Stage::Processing, "reference", 0), 0);
+    let node = victim.node(0);
+
+    // Procurement killed while writing its data, then retried.
+    kill_while_writing(&env, Stage::Procurement, &victim, &node.data_dir());
+    assert_code(&env.stage(Stage::Procurement, "victim", 0), 0);
+    assert_eq!(tree(&node.data_dir()), tree(&reference.node(0).data_dir()), "retried data differs");
+    assert_no_temps(&node.data_dir());
+
+    // Processing killed while writing its results, then retried.
+    kill_while_writing(&env, Stage::Processing, &victim, &node.results_dir());
+    assert_code(&env.stage(Stage::Processing, "victim", 0), 0);
+    let got = tree(&node.results_dir());
+    assert_eq!(got.len(), 3);
+    assert_eq!(
+        got,
+        tree(&reference.node(0).results_dir()),
+        "retried output differs from an uninterrupted run"
+    );
+    assert_no_temps(&node.results_dir());
     let m1: serde_json::Value = serde_json::from_slice(&read(node.done_path(Stage::Processing))).unwrap();
     assert_eq!(m1["records_in"], 120_000);
     assert_eq!(m1["records_out"], 120_000);
@@ -389,8 +405,7 @@ fn permanent_and_retryable_failures_have_distinct_exit_codes() {
     let out = env.command(Stage::Processing, "../x", 0).output().unwrap();
     assert_code(&out, 65);
 
-    // S3 unreachable: retryable.
-    layout.write_node_slice(0, &[]).ok();
+    // S3 unreachable: retryable (node 0's slice still names its key).
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let out = env
         .command(Stage::Procurement, "fail", 0)
