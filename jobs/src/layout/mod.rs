@@ -14,6 +14,7 @@
 
 mod config;
 mod marker;
+mod names;
 mod slice;
 
 use std::fs;
@@ -25,6 +26,7 @@ pub use config::{
     rfc3339_from_unix,
 };
 pub use marker::{DoneMarker, FileEntry, MarkerMismatch, ObjectEntry, Verify};
+pub use names::{MANIFEST_NAME, RESERVED_SUFFIXES, check_data_names};
 pub use slice::{IdRange, NodeSlice, nodes_needed, split_even};
 
 use crate::atomic::{self, fsync_dir, remove_stale_temps_of, temp_path_for, write_atomic};

@@ -31,7 +31,7 @@ use crate::stages::{JobContext, fingerprint, s3};
 /// own checksum header is base64; the metadata matches the marker).
 pub const CHECKSUM_METADATA: &str = FILE_CHECKSUM;
 /// The manifest's name under the node prefix.
-pub const MANIFEST_NAME: &str = "_manifest.json";
+pub use crate::layout::MANIFEST_NAME;
 
 /// The per-node manifest uploaded last.
 #[derive(Debug, Serialize)]

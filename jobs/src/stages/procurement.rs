@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 
-use crate::atomic::{AtomicFile, is_temp_name, remove_stale_temps};
+use crate::atomic::{AtomicFile, remove_stale_temps};
 use crate::checksum::ChecksumWriter;
 use crate::exit::{ExitCode, JobError, JobResult};
-use crate::layout::{DoneMarker, FileEntry, SourceSpec, Stage, SyntheticFormat, Verify};
+use crate::layout::{DoneMarker, FileEntry, SourceSpec, Stage, SyntheticFormat, Verify, check_data_names};
 use crate::safe_path::SafeRelPath;
-use crate::stages::{JobContext, egress, fingerprint, s3};
+use crate::stages::{JobContext, fingerprint, s3};
 use crate::synthetic;
 
 /// Runs procurement for the node; returns its done marker.
@@ -41,7 +41,8 @@ pub async fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
                 let rel = SafeRelPath::new(&field, rel)?;
                 jobs.push((key.clone(), rel));
             }
-            check_data_names(jobs.iter().map(|(_, rel)| rel))?;
+            check_data_names(jobs.iter().map(|(_, rel)| rel.as_str()))
+                .map_err(|e| JobError::data(format!("prep slice: {e}")))?;
             let client = Arc::new(s3::client().await);
             let concurrency = ctx.config.s3_concurrency as usize;
             let node_dir = node.dir().to_path_buf();
@@ -106,48 +107,6 @@ pub async fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
         "procurement done"
     );
     Ok(marker)
-}
-
-/// Names the later stages write next to, or in place of, the files
-/// procurement brings: an input with such a name would be overwritten or
-/// would overwrite them, so the slice is refused instead.
-const RESERVED_SUFFIXES: [&str; 2] = [".rejects.jsonl", ".stats.json"];
-
-/// Refuses data names that clash: with each other (the same name twice,
-/// or a name that is also a directory of another: `a` and `a/b`), with
-/// processing's outputs (`<name>.rejects.jsonl`, `<name>.stats.json`),
-/// with egress's manifest, or with the temporary names of atomic writes.
-fn check_data_names<'a>(rels: impl Iterator<Item = &'a SafeRelPath>) -> JobResult<()> {
-    let mut seen = std::collections::BTreeSet::new();
-    for rel in rels {
-        let name = rel.as_str();
-        let file = name.rsplit('/').next().unwrap_or(name);
-        let reserved = RESERVED_SUFFIXES.iter().find(|s| file.ends_with(*s));
-        if let Some(suffix) = reserved {
-            return Err(JobError::data(format!(
-                "prep slice: data name {name:?} ends with {suffix:?}, which processing's outputs use"
-            )));
-        }
-        if file == egress::MANIFEST_NAME || is_temp_name(file) {
-            return Err(JobError::data(format!(
-                "prep slice: data name {name:?} is reserved for the pipeline's own files"
-            )));
-        }
-        if !seen.insert(name) {
-            return Err(JobError::data(format!("prep slice: data name {name:?} appears twice")));
-        }
-    }
-    for name in &seen {
-        for (at, _) in name.match_indices('/') {
-            let dir = &name[..at];
-            if seen.contains(dir) {
-                return Err(JobError::data(format!(
-                    "prep slice: data name {dir:?} is also the directory of {name:?}"
-                )));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Streams one object to `target` atomically, checksumming it on the way and
