@@ -190,24 +190,7 @@ impl Drop for AtomicFile {
 /// Removes temporary files left in `dir` (recursively) by a killed attempt.
 /// A missing directory is fine.
 pub fn remove_stale_temps(dir: &Path) -> io::Result<usize> {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(0),
-        Err(err) => return Err(err),
-    };
-    let mut removed = 0;
-    for entry in entries {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        let name = entry.file_name();
-        if kind.is_dir() {
-            removed += remove_stale_temps(&entry.path())?;
-        } else if name.to_str().is_some_and(is_temp_name) {
-            fs::remove_file(entry.path())?;
-            removed += 1;
-        }
-    }
-    Ok(removed)
+    remove_files_matching(dir, true, &is_temp_name)
 }
 
 /// Removes the temporary siblings of `path` (left by writers of that file
@@ -216,7 +199,14 @@ pub fn remove_stale_temps(dir: &Path) -> io::Result<usize> {
 pub fn remove_stale_temps_of(path: &Path) -> io::Result<usize> {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return Ok(0) };
     let prefix = format!(".{name}{TEMP_TAG}");
-    let entries = match fs::read_dir(parent_of(path)) {
+    remove_files_matching(parent_of(path), false, &|n: &str| n.starts_with(&prefix))
+}
+
+/// Removes the files (not directories) in `dir` whose names `matches`, in
+/// its subdirectories too when `recursive`; returns how many. A missing
+/// directory has none.
+fn remove_files_matching(dir: &Path, recursive: bool, matches: &dyn Fn(&str) -> bool) -> io::Result<usize> {
+    let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(0),
         Err(err) => return Err(err),
@@ -224,8 +214,11 @@ pub fn remove_stale_temps_of(path: &Path) -> io::Result<usize> {
     let mut removed = 0;
     for entry in entries {
         let entry = entry?;
-        if entry.file_name().to_str().is_some_and(|n| n.starts_with(&prefix)) && entry.file_type()?.is_file()
-        {
+        if entry.file_type()?.is_dir() {
+            if recursive {
+                removed += remove_files_matching(&entry.path(), true, matches)?;
+            }
+        } else if entry.file_name().to_str().is_some_and(matches) {
             fs::remove_file(entry.path())?;
             removed += 1;
         }

@@ -14,6 +14,8 @@ use batch_jobs::layout::{NodeSlice, RunConfig, RunLayout, SourceSpec, SyntheticF
 use batch_jobs::transform::TransformSpec;
 use testkit::MotoServer;
 
+mod common;
+
 fn sh(cmd: &str) -> String {
     let out = Command::new("bash").arg("-c").arg(cmd).output().unwrap();
     assert!(out.status.success(), "{cmd}: {}", String::from_utf8_lossy(&out.stderr));
@@ -29,7 +31,7 @@ fn images_build_and_their_binaries_run() {
     let built = sh(&format!("cd {} && BUILDER=buildah bash jobs/build-images.sh", repo.display()));
     let moto = MotoServer::start().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let s3 = s3_client(&moto);
+    let s3 = common::s3_client(&moto);
     rt.block_on(s3.create_bucket().bucket("image-test").send()).unwrap();
     let efs = tempfile::tempdir().unwrap();
     let layout = RunLayout::new(efs.path(), "img").unwrap();
@@ -88,16 +90,4 @@ fn images_build_and_their_binaries_run() {
     let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
     assert!(keys.contains(&"results/img/0/synthetic.jsonl"), "{keys:?}");
     assert!(keys.contains(&"results/img/0/_manifest.json"), "{keys:?}");
-}
-
-fn s3_client(moto: &MotoServer) -> aws_sdk_s3::Client {
-    let creds = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test");
-    let conf = aws_sdk_s3::config::Builder::new()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .endpoint_url(moto.endpoint())
-        .credentials_provider(creds)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
 }

@@ -11,6 +11,8 @@ use batch_jobs::layout::{EgressSpec, NodeSlice, RunConfig, RunLayout, SourceSpec
 use batch_jobs::transform::{RuleSetRef, TransformSpec};
 use testkit::MotoServer;
 
+mod common;
+
 /// S3's spelling of our file checksum: base64 of the 8 big-endian bytes.
 fn s3_checksum(bytes: &[u8]) -> String {
     let hex = batch_jobs::checksum::crc64_hex(bytes);
@@ -29,15 +31,7 @@ impl Env {
         let moto = MotoServer::start().unwrap();
         let efs = tempfile::tempdir().unwrap();
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let creds = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test");
-        let conf = aws_sdk_s3::config::Builder::new()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .endpoint_url(moto.endpoint())
-            .credentials_provider(creds)
-            .force_path_style(true)
-            .build();
-        let s3 = aws_sdk_s3::Client::from_conf(conf);
+        let s3 = common::s3_client(&moto);
         Env { moto, efs, rt, s3 }
     }
 
