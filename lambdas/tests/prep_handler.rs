@@ -71,12 +71,19 @@ async fn s3_listing_paginates_filters_sorts_and_writes_the_layout_idempotently()
     assert_eq!(again, first);
     assert!(snapshot(layout.run_dir()) == before, "a replayed retry touches no file");
 
-    // A retry after a crash between the slices and the record: the
-    // listing changed, so the slices would differ -> conflict, not a
-    // silently different run.
+    // A retry after a crash between the slices and the record (no job
+    // can have started: prep had not answered): the run is laid out
+    // afresh from today's listing, not refused for differing from a
+    // layout nothing used. A leftover temporary goes too.
     std::fs::remove_file(layout.run_dir().join("prep.done.json")).unwrap();
-    let err = prep::handle(&deps, event.clone()).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::LayoutConflict, "{}", err.message);
+    std::fs::write(layout.node(0).dir().join(".slice.json.tmp-1-0"), b"partial").unwrap();
+    let redone = prep::handle(&deps, event.clone()).await.unwrap();
+    assert_eq!(redone.items, first.items + 1);
+    let all: Vec<String> =
+        (0..redone.array_size).flat_map(|i| layout.node(i).read_slice().unwrap().items).collect();
+    assert_eq!(all.len() as u64, redone.items);
+    assert!(all.contains(&"in/99999.csv".to_string()));
+    assert!(!layout.node(0).dir().join(".slice.json.tmp-1-0").exists());
 
     // The same config under the same run id with another items_per_node.
     let other =
@@ -130,7 +137,19 @@ async fn bytes_balancing_evens_out_sizes() {
 async fn no_work_one_item_and_bad_sources() {
     let moto = testkit::MotoServer::start().unwrap();
     let deps = deps(&moto);
-    put_objects(&deps.s3, "src", &[("in/only.csv".into(), 4), ("bad/a//b.csv".into(), 1)]).await;
+    put_objects(
+        &deps.s3,
+        "src",
+        &[
+            ("in/only.csv".into(), 4),
+            ("bad/a//b.csv".into(), 1),
+            ("clash/day.csv".into(), 1),
+            ("clash/day.csv.rejects.jsonl".into(), 1),
+            ("nest/a".into(), 1),
+            ("nest/a/b".into(), 1),
+        ],
+    )
+    .await;
     let efs = common::efs_dir();
 
     let none = prep::handle(
@@ -141,6 +160,13 @@ async fn no_work_one_item_and_bad_sources() {
     .unwrap();
     assert_eq!((none.status, none.array_size, none.mode, none.items), (PrepStatus::NoWork, 0, Mode::None, 0));
     assert!(!efs.path().join("runs/n").exists(), "NO_WORK writes nothing");
+
+    // A bad setting is reported before any listing, even for an empty source.
+    let mut config = s3_config(efs.path(), "src", "empty/", "", 10);
+    config["s3_concurrency"] = json!(0);
+    let err = prep::handle(&deps, json!({"config": config, "overrides": {"run_id": "z"}})).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidEvent);
+    assert!(err.message.contains("s3_concurrency"), "{}", err.message);
 
     let one = prep::handle(
         &deps,
@@ -160,6 +186,23 @@ async fn no_work_one_item_and_bad_sources() {
     .unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidSource);
     assert!(err.message.contains("bad/a//b.csv"), "{}", err.message);
+
+    // Keys the jobs would refuse together or beside their own files are
+    // refused here, before anything is written.
+    for (prefix, says) in [
+        ("clash/", "\"day.csv.rejects.jsonl\" ends with \".rejects.jsonl\""),
+        ("nest/", "\"a\" is also the directory of \"a/b\""),
+    ] {
+        let err = prep::handle(
+            &deps,
+            json!({"config": s3_config(efs.path(), "src", prefix, "", 10), "overrides": {"run_id": "c"}}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidSource);
+        assert!(err.message.contains(says), "{}", err.message);
+        assert!(!efs.path().join("runs/c").exists(), "a refused listing writes nothing");
+    }
 
     let err = prep::handle(&deps, json!({"config": s3_config(efs.path(), "missing-bucket", "in/", "", 10)}))
         .await

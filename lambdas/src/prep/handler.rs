@@ -72,6 +72,12 @@ pub async fn handle(deps: &PrepDeps, event: Value) -> Result<PrepResponse, Lambd
         "prep started"
     );
 
+    // Everything run.json will hold is checked now, with a one-node
+    // stand-in for the array size, before any listing: a bad setting is
+    // reported even when the source turns out empty, and costs no
+    // ListObjectsV2 pages.
+    run_config(&request, &run_id, 1)?;
+
     let replay_layout = layout.clone();
     let fingerprint = request.fingerprint.clone();
     if let Some(previous) = blocking(move || record::replay(&replay_layout, &fingerprint)).await? {
@@ -114,14 +120,13 @@ pub async fn handle(deps: &PrepDeps, event: Value) -> Result<PrepResponse, Lambd
     }
 
     let array_size = node_count(items, request.items_per_node, request.config.max_nodes);
-    let slices = match &work {
+    let slices = match work {
         Work::Objects(objects) => match request.config.balance {
             Balance::Count => count_slices(objects, array_size),
             Balance::Bytes => byte_slices(objects, array_size),
         },
-        Work::Range { start, count } => range_slices(*start, *count, array_size),
+        Work::Range { start, count } => range_slices(start, count, array_size),
     };
-    drop(work);
     let node_items = NodeItems {
         min: slices.iter().map(NodeSlice::len).min().unwrap_or(0),
         max: slices.iter().map(NodeSlice::len).max().unwrap_or(0),
@@ -148,7 +153,11 @@ pub async fn handle(deps: &PrepDeps, event: Value) -> Result<PrepResponse, Lambd
     let write_started = Instant::now();
     let fingerprint = request.fingerprint.clone();
     let written = response.clone();
-    blocking(move || write_layout(&layout, &run_config, &slices, &fingerprint, &written)).await?;
+    blocking(move || {
+        discard_unfinished(&layout)?;
+        write_layout(&layout, &run_config, &slices, &fingerprint, &written)
+    })
+    .await?;
     tracing::info!(
         run_id,
         array_size,
@@ -160,6 +169,25 @@ pub async fn handle(deps: &PrepDeps, event: Value) -> Result<PrepResponse, Lambd
         "run prepared"
     );
     Ok(response)
+}
+
+/// Removes what an earlier attempt of this prep left in the run directory
+/// without finishing (there is no prep record, or it would have been
+/// replayed). Nothing can have used it: the state machine submits the
+/// jobs only after prep has answered, which it does after the record. So
+/// a retry lays the run out afresh from today's listing, instead of
+/// meeting a half-written run.json or slices of an older listing as a
+/// conflict forever.
+fn discard_unfinished(layout: &RunLayout) -> Result<(), LambdaError> {
+    let dir = layout.run_dir();
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => {
+            tracing::warn!(run_id = layout.run_id(), "removed an unfinished earlier prep of this run");
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(record::storage_error(dir, e)),
+    }
 }
 
 /// run.json for this request.

@@ -3,6 +3,7 @@
 //! order already; sorting again makes the split independent of any
 //! listing quirk, so a retry computes the same slices).
 
+use batch_jobs::layout::check_data_names;
 use batch_jobs::safe_path::SafeRelPath;
 
 use crate::error::{ErrorKind, LambdaError};
@@ -64,6 +65,13 @@ pub async fn list_s3(
             ),
         ));
     }
+    // Names the jobs would refuse together (one that is another's
+    // directory) or beside their own files (`*.rejects.jsonl`,
+    // `_manifest.json`, ...): refused here, for the whole listing, rather
+    // than by procurement at some index after the run has started.
+    check_data_names(objects.iter().map(|o| &o.key[prefix.len()..])).map_err(|e| {
+        LambdaError::new(ErrorKind::InvalidSource, format!("source s3://{bucket}/{prefix}: {e}"))
+    })?;
     objects.sort_unstable_by(|a, b| a.key.cmp(&b.key));
     tracing::info!(bucket, prefix, suffix, pages = page_count, objects = objects.len(), "listed source");
     Ok(objects)

@@ -46,15 +46,15 @@ pub fn range_slices(start: u64, count: u64, nodes: u32) -> Vec<NodeSlice> {
 }
 
 /// Slices of sorted keys by count: contiguous runs, lengths differing by
-/// at most one.
-pub fn count_slices(objects: &[SourceObject], nodes: u32) -> Vec<NodeSlice> {
-    let mut at = 0usize;
+/// at most one. The keys are moved, not copied: a listing of millions of
+/// keys is held once.
+pub fn count_slices(objects: Vec<SourceObject>, nodes: u32) -> Vec<NodeSlice> {
+    let total = objects.len() as u64;
+    let mut keys = objects.into_iter().map(|o| o.key);
     (0..nodes)
         .map(|index| {
-            let len = even_share(objects.len() as u64, nodes, index) as usize;
-            let keys = objects[at..at + len].iter().map(|o| o.key.clone()).collect();
-            at += len;
-            NodeSlice::items(index, keys)
+            let len = even_share(total, nodes, index) as usize;
+            NodeSlice::items(index, keys.by_ref().take(len).collect())
         })
         .collect()
 }
@@ -63,15 +63,15 @@ pub fn count_slices(objects: &[SourceObject], nodes: u32) -> Vec<NodeSlice> {
 /// fewest bytes so far (ties: fewer items, then lower index), which keeps
 /// every node's total within the largest object of the lightest node's.
 /// The first `nodes` objects land on distinct nodes, so none is empty even
-/// with zero-byte objects. Each node's keys are sorted.
-pub fn byte_slices(objects: &[SourceObject], nodes: u32) -> Vec<NodeSlice> {
-    let mut order: Vec<&SourceObject> = objects.iter().collect();
-    order.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.key.cmp(&b.key)));
+/// with zero-byte objects. Each node's keys are sorted; they are moved,
+/// not copied.
+pub fn byte_slices(mut objects: Vec<SourceObject>, nodes: u32) -> Vec<NodeSlice> {
+    objects.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.key.cmp(&b.key)));
     let mut heap: BinaryHeap<Reverse<(u64, usize, u32)>> = (0..nodes).map(|i| Reverse((0, 0, i))).collect();
     let mut keys: Vec<Vec<String>> = vec![Vec::new(); nodes as usize];
-    for object in order {
+    for object in objects {
         let Some(Reverse((bytes, count, index))) = heap.pop() else { break };
-        keys[index as usize].push(object.key.clone());
+        keys[index as usize].push(object.key);
         heap.push(Reverse((bytes + object.size, count + 1, index)));
     }
     keys.into_iter()
@@ -114,7 +114,7 @@ mod tests {
 
     #[test]
     fn count_slices_are_contiguous_and_balanced() {
-        let slices = count_slices(&objects(&[1; 7]), 3);
+        let slices = count_slices(objects(&[1; 7]), 3);
         let lens: Vec<_> = slices.iter().map(|s| s.items.len()).collect();
         assert_eq!(lens, [3, 2, 2]);
         assert_eq!(slices[1].items, ["k003", "k004"]);
@@ -122,7 +122,7 @@ mod tests {
 
     #[test]
     fn byte_slices_even_out_sizes_and_never_leave_a_node_empty() {
-        let slices = byte_slices(&objects(&[100, 1, 1, 1, 1, 60, 40, 0, 0]), 3);
+        let slices = byte_slices(objects(&[100, 1, 1, 1, 1, 60, 40, 0, 0]), 3);
         let totals: Vec<u64> = slices
             .iter()
             .map(|s| {
@@ -137,7 +137,7 @@ mod tests {
         let all: usize = slices.iter().map(|s| s.items.len()).sum();
         assert_eq!(all, 9);
         assert!(slices.iter().all(|s| s.items.windows(2).all(|w| w[0] < w[1])));
-        let zeros = byte_slices(&objects(&[0, 0, 0]), 3);
+        let zeros = byte_slices(objects(&[0, 0, 0]), 3);
         assert!(zeros.iter().all(|s| s.items.len() == 1));
     }
 }

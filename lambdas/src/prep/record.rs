@@ -78,6 +78,6 @@ pub fn write(layout: &RunLayout, fingerprint: &str, response: &PrepResponse) -> 
     write_atomic(&path, &bytes).map_err(|e| storage_error(&path, e))
 }
 
-fn storage_error(path: &std::path::Path, err: io::Error) -> LambdaError {
+pub(crate) fn storage_error(path: &std::path::Path, err: io::Error) -> LambdaError {
     LambdaError::from_layout(batch_jobs::JobError::io(path.display(), err), ErrorKind::StorageFailed)
 }

@@ -453,6 +453,12 @@ fn effective_source(source: &SourceConfig, overrides: &Overrides) -> Result<Work
                 }
                 (None, Some(key)) => {
                     let incoming = overrides.incoming_path.as_deref().unwrap_or("incoming/");
+                    if incoming.is_empty() {
+                        return Err(LambdaError::invalid_event(
+                            "overrides.incoming_path: must not be empty (e.g. \"incoming/\")",
+                        ));
+                    }
+                    check_prefix("overrides.incoming_path", incoming)?;
                     let derived = incoming_folder(key, incoming).ok_or_else(|| {
                         LambdaError::invalid_event(format!(
                             "overrides.s3_key: {key:?} is not under an {incoming:?} folder"
@@ -638,6 +644,16 @@ mod tests {
             incoming_folder("a/incoming/b/incoming/x", "incoming/").as_deref(),
             Some("a/incoming/b/incoming/")
         );
+    }
+
+    #[test]
+    fn a_bad_incoming_path_is_named_as_such() {
+        for bad in ["", "incoming", "../"] {
+            let event = json!({"config": base(), "overrides": {
+                "trigger": "s3", "s3_bucket": "src", "s3_key": "a/incoming/x.csv", "incoming_path": bad}});
+            let err = PrepRequest::from_event(event).unwrap_err();
+            assert!(err.message.starts_with("overrides.incoming_path"), "{bad:?}: {}", err.message);
+        }
     }
 
     #[test]
