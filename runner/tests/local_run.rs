@@ -70,6 +70,31 @@ fn fixture_is_the_providers_definition() {
     );
 }
 
+/// Every Lambda task of the definition retries exactly the error types
+/// prep and watcher call transient (and the Lambda service's own), so a
+/// DescribeJobs outage or an EFS hiccup does not end a run whose jobs go
+/// on running, and a bad event is not retried.
+#[test]
+fn lambda_tasks_retry_the_transient_error_kinds_and_only_those() {
+    use batch_lambdas::error::ErrorKind;
+    let definition = provider_definition();
+    let states = definition["States"].as_object().unwrap();
+    let lambda_tasks: Vec<_> =
+        states.iter().filter(|(_, s)| s["Resource"] == "arn:aws:states:::lambda:invoke").collect();
+    assert_eq!(lambda_tasks.len(), 2, "Prep and Watch");
+    for (name, state) in lambda_tasks {
+        let retried: Vec<&str> = state["Retry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["ErrorEquals"].as_array().unwrap().iter().filter_map(|e| e.as_str()))
+            .collect();
+        for kind in ErrorKind::ALL {
+            assert_eq!(retried.contains(&kind.as_str()), kind.is_retryable(), "{name}: {kind}");
+        }
+    }
+}
+
 fn input(dir: &Path, count: u64, per_node: u64) -> PathBuf {
     let input = json!({
         "config": {

@@ -23,13 +23,18 @@ use super::pipeline::schema::STAGES;
 
 pub struct StateMachineDefinition;
 
-/// Errors worth retrying on a Lambda invoke (throttling, service hiccups).
-const LAMBDA_RETRYABLE: [&str; 5] = [
+/// Errors worth retrying on a Lambda invoke: the Lambda service's own
+/// hiccups, and the error types prep and watcher return for transient
+/// trouble (their `ErrorKind::is_retryable`: throttling, AWS APIs
+/// unavailable, EFS unavailable; a runner test holds the two lists equal).
+const LAMBDA_RETRYABLE: [&str; 7] = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
     "Throttled",
+    "AwsUnavailable",
+    "StorageUnavailable",
 ];
 const BATCH_RETRYABLE: [&str; 2] = ["Batch.TooManyRequestsException", "Batch.ServerException"];
 
