@@ -82,6 +82,9 @@ pub struct BatchConfig {
     pub rerun_only: Option<HashSet<u32>>,
     pub inject: Vec<Injection>,
     pub progress: bool,
+    /// Environment every child gets under its own (AWS region and dummy
+    /// credentials where the runner's environment has none).
+    pub default_env: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -440,7 +443,8 @@ impl LocalBatch {
             Some(code) => (Some(code), format!("injected failure: exit {code}")),
             None => {
                 let mut cmd = tokio::process::Command::new(&bin);
-                cmd.envs(env)
+                cmd.envs(self.cfg.default_env.iter().cloned())
+                    .envs(env)
                     .env("PIPELINE_EFS_ROOT", &self.cfg.efs_dir)
                     .env("AWS_BATCH_JOB_ID", if array { format!("{id}:{index}") } else { id.clone() })
                     .env("AWS_BATCH_JOB_ATTEMPT", attempt.to_string())
@@ -580,8 +584,11 @@ impl LocalBatch {
     }
 }
 
+/// Whether an `onExitCode` pattern matches. A child without an exit code
+/// (killed by a signal, or it could not start) matches none, as in AWS
+/// Batch: such an attempt is not retried by exit-code rules.
 fn code_matches(pattern: &str, code: Option<i32>) -> bool {
-    let Some(code) = code else { return true };
+    let Some(code) = code else { return false };
     let code = code.to_string();
     match pattern.strip_suffix('*') {
         Some(prefix) => code.starts_with(prefix),
@@ -715,5 +722,9 @@ mod tests {
         assert_eq!(super::stage_of("something-else:1"), None);
         assert!(super::code_matches("7*", Some(75)));
         assert!(!super::code_matches("75", Some(65)));
+        // No exit code (a signal, or the binary did not start): no rule
+        // matches, not even "*", so the attempt is not retried.
+        assert!(!super::code_matches("*", None));
+        assert!(!super::code_matches("75", None));
     }
 }

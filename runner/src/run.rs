@@ -129,27 +129,11 @@ pub async fn run(opts: &RunOptions) -> Result<Value> {
         rerun_only = Some(missing.into_iter().collect::<HashSet<u32>>());
     }
 
-    let execution = format!("local-{}", std::process::id());
+    let execution = execution_name();
     let log_dir = efs_dir.join(".batch-runner").join(&execution);
     std::fs::create_dir_all(&log_dir)?;
-    let batch = LocalBatch::new(BatchConfig {
-        bin_dir: opts.bin_dir.clone(),
-        efs_dir: efs_dir.clone(),
-        log_dir: log_dir.clone(),
-        concurrency: opts.concurrency,
-        default_attempts: opts.attempts,
-        rerun_only,
-        inject: opts.inject.clone(),
-        progress: opts.progress,
-    });
-    let workers = batch.start_workers();
-    let b = batch.clone();
-    let (batch_addr, batch_server) = http::serve(move |req| {
-        let b = b.clone();
-        async move { b.handle_http(&req) }
-    })
-    .await?;
-
+    // AWS settings for the Lambdas and the jobs alike: an S3 client
+    // without a region or credentials fails.
     let passthrough: Vec<(String, String)> =
         std::env::vars().filter(|(k, _)| k.starts_with("AWS_") || k == "RUST_LOG").collect();
     let has = |k: &str| passthrough.iter().any(|(n, _)| n == k);
@@ -161,6 +145,25 @@ pub async fn run(opts: &RunOptions) -> Result<Value> {
             defaults.push((k.to_string(), v.to_string()));
         }
     }
+    let batch = LocalBatch::new(BatchConfig {
+        bin_dir: opts.bin_dir.clone(),
+        efs_dir: efs_dir.clone(),
+        log_dir: log_dir.clone(),
+        concurrency: opts.concurrency,
+        default_attempts: opts.attempts,
+        rerun_only,
+        inject: opts.inject.clone(),
+        progress: opts.progress,
+        default_env: defaults.clone(),
+    });
+    let workers = batch.start_workers();
+    let b = batch.clone();
+    let (batch_addr, batch_server) = http::serve(move |req| {
+        let b = b.clone();
+        async move { b.handle_http(&req) }
+    })
+    .await?;
+
     let mut functions = HashMap::new();
     for kind in ["prep", "watcher"] {
         let bin = opts
@@ -191,10 +194,25 @@ pub async fn run(opts: &RunOptions) -> Result<Value> {
         f.stop().await;
     }
     batch_server.abort();
+    // A worker waits on its child; one still running when the execution
+    // ended (a Fail state, the timeout) is killed with its task (the
+    // children are kill_on_drop) rather than waited for, perhaps forever.
     for w in workers {
+        w.abort();
         let _ = w.await;
     }
     Ok(summary(&batch, &outcome, started.elapsed(), &efs_dir, &log_dir))
+}
+
+/// A fresh execution name per run, as Step Functions gives (prep makes the
+/// run id of it): the time and a random part. The process id repeats (a
+/// container's runner is always the same small pid), and a repeated name
+/// would replay the earlier run's recorded prep.
+fn execution_name() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let random = RandomState::new().hash_one(now.as_nanos()) as u32;
+    format!("local-{}-{random:08x}", now.as_secs())
 }
 
 fn median_p95(mut v: Vec<f64>) -> (Option<f64>, Option<f64>) {
@@ -213,7 +231,9 @@ fn summary(batch: &LocalBatch, outcome: &Outcome, elapsed: Duration, efs: &Path,
     let mut run_id = String::new();
     for (k, job) in g.jobs.iter().enumerate() {
         run_id = job.run_id.clone();
-        let ran: Vec<_> = job.children.iter().filter(|c| !c.skipped).collect();
+        // Children that ran at least once: not those skipped by a rerun,
+        // nor those failed because their dependency failed (never started).
+        let ran: Vec<_> = job.children.iter().filter(|c| c.attempts > 0).collect();
         let first = ran.iter().filter_map(|c| c.started).min();
         let last = ran.iter().filter_map(|c| c.stopped).max();
         let sum = |f: fn(&crate::batch::Counts) -> u64| {

@@ -217,6 +217,10 @@ fn permanent_failure_fails_one_index_and_rerun_completes_it() {
     assert_eq!(s["failed_indices"]["egress"], json!([3]));
     assert_eq!(s["stages"]["procurement"]["retries"], 1);
     assert_eq!(s["stages"]["egress"]["succeeded"], 9);
+    // N_TO_N: egress 3 never started (its processing node failed), the
+    // other nine did.
+    assert_eq!(s["stages"]["egress"]["ran"], 9);
+    assert_eq!(s["stages"]["processing"]["ran"], 10);
     let cause: Value = serde_json::from_str(s["cause"].as_str().unwrap()).unwrap();
     assert_eq!(cause["processing"], json!([3]), "the Fail cause is the watcher's failed_indices");
     let run_id = s["run_id"].as_str().unwrap().to_string();
