@@ -119,7 +119,8 @@ pub struct Job {
     depends: Option<(usize, bool)>,
     dependents: Vec<usize>,
     attempts: u32,
-    retry_codes: Vec<String>,
+    /// `RetryStrategy.EvaluateOnExit`, in order.
+    exit_rules: Vec<ExitRule>,
     pub created_ms: u64,
     pub children: Vec<Child>,
     bar: Option<ProgressBar>,
@@ -290,24 +291,21 @@ impl LocalBatch {
             }
         }
         let run_id = env.iter().find(|(k, _)| k == "RUN_ID").map(|(_, v)| v.clone()).unwrap_or_default();
-        let (attempts, retry_codes) = match params.get("RetryStrategy") {
+        let (attempts, exit_rules) = match params.get("RetryStrategy") {
             Some(rs) => {
                 let attempts = rs.get("Attempts").and_then(Value::as_u64).unwrap_or(1).clamp(1, 10) as u32;
-                let codes = rs
+                let rules = rs
                     .get("EvaluateOnExit")
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
-                    .filter(|r| {
-                        r.get("Action")
-                            .and_then(Value::as_str)
-                            .is_some_and(|a| a.eq_ignore_ascii_case("RETRY"))
-                    })
-                    .filter_map(|r| r.get("OnExitCode").and_then(Value::as_str).map(str::to_string))
-                    .collect::<Vec<_>>();
-                (attempts, if codes.is_empty() { vec!["*".to_string()] } else { codes })
+                    .map(ExitRule::from_json)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(client)?;
+                (attempts, rules)
             }
-            None => (self.cfg.default_attempts, vec!["75".to_string()]),
+            // The provider's job definitions: exit 75 retries, the rest exits.
+            None => (self.cfg.default_attempts, ExitRule::provider_default()),
         };
         let mut g = self.lock();
         let mut depends = None;
@@ -360,7 +358,7 @@ impl LocalBatch {
             depends,
             dependents: vec![],
             attempts,
-            retry_codes,
+            exit_rules,
             created_ms: now_ms(),
             children: vec![child; n as usize],
             bar: Some(bar),
@@ -478,7 +476,7 @@ impl LocalBatch {
         }
         let mut g = self.lock();
         let j = &mut g.jobs[job];
-        let retry = !ok && attempt < j.attempts && j.retry_codes.iter().any(|p| code_matches(p, code));
+        let retry = !ok && attempt < j.attempts && ExitRule::retries(&j.exit_rules, code);
         j.children[index as usize].stopped = Some(Instant::now());
         if ok {
             j.finish_child(index, Status::Succeeded, counts);
@@ -584,16 +582,77 @@ impl LocalBatch {
     }
 }
 
+/// One `EvaluateOnExit` rule: every condition it has must match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExitRule {
+    on_exit_code: Option<String>,
+    on_reason: Option<String>,
+    on_status_reason: Option<String>,
+    retry: bool,
+}
+
+impl ExitRule {
+    fn from_json(rule: &Value) -> Result<Self, String> {
+        let text = |k: &str| rule.get(k).and_then(Value::as_str).map(str::to_string);
+        let retry = match text("Action").map(|a| a.to_ascii_uppercase()).as_deref() {
+            Some("RETRY") => true,
+            Some("EXIT") => false,
+            other => {
+                return Err(format!("RetryStrategy.EvaluateOnExit: Action {other:?} is not RETRY or EXIT"));
+            }
+        };
+        Ok(ExitRule {
+            on_exit_code: text("OnExitCode"),
+            on_reason: text("OnReason"),
+            on_status_reason: text("OnStatusReason"),
+            retry,
+        })
+    }
+
+    /// What the provider's job definitions say (exit 75 retries, a lost
+    /// host retries, anything else exits); locally no host is lost.
+    fn provider_default() -> Vec<Self> {
+        let rule = |code: Option<&str>, reason: Option<&str>, retry| ExitRule {
+            on_exit_code: code.map(str::to_string),
+            on_reason: reason.map(str::to_string),
+            on_status_reason: None,
+            retry,
+        };
+        vec![rule(Some("75"), None, true), rule(None, Some("*"), false)]
+    }
+
+    /// AWS Batch's reading: the first rule whose conditions all match
+    /// decides; none matching (or no rules) retries. Locally a failed
+    /// attempt's reason is "Essential container in task exited" with an
+    /// exit code, "CannotStartContainerError" without, and there is no
+    /// status reason to match.
+    fn retries(rules: &[ExitRule], code: Option<i32>) -> bool {
+        let reason =
+            if code.is_some() { "Essential container in task exited" } else { "CannotStartContainerError" };
+        rules
+            .iter()
+            .find(|r| {
+                r.on_exit_code.as_deref().is_none_or(|p| code_matches(p, code))
+                    && r.on_reason.as_deref().is_none_or(|p| glob(p, reason))
+                    && r.on_status_reason.as_deref().is_none_or(|p| glob(p, ""))
+            })
+            .is_none_or(|r| r.retry)
+    }
+}
+
+/// A Batch `EvaluateOnExit` pattern: text, optionally ending in `*`.
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => text.starts_with(prefix),
+        None => text == pattern,
+    }
+}
+
 /// Whether an `onExitCode` pattern matches. A child without an exit code
 /// (killed by a signal, or it could not start) matches none, as in AWS
 /// Batch: such an attempt is not retried by exit-code rules.
 fn code_matches(pattern: &str, code: Option<i32>) -> bool {
-    let Some(code) = code else { return false };
-    let code = code.to_string();
-    match pattern.strip_suffix('*') {
-        Some(prefix) => code.starts_with(prefix),
-        None => code == pattern,
-    }
+    code.is_some_and(|code| glob(pattern, &code.to_string()))
 }
 
 /// Moves a Pending child to Runnable or Failed once its dependency allows.
@@ -726,5 +785,34 @@ mod tests {
         // matches, not even "*", so the attempt is not retried.
         assert!(!super::code_matches("*", None));
         assert!(!super::code_matches("75", None));
+    }
+
+    #[test]
+    fn exit_rules_are_read_as_aws_batch_reads_them() {
+        use super::ExitRule;
+        let rules = |v: serde_json::Value| -> Vec<ExitRule> {
+            v.as_array().unwrap().iter().map(|r| ExitRule::from_json(r).unwrap()).collect()
+        };
+        // The provider's: 75 retries, anything else (a signal too) exits.
+        let provider = ExitRule::provider_default();
+        assert!(ExitRule::retries(&provider, Some(75)));
+        assert!(!ExitRule::retries(&provider, Some(65)));
+        assert!(!ExitRule::retries(&provider, None));
+        // Order decides: an EXIT rule before a catch-all RETRY wins.
+        let r = rules(serde_json::json!([
+            {"OnExitCode": "1", "Action": "EXIT"}, {"OnExitCode": "*", "Action": "RETRY"}]));
+        assert!(!ExitRule::retries(&r, Some(1)));
+        assert!(ExitRule::retries(&r, Some(2)));
+        // No rule matching, or no rules at all: retried.
+        assert!(ExitRule::retries(
+            &rules(serde_json::json!([{"OnExitCode": "7", "Action": "EXIT"}])),
+            Some(1)
+        ));
+        assert!(ExitRule::retries(&[], None));
+        // A lost host (status reason) never happens locally.
+        let host = rules(serde_json::json!([
+            {"OnStatusReason": "Host EC2*", "Action": "RETRY"}, {"OnReason": "*", "Action": "EXIT"}]));
+        assert!(!ExitRule::retries(&host, Some(75)));
+        assert!(ExitRule::from_json(&serde_json::json!({"OnExitCode": "1", "Action": "MAYBE"})).is_err());
     }
 }
