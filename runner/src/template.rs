@@ -143,9 +143,10 @@ impl Parser<'_> {
                 self.i += 1;
                 match c {
                     b'\\' => {
-                        let n = *self.s.get(self.i).ok_or("dangling escape")?;
-                        self.i += 1;
-                        out.push(n as char);
+                        // The escaped character whole (it may be more than a byte).
+                        let n = self.text[self.i..].chars().next().ok_or("dangling escape")?;
+                        self.i += n.len_utf8();
+                        out.push(n);
                     }
                     b'\'' => break,
                     _ => {
@@ -221,5 +222,14 @@ mod tests {
         assert_eq!(out["Exec"], "e");
         assert!(compile(&json!({"x.$": "States.Hash($.a, 'SHA-1')"})).unwrap_err().contains("States.Hash"));
         assert!(t.render(&json!({}), &json!({})).unwrap_err().contains("matched nothing"));
+    }
+
+    /// An escaped character of more than one byte is taken whole (it
+    /// panicked, slicing inside the character).
+    #[test]
+    fn escapes_take_whole_characters() {
+        let t = compile(&json!({"x.$": "States.Format('\\é{} \\'ok\\'', $.n)"})).unwrap();
+        assert_eq!(t.render(&json!({"n": 1}), &json!({})).unwrap()["x"], "é1 'ok'");
+        assert!(compile(&json!({"x.$": "States.Format('\\"})).is_err());
     }
 }
