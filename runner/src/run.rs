@@ -187,7 +187,18 @@ pub async fn run(opts: &RunOptions) -> Result<Value> {
     }
     let effects = LocalEffects { batch: batch.clone(), functions };
     let context = json!({"Execution": {"Name": execution, "Id": format!("arn:aws:states:local:000000000000:execution:local:{execution}")}});
-    let outcome = interp::execute(&machine, input, context, &effects).await;
+    // Ctrl-C or SIGTERM ends the execution as Step Functions' StopExecution
+    // would: the children still running are killed below (not orphaned to
+    // go on writing into the EFS directory) and the summary is written.
+    let outcome = tokio::select! {
+        outcome = interp::execute(&machine, input, context, &effects) => outcome,
+        signal = stop_signal() => Outcome::Failed {
+            error: "States.Aborted".into(),
+            cause: format!("the runner received {signal}"),
+            state: String::new(),
+            output: Value::Null,
+        },
+    };
     batch.finish_bars();
     batch.shutdown();
     for f in effects.functions.values() {
@@ -202,6 +213,25 @@ pub async fn run(opts: &RunOptions) -> Result<Value> {
         let _ = w.await;
     }
     Ok(summary(&batch, &outcome, started.elapsed(), &efs_dir, &log_dir))
+}
+
+/// Waits for Ctrl-C or SIGTERM; says which. If a handler cannot be
+/// installed, that signal keeps its default action (the process ends).
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            };
+        }
+    }
+    match tokio::signal::ctrl_c().await {
+        Ok(()) => "SIGINT",
+        Err(_) => std::future::pending().await,
+    }
 }
 
 /// A fresh execution name per run, as Step Functions gives (prep makes the

@@ -236,6 +236,73 @@ fn permanent_failure_fails_one_index_and_rerun_completes_it() {
     assert_eq!(batch_runner::run::unfinished_indices(&efs, &run_id).unwrap().1, Vec::<u32>::new());
 }
 
+/// SIGTERM to the runner while a node runs: the execution ends as
+/// `States.Aborted`, the running child is killed rather than orphaned,
+/// and the summary is still written.
+#[test]
+fn a_stopped_runner_kills_its_children_and_writes_the_summary() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = setup();
+    // The real binaries, but a procurement that hangs (and says its pid).
+    let bins = env.dir.path().join("bin");
+    std::fs::create_dir_all(&bins).unwrap();
+    let built = runner().parent().unwrap().to_path_buf();
+    for b in ["prep", "watcher", "processing", "egress"] {
+        std::os::unix::fs::symlink(built.join(b), bins.join(b)).unwrap();
+    }
+    let pid_file = env.dir.path().join("procurement.pid");
+    let script = bins.join("procurement");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho $$ > {}.tmp && mv {0}.tmp {0}\nexec sleep 600\n", pid_file.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let summary = env.dir.path().join("summary.json");
+    let mut child = Command::new(runner())
+        .arg("run")
+        .arg("--definition")
+        .arg(fixture())
+        .arg("--input")
+        .arg(input(env.dir.path(), 1, 40))
+        .arg("--efs-dir")
+        .arg(env.dir.path().join("efs"))
+        .arg("--bin-dir")
+        .arg(&bins)
+        .arg("--summary-json")
+        .arg(&summary)
+        .envs(env.moto.aws_env())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !pid_file.exists() {
+        assert!(std::time::Instant::now() < deadline, "procurement never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let sleeper = std::fs::read_to_string(&pid_file).unwrap().trim().to_string();
+    let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "the runner did not stop");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(1));
+    let s: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(s["status"], "FAILED");
+    assert_eq!(s["error"], "States.Aborted", "{s:#}");
+    // The hung procurement is gone (killed, then reaped once orphaned).
+    let gone = (0..250).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        !Path::new(&format!("/proc/{sleeper}")).exists()
+    });
+    assert!(gone, "procurement {sleeper} was left running");
+}
+
 #[test]
 fn unknown_state_type_is_refused_naming_the_state() {
     let dir = tempfile::tempdir().unwrap();
