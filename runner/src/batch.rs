@@ -536,11 +536,19 @@ impl LocalBatch {
                     body.get("jobs").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
                 {
                     let (parent, child) = match id.rsplit_once(':') {
-                        Some((p, i)) => (p, i.parse::<usize>().ok()),
+                        Some((p, i)) => (p, Some(i.parse::<usize>().ok())),
                         None => (id, None),
                     };
                     let Some(&j) = g.by_id.get(parent) else { continue };
-                    out.push(describe(&g.jobs[j], child));
+                    // As AWS: an id that names no job (a child index out of
+                    // range) is left out of the answer, not described as
+                    // its parent.
+                    let job = &g.jobs[j];
+                    match child {
+                        None => out.push(describe(job, None)),
+                        Some(Some(i)) if i < job.children.len() => out.push(describe(job, Some(i))),
+                        Some(_) => {}
+                    }
                 }
                 Response::json(200, &json!({"jobs": out}))
             }
@@ -550,7 +558,8 @@ impl LocalBatch {
                     return Response::json(200, &json!({"jobSummaryList": []}));
                 };
                 let job = &g.jobs[j];
-                let want = body.get("jobStatus").and_then(Value::as_str);
+                // AWS lists RUNNING jobs when no status is asked for.
+                let want = Some(body.get("jobStatus").and_then(Value::as_str).unwrap_or("RUNNING"));
                 let max =
                     body.get("maxResults").and_then(Value::as_u64).unwrap_or(100).clamp(1, 1000) as usize;
                 let start: usize =
@@ -731,13 +740,17 @@ fn read_counts(efs: &std::path::Path, run_id: &str, index: u32, stage: &str) -> 
 }
 
 fn describe(job: &Job, child: Option<usize>) -> Value {
-    let base = json!({
+    let mut d = json!({
         "jobName": job.name, "jobQueue": job.queue, "jobDefinition": job.definition,
-        "createdAt": job.created_ms, "startedAt": job.created_ms,
+        "createdAt": job.created_ms,
     });
-    let mut d = base;
+    // `startedAt` only once something started, as AWS omits it before.
+    let started_at = |t: Option<Instant>| t.map(|t| now_ms().saturating_sub(t.elapsed().as_millis() as u64));
     match child.and_then(|i| job.children.get(i).map(|c| (i, c))) {
         Some((i, c)) => {
+            if let Some(ms) = started_at(c.started) {
+                d["startedAt"] = json!(ms);
+            }
             d["jobId"] = json!(format!("{}:{i}", job.id));
             d["status"] = json!(c.status.as_str());
             d["arrayProperties"] = json!({"index": i});
@@ -746,6 +759,9 @@ fn describe(job: &Job, child: Option<usize>) -> Value {
             }
         }
         None => {
+            if let Some(ms) = started_at(job.first_start) {
+                d["startedAt"] = json!(ms);
+            }
             let status = job.status();
             d["jobId"] = json!(job.id);
             d["status"] = json!(status.as_str());
@@ -814,5 +830,53 @@ mod tests {
             {"OnStatusReason": "Host EC2*", "Action": "RETRY"}, {"OnReason": "*", "Action": "EXIT"}]));
         assert!(!ExitRule::retries(&host, Some(75)));
         assert!(ExitRule::from_json(&serde_json::json!({"OnExitCode": "1", "Action": "MAYBE"})).is_err());
+    }
+
+    /// The DescribeJobs / ListJobs stand-in answers as AWS does for what
+    /// has not happened yet: no `startedAt` before a start, nothing for an
+    /// index out of range, RUNNING jobs when no status is asked for.
+    #[test]
+    fn the_batch_api_stand_in_answers_like_aws_before_anything_ran() {
+        use super::{BatchConfig, LocalBatch};
+        use crate::http::Request;
+        use serde_json::{Value, json};
+        let batch = LocalBatch::new(BatchConfig {
+            bin_dir: "/nonexistent".into(),
+            efs_dir: "/nonexistent".into(),
+            log_dir: "/nonexistent".into(),
+            concurrency: 1,
+            default_attempts: 1,
+            rerun_only: None,
+            inject: Vec::new(),
+            progress: false,
+            default_env: Vec::new(),
+        });
+        let submitted = batch
+            .submit(&json!({"JobName": "p", "JobQueue": "q", "JobDefinition": "t-procurement:1",
+                "ArrayProperties": {"Size": 3},
+                "ContainerOverrides": {"Environment": [{"Name": "RUN_ID", "Value": "r"}]}}))
+            .unwrap();
+        let id = submitted["JobId"].as_str().unwrap().to_string();
+        let call = |path: &str, body: Value| -> Value {
+            let r = batch.handle_http(&Request {
+                method: "POST".into(),
+                path: path.into(),
+                body: body.to_string().into_bytes(),
+            });
+            assert_eq!(r.status, 200);
+            serde_json::from_slice(&r.body).unwrap()
+        };
+        let jobs =
+            call("/v1/describejobs", json!({"jobs": [id.clone(), format!("{id}:1"), format!("{id}:99")]}));
+        let jobs = jobs["jobs"].as_array().unwrap();
+        assert_eq!(jobs.len(), 2, "the out-of-range child is left out: {jobs:?}");
+        assert_eq!(jobs[0]["jobId"], id.as_str());
+        assert_eq!(jobs[0]["arrayProperties"]["size"], 3);
+        assert_eq!(jobs[1]["jobId"], format!("{id}:1"));
+        assert!(jobs.iter().all(|j| j.get("startedAt").is_none()), "nothing started: {jobs:?}");
+        let listed = call("/v1/listjobs", json!({"arrayJobId": id}));
+        assert_eq!(listed["jobSummaryList"], json!([]), "no child is RUNNING");
+        let listed = call("/v1/listjobs", json!({"arrayJobId": id, "jobStatus": "RUNNABLE"}));
+        assert_eq!(listed["jobSummaryList"].as_array().map(Vec::len), Some(3), "{listed}");
     }
 }
