@@ -92,13 +92,34 @@ async fn run<E: Effects>(machine: &Machine, mut input: Value, mut context: Value
                 next.clone()
             }
             State::Choice { choices, default } => {
-                let hit = choices.iter().find(|c| {
-                    let v = c.variable.get(&input);
-                    match &c.test {
-                        Test::StringEquals(s) => v.and_then(Value::as_str) == Some(s.as_str()),
-                        Test::BooleanEquals(b) => v.and_then(Value::as_bool) == Some(*b),
+                // Rules in order; a Variable that matches nothing is a
+                // States.Runtime failure, as in Step Functions (not a rule
+                // that is merely false).
+                let mut hit = None;
+                for c in choices {
+                    let root = if c.variable.context { &context } else { &input };
+                    let Some(v) = c.variable.get(root) else {
+                        return fail(
+                            &name,
+                            StatesError::new(
+                                "States.Runtime",
+                                format!(
+                                    "Invalid path {:?}: the choice state's condition path references an invalid value",
+                                    c.variable.text
+                                ),
+                            ),
+                            &input,
+                        );
+                    };
+                    let matched = match &c.test {
+                        Test::StringEquals(s) => v.as_str() == Some(s.as_str()),
+                        Test::BooleanEquals(b) => v.as_bool() == Some(*b),
+                    };
+                    if matched {
+                        hit = Some(c);
+                        break;
                     }
-                });
+                }
                 match hit.map(|c| c.next.clone()).or_else(|| default.clone()) {
                     Some(n) => Some(n),
                     None => {
@@ -296,5 +317,38 @@ mod tests {
         let out = execute(&m, json!({}), json!({}), &f).await;
         assert!(matches!(&out, Outcome::Failed { error, .. } if error == "PrepFailed"));
         assert_eq!(f.calls.lock().unwrap().len(), 3, "1 try + MaxAttempts 2");
+
+        // A Choice Variable that matches nothing ("ok" missing) fails the
+        // execution with States.Runtime, as Step Functions does; it is not
+        // a false rule that falls through to the Default.
+        let f = fake(vec![ok(json!({"status": "READY", "run_id": "r"}))]);
+        let out = execute(&m, json!({}), json!({}), &f).await;
+        assert!(
+            matches!(&out, Outcome::Failed { error, cause, state, .. }
+                if error == "States.Runtime" && cause.contains("$.prep.run.ok") && state == "Check"),
+            "{out:?}"
+        );
+    }
+
+    /// `$$` in a Choice reads the context object, not the input.
+    #[tokio::test]
+    async fn choice_reads_the_context_for_double_dollar_paths() {
+        let m = Machine::from_json(&json!({
+            "StartAt": "C",
+            "States": {
+                "C": {"Type": "Choice", "Choices": [{"Variable": "$$.Execution.Name", "StringEquals": "e1", "Next": "Yes"}], "Default": "No"},
+                "Yes": {"Type": "Succeed"},
+                "No": {"Type": "Succeed"}
+            }
+        }))
+        .unwrap();
+        let out = execute(
+            &m,
+            json!({"Execution": {"Name": "input"}}),
+            json!({"Execution": {"Name": "e1"}}),
+            &fake(vec![]),
+        )
+        .await;
+        assert!(matches!(&out, Outcome::Succeeded { state, .. } if state == "Yes"), "{out:?}");
     }
 }

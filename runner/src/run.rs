@@ -33,6 +33,10 @@ pub struct RunOptions {
 struct LocalEffects {
     batch: Arc<LocalBatch>,
     functions: HashMap<String, LambdaFunction>,
+    /// The Wait shortcut (every job terminal) was taken: a later Wait
+    /// sleeps its time, so a watcher that still says "not finished" is
+    /// polled at the definition's pace, not in a tight loop.
+    shortcut_taken: std::sync::atomic::AtomicBool,
 }
 
 impl Effects for LocalEffects {
@@ -54,9 +58,14 @@ impl Effects for LocalEffects {
     }
 
     async fn wait(&self, seconds: u64) {
+        use std::sync::atomic::Ordering;
+        if self.shortcut_taken.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
+            return;
+        }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(seconds)) => {}
-            _ = self.batch.wait_all_terminal() => {}
+            _ = self.batch.wait_all_terminal() => self.shortcut_taken.store(true, Ordering::Relaxed),
         }
     }
 }
@@ -185,7 +194,7 @@ pub async fn run(opts: &RunOptions) -> Result<Value> {
         let f = LambdaFunction::start(kind, bin, env, log_dir.join(format!("{kind}.log"))).await?;
         functions.insert(kind.to_string(), f);
     }
-    let effects = LocalEffects { batch: batch.clone(), functions };
+    let effects = LocalEffects { batch: batch.clone(), functions, shortcut_taken: Default::default() };
     let context = json!({"Execution": {"Name": execution, "Id": format!("arn:aws:states:local:000000000000:execution:local:{execution}")}});
     // Ctrl-C or SIGTERM ends the execution as Step Functions' StopExecution
     // would: the children still running are killed below (not orphaned to
