@@ -284,10 +284,16 @@ impl LocalBatch {
         for e in
             params.pointer("/ContainerOverrides/Environment").and_then(Value::as_array).into_iter().flatten()
         {
-            if let (Some(k), Some(v)) =
-                (e.get("Name").and_then(Value::as_str), e.get("Value").and_then(Value::as_str))
-            {
-                env.push((k.to_string(), v.to_string()));
+            // As SubmitJob: a name and a string value, or the call is refused
+            // (a number from a `Value.$` path was dropped silently).
+            match (e.get("Name").and_then(Value::as_str), e.get("Value")) {
+                (Some(k), Some(Value::String(v))) => env.push((k.to_string(), v.clone())),
+                (Some(k), None) => env.push((k.to_string(), String::new())),
+                _ => {
+                    return Err(client(format!(
+                        "ContainerOverrides.Environment entry {e}: needs a Name and a string Value"
+                    )));
+                }
             }
         }
         let run_id = env.iter().find(|(k, _)| k == "RUN_ID").map(|(_, v)| v.clone()).unwrap_or_default();
@@ -874,6 +880,12 @@ mod tests {
         assert_eq!(jobs[0]["arrayProperties"]["size"], 3);
         assert_eq!(jobs[1]["jobId"], format!("{id}:1"));
         assert!(jobs.iter().all(|j| j.get("startedAt").is_none()), "nothing started: {jobs:?}");
+        // A number where SubmitJob wants a string is refused, not dropped.
+        let err = batch
+            .submit(&json!({"JobName": "n", "JobQueue": "q", "JobDefinition": "t-processing:1",
+                "ContainerOverrides": {"Environment": [{"Name": "RUN_ID", "Value": 7}]}}))
+            .unwrap_err();
+        assert!(err.cause.contains("RUN_ID") && err.cause.contains("string Value"), "{err:?}");
         let listed = call("/v1/listjobs", json!({"arrayJobId": id}));
         assert_eq!(listed["jobSummaryList"], json!([]), "no child is RUNNING");
         let listed = call("/v1/listjobs", json!({"arrayJobId": id, "jobStatus": "RUNNABLE"}));
