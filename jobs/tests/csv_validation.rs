@@ -407,6 +407,24 @@ fn duplicate_primary_key_and_unique_values() {
     assert_eq!(out.stats.rejects_by_rule.get("primaryKey"), Some(&1));
 }
 
+/// A `year` is four digits (as frictionless reads Table Schema's gYear),
+/// not any integer; bounds compare as numbers.
+#[test]
+fn years_are_four_digits() {
+    let rules = custom(
+        r#"{"dialect":{"header":false},"schema":{"fields":[
+            {"name":"y","type":"year","constraints":{"minimum":1900}}]}}"#,
+    );
+    let input = "2023\n0999\n123\n20231\n-123\n+202\n1899\n1900\n";
+    let out = run_with(&rules, input.as_bytes(), ValidateOptions::default());
+    let rejected: Vec<_> = out.rejects.iter().map(|r| (r.line, r.rule.as_str())).collect();
+    assert_eq!(
+        rejected,
+        [(2, "minimum"), (3, "type"), (4, "type"), (5, "type"), (6, "type"), (7, "minimum")]
+    );
+    assert_eq!(out.clean, b"2023\n1900\n");
+}
+
 /// Primary key fields are required even when their constraints do not
 /// say so: a row missing part of its key is rejected as such.
 #[test]

@@ -27,9 +27,18 @@ pub(super) enum FieldType {
     String,
     Any,
     Integer,
+    /// A calendar year: exactly four digits (XML Schema gYear's usual form,
+    /// as frictionless reads it).
+    Year,
     Number,
-    Boolean { truthy: Vec<Vec<u8>>, falsy: Vec<Vec<u8>> },
-    Temporal { kind: &'static str, format: DateTimeFormat },
+    Boolean {
+        truthy: Vec<Vec<u8>>,
+        falsy: Vec<Vec<u8>>,
+    },
+    Temporal {
+        kind: &'static str,
+        format: DateTimeFormat,
+    },
 }
 
 impl FieldType {
@@ -38,6 +47,7 @@ impl FieldType {
             FieldType::String => "string",
             FieldType::Any => "any",
             FieldType::Integer => "integer",
+            FieldType::Year => "year",
             FieldType::Number => "number",
             FieldType::Boolean { .. } => "boolean",
             FieldType::Temporal { kind, .. } => kind,
@@ -60,6 +70,9 @@ impl FieldType {
         match self {
             FieldType::String | FieldType::Any => Some(Typed::Raw),
             FieldType::Integer => parse_int(v).map(Typed::Int),
+            FieldType::Year => {
+                (v.len() == 4 && v.iter().all(u8::is_ascii_digit)).then(|| parse_int(v).map(Typed::Int))?
+            }
             FieldType::Number => parse_number(v).map(Typed::Num),
             FieldType::Boolean { truthy, falsy } => {
                 if truthy.iter().any(|t| t == v) {
@@ -329,7 +342,8 @@ fn compile_field(f: &FieldDescriptor, missing: &[Vec<u8>]) -> Result<FieldRule, 
     let field_type = match f.field_type.as_str() {
         "string" => FieldType::String,
         "any" => FieldType::Any,
-        "integer" | "year" => FieldType::Integer,
+        "integer" => FieldType::Integer,
+        "year" => FieldType::Year,
         "number" => FieldType::Number,
         "boolean" => FieldType::Boolean {
             truthy: to_bytes(f.true_values.clone(), &["true", "True", "TRUE", "1"]),
