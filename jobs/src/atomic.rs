@@ -147,15 +147,17 @@ impl AtomicFile {
     fn file_mut(&mut self) -> io::Result<&mut File> {
         self.file.as_mut().ok_or_else(|| io::Error::other("atomic file already committed"))
     }
+
+    fn named(&self, err: io::Error) -> io::Error {
+        naming_file(err, "writing", &self.target)
+    }
 }
 
-impl AtomicFile {
-    /// The error says which file failed (a stage reads one file and
-    /// writes several at once; an error without the name does not tell
-    /// which), keeping its kind for the exit code.
-    fn named(&self, err: io::Error) -> io::Error {
-        io::Error::new(err.kind(), format!("writing {}: {err}", self.target.display()))
-    }
+/// `err` with the file it happened on in its message, keeping its kind for
+/// the exit code: a stage reads one file and writes several at once, and
+/// an error without the name does not tell which failed.
+pub fn naming_file(err: io::Error, doing: &str, path: &Path) -> io::Error {
+    io::Error::new(err.kind(), format!("{doing} {}: {err}", path.display()))
 }
 
 impl Write for AtomicFile {
@@ -283,6 +285,21 @@ mod tests {
         assert_eq!(fs::read(&target).unwrap(), b"whole");
         assert_eq!(remove_stale_temps_of(&target).unwrap(), 256);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// An I/O error names its file and keeps its kind (the exit code is
+    /// chosen by kind); an atomic file's write errors name the target.
+    #[test]
+    fn io_errors_name_their_file() {
+        let err =
+            naming_file(io::Error::from(io::ErrorKind::StorageFull), "reading", Path::new("/efs/a.csv"));
+        assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+        assert!(err.to_string().starts_with("reading /efs/a.csv: "), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.csv");
+        let f = AtomicFile::create(&target).unwrap();
+        let err = f.named(io::Error::from_raw_os_error(libc::EIO));
+        assert!(err.to_string().starts_with(&format!("writing {}: ", target.display())), "{err}");
     }
 
     /// Only the temporary siblings of the named file are removed.

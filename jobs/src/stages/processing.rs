@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::atomic::{AtomicFile, remove_stale_temps};
+use crate::atomic::{AtomicFile, naming_file, remove_stale_temps};
 use crate::checksum::ChecksumWriter;
 use crate::exit::{ExitCode, JobError, JobResult};
 use crate::layout::{DoneMarker, FileEntry, Stage, Verify};
@@ -178,9 +178,7 @@ struct NamedInput<'a> {
 
 impl Read for NamedInput<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.file
-            .read(buf)
-            .map_err(|e| std::io::Error::new(e.kind(), format!("reading {}: {e}", self.path.display())))
+        self.file.read(buf).map_err(|e| naming_file(e, "reading", self.path))
     }
 }
 
