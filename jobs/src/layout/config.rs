@@ -7,6 +7,9 @@ use crate::exit::{JobError, JobResult};
 use crate::safe_path::{SafeRelPath, check_run_id};
 use crate::transform::TransformSpec;
 
+/// The most S3 requests a node keeps in flight (`s3_concurrency`).
+pub const MAX_S3_CONCURRENCY: u32 = 64;
+
 /// The version of the run layout this crate reads and writes. A job refuses
 /// (exit 78) a `run.json` with any other version; additive, optional fields
 /// do not bump it, anything a reader would misinterpret does.
@@ -181,8 +184,8 @@ impl RunConfig {
         if self.stages.is_empty() {
             return Err(JobError::config("stages must not be empty"));
         }
-        if self.s3_concurrency == 0 || self.s3_concurrency > 64 {
-            return Err(JobError::config("s3_concurrency must be in 1..=64"));
+        if self.s3_concurrency == 0 || self.s3_concurrency > MAX_S3_CONCURRENCY {
+            return Err(JobError::config(format!("s3_concurrency must be in 1..={MAX_S3_CONCURRENCY}")));
         }
         if let SourceSpec::S3 { bucket, prefix } = &self.source {
             if bucket.is_empty() {

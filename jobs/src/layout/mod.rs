@@ -22,8 +22,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use config::{
-    EgressSpec, LAYOUT_VERSION, MAX_ARRAY_SIZE, RunConfig, SourceSpec, Stage, SyntheticFormat, now_rfc3339,
-    rfc3339_from_unix,
+    EgressSpec, LAYOUT_VERSION, MAX_ARRAY_SIZE, MAX_S3_CONCURRENCY, RunConfig, SourceSpec, Stage,
+    SyntheticFormat, now_rfc3339, rfc3339_from_unix,
 };
 pub use marker::{DoneMarker, FileEntry, MarkerMismatch, ObjectEntry, Verify};
 pub use names::{MANIFEST_NAME, RESERVED_SUFFIXES, check_data_names};

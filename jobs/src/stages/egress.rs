@@ -23,7 +23,9 @@ use tokio::sync::Semaphore;
 
 use crate::checksum::{FILE_CHECKSUM, crc64_bytes};
 use crate::exit::{ExitCode, JobError, JobResult};
-use crate::layout::{DoneMarker, EgressSpec, FileEntry, LAYOUT_VERSION, ObjectEntry, Stage, Verify};
+use crate::layout::{
+    DoneMarker, EgressSpec, FileEntry, LAYOUT_VERSION, MAX_S3_CONCURRENCY, ObjectEntry, Stage, Verify,
+};
 use crate::safe_path::SafeRelPath;
 use crate::stages::{JobContext, fingerprint, s3};
 
@@ -300,8 +302,8 @@ async fn upload_multipart(
                 }
             })
             // Parts wait for the shared budget; this only caps how many
-            // wait (s3_concurrency is at most 64).
-            .buffer_unordered(64)
+            // wait.
+            .buffer_unordered(MAX_S3_CONCURRENCY as usize)
             .collect()
             .await;
         let mut parts: Vec<CompletedPart> = uploaded.into_iter().collect::<JobResult<_>>()?;
