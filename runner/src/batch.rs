@@ -565,14 +565,13 @@ impl LocalBatch {
                 };
                 let job = &g.jobs[j];
                 // AWS lists RUNNING jobs when no status is asked for.
-                let want = Some(body.get("jobStatus").and_then(Value::as_str).unwrap_or("RUNNING"));
+                let want = body.get("jobStatus").and_then(Value::as_str).unwrap_or("RUNNING");
                 let max =
                     body.get("maxResults").and_then(Value::as_u64).unwrap_or(100).clamp(1, 1000) as usize;
                 let start: usize =
                     body.get("nextToken").and_then(Value::as_str).and_then(|t| t.parse().ok()).unwrap_or(0);
-                let matching: Vec<usize> = (0..job.children.len())
-                    .filter(|&i| want.is_none_or(|w| job.children[i].status.as_str() == w))
-                    .collect();
+                let matching: Vec<usize> =
+                    (0..job.children.len()).filter(|&i| job.children[i].status.as_str() == want).collect();
                 let page: Vec<Value> = matching
                     .iter()
                     .skip(start)
