@@ -308,7 +308,9 @@ impl<'c, 'w> Worker<'c, 'w> {
             self.write_with_replacements(line, close, empty);
         } else {
             // The usual case, every target new to the record: the line up
-            // to its closing brace, the appended members, the rest.
+            // to its closing brace, the appended members, the rest. Kept
+            // apart from the general path, which costs ~2% more of the
+            // whole transform's instructions (cachegrind, Yelp sample).
             let out = &mut self.out_buf;
             out.extend_from_slice(&line[..close]);
             for (i, head) in self.member_heads.iter().enumerate() {
