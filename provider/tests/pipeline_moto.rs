@@ -96,8 +96,11 @@ struct Opts<'a> {
     compute: &'a str,
     max_vcpus: u32,
     image_tag: &'a str,
-    force_destroy: bool,
+    /// None leaves the setting out (its default applies).
+    force_destroy: Option<bool>,
     efs_extra: &'a str,
+    processing_extra: &'a str,
+    tags: &'a str,
     bucket: &'a str,
 }
 
@@ -135,7 +138,7 @@ provider "batch" {{
 }}
 resource "batch_pipeline" "p" {{
   name          = "{name}"
-  force_destroy = {force}
+  {force}
   compute {{
     type               = "{kind}"
     max_vcpus          = {max}
@@ -159,7 +162,7 @@ resource "batch_pipeline" "p" {{
   egress_bucket {{
     name = "{bucket}"
   }}
-  tags = {{ project = "tests" }}
+  tags = {tags}
 }}
 data "batch_state_machine_definition" "run" {{
   job_queue_arn        = batch_pipeline.p.job_queue_arn
@@ -178,14 +181,18 @@ output "definition" {{ value = jsondecode(data.batch_state_machine_definition.ru
 "#,
         name = o.name,
         priority = o.priority,
-        force = o.force_destroy,
+        force = o.force_destroy.map(|f| format!("force_destroy = {f}")).unwrap_or_default(),
         max = o.max_vcpus,
         efs_extra = o.efs_extra,
         bucket = o.bucket,
+        tags = o.tags,
         procurement = stage("procurement", ""),
         processing = stage(
             "processing",
-            "transform = jsonencode({ kind = \"csv_validate\", rules = { builtin = \"ghcn-daily\" } })"
+            &format!(
+                "transform = jsonencode({{ kind = \"csv_validate\", rules = {{ builtin = \"ghcn-daily\" }} }})\n    {}",
+                o.processing_extra
+            ),
         ),
         egress = stage("egress", ""),
     )
@@ -198,8 +205,10 @@ fn default_opts<'a>(name: &'a str, bucket: &'a str) -> Opts<'a> {
         compute: "FARGATE",
         max_vcpus: 16,
         image_tag: "v1",
-        force_destroy: false,
+        force_destroy: Some(false),
         efs_extra: "",
+        processing_extra: "",
+        tags: "{ project = \"tests\" }",
         bucket,
     }
 }
@@ -332,6 +341,8 @@ async fn fargate_pipeline_lifecycle() {
         assert!(f.active_revisions(&format!("ghcn-{stage}")).await.is_empty());
     }
     assert!(f.file_systems().await.contains(&fs_id));
+    let mts = f.efs.describe_mount_targets().file_system_id(&fs_id).send().await.unwrap();
+    assert!(mts.mount_targets().is_empty(), "mount targets deleted, so the network can go");
     assert!(f.bucket_exists("ghcn-results").await);
     let aps = f.efs.describe_access_points().file_system_id(&fs_id).send().await.unwrap();
     assert!(aps.access_points().is_empty(), "access point deleted");
@@ -349,7 +360,7 @@ async fn ec2_pipeline_on_an_existing_file_system_with_force_destroy() {
     let efs_extra = format!("file_system_id = \"{existing_id}\"");
     let mut o = default_opts("genomics", "genomics-results");
     o.compute = "EC2";
-    o.force_destroy = true;
+    o.force_destroy = Some(true);
     o.efs_extra = &efs_extra;
     tf.write("main.tf", &config(&f, &o)).unwrap();
     tf.ok(&["apply", "-auto-approve"]).unwrap();
@@ -392,7 +403,7 @@ async fn force_destroy_removes_a_created_file_system() {
     let f = Fixture::start();
     let tf = f.dir();
     let mut o = default_opts("scratch", "scratch-results");
-    o.force_destroy = true;
+    o.force_destroy = Some(true);
     tf.write("main.tf", &config(&f, &o)).unwrap();
     tf.ok(&["apply", "-auto-approve"]).unwrap();
     let fs_id = tf.output("fs").unwrap().as_str().unwrap().to_string();
@@ -538,7 +549,114 @@ async fn failed_create_is_tainted_and_the_retry_adopts_what_exists() {
     tf.ok(&["apply", "-auto-approve"]).unwrap();
     assert_eq!(f.file_systems().await, vec![fs_id.clone()], "no second file system");
     assert_eq!(tf.output("fs").unwrap(), fs_id.as_str());
+    let mts = f.efs.describe_mount_targets().file_system_id(&fs_id).send().await.unwrap();
+    assert_eq!(mts.mount_targets().len(), 2, "mount targets made again");
     assert!(f.ce("halfway-ce").await.is_some());
     let again = tf.run(&["plan", "-detailed-exitcode"]).unwrap();
     assert_eq!(again.code, 0, "{}", again.text());
+}
+
+fn memory_of(def: &aws_sdk_batch::types::JobDefinition) -> Option<String> {
+    let requirements = def.container_properties()?.resource_requirements();
+    let memory = requirements.iter().find(|r| r.r#type().map(|t| t.as_str()) == Some("MEMORY"))?;
+    memory.value().map(str::to_string)
+}
+
+/// Settings left out of the configuration go back to their defaults (the
+/// prior value is not kept), tag changes reach the parts that exist, and a
+/// part of the file system deleted outside Terraform is made again in
+/// place, with new job definition revisions that name it.
+#[tokio::test(flavor = "multi_thread")]
+async fn defaults_tags_and_parts_deleted_outside_terraform() {
+    let f = Fixture::start();
+    let tf = f.dir();
+    let mut o = default_opts("drift", "drift-results");
+    o.force_destroy = Some(true);
+    o.processing_extra = "memory = 4096";
+    tf.write("main.tf", &config(&f, &o)).unwrap();
+    tf.ok(&["apply", "-auto-approve"]).unwrap();
+    let defs = f.active_revisions("drift-processing").await;
+    assert_eq!(memory_of(&defs[0]).as_deref(), Some("4096"));
+
+    // Both settings removed, tags changed.
+    o.force_destroy = None;
+    o.processing_extra = "";
+    o.tags = "{ team = \"data\" }";
+    tf.write("main.tf", &config(&f, &o)).unwrap();
+    let plan = tf.ok(&["plan", "-no-color"]).unwrap();
+    assert!(
+        plan.stdout.contains("force_destroy") && plan.stdout.contains("true -> false"),
+        "{}",
+        plan.text()
+    );
+    assert!(plan.stdout.contains("4096 -> 2048"), "{}", plan.text());
+    assert!(plan.stdout.contains("1 to change"), "{}", plan.text());
+    tf.ok(&["apply", "-auto-approve"]).unwrap();
+    let defs = f.active_revisions("drift-processing").await;
+    assert_eq!(defs.len(), 1);
+    assert_eq!(memory_of(&defs[0]).as_deref(), Some("2048"));
+    let again = tf.run(&["plan", "-detailed-exitcode"]).unwrap();
+    assert_eq!(again.code, 0, "{}", again.text());
+    let ce_tags = f.ce("drift-ce").await.unwrap().tags().cloned().unwrap_or_default();
+    assert_eq!(ce_tags.get("team").map(String::as_str), Some("data"), "{ce_tags:?}");
+    assert!(!ce_tags.contains_key("project"), "stale tag removed: {ce_tags:?}");
+    let queue = f.batch.describe_job_queues().job_queues("drift-queue").send().await.unwrap();
+    let queue_tags = queue.job_queues()[0].tags().cloned().unwrap_or_default();
+    assert_eq!(queue_tags.get("team").map(String::as_str), Some("data"), "{queue_tags:?}");
+    assert!(!queue_tags.contains_key("project"), "{queue_tags:?}");
+    let fs_id = tf.output("fs").unwrap().as_str().unwrap().to_string();
+    let fs_tags = f.efs.list_tags_for_resource().resource_id(&fs_id).send().await.unwrap();
+    let fs_tags: Vec<(&str, &str)> = fs_tags.tags().iter().map(|t| (t.key(), t.value())).collect();
+    assert!(fs_tags.contains(&("team", "data")), "{fs_tags:?}");
+    assert!(!fs_tags.iter().any(|(k, _)| *k == "project"), "{fs_tags:?}");
+
+    // The access point deleted behind Terraform's back: made again in
+    // place, and the job definitions follow it.
+    let old_ap = tf.output("ap").unwrap().as_str().unwrap().to_string();
+    f.efs.delete_access_point().access_point_id(&old_ap).send().await.unwrap();
+    let plan = tf.ok(&["plan", "-no-color"]).unwrap();
+    assert!(plan.stdout.contains("1 to change, 0 to destroy"), "{}", plan.text());
+    tf.ok(&["apply", "-auto-approve"]).unwrap();
+    let new_ap = tf.output("ap").unwrap().as_str().unwrap().to_string();
+    assert_ne!(new_ap, old_ap);
+    let defs = f.active_revisions("drift-egress").await;
+    let volume = defs[0].container_properties().unwrap().volumes()[0].efs_volume_configuration().unwrap();
+    assert_eq!(volume.authorization_config().unwrap().access_point_id(), Some(new_ap.as_str()));
+    let again = tf.run(&["plan", "-detailed-exitcode"]).unwrap();
+    assert_eq!(again.code, 0, "{}", again.text());
+
+    // The file system itself deleted: a new one, still no replacement.
+    let mts = f.efs.describe_mount_targets().file_system_id(&fs_id).send().await.unwrap();
+    for mt in mts.mount_targets() {
+        f.efs.delete_mount_target().mount_target_id(mt.mount_target_id()).send().await.unwrap();
+    }
+    f.efs.delete_access_point().access_point_id(&new_ap).send().await.unwrap();
+    f.efs.delete_file_system().file_system_id(&fs_id).send().await.unwrap();
+    let plan = tf.ok(&["plan", "-no-color"]).unwrap();
+    assert!(plan.stdout.contains("1 to change, 0 to destroy"), "{}", plan.text());
+    tf.ok(&["apply", "-auto-approve"]).unwrap();
+    let new_fs = tf.output("fs").unwrap().as_str().unwrap().to_string();
+    assert_ne!(new_fs, fs_id);
+    assert!(f.file_systems().await.contains(&new_fs));
+    let again = tf.run(&["plan", "-detailed-exitcode"]).unwrap();
+    assert_eq!(again.code, 0, "{}", again.text());
+
+    // `terraform validate` sees variables as unknown: a Fargate size that
+    // depends on one is not judged before it is known.
+    let with_variable = config(&f, &o).replace(
+        "transform = jsonencode(",
+        "vcpus = 4\n    memory = var.memory\n    transform = jsonencode(",
+    );
+    tf.write("main.tf", &format!("{with_variable}\nvariable \"memory\" {{ type = number }}\n")).unwrap();
+    let validate = tf.run(&["validate"]).unwrap();
+    assert_eq!(validate.code, 0, "{}", validate.text());
+    tf.write("main.tf", &config(&f, &o)).unwrap();
+
+    // force_destroy is false again: the file system is kept, its mount
+    // targets are not.
+    let destroy = tf.ok(&["destroy", "-auto-approve"]).unwrap();
+    assert!(destroy.text().contains("Data kept on purpose"), "{}", destroy.text());
+    assert!(f.file_systems().await.contains(&new_fs));
+    let mts = f.efs.describe_mount_targets().file_system_id(&new_fs).send().await.unwrap();
+    assert!(mts.mount_targets().is_empty());
 }

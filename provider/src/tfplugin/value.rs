@@ -75,6 +75,19 @@ impl Value {
         }
     }
 
+    /// Replaces every unknown inside this value with null.
+    pub fn unknowns_to_null(&mut self) {
+        match self {
+            Value::Unknown(_) => *self = Value::Null,
+            Value::List(items) | Value::Set(items) | Value::Tuple(items) => {
+                items.iter_mut().for_each(Value::unknowns_to_null)
+            }
+            Value::Map(m) | Value::Object(m) => m.values_mut().for_each(Value::unknowns_to_null),
+            Value::Dynamic(_, v) => v.unknowns_to_null(),
+            _ => {}
+        }
+    }
+
     /// An object attribute or map entry, or Null when there is none.
     pub fn get(&self, name: &str) -> &Value {
         static NULL: Value = Value::Null;
@@ -186,5 +199,19 @@ mod tests {
         let v = Value::object([("a", Value::List(vec![Value::int(1), Value::unknown()]))]);
         assert!(!v.is_wholly_known());
         assert!(Value::object([("a", Value::Null)]).is_wholly_known());
+    }
+
+    #[test]
+    fn unknowns_become_null_at_any_depth() {
+        let mut v = Value::object([
+            ("a", Value::List(vec![Value::int(1), Value::unknown()])),
+            ("b", Value::unknown()),
+            ("c", Value::Map([("k".to_string(), Value::unknown())].into())),
+        ]);
+        v.unknowns_to_null();
+        assert!(v.is_wholly_known());
+        assert_eq!(v.get("a").elements()[1], Value::Null);
+        assert_eq!(v.get("b"), &Value::Null);
+        assert_eq!(v.get("a").elements()[0], Value::int(1));
     }
 }

@@ -12,6 +12,7 @@ use aws_sdk_batch::types::{
 
 use super::names::Names;
 use super::spec::{Compute, ComputeType, Queue};
+use super::tagging;
 use super::wait::{self, Poll, aws_error};
 use crate::tfplugin::Diagnostics;
 
@@ -116,6 +117,9 @@ pub async fn ensure_compute_environment(
                     .await
                     .map_err(|e| aws_error("UpdateComputeEnvironment", e))?;
             }
+            if let Some(arn) = existing.compute_environment_arn() {
+                tagging::sync_batch(batch, arn, tags).await?;
+            }
         }
     }
     let ready = wait::until(&format!("compute environment {name}"), deadline, FIRST_POLL, || async {
@@ -168,15 +172,25 @@ pub async fn ensure_queue(
                 .map_err(|e| aws_error("CreateJobQueue", e))?;
         }
         Some(existing) => {
-            if existing.priority() != Some(queue.priority) || existing.state() != Some(&state) {
-                batch
-                    .update_job_queue()
-                    .job_queue(&name)
-                    .priority(queue.priority)
-                    .state(state)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("UpdateJobQueue", e))?;
+            // A queue adopted by name must send its jobs to this
+            // pipeline's compute environment, and to it only.
+            let order = existing.compute_environment_order();
+            let on_ours = order.len() == 1 && order[0].compute_environment() == Some(compute_environment_arn);
+            if existing.priority() != Some(queue.priority) || existing.state() != Some(&state) || !on_ours {
+                let mut update =
+                    batch.update_job_queue().job_queue(&name).priority(queue.priority).state(state);
+                if !on_ours {
+                    update = update.compute_environment_order(
+                        ComputeEnvironmentOrder::builder()
+                            .order(1)
+                            .compute_environment(compute_environment_arn)
+                            .build(),
+                    );
+                }
+                update.send().await.map_err(|e| aws_error("UpdateJobQueue", e))?;
+            }
+            if let Some(arn) = existing.job_queue_arn() {
+                tagging::sync_batch(batch, arn, tags).await?;
             }
         }
     }

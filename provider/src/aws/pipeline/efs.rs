@@ -13,8 +13,9 @@ use aws_sdk_efs::types::{
 
 use super::names::Names;
 use super::spec::Efs;
+use super::tagging;
 use super::wait::{self, Poll, aws_error};
-use crate::tfplugin::{Diagnostic, Diagnostics};
+use crate::tfplugin::{AttributePath, Diagnostic, Diagnostics};
 
 const FIRST_POLL: Duration = Duration::from_millis(200);
 
@@ -26,10 +27,18 @@ pub struct EfsParts {
     pub access_point_arn: String,
 }
 
-fn efs_tags(tags: &BTreeMap<String, String>, name: &str) -> Result<Vec<Tag>, Diagnostics> {
+/// The pipeline's tags and the `Name` tag EFS shows in its console.
+fn tags_with_name(tags: &BTreeMap<String, String>, name: &str) -> BTreeMap<String, String> {
     let mut all = tags.clone();
     all.insert("Name".into(), name.to_string());
-    all.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| aws_error("Tag", e))).collect()
+    all
+}
+
+fn efs_tags(tags: &BTreeMap<String, String>, name: &str) -> Result<Vec<Tag>, Diagnostics> {
+    tags_with_name(tags, name)
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| aws_error("Tag", e)))
+        .collect()
 }
 
 async fn describe_fs_by_id(efs: &Client, id: &str) -> Result<Option<FileSystemDescription>, Diagnostics> {
@@ -91,9 +100,11 @@ pub async fn ensure(
     tags: &BTreeMap<String, String>,
     deadline: Instant,
 ) -> Result<EfsParts, (Option<String>, Diagnostics)> {
-    let fs = ensure_file_system(efs, names, spec, tags, deadline).await.map_err(|d| (None, d))?;
-    let fs_id = fs.file_system_id().to_string();
+    let fs_id = find_or_create_file_system(efs, names, spec, tags).await.map_err(|d| (None, d))?;
+    // From here on the id goes into the state whatever happens, so a
+    // destroy finds the file system.
     let keep_id = |d: Diagnostics| (Some(fs_id.clone()), d);
+    let fs = wait_fs_available(efs, &fs_id, deadline).await.map_err(keep_id)?;
     let mount_target_ids = ensure_mount_targets(efs, &fs_id, subnet_ids, &spec.security_group_ids, deadline)
         .await
         .map_err(keep_id)?;
@@ -107,16 +118,18 @@ pub async fn ensure(
     })
 }
 
-async fn ensure_file_system(
+/// The id of the pipeline's file system: the configured one, the one made
+/// earlier with the pipeline's creation token (kept by a destroy without
+/// force_destroy, or made by a create that failed later), or a new one.
+async fn find_or_create_file_system(
     efs: &Client,
     names: &Names,
     spec: &Efs,
     tags: &BTreeMap<String, String>,
-    deadline: Instant,
-) -> Result<FileSystemDescription, Diagnostics> {
+) -> Result<String, Diagnostics> {
     if let Some(id) = &spec.existing_file_system_id {
         return match describe_fs_by_id(efs, id).await? {
-            Some(_) => wait_fs_available(efs, id, deadline).await,
+            Some(_) => Ok(id.clone()),
             None => Err(Diagnostic::error(
                 "File system not found",
                 format!("efs.file_system_id {id:?} does not exist in this account and region."),
@@ -125,24 +138,63 @@ async fn ensure_file_system(
         };
     }
     let token = names.efs_creation_token();
-    let id = match describe_fs_by_token(efs, &token).await? {
-        Some(fs) => fs.file_system_id().to_string(),
-        None => {
-            let mut create = efs
-                .create_file_system()
-                .creation_token(&token)
-                .performance_mode(PerformanceMode::from(spec.performance_mode.as_str()))
-                .throughput_mode(ThroughputMode::from(spec.throughput_mode.as_str()))
-                .encrypted(true)
-                .set_kms_key_id(spec.kms_key_id.clone())
-                .set_tags(Some(efs_tags(tags, &names.pipeline)?));
-            if let Some(mibps) = spec.provisioned_throughput_mibps {
-                create = create.provisioned_throughput_in_mibps(mibps);
-            }
-            create.send().await.map_err(|e| aws_error("CreateFileSystem", e))?.file_system_id().to_string()
+    if let Some(fs) = describe_fs_by_token(efs, &token).await? {
+        check_adoptable(&fs, names, spec)?;
+        let id = fs.file_system_id().to_string();
+        tagging::sync_efs(efs, &id, &tags_with_name(tags, &names.pipeline)).await?;
+        return Ok(id);
+    }
+    let mut create = efs
+        .create_file_system()
+        .creation_token(&token)
+        .performance_mode(PerformanceMode::from(spec.performance_mode.as_str()))
+        .throughput_mode(ThroughputMode::from(spec.throughput_mode.as_str()))
+        .encrypted(true)
+        .set_kms_key_id(spec.kms_key_id.clone())
+        .set_tags(Some(efs_tags(tags, &names.pipeline)?));
+    if let Some(mibps) = spec.provisioned_throughput_mibps {
+        create = create.provisioned_throughput_in_mibps(mibps);
+    }
+    Ok(create.send().await.map_err(|e| aws_error("CreateFileSystem", e))?.file_system_id().to_string())
+}
+
+/// A file system found by the pipeline's creation token is used only if
+/// it is what the configuration asks for in the settings that cannot
+/// change after creation: adopting one with another performance mode or
+/// key (a replacement forced by those very settings, with the old file
+/// system kept by `force_destroy = false`) would silently keep the old.
+fn check_adoptable(fs: &FileSystemDescription, names: &Names, spec: &Efs) -> Result<(), Diagnostics> {
+    let id = fs.file_system_id();
+    let mut differences = Vec::new();
+    let mode = fs.performance_mode().as_str();
+    if mode != spec.performance_mode {
+        differences.push(format!(
+            "performance_mode is {mode:?}, the configuration asks for {:?}",
+            spec.performance_mode
+        ));
+    }
+    if let Some(wanted) = &spec.kms_key_id {
+        let actual = fs.kms_key_id().unwrap_or_default();
+        // AWS reports the key's ARN; the configuration may give its id.
+        if actual != wanted && !actual.ends_with(&format!("/{wanted}")) {
+            differences.push(format!("kms_key_id is {actual:?}, the configuration asks for {wanted:?}"));
         }
-    };
-    wait_fs_available(efs, &id, deadline).await
+    }
+    if differences.is_empty() {
+        return Ok(());
+    }
+    Err(Diagnostic::error(
+        "Kept file system does not match",
+        format!(
+            "EFS file system {id} (creation token {:?}) was kept from an earlier pipeline named {:?}, and this pipeline would use it, but its {}. These cannot change on an existing file system. Copy out what you need and delete it (make cleanup-retained NAME={}), or set efs.file_system_id to use it as it is.",
+            names.efs_creation_token(),
+            names.pipeline,
+            differences.join("; "),
+            names.pipeline,
+        ),
+    )
+    .with_path(AttributePath::attr("efs").then_index(0))
+    .into())
 }
 
 async fn ensure_mount_targets(
@@ -232,7 +284,11 @@ async fn ensure_access_point(
     tags: &BTreeMap<String, String>,
     deadline: Instant,
 ) -> Result<AccessPointDescription, Diagnostics> {
-    if find_access_point(efs, names, fs_id).await?.is_none() {
+    if let Some(ap) = find_access_point(efs, names, fs_id).await?
+        && let Some(id) = ap.access_point_id()
+    {
+        tagging::sync_efs(efs, id, &tags_with_name(tags, &names.access_point())).await?;
+    } else {
         let posix = PosixUser::builder()
             .uid(spec.posix_uid)
             .gid(spec.posix_gid)
@@ -282,11 +338,10 @@ pub async fn delete_access_point(efs: &Client, names: &Names, fs_id: &str) -> Re
     Ok(())
 }
 
-/// Deletes the mount targets, waits for them to go, then the file system.
-pub async fn delete_file_system(efs: &Client, fs_id: &str, deadline: Instant) -> Result<(), Diagnostics> {
-    if describe_fs_by_id(efs, fs_id).await?.is_none() {
-        return Ok(());
-    }
+/// Deletes the file system's mount targets and waits for them to go. The
+/// data stays; the network interfaces, which hold the subnets and security
+/// groups they sit in, go.
+pub async fn delete_mount_targets(efs: &Client, fs_id: &str, deadline: Instant) -> Result<(), Diagnostics> {
     for mt in mount_targets(efs, fs_id).await? {
         efs.delete_mount_target()
             .mount_target_id(mt.mount_target_id())
@@ -301,7 +356,15 @@ pub async fn delete_file_system(efs: &Client, fs_id: &str, deadline: Instant) ->
             Poll::Pending("deleting".into())
         })
     })
-    .await?;
+    .await
+}
+
+/// Deletes the mount targets, waits for them to go, then the file system.
+pub async fn delete_file_system(efs: &Client, fs_id: &str, deadline: Instant) -> Result<(), Diagnostics> {
+    if describe_fs_by_id(efs, fs_id).await?.is_none() {
+        return Ok(());
+    }
+    delete_mount_targets(efs, fs_id, deadline).await?;
     efs.delete_file_system()
         .file_system_id(fs_id)
         .send()

@@ -333,6 +333,17 @@ pub async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Resul
                 "throughput_mode",
                 fs.throughput_mode().map(|t| Value::string(t.as_str())).unwrap_or(Value::Null),
             ));
+            efs_attrs.push(("kms_key_id", fs.kms_key_id().map(Value::string).unwrap_or(Value::Null)));
+        }
+        if let Some(target) = efs::mount_targets(&clients.efs, fs_id).await?.first() {
+            let groups = clients
+                .efs
+                .describe_mount_target_security_groups()
+                .mount_target_id(target.mount_target_id())
+                .send()
+                .await
+                .map_err(|e| super::wait::aws_error("DescribeMountTargetSecurityGroups", e))?;
+            efs_attrs.push(("security_group_ids", strings(groups.security_groups())));
         }
         if let Some(ap) = efs::find_access_point(&clients.efs, &names, fs_id).await? {
             let root = ap.root_directory();

@@ -15,6 +15,7 @@ use aws_sdk_batch::types::{
 
 use super::names::Names;
 use super::spec::{PipelineSpec, Stage};
+use super::tagging;
 use super::wait::aws_error;
 use crate::tfplugin::Diagnostics;
 
@@ -148,7 +149,13 @@ pub async fn ensure(
         let current =
             revisions.last().filter(|d| d.tags().and_then(|t| t.get(FINGERPRINT_TAG)) == Some(&wanted));
         let arn = match current {
-            Some(d) => d.job_definition_arn().unwrap_or_default().to_string(),
+            Some(d) => {
+                let arn = d.job_definition_arn().unwrap_or_default().to_string();
+                let mut all_tags = tags.clone();
+                all_tags.insert(FINGERPRINT_TAG.into(), wanted.clone());
+                tagging::sync_batch(batch, &arn, &all_tags).await.map_err(|d| (arns.clone(), d))?;
+                arn
+            }
             None => {
                 let (container, retry) =
                     request_parts(spec, stage, fs_id, ap_id).map_err(|d| (arns.clone(), d))?;

@@ -18,6 +18,7 @@ pub mod schema;
 pub mod spec;
 #[cfg(test)]
 mod standin_tests;
+mod tagging;
 mod wait;
 
 use std::collections::BTreeMap;
@@ -29,8 +30,8 @@ use super::clients::{AwsClients, ClientSlot};
 use super::tags;
 use crate::tfplugin::conform;
 use crate::tfplugin::{
-    ApplyRequest, ApplyResponse, Diagnostic, Diagnostics, PlanRequest, PlanResponse, ReadResponse, Resource,
-    Schema, Value,
+    ApplyRequest, ApplyResponse, AttributePath, Diagnostic, Diagnostics, PlanRequest, PlanResponse,
+    ReadResponse, Resource, Schema, Value,
 };
 use names::{NAME_TAG, Names};
 use spec::PipelineSpec;
@@ -92,11 +93,28 @@ fn fill_state(state: &mut Value, spec: &PipelineSpec, parts: &Parts, tags_all: &
     );
     state.set_attr("egress_bucket_arn", opt_string(&parts.egress_bucket_arn));
     state.set_attr("run_config", Value::string(run_config::build(spec).to_string()));
+    if let Some(id) = &parts.file_system_id {
+        set_file_system_id(state, Value::string(id));
+    }
+    // The mount targets' groups: the configured ones, else the compute's.
     if let Some(Value::List(efs)) = state.get_mut("efs")
         && let Some(block) = efs.first_mut()
-        && let Some(id) = &parts.file_system_id
     {
-        block.set_attr("file_system_id", Value::string(id));
+        let groups = spec.efs.security_group_ids.iter().map(Value::string).collect();
+        block.set_attr("security_group_ids", Value::Set(groups));
+    }
+}
+
+/// Whether the configuration names an existing file system.
+fn configured_file_system(config: &Value) -> bool {
+    config.get("efs").elements().first().is_some_and(|e| !e.get("file_system_id").is_null())
+}
+
+fn set_file_system_id(state: &mut Value, id: Value) {
+    if let Some(Value::List(efs)) = state.get_mut("efs")
+        && let Some(block) = efs.first_mut()
+    {
+        block.set_attr("file_system_id", id);
     }
 }
 
@@ -182,7 +200,12 @@ async fn destroy(clients: &AwsClients, state: &Value, spec: &PipelineSpec, deadl
             if ours && spec.force_destroy {
                 efs::delete_file_system(&clients.efs, fs_id, deadline).await?;
             } else if ours {
-                kept.push(format!("EFS file system {fs_id} (with its mount targets)"));
+                // Its mount targets would hold the subnets and security
+                // groups they sit in: whatever created those (the module's
+                // network) could not delete them after this. A pipeline of
+                // the same name adopts the file system and makes new ones.
+                efs::delete_mount_targets(&clients.efs, fs_id, deadline).await?;
+                kept.push(format!("EFS file system {fs_id} (its mount targets were deleted)"));
             }
         }
         let bucket = &spec.egress_bucket;
@@ -230,7 +253,7 @@ impl Resource for Pipeline {
         if diagnostics.has_errors() {
             return PlanResponse { planned, diagnostics, ..Default::default() };
         }
-        defaults::fill_defaults(&mut planned);
+        defaults::plan_defaults(&mut planned, &req.config);
         if req.prior.is_null() {
             conform::mark_computed_unknown(&schema.block, &mut planned);
         } else {
@@ -255,6 +278,17 @@ impl Resource for Pipeline {
             {
                 planned.set_attr("job_definition_arns", Value::unknown());
             }
+            // The file system or its access point gone (read left their
+            // ids null): the job definitions name both, so they get new
+            // revisions, and a file system the pipeline makes again gets a
+            // new id.
+            let fs_gone = req.prior.get("file_system_arn").is_null();
+            if fs_gone || req.prior.get("access_point_id").is_null() {
+                planned.set_attr("job_definition_arns", Value::unknown());
+            }
+            if fs_gone && !configured_file_system(&req.config) {
+                set_file_system_id(&mut planned, Value::unknown());
+            }
             // Anything a job definition is made of changed: new revisions.
             let mut jobdef_inputs: Vec<&str> = schema::STAGES.to_vec();
             jobdef_inputs.extend([
@@ -277,7 +311,13 @@ impl Resource for Pipeline {
             planned.set_attr("tags_all", Value::unknown());
             planned.set_attr("run_config", Value::unknown());
         }
-        let requires_replace = conform::requires_replace(&schema.block, &req.prior, &planned);
+        let mut requires_replace = conform::requires_replace(&schema.block, &req.prior, &planned);
+        if !configured_file_system(&req.config) {
+            // The id of a file system the pipeline made is computed: a new
+            // one (made again after it was deleted) replaces nothing.
+            let id_path = AttributePath::attr("efs").then_index(0).then_attr("file_system_id");
+            requires_replace.retain(|p| *p != id_path);
+        }
         PlanResponse { planned, requires_replace, diagnostics, ..Default::default() }
     }
 
@@ -313,6 +353,9 @@ impl Resource for Pipeline {
         let (parts, diagnostics) = converge(&clients, &spec, Instant::now() + timeout).await;
         let mut new_state = req.planned.clone();
         fill_state(&mut new_state, &spec, &parts, &resource_tags(&clients, &spec));
+        // After a failed create, what was never made is null, not "known
+        // after apply" (Terraform refuses unknowns in a new state).
+        new_state.unknowns_to_null();
         ApplyResponse { new_state, diagnostics, ..Default::default() }
     }
 

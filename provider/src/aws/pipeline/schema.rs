@@ -45,14 +45,24 @@ pub fn schema() -> Schema {
             )
             .force_new(),
         )
-        .attr(Attribute::optional("instance_types", Type::set(Type::String), "Instance types (EC2/SPOT)."))
+        .attr(
+            Attribute::optional("instance_types", Type::set(Type::String), "Instance types (EC2/SPOT).")
+                .force_new(),
+        )
         .attr(
             Attribute::optional("instance_role", Type::String, "Instance profile ARN (EC2/SPOT).")
                 .force_new(),
         )
-        .attr(Attribute::optional("allocation_strategy", Type::String, "Allocation strategy (EC2/SPOT)."))
-        .attr(Attribute::optional("bid_percentage", Type::Number, "Spot bid percentage (SPOT)."))
-        .attr(Attribute::optional("service_role_arn", Type::String, "Batch service role.").force_new());
+        .attr(
+            Attribute::optional("allocation_strategy", Type::String, "Allocation strategy (EC2/SPOT).")
+                .force_new(),
+        )
+        .attr(Attribute::optional("bid_percentage", Type::Number, "Spot bid percentage (SPOT).").force_new())
+        // Computed too: left out, AWS Batch uses its service-linked role,
+        // which an import reads back.
+        .attr(
+            Attribute::optional_computed("service_role_arn", Type::String, "Batch service role.").force_new(),
+        );
     let queue = Block::new("The job queue.")
         .attr(Attribute::optional("priority", Type::Number, "Queue priority (default 1)."))
         .attr(Attribute::optional("state", Type::String, "ENABLED or DISABLED."));
@@ -68,9 +78,14 @@ pub fn schema() -> Schema {
             Type::Number,
             "With provisioned throughput.",
         ))
-        .attr(Attribute::optional("kms_key_id", Type::String, "KMS key for encryption at rest.").force_new())
+        // Computed too: left out, EFS uses its AWS-managed key and the
+        // mount targets the compute security groups; an import reads both.
         .attr(
-            Attribute::optional(
+            Attribute::optional_computed("kms_key_id", Type::String, "KMS key for encryption at rest.")
+                .force_new(),
+        )
+        .attr(
+            Attribute::optional_computed(
                 "security_group_ids",
                 Type::set(Type::String),
                 "Mount target security groups.",

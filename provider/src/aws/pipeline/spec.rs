@@ -146,6 +146,12 @@ impl<'a> Reader<'a> {
         self.diags.push(Diagnostic::attribute_error(self.path(name), summary, detail));
     }
 
+    /// Whether `name` has its final value (set or null): checks that
+    /// relate two settings wait until both are known.
+    fn known(&self, name: &str) -> bool {
+        self.value.get(name).is_wholly_known()
+    }
+
     fn raw(&mut self, name: &str) -> Option<&'a Value> {
         let v = self.value.get(name);
         if !v.is_wholly_known() {
@@ -338,7 +344,7 @@ fn read_spec(r: &mut Reader<'_>) -> PipelineSpec {
         }
     }
 
-    let compute = read_compute(r);
+    let (compute, type_known) = read_compute(r);
     let queue = match r.block("queue") {
         Some(mut q) => {
             let priority = q.int("priority", 1, 0..=1000, "priority") as i32;
@@ -348,7 +354,8 @@ fn read_spec(r: &mut Reader<'_>) -> PipelineSpec {
         None => Queue { priority: 1, enabled: true },
     };
     let efs = read_efs(r, &compute);
-    let stages = STAGES.iter().map(|stage| read_stage(r, stage, compute.kind)).collect();
+    let stages =
+        STAGES.iter().map(|stage| read_stage(r, stage, type_known.then_some(compute.kind))).collect();
     let source = read_source(r);
     let egress_bucket = match r.block("egress_bucket") {
         Some(mut b) => {
@@ -405,7 +412,9 @@ fn read_spec(r: &mut Reader<'_>) -> PipelineSpec {
     }
 }
 
-fn read_compute(r: &mut Reader<'_>) -> Compute {
+/// The compute block, and whether its type is known (at plan time it may
+/// not be, and then no check that depends on it is made).
+fn read_compute(r: &mut Reader<'_>) -> (Compute, bool) {
     let mut fallback = Compute {
         kind: ComputeType::Fargate,
         max_vcpus: 1,
@@ -418,7 +427,8 @@ fn read_compute(r: &mut Reader<'_>) -> Compute {
         bid_percentage: None,
         service_role_arn: None,
     };
-    let Some(mut c) = r.block("compute") else { return fallback };
+    let Some(mut c) = r.block("compute") else { return (fallback, true) };
+    let type_known = c.known("type");
     let kind_text = c.string("type");
     let kind = match kind_text.as_deref().map(ComputeType::parse) {
         Some(Some(k)) => k,
@@ -436,7 +446,7 @@ fn read_compute(r: &mut Reader<'_>) -> Compute {
     fallback.kind = kind;
     let max_vcpus = c.int("max_vcpus", 1, 1..=100_000, "max_vcpus") as i32;
     let ec2_only = ["min_vcpus", "instance_types", "instance_role", "allocation_strategy", "bid_percentage"];
-    if kind.is_fargate() {
+    if type_known && kind.is_fargate() {
         for field in ec2_only {
             if c.raw(field).is_some() {
                 c.fail(
@@ -450,7 +460,7 @@ fn read_compute(r: &mut Reader<'_>) -> Compute {
         }
     }
     let min_vcpus = c.int("min_vcpus", 0, 0..=100_000, "min_vcpus") as i32;
-    if min_vcpus > max_vcpus {
+    if min_vcpus > max_vcpus && c.known("min_vcpus") && c.known("max_vcpus") {
         c.fail(
             "min_vcpus",
             "Invalid min_vcpus",
@@ -478,7 +488,7 @@ fn read_compute(r: &mut Reader<'_>) -> Compute {
         );
     }
     let mut strategies = vec!["BEST_FIT", "BEST_FIT_PROGRESSIVE"];
-    if kind == ComputeType::Spot {
+    if kind == ComputeType::Spot || !type_known {
         strategies.extend(["SPOT_CAPACITY_OPTIMIZED", "SPOT_PRICE_CAPACITY_OPTIMIZED"]);
     }
     let allocation_strategy = c
@@ -486,7 +496,7 @@ fn read_compute(r: &mut Reader<'_>) -> Compute {
         .is_some()
         .then(|| c.one_of("allocation_strategy", "BEST_FIT_PROGRESSIVE", &strategies));
     let bid_percentage = if c.raw("bid_percentage").is_some() {
-        if kind != ComputeType::Spot && !kind.is_fargate() {
+        if type_known && kind != ComputeType::Spot && !kind.is_fargate() {
             c.fail(
                 "bid_percentage",
                 "Not valid for EC2",
@@ -497,7 +507,7 @@ fn read_compute(r: &mut Reader<'_>) -> Compute {
     } else {
         None
     };
-    Compute {
+    let compute = Compute {
         kind,
         max_vcpus,
         min_vcpus,
@@ -508,7 +518,8 @@ fn read_compute(r: &mut Reader<'_>) -> Compute {
         allocation_strategy,
         bid_percentage,
         service_role_arn: c.arn("service_role_arn"),
-    }
+    };
+    (compute, type_known)
 }
 
 fn read_efs(r: &mut Reader<'_>, compute: &Compute) -> Efs {
@@ -543,7 +554,10 @@ fn read_efs(r: &mut Reader<'_>, compute: &Compute) -> Efs {
             "provisioned throughput_mode needs provisioned_throughput_mibps.".into(),
         );
     }
-    if efs.throughput_mode != "provisioned" && efs.provisioned_throughput_mibps.is_some() {
+    if efs.throughput_mode != "provisioned"
+        && efs.provisioned_throughput_mibps.is_some()
+        && e.known("throughput_mode")
+    {
         e.fail(
             "provisioned_throughput_mibps",
             "Not used",
@@ -590,7 +604,8 @@ fn read_efs(r: &mut Reader<'_>, compute: &Compute) -> Efs {
     efs
 }
 
-fn read_stage(r: &mut Reader<'_>, stage: &'static str, kind: ComputeType) -> Stage {
+/// A stage block; `kind` is the compute type when known.
+fn read_stage(r: &mut Reader<'_>, stage: &'static str, kind: Option<ComputeType>) -> Stage {
     let mut out = Stage {
         name: stage,
         image: String::new(),
@@ -617,7 +632,9 @@ fn read_stage(r: &mut Reader<'_>, stage: &'static str, kind: ComputeType) -> Sta
         }
     }
     out.memory = s.int("memory", 2048, 512..=1_048_576, "memory (MiB)");
-    if kind.is_fargate() && !fargate_memory_ok(out.vcpus, out.memory) {
+    let size_known = s.known("vcpus") && s.known("memory");
+    let fargate = kind.is_some_and(ComputeType::is_fargate);
+    if fargate && size_known && !fargate_memory_ok(out.vcpus, out.memory) {
         s.fail(
             "memory",
             "Unsupported Fargate size",
@@ -649,7 +666,7 @@ fn read_stage(r: &mut Reader<'_>, stage: &'static str, kind: ComputeType) -> Sta
     }
     out.timeout_seconds = s.int("timeout_seconds", 3600, 60..=1_209_600, "timeout_seconds") as i32;
     out.execution_role_arn = s.arn("execution_role_arn");
-    if kind.is_fargate() && out.execution_role_arn.is_none() && !*s.unknown {
+    if fargate && out.execution_role_arn.is_none() && !*s.unknown {
         s.fail(
             "execution_role_arn",
             "Missing execution_role_arn",
@@ -730,6 +747,96 @@ impl PipelineSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn block(attrs: Vec<(&str, Value)>) -> Value {
+        Value::List(vec![Value::object(attrs)])
+    }
+
+    fn stage(extra: Vec<(&str, Value)>) -> Value {
+        let mut attrs = vec![
+            ("image", Value::string("registry.local/jobs:v1")),
+            ("execution_role_arn", Value::string("arn:aws:iam::123456789012:role/exec")),
+            ("transform", Value::string(r#"{"kind":"csv_validate","rules":{"builtin":"ghcn-daily"}}"#)),
+        ];
+        attrs.extend(extra);
+        block(attrs)
+    }
+
+    /// A whole configuration; `compute` and `processing` add to (or
+    /// replace) those blocks' attributes.
+    fn config(compute: Vec<(&str, Value)>, processing: Vec<(&str, Value)>) -> Value {
+        let mut c = vec![
+            ("type", Value::string("FARGATE")),
+            ("max_vcpus", Value::int(16)),
+            ("subnet_ids", Value::Set(vec![Value::string("subnet-1")])),
+            ("security_group_ids", Value::Set(vec![Value::string("sg-1")])),
+        ];
+        for (name, v) in compute {
+            c.retain(|(n, _)| *n != name);
+            c.push((name, v));
+        }
+        Value::object([
+            ("name", Value::string("p")),
+            ("compute", block(c)),
+            ("efs", block(vec![])),
+            ("source", block(vec![("synthetic_count", Value::int(10))])),
+            ("egress_bucket", block(vec![("name", Value::string("results-bucket"))])),
+            ("procurement", stage(vec![])),
+            ("processing", stage(processing)),
+            ("egress", stage(vec![])),
+        ])
+    }
+
+    fn errors(config: &Value) -> Vec<String> {
+        let (_, diags) = PipelineSpec::parse(config);
+        let errors = diags.0.iter().filter(|d| d.severity == crate::tfplugin::diagnostics::Severity::Error);
+        errors.map(|d| format!("{d:?}")).collect()
+    }
+
+    #[test]
+    fn checks_that_relate_two_settings_wait_for_both_to_be_known() {
+        // `terraform validate` sees variables as unknown.
+        let ec2_settings_with_unknown_type = config(
+            vec![
+                ("type", Value::unknown()),
+                ("min_vcpus", Value::int(2)),
+                ("instance_role", Value::string("arn:aws:iam::123456789012:instance-profile/x")),
+                ("allocation_strategy", Value::string("SPOT_CAPACITY_OPTIMIZED")),
+                ("bid_percentage", Value::int(60)),
+            ],
+            vec![],
+        );
+        assert_eq!(errors(&ec2_settings_with_unknown_type), Vec::<String>::new());
+        let unknown_memory = config(vec![], vec![("vcpus", Value::int(4)), ("memory", Value::unknown())]);
+        assert_eq!(errors(&unknown_memory), Vec::<String>::new());
+        let unknown_max = config(
+            vec![
+                ("type", Value::string("EC2")),
+                ("max_vcpus", Value::unknown()),
+                ("min_vcpus", Value::int(4)),
+                ("instance_role", Value::string("arn:aws:iam::123456789012:instance-profile/x")),
+            ],
+            vec![],
+        );
+        assert_eq!(errors(&unknown_max), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_same_checks_still_fail_once_the_values_are_known() {
+        let min_on_fargate = config(vec![("min_vcpus", Value::int(2))], vec![]);
+        assert!(
+            errors(&min_on_fargate).iter().any(|e| e.contains("min_vcpus")),
+            "{:?}",
+            errors(&min_on_fargate)
+        );
+        let bad_size = config(vec![], vec![("vcpus", Value::int(4)), ("memory", Value::int(2048))]);
+        assert!(
+            errors(&bad_size).iter().any(|e| e.contains("Unsupported Fargate size")),
+            "{:?}",
+            errors(&bad_size)
+        );
+        assert_eq!(errors(&config(vec![], vec![])), Vec::<String>::new());
+    }
 
     #[test]
     fn fargate_sizes() {
