@@ -140,6 +140,7 @@ async fn find_or_create_file_system(
     let token = names.efs_creation_token();
     if let Some(fs) = describe_fs_by_token(efs, &token).await? {
         check_adoptable(&fs, names, spec)?;
+        update_throughput(efs, &fs, spec).await?;
         let id = fs.file_system_id().to_string();
         tagging::sync_efs(efs, &id, &tags_with_name(tags, &names.pipeline)).await?;
         return Ok(id);
@@ -156,6 +157,25 @@ async fn find_or_create_file_system(
         create = create.provisioned_throughput_in_mibps(mibps);
     }
     Ok(create.send().await.map_err(|e| aws_error("CreateFileSystem", e))?.file_system_id().to_string())
+}
+
+/// Throughput is the one setting of a file system that changes in place.
+/// (moto has no UpdateFileSystem, so no test against it reaches this call.)
+async fn update_throughput(efs: &Client, fs: &FileSystemDescription, spec: &Efs) -> Result<(), Diagnostics> {
+    let mode = fs.throughput_mode().map(ThroughputMode::as_str).unwrap_or("bursting");
+    let provisioned = spec.throughput_mode == "provisioned";
+    let same_rate = !provisioned || fs.provisioned_throughput_in_mibps() == spec.provisioned_throughput_mibps;
+    if mode == spec.throughput_mode && same_rate {
+        return Ok(());
+    }
+    efs.update_file_system()
+        .file_system_id(fs.file_system_id())
+        .throughput_mode(ThroughputMode::from(spec.throughput_mode.as_str()))
+        .set_provisioned_throughput_in_mibps(spec.provisioned_throughput_mibps.filter(|_| provisioned))
+        .send()
+        .await
+        .map_err(|e| aws_error("UpdateFileSystem", e))?;
+    Ok(())
 }
 
 /// A file system found by the pipeline's creation token is used only if
