@@ -15,7 +15,8 @@ help:
 	@echo "make bench             benchmarks (figures go in BENCHMARKS.md)"
 	@echo "make build             release build of the workspace"
 	@echo "make build-images      container images of the three jobs (docker, else buildah)"
-	@echo "make push-images REGISTRY=<acct>.dkr.ecr.<region>.amazonaws.com"
+	@echo "                       [IMAGE_REPOSITORY=batch-jobs-] [IMAGE_TAG=<git rev>]: names <IMAGE_REPOSITORY><stage>:<IMAGE_TAG>"
+	@echo "make push-images REGISTRY=<acct>.dkr.ecr.<region>.amazonaws.com [IMAGE_REPOSITORY=...] [IMAGE_TAG=...]"
 	@echo "make build-lambdas     bootstrap zips of prep and watcher (cargo-lambda)"
 	@echo "make cleanup-retained NAME=<pipeline> [REGION=...]   delete what destroy kept"
 	@echo "make fuzz              fuzz the msgpack decoder (cargo-fuzz)"
@@ -63,10 +64,13 @@ bench-runner:
 fuzz:
 	bash scripts/fuzz.sh
 
+# IMAGE_REPOSITORY and IMAGE_TAG (see jobs/build-images.sh) reach the script
+# from the command line or the environment.
 build-images:
 	bash jobs/build-images.sh
 
 push-images:
+	@test -n "$(REGISTRY)" || { echo "usage: make push-images REGISTRY=<acct>.dkr.ecr.<region>.amazonaws.com [IMAGE_REPOSITORY=batch-jobs-] [IMAGE_TAG=<tag>]"; exit 2; }
 	PUSH=1 REGISTRY=$(REGISTRY) bash jobs/build-images.sh
 
 build-lambdas:

@@ -4,14 +4,39 @@
 # Static binaries: the only Rust target here is x86_64-unknown-linux-gnu, so
 # glibc is linked statically with +crt-static (checked below). Images are
 # built with docker when a daemon answers, else with buildah (daemonless:
-# vfs storage, chroot isolation); BUILDER=docker|buildah chooses. Tags: batch-jobs-<bin>:<git rev>.
-# PUSH=1 REGISTRY=<acct>.dkr.ecr.<region>.amazonaws.com also tags and pushes
-# (log in first: aws ecr get-login-password | docker/buildah login ...).
+# vfs storage, chroot isolation); BUILDER=docker|buildah chooses.
+#
+# Names: <IMAGE_REPOSITORY><bin>:<IMAGE_TAG>, one per bin (procurement,
+# processing, egress):
+#   IMAGE_REPOSITORY  repository name prefix, default batch-jobs-
+#                     (batch-jobs-egress); ghcn-validation/ matches the ECR
+#                     repositories <name>/<stage> of examples/complete
+#   IMAGE_TAG         default: git rev-parse --short=12 HEAD, plus -dirty when
+#                     jobs/ has uncommitted changes
+# PUSH=1 REGISTRY=<acct>.dkr.ecr.<region>.amazonaws.com also pushes each image
+# to $REGISTRY/<IMAGE_REPOSITORY><bin>:<IMAGE_TAG> (log in first:
+# aws ecr get-login-password | docker login --username AWS --password-stdin
+# $REGISTRY, or buildah login the same way). REGISTRY is checked before
+# anything is built.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-rev=$(git rev-parse --short=12 HEAD)
-git diff --quiet -- jobs || rev="$rev-dirty"
+if [ "${PUSH:-0}" = 1 ] && [ -z "${REGISTRY:-}" ]; then
+  echo "PUSH=1 needs REGISTRY=<acct>.dkr.ecr.<region>.amazonaws.com (where to push); nothing built" >&2; exit 2
+fi
+image_repository=${IMAGE_REPOSITORY-batch-jobs-}
+if ! [[ "$image_repository" =~ ^([a-z0-9]+([._-]+[a-z0-9]+)*/)*([a-z0-9]+([._-]+[a-z0-9]+)*[._/-]?)?$ ]]; then
+  echo "IMAGE_REPOSITORY=$image_repository: lowercase letters, digits and . _ - / only (a repository name prefix such as batch-jobs- or ghcn-validation/)" >&2; exit 2
+fi
+if [ -n "${IMAGE_TAG:-}" ]; then
+  rev=$IMAGE_TAG
+  if ! [[ "$rev" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]]; then
+    echo "IMAGE_TAG=$rev is not an image tag (letters, digits, _ . -; at most 128)" >&2; exit 2
+  fi
+else
+  rev=$(git rev-parse --short=12 HEAD)
+  git diff --quiet -- jobs || rev="$rev-dirty"
+fi
 target=x86_64-unknown-linux-gnu
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
 RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target "$target" -p batch-jobs \
@@ -40,7 +65,7 @@ case "$builder" in
   *) echo "BUILDER must be docker or buildah, not $builder" >&2; exit 1 ;;
 esac
 for bin in $bins; do
-  tag="batch-jobs-$bin:$rev"
+  tag="$image_repository$bin:$rev"
   if [ "$builder" = docker ]; then
     docker build -q -f jobs/Dockerfile --build-arg BIN="$bin" -t "$tag" "$ctx" >/dev/null
     size=$(docker image inspect -f '{{.Size}}' "$tag")
@@ -51,9 +76,9 @@ for bin in $bins; do
   fi
   echo "built $tag with $builder (size $size)"
   if [ "${PUSH:-0}" = 1 ]; then
-    : "${REGISTRY:?set REGISTRY to push}"
-    remote="$REGISTRY/batch-jobs-$bin:$rev"
+    remote="$REGISTRY/$tag"
     if [ "$builder" = docker ]; then docker tag "$tag" "$remote" && docker push "$remote"
     else buildah --storage-driver vfs push "$tag" "docker://$remote"; fi
+    echo "pushed $remote"
   fi
 done

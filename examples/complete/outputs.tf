@@ -13,6 +13,21 @@ output "ecr_repository_urls" {
   value       = { for stage, repo in aws_ecr_repository.jobs : stage => repo.repository_url }
 }
 
+output "ecr_registry" {
+  description = "Registry of the three repositories: REGISTRY for `make push-images`."
+  value       = split("/", aws_ecr_repository.jobs["procurement"].repository_url)[0]
+}
+
+output "image_repository_prefix" {
+  description = "IMAGE_REPOSITORY for `make push-images`: the repositories are <this><stage>."
+  value       = "${var.name}/"
+}
+
+output "kms_key_arn" {
+  description = "The pipeline's KMS key: destroy schedules it for deletion while the kept file system and results still need it (module README, \"What destroy keeps\")."
+  value       = module.pipeline.kms_key_arn
+}
+
 output "source_bucket_name" {
   description = "Upload CSV files to s3://<this>/<prefix>/incoming/, then a `_READY` object there to start a run for that prefix."
   value       = module.pipeline.source_bucket_name

@@ -17,7 +17,7 @@ variable "availability_zones" {
 }
 
 variable "image_tag" {
-  description = "Tag of the three job images pushed to the ECR repositories this example creates (jobs/build-images.sh tags with the git revision)."
+  description = "Tag of the three job images in the ECR repositories this example creates: the IMAGE_TAG given to `make push-images` (jobs/build-images.sh; its default is the 12-character git revision)."
   type        = string
   default     = "latest"
 }

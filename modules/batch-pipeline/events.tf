@@ -33,7 +33,9 @@ resource "aws_scheduler_schedule" "run" {
 # ------------------------------------------------- S3 object created ----
 # S3 -> EventBridge (bucket notifications) -> this rule -> StartExecution with
 # the bucket and key; prep runs over the `<prefix>/incoming/` folder that
-# holds the key.
+# holds the key. The rule matches only keys with an incoming_path folder at
+# the root or after a '/', the folders prep accepts and the roles may read
+# (local.source_list_prefixes).
 resource "aws_cloudwatch_event_rule" "s3_incoming" {
   count = local.s3_trigger ? 1 : 0
 
@@ -44,7 +46,10 @@ resource "aws_cloudwatch_event_rule" "s3_incoming" {
     detail-type = ["Object Created"]
     detail = {
       bucket = { name = [var.source_data.s3_bucket] }
-      object = { key = [{ wildcard = "*${var.s3_trigger.incoming_path}*${var.s3_trigger.key_suffix}" }] }
+      object = { key = [
+        { wildcard = "${var.s3_trigger.incoming_path}*${var.s3_trigger.key_suffix}" },
+        { wildcard = "*/${var.s3_trigger.incoming_path}*${var.s3_trigger.key_suffix}" },
+      ] }
     }
   })
   tags = local.tags
@@ -91,9 +96,12 @@ locals {
 
 # ------------------------------------------------------ run completed ----
 # Step Functions publishes "Step Functions Execution Status Change" on the
-# default bus, with the run summary (the execution output) in detail.output.
-# This rule forwards the terminal ones of this state machine to the
-# pipeline's own bus, where consumers subscribe without seeing anything else.
+# default bus: a SUCCEEDED run has its final state (the watcher's verdict at
+# watch.verdict) in detail.output; a FAILED one ends in a Fail state, so its
+# detail.output is null and DescribeExecution of detail.executionArn gives the
+# error and cause (for PipelineRunFailed, the failed indices per stage). This
+# rule forwards the terminal ones of this state machine to the pipeline's own
+# bus, where consumers subscribe without seeing anything else.
 resource "aws_cloudwatch_event_bus" "runs" {
   name               = "${var.name}-runs"
   kms_key_identifier = local.kms_key_arn

@@ -76,7 +76,8 @@ resource "aws_iam_role_policy" "execution" {
 }
 
 # Job role: what the procurement/processing/egress code may do: read the
-# source prefix, write results to the egress bucket, use the access point.
+# source prefix (and the S3 trigger's incoming folders), write results under
+# the egress prefix, use the access point.
 resource "aws_iam_role" "job" {
   name                 = "${var.name}-job"
   description          = "Role the ${var.name} pipeline's jobs run as (source read, egress write, EFS via the access point)."
@@ -106,7 +107,7 @@ data "aws_iam_policy_document" "job" {
       condition {
         test     = "StringLike"
         variable = "s3:prefix"
-        values   = ["${var.source_data.s3_prefix}*"]
+        values   = local.source_list_prefixes
       }
     }
   }
@@ -116,7 +117,7 @@ data "aws_iam_policy_document" "job" {
     content {
       sid       = "ReadSourceObjects"
       actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes"]
-      resources = ["${local.source_bucket_arn}/${var.source_data.s3_prefix}*"]
+      resources = [for key in local.source_object_keys : "${local.source_bucket_arn}/${key}"]
     }
   }
 
@@ -127,7 +128,7 @@ data "aws_iam_policy_document" "job" {
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["${var.egress.prefix}/*"]
+      values   = ["${local.egress_key_prefix}*"]
     }
   }
 
@@ -140,7 +141,7 @@ data "aws_iam_policy_document" "job" {
       "s3:AbortMultipartUpload",
       "s3:ListMultipartUploadParts",
     ]
-    resources = ["${local.egress_bucket_arn}/${var.egress.prefix}/*"]
+    resources = ["${local.egress_bucket_arn}/${local.egress_key_prefix}*"]
   }
 
   statement {
@@ -197,7 +198,7 @@ data "aws_iam_policy_document" "prep" {
       condition {
         test     = "StringLike"
         variable = "s3:prefix"
-        values   = ["${var.source_data.s3_prefix}*"]
+        values   = local.source_list_prefixes
       }
     }
   }

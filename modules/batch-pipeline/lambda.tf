@@ -57,12 +57,23 @@ resource "aws_lambda_function" "prep" {
 
   tags = local.tags
 
+  # Checked before filebase64sha256 above is evaluated, so a missing zip
+  # says how to make it.
+  lifecycle {
+    precondition {
+      condition     = fileexists(var.lambdas.prep_zip)
+      error_message = "lambdas.prep_zip: ${var.lambdas.prep_zip} does not exist. Run `make build-lambdas` in the repository root (it writes target/lambda/prep/bootstrap.zip and target/lambda/watcher/bootstrap.zip), or fix the path."
+    }
+  }
+
   # The mount targets (made by batch_pipeline) must be available and the role
   # allowed to mount before Lambda can attach the file system.
   depends_on = [aws_iam_role_policy.prep]
 }
 
-# watcher: reads job status from the Batch API only; no VPC resources.
+# watcher: reads job status from the Batch API only; no VPC resources. One
+# DescribeJobs round per call: 256 MiB and 60 s, whatever var.lambdas
+# memory_size and timeout_seconds (prep's) say.
 resource "aws_lambda_function" "watcher" {
   #checkov:skip=CKV_AWS_116:Invoked synchronously by Step Functions, which retries and records failures; a dead-letter queue only applies to asynchronous invocations.
   #checkov:skip=CKV_AWS_117:Calls only the AWS Batch API and touches no VPC resource; in a VPC it would need a NAT gateway or a Batch interface endpoint for nothing.
@@ -97,6 +108,13 @@ resource "aws_lambda_function" "watcher" {
   }
 
   tags = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = fileexists(var.lambdas.watcher_zip)
+      error_message = "lambdas.watcher_zip: ${var.lambdas.watcher_zip} does not exist. Run `make build-lambdas` in the repository root (it writes target/lambda/prep/bootstrap.zip and target/lambda/watcher/bootstrap.zip), or fix the path."
+    }
+  }
 
   depends_on = [aws_iam_role_policy.watcher]
 }

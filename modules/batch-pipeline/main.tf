@@ -14,9 +14,26 @@ locals {
 
   egress_bucket_name = coalesce(var.egress.bucket_name, "${replace(lower(var.name), "_", "-")}-results-${local.account_id}")
   egress_bucket_arn  = "arn:${local.partition}:s3:::${local.egress_bucket_name}"
+  # The keys egress writes, as the job forms them: <prefix>/<run_id>/<index>/...
+  # with trailing '/' of the prefix trimmed, or <run_id>/... for an empty one.
+  egress_prefix     = replace(var.egress.prefix, "/\\/+$/", "")
+  egress_key_prefix = local.egress_prefix == "" ? "" : "${local.egress_prefix}/"
 
   source_bucket_arn = var.source_data.s3_bucket == null ? null : "arn:${local.partition}:s3:::${var.source_data.s3_bucket}"
   create_source     = var.source_data.s3_bucket != null && var.source_data.create_bucket
+  # What prep lists (s3:prefix) and the jobs then read: the configured prefix
+  # and, with the S3 trigger, the incoming_path folder holding the object that
+  # started the run (prep lists the key up to and including its last
+  # incoming_path, which starts the key or follows a '/'; events.tf matches
+  # exactly those keys).
+  source_list_prefixes = distinct(concat(
+    ["${var.source_data.s3_prefix}*"],
+    local.s3_trigger ? [var.s3_trigger.incoming_path, "*/${var.s3_trigger.incoming_path}"] : [],
+  ))
+  source_object_keys = distinct(concat(
+    ["${var.source_data.s3_prefix}*"],
+    local.s3_trigger ? ["${var.s3_trigger.incoming_path}*", "*/${var.s3_trigger.incoming_path}*"] : [],
+  ))
 
   efs_mount_path = "/mnt/efs"
 
@@ -144,6 +161,13 @@ resource "batch_pipeline" "this" {
   }
 
   tags = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(local.egress_bucket_name) <= 63
+      error_message = "The results bucket name ${local.egress_bucket_name} has ${length(local.egress_bucket_name)} characters; S3 allows 63. With egress.bucket_name null the module names it <name>-results-<account id>, so name may have at most 42 characters: shorten name or set egress.bucket_name."
+    }
+  }
 
   # The execution role must be usable before a job starts and the
   # service-linked role must exist before the compute environment. (The job

@@ -111,7 +111,7 @@ output "security_group_ids" {
 }
 
 output "kms_key_arn" {
-  description = "KMS key encrypting the file system, buckets, logs, Lambda environments, executions, the event bus and the schedule."
+  description = "KMS key encrypting the file system, buckets, logs, Lambda environments, executions, the event bus and the schedule. When the module created it (kms_key_arn null), destroy schedules it for deletion while the kept file system, results bucket and log groups still need it: note this ARN before destroying (README, \"What destroy keeps\")."
   value       = local.kms_key_arn
 }
 
@@ -125,7 +125,7 @@ output "log_group_names" {
 }
 
 output "run_events_bus_arn" {
-  description = "ARN of the pipeline's event bus, where every finished run publishes its `Step Functions Execution Status Change` event (run summary in detail.output)."
+  description = "ARN of the pipeline's event bus, where every finished run publishes its `Step Functions Execution Status Change` event: detail.status; when SUCCEEDED, detail.output holds the run's final state (the watcher's verdict at watch.verdict); when FAILED it is null, and describe-execution of detail.executionArn gives the error and cause (the failed indices per stage for PipelineRunFailed)."
   value       = aws_cloudwatch_event_bus.runs.arn
 }
 

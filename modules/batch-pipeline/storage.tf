@@ -57,7 +57,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "egress" {
       id     = "expire-results"
       status = "Enabled"
       filter {
-        prefix = "${var.egress.prefix}/"
+        prefix = local.egress_key_prefix
       }
       expiration {
         days = rule.value
@@ -225,6 +225,13 @@ resource "aws_s3_bucket" "access_logs" {
   bucket        = local.log_bucket_name
   force_destroy = var.force_destroy
   tags          = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(local.log_bucket_name) <= 63
+      error_message = "The access-log bucket name ${local.log_bucket_name} has ${length(local.log_bucket_name)} characters; S3 allows 63. With access_logs_bucket null the module names it <name>-access-logs-<account id>, so name may have at most 38 characters: shorten name or pass access_logs_bucket."
+    }
+  }
 }
 
 resource "aws_s3_bucket_public_access_block" "access_logs" {

@@ -1,10 +1,17 @@
 variable "name" {
-  description = "Pipeline name: 1 to 40 letters, digits, `-` and `_`, starting with a letter. Every object is named after it (`<name>-prep`, `<name>-queue`, ...); 40 leaves room for the suffixes within IAM's 64-character role names."
+  description = <<-EOT
+    Pipeline name: 1 to 49 letters, digits, `-` and `_`, starting with a letter. Every object is named after it
+    (`<name>-prep`, `<name>-queue`, ...). 49 is what the longest derived names leave: the IAM role
+    `<name>-events-forward` (64 characters at most) and the EFS creation token `batch-pipeline-<name>` (64). The bucket
+    names the module derives are shorter still: at most 38 characters when it names the access-log bucket
+    (`<name>-access-logs-<account id>`, access_logs_bucket null) and 42 when it names the results bucket
+    (`<name>-results-<account id>`, egress.bucket_name null), as S3 bucket names have at most 63; plan checks both.
+  EOT
   type        = string
 
   validation {
-    condition     = can(regex("^[A-Za-z][A-Za-z0-9_-]{0,39}$", var.name))
-    error_message = "name must be 1 to 40 letters, digits, '-' or '_', starting with a letter."
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_-]{0,48}$", var.name))
+    error_message = "name must be 1 to 49 letters, digits, '-' or '_', starting with a letter (49: the IAM role <name>-events-forward and the EFS creation token batch-pipeline-<name> have at most 64 characters). With the module's own bucket names it must be shorter still: 38 for <name>-access-logs-<account id>, 42 for <name>-results-<account id> (S3: 63)."
   }
 }
 
@@ -171,8 +178,10 @@ variable "stages" {
 variable "source_data" {
   description = <<-EOT
     Where a run's work items come from: either an S3 bucket and prefix (`s3_bucket`, `s3_prefix`, `s3_suffix`) or
-    `synthetic_count` generated ids. `create_bucket = true` makes the module create `s3_bucket` (encrypted, versioned,
-    TLS-only, logged, EventBridge notifications on); otherwise the bucket must exist.
+    `synthetic_count` generated ids. `s3_prefix` is empty (the whole bucket) or a relative folder ending with `/`, as
+    prep requires; the prep and job roles may list and read under it only (plus the S3 trigger's folders, see
+    s3_trigger). `create_bucket = true` makes the module create `s3_bucket` (encrypted, versioned, TLS-only, logged,
+    EventBridge notifications on); otherwise the bucket must exist.
   EOT
   type = object({
     s3_bucket       = optional(string)
@@ -198,6 +207,17 @@ variable "source_data" {
     condition     = !var.source_data.create_bucket || var.source_data.s3_bucket != null
     error_message = "source_data.create_bucket needs source_data.s3_bucket."
   }
+  validation {
+    # What prep accepts (empty, or a safe relative folder ending with '/'); '*'
+    # and '?' would widen the IAM grants built from it.
+    condition = var.source_data.s3_prefix == "" || (
+      endswith(var.source_data.s3_prefix, "/") &&
+      !startswith(var.source_data.s3_prefix, "/") &&
+      !can(regex("[*?\\\\]", var.source_data.s3_prefix)) &&
+      alltrue([for c in split("/", trimsuffix(var.source_data.s3_prefix, "/")) : !contains(["", ".", ".."], c)])
+    )
+    error_message = "source_data.s3_prefix must be empty (the whole bucket) or a relative key prefix ending with '/', e.g. \"incoming/\" or \"noaa1/incoming/\": no leading '/', no empty, '.' or '..' path components, no '*', '?' or '\\'. prep refuses any other prefix."
+  }
 }
 
 variable "sizing" {
@@ -219,6 +239,8 @@ variable "egress" {
     The results bucket. `bucket_name` null: `<name>-results-<account id>`. `create = true` lets batch_pipeline create it
     (kept on destroy unless `force_destroy`); the module then adds versioning, SSE-KMS, a TLS-only policy, lifecycle rules and
     access logging. `create = false` uses an existing bucket and leaves its settings alone. `noncurrent_days`/`expire_days` drive the lifecycle (null `expire_days`: keep results).
+    `prefix`: results go to `<prefix>/<run_id>/<index>/`; a trailing `/` is ignored, as the egress job ignores it, and
+    `""` puts runs at the bucket root. The job role may write under that prefix only.
   EOT
   type = object({
     bucket_name     = optional(string)
@@ -238,13 +260,27 @@ variable "egress" {
     error_message = "egress.noncurrent_days and egress.expire_days must be at least 1 day."
   }
   validation {
-    condition     = can(regex("^[A-Za-z0-9!_.*'()/-]*$", var.egress.prefix)) && !startswith(var.egress.prefix, "/")
-    error_message = "egress.prefix must be a relative S3 key prefix."
+    # What the egress job accepts: empty, or a safe relative path once trailing
+    # '/' are trimmed. '*' would widen the IAM grants built from it.
+    condition = var.egress.prefix == "" || (
+      can(regex("^[A-Za-z0-9!_.'()/-]*$", var.egress.prefix)) &&
+      !startswith(var.egress.prefix, "/") &&
+      alltrue([for c in split("/", replace(var.egress.prefix, "/\\/+$/", "")) : !contains(["", ".", ".."], c)])
+    )
+    error_message = "egress.prefix must be empty (results at the bucket root) or a relative S3 key prefix such as \"results\": letters, digits and !_.'()/- only, no leading '/', no empty, '.' or '..' path components (one trailing '/' or more is ignored)."
   }
 }
 
 variable "lambdas" {
-  description = "The prep and watcher Lambda functions: the zips `make build-lambdas` writes (target/lambda/prep/bootstrap.zip, target/lambda/watcher/bootstrap.zip), runtime `provided.al2023`, handler `bootstrap`."
+  description = <<-EOT
+    The prep and watcher Lambda functions: the zips `make build-lambdas` writes (target/lambda/prep/bootstrap.zip,
+    target/lambda/watcher/bootstrap.zip; plan stops with a hint when one is missing), runtime `provided.al2023`, handler
+    `bootstrap`. `memory_size` and `timeout_seconds` apply to prep only: the watcher, one DescribeJobs round per call,
+    always gets 256 MiB and 60 s. `prep_reserved_concurrency` / `watcher_reserved_concur`: reserved concurrency of each
+    function, or -1 for none (the function shares the account's unreserved pool). Use -1 in accounts with a small
+    concurrency quota (new accounts): Lambda refuses a reservation that would leave less than the account's minimum
+    unreserved concurrency, and the function is then not created.
+  EOT
   type = object({
     prep_zip                  = string
     watcher_zip               = string
@@ -269,13 +305,20 @@ variable "lambdas" {
     error_message = "lambdas.prep_zip and lambdas.watcher_zip must be .zip files."
   }
   validation {
-    condition     = var.lambdas.prep_reserved_concurrency >= 1 && var.lambdas.watcher_reserved_concur >= 1
-    error_message = "Reserved concurrency must be at least 1 (0 would disable the function)."
+    condition = alltrue([
+      for c in [var.lambdas.prep_reserved_concurrency, var.lambdas.watcher_reserved_concur] : c == -1 || (c >= 1 && floor(c) == c)
+    ])
+    error_message = "lambdas.prep_reserved_concurrency and lambdas.watcher_reserved_concur must be -1 (no reservation) or a whole number of at least 1 (0 would stop the function from running)."
   }
 }
 
 variable "orchestration" {
-  description = "The Step Functions state machine: seconds between watcher polls and the run's overall timeout (passed to data.batch_state_machine_definition)."
+  description = <<-EOT
+    The Step Functions state machine: seconds between watcher polls and the run's overall timeout (passed to
+    data.batch_state_machine_definition). Each watcher round (Wait, Watch, Finished) adds 9 events to the execution
+    history and a standard execution fails at 25,000 events, so `timeout_seconds / poll_seconds` may be at most 2,700
+    (e.g. poll 60 s for the default 24 h; 3,600 s polls allow up to 112 days).
+  EOT
   type = object({
     poll_seconds    = optional(number, 60)
     timeout_seconds = optional(number, 86400)
@@ -283,8 +326,14 @@ variable "orchestration" {
   default = {}
 
   validation {
-    condition     = var.orchestration.poll_seconds >= 5 && var.orchestration.timeout_seconds >= 60 && var.orchestration.timeout_seconds <= 31536000
-    error_message = "orchestration needs poll_seconds >= 5 and 60 <= timeout_seconds <= 31536000 (one year, the Step Functions limit)."
+    condition     = var.orchestration.poll_seconds >= 5 && var.orchestration.poll_seconds <= 3600 && var.orchestration.timeout_seconds >= 60 && var.orchestration.timeout_seconds <= 31536000
+    error_message = "orchestration needs 5 <= poll_seconds <= 3600 and 60 <= timeout_seconds <= 31536000 (one year, the Step Functions limit)."
+  }
+  validation {
+    # 2,700 rounds x 9 events = 24,300, leaving room for prep, the three
+    # submits and retried calls below the 25,000-event history limit.
+    condition     = var.orchestration.timeout_seconds <= 2700 * var.orchestration.poll_seconds
+    error_message = "orchestration.timeout_seconds / orchestration.poll_seconds must be at most 2700: each watcher round (Wait, Watch, Finished) adds 9 events to the execution history, and a standard Step Functions execution fails once it reaches 25,000 events. Raise poll_seconds to at least timeout_seconds / 2700 or shorten timeout_seconds."
   }
 }
 
@@ -305,10 +354,13 @@ variable "schedule" {
 
 variable "s3_trigger" {
   description = <<-EOT
-    Start a run when an object is created under an `incoming/` folder of the source bucket (as in the reference
-    samples: `<prefix>/incoming/<file>`). `key_suffix` narrows it to marker objects (e.g. `_READY`) so that uploading
-    a batch of files starts one run, not one per file. Needs source_data.s3_bucket; turns on EventBridge notifications
-    when the module creates the bucket (for an existing bucket, enable them yourself).
+    Start a run when an object is created under an `incoming_path` folder of the source bucket, at its root or below
+    any folder (as in the reference samples: `<prefix>/incoming/<file>`); the run lists that folder (the key up to and
+    including its last `incoming_path`), so with the trigger on the prep and job roles may also list and read every
+    `incoming_path` folder of the bucket, wherever source_data.s3_prefix points. `key_suffix` narrows it to marker
+    objects (e.g. `_READY`) so that uploading a batch of files starts one run, not one per file. Needs
+    source_data.s3_bucket; turns on EventBridge notifications when the module creates the bucket (for an existing
+    bucket, enable them yourself).
   EOT
   type = object({
     enabled       = optional(bool, false)
@@ -318,8 +370,8 @@ variable "s3_trigger" {
   default = {}
 
   validation {
-    condition     = endswith(var.s3_trigger.incoming_path, "/") && !strcontains(var.s3_trigger.incoming_path, "*")
-    error_message = "s3_trigger.incoming_path must end with '/' and contain no '*'."
+    condition     = endswith(var.s3_trigger.incoming_path, "/") && !startswith(var.s3_trigger.incoming_path, "/") && !can(regex("[*?]", var.s3_trigger.incoming_path))
+    error_message = "s3_trigger.incoming_path must be a relative folder ending with '/' (e.g. \"incoming/\"), without '*' or '?'."
   }
   validation {
     condition     = !strcontains(var.s3_trigger.key_suffix, "*")
@@ -360,7 +412,7 @@ variable "logging" {
 }
 
 variable "kms_key_arn" {
-  description = "KMS key for EFS, S3, CloudWatch Logs, Lambda environments, Step Functions, the event bus and the schedule. Null: the module creates one (rotation on)."
+  description = "KMS key for EFS, S3, CloudWatch Logs, Lambda environments, Step Functions, the event bus and the schedule. Null: the module creates one (rotation on), which `terraform destroy` schedules for deletion (30 days) even when it keeps the data the key encrypts: see \"What destroy keeps\" in the README."
   type        = string
   default     = null
 
@@ -377,7 +429,7 @@ variable "ecr_repository_arns" {
 }
 
 variable "force_destroy" {
-  description = "Also delete the EFS file system, the egress bucket and the module-created buckets with their data on destroy. Default false: they are kept (see `cleanup-retained.sh`)."
+  description = "Also delete the EFS file system, the egress bucket and the module-created buckets with their data on destroy. Default false: the file system and the egress bucket are kept (see `cleanup-retained.sh`), and destroy stops at a module-created source or access-log bucket that still holds objects. The module's KMS key is scheduled for deletion either way (README, \"What destroy keeps\")."
   type        = bool
   default     = false
 }

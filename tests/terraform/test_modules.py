@@ -16,6 +16,9 @@
    as they must; every variable is used; every reference (var., local.,
    resources, data sources, modules) exists; every output refers to
    something; the batch_pipeline attributes used are the documented ones.
+3. The module's own variable validations and key-prefix locals, evaluated
+   by the Terraform CLI on a copy of their source (no provider needed):
+   what they accept and refuse.
 
 Run: .tools/checkov-venv/bin/python tests/terraform/test_modules.py (or with
 pytest). Prints "N passed, N failed" and exits non-zero on any failure.
@@ -625,6 +628,152 @@ def test_cleanup_script_is_posix_sh():
             assert out.returncode == 0, out.stderr
     out = subprocess.run(["sh", str(script), "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--delete" in out.stdout
+
+
+def test_source_access_follows_the_prefix_and_the_s3_trigger():
+    """prep lists, and the jobs read, the configured prefix and (S3 trigger)
+    the incoming_path folder holding the key, at the root or after a '/';
+    the rule starts runs for exactly those keys."""
+    c = conf()
+    data = blocks(c, "data")
+    loc = locals_of(c)
+    for doc in ("aws_iam_policy_document.job", "aws_iam_policy_document.prep"):
+        cond = v(by_sid(data[doc])["ListSourcePrefix"]["condition"])
+        assert v(cond["variable"]) == "s3:prefix", doc
+        assert v(cond["values"]) == "${local.source_list_prefixes}", doc
+    read = by_sid(data["aws_iam_policy_document.job"])["ReadSourceObjects"]
+    assert "local.source_object_keys" in text(read["resources"]) and "local.source_bucket_arn" in text(read["resources"])
+    for name in ("source_list_prefixes", "source_object_keys"):
+        expr = text(loc[name])
+        assert "var.source_data.s3_prefix" in expr and "local.s3_trigger" in expr, name
+        assert "*/${var.s3_trigger.incoming_path}" in expr, name
+    rule = text(blocks(c, "resource")["aws_cloudwatch_event_rule.s3_incoming"]["event_pattern"])
+    assert "*/${var.s3_trigger.incoming_path}*${var.s3_trigger.key_suffix}" in rule
+    assert "*${var.s3_trigger.incoming_path}*" not in rule.replace("*/${var.s3_trigger.incoming_path}*", "")
+
+
+def test_egress_grants_use_the_normalised_prefix():
+    c = conf()
+    sids = by_sid(blocks(c, "data")["aws_iam_policy_document.job"])
+    assert flat(v(v(sids["ListEgressPrefix"]["condition"])["values"])) == ["${local.egress_key_prefix}*"]
+    assert flat(v(sids["WriteEgressObjects"]["resources"])) == ["${local.egress_bucket_arn}/${local.egress_key_prefix}*"]
+    rules = text(blocks(c, "resource")["aws_s3_bucket_lifecycle_configuration.egress"])
+    assert "local.egress_key_prefix" in rules and "var.egress.prefix" not in rules
+    assert "var.egress.prefix" not in text(blocks(c, "data")["aws_iam_policy_document.job"])
+
+
+def test_plan_checks_zips_and_derived_bucket_names():
+    res = blocks(conf(), "resource")
+    for fn, var in (("prep", "prep_zip"), ("watcher", "watcher_zip")):
+        pre = v(v(res[f"aws_lambda_function.{fn}"]["lifecycle"])["precondition"])
+        assert v(pre["condition"]) == f"${{fileexists(var.lambdas.{var})}}", fn
+        assert "make build-lambdas" in v(pre["error_message"]), fn
+    for name, local in (("aws_s3_bucket.access_logs", "log_bucket_name"), ("batch_pipeline.this", "egress_bucket_name")):
+        pre = v(v(res[name]["lifecycle"])["precondition"])
+        assert v(pre["condition"]) == f"${{length(local.{local}) <= 63}}", name
+
+
+# --------------------------------------- 3. validations, evaluated by CLI --
+def variable_source(name: str) -> str:
+    """The text of `variable "<name>"` in the module's variables.tf."""
+    path = MODULE / "variables.tf"
+    with open(path) as fh:
+        for entry in hcl2.load(fh).get("variable", []):
+            if name in entry:
+                body = entry[name]
+                lines = path.read_text().splitlines()
+                return "\n".join(lines[body["__start_line__"] - 1 : body["__end_line__"]]) + "\n"
+    raise AssertionError(f"no variable {name} in {path}")
+
+
+def tf_offline(config: str, tfvars: dict, args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess:
+    """Runs the Terraform CLI on a provider-less configuration."""
+    with tempfile.TemporaryDirectory(prefix="tf-vars-") as t:
+        d = Path(t)
+        (d / "main.tf").write_text(config)
+        (d / "case.auto.tfvars.json").write_text(json.dumps(tfvars))
+        env = dict(os.environ, TF_IN_AUTOMATION="1", TF_INPUT="0", CHECKPOINT_DISABLE="1", TF_CLI_CONFIG_FILE=os.devnull)
+        env.pop("TF_DATA_DIR", None)
+        return subprocess.run([str(TERRAFORM), *args], cwd=d, env=env, input=stdin, capture_output=True, text=True, timeout=120)
+
+
+# variable -> [(value, None if accepted else a word of the refusal)]
+VALIDATION_CASES = {
+    "name": [
+        ("ghcn-validation", None),
+        ("a" * 49, None),
+        ("a" * 50, "49"),
+        ("1pipeline", "starting with a letter"),
+    ],
+    "source_data": [
+        ({"synthetic_count": 10}, None),
+        ({"s3_bucket": "raw-data", "s3_prefix": ""}, None),
+        ({"s3_bucket": "raw-data", "s3_prefix": "noaa1/incoming/"}, None),
+        ({"s3_bucket": "raw-data", "s3_prefix": "incoming"}, "ending with '/'"),
+        ({"s3_bucket": "raw-data", "s3_prefix": "/incoming/"}, "source_data.s3_prefix"),
+        ({"s3_bucket": "raw-data", "s3_prefix": "a//"}, "source_data.s3_prefix"),
+        ({"s3_bucket": "raw-data", "s3_prefix": "a/../"}, "source_data.s3_prefix"),
+        ({"s3_bucket": "raw-data", "s3_prefix": "in*/"}, "source_data.s3_prefix"),
+    ],
+    "egress": [
+        ({}, None),
+        ({"prefix": "results/"}, None),
+        ({"prefix": "out/results"}, None),
+        ({"prefix": ""}, None),
+        ({"prefix": "/results"}, "egress.prefix"),
+        ({"prefix": "a//b"}, "egress.prefix"),
+        ({"prefix": "../results"}, "egress.prefix"),
+        ({"prefix": "res*"}, "egress.prefix"),
+    ],
+    "orchestration": [
+        ({}, None),
+        ({"poll_seconds": 3600, "timeout_seconds": 9720000}, None),
+        ({"poll_seconds": 3600, "timeout_seconds": 9723600}, "25,000 events"),
+        ({"poll_seconds": 5, "timeout_seconds": 86400}, "25,000 events"),
+        ({"poll_seconds": 7200}, "poll_seconds <= 3600"),
+    ],
+    "lambdas": [
+        ({"prep_zip": "p.zip", "watcher_zip": "w.zip"}, None),
+        ({"prep_zip": "p.zip", "watcher_zip": "w.zip", "prep_reserved_concurrency": -1, "watcher_reserved_concur": -1}, None),
+        ({"prep_zip": "p.zip", "watcher_zip": "w.zip", "prep_reserved_concurrency": 0}, "-1 (no reservation)"),
+        ({"prep_zip": "p.zip", "watcher_zip": "w.zip", "watcher_reserved_concur": -2}, "-1 (no reservation)"),
+    ],
+    "s3_trigger": [
+        ({"enabled": True}, None),
+        ({"incoming_path": "/incoming/"}, "s3_trigger.incoming_path"),
+        ({"incoming_path": "incoming"}, "s3_trigger.incoming_path"),
+    ],
+}
+
+
+def test_variable_validations_accept_and_refuse():
+    problems = []
+    for name, cases in VALIDATION_CASES.items():
+        config = variable_source(name)
+        for value, refusal in cases:
+            out = tf_offline(config, {name: value}, ["plan", "-input=false", "-no-color", "-lock=false"])
+            said = " ".join((out.stdout + out.stderr).split())
+            if refusal is None and out.returncode != 0:
+                problems.append(f"{name} = {value!r} refused: {said[-600:]}")
+            elif refusal is not None and (out.returncode == 0 or refusal not in said):
+                problems.append(f"{name} = {value!r} not refused with {refusal!r}: rc {out.returncode}: {said[-600:]}")
+    assert not problems, "\n".join(problems)
+
+
+def test_egress_key_prefix_matches_the_egress_job():
+    """jobs/src/stages/egress.rs node_prefix: trailing '/' trimmed, "" = root."""
+    main = (MODULE / "main.tf").read_text().splitlines()
+    lines = [l for l in main if re.match(r"\s*egress_(key_)?prefix\s*=", l)]
+    assert len(lines) == 2, lines
+    config = variable_source("egress") + "locals {\n" + "\n".join(lines) + "\n}\n"
+    expect = {"results": "results/", "results/": "results/", "results//": "results/", "out/r": "out/r/", "": ""}
+    problems = []
+    for prefix, want in expect.items():
+        out = tf_offline(config, {"egress": {"prefix": prefix}}, ["console"], stdin="jsonencode(local.egress_key_prefix)\n")
+        got = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else out.stderr
+        if out.returncode != 0 or json.loads(json.loads(got)) != want:
+            problems.append(f"egress.prefix {prefix!r}: key prefix {got!r}, want {want!r}")
+    assert not problems, "\n".join(problems)
 
 
 def test_readme_tables_are_current():

@@ -5,6 +5,13 @@
 # version) and CloudWatch log groups, found by the `batch-pipeline:name` tag
 # the provider and the module put on everything.
 #
+# It also lists the module's KMS key (tagged the same way; also found through
+# the kept file systems and buckets it encrypts, and alias/batch-pipeline/NAME).
+# Destroy schedules that key for deletion while the kept data still needs it:
+# the listing says when, and how to cancel. With --delete the key is scheduled
+# for deletion (unless it already is) last, once everything of its pipeline
+# above is deleted.
+#
 # Usage:
 #   cleanup-retained.sh [--name PIPELINE] [--region REGION] [--delete]
 #
@@ -23,8 +30,10 @@ TAG_KEY="batch-pipeline:name"
 name=""
 region_args=""
 delete=0
+KEY_WINDOW_DAYS=30
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+# The comment block above, without its '#'.
+usage() { sed -n '2,/^set -eu$/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -58,20 +67,30 @@ awsr resourcegroupstaggingapi get-resources \
   --query "ResourceTagMappingList[].[ResourceARN, Tags[?Key=='$TAG_KEY'].Value | [0]]" \
   >"$tmp/found"
 
-: >"$tmp/fs"; : >"$tmp/buckets"; : >"$tmp/logs"
+: >"$tmp/fs"; : >"$tmp/buckets"; : >"$tmp/logs"; : >"$tmp/keyids"; : >"$tmp/keys"
+# A KMS key id (or ARN) that may be the pipeline's key; checked below.
+key_candidate() {
+  case "$1" in
+    ""|None) ;;
+    *) printf '%s\n' "${1##*/}" >>"$tmp/keyids" ;;
+  esac
+}
 while IFS="$(printf '\t')" read -r arn pipeline; do
   [ -n "$arn" ] || continue
   case "$arn" in
     arn:*:elasticfilesystem:*:file-system/*)
       id=${arn##*/}
       # The tagging API can lag behind deletions: keep only what still exists.
-      if awsr efs describe-file-systems --file-system-id "$id" >/dev/null 2>&1; then
+      if kms=$(awsr efs describe-file-systems --file-system-id "$id" --query 'FileSystems[0].KmsKeyId' 2>/dev/null); then
         printf '%s\t%s\n' "$id" "$pipeline" >>"$tmp/fs"
+        key_candidate "$kms"
       fi ;;
     arn:*:s3:::*)
       bucket=${arn##*:::}
       if awsr s3api head-bucket --bucket "$bucket" >/dev/null 2>&1; then
         printf '%s\t%s\n' "$bucket" "$pipeline" >>"$tmp/buckets"
+        key_candidate "$(awsr s3api get-bucket-encryption --bucket "$bucket" \
+          --query 'ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault.KMSMasterKeyID' 2>/dev/null || true)"
       fi ;;
     arn:*:logs:*:log-group:*)
       group=${arn#*:log-group:}
@@ -79,10 +98,30 @@ while IFS="$(printf '\t')" read -r arn pipeline; do
       if [ -n "$(awsr logs describe-log-groups --log-group-name-prefix "$group" --query "logGroups[?logGroupName=='$group'].logGroupName")" ]; then
         printf '%s\t%s\n' "$group" "$pipeline" >>"$tmp/logs"
       fi ;;
+    arn:*:kms:*:key/*)
+      key_candidate "$arn" ;;
   esac
 done <"$tmp/found"
+if [ -n "$name" ]; then
+  # Before destroy (or a destroy that stopped early) the alias still names it.
+  key_candidate "$(awsr kms describe-key --key-id "alias/batch-pipeline/$name" --query 'KeyMetadata.KeyId' 2>/dev/null || true)"
+fi
+# Only keys that carry the pipeline tag are the module's (a key passed in as
+# kms_key_arn belongs to someone else). "<key id>\t<pipeline>\t<state>\t<deletion date>"
+for key in $(sort -u "$tmp/keyids"); do
+  owner=$(awsr kms list-resource-tags --key-id "$key" --query "Tags[?TagKey=='$TAG_KEY'].TagValue | [0]" 2>/dev/null) || continue
+  case "$owner" in ""|None) continue ;; esac
+  [ -z "$name" ] || [ "$owner" = "$name" ] || continue
+  meta=$(awsr kms describe-key --key-id "$key" --query 'KeyMetadata.[KeyState, DeletionDate]' 2>/dev/null) || continue
+  state=$(printf '%s\n' "$meta" | cut -f1)
+  when=$(printf '%s\n' "$meta" | cut -f2)
+  printf '%s\t%s\t%s\t%s\n' "$key" "$owner" "$state" "$when" >>"$tmp/keys"
+done
 
-count=$(cat "$tmp/fs" "$tmp/buckets" "$tmp/logs" | wc -l | tr -d ' ')
+data_count=$(cat "$tmp/fs" "$tmp/buckets" "$tmp/logs" | wc -l | tr -d ' ')
+# Keys already pending deletion need nothing more from --delete.
+keys_to_schedule=$(awk -F '\t' '$3 != "PendingDeletion"' "$tmp/keys" | wc -l | tr -d ' ')
+count=$((data_count + keys_to_schedule))
 scope=${name:-every pipeline}
 echo "Retained objects tagged $TAG_KEY (${scope}):"
 print_kind() {
@@ -96,6 +135,27 @@ print_kind() {
 print_kind "EFS file systems" "$tmp/fs"
 print_kind "S3 buckets (all object versions are deleted with them)" "$tmp/buckets"
 print_kind "CloudWatch log groups" "$tmp/logs"
+printf '  %s:\n' "KMS keys of the module (scheduled for deletion last, after the data above)"
+if [ -s "$tmp/keys" ]; then
+  while IFS="$(printf '\t')" read -r key pipeline state when; do
+    if [ "$state" = PendingDeletion ]; then
+      printf '    %-60s (pipeline %s; pending deletion, deleted on %s)\n' "$key" "$pipeline" "$when"
+    else
+      printf '    %-60s (pipeline %s; %s)\n' "$key" "$pipeline" "$state"
+    fi
+  done <"$tmp/keys"
+else
+  echo "    (none)"
+fi
+# Kept data whose key is about to go: say so, and how to keep it readable.
+if [ "$data_count" -gt 0 ] && awk -F '\t' '$3 == "PendingDeletion" { found = 1 } END { exit !found }' "$tmp/keys"; then
+  echo "WARNING: a key above is scheduled for deletion while data above is encrypted with it; once"
+  echo "the key is deleted, the file system, the buckets' objects and the log groups cannot be read."
+  echo "To keep the data, cancel the deletion before that date (the key is then disabled; enable it):"
+  awk -F '\t' '$3 == "PendingDeletion" { print $1 }' "$tmp/keys" | while read -r key; do
+    echo "  aws ${region_args:+$region_args }kms cancel-key-deletion --key-id $key && aws ${region_args:+$region_args }kms enable-key --key-id $key"
+  done
+fi
 
 if [ "$count" -eq 0 ]; then
   echo "Nothing to delete."
@@ -119,6 +179,9 @@ if [ "$answer" != "$expected" ]; then
 fi
 
 failed=0
+: >"$tmp/failed-pipelines"
+# A failed deletion keeps that pipeline's key: what is left needs it.
+failed_for() { failed=1; printf '%s\n' "$1" >>"$tmp/failed-pipelines"; }
 
 delete_file_system() {
   fs=$1
@@ -154,19 +217,33 @@ empty_and_delete_bucket() {
   awsr s3api delete-bucket --bucket "$bucket" >/dev/null
 }
 
-while IFS="$(printf '\t')" read -r fs _; do
+while IFS="$(printf '\t')" read -r fs pipeline; do
   [ -n "$fs" ] || continue
-  if delete_file_system "$fs"; then echo "deleted file system $fs"; else echo "FAILED to delete file system $fs" >&2; failed=1; fi
+  if delete_file_system "$fs"; then echo "deleted file system $fs"; else echo "FAILED to delete file system $fs" >&2; failed_for "$pipeline"; fi
 done <"$tmp/fs"
 
-while IFS="$(printf '\t')" read -r bucket _; do
+while IFS="$(printf '\t')" read -r bucket pipeline; do
   [ -n "$bucket" ] || continue
-  if empty_and_delete_bucket "$bucket"; then echo "deleted bucket $bucket"; else echo "FAILED to delete bucket $bucket" >&2; failed=1; fi
+  if empty_and_delete_bucket "$bucket"; then echo "deleted bucket $bucket"; else echo "FAILED to delete bucket $bucket" >&2; failed_for "$pipeline"; fi
 done <"$tmp/buckets"
 
-while IFS="$(printf '\t')" read -r group _; do
+while IFS="$(printf '\t')" read -r group pipeline; do
   [ -n "$group" ] || continue
-  if awsr logs delete-log-group --log-group-name "$group" >/dev/null; then echo "deleted log group $group"; else echo "FAILED to delete log group $group" >&2; failed=1; fi
+  if awsr logs delete-log-group --log-group-name "$group" >/dev/null; then echo "deleted log group $group"; else echo "FAILED to delete log group $group" >&2; failed_for "$pipeline"; fi
 done <"$tmp/logs"
+
+# Last: the keys, once nothing of their pipeline that they encrypt is left.
+while IFS="$(printf '\t')" read -r key pipeline state when; do
+  [ -n "$key" ] || continue
+  if grep -qxF "$pipeline" "$tmp/failed-pipelines"; then
+    echo "kept KMS key $key: not everything of pipeline $pipeline was deleted, and what is left needs it" >&2
+  elif [ "$state" = PendingDeletion ]; then
+    echo "KMS key $key is already scheduled for deletion on $when"
+  elif when=$(awsr kms schedule-key-deletion --key-id "$key" --pending-window-in-days "$KEY_WINDOW_DAYS" --query DeletionDate); then
+    echo "scheduled KMS key $key for deletion on $when"
+  else
+    echo "FAILED to schedule the deletion of KMS key $key" >&2; failed=1
+  fi
+done <"$tmp/keys"
 
 exit "$failed"
