@@ -221,9 +221,18 @@ async fn already_uploaded(
         }
         Err(e) => {
             let err = s3::classify(&format!("head {key}"), e);
-            if err.exit == ExitCode::NoInput { Ok(false) } else { Err(err) }
+            if head_says_absent(err.exit) { Ok(false) } else { Err(err) }
         }
     }
+}
+
+/// Whether a failed HEAD means "not uploaded yet". S3 answers a HEAD of a
+/// missing key with 403, not 404, when the caller may not list the bucket
+/// at that key: the module's job role may list only under the egress
+/// prefix, and a HEAD carries no prefix. If writing is really denied, the
+/// upload that follows says so.
+fn head_says_absent(exit: ExitCode) -> bool {
+    matches!(exit, ExitCode::NoInput | ExitCode::NoPermission)
 }
 
 /// S3's form of the marker's checksum: base64 of the 8 big-endian bytes.
@@ -336,4 +345,17 @@ async fn upload_multipart(
         .await
         .map_err(|e| s3::classify(&format!("complete multipart {key}"), e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_head_refused_for_lack_of_list_permission_means_not_uploaded() {
+        assert!(head_says_absent(ExitCode::NoInput));
+        assert!(head_says_absent(ExitCode::NoPermission));
+        assert!(!head_says_absent(ExitCode::TempFail), "throttling and 5xx are retried, not skipped");
+        assert!(!head_says_absent(ExitCode::Config));
+    }
 }

@@ -14,7 +14,7 @@ use aws_sdk_batch::types::{
 };
 
 use super::names::Names;
-use super::spec::{PipelineSpec, Stage};
+use super::spec::{ComputeType, PipelineSpec, Stage};
 use super::tagging;
 use super::wait::aws_error;
 use crate::tfplugin::Diagnostics;
@@ -120,13 +120,27 @@ fn request_parts(
             EvaluateOnExit::builder().on_exit_code(code.to_string()).action(RetryAction::Retry).build(),
         );
     }
-    // A reclaimed Spot instance or lost host is not the job's fault.
+    // A reclaimed Spot capacity or a lost host is not the job's fault.
     retry = retry.evaluate_on_exit(
-        EvaluateOnExit::builder().on_status_reason("Host EC2*").action(RetryAction::Retry).build(),
+        EvaluateOnExit::builder()
+            .on_status_reason(infrastructure_status_reason(spec.compute.kind))
+            .action(RetryAction::Retry)
+            .build(),
     );
     retry =
         retry.evaluate_on_exit(EvaluateOnExit::builder().on_reason("*").action(RetryAction::Exit).build());
     Ok((container.build(), retry.build()))
+}
+
+/// The status reason (a glob) of an attempt lost to the infrastructure
+/// rather than failed by the job: EC2 reports a lost or reclaimed instance
+/// as "Host EC2 (instance ...) terminated."; Fargate Spot reports a
+/// reclaimed task as "Your Spot Task was interrupted.".
+pub fn infrastructure_status_reason(kind: ComputeType) -> &'static str {
+    match kind {
+        ComputeType::FargateSpot => "Your Spot Task was interrupted*",
+        _ => "Host EC2*",
+    }
 }
 
 /// Registers each stage's definition unless the latest active revision

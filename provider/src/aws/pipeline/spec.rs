@@ -249,6 +249,10 @@ impl<'a> Reader<'a> {
 
 pub const NAME_MAX: usize = 64;
 
+/// Exit codes a stage may retry: one evaluateOnExit rule each, within AWS
+/// Batch's 5 beside the pipeline's own 2.
+pub const MAX_RETRY_EXIT_CODES: usize = 3;
+
 fn valid_name(name: &str) -> bool {
     (1..=NAME_MAX).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -663,6 +667,15 @@ fn read_stage(r: &mut Reader<'_>, stage: &'static str, kind: Option<ComputeType>
         if out.retry_on_exit_codes.iter().any(|c| !(0..=255).contains(c)) {
             s.fail("retry_on_exit_codes", "Invalid exit code", "Exit codes are 0 to 255.".into());
         }
+        if out.retry_on_exit_codes.len() > MAX_RETRY_EXIT_CODES {
+            s.fail(
+                "retry_on_exit_codes",
+                "Too many exit codes",
+                format!(
+                    "At most {MAX_RETRY_EXIT_CODES}: AWS Batch allows 5 evaluateOnExit rules per job definition, and the pipeline uses 2 (retry an attempt lost to the infrastructure, exit on anything else)."
+                ),
+            );
+        }
     }
     out.timeout_seconds = s.int("timeout_seconds", 3600, 60..=1_209_600, "timeout_seconds") as i32;
     out.execution_role_arn = s.arn("execution_role_arn");
@@ -836,6 +849,15 @@ mod tests {
             errors(&bad_size)
         );
         assert_eq!(errors(&config(vec![], vec![])), Vec::<String>::new());
+    }
+
+    #[test]
+    fn exit_codes_fit_in_the_evaluate_on_exit_rules() {
+        let three = Value::Set((1..=3).map(Value::int).collect());
+        assert_eq!(errors(&config(vec![], vec![("retry_on_exit_codes", three)])), Vec::<String>::new());
+        let four = Value::Set((1..=4).map(Value::int).collect());
+        let found = errors(&config(vec![], vec![("retry_on_exit_codes", four)]));
+        assert!(found.iter().any(|e| e.contains("Too many exit codes")), "{found:?}");
     }
 
     #[test]
