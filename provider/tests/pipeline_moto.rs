@@ -660,3 +660,30 @@ async fn defaults_tags_and_parts_deleted_outside_terraform() {
     let mts = f.efs.describe_mount_targets().file_system_id(&new_fs).send().await.unwrap();
     assert!(mts.mount_targets().is_empty());
 }
+
+/// A bucket that exists but is not the pipeline's is not taken over by
+/// `create = true` (nothing is made); `create = false` uses it as it is.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_existing_bucket_is_not_taken_over() {
+    let f = Fixture::start();
+    f.s3.create_bucket().bucket("someone-elses").send().await.unwrap();
+    let tf = f.dir();
+    let base = config(&f, &default_opts("careful", "someone-elses"));
+    tf.write("main.tf", &base).unwrap();
+    let run = tf.run(&["apply", "-auto-approve"]).unwrap();
+    assert_eq!(run.code, 1, "{}", run.text());
+    assert!(run.stderr.contains("Egress bucket already exists"), "{}", run.text());
+    assert!(run.stderr.contains("egress_bucket.create = false"), "{}", run.text());
+    assert!(f.file_systems().await.is_empty(), "nothing made");
+    assert!(f.ce("careful-ce").await.is_none());
+    let tagging = f.s3.get_bucket_tagging().bucket("someone-elses").send().await;
+    assert!(tagging.map(|t| t.tag_set().is_empty()).unwrap_or(true), "bucket left untouched");
+
+    tf.write(
+        "main.tf",
+        &base.replace("name = \"someone-elses\"", "name = \"someone-elses\"\n    create = false"),
+    )
+    .unwrap();
+    tf.ok(&["apply", "-auto-approve"]).unwrap();
+    assert!(f.ce("careful-ce").await.is_some());
+}

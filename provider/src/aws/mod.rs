@@ -6,6 +6,7 @@ pub mod errors;
 pub mod pipeline;
 pub mod provider;
 pub mod state_machine;
+pub mod stop;
 pub mod tags;
 #[cfg(feature = "test-resources")]
 pub mod test_bucket;

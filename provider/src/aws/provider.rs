@@ -6,11 +6,13 @@ use async_trait::async_trait;
 
 use super::clients::{AwsClients, ClientSlot};
 use super::config::{self, ProviderConfig};
+use super::stop::StopSignal;
 use crate::tfplugin::{DataSource, Diagnostics, Provider, Resource, Schema, Value};
 
 #[derive(Default)]
 pub struct BatchProvider {
     clients: ClientSlot,
+    stop: StopSignal,
 }
 
 impl BatchProvider {
@@ -44,10 +46,15 @@ impl Provider for BatchProvider {
         }
     }
 
+    async fn stop(&self) {
+        tracing::info!("stop requested: waits in progress give up at their next poll");
+        self.stop.request();
+    }
+
     fn resources(&self) -> Vec<Arc<dyn Resource>> {
         #[allow(unused_mut)]
         let mut resources: Vec<Arc<dyn Resource>> =
-            vec![Arc::new(super::pipeline::Pipeline::new(self.clients.clone()))];
+            vec![Arc::new(super::pipeline::Pipeline::new(self.clients.clone(), self.stop.clone()))];
         #[cfg(feature = "test-resources")]
         resources.push(Arc::new(super::test_bucket::TestBucket::new(self.clients.clone())));
         resources

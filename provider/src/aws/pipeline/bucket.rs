@@ -10,8 +10,9 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
 };
 
+use super::names::NAME_TAG;
 use super::wait::aws_error;
-use crate::tfplugin::{Diagnostic, Diagnostics};
+use crate::tfplugin::{AttributePath, Diagnostic, Diagnostics};
 
 pub async fn exists(s3: &Client, name: &str) -> Result<bool, Diagnostics> {
     match s3.head_bucket().bucket(name).send().await {
@@ -33,6 +34,7 @@ pub async fn ensure(
         if !create {
             return Ok(arn);
         }
+        check_owner(s3, name, tags).await?;
     } else if !create {
         return Err(Diagnostic::error(
             "Egress bucket not found",
@@ -49,6 +51,9 @@ pub async fn ensure(
             );
         }
         request.send().await.map_err(|e| aws_error(&format!("CreateBucket {name}"), e))?;
+        // Tagged first: the tag is how a later apply knows the bucket is
+        // this pipeline's (see `check_owner`).
+        put_tags(s3, name, tags).await?;
     }
     // Applied on every converge: a created bucket keeps these settings.
     let rule = ServerSideEncryptionRule::builder()
@@ -83,21 +88,53 @@ pub async fn ensure(
         .send()
         .await
         .map_err(|e| aws_error("PutPublicAccessBlock", e))?;
-    if !tags.is_empty() {
-        let tag_set = tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| aws_error("Tag", e)))
-            .collect::<Result<Vec<_>, _>>()?;
-        s3.put_bucket_tagging()
-            .bucket(name)
-            .tagging(
-                Tagging::builder().set_tag_set(Some(tag_set)).build().map_err(|e| aws_error("Tagging", e))?,
-            )
-            .send()
-            .await
-            .map_err(|e| aws_error("PutBucketTagging", e))?;
-    }
+    put_tags(s3, name, tags).await?;
     Ok(arn)
+}
+
+async fn put_tags(s3: &Client, name: &str, tags: &BTreeMap<String, String>) -> Result<(), Diagnostics> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let tag_set = tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| aws_error("Tag", e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    s3.put_bucket_tagging()
+        .bucket(name)
+        .tagging(Tagging::builder().set_tag_set(Some(tag_set)).build().map_err(|e| aws_error("Tagging", e))?)
+        .send()
+        .await
+        .map_err(|e| aws_error("PutBucketTagging", e))?;
+    Ok(())
+}
+
+/// With `create = true`, a bucket that already exists is adopted only if
+/// this pipeline made it (an earlier apply that failed later, or a destroy
+/// that kept it): the pipeline would rewrite its encryption, public access
+/// block and tags, and `force_destroy` would delete it with its objects.
+async fn check_owner(s3: &Client, name: &str, tags: &BTreeMap<String, String>) -> Result<(), Diagnostics> {
+    let Some(pipeline) = tags.get(NAME_TAG) else { return Ok(()) };
+    let owner = match s3.get_bucket_tagging().bucket(name).send().await {
+        Ok(out) => out.tag_set().iter().find(|t| t.key() == NAME_TAG).map(|t| t.value().to_string()),
+        Err(e) if e.as_service_error().and_then(|s| s.meta().code()) == Some("NoSuchTagSet") => None,
+        Err(e) => return Err(aws_error(&format!("GetBucketTagging {name}"), e)),
+    };
+    if owner.as_ref() == Some(pipeline) {
+        return Ok(());
+    }
+    let found = match &owner {
+        Some(other) => format!("it belongs to the pipeline {other:?}"),
+        None => format!("it has no tag {NAME_TAG} = {pipeline:?}"),
+    };
+    Err(Diagnostic::error(
+        "Egress bucket already exists",
+        format!(
+            "egress_bucket.name {name:?} exists and was not created by this pipeline ({found}). With egress_bucket.create = true the pipeline would take it over (encryption, public access block, tags) and force_destroy would delete it with its objects. Set egress_bucket.create = false to use it as it is, or choose another name."
+        ),
+    )
+    .with_path(AttributePath::attr("egress_bucket").then_index(0).then_attr("name"))
+    .into())
 }
 
 /// Empties (every version) and deletes the bucket.

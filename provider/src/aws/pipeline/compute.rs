@@ -2,6 +2,7 @@
 //! update), read, and delete in AWS's order with waits.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_batch::Client;
@@ -283,9 +284,23 @@ pub async fn delete_compute_environment(
         .send()
         .await
         .map_err(|e| aws_error("DeleteComputeEnvironment", e))?;
+    // AWS marks an environment it cannot delete (its service role may not
+    // remove the ECS cluster, say) INVALID: once it was DELETING, that is
+    // final, and waiting out the timeout would only hide the reason.
+    let deleting_seen = AtomicBool::new(false);
     wait::until(&format!("deletion of compute environment {name}"), deadline, FIRST_POLL, || async {
         Ok(match describe_ce(batch, &name).await? {
             None => Poll::Ready(()),
+            Some(c) if c.status() == Some(&CeStatus::Deleting) => {
+                deleting_seen.store(true, Ordering::Relaxed);
+                Poll::Pending("DELETING".into())
+            }
+            Some(c) if c.status() == Some(&CeStatus::Invalid) && deleting_seen.load(Ordering::Relaxed) => {
+                Poll::Failed(format!(
+                    "AWS Batch marked {name} INVALID while deleting it: {}",
+                    c.status_reason().unwrap_or("no reason given")
+                ))
+            }
             Some(c) => Poll::Pending(format!("{:?}", c.status())),
         })
     })

@@ -27,6 +27,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 
 use super::clients::{AwsClients, ClientSlot};
+use super::stop::{self, StopSignal};
 use super::tags;
 use crate::tfplugin::conform;
 use crate::tfplugin::{
@@ -38,11 +39,12 @@ use spec::PipelineSpec;
 
 pub struct Pipeline {
     clients: ClientSlot,
+    stop: StopSignal,
 }
 
 impl Pipeline {
-    pub fn new(clients: ClientSlot) -> Self {
-        Pipeline { clients }
+    pub fn new(clients: ClientSlot, stop: StopSignal) -> Self {
+        Pipeline { clients, stop }
     }
 }
 
@@ -341,7 +343,8 @@ impl Resource for Pipeline {
                 };
             };
             let deadline = Instant::now() + spec.timeouts.delete;
-            let diagnostics = destroy(&clients, &req.prior, &spec, deadline).await;
+            let diagnostics =
+                stop::scoped(self.stop.clone(), destroy(&clients, &req.prior, &spec, deadline)).await;
             let new_state = if diagnostics.has_errors() { req.prior } else { Value::Null };
             return ApplyResponse { new_state, diagnostics, ..Default::default() };
         }
@@ -350,7 +353,8 @@ impl Resource for Pipeline {
             return ApplyResponse { new_state: req.prior, diagnostics: diags, ..Default::default() };
         };
         let timeout = if req.prior.is_null() { spec.timeouts.create } else { spec.timeouts.update };
-        let (parts, diagnostics) = converge(&clients, &spec, Instant::now() + timeout).await;
+        let deadline = Instant::now() + timeout;
+        let (parts, diagnostics) = stop::scoped(self.stop.clone(), converge(&clients, &spec, deadline)).await;
         let mut new_state = req.planned.clone();
         fill_state(&mut new_state, &spec, &parts, &resource_tags(&clients, &spec));
         // After a failed create, what was never made is null, not "known

@@ -40,7 +40,11 @@ fn tick(o: &mut Obj) {
     if o.settle_in > 0 {
         o.settle_in -= 1;
         if o.settle_in == 0 {
-            if o.status == "DELETING" {
+            if o.status == "DELETING" && o.invalid_reason.is_some() {
+                // AWS could not delete it (e.g. its service role may not
+                // remove the ECS cluster).
+                o.status = "INVALID";
+            } else if o.status == "DELETING" {
                 o.deleted = true;
             } else if o.invalid_reason.is_some() {
                 o.status = "INVALID";
@@ -306,6 +310,53 @@ async fn a_wait_gives_up_at_the_deadline_with_the_last_state() {
     assert!(d.summary.starts_with("Timed out waiting for job queue p-queue"), "{d:?}");
     assert!(d.detail.contains("Updating"), "{d:?}");
     assert!(!state.lock().unwrap().calls.contains(&"DeleteJobQueue".to_string()));
+}
+
+#[tokio::test]
+async fn a_stop_request_ends_a_wait_at_once_with_what_it_saw() {
+    let names = Names::new("p");
+    let state = Arc::new(Mutex::new(Batch::default()));
+    state.lock().unwrap().queues.insert(
+        names.job_queue(),
+        Obj { enabled: false, status: "UPDATING", settle_in: 10_000, deleted: false, invalid_reason: None },
+    );
+    let batch = client(&serve(state.clone()).await);
+    let signal = crate::aws::stop::StopSignal::default();
+    let requester = signal.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        requester.request();
+    });
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(600);
+    let err =
+        crate::aws::stop::scoped(signal, compute::delete_queue(&batch, &names, deadline)).await.unwrap_err();
+    let d = &err.0[0];
+    assert!(d.summary.starts_with("Stopped while waiting for job queue p-queue"), "{d:?}");
+    assert!(d.detail.contains("Updating"), "{d:?}");
+    // The sleep between polls is cut short: well under the 10 s poll cap.
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(!state.lock().unwrap().calls.contains(&"DeleteJobQueue".to_string()));
+}
+
+#[tokio::test]
+async fn an_environment_aws_cannot_delete_fails_with_its_reason_not_a_timeout() {
+    let names = Names::new("p");
+    let state = Arc::new(Mutex::new(Batch::default()));
+    let reason = "CLIENT_ERROR - not authorized to delete the ECS cluster";
+    state.lock().unwrap().environments.insert(
+        names.compute_environment(),
+        Obj { enabled: false, status: "VALID", settle_in: 0, deleted: false, invalid_reason: Some(reason) },
+    );
+    let batch = client(&serve(state.clone()).await);
+    let started = Instant::now();
+    let err = compute::delete_compute_environment(&batch, &names, started + Duration::from_secs(600))
+        .await
+        .unwrap_err();
+    let d = &err.0[0];
+    assert_eq!(d.summary, "deletion of compute environment p-ce failed", "{d:?}");
+    assert!(d.detail.contains("INVALID while deleting") && d.detail.contains(reason), "{d:?}");
+    assert!(started.elapsed() < Duration::from_secs(60));
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use crate::aws::stop::StopSignal;
 use crate::tfplugin::{Diagnostic, Diagnostics};
 
 /// What one poll saw.
@@ -26,6 +27,19 @@ where
     Fut: Future<Output = Result<Poll<T>, Diagnostics>>,
 {
     let mut interval = first;
+    let stop = crate::aws::stop::current();
+    let stopped = |last: &str| -> Diagnostics {
+        Diagnostic::error(
+            format!("Stopped while waiting for {what}"),
+            format!(
+                "Terraform asked the provider to stop (interrupted). Last state: {last}. What exists so far is kept in the state; apply again to finish."
+            ),
+        )
+        .into()
+    };
+    if stop.as_ref().is_some_and(StopSignal::is_requested) {
+        return Err(stopped("not checked"));
+    }
     loop {
         let last = match check().await? {
             Poll::Ready(v) => return Ok(v),
@@ -41,7 +55,13 @@ where
             )
             .into());
         }
-        tokio::time::sleep(interval).await;
+        match &stop {
+            Some(stop) => tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                () = stop.requested() => return Err(stopped(&last)),
+            },
+            None => tokio::time::sleep(interval).await,
+        }
         interval = (interval * 2).min(Duration::from_secs(10));
     }
 }
