@@ -372,6 +372,27 @@ async fn ec2_pipeline_on_an_existing_file_system_with_force_destroy() {
     let again = tf.run(&["plan", "-detailed-exitcode"]).unwrap();
     assert_eq!(again.code, 0, "{}", again.text());
 
+    // An EC2 pipeline on the user's file system imports cleanly too (AWS
+    // reports instance types and allocation strategy the config leaves out;
+    // the file system's own throughput mode is not the pipeline's setting).
+    // force_destroy lives only in Terraform: the import has its default;
+    // a queue on defaults imports as no `queue` block.
+    let imported = f.dir();
+    let import_config =
+        config(&f, &o).replace("force_destroy = true", "").replace("  queue {\n    priority = 1\n  }\n", "");
+    imported
+        .write(
+            "main.tf",
+            &format!("{import_config}\nimport {{\n  to = batch_pipeline.p\n  id = \"genomics\"\n}}\n"),
+        )
+        .unwrap();
+    let import_plan = imported.ok(&["plan"]).unwrap();
+    assert!(
+        import_plan.stdout.contains("1 to import, 0 to add, 0 to change, 0 to destroy"),
+        "{}",
+        import_plan.text()
+    );
+
     // Forced replacement: the compute type cannot change in place.
     o.compute = "FARGATE";
     tf.write("main.tf", &config(&f, &o)).unwrap();

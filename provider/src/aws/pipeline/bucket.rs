@@ -52,8 +52,13 @@ pub async fn ensure(
         }
         request.send().await.map_err(|e| aws_error(&format!("CreateBucket {name}"), e))?;
         // Tagged first: the tag is how a later apply knows the bucket is
-        // this pipeline's (see `check_owner`).
-        put_tags(s3, name, tags).await?;
+        // this pipeline's (see `check_owner`). An untagged bucket would be
+        // refused by every retry, so if tagging fails the bucket, still
+        // empty, goes again.
+        if let Err(d) = put_tags(s3, name, tags).await {
+            let _ = s3.delete_bucket().bucket(name).send().await;
+            return Err(d);
+        }
     }
     // Applied on every converge: a created bucket keeps these settings.
     let rule = ServerSideEncryptionRule::builder()
@@ -109,17 +114,31 @@ async fn put_tags(s3: &Client, name: &str, tags: &BTreeMap<String, String>) -> R
     Ok(())
 }
 
+/// The pipeline a bucket belongs to: its `batch-pipeline:name` tag.
+async fn owner_of(s3: &Client, name: &str) -> Result<Option<String>, Diagnostics> {
+    match s3.get_bucket_tagging().bucket(name).send().await {
+        Ok(out) => Ok(out.tag_set().iter().find(|t| t.key() == NAME_TAG).map(|t| t.value().to_string())),
+        Err(e) if e.as_service_error().and_then(|s| s.meta().code()) == Some("NoSuchTagSet") => Ok(None),
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+        Err(e) => Err(aws_error(&format!("GetBucketTagging {name}"), e)),
+    }
+}
+
+/// Whether the bucket exists and belongs to the pipeline `pipeline`.
+pub async fn owned_by(s3: &Client, name: &str, pipeline: &str) -> Result<bool, Diagnostics> {
+    if !exists(s3, name).await? {
+        return Ok(false);
+    }
+    Ok(owner_of(s3, name).await?.as_deref() == Some(pipeline))
+}
+
 /// With `create = true`, a bucket that already exists is adopted only if
 /// this pipeline made it (an earlier apply that failed later, or a destroy
 /// that kept it): the pipeline would rewrite its encryption, public access
 /// block and tags, and `force_destroy` would delete it with its objects.
 async fn check_owner(s3: &Client, name: &str, tags: &BTreeMap<String, String>) -> Result<(), Diagnostics> {
     let Some(pipeline) = tags.get(NAME_TAG) else { return Ok(()) };
-    let owner = match s3.get_bucket_tagging().bucket(name).send().await {
-        Ok(out) => out.tag_set().iter().find(|t| t.key() == NAME_TAG).map(|t| t.value().to_string()),
-        Err(e) if e.as_service_error().and_then(|s| s.meta().code()) == Some("NoSuchTagSet") => None,
-        Err(e) => return Err(aws_error(&format!("GetBucketTagging {name}"), e)),
-    };
+    let owner = owner_of(s3, name).await?;
     if owner.as_ref() == Some(pipeline) {
         return Ok(());
     }

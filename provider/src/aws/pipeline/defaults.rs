@@ -81,6 +81,11 @@ fn fill_unset(planned: &mut Value, config: &Value, defaults: &[(&str, Value)]) {
     }
 }
 
+/// The default of a defaulted attribute.
+pub fn default_of(block: &str, attribute: &str) -> Option<Value> {
+    defaults_of(block).into_iter().find(|(name, _)| *name == attribute).map(|(_, v)| v)
+}
+
 /// The names that are defaulted (schema marks them optional + computed).
 pub fn is_defaulted(block: &str, attribute: &str) -> bool {
     defaults_of(block).iter().any(|(name, _)| *name == attribute)

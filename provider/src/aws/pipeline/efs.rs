@@ -35,10 +35,7 @@ fn tags_with_name(tags: &BTreeMap<String, String>, name: &str) -> BTreeMap<Strin
 }
 
 fn efs_tags(tags: &BTreeMap<String, String>, name: &str) -> Result<Vec<Tag>, Diagnostics> {
-    tags_with_name(tags, name)
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| aws_error("Tag", e)))
-        .collect()
+    tagging::efs_tag_list(&tags_with_name(tags, name))
 }
 
 async fn describe_fs_by_id(efs: &Client, id: &str) -> Result<Option<FileSystemDescription>, Diagnostics> {
@@ -193,7 +190,11 @@ fn check_adoptable(fs: &FileSystemDescription, names: &Names, spec: &Efs) -> Res
             spec.performance_mode
         ));
     }
-    if let Some(wanted) = &spec.kms_key_id {
+    // An alias cannot be compared without asking KMS (EFS reports the
+    // key's ARN), so only a key id or key ARN is checked.
+    if let Some(wanted) =
+        spec.kms_key_id.as_ref().filter(|k| !k.starts_with("alias/") && !k.contains(":alias/"))
+    {
         let actual = fs.kms_key_id().unwrap_or_default();
         // AWS reports the key's ARN; the configuration may give its id.
         if actual != wanted && !actual.ends_with(&format!("/{wanted}")) {
@@ -206,11 +207,10 @@ fn check_adoptable(fs: &FileSystemDescription, names: &Names, spec: &Efs) -> Res
     Err(Diagnostic::error(
         "Kept file system does not match",
         format!(
-            "EFS file system {id} (creation token {:?}) was kept from an earlier pipeline named {:?}, and this pipeline would use it, but its {}. These cannot change on an existing file system. Copy out what you need and delete it (make cleanup-retained NAME={}), or set efs.file_system_id to use it as it is.",
+            "EFS file system {id} (creation token {:?}) was kept from an earlier pipeline named {:?}, and this pipeline would use it, but its {}. These cannot change on an existing file system. Copy out what you need and delete that one file system (delete its mount targets and access points, then `aws efs delete-file-system --file-system-id {id}`), or set efs.file_system_id = {id:?} to use it as it is.",
             names.efs_creation_token(),
             names.pipeline,
             differences.join("; "),
-            names.pipeline,
         ),
     )
     .with_path(AttributePath::attr("efs").then_index(0))

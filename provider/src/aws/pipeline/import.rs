@@ -8,7 +8,7 @@ use aws_sdk_batch::types::{JobDefinition, JqState, ResourceType};
 use super::jobdefs::{self, RESERVED_ENV, SETTINGS_PARAMETER};
 use super::names::{NAME_TAG, Names};
 use super::spec::PipelineSpec;
-use super::{Parts, bucket, compute, efs, fill_state, resource_tags};
+use super::{Parts, bucket, compute, defaults, efs, fill_state, resource_tags, set_in_block};
 use crate::aws::clients::AwsClients;
 use crate::tfplugin::{Diagnostic, Diagnostics, Number, Schema, Value};
 
@@ -64,14 +64,6 @@ async fn observe(
         parts.egress_bucket_arn = Some(format!("arn:aws:s3:::{}", spec.egress_bucket.name));
     }
     Ok((parts, defs, queue, max_vcpus))
-}
-
-fn set_in_block(state: &mut Value, block: &str, attr: &str, value: Value) {
-    if let Some(Value::List(items)) = state.get_mut(block)
-        && let Some(first) = items.first_mut()
-    {
-        first.set_attr(attr, value);
-    }
 }
 
 fn image_of(def: &JobDefinition) -> Option<String> {
@@ -252,10 +244,10 @@ pub async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Resul
             ("security_group_ids", strings(resources.map(|r| r.security_group_ids()).unwrap_or_default())),
             (
                 "instance_types",
-                if fargate {
-                    Value::Null
-                } else {
-                    strings(resources.map(|r| r.instance_types()).unwrap_or_default())
+                match resources.map(|r| r.instance_types()).unwrap_or_default() {
+                    // What create sends for none given.
+                    types if fargate || types == ["optimal"] => Value::Null,
+                    types => strings(types),
                 },
             ),
             (
@@ -266,7 +258,9 @@ pub async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Resul
                 "allocation_strategy",
                 resources
                     .and_then(|r| r.allocation_strategy())
-                    .map(|s| Value::string(s.as_str()))
+                    .map(|s| s.as_str())
+                    .filter(|s| *s != "BEST_FIT_PROGRESSIVE")
+                    .map(Value::string)
                     .unwrap_or(Value::Null),
             ),
             (
@@ -325,8 +319,11 @@ pub async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Resul
         ("mount_path", unless_default(mount_path, "/mnt/efs".to_string(), Value::string)),
     ];
     if let Some(fs_id) = &fs_id {
+        // Only the pipeline's own file system was shaped by these settings
+        // (a configured one is used as it is, and they are ignored).
         if let Ok(out) = clients.efs.describe_file_systems().file_system_id(fs_id).send().await
             && let Some(fs) = out.file_systems().first()
+            && fs.creation_token() == names.efs_creation_token()
         {
             efs_attrs.push(("performance_mode", Value::string(fs.performance_mode().as_str())));
             efs_attrs.push((
@@ -334,6 +331,12 @@ pub async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Resul
                 fs.throughput_mode().map(|t| Value::string(t.as_str())).unwrap_or(Value::Null),
             ));
             efs_attrs.push(("kms_key_id", fs.kms_key_id().map(Value::string).unwrap_or(Value::Null)));
+        } else {
+            // A file system the user brought: the settings are not read
+            // from it, so they show their defaults, as planned.
+            for attr in ["performance_mode", "throughput_mode"] {
+                efs_attrs.push((attr, defaults::default_of("efs", attr).unwrap_or(Value::Null)));
+            }
         }
         if let Some(target) = efs::mount_targets(&clients.efs, fs_id).await?.first() {
             let groups = clients

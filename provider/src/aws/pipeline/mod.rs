@@ -99,12 +99,8 @@ fn fill_state(state: &mut Value, spec: &PipelineSpec, parts: &Parts, tags_all: &
         set_file_system_id(state, Value::string(id));
     }
     // The mount targets' groups: the configured ones, else the compute's.
-    if let Some(Value::List(efs)) = state.get_mut("efs")
-        && let Some(block) = efs.first_mut()
-    {
-        let groups = spec.efs.security_group_ids.iter().map(Value::string).collect();
-        block.set_attr("security_group_ids", Value::Set(groups));
-    }
+    let groups = spec.efs.security_group_ids.iter().map(Value::string).collect();
+    set_in_block(state, "efs", "security_group_ids", Value::Set(groups));
 }
 
 /// Whether the configuration names an existing file system.
@@ -113,11 +109,60 @@ fn configured_file_system(config: &Value) -> bool {
 }
 
 fn set_file_system_id(state: &mut Value, id: Value) {
-    if let Some(Value::List(efs)) = state.get_mut("efs")
-        && let Some(block) = efs.first_mut()
+    set_in_block(state, "efs", "file_system_id", id);
+}
+
+/// Sets `attr` in the only element of the list block `block`.
+fn set_in_block(state: &mut Value, block: &str, attr: &str, value: Value) {
+    if let Some(Value::List(items)) = state.get_mut(block)
+        && let Some(first) = items.first_mut()
     {
-        block.set_attr("file_system_id", id);
+        first.set_attr(attr, value);
     }
+}
+
+/// The first element's `attr` of the list block `block`.
+fn in_block<'v>(value: &'v Value, block: &str, attr: &str) -> &'v Value {
+    value.get(block).elements().first().map(|b| b.get(attr)).unwrap_or(&Value::Null)
+}
+
+/// Replacements that are not: a force-new setting whose prior and planned
+/// values mean the same to AWS.
+/// - `efs.security_group_ids` null on both sides: a state from before the
+///   setting was computed, where null meant the compute groups.
+/// - `efs.file_system_id` left out: the id of the pipeline's own file
+///   system is computed, and a new one (made again after it was deleted)
+///   replaces nothing.
+/// - `efs` settings that only shape a file system the pipeline creates,
+///   with `file_system_id` given: nothing is created from them.
+/// - `instance_types` / `allocation_strategy` null on one side and AWS's
+///   value for null (`["optimal"]`, `BEST_FIT_PROGRESSIVE`) on the other.
+fn drop_equivalent_replacements(paths: &mut Vec<AttributePath>, config: &Value, prior: &Value) {
+    let efs = |attr: &str| AttributePath::attr("efs").then_index(0).then_attr(attr);
+    let compute = |attr: &str| AttributePath::attr("compute").then_index(0).then_attr(attr);
+    let mut equivalent = Vec::new();
+    if in_block(config, "efs", "security_group_ids").is_null()
+        && in_block(prior, "efs", "security_group_ids").is_null()
+    {
+        equivalent.push(efs("security_group_ids"));
+    }
+    if configured_file_system(config) {
+        equivalent.extend(["performance_mode", "kms_key_id"].map(efs));
+    } else {
+        equivalent.push(efs("file_system_id"));
+    }
+    // Null and AWS's value for it, either way round.
+    let same_or_default = |attr: &str, default: &Value| {
+        let (before, after) = (in_block(prior, "compute", attr), in_block(config, "compute", attr));
+        [before, after].iter().all(|v| v.is_null() || v.equals(default))
+    };
+    if same_or_default("instance_types", &Value::Set(vec![Value::string("optimal")])) {
+        equivalent.push(compute("instance_types"));
+    }
+    if same_or_default("allocation_strategy", &Value::string("BEST_FIT_PROGRESSIVE")) {
+        equivalent.push(compute("allocation_strategy"));
+    }
+    paths.retain(|p| !equivalent.contains(p));
 }
 
 fn resource_tags(clients: &AwsClients, spec: &PipelineSpec) -> BTreeMap<String, String> {
@@ -211,9 +256,12 @@ async fn destroy(clients: &AwsClients, state: &Value, spec: &PipelineSpec, deadl
             }
         }
         let bucket = &spec.egress_bucket;
-        if bucket.create && spec.force_destroy {
+        // Only a bucket this pipeline made: a create refused someone
+        // else's bucket, but its state still says `create`.
+        let ours = bucket.create && bucket::owned_by(&clients.s3, &bucket.name, &spec.name).await?;
+        if ours && spec.force_destroy {
             bucket::delete(&clients.s3, &bucket.name).await?;
-        } else if bucket.create && bucket::exists(&clients.s3, &bucket.name).await? {
+        } else if ours {
             kept.push(format!("S3 bucket {}", bucket.name));
         }
         let mut diags = Diagnostics::new();
@@ -256,6 +304,12 @@ impl Resource for Pipeline {
             return PlanResponse { planned, diagnostics, ..Default::default() };
         }
         defaults::plan_defaults(&mut planned, &req.config);
+        // Mount target groups left out are the compute groups (as apply
+        // resolves them), not the prior value Terraform proposes.
+        if in_block(&req.config, "efs", "security_group_ids").is_null() {
+            let compute_groups = in_block(&planned, "compute", "security_group_ids").clone();
+            set_in_block(&mut planned, "efs", "security_group_ids", compute_groups);
+        }
         if req.prior.is_null() {
             conform::mark_computed_unknown(&schema.block, &mut planned);
         } else {
@@ -314,12 +368,7 @@ impl Resource for Pipeline {
             planned.set_attr("run_config", Value::unknown());
         }
         let mut requires_replace = conform::requires_replace(&schema.block, &req.prior, &planned);
-        if !configured_file_system(&req.config) {
-            // The id of a file system the pipeline made is computed: a new
-            // one (made again after it was deleted) replaces nothing.
-            let id_path = AttributePath::attr("efs").then_index(0).then_attr("file_system_id");
-            requires_replace.retain(|p| *p != id_path);
-        }
+        drop_equivalent_replacements(&mut requires_replace, &req.config, &req.prior);
         PlanResponse { planned, requires_replace, diagnostics, ..Default::default() }
     }
 

@@ -570,6 +570,13 @@ fn read_efs(r: &mut Reader<'_>, compute: &Compute) -> Efs {
     }
     efs.kms_key_id = e.string("kms_key_id");
     let sgs = e.strings("security_group_ids");
+    if e.raw("security_group_ids").is_some() && sgs.is_empty() {
+        e.fail(
+            "security_group_ids",
+            "No security groups",
+            "Give at least one, or leave security_group_ids out to use the compute security groups.".into(),
+        );
+    }
     if !sgs.is_empty() {
         efs.security_group_ids = sgs;
     }

@@ -89,10 +89,7 @@ pub async fn sync_efs(
             .map_err(|e| aws_error("UntagResource", e))?;
     }
     if !set.is_empty() {
-        let tags = set
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| aws_error("Tag", e)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let tags = efs_tag_list(&set)?;
         efs.tag_resource()
             .resource_id(id)
             .set_tags(Some(tags))
@@ -101,6 +98,13 @@ pub async fn sync_efs(
             .map_err(|e| aws_error("TagResource", e))?;
     }
     Ok(())
+}
+
+/// Tags as EFS takes them.
+pub fn efs_tag_list(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, Diagnostics> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| aws_error("Tag", e)))
+        .collect()
 }
 
 #[cfg(test)]
