@@ -123,7 +123,9 @@ data "aws_iam_policy_document" "job" {
 
   statement {
     sid       = "ListEgressPrefix"
-    actions   = ["s3:ListBucket", "s3:ListBucketMultipartUploads"]
+    # ListBucketMultipartUploads has no s3:prefix key, so it cannot share
+    # this condition (and egress lists no uploads).
+    actions   = ["s3:ListBucket"]
     resources = [local.egress_bucket_arn]
     condition {
       test     = "StringLike"

@@ -5,6 +5,9 @@
 # version) and CloudWatch log groups, found by the `batch-pipeline:name` tag
 # the provider and the module put on everything.
 #
+# A pipeline that is still deployed (its compute environment exists) is
+# skipped whole, with a message: run terraform destroy first.
+#
 # It also lists the module's KMS key (tagged the same way; also found through
 # the kept file systems and buckets it encrypts, and alias/batch-pipeline/NAME).
 # Destroy schedules that key for deletion while the kept data still needs it:
@@ -67,7 +70,7 @@ awsr resourcegroupstaggingapi get-resources \
   --query "ResourceTagMappingList[].[ResourceARN, Tags[?Key=='$TAG_KEY'].Value | [0]]" \
   >"$tmp/found"
 
-: >"$tmp/fs"; : >"$tmp/buckets"; : >"$tmp/logs"; : >"$tmp/keyids"; : >"$tmp/keys"
+: >"$tmp/fs"; : >"$tmp/buckets"; : >"$tmp/logs"; : >"$tmp/keyids"; : >"$tmp/keys"; : >"$tmp/live"
 # A KMS key id (or ARN) that may be the pipeline's key; checked below.
 key_candidate() {
   case "$1" in
@@ -100,8 +103,25 @@ while IFS="$(printf '\t')" read -r arn pipeline; do
       fi ;;
     arn:*:kms:*:key/*)
       key_candidate "$arn" ;;
+    arn:*:batch:*:compute-environment/*)
+      # A pipeline that still has its compute environment is deployed:
+      # nothing of it is "retained", and all of it is in use.
+      ce=${arn##*/}
+      status=$(awsr batch describe-compute-environments --compute-environments "$ce" \
+        --query 'computeEnvironments[0].status' 2>/dev/null || true)
+      case "$status" in ""|None|DELETED) ;; *) printf '%s\n' "$pipeline" >>"$tmp/live" ;; esac ;;
   esac
 done <"$tmp/found"
+# Leave out everything of a deployed pipeline (its files hold "<x>\t<pipeline>").
+if [ -s "$tmp/live" ]; then
+  sort -u "$tmp/live" | while read -r live; do
+    echo "skipped pipeline $live: it is still deployed (its compute environment exists); run terraform destroy first" >&2
+  done
+  for list in fs buckets logs; do
+    awk -F '\t' 'NR == FNR { live[$1] = 1; next } !($2 in live)' "$tmp/live" "$tmp/$list" >"$tmp/$list.kept"
+    mv "$tmp/$list.kept" "$tmp/$list"
+  done
+fi
 if [ -n "$name" ]; then
   # Before destroy (or a destroy that stopped early) the alias still names it.
   key_candidate "$(awsr kms describe-key --key-id "alias/batch-pipeline/$name" --query 'KeyMetadata.KeyId' 2>/dev/null || true)"
@@ -112,6 +132,8 @@ for key in $(sort -u "$tmp/keyids"); do
   owner=$(awsr kms list-resource-tags --key-id "$key" --query "Tags[?TagKey=='$TAG_KEY'].TagValue | [0]" 2>/dev/null) || continue
   case "$owner" in ""|None) continue ;; esac
   [ -z "$name" ] || [ "$owner" = "$name" ] || continue
+  # The key of a deployed pipeline is in use.
+  if grep -qxF "$owner" "$tmp/live"; then continue; fi
   meta=$(awsr kms describe-key --key-id "$key" --query 'KeyMetadata.[KeyState, DeletionDate]' 2>/dev/null) || continue
   state=$(printf '%s\n' "$meta" | cut -f1)
   when=$(printf '%s\n' "$meta" | cut -f2)
