@@ -122,7 +122,7 @@ data "aws_iam_policy_document" "job" {
   }
 
   statement {
-    sid       = "ListEgressPrefix"
+    sid = "ListEgressPrefix"
     # ListBucketMultipartUploads has no s3:prefix key, so it cannot share
     # this condition (and egress lists no uploads).
     actions   = ["s3:ListBucket"]
