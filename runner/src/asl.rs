@@ -26,10 +26,25 @@ pub struct Machine {
 #[derive(Debug)]
 pub enum State {
     Task(Task),
-    Choice { choices: Vec<ChoiceRule>, default: Option<String> },
-    Wait { seconds: u64, next: Option<String> },
+    Choice {
+        choices: Vec<ChoiceRule>,
+        default: Option<String>,
+    },
+    Wait {
+        seconds: u64,
+        next: Option<String>,
+    },
+    /// A fixed `Result` put at `ResultPath` (no InputPath/Parameters).
+    Pass {
+        result: Value,
+        result_path: Option<JsonPath>,
+        next: Option<String>,
+    },
     Succeed,
-    Fail { error: Option<String>, cause: Option<Cause> },
+    Fail {
+        error: Option<String>,
+        cause: Option<Cause>,
+    },
 }
 
 #[derive(Debug)]
@@ -84,6 +99,8 @@ pub struct ChoiceRule {
 pub enum Test {
     StringEquals(String),
     BooleanEquals(bool),
+    /// Whether the Variable's path matches anything.
+    IsPresent(bool),
 }
 
 /// Whether an `ErrorEquals` list matches `error` (`States.ALL` matches
@@ -299,11 +316,13 @@ fn parse_choice(name: &str, obj: &serde_json::Map<String, Value>) -> Result<Stat
     {
         let o = rule.as_object().ok_or_else(|| err(name, format!("Choices[{i}] must be an object")))?;
         for key in o.keys() {
-            if !["Variable", "StringEquals", "BooleanEquals", "Next", "Comment"].contains(&key.as_str()) {
+            if !["Variable", "StringEquals", "BooleanEquals", "IsPresent", "Next", "Comment"]
+                .contains(&key.as_str())
+            {
                 return Err(err(
                     name,
                     format!(
-                        "Choices[{i}]: comparison {key:?} is not supported by the local runner (only Variable with StringEquals or BooleanEquals)"
+                        "Choices[{i}]: comparison {key:?} is not supported by the local runner (only Variable with StringEquals, BooleanEquals or IsPresent)"
                     ),
                 ));
             }
@@ -312,14 +331,15 @@ fn parse_choice(name: &str, obj: &serde_json::Map<String, Value>) -> Result<Stat
             .get("Variable")
             .and_then(Value::as_str)
             .ok_or_else(|| err(name, format!("Choices[{i}] needs Variable")))?;
-        let test = match (o.get("StringEquals"), o.get("BooleanEquals")) {
-            (Some(Value::String(s)), None) => Test::StringEquals(s.clone()),
-            (None, Some(Value::Bool(b))) => Test::BooleanEquals(*b),
+        let test = match (o.get("StringEquals"), o.get("BooleanEquals"), o.get("IsPresent")) {
+            (Some(Value::String(s)), None, None) => Test::StringEquals(s.clone()),
+            (None, Some(Value::Bool(b)), None) => Test::BooleanEquals(*b),
+            (None, None, Some(Value::Bool(b))) => Test::IsPresent(*b),
             _ => {
                 return Err(err(
                     name,
                     format!(
-                        "Choices[{i}] needs exactly one of StringEquals (string) or BooleanEquals (bool)"
+                        "Choices[{i}] needs exactly one of StringEquals (string), BooleanEquals or IsPresent (bool)"
                     ),
                 ));
             }
@@ -350,6 +370,14 @@ fn parse_state(name: &str, v: &Value) -> Result<State, DefinitionError> {
             })?;
             Ok(State::Wait { seconds, next: next_or_end(name, obj)? })
         }
+        "Pass" => {
+            check_fields(name, obj, &["Type", "Comment", "Result", "ResultPath", "Next", "End"], "a Pass")?;
+            Ok(State::Pass {
+                result: obj.get("Result").cloned().unwrap_or(Value::Null),
+                result_path: result_path(name, obj.get("ResultPath"))?,
+                next: next_or_end(name, obj)?,
+            })
+        }
         "Succeed" => {
             check_fields(name, obj, &["Type", "Comment"], "a Succeed")?;
             Ok(State::Succeed)
@@ -369,7 +397,7 @@ fn parse_state(name: &str, v: &Value) -> Result<State, DefinitionError> {
         other => Err(err(
             name,
             format!(
-                "state type {other:?} is not supported by the local runner (Task, Choice, Wait, Succeed, Fail)"
+                "state type {other:?} is not supported by the local runner (Task, Choice, Wait, Pass, Succeed, Fail)"
             ),
         )),
     }
@@ -446,8 +474,9 @@ mod tests {
         let def = json!({"StartAt": "A", "States": {"A": {"Type": "Map", "End": true}}});
         let e = Machine::from_json(&def).unwrap_err().to_string();
         assert!(e.contains("\"A\"") && e.contains("Map"), "{e}");
-        let def = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}});
-        assert!(Machine::from_json(&def).unwrap_err().to_string().contains("Pass"));
+        let def = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {}, "End": true}}});
+        let e = Machine::from_json(&def).unwrap_err().to_string();
+        assert!(e.contains("Parameters") && e.contains("\"A\""), "{e}");
         let def = json!({"StartAt": "A", "States": {"A": {"Type": "Wait", "Seconds": 1, "InputPath": "$", "End": true}}});
         let e = Machine::from_json(&def).unwrap_err().to_string();
         assert!(e.contains("InputPath") && e.contains("\"A\""), "{e}");

@@ -91,6 +91,15 @@ async fn run<E: Effects>(machine: &Machine, mut input: Value, mut context: Value
                 effects.wait(*seconds).await;
                 next.clone()
             }
+            State::Pass { result, result_path, next } => {
+                if let Some(path) = result_path {
+                    input = match path.set(input.clone(), result.clone()) {
+                        Ok(v) => v,
+                        Err(e) => return fail(&name, StatesError::new("States.Runtime", e), &input),
+                    };
+                }
+                next.clone()
+            }
             State::Choice { choices, default } => {
                 // Rules in order; a Variable that matches nothing is a
                 // States.Runtime failure, as in Step Functions (not a rule
@@ -98,6 +107,13 @@ async fn run<E: Effects>(machine: &Machine, mut input: Value, mut context: Value
                 let mut hit = None;
                 for c in choices {
                     let root = if c.variable.context { &context } else { &input };
+                    if let Test::IsPresent(wanted) = c.test {
+                        if c.variable.get(root).is_some() == wanted {
+                            hit = Some(c);
+                            break;
+                        }
+                        continue;
+                    }
                     let Some(v) = c.variable.get(root) else {
                         return fail(
                             &name,
@@ -114,6 +130,7 @@ async fn run<E: Effects>(machine: &Machine, mut input: Value, mut context: Value
                     let matched = match &c.test {
                         Test::StringEquals(s) => v.as_str() == Some(s.as_str()),
                         Test::BooleanEquals(b) => v.as_bool() == Some(*b),
+                        Test::IsPresent(_) => false, // decided above
                     };
                     if matched {
                         hit = Some(c);
@@ -350,5 +367,29 @@ mod tests {
         )
         .await;
         assert!(matches!(&out, Outcome::Succeeded { state, .. } if state == "Yes"), "{out:?}");
+    }
+
+    /// IsPresent tells a missing path from one that is merely false, and a
+    /// Pass puts its Result in place: how the definition fills in an
+    /// absent `overrides`.
+    #[tokio::test]
+    async fn is_present_and_pass_fill_in_a_missing_field() {
+        let m = Machine::from_json(&json!({
+            "StartAt": "C",
+            "States": {
+                "C": {"Type": "Choice", "Choices": [{"Variable": "$.overrides", "IsPresent": true, "Next": "Done"}], "Default": "Fill"},
+                "Fill": {"Type": "Pass", "Result": {}, "ResultPath": "$.overrides", "Next": "Done"},
+                "Done": {"Type": "Succeed"}
+            }
+        }))
+        .unwrap();
+        let out = execute(&m, json!({"config": 1}), json!({}), &fake(vec![])).await;
+        assert!(
+            matches!(&out, Outcome::Succeeded { output, .. } if *output == json!({"config": 1, "overrides": {}})),
+            "{out:?}"
+        );
+        let given = json!({"config": 1, "overrides": {"run_id": "r"}});
+        let out = execute(&m, given.clone(), json!({}), &fake(vec![])).await;
+        assert!(matches!(&out, Outcome::Succeeded { output, .. } if *output == given), "{out:?}");
     }
 }

@@ -99,8 +99,16 @@ pub fn definition(input: &DefinitionInput<'_>) -> Json {
     json!({
         "Comment": "One batch_pipeline run: prep, three N_TO_N array jobs, watcher loop.",
         "TimeoutSeconds": input.timeout_seconds,
-        "StartAt": "Prep",
+        "StartAt": "HasOverrides",
         "States": {
+            // `overrides` may be left out of the execution input: Prep's
+            // `$.overrides` would otherwise fail with States.Runtime.
+            "HasOverrides": {
+                "Type": "Choice",
+                "Choices": [ { "Variable": "$.overrides", "IsPresent": true, "Next": "Prep" } ],
+                "Default": "NoOverrides"
+            },
+            "NoOverrides": { "Type": "Pass", "Result": {}, "ResultPath": "$.overrides", "Next": "Prep" },
             "Prep": {
                 "Type": "Task",
                 "Resource": "arn:aws:states:::lambda:invoke",
