@@ -355,6 +355,19 @@ async fn ec2_pipeline_on_an_existing_file_system_with_force_destroy() {
     let existing =
         f.efs.create_file_system().creation_token("users-own").encrypted(true).send().await.unwrap();
     let existing_id = existing.file_system_id().to_string();
+    // One mount target is the user's already; the pipeline adds the other.
+    let subnets: Vec<String> =
+        f.net["subnet_ids"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+    let users_mount_target = f
+        .efs
+        .create_mount_target()
+        .file_system_id(&existing_id)
+        .subnet_id(&subnets[0])
+        .send()
+        .await
+        .unwrap()
+        .mount_target_id()
+        .to_string();
     assert_eq!(f.instance_profile(), "arn:aws:iam::123456789012:instance-profile/ecsInstanceRole");
     let tf = f.dir();
     let efs_extra = format!("file_system_id = \"{existing_id}\"");
@@ -417,6 +430,11 @@ async fn ec2_pipeline_on_an_existing_file_system_with_force_destroy() {
     assert!(!f.bucket_exists("genomics-results").await);
     assert!(f.file_systems().await.contains(&existing_id));
     assert!(f.ce("genomics-ce").await.is_none());
+    // The mount target the pipeline added is gone (so its subnet and
+    // security group can go); the user's stays.
+    let mts = f.efs.describe_mount_targets().file_system_id(&existing_id).send().await.unwrap();
+    let left: Vec<&str> = mts.mount_targets().iter().map(|m| m.mount_target_id()).collect();
+    assert_eq!(left, vec![users_mount_target.as_str()]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

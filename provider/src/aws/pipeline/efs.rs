@@ -96,15 +96,17 @@ pub async fn ensure(
     subnet_ids: &[String],
     tags: &BTreeMap<String, String>,
     deadline: Instant,
+    added: &mut Vec<String>,
 ) -> Result<EfsParts, (Option<String>, Diagnostics)> {
     let fs_id = find_or_create_file_system(efs, names, spec, tags).await.map_err(|d| (None, d))?;
     // From here on the id goes into the state whatever happens, so a
     // destroy finds the file system.
     let keep_id = |d: Diagnostics| (Some(fs_id.clone()), d);
     let fs = wait_fs_available(efs, &fs_id, deadline).await.map_err(keep_id)?;
-    let mount_target_ids = ensure_mount_targets(efs, &fs_id, subnet_ids, &spec.security_group_ids, deadline)
-        .await
-        .map_err(keep_id)?;
+    let mount_target_ids =
+        ensure_mount_targets(efs, &fs_id, subnet_ids, &spec.security_group_ids, deadline, added)
+            .await
+            .map_err(keep_id)?;
     let ap = ensure_access_point(efs, names, spec, &fs_id, tags, deadline).await.map_err(keep_id)?;
     Ok(EfsParts {
         file_system_id: fs_id.clone(),
@@ -223,6 +225,7 @@ async fn ensure_mount_targets(
     subnet_ids: &[String],
     security_groups: &[String],
     deadline: Instant,
+    added: &mut Vec<String>,
 ) -> Result<Vec<String>, Diagnostics> {
     let covered: Vec<String> =
         mount_targets(efs, fs_id).await?.iter().map(|m| m.subnet_id().to_string()).collect();
@@ -235,7 +238,7 @@ async fn ensure_mount_targets(
             .send()
             .await
         {
-            Ok(_) => {}
+            Ok(made) => added.push(made.mount_target_id().to_string()),
             // Another subnet in the same availability zone already has one:
             // jobs in this subnet reach EFS through it.
             Err(e) if e.as_service_error().is_some_and(|s| s.is_mount_target_conflict()) => {}
@@ -374,6 +377,33 @@ pub async fn delete_mount_targets(efs: &Client, fs_id: &str, deadline: Instant) 
             Poll::Ready(())
         } else {
             Poll::Pending("deleting".into())
+        })
+    })
+    .await
+}
+
+/// Deletes these mount targets of the file system (those still there)
+/// and waits for them to go: the ones the pipeline added to a file system
+/// the user brought.
+pub async fn delete_added_mount_targets(
+    efs: &Client,
+    fs_id: &str,
+    ids: &[String],
+    deadline: Instant,
+) -> Result<(), Diagnostics> {
+    let ours = |m: &MountTargetDescription| ids.iter().any(|id| id == m.mount_target_id());
+    for mt in mount_targets(efs, fs_id).await?.iter().filter(|m| ours(m)) {
+        efs.delete_mount_target()
+            .mount_target_id(mt.mount_target_id())
+            .send()
+            .await
+            .map_err(|e| aws_error("DeleteMountTarget", e))?;
+    }
+    wait::until(&format!("mount targets added to {fs_id} to go"), deadline, FIRST_POLL, || async {
+        Ok(if mount_targets(efs, fs_id).await?.iter().any(ours) {
+            Poll::Pending("deleting".into())
+        } else {
+            Poll::Ready(())
         })
     })
     .await

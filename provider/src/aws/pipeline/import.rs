@@ -321,9 +321,10 @@ pub async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Resul
     if let Some(fs_id) = &fs_id {
         // Only the pipeline's own file system was shaped by these settings
         // (a configured one is used as it is, and they are ignored).
+        let own = efs::created_by_pipeline(&clients.efs, &names, fs_id).await?;
         if let Ok(out) = clients.efs.describe_file_systems().file_system_id(fs_id).send().await
             && let Some(fs) = out.file_systems().first()
-            && fs.creation_token() == names.efs_creation_token()
+            && own
         {
             efs_attrs.push(("performance_mode", Value::string(fs.performance_mode().as_str())));
             efs_attrs.push((
@@ -338,7 +339,15 @@ pub async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Resul
                 efs_attrs.push((attr, defaults::default_of("efs", attr).unwrap_or(Value::Null)));
             }
         }
-        if let Some(target) = efs::mount_targets(&clients.efs, fs_id).await?.first() {
+        if !own {
+            // Which of a user's file system's mount targets the pipeline
+            // added is not known here: they get the compute groups (what
+            // the pipeline gives the ones it adds when none are set).
+            efs_attrs.push((
+                "security_group_ids",
+                super::in_block(&state, "compute", "security_group_ids").clone(),
+            ));
+        } else if let Some(target) = efs::mount_targets(&clients.efs, fs_id).await?.first() {
             let groups = clients
                 .efs
                 .describe_mount_target_security_groups()

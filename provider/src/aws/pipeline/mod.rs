@@ -61,6 +61,32 @@ struct Parts {
     mount_target_ids: Option<Vec<String>>,
     job_definition_arns: BTreeMap<String, String>,
     egress_bucket_arn: Option<String>,
+    /// Mount targets this converge created.
+    mount_targets_added: Vec<String>,
+}
+
+/// What the pipeline remembers beyond the state (Terraform's private
+/// data): the mount targets it added to a file system the user brought
+/// (`efs.file_system_id`), which destroy removes again; the file system
+/// and its other mount targets are the user's.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct Private {
+    #[serde(default)]
+    mount_targets_added: Vec<String>,
+}
+
+impl Private {
+    /// Unreadable bytes (another version's, or none) remember nothing.
+    fn read(bytes: &[u8]) -> Self {
+        serde_json::from_slice(bytes).unwrap_or_default()
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        if self.mount_targets_added.is_empty() {
+            return Vec::new();
+        }
+        serde_json::to_vec(self).unwrap_or_default()
+    }
 }
 
 fn opt_string(v: &Option<String>) -> Value {
@@ -182,10 +208,10 @@ async fn converge(clients: &AwsClients, spec: &PipelineSpec, deadline: Instant) 
         let bucket = &spec.egress_bucket;
         parts.egress_bucket_arn =
             Some(bucket::ensure(&clients.s3, &bucket.name, bucket.create, &clients.region, &tags).await?);
+        let added = &mut parts.mount_targets_added;
+        let subnets = &spec.compute.subnet_ids;
         let efs_parts =
-            match efs::ensure(&clients.efs, &names, &spec.efs, &spec.compute.subnet_ids, &tags, deadline)
-                .await
-            {
+            match efs::ensure(&clients.efs, &names, &spec.efs, subnets, &tags, deadline, added).await {
                 Ok(p) => p,
                 Err((fs_id, d)) => {
                     parts.file_system_id = fs_id;
@@ -231,7 +257,13 @@ async fn converge(clients: &AwsClients, spec: &PipelineSpec, deadline: Instant) 
 }
 
 /// Deletes in AWS's order. Returns warnings naming what was kept.
-async fn destroy(clients: &AwsClients, state: &Value, spec: &PipelineSpec, deadline: Instant) -> Diagnostics {
+async fn destroy(
+    clients: &AwsClients,
+    state: &Value,
+    private: &Private,
+    spec: &PipelineSpec,
+    deadline: Instant,
+) -> Diagnostics {
     let names = Names::new(&spec.name);
     let result: Result<Diagnostics, Diagnostics> = async {
         compute::delete_queue(&clients.batch, &names, deadline).await?;
@@ -253,6 +285,9 @@ async fn destroy(clients: &AwsClients, state: &Value, spec: &PipelineSpec, deadl
                 // the same name adopts the file system and makes new ones.
                 efs::delete_mount_targets(&clients.efs, fs_id, deadline).await?;
                 kept.push(format!("EFS file system {fs_id} (its mount targets were deleted)"));
+            } else {
+                efs::delete_added_mount_targets(&clients.efs, fs_id, &private.mount_targets_added, deadline)
+                    .await?;
             }
         }
         let bucket = &spec.egress_bucket;
@@ -301,7 +336,7 @@ impl Resource for Pipeline {
         let mut planned = req.proposed.clone();
         let (spec, diagnostics) = PipelineSpec::parse(&req.config);
         if diagnostics.has_errors() {
-            return PlanResponse { planned, diagnostics, ..Default::default() };
+            return PlanResponse { planned, diagnostics, private: req.prior_private, ..Default::default() };
         }
         defaults::plan_defaults(&mut planned, &req.config);
         // Mount target groups left out are the compute groups (as apply
@@ -369,7 +404,7 @@ impl Resource for Pipeline {
         }
         let mut requires_replace = conform::requires_replace(&schema.block, &req.prior, &planned);
         drop_equivalent_replacements(&mut requires_replace, &req.config, &req.prior);
-        PlanResponse { planned, requires_replace, diagnostics, ..Default::default() }
+        PlanResponse { planned, requires_replace, diagnostics, private: req.prior_private }
     }
 
     async fn apply(&self, req: ApplyRequest) -> ApplyResponse {
@@ -392,10 +427,13 @@ impl Resource for Pipeline {
                 };
             };
             let deadline = Instant::now() + spec.timeouts.delete;
-            let diagnostics =
-                stop::scoped(self.stop.clone(), destroy(&clients, &req.prior, &spec, deadline)).await;
-            let new_state = if diagnostics.has_errors() { req.prior } else { Value::Null };
-            return ApplyResponse { new_state, diagnostics, ..Default::default() };
+            let private = Private::read(&req.private);
+            let destroying = destroy(&clients, &req.prior, &private, &spec, deadline);
+            let diagnostics = stop::scoped(self.stop.clone(), destroying).await;
+            if diagnostics.has_errors() {
+                return ApplyResponse { new_state: req.prior, private: req.private, diagnostics };
+            }
+            return ApplyResponse { new_state: Value::Null, diagnostics, ..Default::default() };
         }
         let (spec, diags) = PipelineSpec::parse(&req.config);
         let Some(spec) = spec else {
@@ -409,7 +447,14 @@ impl Resource for Pipeline {
         // After a failed create, what was never made is null, not "known
         // after apply" (Terraform refuses unknowns in a new state).
         new_state.unknowns_to_null();
-        ApplyResponse { new_state, diagnostics, ..Default::default() }
+        let mut private = Private::read(&req.private);
+        if spec.efs.existing_file_system_id.is_some() {
+            private.mount_targets_added.extend(parts.mount_targets_added);
+        } else {
+            // The pipeline's own file system: destroy handles all of it.
+            private.mount_targets_added.clear();
+        }
+        ApplyResponse { new_state, private: private.to_bytes(), diagnostics }
     }
 
     async fn read(&self, state: Value, private: Vec<u8>) -> ReadResponse {
