@@ -198,6 +198,22 @@ output "definition" {{ value = jsondecode(data.batch_state_machine_definition.ru
     )
 }
 
+/// Imports pipeline `id` into a fresh directory with `config` and asserts
+/// the plan has nothing to do but the import; returns the directory.
+fn imports_cleanly(f: &Fixture, config: &str, id: &str) -> TerraformDir {
+    let imported = f.dir();
+    imported
+        .write("main.tf", &format!("{config}\nimport {{\n  to = batch_pipeline.p\n  id = \"{id}\"\n}}\n"))
+        .unwrap();
+    let import_plan = imported.ok(&["plan"]).unwrap();
+    assert!(
+        import_plan.stdout.contains("1 to import, 0 to add, 0 to change, 0 to destroy"),
+        "{}",
+        import_plan.text()
+    );
+    imported
+}
+
 fn default_opts<'a>(name: &'a str, bucket: &'a str) -> Opts<'a> {
     Opts {
         name,
@@ -312,19 +328,7 @@ async fn fargate_pipeline_lifecycle() {
     assert_eq!(queue.job_queues()[0].priority(), Some(5));
 
     // Import into a fresh directory: the plan is clean.
-    let imported = f.dir();
-    imported
-        .write(
-            "main.tf",
-            &format!("{}\nimport {{\n  to = batch_pipeline.p\n  id = \"ghcn\"\n}}\n", config(&f, &o)),
-        )
-        .unwrap();
-    let import_plan = imported.ok(&["plan"]).unwrap();
-    assert!(
-        import_plan.stdout.contains("1 to import, 0 to add, 0 to change, 0 to destroy"),
-        "{}",
-        import_plan.text()
-    );
+    let imported = imports_cleanly(&f, &config(&f, &o), "ghcn");
     imported.ok(&["apply", "-auto-approve"]).unwrap();
     imported.ok(&["state", "rm", "batch_pipeline.p"]).unwrap();
 
@@ -390,21 +394,9 @@ async fn ec2_pipeline_on_an_existing_file_system_with_force_destroy() {
     // the file system's own throughput mode is not the pipeline's setting).
     // force_destroy lives only in Terraform: the import has its default;
     // a queue on defaults imports as no `queue` block.
-    let imported = f.dir();
     let import_config =
         config(&f, &o).replace("force_destroy = true", "").replace("  queue {\n    priority = 1\n  }\n", "");
-    imported
-        .write(
-            "main.tf",
-            &format!("{import_config}\nimport {{\n  to = batch_pipeline.p\n  id = \"genomics\"\n}}\n"),
-        )
-        .unwrap();
-    let import_plan = imported.ok(&["plan"]).unwrap();
-    assert!(
-        import_plan.stdout.contains("1 to import, 0 to add, 0 to change, 0 to destroy"),
-        "{}",
-        import_plan.text()
-    );
+    imports_cleanly(&f, &import_config, "genomics");
 
     // Forced replacement: the compute type cannot change in place.
     o.compute = "FARGATE";

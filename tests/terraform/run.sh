@@ -17,16 +17,22 @@ cd "$root"
 
 bash scripts/setup-tools.sh
 
+# pinned_venv VENV REQUIREMENTS BINARY: VENV has REQUIREMENTS installed
+# (again when that file changes, told by its hash in a stamp file).
+pinned_venv() {
+  local venv=$1 req=$2 bin=$3
+  local stamp="$venv/.requirements.sha256" want
+  want=$(sha256sum "$req" | cut -d' ' -f1)
+  if [ ! -x "$venv/bin/$bin" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "run.sh: installing $req into $venv" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+    echo "$want" >"$stamp"
+  fi
+}
+
 venv="$root/.tools/checkov-venv"
-req="$root/tools/checkov-requirements.txt"
-stamp="$venv/.requirements.sha256"
-want=$(sha256sum "$req" | cut -d' ' -f1)
-if [ ! -x "$venv/bin/checkov" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "run.sh: installing checkov into $venv" >&2
-  python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
-  echo "$want" >"$stamp"
-fi
+pinned_venv "$venv" "$root/tools/checkov-requirements.txt" checkov
 
 status=0
 
@@ -46,16 +52,7 @@ done
 echo "== cleanup-retained.sh against moto"
 # The AWS CLI the script calls, pinned in tools/awscli-requirements.txt, in
 # its own venv (it pins botocore exactly, moto needs its own).
-aws_venv="$root/.tools/awscli-venv"
-aws_req="$root/tools/awscli-requirements.txt"
-aws_stamp="$aws_venv/.requirements.sha256"
-aws_want=$(sha256sum "$aws_req" | cut -d' ' -f1)
-if [ ! -x "$aws_venv/bin/aws" ] || [ "$(cat "$aws_stamp" 2>/dev/null)" != "$aws_want" ]; then
-  echo "run.sh: installing the AWS CLI into $aws_venv" >&2
-  python3 -m venv "$aws_venv"
-  "$aws_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$aws_req"
-  echo "$aws_want" >"$aws_stamp"
-fi
+pinned_venv "$root/.tools/awscli-venv" "$root/tools/awscli-requirements.txt" aws
 "$root/.tools/venv/bin/python" tests/terraform/test_cleanup_retained.py || status=1
 
 if [ "$status" -eq 0 ]; then echo "run.sh: all offline Terraform checks passed"; else echo "run.sh: FAILED" >&2; fi

@@ -38,7 +38,7 @@ fn efs_tags(tags: &BTreeMap<String, String>, name: &str) -> Result<Vec<Tag>, Dia
     tagging::efs_tag_list(&tags_with_name(tags, name))
 }
 
-async fn describe_fs_by_id(efs: &Client, id: &str) -> Result<Option<FileSystemDescription>, Diagnostics> {
+pub async fn describe_fs_by_id(efs: &Client, id: &str) -> Result<Option<FileSystemDescription>, Diagnostics> {
     match efs.describe_file_systems().file_system_id(id).send().await {
         Ok(out) => Ok(out.file_systems().first().cloned()),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_file_system_not_found()) => Ok(None),
@@ -361,11 +361,19 @@ pub async fn delete_access_point(efs: &Client, names: &Names, fs_id: &str) -> Re
     Ok(())
 }
 
-/// Deletes the file system's mount targets and waits for them to go. The
-/// data stays; the network interfaces, which hold the subnets and security
-/// groups they sit in, go.
-pub async fn delete_mount_targets(efs: &Client, fs_id: &str, deadline: Instant) -> Result<(), Diagnostics> {
-    for mt in mount_targets(efs, fs_id).await? {
+/// Deletes the file system's mount targets (`only` these ids, when given:
+/// the ones the pipeline added to a file system the user brought) and
+/// waits for them to go. The data stays; the network interfaces, which
+/// hold the subnets and security groups they sit in, go.
+pub async fn delete_mount_targets(
+    efs: &Client,
+    fs_id: &str,
+    only: Option<&[String]>,
+    deadline: Instant,
+) -> Result<(), Diagnostics> {
+    let chosen =
+        |m: &MountTargetDescription| only.is_none_or(|ids| ids.iter().any(|id| id == m.mount_target_id()));
+    for mt in mount_targets(efs, fs_id).await?.iter().filter(|m| chosen(m)) {
         efs.delete_mount_target()
             .mount_target_id(mt.mount_target_id())
             .send()
@@ -373,34 +381,7 @@ pub async fn delete_mount_targets(efs: &Client, fs_id: &str, deadline: Instant) 
             .map_err(|e| aws_error("DeleteMountTarget", e))?;
     }
     wait::until(&format!("mount targets of {fs_id} to go"), deadline, FIRST_POLL, || async {
-        Ok(if mount_targets(efs, fs_id).await?.is_empty() {
-            Poll::Ready(())
-        } else {
-            Poll::Pending("deleting".into())
-        })
-    })
-    .await
-}
-
-/// Deletes these mount targets of the file system (those still there)
-/// and waits for them to go: the ones the pipeline added to a file system
-/// the user brought.
-pub async fn delete_added_mount_targets(
-    efs: &Client,
-    fs_id: &str,
-    ids: &[String],
-    deadline: Instant,
-) -> Result<(), Diagnostics> {
-    let ours = |m: &MountTargetDescription| ids.iter().any(|id| id == m.mount_target_id());
-    for mt in mount_targets(efs, fs_id).await?.iter().filter(|m| ours(m)) {
-        efs.delete_mount_target()
-            .mount_target_id(mt.mount_target_id())
-            .send()
-            .await
-            .map_err(|e| aws_error("DeleteMountTarget", e))?;
-    }
-    wait::until(&format!("mount targets added to {fs_id} to go"), deadline, FIRST_POLL, || async {
-        Ok(if mount_targets(efs, fs_id).await?.iter().any(ours) {
+        Ok(if mount_targets(efs, fs_id).await?.iter().any(chosen) {
             Poll::Pending("deleting".into())
         } else {
             Poll::Ready(())
@@ -414,7 +395,7 @@ pub async fn delete_file_system(efs: &Client, fs_id: &str, deadline: Instant) ->
     if describe_fs_by_id(efs, fs_id).await?.is_none() {
         return Ok(());
     }
-    delete_mount_targets(efs, fs_id, deadline).await?;
+    delete_mount_targets(efs, fs_id, None, deadline).await?;
     efs.delete_file_system()
         .file_system_id(fs_id)
         .send()

@@ -74,12 +74,7 @@ fn image_of(def: &JobDefinition) -> Option<String> {
 /// gone; a missing part leaves its ids null so the plan makes it again.
 pub async fn refresh(clients: &AwsClients, state: &Value) -> Result<Value, Diagnostics> {
     let (Some(mut spec), _) = PipelineSpec::parse(state) else { return Ok(state.clone()) };
-    let fs_id = state
-        .get("efs")
-        .elements()
-        .first()
-        .and_then(|e| e.get("file_system_id").as_str())
-        .map(str::to_string);
+    let fs_id = super::in_block(state, "efs", "file_system_id").as_str().map(str::to_string);
     // The spec from state names the file system; whether we created it is
     // not a question for reading.
     spec.efs.existing_file_system_id = None;
@@ -321,11 +316,9 @@ pub async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Resul
     if let Some(fs_id) = &fs_id {
         // Only the pipeline's own file system was shaped by these settings
         // (a configured one is used as it is, and they are ignored).
-        let own = efs::created_by_pipeline(&clients.efs, &names, fs_id).await?;
-        if let Ok(out) = clients.efs.describe_file_systems().file_system_id(fs_id).send().await
-            && let Some(fs) = out.file_systems().first()
-            && own
-        {
+        let described = efs::describe_fs_by_id(&clients.efs, fs_id).await?;
+        let own = described.as_ref().is_some_and(|fs| fs.creation_token() == names.efs_creation_token());
+        if let Some(fs) = described.as_ref().filter(|_| own) {
             efs_attrs.push(("performance_mode", Value::string(fs.performance_mode().as_str())));
             efs_attrs.push((
                 "throughput_mode",

@@ -269,7 +269,7 @@ async fn destroy(
         compute::delete_queue(&clients.batch, &names, deadline).await?;
         compute::delete_compute_environment(&clients.batch, &names, deadline).await?;
         jobdefs::delete_all(&clients.batch, &names).await?;
-        let fs_id = state.get("efs").elements().first().and_then(|e| e.get("file_system_id").as_str()).map(str::to_string);
+        let fs_id = in_block(state, "efs", "file_system_id").as_str().map(str::to_string);
         let mut kept = Vec::new();
         if let Some(fs_id) = &fs_id {
             efs::delete_access_point(&clients.efs, &names, fs_id).await?;
@@ -283,11 +283,11 @@ async fn destroy(
                 // groups they sit in: whatever created those (the module's
                 // network) could not delete them after this. A pipeline of
                 // the same name adopts the file system and makes new ones.
-                efs::delete_mount_targets(&clients.efs, fs_id, deadline).await?;
+                efs::delete_mount_targets(&clients.efs, fs_id, None, deadline).await?;
                 kept.push(format!("EFS file system {fs_id} (its mount targets were deleted)"));
             } else {
-                efs::delete_added_mount_targets(&clients.efs, fs_id, &private.mount_targets_added, deadline)
-                    .await?;
+                let added = Some(private.mount_targets_added.as_slice());
+                efs::delete_mount_targets(&clients.efs, fs_id, added, deadline).await?;
             }
         }
         let bucket = &spec.egress_bucket;

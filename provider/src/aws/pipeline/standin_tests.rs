@@ -294,16 +294,21 @@ async fn the_stand_in_refuses_what_aws_refuses() {
     assert!(format!("{err:?}").contains("must be DISABLED"), "{err:?}");
 }
 
-#[tokio::test]
-async fn a_wait_gives_up_at_the_deadline_with_the_last_state() {
+/// Pipeline `p` whose queue stays UPDATING for far longer than any wait.
+async fn stuck_queue() -> (Names, Arc<Mutex<Batch>>, aws_sdk_batch::Client) {
     let names = Names::new("p");
     let state = Arc::new(Mutex::new(Batch::default()));
-    // A queue that stays UPDATING for far longer than the deadline.
     state.lock().unwrap().queues.insert(
         names.job_queue(),
         Obj { enabled: false, status: "UPDATING", settle_in: 10_000, deleted: false, invalid_reason: None },
     );
     let batch = client(&serve(state.clone()).await);
+    (names, state, batch)
+}
+
+#[tokio::test]
+async fn a_wait_gives_up_at_the_deadline_with_the_last_state() {
+    let (names, state, batch) = stuck_queue().await;
     let deadline = Instant::now() + Duration::from_millis(1500);
     let err = compute::delete_queue(&batch, &names, deadline).await.unwrap_err();
     let d = &err.0[0];
@@ -314,13 +319,7 @@ async fn a_wait_gives_up_at_the_deadline_with_the_last_state() {
 
 #[tokio::test]
 async fn a_stop_request_ends_a_wait_at_once_with_what_it_saw() {
-    let names = Names::new("p");
-    let state = Arc::new(Mutex::new(Batch::default()));
-    state.lock().unwrap().queues.insert(
-        names.job_queue(),
-        Obj { enabled: false, status: "UPDATING", settle_in: 10_000, deleted: false, invalid_reason: None },
-    );
-    let batch = client(&serve(state.clone()).await);
+    let (names, state, batch) = stuck_queue().await;
     let signal = crate::aws::stop::StopSignal::default();
     let requester = signal.clone();
     tokio::spawn(async move {
