@@ -486,6 +486,18 @@ async fn bad_configuration_is_refused_at_plan_time() {
             "provisioned_throughput_mibps",
         ),
         (
+            "root_directory = \"/pipeline\"",
+            "root_directory = \"/p\"\n    security_group_ids = []",
+            "No security groups",
+            "security_group_ids",
+        ),
+        (
+            "job_role_arn = ",
+            "retry_on_exit_codes = [1, 2, 3, 4]\n    job_role_arn = ",
+            "Too many exit codes",
+            "retry_on_exit_codes",
+        ),
+        (
             "synthetic_count = 400",
             "synthetic_count = 400\n    s3_bucket = \"raw\"",
             "Conflicting sources",
