@@ -11,6 +11,7 @@ use crate::template::{self, Expr, Template};
 
 pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
 pub const BATCH_SUBMIT: &str = "arn:aws:states:::batch:submitJob";
+pub const BATCH_TERMINATE: &str = "arn:aws:states:::aws-sdk:batch:terminateJob";
 
 #[derive(Debug, thiserror::Error)]
 #[error("unsupported state machine definition: {0}")]
@@ -34,19 +35,27 @@ pub enum State {
         seconds: u64,
         next: Option<String>,
     },
-    /// A fixed `Result` put at `ResultPath` (no InputPath/Parameters).
+    /// A fixed `Result`, or `Parameters` rendered from the input, put at
+    /// `ResultPath` (no InputPath).
     Pass {
-        result: Value,
+        result: PassResult,
         result_path: Option<JsonPath>,
         next: Option<String>,
     },
     Succeed,
     Fail {
-        error: Option<String>,
+        error: Option<Cause>,
         cause: Option<Cause>,
     },
 }
 
+#[derive(Debug)]
+pub enum PassResult {
+    Fixed(Value),
+    Parameters(Template),
+}
+
+/// A Fail state's Error or Cause: given (`Error`) or read (`ErrorPath`).
 #[derive(Debug)]
 pub enum Cause {
     Literal(String),
@@ -57,6 +66,7 @@ pub enum Cause {
 pub enum Resource {
     LambdaInvoke,
     BatchSubmit,
+    BatchTerminate,
 }
 
 #[derive(Debug)]
@@ -209,10 +219,13 @@ fn parse_task(name: &str, obj: &serde_json::Map<String, Value>) -> Result<Task, 
     let resource = match str_field(name, obj, "Resource")? {
         Some(LAMBDA_INVOKE) => Resource::LambdaInvoke,
         Some(BATCH_SUBMIT) => Resource::BatchSubmit,
+        Some(BATCH_TERMINATE) => Resource::BatchTerminate,
         Some(other) => {
             return Err(err(
                 name,
-                format!("Resource {other:?} is not supported (only {LAMBDA_INVOKE} and {BATCH_SUBMIT})"),
+                format!(
+                    "Resource {other:?} is not supported (only {LAMBDA_INVOKE}, {BATCH_SUBMIT} and {BATCH_TERMINATE})"
+                ),
             ));
         }
         None => return Err(err(name, "a Task needs a Resource")),
@@ -237,6 +250,7 @@ fn parse_task(name: &str, obj: &serde_json::Map<String, Value>) -> Result<Task, 
                 "Tags",
                 "PropagateTags",
             ],
+            Resource::BatchTerminate => &["JobId", "Reason"],
         };
         for key in params.as_object().map(|o| o.keys().collect::<Vec<_>>()).unwrap_or_default() {
             let bare = key.strip_suffix(".$").unwrap_or(key);
@@ -371,9 +385,21 @@ fn parse_state(name: &str, v: &Value) -> Result<State, DefinitionError> {
             Ok(State::Wait { seconds, next: next_or_end(name, obj)? })
         }
         "Pass" => {
-            check_fields(name, obj, &["Type", "Comment", "Result", "ResultPath", "Next", "End"], "a Pass")?;
+            check_fields(
+                name,
+                obj,
+                &["Type", "Comment", "Result", "Parameters", "ResultPath", "Next", "End"],
+                "a Pass",
+            )?;
+            let result = match (obj.get("Result"), obj.get("Parameters")) {
+                (Some(_), Some(_)) => return Err(err(name, "has both Result and Parameters")),
+                (None, Some(p)) => PassResult::Parameters(
+                    template::compile(p).map_err(|e| err(name, format!("Parameters: {e}")))?,
+                ),
+                (r, None) => PassResult::Fixed(r.cloned().unwrap_or(Value::Null)),
+            };
             Ok(State::Pass {
-                result: obj.get("Result").cloned().unwrap_or(Value::Null),
+                result,
                 result_path: result_path(name, obj.get("ResultPath"))?,
                 next: next_or_end(name, obj)?,
             })
@@ -383,16 +409,26 @@ fn parse_state(name: &str, v: &Value) -> Result<State, DefinitionError> {
             Ok(State::Succeed)
         }
         "Fail" => {
-            check_fields(name, obj, &["Type", "Comment", "Error", "Cause", "CausePath"], "a Fail")?;
-            let cause = match (str_field(name, obj, "Cause")?, str_field(name, obj, "CausePath")?) {
-                (Some(_), Some(_)) => return Err(err(name, "has both Cause and CausePath")),
-                (Some(c), None) => Some(Cause::Literal(c.to_string())),
-                (None, Some(p)) => Some(Cause::Dynamic(
-                    template::parse_expr(p).map_err(|e| err(name, format!("CausePath: {e}")))?,
-                )),
-                (None, None) => None,
+            check_fields(
+                name,
+                obj,
+                &["Type", "Comment", "Error", "ErrorPath", "Cause", "CausePath"],
+                "a Fail",
+            )?;
+            let given_or_read = |given: &str, read: &str| -> Result<Option<Cause>, DefinitionError> {
+                Ok(match (str_field(name, obj, given)?, str_field(name, obj, read)?) {
+                    (Some(_), Some(_)) => return Err(err(name, format!("has both {given} and {read}"))),
+                    (Some(c), None) => Some(Cause::Literal(c.to_string())),
+                    (None, Some(p)) => Some(Cause::Dynamic(
+                        template::parse_expr(p).map_err(|e| err(name, format!("{read}: {e}")))?,
+                    )),
+                    (None, None) => None,
+                })
             };
-            Ok(State::Fail { error: str_field(name, obj, "Error")?.map(str::to_string), cause })
+            Ok(State::Fail {
+                error: given_or_read("Error", "ErrorPath")?,
+                cause: given_or_read("Cause", "CausePath")?,
+            })
         }
         other => Err(err(
             name,
@@ -474,9 +510,9 @@ mod tests {
         let def = json!({"StartAt": "A", "States": {"A": {"Type": "Map", "End": true}}});
         let e = Machine::from_json(&def).unwrap_err().to_string();
         assert!(e.contains("\"A\"") && e.contains("Map"), "{e}");
-        let def = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {}, "End": true}}});
+        let def = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "InputPath": "$", "End": true}}});
         let e = Machine::from_json(&def).unwrap_err().to_string();
-        assert!(e.contains("Parameters") && e.contains("\"A\""), "{e}");
+        assert!(e.contains("InputPath") && e.contains("\"A\""), "{e}");
         let def = json!({"StartAt": "A", "States": {"A": {"Type": "Wait", "Seconds": 1, "InputPath": "$", "End": true}}});
         let e = Machine::from_json(&def).unwrap_err().to_string();
         assert!(e.contains("InputPath") && e.contains("\"A\""), "{e}");

@@ -131,6 +131,9 @@ pub struct Job {
     terminal: usize,
     failed: usize,
     records_in: u64,
+    /// TerminateJob's reason, once terminated: running children watch it
+    /// and are killed, and nothing is retried or started after it.
+    terminated: tokio::sync::watch::Sender<Option<String>>,
 }
 
 impl Job {
@@ -153,6 +156,17 @@ impl Job {
         }
         self.records_in += counts.as_ref().map_or(0, |n| n.records_in);
         c.counts = counts;
+    }
+
+    /// Children failed by TerminateJob (their reason is the one given):
+    /// killed while running, or never started.
+    pub fn terminated_children(&self) -> usize {
+        let reason = self.terminated.borrow();
+        let Some(reason) = reason.as_deref() else { return 0 };
+        self.children
+            .iter()
+            .filter(|c| c.status == Status::Failed && c.reason.as_deref() == Some(reason))
+            .count()
     }
 
     pub fn status(&self) -> Status {
@@ -233,6 +247,11 @@ impl LocalBatch {
     pub fn shutdown(&self) {
         self.lock().shutdown = true;
         self.work.notify_waiters();
+    }
+
+    /// Some job was terminated (TerminateJob).
+    pub fn any_terminated(&self) -> bool {
+        self.lock().jobs.iter().any(|j| j.terminated.borrow().is_some())
     }
 
     pub fn all_terminal(&self) -> bool {
@@ -372,6 +391,7 @@ impl LocalBatch {
             terminal: 0,
             failed: 0,
             records_in: 0,
+            terminated: tokio::sync::watch::Sender::new(None),
         });
         g.by_id.insert(id.clone(), idx);
         if let Some((p, _)) = depends {
@@ -399,6 +419,40 @@ impl LocalBatch {
         )
     }
 
+    /// TerminateJob (`JobId`, `Reason`), as AWS Batch does it: children
+    /// not started yet fail at once with the reason (and so do the nodes
+    /// that depend on them), running ones are killed and fail with it, and
+    /// none is retried. Terminating a finished job changes nothing.
+    pub fn terminate(&self, params: &Value) -> Result<Value, StatesError> {
+        let client = |m: String| StatesError::new("Batch.ClientException", m);
+        let id = params.get("JobId").and_then(Value::as_str).ok_or_else(|| client("JobId missing".into()))?;
+        let reason = params
+            .get("Reason")
+            .and_then(Value::as_str)
+            .ok_or_else(|| client("Reason missing".into()))?
+            .to_string();
+        let mut g = self.lock();
+        let job = *g.by_id.get(id).ok_or_else(|| client(format!("no job {id}")))?;
+        if g.jobs[job].done() {
+            return Ok(json!({}));
+        }
+        tracing::info!(job = %id, reason, "terminating job");
+        g.jobs[job].terminated.send_replace(Some(reason.clone()));
+        for index in 0..g.jobs[job].children.len() as u32 {
+            let c = &mut g.jobs[job].children[index as usize];
+            if matches!(c.status, Status::Pending | Status::Runnable) {
+                c.reason = Some(reason.clone());
+                g.jobs[job].finish_child(index, Status::Failed, None);
+                settle_dependents(&mut g, job, index);
+            }
+        }
+        update_bar(&g.jobs[job]);
+        drop(g);
+        self.work.notify_waiters();
+        self.changed.notify_waiters();
+        Ok(json!({}))
+    }
+
     async fn worker(self: Arc<Self>) {
         loop {
             let notified = self.work.notified();
@@ -418,9 +472,13 @@ impl LocalBatch {
     }
 
     async fn run_child(&self, job: usize, index: u32) {
-        let (bin, env, stage, run_id, id, array, attempt) = {
+        let (bin, env, stage, run_id, id, array, attempt, mut terminated) = {
             let mut g = self.lock();
             let j = &mut g.jobs[job];
+            // A child terminated while it waited in the queue.
+            if j.children[index as usize].status != Status::Runnable {
+                return;
+            }
             let now = Instant::now();
             j.first_start.get_or_insert(now);
             let c = &mut j.children[index as usize];
@@ -435,6 +493,7 @@ impl LocalBatch {
                 j.id.clone(),
                 j.array,
                 c.attempts,
+                j.terminated.subscribe(),
             )
         };
         let injected = self
@@ -462,12 +521,27 @@ impl LocalBatch {
                 match cmd.spawn() {
                     Err(e) => (None, format!("could not start {}: {e}", bin.display())),
                     Ok(mut child) => {
-                        let mut err = Vec::new();
-                        if let Some(mut s) = child.stderr.take() {
-                            let _ = s.read_to_end(&mut err).await;
+                        let mut stderr = child.stderr.take();
+                        let ran = tokio::select! {
+                            ran = async {
+                                let mut err = Vec::new();
+                                if let Some(s) = stderr.as_mut() {
+                                    let _ = s.read_to_end(&mut err).await;
+                                }
+                                (child.wait().await, err)
+                            } => Some(ran),
+                            _ = terminated.wait_for(Option::is_some) => None,
+                        };
+                        match ran {
+                            Some((status, err)) => (
+                                status.ok().and_then(|s| s.code()),
+                                String::from_utf8_lossy(&err).into_owned(),
+                            ),
+                            None => {
+                                let _ = child.kill().await;
+                                (None, "killed: the job was terminated".to_string())
+                            }
                         }
-                        let status = child.wait().await;
-                        (status.ok().and_then(|s| s.code()), String::from_utf8_lossy(&err).into_owned())
                     }
                 }
             }
@@ -482,7 +556,9 @@ impl LocalBatch {
         }
         let mut g = self.lock();
         let j = &mut g.jobs[job];
-        let retry = !ok && attempt < j.attempts && ExitRule::retries(&j.exit_rules, code);
+        let termination = j.terminated.borrow().clone();
+        let retry =
+            !ok && termination.is_none() && attempt < j.attempts && ExitRule::retries(&j.exit_rules, code);
         j.children[index as usize].stopped = Some(Instant::now());
         if ok {
             j.finish_child(index, Status::Succeeded, counts);
@@ -498,25 +574,17 @@ impl LocalBatch {
             let tail: String = stderr.lines().rev().take(3).collect::<Vec<_>>().join(" | ");
             tracing::warn!(stage, index, attempt, exit = ?code, "node failed");
             j.finish_child(index, Status::Failed, None);
-            j.children[index as usize].reason = Some(format!(
-                "exit {} after {attempt} attempt(s): {tail}",
-                code.map_or("signal".to_string(), |c| c.to_string())
-            ));
+            j.children[index as usize].reason = Some(match termination {
+                // As AWS Batch: a terminated job's reason is the one given.
+                Some(reason) if !ok => reason,
+                _ => format!(
+                    "exit {} after {attempt} attempt(s): {tail}",
+                    code.map_or("signal".to_string(), |c| c.to_string())
+                ),
+            });
         }
         update_bar(j);
-        let dependents = j.dependents.clone();
-        let job_done = j.done();
-        for d in dependents {
-            match g.jobs[d].depends {
-                Some((_, true)) => resolve(&mut g, d, index),
-                _ if job_done => {
-                    for i in 0..g.jobs[d].children.len() as u32 {
-                        resolve(&mut g, d, i);
-                    }
-                }
-                _ => {}
-            }
-        }
+        settle_dependents(&mut g, job, index);
         drop(g);
         self.work.notify_waiters();
         self.changed.notify_waiters();
@@ -701,21 +769,28 @@ fn resolve(g: &mut Inner, job: usize, index: u32) {
             j.finish_child(index, Status::Failed, None);
             j.children[index as usize].reason = Some("Dependent Job failed".into());
             update_bar(j);
-            let dependents = j.dependents.clone();
-            let done = j.done();
-            for d in dependents {
-                match g.jobs[d].depends {
-                    Some((_, true)) => resolve(g, d, index),
-                    _ if done => {
-                        for i in 0..g.jobs[d].children.len() as u32 {
-                            resolve(g, d, i);
-                        }
-                    }
-                    _ => {}
-                }
-            }
+            settle_dependents(g, job, index);
         }
         None => {}
+    }
+}
+
+/// Child `index` of `job` became terminal: its N_TO_N dependents' node
+/// `index` may go (or fail), and once the whole job is done, every node of
+/// a job that depends on all of it.
+fn settle_dependents(g: &mut Inner, job: usize, index: u32) {
+    let dependents = g.jobs[job].dependents.clone();
+    let done = g.jobs[job].done();
+    for d in dependents {
+        match g.jobs[d].depends {
+            Some((_, true)) => resolve(g, d, index),
+            _ if done => {
+                for i in 0..g.jobs[d].children.len() as u32 {
+                    resolve(g, d, i);
+                }
+            }
+            _ => {}
+        }
     }
 }
 

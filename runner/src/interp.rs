@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::asl::{self, Cause, Machine, Resource, State, Test};
+use crate::asl::{self, Cause, Machine, PassResult, Resource, State, Test};
 
 /// A States error: `Error` name and `Cause` text, as Step Functions has them.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +27,9 @@ pub trait Effects: Send + Sync {
     fn invoke_lambda(&self, params: Value) -> impl Future<Output = Result<Value, StatesError>> + Send;
     /// `batch:submitJob`: the rendered Parameters in, `{JobId, JobName, JobArn}` out.
     fn submit_job(&self, params: Value) -> impl Future<Output = Result<Value, StatesError>> + Send;
+    /// `aws-sdk:batch:terminateJob`: the rendered Parameters (`JobId`,
+    /// `Reason`) in, `{}` out.
+    fn terminate_job(&self, params: Value) -> impl Future<Output = Result<Value, StatesError>> + Send;
     /// A Wait state. May end early (the local runner wakes when every job is terminal).
     fn wait(&self, seconds: u64) -> impl Future<Output = ()> + Send;
     /// Called on entering each state (progress, logs).
@@ -75,7 +78,7 @@ async fn run<E: Effects>(machine: &Machine, mut input: Value, mut context: Value
         let next: Option<String> = match state {
             State::Succeed => return Outcome::Succeeded { output: input, state: name },
             State::Fail { error, cause } => {
-                let cause = match cause {
+                let text = |c: &Option<Cause>| match c {
                     None => String::new(),
                     Some(Cause::Literal(c)) => c.clone(),
                     Some(Cause::Dynamic(e)) => match e.eval(&input, &context) {
@@ -84,16 +87,28 @@ async fn run<E: Effects>(machine: &Machine, mut input: Value, mut context: Value
                         Err(e) => e,
                     },
                 };
-                let error = error.clone().unwrap_or_default();
-                return fail(&name, StatesError::new(error, cause), &input);
+                return fail(&name, StatesError::new(text(error), text(cause)), &input);
             }
             State::Wait { seconds, next } => {
                 effects.wait(*seconds).await;
                 next.clone()
             }
             State::Pass { result, result_path, next } => {
+                let result = match result {
+                    PassResult::Fixed(v) => v.clone(),
+                    PassResult::Parameters(t) => match t.render(&input, &context) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            return fail(
+                                &name,
+                                StatesError::new("States.Runtime", format!("Parameters: {e}")),
+                                &input,
+                            );
+                        }
+                    },
+                };
                 if let Some(path) = result_path {
-                    input = match path.set(input.clone(), result.clone()) {
+                    input = match path.set(input.clone(), result) {
                         Ok(v) => v,
                         Err(e) => return fail(&name, StatesError::new("States.Runtime", e), &input),
                     };
@@ -221,6 +236,7 @@ async fn run_task<E: Effects>(
             match task.resource {
                 Resource::LambdaInvoke => effects.invoke_lambda(params.clone()).await,
                 Resource::BatchSubmit => effects.submit_job(params.clone()).await,
+                Resource::BatchTerminate => effects.terminate_job(params.clone()).await,
             }
         };
         let result = match task.timeout_seconds {
@@ -258,6 +274,7 @@ mod tests {
     struct Fake {
         lambda: Mutex<Vec<Result<Value, StatesError>>>,
         calls: Mutex<Vec<Value>>,
+        terminated: Mutex<Vec<Value>>,
     }
 
     impl Effects for Fake {
@@ -269,6 +286,10 @@ mod tests {
             Ok(
                 json!({"JobId": format!("job-{}", params["JobName"].as_str().unwrap_or("")), "JobName": params["JobName"]}),
             )
+        }
+        async fn terminate_job(&self, params: Value) -> Result<Value, StatesError> {
+            self.terminated.lock().unwrap().push(params);
+            Ok(json!({}))
         }
         async fn wait(&self, _seconds: u64) {}
     }
@@ -297,7 +318,7 @@ mod tests {
     }
 
     fn fake(results: Vec<Result<Value, StatesError>>) -> Fake {
-        Fake { lambda: Mutex::new(results), calls: Mutex::new(vec![]) }
+        Fake { lambda: Mutex::new(results), calls: Mutex::new(vec![]), terminated: Mutex::new(vec![]) }
     }
 
     #[tokio::test]
@@ -391,5 +412,35 @@ mod tests {
         let given = json!({"config": 1, "overrides": {"run_id": "r"}});
         let out = execute(&m, given.clone(), json!({}), &fake(vec![])).await;
         assert!(matches!(&out, Outcome::Succeeded { output, .. } if *output == given), "{out:?}");
+    }
+
+    /// A Pass with Parameters records the failure, a terminateJob task
+    /// gets its rendered Parameters, and a Fail reads its Error and Cause
+    /// from paths: how the definition cancels a failed run's jobs.
+    #[tokio::test]
+    async fn pass_parameters_terminate_and_fail_error_path() {
+        let m = Machine::from_json(&json!({
+            "StartAt": "Failure",
+            "States": {
+                "Failure": {"Type": "Pass", "Parameters": {"Error": "WatcherFailed", "Cause.$": "$.error.Cause"},
+                    "ResultPath": "$.failure", "Next": "Cancel"},
+                "Cancel": {"Type": "Task", "Resource": asl::BATCH_TERMINATE,
+                    "Parameters": {"JobId.$": "$.jobs.egress.JobId", "Reason.$": "$.failure.Error"},
+                    "ResultPath": null, "Next": "Failed"},
+                "Failed": {"Type": "Fail", "ErrorPath": "$.failure.Error", "CausePath": "$.failure.Cause"}
+            }
+        }))
+        .unwrap();
+        let f = fake(vec![]);
+        let input = json!({"error": {"Cause": "watcher down"}, "jobs": {"egress": {"JobId": "j3"}}});
+        let out = execute(&m, input, json!({}), &f).await;
+        assert!(
+            matches!(&out, Outcome::Failed { error, cause, state, .. }
+                if error == "WatcherFailed" && cause == "watcher down" && state == "Failed"),
+            "{out:?}"
+        );
+        assert_eq!(*f.terminated.lock().unwrap(), [json!({"JobId": "j3", "Reason": "WatcherFailed"})]);
+        let both = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": 1, "Parameters": {}, "End": true}}});
+        assert!(Machine::from_json(&both).unwrap_err().to_string().contains("both Result and Parameters"));
     }
 }

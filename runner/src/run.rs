@@ -57,6 +57,10 @@ impl Effects for LocalEffects {
         self.batch.submit(&params)
     }
 
+    async fn terminate_job(&self, params: Value) -> Result<Value, StatesError> {
+        self.batch.terminate(&params)
+    }
+
     async fn wait(&self, seconds: u64) {
         use std::sync::atomic::Ordering;
         if self.shortcut_taken.load(Ordering::Relaxed) {
@@ -195,7 +199,16 @@ pub async fn run(opts: &RunOptions) -> Result<Value> {
         functions.insert(kind.to_string(), f);
     }
     let effects = LocalEffects { batch: batch.clone(), functions, shortcut_taken: Default::default() };
-    let context = json!({"Execution": {"Name": execution, "Id": format!("arn:aws:states:local:000000000000:execution:local:{execution}")}});
+    // StartTime as Step Functions gives it (RFC 3339, UTC): the watcher
+    // reads the run's deadline from it.
+    let start_time = aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .map_err(|e| anyhow::anyhow!("formatting the execution's start time: {e}"))?;
+    let context = json!({"Execution": {
+        "Name": execution,
+        "Id": format!("arn:aws:states:local:000000000000:execution:local:{execution}"),
+        "StartTime": start_time,
+    }});
     // Ctrl-C or SIGTERM ends the execution as Step Functions' StopExecution
     // would: the children still running are killed below (not orphaned to
     // go on writing into the EFS directory) and the summary is written.
@@ -208,6 +221,12 @@ pub async fn run(opts: &RunOptions) -> Result<Value> {
             output: Value::Null,
         },
     };
+    // Children the definition terminated are being killed: a moment for
+    // them to stop, so the summary counts them as terminated rather than
+    // cut off by the runner's own end.
+    if batch.any_terminated() {
+        let _ = tokio::time::timeout(Duration::from_secs(10), batch.wait_all_terminal()).await;
+    }
     batch.finish_bars();
     batch.shutdown();
     for f in effects.functions.values() {
@@ -314,6 +333,7 @@ fn summary(batch: &LocalBatch, outcome: &Outcome, elapsed: Duration, efs: &Path,
                 "succeeded": job.children.iter().filter(|c| c.status == Status::Succeeded).count(),
                 "failed": failed.len(),
                 "failed_indices": failed,
+                "terminated": job.terminated_children(),
                 "retries": ran.iter().map(|c| c.attempts.saturating_sub(1) as u64).sum::<u64>(),
                 "records_in": sum(|c| c.records_in),
                 "records_out": sum(|c| c.records_out),

@@ -135,13 +135,23 @@ fn setup() -> Env {
 }
 
 fn run(env: &Env, args: &[&str], count: u64, per_node: u64) -> (bool, Value, String) {
+    run_definition(env, &fixture(), args, count, per_node)
+}
+
+fn run_definition(
+    env: &Env,
+    definition: &Path,
+    args: &[&str],
+    count: u64,
+    per_node: u64,
+) -> (bool, Value, String) {
     let efs = env.dir.path().join("efs");
     let summary = env.dir.path().join("summary.json");
     let _ = std::fs::remove_file(&summary);
     let out = Command::new(runner())
         .arg("run")
         .arg("--definition")
-        .arg(fixture())
+        .arg(definition)
         .arg("--input")
         .arg(input(env.dir.path(), count, per_node))
         .arg("--efs-dir")
@@ -236,28 +246,117 @@ fn permanent_failure_fails_one_index_and_rerun_completes_it() {
     assert_eq!(batch_runner::run::unfinished_indices(&efs, &run_id).unwrap().1, Vec::<u32>::new());
 }
 
-/// SIGTERM to the runner while a node runs: the execution ends as
-/// `States.Aborted`, the running child is killed rather than orphaned,
-/// and the summary is still written.
-#[test]
-fn a_stopped_runner_kills_its_children_and_writes_the_summary() {
+/// The real binaries in `<dir>/bin`, but a procurement that hangs, having
+/// written its pid to `<dir>/procurement<index>.pid`.
+fn hanging_procurement(env: &Env) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
-    let env = setup();
-    // The real binaries, but a procurement that hangs (and says its pid).
     let bins = env.dir.path().join("bin");
     std::fs::create_dir_all(&bins).unwrap();
     let built = runner().parent().unwrap().to_path_buf();
     for b in ["prep", "watcher", "processing", "egress"] {
         std::os::unix::fs::symlink(built.join(b), bins.join(b)).unwrap();
     }
-    let pid_file = env.dir.path().join("procurement.pid");
+    let pid_file = format!("{}/procurement${{AWS_BATCH_JOB_ARRAY_INDEX:-0}}.pid", env.dir.path().display());
     let script = bins.join("procurement");
     std::fs::write(
         &script,
-        format!("#!/bin/sh\necho $$ > {}.tmp && mv {0}.tmp {0}\nexec sleep 600\n", pid_file.display()),
+        format!("#!/bin/sh\necho $$ > {pid_file}.tmp && mv {pid_file}.tmp {pid_file}\nexec sleep 600\n"),
     )
     .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bins
+}
+
+/// Whether process `pid` ends within five seconds.
+fn ends_soon(pid: &str) -> bool {
+    (0..250).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        !Path::new(&format!("/proc/{pid}")).exists()
+    })
+}
+
+/// A run that fails while its jobs still run terminates them: past its
+/// deadline (the watcher says timed_out), and when a later SubmitJob fails
+/// for good. The hung procurement nodes are killed by the termination
+/// (their attempt log says so; the runner's own end would leave none), and
+/// every node of every submitted stage counts as terminated.
+#[test]
+fn a_late_or_failed_run_terminates_the_jobs_it_submitted() {
+    let env = setup();
+    let bins = hanging_procurement(&env);
+    let fixture_def: Value = serde_json::from_slice(&std::fs::read(fixture()).unwrap()).unwrap();
+    let bin_dir = bins.to_str().unwrap();
+    let procurement_pids = |env: &Env| -> Vec<String> {
+        (0..2)
+            .map(|i| {
+                let f = env.dir.path().join(format!("procurement{i}.pid"));
+                std::fs::read_to_string(f).map(|p| p.trim().to_string()).unwrap_or_default()
+            })
+            .collect()
+    };
+
+    // The deadline: 3 s after the start, polled every second.
+    let mut def = fixture_def.clone();
+    def["States"]["Watch"]["Parameters"]["Payload"]["timeout_seconds"] = json!(3);
+    def["States"]["Wait"]["Seconds"] = json!(1);
+    let path = env.dir.path().join("deadline.json");
+    std::fs::write(&path, def.to_string()).unwrap();
+    let (ok, s, stderr) = run_definition(&env, &path, &["--bin-dir", bin_dir], 80, 40);
+    assert!(!ok);
+    assert_eq!(s["error"], "PipelineRunTimedOut", "{stderr}\n{s:#}");
+    assert_eq!(s["final_state"], "Failed");
+    assert!(
+        s["cause"].as_str().unwrap().starts_with("the run did not finish within timeout_seconds=3"),
+        "{s:#}"
+    );
+    assert!(s["elapsed_s"].as_f64().unwrap() < 30.0, "{s:#}");
+    for stage in ["procurement", "processing", "egress"] {
+        assert_eq!(s["stages"][stage]["terminated"], 2, "{stage}: {s:#}");
+        assert_eq!(s["stages"][stage]["status"], "FAILED", "{stage}");
+    }
+    assert_eq!(s["stages"]["processing"]["ran"], 0);
+    let logs = PathBuf::from(s["logs"].as_str().unwrap());
+    for (i, pid) in procurement_pids(&env).iter().enumerate() {
+        assert!(!pid.is_empty(), "procurement {i} never started");
+        assert!(ends_soon(pid), "procurement {i} ({pid}) was left running");
+        let log = std::fs::read_to_string(logs.join(format!("procurement-{i}-attempt1.log"))).unwrap();
+        assert!(log.contains("the job was terminated"), "{log}");
+        std::fs::remove_file(env.dir.path().join(format!("procurement{i}.pid"))).unwrap();
+    }
+
+    // SubmitJob of egress fails for good: procurement and processing,
+    // already submitted, are terminated; egress never existed.
+    let mut def = fixture_def;
+    def["States"]["SubmitEgress"]["Parameters"]["JobDefinition"] =
+        json!("arn:aws:batch:us-east-1:000000000000:job-definition/t-unknown:1");
+    let path = env.dir.path().join("submit.json");
+    std::fs::write(&path, def.to_string()).unwrap();
+    let (ok, s, stderr) = run_definition(&env, &path, &["--bin-dir", bin_dir], 80, 40);
+    assert!(!ok);
+    assert_eq!(s["error"], "SubmitJobFailed", "{stderr}\n{s:#}");
+    assert!(s["cause"].as_str().unwrap().contains("t-unknown"), "{s:#}");
+    assert!(s["stages"].get("egress").is_none(), "{s:#}");
+    for stage in ["procurement", "processing"] {
+        assert_eq!(s["stages"][stage]["terminated"], 2, "{stage}: {s:#}");
+    }
+    // The failure comes right after the submits: a node may have been
+    // cancelled before it started; one that started was killed.
+    let logs = PathBuf::from(s["logs"].as_str().unwrap());
+    for (i, pid) in procurement_pids(&env).iter().enumerate().filter(|(_, pid)| !pid.is_empty()) {
+        assert!(ends_soon(pid), "procurement {i} ({pid}) was left running");
+        let log = std::fs::read_to_string(logs.join(format!("procurement-{i}-attempt1.log"))).unwrap();
+        assert!(log.contains("the job was terminated"), "{log}");
+    }
+}
+
+/// SIGTERM to the runner while a node runs: the execution ends as
+/// `States.Aborted`, the running child is killed rather than orphaned,
+/// and the summary is still written.
+#[test]
+fn a_stopped_runner_kills_its_children_and_writes_the_summary() {
+    let env = setup();
+    let bins = hanging_procurement(&env);
+    let pid_file = env.dir.path().join("procurement0.pid");
     let summary = env.dir.path().join("summary.json");
     let mut child = Command::new(runner())
         .arg("run")
@@ -296,11 +395,7 @@ fn a_stopped_runner_kills_its_children_and_writes_the_summary() {
     assert_eq!(s["status"], "FAILED");
     assert_eq!(s["error"], "States.Aborted", "{s:#}");
     // The hung procurement is gone (killed, then reaped once orphaned).
-    let gone = (0..250).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        !Path::new(&format!("/proc/{sleeper}")).exists()
-    });
-    assert!(gone, "procurement {sleeper} was left running");
+    assert!(ends_soon(&sleeper), "procurement {sleeper} was left running");
 }
 
 #[test]

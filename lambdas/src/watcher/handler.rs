@@ -46,11 +46,13 @@ pub async fn handle(deps: &WatcherDeps, event: Value) -> Result<WatchResponse, L
         }
         stages.insert(stage.clone(), (id.clone(), parent));
     }
-    let response = verdict(request.run_id, &stages, &failed);
+    let mut response = verdict(request.run_id, &stages, &failed);
+    response.apply_deadline(request.deadline, std::time::SystemTime::now());
     tracing::info!(
         run_id = response.run_id.as_deref().unwrap_or(""),
         finished = response.finished,
         succeeded = response.succeeded,
+        timed_out = response.timed_out,
         status = ?response.status,
         failed = response.rerun_indices.len(),
         cause = response.cause,

@@ -9,11 +9,13 @@
 //! never successful.
 
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
 use aws_sdk_batch::types::JobDetail;
 use serde::{Deserialize, Serialize};
 
 use crate::CONTRACT_VERSION;
+use crate::watcher::request::Deadline;
 
 /// Every Batch job state, in lifecycle order.
 pub const JOB_STATES: [&str; 7] =
@@ -121,6 +123,10 @@ pub struct WatchResponse {
     pub finished: bool,
     /// Finished and all SUCCEEDED.
     pub succeeded: bool,
+    /// Not finished, and the request's deadline has passed: the state
+    /// machine ends the run and terminates its jobs.
+    #[serde(default)]
+    pub timed_out: bool,
     /// RUNNING, SUCCEEDED or FAILED.
     pub status: RunStatus,
     /// Per stage.
@@ -194,12 +200,30 @@ pub fn verdict(
         run_id,
         finished,
         succeeded,
+        timed_out: false,
         status,
         stages: reports,
         failed_indices,
         rerun_indices: rerun,
         not_visible,
         cause,
+    }
+}
+
+impl WatchResponse {
+    /// Marks a run that is not finished at `now`, past its deadline, as
+    /// timed out, and says so first in the cause. A finished run is left
+    /// as it is: its verdict stands however late it came.
+    pub fn apply_deadline(&mut self, deadline: Option<Deadline>, now: SystemTime) {
+        let Some(deadline) = deadline else { return };
+        if self.finished || now < deadline.at {
+            return;
+        }
+        self.timed_out = true;
+        self.cause = format!(
+            "the run did not finish within timeout_seconds={}: {}",
+            deadline.timeout_seconds, self.cause
+        );
     }
 }
 
@@ -378,5 +402,36 @@ mod tests {
         assert_eq!(v.stages["procurement"].counts["FAILED"], 1);
         assert!(v.finished && !v.succeeded);
         assert!(v.cause.contains("[Essential container in task exited]"), "{}", v.cause);
+    }
+
+    #[test]
+    fn a_run_still_going_past_its_deadline_times_out_and_a_finished_one_does_not() {
+        use std::time::Duration;
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let deadline = Some(Deadline { at, timeout_seconds: 60 });
+        let running = stages(vec![(
+            "processing",
+            Some(array_detail("b", JobStatus::Running, 3, &[("RUNNING", 2), ("SUCCEEDED", 1)])),
+        )]);
+        let mut v = verdict(None, &running, &BTreeMap::new());
+        v.apply_deadline(deadline, at - Duration::from_millis(1));
+        assert!(!v.timed_out, "a millisecond early");
+        v.apply_deadline(None, at + Duration::from_secs(5));
+        assert!(!v.timed_out, "no deadline given");
+        v.apply_deadline(deadline, at);
+        assert!(v.timed_out && !v.finished);
+        assert!(
+            v.cause.starts_with("the run did not finish within timeout_seconds=60: processing RUNNING"),
+            "{}",
+            v.cause
+        );
+        let done = stages(vec![(
+            "processing",
+            Some(array_detail("b", JobStatus::Succeeded, 3, &[("SUCCEEDED", 3)])),
+        )]);
+        let mut v = verdict(None, &done, &BTreeMap::new());
+        v.apply_deadline(deadline, at + Duration::from_secs(3600));
+        assert!(!v.timed_out && v.succeeded);
+        assert_eq!(v.cause, "all stages SUCCEEDED");
     }
 }

@@ -11,6 +11,14 @@
 //! (one item: three plain jobs in sequence) -> Wait/Watch loop until the
 //! watcher says finished -> Succeed, or Fail with the failed indices as the
 //! cause. Prep and watcher contracts: docs/lambdas.md.
+//!
+//! A run that ends while its jobs may still be going (a SubmitJob or the
+//! watcher failed for good, or the run's deadline passed) terminates the
+//! jobs it submitted before it fails, newest stage first, so nothing is
+//! left running (and billing) on the compute environment. Step Functions
+//! cannot catch its own execution timeout, so the deadline is the
+//! watcher's to call: it gets the execution's start time and the run
+//! timeout, and the execution's TimeoutSeconds is a backstop past it.
 
 use async_trait::async_trait;
 use serde_json::{Value as Json, json};
@@ -38,6 +46,22 @@ const LAMBDA_RETRYABLE: [&str; 7] = [
 ];
 const BATCH_RETRYABLE: [&str; 2] = ["Batch.TooManyRequestsException", "Batch.ServerException"];
 
+/// Step Functions' SDK integration for TerminateJob (no optimised one).
+const BATCH_TERMINATE: &str = "arn:aws:states:::aws-sdk:batch:terminateJob";
+
+/// Longest a standard execution may run (one year).
+const MAX_EXECUTION_SECONDS: i64 = 31_536_000;
+
+/// What the execution's TimeoutSeconds allows past the run's deadline
+/// besides one poll (the watcher notices the deadline at its next call):
+/// the cancellation's three TerminateJob calls, each retried for up to
+/// about two minutes.
+const CANCEL_GRACE_SECONDS: i64 = 600;
+
+/// The stages newest first: cancelling downstream before upstream keeps a
+/// node that finishes meanwhile from starting its successor.
+const CANCEL_ORDER: [usize; 3] = [2, 1, 0];
+
 pub struct DefinitionInput<'a> {
     pub job_queue_arn: &'a str,
     pub job_definition_arns: [&'a str; 3],
@@ -53,6 +77,74 @@ fn retry(errors: &[&str]) -> Json {
 
 fn catch_to(state: &str) -> Json {
     json!([{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": state }])
+}
+
+/// The run's deadline in seconds from the execution's start, and the
+/// execution's own TimeoutSeconds: the deadline plus one poll plus the
+/// cancellation, within Step Functions' one-year limit (a timeout near
+/// that limit gets an earlier deadline rather than no cancellation).
+pub fn deadlines(input: &DefinitionInput<'_>) -> (i64, i64) {
+    let run = input.timeout_seconds.min(MAX_EXECUTION_SECONDS - input.poll_seconds - CANCEL_GRACE_SECONDS);
+    (run, run + input.poll_seconds + CANCEL_GRACE_SECONDS)
+}
+
+fn cancel_state(stage: &str) -> String {
+    let mut name = stage.to_string();
+    name[..1].make_ascii_uppercase();
+    format!("Cancel{name}")
+}
+
+/// The cancellation chain, from `CancelJobs` to the `Failed` state: per
+/// stage (newest first), a Choice that skips a stage never submitted
+/// (`$.jobs.<stage>` absent; a missing path in Parameters would fail the
+/// execution with States.Runtime, which no Catch takes) and a TerminateJob
+/// task. A TerminateJob that fails for good is recorded at
+/// `$.cancel_error` and the chain goes on: the run fails either way, with
+/// the error that started the cancellation (`$.failure`).
+fn cancellation(states: &mut serde_json::Map<String, Json>) {
+    let mut next_check = "CancelJobs".to_string();
+    for (k, &index) in CANCEL_ORDER.iter().enumerate() {
+        let stage = STAGES[index];
+        let task = cancel_state(stage);
+        let after = match CANCEL_ORDER.get(k + 1) {
+            Some(&i) => format!("{}IfSubmitted", cancel_state(STAGES[i])),
+            None => "Failed".to_string(),
+        };
+        states.insert(
+            next_check.clone(),
+            json!({
+                "Type": "Choice",
+                "Choices": [ { "Variable": format!("$.jobs.{stage}"), "IsPresent": true, "Next": task } ],
+                "Default": after
+            }),
+        );
+        states.insert(
+            task,
+            json!({
+                "Type": "Task",
+                "Resource": BATCH_TERMINATE,
+                // Terminating an array's parent cancels or terminates
+                // every child; one already finished is left as it is.
+                "Parameters": { "JobId.$": format!("$.jobs.{stage}.JobId"), "Reason.$": "$.failure.Error" },
+                "ResultPath": null,
+                "Retry": retry(&BATCH_RETRYABLE),
+                "Catch": [ { "ErrorEquals": ["States.ALL"], "ResultPath": "$.cancel_error", "Next": after } ],
+                "Next": after
+            }),
+        );
+        next_check = after;
+    }
+}
+
+/// A Pass state that records why the run fails (`$.failure`, as a Fail
+/// state's Error and Cause) and goes to the cancellation.
+fn failure(error: &str, cause_path: &str) -> Json {
+    json!({
+        "Type": "Pass",
+        "Parameters": { "Error": error, "Cause.$": cause_path },
+        "ResultPath": "$.failure",
+        "Next": "CancelJobs"
+    })
 }
 
 /// A SubmitJob state. `single`: prep found exactly one item (mode
@@ -96,9 +188,10 @@ pub fn definition(input: &DefinitionInput<'_>) -> Json {
     for stage in STAGES {
         watch_jobs.insert(format!("{stage}.$"), Json::String(format!("$.jobs.{stage}.JobId")));
     }
-    json!({
-        "Comment": "One batch_pipeline run: prep, three N_TO_N array jobs, watcher loop.",
-        "TimeoutSeconds": input.timeout_seconds,
+    let (run_deadline, execution_timeout) = deadlines(input);
+    let mut definition = json!({
+        "Comment": "One batch_pipeline run: prep, three N_TO_N array jobs, watcher loop; a run that fails while its jobs may still run terminates them.",
+        "TimeoutSeconds": execution_timeout,
         "StartAt": "HasOverrides",
         "States": {
             // `overrides` may be left out of the execution input: Prep's
@@ -144,7 +237,12 @@ pub fn definition(input: &DefinitionInput<'_>) -> Json {
                 "Resource": "arn:aws:states:::lambda:invoke",
                 "Parameters": {
                     "FunctionName": input.watcher_function_arn,
-                    "Payload": { "jobs": watch_jobs, "run_id.$": "$.prep.run.run_id" }
+                    "Payload": {
+                        "jobs": watch_jobs,
+                        "run_id.$": "$.prep.run.run_id",
+                        "started.$": "$$.Execution.StartTime",
+                        "timeout_seconds": run_deadline
+                    }
                 },
                 "ResultSelector": { "verdict.$": "$.Payload" },
                 "ResultPath": "$.watch",
@@ -155,6 +253,7 @@ pub fn definition(input: &DefinitionInput<'_>) -> Json {
             "Finished": {
                 "Type": "Choice",
                 "Choices": [
+                    { "Variable": "$.watch.verdict.timed_out", "BooleanEquals": true, "Next": "TimedOut" },
                     { "Variable": "$.watch.verdict.finished", "BooleanEquals": false, "Next": "Wait" },
                     { "Variable": "$.watch.verdict.succeeded", "BooleanEquals": true, "Next": "Succeeded" }
                 ],
@@ -167,10 +266,16 @@ pub fn definition(input: &DefinitionInput<'_>) -> Json {
                 "CausePath": "States.JsonToString($.watch.verdict.failed_indices)"
             },
             "PrepFailed": { "Type": "Fail", "Error": "PrepFailed", "CausePath": "$.error.Cause" },
-            "SubmitFailed": { "Type": "Fail", "Error": "SubmitJobFailed", "CausePath": "$.error.Cause" },
-            "WatchFailed": { "Type": "Fail", "Error": "WatcherFailed", "CausePath": "$.error.Cause" }
+            "SubmitFailed": failure("SubmitJobFailed", "$.error.Cause"),
+            "WatchFailed": failure("WatcherFailed", "$.error.Cause"),
+            "TimedOut": failure("PipelineRunTimedOut", "$.watch.verdict.cause"),
+            "Failed": { "Type": "Fail", "ErrorPath": "$.failure.Error", "CausePath": "$.failure.Cause" }
         }
-    })
+    });
+    if let Some(states) = definition["States"].as_object_mut() {
+        cancellation(states);
+    }
+    definition
 }
 
 fn arn_check(config: &Value, name: &str, service: &str, diags: &mut Diagnostics) {
@@ -211,7 +316,7 @@ impl DataSource for StateMachineDefinition {
                 .attr(Attribute::optional(
                     "timeout_seconds",
                     Type::Number,
-                    "Run timeout (60-31536000, default 86400).",
+                    "Run timeout (60-31536000, default 86400): the first watcher call past it ends the run as PipelineRunTimedOut and terminates its jobs. The execution's own TimeoutSeconds is this plus poll_seconds plus 600 s for the cancellation (near the one-year limit the run's deadline is moved earlier instead).",
                 ))
                 .attr(Attribute::computed("definition", Type::String, "The definition, as JSON.")),
         )
@@ -322,6 +427,59 @@ mod tests {
         assert_eq!(dep["JobId.$"], "$.jobs.processing.JobId");
         assert!(dep.get("Type").is_none());
         assert_eq!(states["Prep"]["Parameters"]["Payload"]["execution.$"], "$$.Execution.Name");
+    }
+
+    #[test]
+    fn a_failed_or_late_run_terminates_the_jobs_it_submitted_newest_first() {
+        let d = sample();
+        let states = &d["States"];
+        assert_eq!(d["TimeoutSeconds"], 3600 + 30 + CANCEL_GRACE_SECONDS);
+        let payload = &states["Watch"]["Parameters"]["Payload"];
+        assert_eq!(payload["started.$"], "$$.Execution.StartTime");
+        assert_eq!(payload["timeout_seconds"], 3600);
+        assert_eq!(states["Finished"]["Choices"][0]["Variable"], "$.watch.verdict.timed_out");
+        assert_eq!(states["Finished"]["Choices"][0]["Next"], "TimedOut");
+        for (from, error) in [
+            ("SubmitFailed", "SubmitJobFailed"),
+            ("WatchFailed", "WatcherFailed"),
+            ("TimedOut", "PipelineRunTimedOut"),
+        ] {
+            assert_eq!(states[from]["Parameters"]["Error"], error);
+            assert_eq!(states[from]["Next"], "CancelJobs");
+        }
+        // CancelJobs -> CancelEgress -> CancelProcessingIfSubmitted -> ... -> Failed.
+        let mut check = "CancelJobs".to_string();
+        for stage in ["egress", "processing", "procurement"] {
+            let choice = &states[check.as_str()];
+            assert_eq!(choice["Choices"][0]["Variable"], format!("$.jobs.{stage}"));
+            assert_eq!(choice["Choices"][0]["IsPresent"], true);
+            let task = &states[choice["Choices"][0]["Next"].as_str().unwrap()];
+            assert_eq!(task["Resource"], BATCH_TERMINATE);
+            assert_eq!(task["Parameters"]["JobId.$"], format!("$.jobs.{stage}.JobId"));
+            assert_eq!(task["Next"], choice["Default"]);
+            assert_eq!(task["Catch"][0]["Next"], choice["Default"]);
+            check = task["Next"].as_str().unwrap().to_string();
+        }
+        assert_eq!(check, "Failed");
+        assert_eq!(states["Failed"]["ErrorPath"], "$.failure.Error");
+        // Prep fails before anything was submitted: nothing to cancel.
+        assert_eq!(states["PrepFailed"]["Type"], "Fail");
+    }
+
+    #[test]
+    fn a_timeout_near_the_one_year_limit_moves_the_deadline_not_the_backstop() {
+        let input = |timeout_seconds| DefinitionInput {
+            job_queue_arn: "q",
+            job_definition_arns: ["a", "b", "c"],
+            prep_function_arn: "p",
+            watcher_function_arn: "w",
+            poll_seconds: 60,
+            timeout_seconds,
+        };
+        assert_eq!(deadlines(&input(86_400)), (86_400, 86_400 + 60 + CANCEL_GRACE_SECONDS));
+        let (run, execution) = deadlines(&input(MAX_EXECUTION_SECONDS));
+        assert_eq!(execution, MAX_EXECUTION_SECONDS);
+        assert_eq!(run, MAX_EXECUTION_SECONDS - 60 - CANCEL_GRACE_SECONDS);
     }
 
     #[test]
