@@ -288,7 +288,7 @@ resource "aws_iam_role_policy" "watcher" {
 # ------------------------------------------------------- step functions ----
 resource "aws_iam_role" "sfn" {
   name                 = "${var.name}-sfn"
-  description          = "Role of the ${var.name} state machine: submit this pipeline's jobs, invoke its two Lambdas, log."
+  description          = "Role of the ${var.name} state machine: submit this pipeline's jobs (and terminate them when a run fails), invoke its two Lambdas, log."
   assume_role_policy   = data.aws_iam_policy_document.assume["states"].json
   max_session_duration = 3600
   tags                 = local.tags
@@ -304,6 +304,16 @@ data "aws_iam_policy_document" "sfn" {
       [batch_pipeline.this.job_queue_arn],
       [for stage in local.stage_names : batch_pipeline.this.job_definition_arns[stage]],
     )
+  }
+
+  statement {
+    sid = "TerminateThisRunsJobs"
+    # A run that fails while its jobs may still run (a submit or the watcher
+    # failed for good, or the run's deadline passed) terminates the jobs it
+    # submitted. Job ids are made by AWS at submit time, so the grant names
+    # this account's jobs in this region, not single ids.
+    actions   = ["batch:TerminateJob"]
+    resources = ["arn:${local.partition}:batch:${local.region}:${local.account_id}:job/*"]
   }
 
   statement {

@@ -314,8 +314,9 @@ variable "lambdas" {
 
 variable "orchestration" {
   description = <<-EOT
-    The Step Functions state machine: seconds between watcher polls and the run's overall timeout (passed to
-    data.batch_state_machine_definition). Each watcher round (Wait, Watch, Finished) adds 9 events to the execution
+    The Step Functions state machine: seconds between watcher polls and the run's deadline (passed to
+    data.batch_state_machine_definition): the first watcher call past `timeout_seconds` ends the run as
+    PipelineRunTimedOut and terminates its jobs. Each watcher round (Wait, Watch, Finished) adds 9 events to the execution
     history and a standard execution fails at 25,000 events, so `timeout_seconds / poll_seconds` may be at most 2,700
     (e.g. poll 60 s for the default 24 h; 3,600 s polls allow up to 112 days).
   EOT

@@ -393,6 +393,14 @@ def test_sfn_role_may_only_submit_these_jobs_and_invoke_these_functions():
     assert locals_of(c)["stage_names"] == list(STAGES)
     assert '"*"' not in resources
 
+    # A failed run terminates its jobs: TerminateJob on this account's jobs
+    # in this region, nothing wider.
+    terminate = sids["TerminateThisRunsJobs"]
+    assert flat(v(terminate["actions"])) == ["batch:TerminateJob"]
+    assert flat(v(terminate["resources"])) == [
+        "arn:${local.partition}:batch:${local.region}:${local.account_id}:job/*"
+    ]
+
     invoke = sids["InvokeThisPipelinesFunctions"]
     assert flat(v(invoke["actions"])) == ["lambda:InvokeFunction"]
     inv = flat(v(invoke["resources"]))
