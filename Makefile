@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help setup build test test-rust test-terraform test-demo lint fmt bench bench-provider bench-jobs bench-lambdas bench-runner \
+.PHONY: help setup build test test-rust test-contract test-terraform test-demo lint fmt bench bench-provider bench-jobs bench-lambdas bench-runner \
         fuzz build-images push-images build-lambdas cleanup-retained demo clean
 
 help:
@@ -27,11 +27,16 @@ setup:
 build:
 	$(CARGO) build --release --workspace
 
-test: setup test-rust test-terraform test-demo
+test: setup test-rust test-contract test-terraform test-demo
 
 test-rust:
 	$(CARGO) test --workspace --all-features
 	$(CARGO) test -p batch-jobs --test image -- --ignored
+
+# The AWS contract checker's own tests (botocore's service models as the
+# oracle); provider/tests/aws_contract.rs runs it on recorded requests.
+test-contract:
+	.tools/venv/bin/python tests/contract/test_aws_contract.py
 
 test-terraform:
 	bash tests/terraform/run.sh

@@ -77,6 +77,10 @@ variable "compute" {
     error_message = "compute.instance_role (an instance profile ARN) is required for EC2 and SPOT."
   }
   validation {
+    condition     = !(var.compute.type == "SPOT" && var.compute.allocation_strategy == "BEST_FIT")
+    error_message = "compute.allocation_strategy BEST_FIT on SPOT needs a Spot Fleet role, which AWS Batch requires and this module does not take: use BEST_FIT_PROGRESSIVE, SPOT_CAPACITY_OPTIMIZED or SPOT_PRICE_CAPACITY_OPTIMIZED."
+  }
+  validation {
     condition     = var.compute.bid_percentage == null ? true : (var.compute.bid_percentage >= 1 && var.compute.bid_percentage <= 100)
     error_message = "compute.bid_percentage must be between 1 and 100."
   }
@@ -109,8 +113,15 @@ variable "efs" {
     error_message = "efs.provisioned_throughput_mibps is required with throughput_mode = provisioned."
   }
   validation {
-    condition     = can(regex("^/[A-Za-z0-9._/-]*$", var.efs.root_directory)) && !strcontains(var.efs.root_directory, "..")
-    error_message = "efs.root_directory must be an absolute path without '..'."
+    # EFS's access point Path: "/" or 1 to 4 components, none empty or
+    # starting with '.', at most 100 characters (CreateAccessPoint refuses
+    # the rest); this module also keeps to letters, digits, '.', '_', '-'.
+    condition     = can(regex("^(/|(/[A-Za-z0-9_-][A-Za-z0-9._-]*){1,4})$", var.efs.root_directory)) && length(var.efs.root_directory) <= 100
+    error_message = "efs.root_directory must be \"/\" or an absolute path of 1 to 4 components (letters, digits, '.', '_', '-'; none empty or starting with '.'; no trailing '/'), at most 100 characters, as EFS access points require."
+  }
+  validation {
+    condition     = !(var.efs.performance_mode == "maxIO" && var.efs.throughput_mode == "elastic" && var.efs.file_system_id == null)
+    error_message = "efs.throughput_mode = \"elastic\" needs performance_mode = \"generalPurpose\" (EFS offers elastic throughput only there); with maxIO use bursting or provisioned."
   }
   validation {
     condition     = can(regex("^0?[0-7]{3}$", var.efs.permissions))

@@ -74,6 +74,31 @@ impl MotoServer {
         ]
     }
 
+    /// Where moto's request recorder writes (MOTO_RECORDER_FILEPATH): one
+    /// JSON line per request while recording (see [`Self::recorder`]).
+    pub fn recording_path(&self) -> std::path::PathBuf {
+        self.log.path().with_extension("recording")
+    }
+
+    /// Calls moto's recorder API (`start-recording`, `stop-recording`,
+    /// `reset-recording`) and returns the answer's body.
+    pub fn recorder(&self, action: &str) -> Result<String> {
+        use std::io::Write;
+        let mut stream = TcpStream::connect(self.addr)?;
+        write!(
+            stream,
+            "POST /moto-api/recorder/{action} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.addr
+        )?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer)?;
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((answer.as_str(), ""));
+        if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
+            bail!("moto recorder {action}: {}", head.lines().next().unwrap_or_default());
+        }
+        Ok(body.to_string())
+    }
+
     /// What moto printed so far (for failure messages).
     pub fn log_text(&self) -> String {
         let mut text = String::new();
@@ -88,7 +113,7 @@ impl Drop for MotoServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_file(self.log.path().with_extension("recording"));
+        let _ = std::fs::remove_file(self.recording_path());
     }
 }
 

@@ -259,6 +259,34 @@ fn valid_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// An access point's root directory as EFS's model states it (`Path`: at
+/// most 100 characters, pattern `^(\/|(\/(?!\.)+[^$#<>;`|&?{}^*/\n]+){1,4})$`).
+pub fn check_efs_root_directory(path: &str) -> Result<(), &'static str> {
+    if path.len() > 100 {
+        return Err("is longer than 100 characters");
+    }
+    if path == "/" {
+        return Ok(());
+    }
+    let Some(rest) = path.strip_prefix('/') else { return Err("is not absolute") };
+    let components: Vec<&str> = rest.split('/').collect();
+    if components.len() > 4 {
+        return Err("has more than 4 components");
+    }
+    for c in components {
+        if c.is_empty() {
+            return Err("has an empty component (a trailing '/' or '//')");
+        }
+        if c.starts_with('.') {
+            return Err("has a component starting with '.'");
+        }
+        if c.chars().any(|ch| "$#<>;`|&?{}^*\n".contains(ch)) {
+            return Err("has a character EFS refuses");
+        }
+    }
+    Ok(())
+}
+
 fn valid_bucket_name(name: &str) -> bool {
     (3..=63).contains(&name.len())
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
@@ -491,7 +519,13 @@ fn read_compute(r: &mut Reader<'_>) -> (Compute, bool) {
             "EC2 and SPOT compute need an instance profile ARN.".into(),
         );
     }
-    let mut strategies = vec!["BEST_FIT", "BEST_FIT_PROGRESSIVE"];
+    // SPOT with BEST_FIT needs a Spot Fleet role (spotIamFleetRole), which
+    // this resource does not take: AWS Batch refuses the environment.
+    let mut strategies = if kind == ComputeType::Spot && type_known {
+        vec!["BEST_FIT_PROGRESSIVE"]
+    } else {
+        vec!["BEST_FIT", "BEST_FIT_PROGRESSIVE"]
+    };
     if kind == ComputeType::Spot || !type_known {
         strategies.extend(["SPOT_CAPACITY_OPTIMIZED", "SPOT_PRICE_CAPACITY_OPTIMIZED"]);
     }
@@ -581,14 +615,30 @@ fn read_efs(r: &mut Reader<'_>, compute: &Compute) -> Efs {
         efs.security_group_ids = sgs;
     }
     if let Some(root) = e.string("root_directory") {
-        if !root.starts_with('/') || root.split('/').any(|p| p == ".." || p == ".") || root.len() > 100 {
+        if let Err(why) = check_efs_root_directory(&root) {
             e.fail(
                 "root_directory",
                 "Invalid root_directory",
-                format!("{root:?} must be an absolute path without '.' or '..', at most 100 characters."),
+                format!(
+                    "{root:?} {why}. EFS access points take \"/\" or 1 to 4 components, each non-empty, not starting with '.', without $#<>;`|&?{{}}^*, at most 100 characters."
+                ),
             );
         }
         efs.root_directory = root;
+    }
+    // EFS: "Elastic throughput is available only for file systems using the
+    // General Purpose performance mode" (CreateFileSystem refuses it).
+    if efs.performance_mode == "maxIO"
+        && efs.throughput_mode == "elastic"
+        && efs.existing_file_system_id.is_none()
+        && e.known("performance_mode")
+        && e.known("throughput_mode")
+    {
+        e.fail(
+            "throughput_mode",
+            "Elastic throughput needs generalPurpose",
+            "EFS offers elastic throughput only with performance_mode = \"generalPurpose\"; with \"maxIO\" set throughput_mode to \"bursting\" or \"provisioned\".".into(),
+        );
     }
     efs.posix_uid = e.int("posix_uid", 1000, 0..=4_294_967_295, "posix_uid");
     efs.posix_gid = e.int("posix_gid", 1000, 0..=4_294_967_295, "posix_gid");
@@ -865,6 +915,59 @@ mod tests {
         let four = Value::Set((1..=4).map(Value::int).collect());
         let found = errors(&config(vec![], vec![("retry_on_exit_codes", four)]));
         assert!(found.iter().any(|e| e.contains("Too many exit codes")), "{found:?}");
+    }
+
+    #[test]
+    fn root_directories_follow_the_efs_model() {
+        for good in ["/", "/pipeline", "/a/b/c/d", "/data/cache.d", "/a-b_c/x"] {
+            assert_eq!(check_efs_root_directory(good), Ok(()), "{good}");
+        }
+        for bad in ["/pipeline/", "/a/b/c/d/e", "/data/.cache", "/a//b", "pipeline", "", "/a$b"] {
+            assert!(check_efs_root_directory(bad).is_err(), "{bad}");
+        }
+        assert!(check_efs_root_directory(&format!("/{}", "a".repeat(100))).is_err());
+        let refused = errors(&config_with_efs(vec![("root_directory", Value::string("/pipeline/"))]));
+        assert!(
+            refused.iter().any(|e| e.contains("root_directory") && e.contains("empty component")),
+            "{refused:?}"
+        );
+    }
+
+    fn config_with_efs(efs: Vec<(&str, Value)>) -> Value {
+        let mut c = config(vec![], vec![]);
+        if let Value::Object(attrs) = &mut c {
+            attrs.insert("efs".into(), block(efs));
+        }
+        c
+    }
+
+    #[test]
+    fn efs_and_spot_combinations_aws_refuses() {
+        let max_io_elastic = config_with_efs(vec![("performance_mode", Value::string("maxIO"))]);
+        let found = errors(&max_io_elastic);
+        assert!(
+            found.iter().any(|e| e.contains("throughput_mode") && e.contains("generalPurpose")),
+            "{found:?}"
+        );
+        let max_io_bursting = config_with_efs(vec![
+            ("performance_mode", Value::string("maxIO")),
+            ("throughput_mode", Value::string("bursting")),
+        ]);
+        assert_eq!(errors(&max_io_bursting), Vec::<String>::new());
+        let spot = |strategy: &str| {
+            config(
+                vec![
+                    ("type", Value::string("SPOT")),
+                    ("instance_role", Value::string("arn:aws:iam::123456789012:instance-profile/x")),
+                    ("allocation_strategy", Value::string(strategy)),
+                ],
+                vec![],
+            )
+        };
+        let found = errors(&spot("BEST_FIT"));
+        assert!(found.iter().any(|e| e.contains("allocation_strategy")), "{found:?}");
+        assert_eq!(errors(&spot("SPOT_PRICE_CAPACITY_OPTIMIZED")), Vec::<String>::new());
+        assert_eq!(errors(&spot("BEST_FIT_PROGRESSIVE")), Vec::<String>::new());
     }
 
     #[test]
