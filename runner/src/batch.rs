@@ -204,6 +204,14 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
+/// AWS Batch's rule for a job name (SubmitJob's jobName): up to 128
+/// letters, digits, hyphens and underscores, the first alphanumeric.
+pub fn valid_job_name(name: &str) -> bool {
+    name.len() <= 128
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 fn stage_of(definition: &str) -> Option<&'static str> {
     // arn:aws:batch:r:a:job-definition/<name>:<rev> | <name>:<rev> | <name>
     let name = definition.rsplit('/').next().unwrap_or(definition);
@@ -270,10 +278,18 @@ impl LocalBatch {
         }
     }
 
+    /// SubmitJob, checked as AWS Batch checks it (job name, array size,
+    /// environment entries) before anything runs.
     pub fn submit(&self, params: &Value) -> Result<Value, StatesError> {
         let client = |m: String| StatesError::new("Batch.ClientException", m);
         let name =
             params.get("JobName").and_then(Value::as_str).ok_or_else(|| client("JobName missing".into()))?;
+        if !valid_job_name(name) {
+            // SubmitJob refuses it: a run id AWS would not take fails here too.
+            return Err(client(format!(
+                "JobName {name:?}: up to 128 letters, digits, '-' and '_', the first alphanumeric (AWS Batch SubmitJob)"
+            )));
+        }
         let definition = params
             .get("JobDefinition")
             .and_then(Value::as_str)
@@ -910,6 +926,17 @@ mod tests {
             {"OnStatusReason": "Host EC2*", "Action": "RETRY"}, {"OnReason": "*", "Action": "EXIT"}]));
         assert!(!ExitRule::retries(&host, Some(75)));
         assert!(ExitRule::from_json(&serde_json::json!({"OnExitCode": "1", "Action": "MAYBE"})).is_err());
+    }
+
+    #[test]
+    fn job_names_follow_aws_batch() {
+        use super::valid_job_name;
+        assert!(valid_job_name("procurement-2024_06_01-1a2b3c4d"));
+        assert!(valid_job_name(&format!("egress-{}", "x".repeat(121))));
+        assert!(!valid_job_name("procurement-2024.06.01"), "'.' is refused by SubmitJob");
+        assert!(!valid_job_name(&format!("egress-{}", "x".repeat(122))), "129 characters");
+        assert!(!valid_job_name("-p"));
+        assert!(!valid_job_name(""));
     }
 
     /// The DescribeJobs / ListJobs stand-in answers as AWS does for what

@@ -86,7 +86,8 @@ pub async fn handle(deps: &PrepDeps, event: Value) -> Result<PrepResponse, Lambd
             array_size = previous.array_size,
             "run already prepared; returning its result"
         );
-        return Ok(previous);
+        let job_name_id = run_id::job_name_id(&previous.run_id);
+        return Ok(PrepResponse { job_name_id, ..previous });
     }
 
     let started = Instant::now();
@@ -108,6 +109,7 @@ pub async fn handle(deps: &PrepDeps, event: Value) -> Result<PrepResponse, Lambd
         return Ok(PrepResponse {
             contract_version: CONTRACT_VERSION,
             status: PrepStatus::NoWork,
+            job_name_id: run_id::job_name_id(&run_id),
             run_id,
             array_size: 0,
             mode: Mode::None,
@@ -141,6 +143,7 @@ pub async fn handle(deps: &PrepDeps, event: Value) -> Result<PrepResponse, Lambd
         contract_version: CONTRACT_VERSION,
         status: PrepStatus::Ready,
         run_id: run_id.clone(),
+        job_name_id: run_id::job_name_id(&run_id),
         array_size,
         mode: if array_size == 1 { Mode::Single } else { Mode::Array },
         items,

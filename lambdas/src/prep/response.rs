@@ -43,6 +43,11 @@ pub struct PrepResponse {
     pub status: PrepStatus,
     /// The run id (`RUN_ID` of every job).
     pub run_id: String,
+    /// The run id as AWS Batch job names allow it (the state machine names
+    /// jobs `<stage>-<job_name_id>`): see [`crate::prep::run_id::job_name_id`].
+    /// A record written before this field existed gets it on replay.
+    #[serde(default)]
+    pub job_name_id: String,
     /// Nodes: 2..=10000 for `array`, 1 for `single`, 0 for `NO_WORK`.
     pub array_size: u32,
     /// How to submit.

@@ -74,6 +74,26 @@ pub fn from_execution(execution: &str) -> Result<String, LambdaError> {
     Ok(id)
 }
 
+/// AWS Batch job names: up to 128 letters, digits, '-' and '_', the first
+/// alphanumeric (SubmitJob's jobName). The state machine names each job
+/// `<stage>-<job_name_id>`, so the id leaves room for the longest stage.
+pub const MAX_JOB_NAME_ID_LEN: usize = 128 - "procurement-".len();
+
+/// The run id as it goes into job names: the run id itself when Batch
+/// allows it (so jobs and runs share a name), otherwise its other
+/// characters (`.`) become `_` and a hash of the whole id keeps two ids
+/// that change alike apart (`2024.06.01` and `2024_06_01`).
+pub fn job_name_id(run_id: &str) -> String {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_');
+    if run_id.len() <= MAX_JOB_NAME_ID_LEN && run_id.chars().all(allowed) {
+        return run_id.to_string();
+    }
+    let mut safe: String = run_id.chars().map(|c| if allowed(c) { c } else { '_' }).collect();
+    // Room for "-" + 8 hex digits.
+    safe.truncate(MAX_JOB_NAME_ID_LEN - 9);
+    format!("{safe}-{}", &sha256_hex(run_id.as_bytes())[..8])
+}
+
 /// `YYYY-MM-DDTHH-MM-SSZ-<8 hex>`: sorts by time, and two invocations in
 /// the same second still differ (per-process random hasher keys, the
 /// clock's nanoseconds and the pid).
@@ -116,6 +136,24 @@ mod tests {
         let long = from_execution(&format!("{}!", "x".repeat(200))).unwrap();
         assert!(long.len() <= MAX_RUN_ID_LEN && check_run_id(&long).is_ok());
         assert!(from_execution("arn:aws:states:x:execution:pipe:").is_err());
+    }
+
+    #[test]
+    fn job_name_ids_are_what_batch_allows_in_a_job_name() {
+        let batch_job_name = |n: &str| {
+            n.len() <= 128 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        assert_eq!(job_name_id("nightly-2024-06-01"), "nightly-2024-06-01");
+        let dotted = job_name_id("2024.06.01");
+        assert!(dotted.starts_with("2024_06_01-") && dotted.len() == 19, "{dotted}");
+        assert_ne!(dotted, job_name_id("2024_06_01"));
+        assert_eq!(dotted, job_name_id("2024.06.01"));
+        let longest = format!("a.{}", "b".repeat(126));
+        for id in [longest.as_str(), "2024.06.01", "x", &"y".repeat(128)] {
+            assert!(check_run_id(id).is_ok(), "{id}");
+            let name = format!("procurement-{}", job_name_id(id));
+            assert!(batch_job_name(&name), "{name} ({} characters)", name.len());
+        }
     }
 
     #[test]
