@@ -12,7 +12,10 @@
 #     (prep and watcher through a Lambda Runtime API, the three stages as
 #     local N_TO_N array jobs, results to moto S3) and checks its counts;
 #  6. copies the results out of moto into .demo/, then `terraform destroy`s
-#     and reports what destroy kept.
+#     and reports what destroy kept;
+#  7. checks every request the product sent to moto (apply, the run,
+#     destroy) against AWS's service models (tests/contract/aws_contract.py)
+#     and fails on any AWS would refuse.
 # moto stops when the script ends, also on Ctrl-C or failure.
 #
 # Env: DEMO_DIR (default .demo), DEMO_FILES (12), DEMO_ROWS (5000 per file),
@@ -55,8 +58,16 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 source scripts/moto.sh
+# moto's request recorder keeps what the product sends (apply, the run,
+# destroy; not the demo's own uploads and downloads), which is checked
+# against AWS's service models at the end (tests/contract/aws_contract.py).
+export MOTO_RECORDER_FILEPATH="$demo/requests.jsonl"
 start_moto "$demo/moto.log"
 step "moto is up on $endpoint"
+recorder() {
+  $py -c 'import sys, urllib.request as u; u.urlopen(u.Request(sys.argv[1] + "/moto-api/recorder/" + sys.argv[2], method="POST"))' \
+    "$endpoint" "$1"
+}
 
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 export AWS_ENDPOINT_URL="$endpoint"
@@ -84,6 +95,7 @@ $py scripts/demo_data.py --endpoint "$endpoint" --bucket "$source_bucket" --file
   | tee "$demo/sample.json"
 
 step "terraform apply (examples/local, provider at moto)"
+recorder start-recording
 tf apply -auto-approve -no-color >"$demo/apply.log" 2>&1 || { cat "$demo/apply.log"; exit 1; }
 grep -E "Creation complete|Apply complete" "$demo/apply.log" | sed 's/^/  /'
 tf output -json >"$demo/outputs.json"
@@ -108,6 +120,7 @@ run_status=$?
 set -e
 [ -s "$demo/summary.json" ] || { echo "the runner wrote no summary (exit $run_status)" >&2; exit 1; }
 
+recorder stop-recording
 step "checking the counts and copying the results out of moto"
 $py - "$demo" "$egress_bucket" <<'PY'
 import json, os, sys
@@ -141,15 +154,27 @@ sys.exit(1 if bad else 0)
 PY
 
 step "terraform destroy"
+recorder start-recording
 tf destroy -auto-approve -no-color >"$demo/destroy.log" 2>&1 || { cat "$demo/destroy.log"; exit 1; }
+recorder stop-recording
 grep -E "Destruction complete|Destroy complete" "$demo/destroy.log" | sed 's/^/  /'
 echo "  kept by destroy (force_destroy = false), as in AWS:"
 grep -E "^\s*- (EFS|S3)|kept" "$demo/destroy.log" | sed 's/^ */    /' || echo "    (nothing)"
 echo "  In AWS, delete those with: make cleanup-retained NAME=$name; here they go away with moto."
+
+step "every request the provider, the Lambdas and the jobs sent, against AWS's service models"
+if $py tests/contract/aws_contract.py "$demo/requests.jsonl" >"$demo/contract.txt"; then
+  contract_status=0
+else
+  contract_status=$?
+fi
+sed -n '1p;/violations$/,$p' "$demo/contract.txt" | sed 's/^/  /'
+[ "$contract_status" -eq 0 ] || { echo "requests AWS would refuse: $demo/contract.txt" >&2; [ "$run_status" -ne 0 ] || run_status=$contract_status; }
 
 step "done"
 echo "  summary:      $demo/summary.json"
 echo "  EFS (local):  $demo/efs/runs/$($py -c "import json; print(json.load(open('$demo/summary.json'))['run_id'])")/"
 echo "  results:      $demo/results/$egress_bucket/"
 echo "  logs:         $demo/{apply,destroy,moto}.log, $demo/efs/.batch-runner/"
+echo "  requests:     $demo/requests.jsonl (checked: $demo/contract.txt)"
 exit $run_status

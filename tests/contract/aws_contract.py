@@ -334,21 +334,39 @@ def _uri_regex(request_uri: str) -> tuple[re.Pattern, list[str], dict[str, str |
     query keys the URI itself requires (S3's `?tagging`, `?x-id=PutObject`)."""
     path, _, query = request_uri.partition("?")
     labels = []
-
-    def label(m: re.Match) -> str:
-        name, greedy = m.group(1), m.group(2)
-        labels.append(name)
-        return "(.+)" if greedy else "([^/]+)"
-
-    rx = re.sub(r"\{(\w+)(\+?)\}", label, re.escape(path).replace(r"\{", "{").replace(r"\}", "}"))
+    parts = []
+    # Literal text escaped, `{Label}` one segment, `{Label+}` the rest.
+    for i, piece in enumerate(re.split(r"\{(\w+\+?)\}", path)):
+        if i % 2 == 0:
+            parts.append(re.escape(piece))
+        else:
+            labels.append(piece.rstrip("+"))
+            parts.append("(.+)" if piece.endswith("+") else "([^/]+)")
+    rx = "".join(parts)
     required = {}
     for part in filter(None, query.split("&")):
         k, _, v = part.partition("=")
-        required[k] = v or None
+        # `x-id=GetObject` is a routing hint some SDKs add, not a requirement.
+        if k != "x-id":
+            required[k] = v or None
     return re.compile(f"^{rx}/?$"), labels, required
 
 
-def _match_rest(svc, method: str, path: str, query: dict):
+def _missing_headers(op, headers: dict) -> int:
+    """Required header members absent (CopyObject is PutObject's URI plus
+    the x-amz-copy-source header)."""
+    shape = op.input_shape
+    if shape is None:
+        return 0
+    return sum(
+        1
+        for name in shape.required_members
+        if shape.members[name].serialization.get("location") == "header"
+        and _header(headers, shape.members[name].serialization.get("name", name)) is None
+    )
+
+
+def _match_rest(svc, method: str, path: str, query: dict, headers: dict):
     best = None
     for name in svc.operation_names:
         op = svc.operation_model(name)
@@ -360,8 +378,9 @@ def _match_rest(svc, method: str, path: str, query: dict):
             continue
         if any(k not in query or (v is not None and query[k] != v) for k, v in required.items()):
             continue
-        # Prefer the most specific URI (more literal text, more query keys).
-        score = (len(required), len(rx.pattern) - 8 * len(labels))
+        # Prefer the operation whose required headers are there, then the
+        # most specific URI (more query keys, more literal text).
+        score = (-_missing_headers(op, headers), len(required), len(rx.pattern) - 8 * len(labels))
         if best is None or score > best[0]:
             best = (score, op, dict(zip(labels, (unquote(g) for g in m.groups()))))
     return (best[1], best[2]) if best else (None, None)
@@ -466,7 +485,7 @@ def identify(entry: dict):
     # Matched still percent-encoded (an ARN label holds encoded '/'); the
     # labels are decoded after. S3 requests use path-style addressing here,
     # which is the model's /{Bucket}/{Key+}.
-    op, labels = _match_rest(svc, entry.get("method", ""), url.path, query)
+    op, labels = _match_rest(svc, entry.get("method", ""), url.path, query, headers)
     if op is None:
         return None
     return service, op, _rest_params(op, labels, query, headers, raw, protocol)

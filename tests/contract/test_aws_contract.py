@@ -109,6 +109,10 @@ def test_recorded_requests_are_matched_and_checked():
                {"X-Amz-Target": "AWSStepFunctions.StartExecution"}),
         _entry("POST", "http://127.0.0.1:5000/2015-02-01/file-systems", "elasticfilesystem",
                {"CreationToken": "batch-pipeline-" + "x" * 64}),
+        # S3, path-style: a key with '/' (the greedy label), PutObject not
+        # CopyObject (no x-amz-copy-source), x-id a hint, not a requirement.
+        _entry("PUT", "http://127.0.0.1:5000/results/run-1/0/a.csv", "s3", b"a,b\n"),
+        _entry("GET", "http://127.0.0.1:5000/raw/incoming/1990.csv?x-id=GetObject", "s3", b""),
     ]
     with tempfile.TemporaryDirectory() as d:
         rec = Path(d) / "rec.jsonl"
@@ -116,7 +120,8 @@ def test_recorded_requests_are_matched_and_checked():
         report = c.check_recording(rec)
     assert not report.unidentified, report.unidentified
     assert report.checked == {"batch.CreateJobQueue": 1, "batch.ListTagsForResource": 1,
-                              "stepfunctions.StartExecution": 1, "efs.CreateFileSystem": 1}, report.checked
+                              "stepfunctions.StartExecution": 1, "efs.CreateFileSystem": 1,
+                              "s3.PutObject": 1, "s3.GetObject": 1}, report.checked
     text = "\n".join(str(v) for v in report.violations)
     assert "batch.CreateJobQueue jobQueueName: documented rule" in text, text
     assert "stepfunctions.StartExecution name: must have at most 80 characters" in text, text
