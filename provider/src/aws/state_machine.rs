@@ -31,11 +31,16 @@ use super::pipeline::schema::STAGES;
 
 pub struct StateMachineDefinition;
 
-/// Errors worth retrying on a Lambda invoke: the Lambda service's own
-/// hiccups, and the error types prep and watcher return for transient
-/// trouble (their `ErrorKind::is_retryable`: throttling, AWS APIs
-/// unavailable, EFS unavailable; a runner test holds the two lists equal).
-const LAMBDA_RETRYABLE: [&str; 7] = [
+/// Errors worth retrying on a Lambda invoke (`lambda:invoke`): the Lambda
+/// service's own hiccups as Step Functions names them (its "handle Lambda
+/// service exceptions" best practice lists ClientExecutionTimeoutException,
+/// ServiceException, AWSLambdaException and SdkClientException; a function
+/// at its concurrency limit arrives as TooManyRequestsException), and the
+/// error types prep and watcher return for transient trouble (their
+/// `ErrorKind::is_retryable`: throttling, AWS APIs unavailable, EFS
+/// unavailable; a runner test holds the two lists equal).
+const LAMBDA_RETRYABLE: [&str; 8] = [
+    "Lambda.ClientExecutionTimeoutException",
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
@@ -44,7 +49,17 @@ const LAMBDA_RETRYABLE: [&str; 7] = [
     "AwsUnavailable",
     "StorageUnavailable",
 ];
-const BATCH_RETRYABLE: [&str; 2] = ["Batch.TooManyRequestsException", "Batch.ServerException"];
+/// SubmitJob through the optimised integration (`batch:submitJob`). Batch
+/// models only ClientException and ServerException; an error it does not
+/// model, throttling (HTTP 429, TooManyRequestsException) among them,
+/// reaches the state as the integration's base exception,
+/// `Batch.AWSBatchException`, with the code only in the Cause. A
+/// `Batch.TooManyRequestsException` retrier never matches.
+const BATCH_SUBMIT_RETRYABLE: [&str; 2] = ["Batch.AWSBatchException", "Batch.ServerException"];
+/// TerminateJob through the AWS SDK integration (`aws-sdk:batch:terminateJob`):
+/// errors are `Batch.<Name>Exception`; one the model lacks (throttling)
+/// arrives as the service's base exception, `Batch.BatchException`.
+const BATCH_TERMINATE_RETRYABLE: [&str; 2] = ["Batch.BatchException", "Batch.ServerException"];
 
 /// Step Functions' SDK integration for TerminateJob (no optimised one).
 const BATCH_TERMINATE: &str = "arn:aws:states:::aws-sdk:batch:terminateJob";
@@ -127,7 +142,7 @@ fn cancellation(states: &mut serde_json::Map<String, Json>) {
                 // every child; one already finished is left as it is.
                 "Parameters": { "JobId.$": format!("$.jobs.{stage}.JobId"), "Reason.$": "$.failure.Error" },
                 "ResultPath": null,
-                "Retry": retry(&BATCH_RETRYABLE),
+                "Retry": retry(&BATCH_TERMINATE_RETRYABLE),
                 "Catch": [ { "ErrorEquals": ["States.ALL"], "ResultPath": "$.cancel_error", "Next": after } ],
                 "Next": after
             }),
@@ -152,7 +167,9 @@ fn failure(error: &str, cause_path: &str) -> Json {
 /// plain jobs, each depending on the whole job before.
 fn submit(stage: &str, input: &DefinitionInput<'_>, index: usize, next: &str, single: bool) -> Json {
     let mut parameters = json!({
-        "JobName.$": format!("States.Format('{stage}-{{}}', $.prep.run.run_id)"),
+        // prep's job_name_id: the run id as Batch job names allow it (a run
+        // id may hold '.', a job name may not).
+        "JobName.$": format!("States.Format('{stage}-{{}}', $.prep.run.job_name_id)"),
         "JobQueue": input.job_queue_arn,
         "JobDefinition": input.job_definition_arns[index],
         "ContainerOverrides": {
@@ -177,7 +194,7 @@ fn submit(stage: &str, input: &DefinitionInput<'_>, index: usize, next: &str, si
         "Parameters": parameters,
         "ResultSelector": { "JobId.$": "$.JobId" },
         "ResultPath": format!("$.jobs.{stage}"),
-        "Retry": retry(&BATCH_RETRYABLE),
+        "Retry": retry(&BATCH_SUBMIT_RETRYABLE),
         "Catch": catch_to("SubmitFailed"),
         "Next": next,
     })
