@@ -114,9 +114,12 @@ pub enum Test {
 }
 
 /// Whether an `ErrorEquals` list matches `error` (`States.ALL` matches
-/// everything except `States.Runtime`, as in Step Functions).
+/// everything except the terminal `States.Runtime` and
+/// `States.DataLimitExceeded`, as in Step Functions; naming either
+/// explicitly matches it).
 pub fn matches(errors: &[String], error: &str) -> bool {
-    errors.iter().any(|e| e == error || (e == "States.ALL" && error != "States.Runtime"))
+    let terminal = error == "States.Runtime" || error == crate::limits::DATA_LIMIT_EXCEEDED;
+    errors.iter().any(|e| e == error || (e == "States.ALL" && !terminal))
 }
 
 fn err(state: &str, msg: impl std::fmt::Display) -> DefinitionError {
@@ -529,6 +532,8 @@ mod tests {
         let all = vec!["States.ALL".to_string()];
         assert!(matches(&all, "Throttled"));
         assert!(!matches(&all, "States.Runtime"));
+        assert!(!matches(&all, "States.DataLimitExceeded"));
+        assert!(matches(&["States.DataLimitExceeded".to_string()], "States.DataLimitExceeded"));
         assert!(matches(&["Throttled".to_string()], "Throttled"));
     }
 }

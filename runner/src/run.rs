@@ -143,6 +143,8 @@ pub async fn run(opts: &RunOptions) -> Result<Value> {
     }
 
     let execution = execution_name();
+    // StartExecution refuses a bad name; so does the runner.
+    crate::limits::check_execution_name(&execution).map_err(anyhow::Error::msg)?;
     let log_dir = efs_dir.join(".batch-runner").join(&execution);
     std::fs::create_dir_all(&log_dir)?;
     // AWS settings for the Lambdas and the jobs alike: an S3 client
@@ -212,15 +214,25 @@ pub async fn run(opts: &RunOptions) -> Result<Value> {
     // Ctrl-C or SIGTERM ends the execution as Step Functions' StopExecution
     // would: the children still running are killed below (not orphaned to
     // go on writing into the EFS directory) and the summary is written.
-    let outcome = tokio::select! {
-        outcome = interp::execute(&machine, input, context, &effects) => outcome,
-        signal = stop_signal() => Outcome::Failed {
-            error: "States.Aborted".into(),
-            cause: format!("the runner received {signal}"),
-            state: String::new(),
-            output: Value::Null,
+    let execution = tokio::select! {
+        execution = interp::execute_counted(&machine, input, context, &effects) => execution,
+        signal = stop_signal() => interp::Execution {
+            outcome: Outcome::Failed {
+                error: "States.Aborted".into(),
+                cause: format!("the runner received {signal}"),
+                state: String::new(),
+                output: Value::Null,
+            },
+            usage: Default::default(),
         },
     };
+    let outcome = execution.outcome;
+    tracing::info!(
+        history_events = execution.usage.history_events,
+        largest_payload_bytes = execution.usage.largest_payload_bytes,
+        largest_payload_at = %execution.usage.largest_payload_at,
+        "Step Functions limits used"
+    );
     // Children the definition terminated are being killed: a moment for
     // them to stop, so the summary counts them as terminated rather than
     // cut off by the runner's own end.
@@ -240,7 +252,15 @@ pub async fn run(opts: &RunOptions) -> Result<Value> {
         w.abort();
         let _ = w.await;
     }
-    Ok(summary(&batch, &outcome, started.elapsed(), &efs_dir, &log_dir))
+    let mut summary = summary(&batch, &outcome, started.elapsed(), &efs_dir, &log_dir);
+    summary["limits"] = json!({
+        "history_events": execution.usage.history_events,
+        "max_history_events": crate::limits::MAX_HISTORY_EVENTS,
+        "largest_payload_bytes": execution.usage.largest_payload_bytes,
+        "largest_payload_at": execution.usage.largest_payload_at,
+        "max_payload_bytes": crate::limits::MAX_PAYLOAD_BYTES,
+    });
+    Ok(summary)
 }
 
 /// Waits for Ctrl-C or SIGTERM; says which. If a handler cannot be
