@@ -9,8 +9,8 @@
 //! Prep (NO_WORK ends cleanly) -> SubmitJob procurement, then processing and
 //! egress, each N_TO_N on the stage before, all sized by prep's array_size
 //! (one item: three plain jobs in sequence) -> Wait/Watch loop until the
-//! watcher says finished -> Succeed, or Fail with the failed indices as the
-//! cause. Prep and watcher contracts: docs/lambdas.md.
+//! watcher says finished -> Succeed, or Fail with the watcher's bounded
+//! cause (failed indices as ranges). Prep and watcher contracts: docs/lambdas.md.
 //!
 //! A run that ends while its jobs may still be going (a SubmitJob or the
 //! watcher failed for good, or the run's deadline passed) terminates the
