@@ -574,4 +574,34 @@ mod tests {
             "{text}"
         );
     }
+
+    /// The names the runner gives its executions are names StartExecution
+    /// accepts (1-80 characters, no reserved ones), and each is new.
+    #[test]
+    fn generated_execution_names_pass_step_functions_rules() {
+        let (a, b) = (execution_name(), execution_name());
+        assert_ne!(a, b);
+        for name in [a, b] {
+            assert!(crate::limits::check_execution_name(&name).is_ok(), "{name}");
+            assert!(name.len() <= crate::limits::MAX_EXECUTION_NAME_CHARS);
+        }
+    }
+
+    /// The table shows what the run used of the limits and where the
+    /// failed list is.
+    #[test]
+    fn table_reports_the_limits_used_and_the_failed_indices_file() {
+        let summary = json!({
+            "run_id": "r", "status": "FAILED", "error": "PipelineRunFailed", "cause": "c", "elapsed_s": 1.0,
+            "rerun_indices": "0-9999", "failed_indices_file": "/efs/runs/r/failed_indices.json",
+            "limits": {"history_events": 36, "max_history_events": 25000, "largest_payload_bytes": 2239,
+                       "max_payload_bytes": 262144, "largest_payload_at": "Watch output"},
+        });
+        let text = table(&summary);
+        assert!(
+            text.contains("36 of 25000 history events, largest payload 2239 of 262144 bytes (Watch output)"),
+            "{text}"
+        );
+        assert!(text.contains("failed indices 0-9999 (/efs/runs/r/failed_indices.json)"), "{text}");
+    }
 }
