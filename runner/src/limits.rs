@@ -11,6 +11,7 @@
 //!   `States.ALL` does not catch);
 //! - an execution's failure: `error` at most 256 characters, `cause` at
 //!   most 32,768;
+//! - definition: at most 1 MB of text, state names 1-80 characters;
 //! - execution name: 1-80 characters, none of whitespace, `? *`,
 //!   `< > { } [ ]`, `" # % \ ^ | ~ `` ` `` $ & , ; : /`, or control
 //!   characters.
@@ -29,6 +30,23 @@ pub const MAX_CAUSE_CHARS: usize = 32_768;
 pub const MAX_ERROR_CHARS: usize = 256;
 /// Most characters of an execution name.
 pub const MAX_EXECUTION_NAME_CHARS: usize = 80;
+
+/// Most characters of a state's name.
+pub const MAX_STATE_NAME_CHARS: usize = 80;
+/// Most bytes of a state machine definition (1 MB, as CreateStateMachine
+/// receives it: the text, whitespace included).
+pub const MAX_DEFINITION_BYTES: usize = 1_048_576;
+
+/// Whether a definition's text fits CreateStateMachine's 1 MB.
+pub fn check_definition_size(text: &[u8]) -> Result<(), String> {
+    if text.len() > MAX_DEFINITION_BYTES {
+        return Err(format!(
+            "the definition is {} bytes; Step Functions allows {MAX_DEFINITION_BYTES}",
+            text.len()
+        ));
+    }
+    Ok(())
+}
 
 /// The error Step Functions gives a payload over the limit.
 pub const DATA_LIMIT_EXCEEDED: &str = "States.DataLimitExceeded";
@@ -193,6 +211,13 @@ mod tests {
         assert!(c.contains("PipelineRunFailed") && c.contains("32769 characters"), "{c}");
         let (e, _) = checked_failure("E".repeat(257), String::new());
         assert_eq!(e, DATA_LIMIT_EXCEEDED);
+    }
+
+    #[test]
+    fn definitions_over_1_mb_are_refused() {
+        assert!(check_definition_size(&vec![b' '; MAX_DEFINITION_BYTES]).is_ok());
+        let e = check_definition_size(&vec![b' '; MAX_DEFINITION_BYTES + 1]).unwrap_err();
+        assert!(e.contains("1048577 bytes"), "{e}");
     }
 
     #[test]

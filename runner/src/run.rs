@@ -134,14 +134,21 @@ pub fn unfinished_indices(efs: &Path, run_id: &str) -> Result<(u32, Vec<u32>)> {
 
 pub async fn run(opts: &RunOptions) -> Result<Value> {
     let started = Instant::now();
-    let def: Value = serde_json::from_slice(
-        &std::fs::read(&opts.definition).with_context(|| format!("reading {}", opts.definition.display()))?,
-    )
-    .with_context(|| format!("{} is not JSON", opts.definition.display()))?;
-    // Terraform outputs the definition as a JSON string; accept both.
+    let bytes =
+        std::fs::read(&opts.definition).with_context(|| format!("reading {}", opts.definition.display()))?;
+    let def: Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not JSON", opts.definition.display()))?;
+    // Terraform outputs the definition as a JSON string; accept both. The
+    // size CreateStateMachine checks is that of the definition's own text.
     let def = match def {
-        Value::String(s) => serde_json::from_str(&s).context("definition string is not JSON")?,
-        v => v,
+        Value::String(s) => {
+            crate::limits::check_definition_size(s.as_bytes()).map_err(anyhow::Error::msg)?;
+            serde_json::from_str(&s).context("definition string is not JSON")?
+        }
+        v => {
+            crate::limits::check_definition_size(&bytes).map_err(anyhow::Error::msg)?;
+            v
+        }
     };
     let machine = Machine::from_json(&def)?;
     let mut input: Value = serde_json::from_slice(
