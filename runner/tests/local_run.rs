@@ -222,7 +222,7 @@ fn permanent_failure_fails_one_index_and_rerun_completes_it() {
     assert!(!ok);
     assert_eq!(s["status"], "FAILED", "{stderr}");
     assert_eq!(s["error"], "PipelineRunFailed");
-    assert_eq!(s["failed_indices"]["procurement"], json!(""));
+    assert_eq!(s["error"], "PipelineRunFailed", "{}\n{stderr}", s["cause"]);
     assert_eq!(s["failed_indices"]["processing"], json!("3"));
     assert_eq!(s["failed_indices"]["egress"], json!("3"));
     assert_eq!((s["rerun_indices"].as_str(), s["rerun_count"].as_u64()), (Some("3"), Some(1)));
