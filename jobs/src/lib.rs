@@ -15,6 +15,7 @@ pub mod atomic;
 pub mod checksum;
 pub mod exit;
 pub mod layout;
+pub mod ranges;
 pub mod safe_path;
 pub mod synthetic;
 pub mod transform;
@@ -24,7 +25,7 @@ pub mod stages;
 
 pub use exit::{ExitCode, JobError, JobResult};
 pub use layout::{
-    CreateOutcome, DoneMarker, EgressSpec, LAYOUT_VERSION, NodeLayout, NodeSlice, RunConfig, RunLayout,
-    SourceSpec, Stage, SyntheticFormat,
+    CreateOutcome, DoneMarker, EgressSpec, FailedIndices, LAYOUT_VERSION, NodeLayout, NodeSlice, RunConfig,
+    RunLayout, SourceSpec, Stage, SyntheticFormat,
 };
 pub use transform::TransformSpec;

@@ -157,7 +157,8 @@ async fn watcher_binary_against_moto_and_a_throttling_batch() {
         (Some(true), Some(true), Some("SUCCEEDED"))
     );
     assert_eq!(v["stages"]["egress"]["counts"]["SUCCEEDED"], 2);
-    assert_eq!(v["failed_indices"]["processing"], json!([]));
+    assert_eq!(v["failed_indices"]["processing"], json!(""));
+    assert_eq!(v["rerun_indices"], json!(""));
 
     let unseen = api.invoke(json!({"jobs": {"procurement": "not-submitted-yet"}}));
     assert_eq!(unseen.response()["finished"], false);

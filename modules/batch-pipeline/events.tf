@@ -99,7 +99,7 @@ locals {
 # default bus: a SUCCEEDED run has its final state (the watcher's verdict at
 # watch.verdict) in detail.output; a FAILED one ends in a Fail state, so its
 # detail.output is null and DescribeExecution of detail.executionArn gives the
-# error and cause (for PipelineRunFailed, the failed indices per stage). This
+# error and cause (for PipelineRunFailed, the failed indices per stage as ranges). This
 # rule forwards the terminal ones of this state machine to the pipeline's own
 # bus, where consumers subscribe without seeing anything else.
 resource "aws_cloudwatch_event_bus" "runs" {

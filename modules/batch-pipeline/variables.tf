@@ -328,8 +328,8 @@ variable "orchestration" {
     The Step Functions state machine: seconds between watcher polls and the run's deadline (passed to
     data.batch_state_machine_definition): the first watcher call past `timeout_seconds` ends the run as
     PipelineRunTimedOut and terminates its jobs. Each watcher round (Wait, Watch, Finished) adds 9 events to the execution
-    history and a standard execution fails at 25,000 events, so `timeout_seconds / poll_seconds` may be at most 2,700
-    (e.g. poll 60 s for the default 24 h; 3,600 s polls allow up to 112 days).
+    history and a standard execution fails at 25,000 events, so `timeout_seconds / poll_seconds` may be at most 2,600
+    (the provider refuses more: e.g. poll 60 s allows up to 43.3 h, 3,600 s polls up to 108 days).
   EOT
   type = object({
     poll_seconds    = optional(number, 60)
@@ -342,10 +342,12 @@ variable "orchestration" {
     error_message = "orchestration needs 5 <= poll_seconds <= 3600 and 60 <= timeout_seconds <= 31536000 (one year, the Step Functions limit)."
   }
   validation {
-    # 2,700 rounds x 9 events = 24,300, leaving room for prep, the three
-    # submits and retried calls below the 25,000-event history limit.
-    condition     = var.orchestration.timeout_seconds <= 2700 * var.orchestration.poll_seconds
-    error_message = "orchestration.timeout_seconds / orchestration.poll_seconds must be at most 2700: each watcher round (Wait, Watch, Finished) adds 9 events to the execution history, and a standard Step Functions execution fails once it reaches 25,000 events. Raise poll_seconds to at least timeout_seconds / 2700 or shorten timeout_seconds."
+    # The provider's own check (data.batch_state_machine_definition):
+    # 2,600 rounds x 9 events = 23,400, plus 52 for prep, the submits and
+    # the cancellation, leaves room for six retries of every other task
+    # and ~470 retried watcher calls below the 25,000-event history limit.
+    condition     = var.orchestration.timeout_seconds <= 2600 * var.orchestration.poll_seconds
+    error_message = "orchestration.timeout_seconds / orchestration.poll_seconds must be at most 2600: each watcher round (Wait, Watch, Finished) adds 9 events to the execution history, and a standard Step Functions execution fails once it reaches 25,000 events. Raise poll_seconds to at least timeout_seconds / 2600 or shorten timeout_seconds."
   }
 }
 

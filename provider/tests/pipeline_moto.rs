@@ -539,6 +539,14 @@ async fn bad_configuration_is_refused_at_plan_time() {
             "service_role_arn",
         ),
         ("poll_seconds         = 10", "poll_seconds = 1", "Invalid poll_seconds", "poll_seconds"),
+        // 48 h polled every 30 s: 5,760 watcher rounds, over the 2,600
+        // that fit in Step Functions' 25,000-event execution history.
+        (
+            "poll_seconds         = 10",
+            "poll_seconds = 30\n  timeout_seconds = 172800",
+            "timeout_seconds does not fit in the execution history",
+            "timeout_seconds",
+        ),
     ];
     assert!(cases.len() >= 15);
     for (find, replace, summary, attribute) in cases {

@@ -114,9 +114,12 @@ pub enum Test {
 }
 
 /// Whether an `ErrorEquals` list matches `error` (`States.ALL` matches
-/// everything except `States.Runtime`, as in Step Functions).
+/// everything except the terminal `States.Runtime` and
+/// `States.DataLimitExceeded`, as in Step Functions; naming either
+/// explicitly matches it).
 pub fn matches(errors: &[String], error: &str) -> bool {
-    errors.iter().any(|e| e == error || (e == "States.ALL" && error != "States.Runtime"))
+    let terminal = error == "States.Runtime" || error == crate::limits::DATA_LIMIT_EXCEEDED;
+    errors.iter().any(|e| e == error || (e == "States.ALL" && !terminal))
 }
 
 fn err(state: &str, msg: impl std::fmt::Display) -> DefinitionError {
@@ -460,6 +463,14 @@ impl Machine {
             .ok_or_else(|| DefinitionError("States missing".into()))?;
         let mut states = BTreeMap::new();
         for (name, v) in raw {
+            // CreateStateMachine refuses a state name over 80 characters.
+            let n = name.chars().count();
+            if n == 0 || n > crate::limits::MAX_STATE_NAME_CHARS {
+                return Err(err(
+                    name,
+                    format!("a state name has 1-{} characters, not {n}", crate::limits::MAX_STATE_NAME_CHARS),
+                ));
+            }
             states.insert(name.clone(), parse_state(name, v)?);
         }
         let m = Machine {
@@ -529,6 +540,14 @@ mod tests {
         let all = vec!["States.ALL".to_string()];
         assert!(matches(&all, "Throttled"));
         assert!(!matches(&all, "States.Runtime"));
+        assert!(!matches(&all, "States.DataLimitExceeded"));
+        let long = "S".repeat(81);
+        let def = serde_json::json!({"StartAt": long, "States": {long.clone(): {"Type": "Succeed"}}});
+        assert!(Machine::from_json(&def).unwrap_err().to_string().contains("1-80 characters, not 81"));
+        let fits = "S".repeat(80);
+        let def = serde_json::json!({"StartAt": fits, "States": {fits.clone(): {"Type": "Succeed"}}});
+        assert!(Machine::from_json(&def).is_ok());
+        assert!(matches(&["States.DataLimitExceeded".to_string()], "States.DataLimitExceeded"));
         assert!(matches(&["Throttled".to_string()], "Throttled"));
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::asl::{self, Cause, Machine, PassResult, Resource, State, Test};
+use crate::limits::{self, Usage, events};
 
 /// A States error: `Error` name and `Cause` text, as Step Functions has them.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,9 +43,29 @@ pub enum Outcome {
     Failed { error: String, cause: String, state: String, output: Value },
 }
 
+/// How an execution ended, and what it used of Step Functions' limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Execution {
+    pub outcome: Outcome,
+    pub usage: Usage,
+}
+
 pub async fn execute<E: Effects>(machine: &Machine, input: Value, context: Value, effects: &E) -> Outcome {
-    let run = run(machine, input, context, effects);
-    match machine.timeout_seconds {
+    execute_counted(machine, input, context, effects).await.outcome
+}
+
+/// Runs the machine, counting its history events and payloads as Step
+/// Functions would and failing the execution where AWS would
+/// (src/limits.rs).
+pub async fn execute_counted<E: Effects>(
+    machine: &Machine,
+    input: Value,
+    context: Value,
+    effects: &E,
+) -> Execution {
+    let mut usage = Usage::default();
+    let run = run(machine, input, context, effects, &mut usage);
+    let outcome = match machine.timeout_seconds {
         Some(s) => match tokio::time::timeout(Duration::from_secs(s), run).await {
             Ok(o) => o,
             Err(_) => Outcome::Failed {
@@ -55,10 +76,32 @@ pub async fn execute<E: Effects>(machine: &Machine, input: Value, context: Value
             },
         },
         None => run.await,
-    }
+    };
+    // ExecutionSucceeded / ExecutionFailed / ExecutionTimedOut: the last
+    // event has to fit in the history too.
+    let outcome = match (usage.add_events(events::EXECUTION_ENDED), outcome) {
+        (Err(e), Outcome::Succeeded { state, output }) => {
+            Outcome::Failed { error: e.error, cause: e.cause, state, output }
+        }
+        (_, o) => o,
+    };
+    let outcome = match outcome {
+        Outcome::Failed { error, cause, state, output } => {
+            let (error, cause) = limits::checked_failure(error, cause);
+            Outcome::Failed { error, cause, state, output }
+        }
+        o => o,
+    };
+    Execution { outcome, usage }
 }
 
-async fn run<E: Effects>(machine: &Machine, mut input: Value, mut context: Value, effects: &E) -> Outcome {
+async fn run<E: Effects>(
+    machine: &Machine,
+    mut input: Value,
+    mut context: Value,
+    effects: &E,
+    usage: &mut Usage,
+) -> Outcome {
     let mut name = machine.start_at.clone();
     let fail = |state: &str, e: StatesError, output: &Value| Outcome::Failed {
         error: e.error,
@@ -66,7 +109,19 @@ async fn run<E: Effects>(machine: &Machine, mut input: Value, mut context: Value
         state: state.to_string(),
         output: output.clone(),
     };
+    // A limit broken: the execution fails there, whatever Catch there is.
+    macro_rules! limit {
+        ($check:expr) => {
+            if let Err(e) = $check {
+                return fail(&name, e, &input);
+            }
+        };
+    }
+    limit!(usage.payload("", "execution input", &input));
+    limit!(usage.add_events(events::EXECUTION_STARTED));
     loop {
+        limit!(usage.add_events(events::STATE_ENTERED));
+        limit!(usage.payload(&name, "input", &input));
         effects.entered(&name);
         tracing::info!(state = %name, "entering state");
         if let Some(obj) = context.as_object_mut() {
@@ -76,7 +131,10 @@ async fn run<E: Effects>(machine: &Machine, mut input: Value, mut context: Value
             return fail(&name, StatesError::new("States.Runtime", format!("no state {name:?}")), &input);
         };
         let next: Option<String> = match state {
-            State::Succeed => return Outcome::Succeeded { output: input, state: name },
+            State::Succeed => {
+                limit!(usage.add_events(events::STATE_EXITED));
+                return Outcome::Succeeded { output: input, state: name };
+            }
             State::Fail { error, cause } => {
                 let text = |c: &Option<Cause>| match c {
                     None => String::new(),
@@ -166,7 +224,7 @@ async fn run<E: Effects>(machine: &Machine, mut input: Value, mut context: Value
                     }
                 }
             }
-            State::Task(task) => match run_task(task, &input, &context, effects).await {
+            State::Task(task) => match run_task(&name, task, &input, &context, effects, usage).await {
                 Ok(result) => {
                     let selected = match &task.result_selector {
                         Some(t) => match t.render(&result, &context) {
@@ -191,6 +249,9 @@ async fn run<E: Effects>(machine: &Machine, mut input: Value, mut context: Value
                 }
                 Err(e) => {
                     tracing::warn!(state = %name, error = %e.error, cause = %e.cause, "task failed");
+                    if usage.history_events > limits::MAX_HISTORY_EVENTS {
+                        return fail(&name, e, &input);
+                    }
                     match task.catch.iter().find(|c| asl::matches(&c.errors, &e.error)) {
                         Some(c) => {
                             if let Some(path) = &c.result_path {
@@ -210,6 +271,10 @@ async fn run<E: Effects>(machine: &Machine, mut input: Value, mut context: Value
                 }
             },
         };
+        // Every state but Succeed and Fail (returned above) exits with
+        // its output: one more event, and a payload that must fit.
+        limit!(usage.payload(&name, "output", &input));
+        limit!(usage.add_events(events::STATE_EXITED));
         match next {
             Some(n) => name = n,
             None => return Outcome::Succeeded { output: input, state: name },
@@ -218,10 +283,12 @@ async fn run<E: Effects>(machine: &Machine, mut input: Value, mut context: Value
 }
 
 async fn run_task<E: Effects>(
+    name: &str,
     task: &asl::Task,
     input: &Value,
     context: &Value,
     effects: &E,
+    usage: &mut Usage,
 ) -> Result<Value, StatesError> {
     let params = match &task.parameters {
         Some(t) => t
@@ -229,6 +296,8 @@ async fn run_task<E: Effects>(
             .map_err(|e| StatesError::new("States.Runtime", format!("Parameters: {e}")))?,
         None => input.clone(),
     };
+    // The effective input (after Parameters) is a payload of its own.
+    usage.payload(name, "effective input", &params)?;
     let mut tries = vec![0u32; task.retry.len()];
     loop {
         let started = Instant::now();
@@ -245,6 +314,10 @@ async fn run_task<E: Effects>(
             }),
             None => call.await,
         };
+        // TaskScheduled, TaskStarted, TaskSucceeded|TaskFailed|TaskTimedOut.
+        usage.add_events(events::TASK_ATTEMPT)?;
+        // The integration's result must fit before ResultSelector sees it.
+        let result = result.and_then(|v| usage.payload(name, "result", &v).map(|()| v));
         let e = match result {
             Ok(v) => return Ok(v),
             Err(e) => e,
@@ -442,5 +515,121 @@ mod tests {
         assert_eq!(*f.terminated.lock().unwrap(), [json!({"JobId": "j3", "Reason": "WatcherFailed"})]);
         let both = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": 1, "Parameters": {}, "End": true}}});
         assert!(Machine::from_json(&both).unwrap_err().to_string().contains("both Result and Parameters"));
+    }
+    /// Each state type adds the history events AWS records for it.
+    #[tokio::test]
+    async fn history_events_are_counted_per_state_type() {
+        let m = Machine::from_json(&json!({
+            "StartAt": "P",
+            "States": {
+                "P": {"Type": "Pass", "Result": 1, "ResultPath": "$.p", "Next": "W"},
+                "W": {"Type": "Wait", "Seconds": 1, "Next": "T"},
+                "T": {"Type": "Task", "Resource": asl::LAMBDA_INVOKE, "Parameters": {"FunctionName": "w"},
+                    "Retry": [{"ErrorEquals": ["Throttled"], "IntervalSeconds": 0, "MaxAttempts": 3}],
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "F"}],
+                    "ResultPath": "$.t", "Next": "C"},
+                "C": {"Type": "Choice", "Choices": [{"Variable": "$.p", "BooleanEquals": true, "Next": "F"}], "Default": "S"},
+                "S": {"Type": "Succeed"},
+                "F": {"Type": "Fail", "Error": "E", "Cause": "c"}
+            }
+        }))
+        .unwrap();
+        let ok = || Ok(json!({"Payload": {}}));
+        // Started 1, Pass 2, Wait 2, Task 1 + 3 + 1, Choice 2, Succeed 2, Succeeded 1.
+        let run = execute_counted(&m, json!({}), json!({}), &fake(vec![ok()])).await;
+        assert!(matches!(run.outcome, Outcome::Succeeded { .. }), "{run:?}");
+        assert_eq!(run.usage.history_events, 15);
+        // One retried attempt adds TaskScheduled, TaskStarted, TaskFailed.
+        let run = execute_counted(
+            &m,
+            json!({}),
+            json!({}),
+            &fake(vec![Err(StatesError::new("Throttled", "")), ok()]),
+        )
+        .await;
+        assert_eq!(run.usage.history_events, 18);
+        // Caught: Task 1 + 3 + exit 1, then FailStateEntered and ExecutionFailed (no FailStateExited).
+        let run =
+            execute_counted(&m, json!({}), json!({}), &fake(vec![Err(StatesError::new("Boom", ""))])).await;
+        assert!(matches!(&run.outcome, Outcome::Failed { error, .. } if error == "E"), "{run:?}");
+        assert_eq!(run.usage.history_events, 1 + 2 + 2 + 5 + 1 + 1);
+    }
+
+    /// A poll loop that never ends dies on the 25,000-event history quota,
+    /// and its Catch does not take that failure, as in AWS.
+    #[tokio::test]
+    async fn an_endless_poll_loop_fails_at_25000_history_events() {
+        let m = Machine::from_json(&json!({
+            "StartAt": "Wait",
+            "States": {
+                "Wait": {"Type": "Wait", "Seconds": 60, "Next": "Watch"},
+                "Watch": {"Type": "Task", "Resource": asl::LAMBDA_INVOKE, "Parameters": {"FunctionName": "w"},
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}],
+                    "ResultSelector": {"verdict.$": "$.Payload"}, "ResultPath": "$.watch", "Next": "Finished"},
+                "Finished": {"Type": "Choice", "Choices": [{"Variable": "$.watch.verdict.finished", "BooleanEquals": false, "Next": "Wait"}], "Default": "Done"},
+                "Done": {"Type": "Succeed"},
+                "Caught": {"Type": "Fail", "Error": "Caught"}
+            }
+        }))
+        .unwrap();
+        let polls = 3000;
+        let f = fake((0..polls).map(|_| Ok(json!({"Payload": {"finished": false}}))).collect());
+        let run = execute_counted(&m, json!({}), json!({}), &f).await;
+        assert!(
+            matches!(&run.outcome, Outcome::Failed { error, cause, .. } if error == "States.Runtime" && cause.contains("25000 events")),
+            "{:?}",
+            run.outcome
+        );
+        // 9 events a poll after ExecutionStarted: the 2,778th poll breaks it.
+        assert_eq!(f.calls.lock().unwrap().len(), (limits::MAX_HISTORY_EVENTS as usize - 1) / 9 + 1);
+        assert!(run.usage.history_events > limits::MAX_HISTORY_EVENTS);
+    }
+
+    /// A task result over 256 KiB is States.DataLimitExceeded, which a
+    /// States.ALL Catch does not take; a Fail whose cause is over 32,768
+    /// characters ends as States.DataLimitExceeded too.
+    #[tokio::test]
+    async fn payloads_and_causes_over_the_limits_fail_with_data_limit_exceeded() {
+        let m = Machine::from_json(&json!({
+            "StartAt": "T",
+            "States": {
+                "T": {"Type": "Task", "Resource": asl::LAMBDA_INVOKE, "Parameters": {"FunctionName": "w"},
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}],
+                    "ResultSelector": {"v.$": "$.Payload"}, "ResultPath": "$.t", "Next": "F"},
+                "F": {"Type": "Fail", "Error": "PipelineRunFailed", "CausePath": "$.t.v"},
+                "Caught": {"Type": "Fail", "Error": "Caught"}
+            }
+        }))
+        .unwrap();
+        let big = "x".repeat(limits::MAX_PAYLOAD_BYTES);
+        let run = execute_counted(&m, json!({}), json!({}), &fake(vec![Ok(json!({"Payload": big}))])).await;
+        assert!(
+            matches!(&run.outcome, Outcome::Failed { error, state, .. } if error == limits::DATA_LIMIT_EXCEEDED && state == "T"),
+            "{:?}",
+            run.outcome
+        );
+        assert!(run.usage.largest_payload_bytes > limits::MAX_PAYLOAD_BYTES);
+        assert_eq!(run.usage.largest_payload_at, "T result");
+        let long = "1,".repeat(20_000);
+        let run = execute_counted(&m, json!({}), json!({}), &fake(vec![Ok(json!({"Payload": long}))])).await;
+        assert!(
+            matches!(&run.outcome, Outcome::Failed { error, cause, .. }
+                if error == limits::DATA_LIMIT_EXCEEDED && cause.contains("PipelineRunFailed") && cause.contains("40000 characters")),
+            "{:?}",
+            run.outcome
+        );
+        let short = "0-9999".to_string();
+        let run = execute_counted(&m, json!({}), json!({}), &fake(vec![Ok(json!({"Payload": short}))])).await;
+        assert!(
+            matches!(&run.outcome, Outcome::Failed { error, cause, .. } if error == "PipelineRunFailed" && cause == "0-9999"),
+            "{:?}",
+            run.outcome
+        );
+        // An execution input over the limit fails before the first state.
+        let run = execute_counted(&m, json!({"x": big}), json!({}), &fake(vec![])).await;
+        assert!(
+            matches!(&run.outcome, Outcome::Failed { error, .. } if error == limits::DATA_LIMIT_EXCEEDED)
+        );
+        assert_eq!(run.usage.history_events, 1, "ExecutionFailed only");
     }
 }

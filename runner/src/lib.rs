@@ -7,6 +7,7 @@ pub mod batch;
 pub mod http;
 pub mod interp;
 pub mod lambda;
+pub mod limits;
 pub mod path;
 pub mod run;
 pub mod template;

@@ -87,6 +87,29 @@ fn function_kind(name: &str) -> String {
     }
 }
 
+/// What a rerun of `run_id` must run: the indices without the last
+/// stage's done marker, and those the run's `failed_indices.json` (compact
+/// ranges, written when a run fails) names; normally the same set.
+pub fn rerun_indices(efs: &Path, run_id: &str) -> Result<Vec<u32>> {
+    let (size, mut missing) = unfinished_indices(efs, run_id)?;
+    let layout = batch_jobs::RunLayout::new(efs, run_id).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(recorded) = layout.read_failed_indices().map_err(|e| anyhow::anyhow!("{e}"))? {
+        let listed = batch_jobs::ranges::decode(&recorded.rerun_indices)
+            .map_err(|e| anyhow::anyhow!("{}: rerun_indices: {e}", layout.failed_indices_path().display()))?;
+        if let Some(bad) = listed.iter().find(|i| **i >= size) {
+            bail!(
+                "{}: index {bad} is outside the array (size {size})",
+                layout.failed_indices_path().display()
+            );
+        }
+        tracing::info!(run_id, recorded = %recorded.rerun_indices, "failed indices recorded by the run");
+        missing.extend(listed);
+        missing.sort_unstable();
+        missing.dedup();
+    }
+    Ok(missing)
+}
+
 /// Indices whose last stage has no done marker: what a rerun must run.
 pub fn unfinished_indices(efs: &Path, run_id: &str) -> Result<(u32, Vec<u32>)> {
     let run_dir = efs.join("runs").join(run_id);
@@ -111,14 +134,21 @@ pub fn unfinished_indices(efs: &Path, run_id: &str) -> Result<(u32, Vec<u32>)> {
 
 pub async fn run(opts: &RunOptions) -> Result<Value> {
     let started = Instant::now();
-    let def: Value = serde_json::from_slice(
-        &std::fs::read(&opts.definition).with_context(|| format!("reading {}", opts.definition.display()))?,
-    )
-    .with_context(|| format!("{} is not JSON", opts.definition.display()))?;
-    // Terraform outputs the definition as a JSON string; accept both.
+    let bytes =
+        std::fs::read(&opts.definition).with_context(|| format!("reading {}", opts.definition.display()))?;
+    let def: Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not JSON", opts.definition.display()))?;
+    // Terraform outputs the definition as a JSON string; accept both. The
+    // size CreateStateMachine checks is that of the definition's own text.
     let def = match def {
-        Value::String(s) => serde_json::from_str(&s).context("definition string is not JSON")?,
-        v => v,
+        Value::String(s) => {
+            crate::limits::check_definition_size(s.as_bytes()).map_err(anyhow::Error::msg)?;
+            serde_json::from_str(&s).context("definition string is not JSON")?
+        }
+        v => {
+            crate::limits::check_definition_size(&bytes).map_err(anyhow::Error::msg)?;
+            v
+        }
     };
     let machine = Machine::from_json(&def)?;
     let mut input: Value = serde_json::from_slice(
@@ -130,8 +160,8 @@ pub async fn run(opts: &RunOptions) -> Result<Value> {
 
     let mut rerun_only = None;
     if let Some(run_id) = &opts.rerun_failed {
-        let (_, missing) = unfinished_indices(&efs_dir, run_id)?;
-        tracing::info!(run_id, indices = ?missing, "rerunning the unfinished indices");
+        let missing = rerun_indices(&efs_dir, run_id)?;
+        tracing::info!(run_id, indices = %batch_jobs::ranges::encode(&missing), "rerunning the unfinished indices");
         if !input.is_object() {
             bail!("the input must be a JSON object");
         }
@@ -143,6 +173,8 @@ pub async fn run(opts: &RunOptions) -> Result<Value> {
     }
 
     let execution = execution_name();
+    // StartExecution refuses a bad name; so does the runner.
+    crate::limits::check_execution_name(&execution).map_err(anyhow::Error::msg)?;
     let log_dir = efs_dir.join(".batch-runner").join(&execution);
     std::fs::create_dir_all(&log_dir)?;
     // AWS settings for the Lambdas and the jobs alike: an S3 client
@@ -212,15 +244,25 @@ pub async fn run(opts: &RunOptions) -> Result<Value> {
     // Ctrl-C or SIGTERM ends the execution as Step Functions' StopExecution
     // would: the children still running are killed below (not orphaned to
     // go on writing into the EFS directory) and the summary is written.
-    let outcome = tokio::select! {
-        outcome = interp::execute(&machine, input, context, &effects) => outcome,
-        signal = stop_signal() => Outcome::Failed {
-            error: "States.Aborted".into(),
-            cause: format!("the runner received {signal}"),
-            state: String::new(),
-            output: Value::Null,
+    let ran = tokio::select! {
+        ran = interp::execute_counted(&machine, input, context, &effects) => ran,
+        signal = stop_signal() => interp::Execution {
+            outcome: Outcome::Failed {
+                error: "States.Aborted".into(),
+                cause: format!("the runner received {signal}"),
+                state: String::new(),
+                output: Value::Null,
+            },
+            usage: Default::default(),
         },
     };
+    let outcome = ran.outcome;
+    tracing::info!(
+        history_events = ran.usage.history_events,
+        largest_payload_bytes = ran.usage.largest_payload_bytes,
+        largest_payload_at = %ran.usage.largest_payload_at,
+        "Step Functions limits used"
+    );
     // Children the definition terminated are being killed: a moment for
     // them to stop, so the summary counts them as terminated rather than
     // cut off by the runner's own end.
@@ -240,7 +282,50 @@ pub async fn run(opts: &RunOptions) -> Result<Value> {
         w.abort();
         let _ = w.await;
     }
-    Ok(summary(&batch, &outcome, started.elapsed(), &efs_dir, &log_dir))
+    let mut summary = summary(&batch, &outcome, started.elapsed(), &efs_dir, &log_dir);
+    // A failed run's full failed lists go to the run directory, where a
+    // person and `--rerun-failed` read them: the execution's cause holds
+    // only a bounded line.
+    if let Some(path) = write_failed_indices(&summary, &efs_dir, &execution) {
+        summary["failed_indices_file"] = json!(path);
+    }
+    summary["limits"] = json!({
+        "history_events": ran.usage.history_events,
+        "max_history_events": crate::limits::MAX_HISTORY_EVENTS,
+        "largest_payload_bytes": ran.usage.largest_payload_bytes,
+        "largest_payload_at": ran.usage.largest_payload_at,
+        "max_payload_bytes": crate::limits::MAX_PAYLOAD_BYTES,
+    });
+    Ok(summary)
+}
+
+/// Writes `runs/<run_id>/failed_indices.json` for a run with failed
+/// nodes (through the jobs' run layout, atomically); its path, or `None`
+/// when nothing failed or there is no run directory.
+fn write_failed_indices(summary: &Value, efs: &Path, execution: &str) -> Option<PathBuf> {
+    let run_id = summary["run_id"].as_str().filter(|r| !r.is_empty())?;
+    let rerun = summary["rerun_indices"].as_str().filter(|r| !r.is_empty())?;
+    let layout = batch_jobs::RunLayout::new(efs, run_id).ok()?;
+    if !layout.run_dir().is_dir() {
+        return None;
+    }
+    let failed = batch_jobs::FailedIndices {
+        run_id: run_id.to_string(),
+        execution: execution.to_string(),
+        failed_indices: STAGES
+            .iter()
+            .map(|s| (s.to_string(), summary["failed_indices"][*s].as_str().unwrap_or("").to_string()))
+            .collect(),
+        rerun_indices: rerun.to_string(),
+        rerun_count: summary["rerun_count"].as_u64().unwrap_or(0),
+    };
+    match layout.write_failed_indices(&failed) {
+        Ok(()) => Some(layout.failed_indices_path()),
+        Err(e) => {
+            tracing::warn!(error = %e, "writing failed_indices.json");
+            None
+        }
+    }
 }
 
 /// Waits for Ctrl-C or SIGTERM; says which. If a handler cannot be
@@ -332,7 +417,7 @@ fn summary(batch: &LocalBatch, outcome: &Outcome, elapsed: Duration, efs: &Path,
                 "ran": ran.len(),
                 "succeeded": job.children.iter().filter(|c| c.status == Status::Succeeded).count(),
                 "failed": failed.len(),
-                "failed_indices": failed,
+                "failed_indices": batch_jobs::ranges::encode(&failed.iter().map(|i| *i as u32).collect::<Vec<_>>()),
                 "terminated": job.terminated_children(),
                 "retries": ran.iter().map(|c| c.attempts.saturating_sub(1) as u64).sum::<u64>(),
                 "records_in": sum(|c| c.records_in),
@@ -360,8 +445,15 @@ fn summary(batch: &LocalBatch, outcome: &Outcome, elapsed: Duration, efs: &Path,
     let st = |s: &str, k: &str| stages.get(s).and_then(|v| v.get(k)).and_then(Value::as_u64).unwrap_or(0);
     let failed_indices: BTreeMap<&str, Value> = STAGES
         .iter()
-        .map(|s| (*s, stages.get(*s).map(|v| v["failed_indices"].clone()).unwrap_or(json!([]))))
+        .map(|s| (*s, stages.get(*s).map(|v| v["failed_indices"].clone()).unwrap_or(json!(""))))
         .collect();
+    let mut rerun: Vec<u32> = failed_indices
+        .values()
+        .filter_map(Value::as_str)
+        .flat_map(|t| batch_jobs::ranges::decode(t).unwrap_or_default())
+        .collect();
+    rerun.sort_unstable();
+    rerun.dedup();
     json!({
         "status": status,
         "error": error,
@@ -377,6 +469,8 @@ fn summary(batch: &LocalBatch, outcome: &Outcome, elapsed: Duration, efs: &Path,
         "records_rejected": st("processing", "records_rejected"),
         "output_objects": st("egress", "objects"),
         "failed_indices": failed_indices,
+        "rerun_indices": batch_jobs::ranges::encode(&rerun),
+        "rerun_count": rerun.len(),
         "stages": stages,
         "prep": output.pointer("/prep/run"),
         "watch": output.pointer("/watch/verdict").map(|v| json!({"finished": v.get("finished"), "succeeded": v.get("succeeded"), "status": v.get("status"), "cause": v.get("cause")})),
@@ -445,6 +539,19 @@ pub fn table(s: &Value) -> String {
             f("lag_ms_p95"),
         ]));
     }
+    if let Some(l) = s.get("limits") {
+        out.push_str(&format!(
+            "  step functions: {} of {} history events, largest payload {} of {} bytes ({})\n",
+            l["history_events"],
+            l["max_history_events"],
+            l["largest_payload_bytes"],
+            l["max_payload_bytes"],
+            l["largest_payload_at"].as_str().unwrap_or("-")
+        ));
+    }
+    if let Some(f) = s.get("failed_indices_file").and_then(Value::as_str) {
+        out.push_str(&format!("  failed indices {} ({})\n", g("rerun_indices"), f));
+    }
     out.push_str(&format!("  run dir {}\n  logs {}\n", g("run_dir"), g("logs")));
     out
 }
@@ -473,5 +580,35 @@ mod tests {
             lines[2].contains("60000") && lines[2].contains("59997") && lines[2].ends_with("-"),
             "{text}"
         );
+    }
+
+    /// The names the runner gives its executions are names StartExecution
+    /// accepts (1-80 characters, no reserved ones), and each is new.
+    #[test]
+    fn generated_execution_names_pass_step_functions_rules() {
+        let (a, b) = (execution_name(), execution_name());
+        assert_ne!(a, b);
+        for name in [a, b] {
+            assert!(crate::limits::check_execution_name(&name).is_ok(), "{name}");
+            assert!(name.len() <= crate::limits::MAX_EXECUTION_NAME_CHARS);
+        }
+    }
+
+    /// The table shows what the run used of the limits and where the
+    /// failed list is.
+    #[test]
+    fn table_reports_the_limits_used_and_the_failed_indices_file() {
+        let summary = json!({
+            "run_id": "r", "status": "FAILED", "error": "PipelineRunFailed", "cause": "c", "elapsed_s": 1.0,
+            "rerun_indices": "0-9999", "failed_indices_file": "/efs/runs/r/failed_indices.json",
+            "limits": {"history_events": 36, "max_history_events": 25000, "largest_payload_bytes": 2239,
+                       "max_payload_bytes": 262144, "largest_payload_at": "Watch output"},
+        });
+        let text = table(&summary);
+        assert!(
+            text.contains("36 of 25000 history events, largest payload 2239 of 262144 bytes (Watch output)"),
+            "{text}"
+        );
+        assert!(text.contains("failed indices 0-9999 (/efs/runs/r/failed_indices.json)"), "{text}");
     }
 }

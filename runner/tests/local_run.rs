@@ -222,18 +222,26 @@ fn permanent_failure_fails_one_index_and_rerun_completes_it() {
     assert!(!ok);
     assert_eq!(s["status"], "FAILED", "{stderr}");
     assert_eq!(s["error"], "PipelineRunFailed");
-    assert_eq!(s["failed_indices"]["procurement"], json!([]));
-    assert_eq!(s["failed_indices"]["processing"], json!([3]));
-    assert_eq!(s["failed_indices"]["egress"], json!([3]));
+    assert_eq!(s["error"], "PipelineRunFailed", "{}\n{stderr}", s["cause"]);
+    assert_eq!(s["failed_indices"]["processing"], json!("3"));
+    assert_eq!(s["failed_indices"]["egress"], json!("3"));
+    assert_eq!((s["rerun_indices"].as_str(), s["rerun_count"].as_u64()), (Some("3"), Some(1)));
     assert_eq!(s["stages"]["procurement"]["retries"], 1);
     assert_eq!(s["stages"]["egress"]["succeeded"], 9);
     // N_TO_N: egress 3 never started (its processing node failed), the
     // other nine did.
     assert_eq!(s["stages"]["egress"]["ran"], 9);
     assert_eq!(s["stages"]["processing"]["ran"], 10);
-    let cause: Value = serde_json::from_str(s["cause"].as_str().unwrap()).unwrap();
-    assert_eq!(cause["processing"], json!([3]), "the Fail cause is the watcher's failed_indices");
+    // The Fail cause is the watcher's bounded line, pointing at the full lists.
+    let cause = s["cause"].as_str().unwrap();
+    assert!(cause.contains("processing FAILED: 1 of 10 failed (indices 3)"), "{cause}");
     let run_id = s["run_id"].as_str().unwrap().to_string();
+    assert!(cause.ends_with(&format!("runs/{run_id}/failed_indices.json]")), "{cause}");
+    let recorded: Value =
+        serde_json::from_slice(&std::fs::read(s["failed_indices_file"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(recorded["rerun_indices"], "3");
+    assert_eq!(recorded["failed_indices"]["processing"], "3");
+    assert!(s["limits"]["history_events"].as_u64().unwrap() > 30, "{s:#}");
 
     let (ok, s, stderr) = run(&env, &["--rerun-failed", &run_id], 400, 40);
     assert!(ok, "{stderr}\n{s:#}");
@@ -244,6 +252,68 @@ fn permanent_failure_fails_one_index_and_rerun_completes_it() {
     }
     let efs = env.dir.path().join("efs");
     assert_eq!(batch_runner::run::unfinished_indices(&efs, &run_id).unwrap().1, Vec::<u32>::new());
+    // The rerun set also takes what failed_indices.json names (ranges), so
+    // a list written by hand reruns those nodes.
+    let file = efs.join("runs").join(&run_id).join("failed_indices.json");
+    let mut edited = recorded.clone();
+    edited["rerun_indices"] = json!("0-1,8");
+    std::fs::write(&file, edited.to_string()).unwrap();
+    assert_eq!(batch_runner::run::rerun_indices(&efs, &run_id).unwrap(), [0, 1, 8]);
+    edited["rerun_indices"] = json!("7-10");
+    std::fs::write(&file, edited.to_string()).unwrap();
+    let err = batch_runner::run::rerun_indices(&efs, &run_id).unwrap_err().to_string();
+    assert!(err.contains("index 10 is outside the array (size 10)"), "{err}");
+}
+
+/// Every node of a large run fails at once (one bad image tag does it in
+/// AWS): the run still ends as PipelineRunFailed, not with a data-limit
+/// error; every payload stays under 256 KiB (the summary reports the
+/// largest), the cause under its limit with the ranges and a pointer, and
+/// the full list is on disk. `ALL_FAIL_NODES` (default 10,000, AWS
+/// Batch's largest array) sets the size.
+#[test]
+fn every_node_of_a_large_run_failing_ends_as_pipeline_run_failed_within_the_limits() {
+    let nodes: u64 = std::env::var("ALL_FAIL_NODES").ok().and_then(|n| n.parse().ok()).unwrap_or(10_000);
+    let env = setup();
+    let bins = env.dir.path().join("bin");
+    std::fs::create_dir_all(&bins).unwrap();
+    let built = runner().parent().unwrap().to_path_buf();
+    for b in ["prep", "watcher", "processing", "egress"] {
+        std::os::unix::fs::symlink(built.join(b), bins.join(b)).unwrap();
+    }
+    // A stage that fails at once, not retried (exit 1 is no retry code).
+    std::os::unix::fs::symlink("/bin/false", bins.join("procurement")).unwrap();
+    let started = std::time::Instant::now();
+    let (ok, s, stderr) = run(&env, &["--bin-dir", bins.to_str().unwrap(), "--no-progress"], nodes, 1);
+    let elapsed = started.elapsed();
+    assert!(!ok);
+    assert_eq!(s["error"], "PipelineRunFailed", "{stderr}\n{}", s["cause"]);
+    assert_eq!(s["final_state"], "RunFailed");
+    assert_eq!(s["array_size"], nodes);
+    let all = format!("0-{}", nodes - 1);
+    for stage in ["procurement", "processing", "egress"] {
+        assert_eq!(s["stages"][stage]["failed"], nodes, "{stage}");
+        assert_eq!(s["failed_indices"][stage], all.as_str(), "{stage}");
+        // Nothing is left running: every stage is over, none terminated.
+        assert_eq!(s["stages"][stage]["status"], "FAILED", "{stage}");
+        assert_eq!(s["stages"][stage]["terminated"], 0, "{stage}");
+    }
+    let cause = s["cause"].as_str().unwrap();
+    assert!(cause.chars().count() <= 4096, "{}", cause.len());
+    assert!(cause.contains(&format!("egress FAILED: {nodes} of {nodes} failed (indices {all})")), "{cause}");
+    assert!(cause.contains("failed_indices.json]"), "{cause}");
+    let recorded: Value =
+        serde_json::from_slice(&std::fs::read(s["failed_indices_file"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(recorded["rerun_indices"], all.as_str());
+    assert_eq!(recorded["rerun_count"], nodes);
+    let largest = s["limits"]["largest_payload_bytes"].as_u64().unwrap();
+    assert!(largest < 256 * 1024, "{largest} bytes at {}", s["limits"]["largest_payload_at"]);
+    eprintln!(
+        "{nodes} nodes all failed in {:.1} s: largest payload {largest} bytes ({}), {} history events",
+        elapsed.as_secs_f64(),
+        s["limits"]["largest_payload_at"],
+        s["limits"]["history_events"]
+    );
 }
 
 /// The real binaries in `<dir>/bin`, but a procurement that hangs, having

@@ -803,8 +803,11 @@ VALIDATION_CASES = {
     ],
     "orchestration": [
         ({}, None),
-        ({"poll_seconds": 3600, "timeout_seconds": 9720000}, None),
-        ({"poll_seconds": 3600, "timeout_seconds": 9723600}, "25,000 events"),
+        # 2,600 rounds at most: the provider's own limit (state_machine.rs).
+        ({"poll_seconds": 3600, "timeout_seconds": 9360000}, None),
+        ({"poll_seconds": 3600, "timeout_seconds": 9360001}, "25,000 events"),
+        ({"poll_seconds": 60, "timeout_seconds": 156000}, None),
+        ({"poll_seconds": 30, "timeout_seconds": 172800}, "25,000 events"),
         ({"poll_seconds": 5, "timeout_seconds": 86400}, "25,000 events"),
         ({"poll_seconds": 7200}, "poll_seconds <= 3600"),
     ],

@@ -37,6 +37,26 @@ use crate::safe_path::check_run_id;
 pub const RUN_JSON: &str = "run.json";
 /// File name of a node's slice inside `prep/`.
 pub const SLICE_JSON: &str = "slice.json";
+/// File name of a failed run's failed indices inside the run directory.
+pub const FAILED_INDICES_JSON: &str = "failed_indices.json";
+
+/// `runs/<run_id>/failed_indices.json`: which indices of a run failed, per
+/// stage and their union, in compact range form ([`crate::ranges`]), so a
+/// person and `--rerun-failed` can read the whole list, which the
+/// execution's cause (at most 32,768 characters) cannot always carry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FailedIndices {
+    /// The run id.
+    pub run_id: String,
+    /// The execution that found them.
+    pub execution: String,
+    /// Per stage, e.g. `"0-9999"`; `""` for none.
+    pub failed_indices: std::collections::BTreeMap<String, String>,
+    /// The union: what a rerun submits.
+    pub rerun_indices: String,
+    /// How many indices `rerun_indices` holds.
+    pub rerun_count: u64,
+}
 
 /// What [`RunLayout::create_run`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +96,34 @@ impl RunLayout {
     /// `<run_dir>/run.json`.
     pub fn run_json_path(&self) -> PathBuf {
         self.run_dir.join(RUN_JSON)
+    }
+
+    /// `<run_dir>/failed_indices.json`.
+    pub fn failed_indices_path(&self) -> PathBuf {
+        self.run_dir.join(FAILED_INDICES_JSON)
+    }
+
+    /// Writes `failed_indices.json` atomically (replacing an earlier
+    /// attempt's: the latest execution of the run is the one that counts).
+    pub fn write_failed_indices(&self, failed: &FailedIndices) -> JobResult<()> {
+        let mut bytes = serde_json::to_vec_pretty(failed).map_err(|e| {
+            JobError::new(ExitCode::Software, format!("serialising {FAILED_INDICES_JSON}: {e}"))
+        })?;
+        bytes.push(b'\n');
+        let path = self.failed_indices_path();
+        write_atomic(&path, &bytes).map_err(|e| JobError::io(path.display(), e))
+    }
+
+    /// Reads `failed_indices.json`; `Ok(None)` if the run has none.
+    pub fn read_failed_indices(&self) -> JobResult<Option<FailedIndices>> {
+        let path = self.failed_indices_path();
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| JobError::data(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(JobError::io(path.display(), e)),
+        }
     }
 
     /// The directories of node `index`.
@@ -477,5 +525,30 @@ impl NodeLayout {
     /// Files under `dir`, relative to it, sorted, temporaries skipped.
     pub fn list(&self, dir: &Path) -> JobResult<Vec<String>> {
         atomic::list_files_sorted(dir).map_err(|e| JobError::io(dir.display(), e))
+    }
+}
+
+#[cfg(test)]
+mod failed_indices_tests {
+    use super::*;
+
+    #[test]
+    fn failed_indices_round_trip_and_a_run_without_them_reads_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = RunLayout::new(dir.path(), "r1").unwrap();
+        assert_eq!(layout.read_failed_indices().unwrap(), None);
+        fs::create_dir_all(layout.run_dir()).unwrap();
+        let failed = FailedIndices {
+            run_id: "r1".into(),
+            execution: "e".into(),
+            failed_indices: [("egress".to_string(), "0-9999".to_string())].into(),
+            rerun_indices: "0-9999".into(),
+            rerun_count: 10_000,
+        };
+        layout.write_failed_indices(&failed).unwrap();
+        assert_eq!(layout.failed_indices_path(), dir.path().join("runs/r1/failed_indices.json"));
+        assert_eq!(layout.read_failed_indices().unwrap(), Some(failed));
+        fs::write(layout.failed_indices_path(), b"{").unwrap();
+        assert!(layout.read_failed_indices().is_err());
     }
 }

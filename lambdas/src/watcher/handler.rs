@@ -54,7 +54,7 @@ pub async fn handle(deps: &WatcherDeps, event: Value) -> Result<WatchResponse, L
         succeeded = response.succeeded,
         timed_out = response.timed_out,
         status = ?response.status,
-        failed = response.rerun_indices.len(),
+        failed = response.rerun_count,
         cause = response.cause,
         "watched"
     );

@@ -14,6 +14,8 @@ use std::time::SystemTime;
 use aws_sdk_batch::types::JobDetail;
 use serde::{Deserialize, Serialize};
 
+use batch_jobs::ranges;
+
 use crate::CONTRACT_VERSION;
 use crate::watcher::request::Deadline;
 
@@ -22,8 +24,12 @@ pub const JOB_STATES: [&str; 7] =
     ["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"];
 /// The state reported for a job DescribeJobs did not return.
 pub const NOT_VISIBLE: &str = "NOT_VISIBLE";
-/// Most failed indices quoted in `cause`.
-const QUOTED_INDICES: usize = 20;
+/// Most characters of one stage's failed indices quoted in `cause`.
+const QUOTED_CHARS: usize = 200;
+/// Most characters of `cause`: it becomes the execution's failure cause
+/// (Step Functions allows 32,768) and a log line; the full lists are in
+/// `failed_indices` / `rerun_indices`.
+pub const MAX_CAUSE_CHARS: usize = 4096;
 
 /// True for SUCCEEDED and FAILED only. Anything else, including a state
 /// this build does not know, means "not yet".
@@ -132,10 +138,16 @@ pub struct WatchResponse {
     /// Per stage.
     pub stages: BTreeMap<String, StageReport>,
     /// Per stage (every stage present), the array indices whose child
-    /// FAILED, ascending; filled once that stage's parent has FAILED.
-    pub failed_indices: BTreeMap<String, Vec<u32>>,
-    /// Sorted union of `failed_indices`: what a rerun must submit.
-    pub rerun_indices: Vec<u32>,
+    /// FAILED, in compact range form (`"0-9999,12003"`, `""` for none,
+    /// `batch_jobs::ranges`); filled once that stage's parent has FAILED.
+    /// Compact because a state's data is limited to 256 KiB: 10,000
+    /// indices as JSON arrays would not fit beside the rest.
+    pub failed_indices: BTreeMap<String, String>,
+    /// The union of `failed_indices`, same form: what a rerun must submit.
+    pub rerun_indices: String,
+    /// How many indices `rerun_indices` holds.
+    #[serde(default)]
+    pub rerun_count: u64,
     /// Stages whose job DescribeJobs did not return.
     pub not_visible: Vec<String>,
     /// One line for a Fail state's `Cause` (or a progress line).
@@ -194,7 +206,7 @@ pub fn verdict(
     let mut rerun: Vec<u32> = failed_indices.values().flatten().copied().collect();
     rerun.sort_unstable();
     rerun.dedup();
-    let cause = describe(status, &reports, &failed_indices, &not_visible);
+    let cause = describe(status, run_id.as_deref(), &reports, &failed_indices, &not_visible);
     WatchResponse {
         contract_version: CONTRACT_VERSION,
         run_id,
@@ -203,8 +215,9 @@ pub fn verdict(
         timed_out: false,
         status,
         stages: reports,
-        failed_indices,
-        rerun_indices: rerun,
+        failed_indices: failed_indices.iter().map(|(k, v)| (k.clone(), ranges::encode(v))).collect(),
+        rerun_count: rerun.len() as u64,
+        rerun_indices: ranges::encode(&rerun),
         not_visible,
         cause,
     }
@@ -220,16 +233,29 @@ impl WatchResponse {
             return;
         }
         self.timed_out = true;
-        self.cause = format!(
+        self.cause = cap_chars(format!(
             "the run did not finish within timeout_seconds={}: {}",
             deadline.timeout_seconds, self.cause
-        );
+        ));
     }
 }
 
-/// `processing FAILED: 2 of 250 children failed (indices 3, 17); ...`.
+/// `text` cut to [`MAX_CAUSE_CHARS`] characters (ending in `...` when cut).
+fn cap_chars(text: String) -> String {
+    if text.chars().count() <= MAX_CAUSE_CHARS {
+        return text;
+    }
+    let mut cut: String = text.chars().take(MAX_CAUSE_CHARS - 3).collect();
+    cut.push_str("...");
+    cut
+}
+
+/// `processing FAILED: 2 of 250 failed (indices 3,17); ...`, at most
+/// [`MAX_CAUSE_CHARS`] characters; a failed run's cause names where the
+/// full lists are.
 fn describe(
     status: RunStatus,
+    run_id: Option<&str>,
     reports: &BTreeMap<String, StageReport>,
     failed: &BTreeMap<String, Vec<u32>>,
     not_visible: &[String],
@@ -253,9 +279,10 @@ fn describe(
             _ => continue,
         };
         if let Some(indices) = failed.get(stage).filter(|v| !v.is_empty()) {
-            let quoted: Vec<String> = indices.iter().take(QUOTED_INDICES).map(u32::to_string).collect();
-            let more = if indices.len() > QUOTED_INDICES { ", ..." } else { "" };
-            part.push_str(&format!(" (indices {}{more})", quoted.join(", ")));
+            part.push_str(&format!(
+                " (indices {})",
+                ranges::abbreviate(&ranges::encode(indices), QUOTED_CHARS)
+            ));
         }
         if let Some(reason) = report.status_reason.as_deref().filter(|_| report.status == "FAILED") {
             part.push_str(&format!(" [{reason}]"));
@@ -265,10 +292,23 @@ fn describe(
     if !not_visible.is_empty() {
         parts.push(format!("not visible yet: {}", not_visible.join(", ")));
     }
-    match status {
-        RunStatus::Succeeded => "all stages SUCCEEDED".into(),
+    let mut cause = match status {
+        RunStatus::Succeeded => return "all stages SUCCEEDED".into(),
         _ => parts.join("; "),
+    };
+    if status == RunStatus::Failed {
+        // The pointer goes first into the budget: it must survive the cut.
+        let pointer = format!(
+            " [full lists: failed_indices and rerun_indices of the last Watch output; runs/{}/failed_indices.json]",
+            run_id.unwrap_or("<run_id>")
+        );
+        let room = MAX_CAUSE_CHARS.saturating_sub(pointer.chars().count());
+        if cause.chars().count() > room {
+            cause = cause.chars().take(room.saturating_sub(3)).collect::<String>() + "...";
+        }
+        cause.push_str(&pointer);
     }
+    cap_chars(cause)
 }
 
 #[cfg(test)]
@@ -338,7 +378,8 @@ mod tests {
         let v = verdict(Some("r".into()), &s, &BTreeMap::new());
         assert!(v.finished && v.succeeded);
         assert_eq!(v.status, RunStatus::Succeeded);
-        assert_eq!(v.failed_indices["egress"], Vec::<u32>::new());
+        assert_eq!(v.failed_indices["egress"], "");
+        assert_eq!((v.rerun_indices.as_str(), v.rerun_count), ("", 0));
         assert_eq!(v.cause, "all stages SUCCEEDED");
     }
 
@@ -356,9 +397,12 @@ mod tests {
         let v = verdict(None, &s, &failed);
         assert!(v.finished && !v.succeeded);
         assert_eq!(v.status, RunStatus::Failed);
-        assert_eq!(v.failed_indices["processing"], [2, 3]);
-        assert_eq!(v.rerun_indices, [2, 3]);
+        assert_eq!(v.failed_indices["processing"], "2-3");
+        assert_eq!(v.rerun_indices, "2-3");
+        assert_eq!(v.rerun_count, 2);
         assert!(v.cause.contains("procurement FAILED: 1 of 4 failed (indices 2)"), "{}", v.cause);
+        assert!(v.cause.contains("processing FAILED: 2 of 4 failed (indices 2-3)"), "{}", v.cause);
+        assert!(v.cause.ends_with("runs/<run_id>/failed_indices.json]"), "{}", v.cause);
     }
 
     #[test]
@@ -369,7 +413,7 @@ mod tests {
         ]);
         let v = verdict(None, &s, &BTreeMap::from([("procurement".to_string(), vec![0, 1])]));
         assert!(!v.finished && !v.succeeded);
-        assert_eq!(v.failed_indices["procurement"], [0, 1]);
+        assert_eq!(v.failed_indices["procurement"], "0-1");
     }
 
     #[test]
@@ -433,5 +477,51 @@ mod tests {
         v.apply_deadline(deadline, at + Duration::from_secs(3600));
         assert!(!v.timed_out && v.succeeded);
         assert_eq!(v.cause, "all stages SUCCEEDED");
+    }
+
+    /// Every node of a 10,000-array failing in every stage, and the worst
+    /// case for ranges (every other node): the verdict stays far under
+    /// Step Functions' 256 KiB and the cause under its 4,096 characters,
+    /// naming where the full lists are.
+    #[test]
+    fn a_10000_node_failure_fits_step_functions_limits() {
+        let names = ["procurement", "processing", "egress"];
+        for failed in [(0..10_000).collect::<Vec<u32>>(), (0..10_000).step_by(2).collect()] {
+            let s = stages(
+                names
+                    .iter()
+                    .map(|n| {
+                        (
+                            *n,
+                            Some(array_detail(
+                                n,
+                                JobStatus::Failed,
+                                10_000,
+                                &[("FAILED", failed.len() as i32)],
+                            )),
+                        )
+                    })
+                    .collect(),
+            );
+            let by_stage = names.iter().map(|n| (n.to_string(), failed.clone())).collect();
+            let mut v = verdict(Some("r".repeat(64)), &s, &by_stage);
+            v.stages.values_mut().for_each(|r| r.status_reason = Some("x".repeat(2000)));
+            let bytes = serde_json::to_vec(&v).unwrap().len();
+            assert!(bytes < 128 * 1024, "{bytes} bytes");
+            assert_eq!(v.rerun_count, failed.len() as u64);
+            assert_eq!(ranges::decode(&v.rerun_indices).unwrap(), failed);
+            assert!(v.cause.chars().count() <= MAX_CAUSE_CHARS, "{}", v.cause.len());
+            assert!(v.cause.contains("/failed_indices.json]"), "{}", v.cause);
+            if failed.len() == 10_000 {
+                assert_eq!(v.failed_indices["egress"], "0-9999");
+                assert!(
+                    v.cause.contains("egress FAILED: 10000 of 10000 failed (indices 0-9999)"),
+                    "{}",
+                    v.cause
+                );
+            } else {
+                assert!(v.cause.contains(",...)"), "abbreviated: {}", v.cause);
+            }
+        }
     }
 }

@@ -9,8 +9,8 @@
 //! Prep (NO_WORK ends cleanly) -> SubmitJob procurement, then processing and
 //! egress, each N_TO_N on the stage before, all sized by prep's array_size
 //! (one item: three plain jobs in sequence) -> Wait/Watch loop until the
-//! watcher says finished -> Succeed, or Fail with the failed indices as the
-//! cause. Prep and watcher contracts: docs/lambdas.md.
+//! watcher says finished -> Succeed, or Fail with the watcher's bounded
+//! cause (failed indices as ranges). Prep and watcher contracts: docs/lambdas.md.
 //!
 //! A run that ends while its jobs may still be going (a SubmitJob or the
 //! watcher failed for good, or the run's deadline passed) terminates the
@@ -72,6 +72,43 @@ const MAX_EXECUTION_SECONDS: i64 = 31_536_000;
 /// the cancellation's three TerminateJob calls, each retried for up to
 /// about two minutes.
 const CANCEL_GRACE_SECONDS: i64 = 600;
+
+/// Step Functions' hard quota on one standard execution's history.
+pub const MAX_HISTORY_EVENTS: i64 = 25_000;
+
+/// History events one watcher round adds: Wait (WaitStateEntered,
+/// WaitStateExited), Watch (TaskStateEntered, TaskScheduled, TaskStarted,
+/// TaskSucceeded, TaskStateExited), Finished (ChoiceStateEntered,
+/// ChoiceStateExited).
+pub const EVENTS_PER_WATCH_ROUND: i64 = 9;
+
+/// History events of the longest path outside the watcher rounds, with no
+/// retry: ExecutionStarted, HasOverrides, NoOverrides, Prep, HasWork, the
+/// three SubmitJobs, then the timed-out ending (TimedOut, the three
+/// CancelXIfSubmitted choices and TerminateJob tasks, FailStateEntered,
+/// ExecutionFailed). The local runner counts the same (runner/tests/long_run.rs).
+pub const FIXED_HISTORY_EVENTS: i64 = 52;
+
+/// Most watcher rounds a run may need. 25,000 - 52 fixed events - 126 for
+/// six retries (3 events each) of each of the seven other tasks leaves
+/// 24,822; 2,600 rounds take 23,400 and leave 1,422 events for 474 retried
+/// Watch calls over the run (each retry adds TaskScheduled, TaskStarted,
+/// TaskFailed).
+pub const MAX_WATCH_ROUNDS: i64 = 2_600;
+
+/// The run timeout used when `timeout_seconds` is not set: a day, or less
+/// when `poll_seconds` is so short that a day of polling would not fit in
+/// the execution history.
+pub fn default_timeout_seconds(poll_seconds: i64) -> i64 {
+    86_400.min(MAX_WATCH_ROUNDS * poll_seconds)
+}
+
+/// Watcher rounds a run with this deadline may take at most: the k-th
+/// Watch call comes at least k polls after the jobs were submitted, and
+/// the first call at or past the deadline ends the run.
+pub fn worst_case_watch_rounds(poll_seconds: i64, run_deadline_seconds: i64) -> i64 {
+    (run_deadline_seconds + poll_seconds - 1) / poll_seconds
+}
 
 /// The stages newest first: cancelling downstream before upstream keeps a
 /// node that finishes meanwhile from starting its successor.
@@ -277,10 +314,15 @@ pub fn definition(input: &DefinitionInput<'_>) -> Json {
                 "Default": "RunFailed"
             },
             "Succeeded": { "Type": "Succeed" },
+            // The watcher's cause: at most 4,096 characters (an
+            // execution's cause may have 32,768), with the failed indices
+            // as ranges and where the full lists are. The lists
+            // themselves (every failed index of 10,000 nodes) would not
+            // fit in a cause.
             "RunFailed": {
                 "Type": "Fail",
                 "Error": "PipelineRunFailed",
-                "CausePath": "States.JsonToString($.watch.verdict.failed_indices)"
+                "CausePath": "$.watch.verdict.cause"
             },
             "PrepFailed": { "Type": "Fail", "Error": "PrepFailed", "CausePath": "$.error.Cause" },
             "SubmitFailed": failure("SubmitJobFailed", "$.error.Cause"),
@@ -293,6 +335,44 @@ pub fn definition(input: &DefinitionInput<'_>) -> Json {
         cancellation(states);
     }
     definition
+}
+
+/// Refuses a `timeout_seconds` whose watcher rounds cannot fit in the
+/// execution history at this `poll_seconds` (Step Functions fails an
+/// execution at 25,000 events, with no Catch: the cancellation would not
+/// run and the jobs would go on). An unset timeout gets a default that
+/// fits instead ([`default_timeout_seconds`]).
+fn history_check(config: &Value, diags: &mut Diagnostics) {
+    let (poll, timeout) = (config.get("poll_seconds"), config.get("timeout_seconds"));
+    if poll.is_unknown() || timeout.is_unknown() || timeout.is_null() {
+        return;
+    }
+    let poll_seconds = if poll.is_null() { Some(60) } else { poll.as_i64() };
+    let (Some(poll_seconds), Some(timeout_seconds)) = (poll_seconds, timeout.as_i64()) else { return };
+    if !(5..=3600).contains(&poll_seconds) || !(60..=MAX_EXECUTION_SECONDS).contains(&timeout_seconds) {
+        return; // refused above on its own attribute
+    }
+    let input = DefinitionInput {
+        job_queue_arn: "",
+        job_definition_arns: ["", "", ""],
+        prep_function_arn: "",
+        watcher_function_arn: "",
+        poll_seconds,
+        timeout_seconds,
+    };
+    let rounds = worst_case_watch_rounds(poll_seconds, deadlines(&input).0);
+    if rounds > MAX_WATCH_ROUNDS {
+        let longest = MAX_WATCH_ROUNDS * poll_seconds;
+        diags.push(Diagnostic::attribute_error(
+            AttributePath::attr("timeout_seconds"),
+            "timeout_seconds does not fit in the execution history",
+            format!(
+                "timeout_seconds = {timeout_seconds} with poll_seconds = {poll_seconds} takes up to {rounds} watcher rounds of {EVENTS_PER_WATCH_ROUND} history events each; a Step Functions standard execution fails at {MAX_HISTORY_EVENTS} events without running the cancellation, so at most {MAX_WATCH_ROUNDS} rounds fit. With poll_seconds = {poll_seconds} the longest run is {longest} s ({:.1} h): lower timeout_seconds to at most {longest}, or raise poll_seconds to at least {}.",
+                longest as f64 / 3600.0,
+                (timeout_seconds + MAX_WATCH_ROUNDS - 1) / MAX_WATCH_ROUNDS,
+            ),
+        ));
+    }
 }
 
 fn arn_check(config: &Value, name: &str, service: &str, diags: &mut Diagnostics) {
@@ -333,7 +413,7 @@ impl DataSource for StateMachineDefinition {
                 .attr(Attribute::optional(
                     "timeout_seconds",
                     Type::Number,
-                    "Run timeout (60-31536000, default 86400): the first watcher call past it ends the run as PipelineRunTimedOut and terminates its jobs. The execution's own TimeoutSeconds is this plus poll_seconds plus 600 s for the cancellation (near the one-year limit the run's deadline is moved earlier instead).",
+                    "Run timeout (60-31536000, default 86400, or 2600 x poll_seconds when that is less): the first watcher call past it ends the run as PipelineRunTimedOut and terminates its jobs. At most 2600 x poll_seconds: each watcher round adds 9 events to the execution history, which Step Functions ends at 25,000. The execution's own TimeoutSeconds is this plus poll_seconds plus 600 s for the cancellation (near the one-year limit the run's deadline is moved earlier instead).",
                 ))
                 .attr(Attribute::computed("definition", Type::String, "The definition, as JSON.")),
         )
@@ -368,6 +448,7 @@ impl DataSource for StateMachineDefinition {
                 ));
             }
         }
+        history_check(config, &mut diags);
         diags
     }
 
@@ -382,13 +463,17 @@ impl DataSource for StateMachineDefinition {
         let (queue, prep, watcher) =
             (text("job_queue_arn"), text("prep_function_arn"), text("watcher_function_arn"));
         let defs = [stage_arn("procurement"), stage_arn("processing"), stage_arn("egress")];
+        let poll_seconds = config.get("poll_seconds").as_i64().unwrap_or(60);
         let input = DefinitionInput {
             job_queue_arn: &queue,
             job_definition_arns: [&defs[0], &defs[1], &defs[2]],
             prep_function_arn: &prep,
             watcher_function_arn: &watcher,
-            poll_seconds: config.get("poll_seconds").as_i64().unwrap_or(60),
-            timeout_seconds: config.get("timeout_seconds").as_i64().unwrap_or(86_400),
+            poll_seconds,
+            timeout_seconds: config
+                .get("timeout_seconds")
+                .as_i64()
+                .unwrap_or_else(|| default_timeout_seconds(poll_seconds)),
         };
         let mut state = config.clone();
         state.set_attr(
@@ -523,5 +608,71 @@ mod tests {
         for name in states.keys() {
             assert!(targets.contains(name), "{name} is unreachable");
         }
+    }
+
+    fn config(poll: Option<i64>, timeout: Option<i64>) -> Value {
+        let n = |v: Option<i64>| v.map(Value::int).unwrap_or(Value::Null);
+        Value::object([("poll_seconds", n(poll)), ("timeout_seconds", n(timeout))])
+    }
+
+    /// A timeout whose watcher rounds cannot fit in 25,000 history events
+    /// is refused on `timeout_seconds`, naming the longest run the poll
+    /// allows; the examples (a day at 5 s, 48 h at 30 s, a year
+    /// at 60 s) among them.
+    #[test]
+    fn timeouts_that_outgrow_the_execution_history_are_refused_on_timeout_seconds() {
+        let refused = |poll, timeout| {
+            let diags = StateMachineDefinition.validate(&config(poll, Some(timeout)));
+            let found: Vec<_> = diags.0.iter().filter(|d| d.summary.contains("execution history")).collect();
+            assert!(found.len() <= 1);
+            found.first().map(|d| {
+                assert_eq!(d.path, Some(AttributePath::attr("timeout_seconds")));
+                d.detail.clone()
+            })
+        };
+        let detail = refused(Some(30), 172_800).expect("48 h at 30 s");
+        assert!(
+            detail.contains("up to 5760 watcher rounds")
+                && detail.contains("longest run is 78000 s (21.7 h)"),
+            "{detail}"
+        );
+        assert!(detail.contains("raise poll_seconds to at least 67"), "{detail}");
+        assert!(refused(Some(5), 86_400).is_some(), "a day at 5 s");
+        assert!(refused(None, 31_536_000).is_some(), "a year at the default 60 s");
+        assert!(refused(Some(3600), 31_536_000).is_some(), "a year does not fit even at 3600 s");
+        // Exactly 2,600 rounds fit; one second more does not.
+        for poll in [5, 60, 3600] {
+            assert_eq!(refused(Some(poll), MAX_WATCH_ROUNDS * poll), None, "poll {poll}");
+            assert!(refused(Some(poll), MAX_WATCH_ROUNDS * poll + 1).is_some(), "poll {poll}");
+        }
+        assert_eq!(refused(None, 86_400), None, "the defaults fit");
+        // Unknown or unset values are not judged here.
+        let unknown =
+            Value::object([("poll_seconds", Value::unknown()), ("timeout_seconds", Value::int(31_536_000))]);
+        assert!(StateMachineDefinition.validate(&unknown).0.is_empty());
+        assert!(StateMachineDefinition.validate(&config(Some(5), None)).0.is_empty());
+    }
+
+    /// The worst-case history of the longest allowed run fits, retries
+    /// included, and the default timeout shrinks to fit a short poll.
+    #[test]
+    fn the_longest_allowed_run_fits_in_the_history() {
+        let retries = 7 * 6 * 3; // six retries of each task outside the rounds
+        let worst = FIXED_HISTORY_EVENTS + retries + MAX_WATCH_ROUNDS * EVENTS_PER_WATCH_ROUND;
+        assert!(worst <= MAX_HISTORY_EVENTS - 400 * 3, "room for 400 Watch retries: {worst}");
+        assert_eq!(worst_case_watch_rounds(60, 86_400), 1440);
+        assert_eq!(worst_case_watch_rounds(60, 86_401), 1441);
+        assert_eq!(default_timeout_seconds(60), 86_400);
+        assert_eq!(default_timeout_seconds(5), 13_000);
+        assert_eq!(default_timeout_seconds(10), 26_000);
+    }
+
+    /// The run's failure cause is the watcher's bounded line, not the
+    /// lists themselves (which for 10,000 nodes would not fit a cause).
+    #[test]
+    fn a_failed_run_takes_the_watchers_bounded_cause() {
+        let d = sample();
+        assert_eq!(d["States"]["RunFailed"]["CausePath"], "$.watch.verdict.cause");
+        assert_eq!(d["States"]["RunFailed"]["Error"], "PipelineRunFailed");
     }
 }
