@@ -32,7 +32,7 @@ impl Effects for FastClock {
     async fn invoke_lambda(&self, params: Value) -> Result<Value, StatesError> {
         let function = params["FunctionName"].as_str().unwrap_or("");
         let payload = if function.ends_with("prep") {
-            json!({"status": "READY", "mode": "array", "run_id": "r", "array_size": 10000})
+            json!({"status": "READY", "mode": "array", "run_id": "r", "job_name_id": "r", "array_size": 10000})
         } else {
             let call = self.watch_calls.fetch_add(1, Ordering::Relaxed) + 1;
             if self.fail_every > 0 && call.is_multiple_of(self.fail_every) {
