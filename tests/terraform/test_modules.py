@@ -858,6 +858,21 @@ def test_readme_tables_are_current():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def test_readme_tables_name_no_parser_metadata():
+    """The HCL parser's own keys (`__file__`, `__start_line__`) once showed
+    up as resource rows (`aws_iam_role.__file__`), and --check passed them
+    because the regeneration had them too: it must now refuse them."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import gen_docs
+
+    planted = "| aws_iam_role.__file__ | resource |\n| data.aws_iam_policy_document.__start_line__ | data source |\n| __end_line__ | x |\n| aws_iam_role.this | resource |\n"
+    assert len(gen_docs.metadata_rows(planted)) == 3, gen_docs.metadata_rows(planted)
+    for mod in gen_docs.MODULES:
+        tables = gen_docs.render(mod)
+        assert not gen_docs.metadata_rows(tables), (mod, gen_docs.metadata_rows(tables))
+        assert "| aws_iam_role." in tables or mod.name == "network", mod
+
+
 # ------------------------------------------------------------------ main --
 def main() -> int:
     tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]
