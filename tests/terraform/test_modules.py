@@ -750,9 +750,8 @@ def test_plan_checks_zips_and_derived_bucket_names():
 
 
 # --------------------------------------- 3. validations, evaluated by CLI --
-def variable_source(name: str) -> str:
-    """The text of `variable "<name>"` in the module's variables.tf."""
-    path = MODULE / "variables.tf"
+def variable_source(name: str, path: Path = MODULE / "variables.tf") -> str:
+    """The text of `variable "<name>"` in `path` (the module's variables.tf)."""
     with open(path) as fh:
         for entry in hcl2.load(fh).get("variable", []):
             if name in entry:
@@ -833,6 +832,36 @@ def test_variable_validations_accept_and_refuse():
                 problems.append(f"{name} = {value!r} refused: {said[-600:]}")
             elif refusal is not None and (out.returncode == 0 or refusal not in said):
                 problems.append(f"{name} = {value!r} not refused with {refusal!r}: rc {out.returncode}: {said[-600:]}")
+    assert not problems, "\n".join(problems)
+
+
+def test_complete_example_image_tag_has_no_mutable_default():
+    """examples/complete makes IMMUTABLE ECR repositories, and `make
+    push-images` pushes one tag per build (default: the git revision): a
+    `latest` default named a tag nobody pushes, and one that could not be
+    pushed twice anyway. image_tag is required, and `latest` is refused."""
+    path = ROOT / "examples" / "complete" / "variables.tf"
+    with open(path) as fh:
+        body = next(e["image_tag"] for e in hcl2.load(fh)["variable"] if "image_tag" in e)
+    assert "default" not in body, body
+    assert 'image_tag_mutability = "IMMUTABLE"' in (path.parent / "main.tf").read_text()
+    config = variable_source("image_tag", path)
+    problems = []
+    for value, refusal in [
+        ("0123456789ab", None),
+        ("v1.2.0", None),
+        ("0123456789ab-dirty", None),
+        ("latest", "immutable"),
+        ("", "image tag"),
+        ("-x", "image tag"),
+        ("a" * 129, "image tag"),
+    ]:
+        out = tf_offline(config, {"image_tag": value}, ["plan", "-input=false", "-no-color", "-lock=false"])
+        said = " ".join((out.stdout + out.stderr).split())
+        if refusal is None and out.returncode != 0:
+            problems.append(f"image_tag = {value!r} refused: {said[-600:]}")
+        elif refusal is not None and (out.returncode == 0 or refusal not in said):
+            problems.append(f"image_tag = {value!r} not refused with {refusal!r}: rc {out.returncode}: {said[-600:]}")
     assert not problems, "\n".join(problems)
 
 
