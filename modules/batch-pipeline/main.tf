@@ -108,10 +108,11 @@ resource "batch_pipeline" "this" {
   }
 
   source {
-    s3_bucket       = var.source_data.s3_bucket
-    s3_prefix       = var.source_data.s3_bucket != null ? var.source_data.s3_prefix : null
-    s3_suffix       = var.source_data.s3_bucket != null ? var.source_data.s3_suffix : null
-    synthetic_count = var.source_data.synthetic_count
+    s3_bucket        = var.source_data.s3_bucket
+    s3_prefix        = var.source_data.s3_bucket != null ? var.source_data.s3_prefix : null
+    s3_suffix        = var.source_data.s3_bucket != null ? var.source_data.s3_suffix : null
+    synthetic_count  = var.source_data.synthetic_count
+    synthetic_format = var.source_data.synthetic_format
   }
 
   procurement {

@@ -789,6 +789,10 @@ VALIDATION_CASES = {
         ({"s3_bucket": "raw-data", "s3_prefix": "a//"}, "source_data.s3_prefix"),
         ({"s3_bucket": "raw-data", "s3_prefix": "a/../"}, "source_data.s3_prefix"),
         ({"s3_bucket": "raw-data", "s3_prefix": "in*/"}, "source_data.s3_prefix"),
+        ({"synthetic_count": 10, "synthetic_format": "ghcn-csv"}, None),
+        ({"synthetic_count": 10, "synthetic_format": "yelp-jsonl"}, None),
+        ({"synthetic_count": 10, "synthetic_format": "csv"}, "yelp-jsonl or ghcn-csv"),
+        ({"s3_bucket": "raw-data", "synthetic_format": "ghcn-csv"}, "applies only with source_data.synthetic_count"),
     ],
     "egress": [
         ({}, None),
