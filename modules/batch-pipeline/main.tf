@@ -188,6 +188,9 @@ data "batch_state_machine_definition" "this" {
   watcher_function_arn = aws_lambda_function.watcher.arn
   poll_seconds         = var.orchestration.poll_seconds
   timeout_seconds      = var.orchestration.timeout_seconds
+  # An execution started without `config` (the console's Start execution
+  # default input, or `{}`) runs this pipeline's run configuration.
+  default_config = batch_pipeline.this.run_config
 }
 
 resource "aws_iam_service_linked_role" "batch" {

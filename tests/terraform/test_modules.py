@@ -444,6 +444,9 @@ def test_state_machine_uses_the_provider_definition_and_role():
     assert v(d["watcher_function_arn"]) == "${aws_lambda_function.watcher.arn}"
     assert "var.orchestration.poll_seconds" in v(d["poll_seconds"])
     assert "var.orchestration.timeout_seconds" in v(d["timeout_seconds"])
+    # An execution without `config` (the console's default input) runs the
+    # pipeline's run configuration.
+    assert v(d["default_config"]) == "${batch_pipeline.this.run_config}"
 
 
 def test_sfn_role_may_only_submit_these_jobs_and_invoke_these_functions():
