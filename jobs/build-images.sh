@@ -13,6 +13,9 @@
 #                     repositories <name>/<stage> of examples/complete
 #   IMAGE_TAG         default: git rev-parse --short=12 HEAD, plus -dirty when
 #                     jobs/ has uncommitted changes
+# CA certificates: jobs/ca-bundle.sh finds the host's bundle (SSL_CERT_FILE,
+# else the usual path of Debian/Ubuntu/Alpine, Fedora/RHEL/Amazon Linux,
+# openSUSE or macOS) and fails with where it looked when there is none.
 # PUSH=1 REGISTRY=<acct>.dkr.ecr.<region>.amazonaws.com also pushes each image
 # to $REGISTRY/<IMAGE_REPOSITORY><bin>:<IMAGE_TAG> (log in first:
 # aws ecr get-login-password | docker login --username AWS --password-stdin
@@ -37,6 +40,10 @@ else
   rev=$(git rev-parse --short=12 HEAD)
   git diff --quiet -- jobs || rev="$rev-dirty"
 fi
+# The host's CA bundle, wherever its distribution keeps it (or SSL_CERT_FILE),
+# looked up before the long build; the image always has it at
+# /etc/ssl/certs/ca-certificates.crt (jobs/Dockerfile).
+ca_bundle=$(bash jobs/ca-bundle.sh)
 target=x86_64-unknown-linux-gnu
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
 RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target "$target" -p batch-jobs \
@@ -51,7 +58,7 @@ for bin in $bins; do
   fi
   cp "$src" "$ctx/$bin"
 done
-cp /etc/ssl/certs/ca-certificates.crt "$ctx/"   # Debian package ca-certificates
+cp "$ca_bundle" "$ctx/ca-certificates.crt"
 printf 'job:x:65532:65532:job:/nonexistent:/sbin/nologin\n' > "$ctx/passwd"
 printf 'job:x:65532:\n' > "$ctx/group"
 # BUILDER=docker|buildah forces one (the image test needs buildah's copy).

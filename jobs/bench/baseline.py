@@ -8,7 +8,7 @@ import sys
 
 ELEMENTS = set(json.load(open(sys.argv[5]))["schema"]["fields"][2]["constraints"]["enum"]) if len(sys.argv) > 5 else None
 ID = re.compile(r"[A-Z]{2}[A-Z0-9]{9}\Z")
-M, Q, S = set("BDHKLOPTW"), set("DGIKLMNORSTWXZ"), set("067AaBbCEFGHIKMmNQRrSsTUuWXZz")
+M, Q, S = set("BDHKLOPTW"), set("DGIKLMNORSTWXZ"), set("012567AaBbCDdEFfGHIKMmNQRrSsTUuWXZz")
 
 
 def valid_row(r):
@@ -28,7 +28,7 @@ def valid_row(r):
         return False
     if (m and m not in M) or (q and q not in Q) or (s and s not in S):
         return False
-    if t and not (len(t) == 4 and t.isdigit() and int(t[:2]) < 24 and int(t[2:]) < 60):
+    if t and t != "2400" and not (len(t) == 4 and t.isdigit() and int(t[:2]) < 24 and int(t[2:]) < 60):
         return False
     return True
 

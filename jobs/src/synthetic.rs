@@ -119,4 +119,24 @@ mod tests {
         ghcn_row(&mut c, "42", 3).unwrap();
         assert_eq!(String::from_utf8(c).unwrap().split(',').count(), 8);
     }
+
+    /// What `synthetic_format = "ghcn-csv"` is for: every generated row
+    /// passes csv_validate with the shipped ghcn-daily rule set.
+    #[test]
+    fn ghcn_rows_pass_the_ghcn_daily_rule_set() {
+        use crate::transform::csv::{CompiledRules, ValidateOptions, builtin_rule_set, validate_csv};
+        let mut input = Vec::new();
+        for id in 0..200 {
+            for n in 0..20 {
+                ghcn_row(&mut input, &id.to_string(), n).unwrap();
+            }
+        }
+        let rules = CompiledRules::compile(&builtin_rule_set("ghcn-daily").unwrap()).unwrap();
+        let (mut clean, mut rejects) = (Vec::new(), Vec::new());
+        let stats =
+            validate_csv(&rules, ValidateOptions::default(), &input[..], &mut clean, &mut rejects).unwrap();
+        assert_eq!(stats.records_in, 4000);
+        assert_eq!(stats.records_rejected, 0, "{}", String::from_utf8_lossy(&rejects));
+        assert_eq!(clean, input);
+    }
 }

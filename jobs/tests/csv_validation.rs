@@ -90,6 +90,44 @@ fn clean_rows_pass_verbatim() {
     assert!(out.rejects.is_empty());
 }
 
+/// Rows as the by_year files (ID,YYYYMMDD,ELEMENT,DATA_VALUE,M-FLAG,Q-FLAG,
+/// S-FLAG,OBS-TIME) hold them, with every flag the GHCN-Daily readme
+/// (version 3.3x) lists: the source flags it added after the rule set was
+/// first written (`D`, `d`, `f`, `1`, `2`) and the observation time `2400`
+/// that by_year files carry for midnight observers were rejected.
+#[test]
+fn every_flag_and_time_of_the_current_readme_passes() {
+    let mut input = String::new();
+    let sflags = [
+        "", "0", "1", "2", "6", "7", "A", "a", "B", "b", "C", "D", "d", "E", "F", "f", "G", "H", "I", "K",
+        "M", "m", "N", "Q", "R", "r", "S", "s", "T", "U", "u", "W", "X", "Z", "z",
+    ];
+    for s in sflags {
+        input.push_str(&format!("USW00094728,20200101,TMAX,72,,,{s},2400\n"));
+    }
+    for m in ["", "B", "D", "H", "K", "L", "O", "P", "T", "W"] {
+        input.push_str(&format!("US1AZMR0156,20230615,PRCP,3,{m},,N,0700\n"));
+    }
+    for q in ["", "D", "G", "I", "K", "L", "M", "N", "O", "R", "S", "T", "W", "X", "Z"] {
+        input.push_str(&format!("CA001010066,19991231,TMIN,-123,,{q},C,\n"));
+    }
+    for t in ["", "0000", "0001", "0700", "1259", "2359", "2400"] {
+        input.push_str(&format!("USC00011084,20240229,TOBS,-9999,,,7,{t}\n"));
+    }
+    for e in [
+        "PRCP", "SNOW", "SNWD", "TMAX", "TMIN", "ADPT", "ASLP", "ASTP", "AWBT", "RHAV", "RHMN", "RHMX",
+        "TAVG", "WSF5", "SN02", "SX87", "WT22", "WV20",
+    ] {
+        input.push_str(&format!("ASN00001000,18320501,{e},0,,,a,\n"));
+    }
+    let out = run(input.as_bytes());
+    let shown: Vec<String> =
+        out.rejects.iter().map(|r| format!("{} {}: {}", r.record, r.rule, r.reason)).collect();
+    assert!(out.rejects.is_empty(), "valid rows rejected:\n{}", shown.join("\n"));
+    assert_eq!(out.stats.records_clean, input.lines().count() as u64);
+    assert_eq!(out.clean, input.as_bytes());
+}
+
 #[test]
 fn ragged_row_too_few_fields() {
     assert_reject("USW00094728,20230101,TMAX,10,,,W\n", None, "fieldCount", "expected 8 fields, found 7");
@@ -304,18 +342,15 @@ fn last_line_without_newline() {
 
 #[test]
 fn bad_observation_time() {
-    assert_reject(
-        "USW00094728,20230101,TMAX,1,,,W,2400\n",
-        Some("OBS_TIME"),
-        "type",
-        "\"2400\" is not a valid time in format %H%M",
-    );
-    assert_reject(
-        "USW00094728,20230101,TMAX,1,,,W,700\n",
-        Some("OBS_TIME"),
-        "type",
-        "\"700\" is not a valid time in format %H%M",
-    );
+    // 0000-2359 and 2400 pass (every_flag_and_time_of_the_current_readme_passes).
+    for t in ["2401", "2500", "2360", "0060", "700", "07000", "+700", "-100", "07:0"] {
+        assert_reject(
+            &format!("USW00094728,20230101,TMAX,1,,,W,{t}\n"),
+            Some("OBS_TIME"),
+            "enum",
+            &format!("{t:?} is not one of the allowed values"),
+        );
+    }
 }
 
 #[test]
@@ -641,8 +676,8 @@ fn fast_path_agrees_with_general_path_on_tricky_values() {
         ],
         &["", "B", "T", "BB", "b", "Z", "é"],
         &["", "X", "I", "x", "XX"],
-        &["W", "7", "a", "z", "", "1", "WW"],
-        &["", "0000", "2359", "2400", "0060", "0759", "700", "07000", "07:0", "-100"],
+        &["W", "7", "a", "z", "", "1", "2", "d", "f", "D", "3", "WW"],
+        &["", "0000", "2359", "2400", "2401", "2360", "0060", "0759", "700", "07000", "07:0", "-100", "+700"],
     ];
     let good = ["USW00094728", "20230101", "TMAX", "-12", "", "", "W", "0700"];
     let mut input = String::new();

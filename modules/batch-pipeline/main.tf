@@ -108,10 +108,11 @@ resource "batch_pipeline" "this" {
   }
 
   source {
-    s3_bucket       = var.source_data.s3_bucket
-    s3_prefix       = var.source_data.s3_bucket != null ? var.source_data.s3_prefix : null
-    s3_suffix       = var.source_data.s3_bucket != null ? var.source_data.s3_suffix : null
-    synthetic_count = var.source_data.synthetic_count
+    s3_bucket        = var.source_data.s3_bucket
+    s3_prefix        = var.source_data.s3_bucket != null ? var.source_data.s3_prefix : null
+    s3_suffix        = var.source_data.s3_bucket != null ? var.source_data.s3_suffix : null
+    synthetic_count  = var.source_data.synthetic_count
+    synthetic_format = var.source_data.synthetic_format
   }
 
   procurement {
@@ -187,6 +188,9 @@ data "batch_state_machine_definition" "this" {
   watcher_function_arn = aws_lambda_function.watcher.arn
   poll_seconds         = var.orchestration.poll_seconds
   timeout_seconds      = var.orchestration.timeout_seconds
+  # An execution started without `config` (the console's Start execution
+  # default input, or `{}`) runs this pipeline's run configuration.
+  default_config = batch_pipeline.this.run_config
 }
 
 resource "aws_iam_service_linked_role" "batch" {

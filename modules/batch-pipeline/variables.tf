@@ -189,17 +189,19 @@ variable "stages" {
 variable "source_data" {
   description = <<-EOT
     Where a run's work items come from: either an S3 bucket and prefix (`s3_bucket`, `s3_prefix`, `s3_suffix`) or
-    `synthetic_count` generated ids. `s3_prefix` is empty (the whole bucket) or a relative folder ending with `/`, as
+    `synthetic_count` generated ids, whose records are `synthetic_format`: `yelp-jsonl` (the default; for
+    `jsonl_calc`) or `ghcn-csv` (GHCN-Daily by_year rows; for `csv_validate` with `ghcn-daily`). `s3_prefix` is empty (the whole bucket) or a relative folder ending with `/`, as
     prep requires; the prep and job roles may list and read under it only (plus the S3 trigger's folders, see
     s3_trigger). `create_bucket = true` makes the module create `s3_bucket` (encrypted, versioned, TLS-only, logged,
     EventBridge notifications on); otherwise the bucket must exist.
   EOT
   type = object({
-    s3_bucket       = optional(string)
-    s3_prefix       = optional(string, "incoming/")
-    s3_suffix       = optional(string, "")
-    synthetic_count = optional(number)
-    create_bucket   = optional(bool, false)
+    s3_bucket        = optional(string)
+    s3_prefix        = optional(string, "incoming/")
+    s3_suffix        = optional(string, "")
+    synthetic_count  = optional(number)
+    synthetic_format = optional(string)
+    create_bucket    = optional(bool, false)
   })
 
   validation {
@@ -213,6 +215,14 @@ variable "source_data" {
   validation {
     condition     = var.source_data.synthetic_count == null || try(var.source_data.synthetic_count >= 1, false)
     error_message = "source_data.synthetic_count must be at least 1."
+  }
+  validation {
+    condition     = var.source_data.synthetic_format == null || contains(["yelp-jsonl", "ghcn-csv"], coalesce(var.source_data.synthetic_format, "x"))
+    error_message = "source_data.synthetic_format must be yelp-jsonl or ghcn-csv."
+  }
+  validation {
+    condition     = var.source_data.synthetic_format == null || var.source_data.synthetic_count != null
+    error_message = "source_data.synthetic_format applies only with source_data.synthetic_count."
   }
   validation {
     condition     = !var.source_data.create_bucket || var.source_data.s3_bucket != null

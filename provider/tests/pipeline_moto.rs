@@ -503,6 +503,12 @@ async fn bad_configuration_is_refused_at_plan_time() {
             "Conflicting sources",
             "synthetic_count",
         ),
+        (
+            "synthetic_count = 400",
+            "synthetic_count = 400\n    synthetic_format = \"csv\"",
+            "Invalid synthetic_format",
+            "synthetic_format",
+        ),
         ("items_per_node = 40", "items_per_node = 40\n  max_nodes = 20000", "Invalid max_nodes", "max_nodes"),
         ("name = \"valid-results\"", "name = \"Bad_Bucket\"", "Invalid bucket name", "name"),
         (

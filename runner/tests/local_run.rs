@@ -95,21 +95,26 @@ fn lambda_tasks_retry_the_transient_error_kinds_and_only_those() {
     }
 }
 
+/// A run configuration as batch_pipeline's run_config emits it.
+fn run_config(count: u64, per_node: u64) -> Value {
+    json!({
+        "version": 1,
+        "pipeline": "t",
+        "efs_mount_path": "/mnt/efs",
+        "source": {"type": "synthetic", "count": count, "format": "yelp-jsonl"},
+        "items_per_node": per_node,
+        "transform": {"kind": "jsonl_calc", "calculations": ["review_score = stars * review_count"]},
+        "egress": {"bucket": "out", "prefix": "results"},
+    })
+}
+
 fn input(dir: &Path, count: u64, per_node: u64) -> PathBuf {
-    let input = json!({
-        "config": {
-            "version": 1,
-            "pipeline": "t",
-            "efs_mount_path": "/mnt/efs",
-            "source": {"type": "synthetic", "count": count, "format": "yelp-jsonl"},
-            "items_per_node": per_node,
-            "transform": {"kind": "jsonl_calc", "calculations": ["review_score = stars * review_count"]},
-            "egress": {"bucket": "out", "prefix": "results"},
-        },
-        "overrides": {},
-    });
-    let p = dir.join("input.json");
-    std::fs::write(&p, input.to_string()).unwrap();
+    write_json(dir, "input.json", &json!({ "config": run_config(count, per_node), "overrides": {} }))
+}
+
+fn write_json(dir: &Path, name: &str, value: &Value) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, value.to_string()).unwrap();
     p
 }
 
@@ -145,6 +150,10 @@ fn run_definition(
     count: u64,
     per_node: u64,
 ) -> (bool, Value, String) {
+    run_input(env, definition, args, &input(env.dir.path(), count, per_node))
+}
+
+fn run_input(env: &Env, definition: &Path, args: &[&str], input: &Path) -> (bool, Value, String) {
     let efs = env.dir.path().join("efs");
     let summary = env.dir.path().join("summary.json");
     let _ = std::fs::remove_file(&summary);
@@ -153,7 +162,7 @@ fn run_definition(
         .arg("--definition")
         .arg(definition)
         .arg("--input")
-        .arg(input(env.dir.path(), count, per_node))
+        .arg(input)
         .arg("--efs-dir")
         .arg(&efs)
         .arg("--summary-json")
@@ -167,6 +176,43 @@ fn run_definition(
     let s: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap_or_default())
         .unwrap_or_else(|_| panic!("no summary: {stderr}"));
     (out.status.success(), s, stderr)
+}
+
+/// The Step Functions console's "Start execution" offers
+/// `{"Comment": "Insert your JSON here"}`, and the module documents that an
+/// execution started by hand may leave `overrides` out; without `config`
+/// such a run failed at Prep. With `default_config` (the module passes the
+/// pipeline's run_config) the definition puts the pipeline's run
+/// configuration in place of a missing `config`; an input's own `config`
+/// still wins.
+#[test]
+fn the_consoles_default_input_runs_the_pipelines_run_config() {
+    use provider::aws::state_machine::with_default_config;
+    let env = setup();
+    let console = write_json(env.dir.path(), "console.json", &json!({"Comment": "Insert your JSON here"}));
+    let empty = write_json(env.dir.path(), "empty.json", &json!({}));
+
+    // Without a default (the data source's default_config unset): no
+    // config, no run.
+    let (ok, s, stderr) = run_input(&env, &fixture(), &[], &console);
+    assert!(!ok, "{stderr}\n{s:#}");
+    assert_eq!(s["status"], "FAILED", "{stderr}");
+
+    let definition = with_default_config(provider_definition(), &run_config(40, 10));
+    let definition = write_json(env.dir.path(), "definition-with-default.json", &definition);
+    for (name, input) in [("console", &console), ("{}", &empty)] {
+        let (ok, s, stderr) = run_input(&env, &definition, &[], input);
+        assert!(ok, "{name}: {stderr}\n{s:#}");
+        assert_eq!(s["status"], "SUCCEEDED", "{name}");
+        assert_eq!(s["records_in"], 40, "{name}");
+        assert_eq!(s["array_size"], 4, "{name}");
+    }
+    // An input with its own config is run as given, not the default.
+    let own = write_json(env.dir.path(), "own.json", &json!({ "config": run_config(20, 10) }));
+    let (ok, s, stderr) = run_input(&env, &definition, &[], &own);
+    assert!(ok, "{stderr}\n{s:#}");
+    assert_eq!(s["records_in"], 20);
+    assert_eq!(s["array_size"], 2);
 }
 
 #[test]

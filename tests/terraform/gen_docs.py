@@ -35,12 +35,23 @@ def load(path: Path) -> dict:
     for f in sorted(path.glob("*.tf")):
         with open(f) as fh:
             for key, blocks in hcl2.load(fh).items():
-                for block in blocks:
-                    for body in block.values():
-                        if isinstance(body, dict):
-                            body["__file__"] = str(f)
+                if key == "variable":
+                    # source_type() reads a variable's lines back from its
+                    # file. Only variable blocks are {name: body}; a
+                    # resource is {type: {name: body}}, where a key set
+                    # here would read as one more resource name.
+                    for block in blocks:
+                        for body in block.values():
+                            if isinstance(body, dict):
+                                body["__file__"] = str(f)
                 merged.setdefault(key, []).extend(blocks)
     return merged
+
+
+def named(mapping: dict):
+    """(name, value) of a parsed block level, without the parser's own
+    metadata keys (`__start_line__`, `__end_line__`, ...)."""
+    return [(k, val) for k, val in mapping.items() if not k.startswith("__")]
 
 
 def source_type(body: dict) -> str | None:
@@ -125,21 +136,21 @@ def render(path: Path) -> str:
 
     resources = []
     for entry in conf.get("resource", []):
-        for rtype, named in entry.items():
-            for rname in named:
+        for rtype, blocks in named(entry):
+            for rname, _ in named(blocks):
                 resources.append(f"{rtype}.{rname}")
     lines += ["", "## Resources", "", "| Name | Type |", "|------|------|"]
     for r in sorted(resources):
         lines.append(f"| {r} | resource |")
     for entry in conf.get("data", []):
-        for dtype, named in entry.items():
-            for dname in named:
+        for dtype, blocks in named(entry):
+            for dname, _ in named(blocks):
                 lines.append(f"| data.{dtype}.{dname} | data source |")
 
     lines += ["", "## Inputs", "", "| Name | Description | Type | Default | Required |", "|------|-------------|------|---------|:--------:|"]
     variables = []
     for entry in conf.get("variable", []):
-        variables.extend(entry.items())
+        variables.extend(named(entry))
     for name, body in sorted(variables, key=lambda kv: ("default" in kv[1], kv[0])):
         required = "default" not in body
         default = "n/a" if required else code(expr(v(body["default"])))
@@ -153,10 +164,17 @@ def render(path: Path) -> str:
     lines += ["", "## Outputs", "", "| Name | Description |", "|------|-------------|"]
     outputs = []
     for entry in conf.get("output", []):
-        outputs.extend(entry.items())
+        outputs.extend(named(entry))
     for name, body in sorted(outputs):
         lines.append(f"| {name} | {cell(v(body.get('description', '')) or '')} |")
     return "\n".join(lines) + "\n"
+
+
+def metadata_rows(tables: str) -> list[str]:
+    """Table rows naming a parser key (`__file__`, `__start_line__`, ...)
+    rather than a resource, variable or output: a stale check that only
+    compares against a regeneration would pass them, since both carry them."""
+    return [l for l in tables.splitlines() if l.startswith("|") and re.search(r"(^\|\s*|\.)__\w+__", l)]
 
 
 def main() -> int:
@@ -170,7 +188,13 @@ def main() -> int:
             continue
         head, rest = current.split(BEGIN, 1)
         _, tail = rest.split(END, 1)
-        new = f"{head}{BEGIN}\n{render(mod)}{END}{tail}"
+        tables = render(mod)
+        bad = metadata_rows(tables)
+        if bad:
+            # A generator bug: refuse to write (or pass) such tables.
+            stale.extend(f"{readme}: row names parser metadata, not a block: {row}" for row in bad)
+            continue
+        new = f"{head}{BEGIN}\n{tables}{END}{tail}"
         if new != current:
             if check:
                 stale.append(f"{readme}: tables are stale; run tests/terraform/gen_docs.py")

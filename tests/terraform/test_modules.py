@@ -444,6 +444,9 @@ def test_state_machine_uses_the_provider_definition_and_role():
     assert v(d["watcher_function_arn"]) == "${aws_lambda_function.watcher.arn}"
     assert "var.orchestration.poll_seconds" in v(d["poll_seconds"])
     assert "var.orchestration.timeout_seconds" in v(d["timeout_seconds"])
+    # An execution without `config` (the console's default input) runs the
+    # pipeline's run configuration.
+    assert v(d["default_config"]) == "${batch_pipeline.this.run_config}"
 
 
 def test_sfn_role_may_only_submit_these_jobs_and_invoke_these_functions():
@@ -750,9 +753,8 @@ def test_plan_checks_zips_and_derived_bucket_names():
 
 
 # --------------------------------------- 3. validations, evaluated by CLI --
-def variable_source(name: str) -> str:
-    """The text of `variable "<name>"` in the module's variables.tf."""
-    path = MODULE / "variables.tf"
+def variable_source(name: str, path: Path = MODULE / "variables.tf") -> str:
+    """The text of `variable "<name>"` in `path` (the module's variables.tf)."""
     with open(path) as fh:
         for entry in hcl2.load(fh).get("variable", []):
             if name in entry:
@@ -790,6 +792,10 @@ VALIDATION_CASES = {
         ({"s3_bucket": "raw-data", "s3_prefix": "a//"}, "source_data.s3_prefix"),
         ({"s3_bucket": "raw-data", "s3_prefix": "a/../"}, "source_data.s3_prefix"),
         ({"s3_bucket": "raw-data", "s3_prefix": "in*/"}, "source_data.s3_prefix"),
+        ({"synthetic_count": 10, "synthetic_format": "ghcn-csv"}, None),
+        ({"synthetic_count": 10, "synthetic_format": "yelp-jsonl"}, None),
+        ({"synthetic_count": 10, "synthetic_format": "csv"}, "yelp-jsonl or ghcn-csv"),
+        ({"s3_bucket": "raw-data", "synthetic_format": "ghcn-csv"}, "applies only with source_data.synthetic_count"),
     ],
     "egress": [
         ({}, None),
@@ -859,6 +865,36 @@ def test_variable_validations_accept_and_refuse():
     assert not problems, "\n".join(problems)
 
 
+def test_complete_example_image_tag_has_no_mutable_default():
+    """examples/complete makes IMMUTABLE ECR repositories, and `make
+    push-images` pushes one tag per build (default: the git revision): a
+    `latest` default named a tag nobody pushes, and one that could not be
+    pushed twice anyway. image_tag is required, and `latest` is refused."""
+    path = ROOT / "examples" / "complete" / "variables.tf"
+    with open(path) as fh:
+        body = next(e["image_tag"] for e in hcl2.load(fh)["variable"] if "image_tag" in e)
+    assert "default" not in body, body
+    assert 'image_tag_mutability = "IMMUTABLE"' in (path.parent / "main.tf").read_text()
+    config = variable_source("image_tag", path)
+    problems = []
+    for value, refusal in [
+        ("0123456789ab", None),
+        ("v1.2.0", None),
+        ("0123456789ab-dirty", None),
+        ("latest", "immutable"),
+        ("", "image tag"),
+        ("-x", "image tag"),
+        ("a" * 129, "image tag"),
+    ]:
+        out = tf_offline(config, {"image_tag": value}, ["plan", "-input=false", "-no-color", "-lock=false"])
+        said = " ".join((out.stdout + out.stderr).split())
+        if refusal is None and out.returncode != 0:
+            problems.append(f"image_tag = {value!r} refused: {said[-600:]}")
+        elif refusal is not None and (out.returncode == 0 or refusal not in said):
+            problems.append(f"image_tag = {value!r} not refused with {refusal!r}: rc {out.returncode}: {said[-600:]}")
+    assert not problems, "\n".join(problems)
+
+
 def test_egress_key_prefix_matches_the_egress_job():
     """jobs/src/stages/egress.rs node_prefix: trailing '/' trimmed, "" = root."""
     main = (MODULE / "main.tf").read_text().splitlines()
@@ -879,6 +915,21 @@ def test_readme_tables_are_current():
     gen = Path(__file__).with_name("gen_docs.py")
     out = subprocess.run([sys.executable, str(gen), "--check"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_readme_tables_name_no_parser_metadata():
+    """The HCL parser's own keys (`__file__`, `__start_line__`) once showed
+    up as resource rows (`aws_iam_role.__file__`), and --check passed them
+    because the regeneration had them too: it must now refuse them."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import gen_docs
+
+    planted = "| aws_iam_role.__file__ | resource |\n| data.aws_iam_policy_document.__start_line__ | data source |\n| __end_line__ | x |\n| aws_iam_role.this | resource |\n"
+    assert len(gen_docs.metadata_rows(planted)) == 3, gen_docs.metadata_rows(planted)
+    for mod in gen_docs.MODULES:
+        tables = gen_docs.render(mod)
+        assert not gen_docs.metadata_rows(tables), (mod, gen_docs.metadata_rows(tables))
+        assert "| aws_iam_role." in tables or mod.name == "network", mod
 
 
 # ------------------------------------------------------------------ main --

@@ -672,4 +672,25 @@ mod tests {
         let config = with(base(), &["source"], json!({"type": "synthetic", "count": u64::MAX, "start": 1}));
         assert!(err(json!({"config": config})).contains("overflows"));
     }
+
+    /// The provider's run_config spells `synthetic_format` as
+    /// `source.format` (provider run_config.rs).
+    #[test]
+    fn synthetic_format_from_the_run_config() {
+        let config =
+            with(base(), &["source"], json!({"type": "synthetic", "count": 10, "format": "ghcn-csv"}));
+        let r = PrepRequest::from_event(json!({"config": config})).unwrap();
+        assert_eq!(
+            r.source,
+            WorkSource::Synthetic {
+                start: 0,
+                count: 10,
+                format: SyntheticFormat::GhcnCsv,
+                records_per_id: 1
+            }
+        );
+        let config = with(base(), &["source"], json!({"type": "synthetic", "count": 10, "format": "csv"}));
+        let message = err(json!({"config": config}));
+        assert!(message.contains("config.source: format: unknown variant `csv`"), "{message}");
+    }
 }

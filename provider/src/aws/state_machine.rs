@@ -375,6 +375,53 @@ fn history_check(config: &Value, diags: &mut Diagnostics) {
     }
 }
 
+/// `definition` with `config` as the run configuration of an execution
+/// whose input has none: a Choice in front of the first state passes an
+/// input with `config` through unchanged and gives one without it the
+/// default at `$.config`. Without it, the console's "Start execution"
+/// (whose input is `{"Comment": "Insert your JSON here"}`) or an input of
+/// only `overrides` failed at Prep with States.Runtime (`$.config` missing
+/// from its Parameters), which no Catch takes.
+pub fn with_default_config(mut definition: Json, config: &Json) -> Json {
+    let first = definition["StartAt"].clone();
+    if let Some(states) = definition["States"].as_object_mut() {
+        states.insert(
+            "HasConfig".into(),
+            json!({
+                "Type": "Choice",
+                "Choices": [ { "Variable": "$.config", "IsPresent": true, "Next": first } ],
+                "Default": "DefaultConfig"
+            }),
+        );
+        states.insert(
+            "DefaultConfig".into(),
+            json!({
+                "Type": "Pass",
+                "Comment": "No config in the execution input: the pipeline's run configuration (default_config).",
+                "Result": config,
+                "ResultPath": "$.config",
+                "Next": first
+            }),
+        );
+        definition["StartAt"] = json!("HasConfig");
+    }
+    definition
+}
+
+/// `default_config` as a JSON object; `None` when unset or not yet known.
+fn default_config(config: &Value) -> Result<Option<Json>, Diagnostic> {
+    let v = config.get("default_config");
+    let Some(text) = v.as_str() else { return Ok(None) };
+    match serde_json::from_str::<Json>(text) {
+        Ok(j) if j.is_object() => Ok(Some(j)),
+        _ => Err(Diagnostic::attribute_error(
+            AttributePath::attr("default_config"),
+            "Invalid default_config",
+            "default_config must be a JSON object: batch_pipeline.run_config.".to_string(),
+        )),
+    }
+}
+
 fn arn_check(config: &Value, name: &str, service: &str, diags: &mut Diagnostics) {
     if let Some(arn) = config.get(name).as_str()
         && (!arn.starts_with("arn:") || arn.split(':').nth(2) != Some(service))
@@ -415,6 +462,11 @@ impl DataSource for StateMachineDefinition {
                     Type::Number,
                     "Run timeout (60-31536000, default 86400, or 2600 x poll_seconds when that is less): the first watcher call past it ends the run as PipelineRunTimedOut and terminates its jobs. At most 2600 x poll_seconds: each watcher round adds 9 events to the execution history, which Step Functions ends at 25,000. The execution's own TimeoutSeconds is this plus poll_seconds plus 600 s for the cancellation (near the one-year limit the run's deadline is moved earlier instead).",
                 ))
+                .attr(Attribute::optional(
+                    "default_config",
+                    Type::String,
+                    "batch_pipeline.run_config: the run configuration of an execution whose input has no config (such as the console's Start execution default input). Unset: config is required.",
+                ))
                 .attr(Attribute::computed("definition", Type::String, "The definition, as JSON.")),
         )
     }
@@ -434,6 +486,9 @@ impl DataSource for StateMachineDefinition {
                     ));
                 }
             }
+        }
+        if let Err(d) = default_config(config) {
+            diags.push(d);
         }
         for (name, range) in [("poll_seconds", 5..=3600), ("timeout_seconds", 60..=31_536_000)] {
             let v = config.get(name);
@@ -475,10 +530,15 @@ impl DataSource for StateMachineDefinition {
                 .as_i64()
                 .unwrap_or_else(|| default_timeout_seconds(poll_seconds)),
         };
+        let mut generated = definition(&input);
+        // validate() above refused a default_config that is not an object.
+        if let Ok(Some(default)) = default_config(&config) {
+            generated = with_default_config(generated, &default);
+        }
         let mut state = config.clone();
         state.set_attr(
             "definition",
-            Value::string(serde_json::to_string_pretty(&definition(&input)).unwrap_or_default()),
+            Value::string(serde_json::to_string_pretty(&generated).unwrap_or_default()),
         );
         Ok(state)
     }
@@ -497,6 +557,46 @@ mod tests {
             poll_seconds: 30,
             timeout_seconds: 3600,
         })
+    }
+
+    #[test]
+    fn a_default_config_fills_in_a_missing_config_and_nothing_else() {
+        let config = json!({"version": 1, "pipeline": "p"});
+        let d = with_default_config(sample(), &config);
+        assert_eq!(d["StartAt"], "HasConfig");
+        let states = &d["States"];
+        assert_eq!(states["HasConfig"]["Choices"][0]["Variable"], "$.config");
+        assert_eq!(states["HasConfig"]["Choices"][0]["IsPresent"], true);
+        assert_eq!(states["HasConfig"]["Choices"][0]["Next"], sample()["StartAt"]);
+        assert_eq!(states["DefaultConfig"]["Result"], config);
+        assert_eq!(states["DefaultConfig"]["ResultPath"], "$.config");
+        assert_eq!(states["DefaultConfig"]["Next"], sample()["StartAt"]);
+        // Every other state is as without a default.
+        let mut rest = states.as_object().unwrap().clone();
+        rest.remove("HasConfig");
+        rest.remove("DefaultConfig");
+        assert_eq!(Json::Object(rest), sample()["States"]);
+    }
+
+    #[test]
+    fn default_config_must_be_a_json_object() {
+        let base = |v: Value| {
+            Value::object([
+                ("job_queue_arn", Value::string("arn:aws:batch:us-east-1:1:job-queue/q")),
+                ("prep_function_arn", Value::string("arn:aws:lambda:us-east-1:1:function:prep")),
+                ("watcher_function_arn", Value::string("arn:aws:lambda:us-east-1:1:function:watcher")),
+                ("default_config", v),
+            ])
+        };
+        for bad in ["[1]", "not json", "\"x\""] {
+            let diags = StateMachineDefinition.validate(&base(Value::string(bad)));
+            assert_eq!(diags.0.len(), 1, "{bad}: {diags:?}");
+            assert_eq!(diags.0[0].summary, "Invalid default_config");
+            assert_eq!(diags.0[0].path, Some(AttributePath::attr("default_config")));
+        }
+        for fine in [Value::string(r#"{"version":1}"#), Value::Null, Value::unknown()] {
+            assert!(StateMachineDefinition.validate(&base(fine.clone())).0.is_empty(), "{fine:?}");
+        }
     }
 
     #[test]

@@ -999,12 +999,16 @@ mod tests {
         ];
         agree(&rules, &fast, 3, ints);
         for i in 4..7 {
-            let flags: &[&[u8]] =
-                &[b"", b"B", b"D", b"T", b"W", b"BB", b"b", b"0", b"6", b"7", b"a", b"z", b"\0"];
+            let flags: &[&[u8]] = &[
+                b"", b"B", b"D", b"T", b"W", b"BB", b"b", b"d", b"f", b"0", b"1", b"2", b"3", b"6", b"7",
+                b"a", b"z", b"\0",
+            ];
             agree(&rules, &fast, i, flags);
         }
-        let times: &[&[u8]] =
-            &[b"", b"0000", b"2359", b"2400", b"0060", b"0759", b"700", b"07000", b"07:0", b"-100", b"2a00"];
+        let times: &[&[u8]] = &[
+            b"", b"0000", b"2359", b"2400", b"2401", b"2360", b"0060", b"0759", b"700", b"07000", b"07:0",
+            b"-100", b"2a00",
+        ];
         agree(&rules, &fast, 7, times);
     }
 

@@ -10,6 +10,11 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSet {
+    /// What the rule set describes and which specification it follows
+    /// (free text, not checked): the shipped GHCN-Daily rule set names the
+    /// readme version its codes come from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// How the file is laid out.
     #[serde(default)]
     pub dialect: Dialect,

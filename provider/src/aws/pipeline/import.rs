@@ -401,6 +401,10 @@ pub async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Resul
                     .unwrap_or(Value::Null),
             ),
             ("synthetic_count", source["synthetic_count"].as_i64().map(Value::int).unwrap_or(Value::Null)),
+            (
+                "synthetic_format",
+                source["synthetic_format"].as_str().map(Value::string).unwrap_or(Value::Null),
+            ),
         ]),
     );
     let transform = settings.get("transform").filter(|t| t.is_object());

@@ -15,7 +15,15 @@ pub fn build(spec: &PipelineSpec) -> Json {
         Source::S3 { bucket, prefix, suffix } => {
             json!({ "type": "s3", "bucket": bucket, "prefix": prefix, "suffix": suffix })
         }
-        Source::Synthetic { count } => json!({ "type": "synthetic", "count": count }),
+        Source::Synthetic { count, format } => {
+            let mut source = json!({ "type": "synthetic", "count": count });
+            // Only when set: an unset format keeps the run configuration
+            // (and so prep's request fingerprint) of existing pipelines.
+            if let Some(format) = format {
+                source["format"] = json!(format);
+            }
+            source
+        }
     };
     json!({
         "version": RUN_CONFIG_VERSION,
@@ -42,7 +50,15 @@ pub fn settings(spec: &PipelineSpec) -> Json {
         Source::S3 { bucket, prefix, suffix } => {
             json!({ "s3_bucket": bucket, "s3_prefix": prefix, "s3_suffix": suffix })
         }
-        Source::Synthetic { count } => json!({ "synthetic_count": count }),
+        Source::Synthetic { count, format } => {
+            let mut source = json!({ "synthetic_count": count });
+            // Absent when unset, like in the run configuration: the stored
+            // settings of existing pipelines stay byte for byte the same.
+            if let Some(format) = format {
+                source["synthetic_format"] = json!(format);
+            }
+            source
+        }
     };
     json!({
         "source": source,

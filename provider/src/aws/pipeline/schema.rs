@@ -101,7 +101,12 @@ pub fn schema() -> Schema {
         .attr(Attribute::optional("s3_bucket", Type::String, "Bucket to list."))
         .attr(Attribute::optional("s3_prefix", Type::String, "Key prefix."))
         .attr(Attribute::optional("s3_suffix", Type::String, "Key suffix filter."))
-        .attr(Attribute::optional("synthetic_count", Type::Number, "Generate this many ids."));
+        .attr(Attribute::optional("synthetic_count", Type::Number, "Generate this many ids."))
+        .attr(Attribute::optional(
+            "synthetic_format",
+            Type::String,
+            "Record format of the generated data: yelp-jsonl (default; for jsonl_calc) or ghcn-csv (GHCN-Daily by_year rows; for csv_validate with the ghcn-daily rule set).",
+        ));
     let bucket = Block::new("The egress bucket.")
         .attr(Attribute::required("name", Type::String, "Bucket name.").force_new())
         .attr(Attribute::optional("create", Type::Bool, "Create it (default true).").force_new())

@@ -93,9 +93,22 @@ pub struct Stage {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
-    S3 { bucket: String, prefix: String, suffix: String },
-    Synthetic { count: u64 },
+    S3 {
+        bucket: String,
+        prefix: String,
+        suffix: String,
+    },
+    /// `format`: the record format procurement generates (`yelp-jsonl`,
+    /// `ghcn-csv`); `None` leaves it to prep's default (`yelp-jsonl`).
+    Synthetic {
+        count: u64,
+        format: Option<String>,
+    },
 }
+
+/// The synthetic record formats the jobs generate (batch_jobs::layout::
+/// SyntheticFormat, kebab-case); the first is prep's default.
+pub const SYNTHETIC_FORMATS: [&str; 2] = ["yelp-jsonl", "ghcn-csv"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct EgressBucket {
@@ -767,24 +780,39 @@ fn read_stage(r: &mut Reader<'_>, stage: &'static str, kind: Option<ComputeType>
 }
 
 fn read_source(r: &mut Reader<'_>) -> Source {
-    let fallback = Source::Synthetic { count: 1 };
+    let fallback = Source::Synthetic { count: 1, format: None };
     let Some(mut s) = r.block("source") else { return fallback };
     let bucket = s.string("s3_bucket");
     let count =
         s.raw("synthetic_count").map(|_| s.int("synthetic_count", 1, 1..=100_000_000, "synthetic_count"));
     match (bucket, count) {
-        (Some(bucket), None) => Source::S3 {
-            bucket,
-            prefix: s.string("s3_prefix").unwrap_or_default(),
-            suffix: s.string("s3_suffix").unwrap_or_default(),
-        },
+        (Some(bucket), None) => {
+            if s.raw("synthetic_format").is_some() {
+                s.fail(
+                    "synthetic_format",
+                    "Not used",
+                    "synthetic_format applies only with synthetic_count.".into(),
+                );
+            }
+            Source::S3 {
+                bucket,
+                prefix: s.string("s3_prefix").unwrap_or_default(),
+                suffix: s.string("s3_suffix").unwrap_or_default(),
+            }
+        }
         (None, Some(count)) => {
             for field in ["s3_prefix", "s3_suffix"] {
                 if s.raw(field).is_some() {
                     s.fail(field, "Not used", format!("{field} applies only with s3_bucket."));
                 }
             }
-            Source::Synthetic { count: count as u64 }
+            // Checked here, on its own path, rather than by prep at run
+            // time: a wrong format would otherwise fail every run.
+            let format = s
+                .raw("synthetic_format")
+                .is_some()
+                .then(|| s.one_of("synthetic_format", SYNTHETIC_FORMATS[0], &SYNTHETIC_FORMATS));
+            Source::Synthetic { count: count as u64, format }
         }
         (Some(_), Some(_)) => {
             s.fail(
@@ -835,6 +863,14 @@ mod tests {
     /// A whole configuration; `compute` and `processing` add to (or
     /// replace) those blocks' attributes.
     fn config(compute: Vec<(&str, Value)>, processing: Vec<(&str, Value)>) -> Value {
+        config_with_source(compute, processing, vec![("synthetic_count", Value::int(10))])
+    }
+
+    fn config_with_source(
+        compute: Vec<(&str, Value)>,
+        processing: Vec<(&str, Value)>,
+        source: Vec<(&str, Value)>,
+    ) -> Value {
         let mut c = vec![
             ("type", Value::string("FARGATE")),
             ("max_vcpus", Value::int(16)),
@@ -849,7 +885,7 @@ mod tests {
             ("name", Value::string("p")),
             ("compute", block(c)),
             ("efs", block(vec![])),
-            ("source", block(vec![("synthetic_count", Value::int(10))])),
+            ("source", block(source)),
             ("egress_bucket", block(vec![("name", Value::string("results-bucket"))])),
             ("procurement", stage(vec![])),
             ("processing", stage(processing)),
@@ -861,6 +897,58 @@ mod tests {
         let (_, diags) = PipelineSpec::parse(config);
         let errors = diags.0.iter().filter(|d| d.severity == crate::tfplugin::diagnostics::Severity::Error);
         errors.map(|d| format!("{d:?}")).collect()
+    }
+
+    /// The synthetic source's record format is settable from Terraform
+    /// (it was fixed at prep's default, yelp-jsonl, so csv_validate
+    /// rejected every synthetic row) and reaches the run configuration.
+    #[test]
+    fn synthetic_format_is_checked_on_its_path_and_reaches_the_run_config() {
+        let synthetic = |format: Option<&str>| {
+            let mut source = vec![("synthetic_count", Value::int(10))];
+            if let Some(f) = format {
+                source.push(("synthetic_format", Value::string(f)));
+            }
+            config_with_source(vec![], vec![], source)
+        };
+        for format in ["ghcn-csv", "yelp-jsonl"] {
+            let (spec, diags) = PipelineSpec::parse(&synthetic(Some(format)));
+            assert!(diags.0.is_empty(), "{diags:?}");
+            let spec = spec.unwrap();
+            assert_eq!(spec.source, Source::Synthetic { count: 10, format: Some(format.into()) });
+            let run_config = super::super::run_config::build(&spec);
+            assert_eq!(
+                run_config["source"],
+                serde_json::json!({ "type": "synthetic", "count": 10, "format": format })
+            );
+            let settings = super::super::run_config::settings(&spec);
+            assert_eq!(settings["source"]["synthetic_format"], format);
+        }
+        // Unset: prep's default, and the run configuration as before.
+        let (spec, _) = PipelineSpec::parse(&synthetic(None));
+        let spec = spec.unwrap();
+        assert_eq!(spec.source, Source::Synthetic { count: 10, format: None });
+        assert_eq!(
+            super::super::run_config::build(&spec)["source"],
+            serde_json::json!({ "type": "synthetic", "count": 10 })
+        );
+
+        let (_, diags) = PipelineSpec::parse(&synthetic(Some("csv")));
+        let bad: Vec<_> = diags.0.iter().filter(|d| d.summary == "Invalid synthetic_format").collect();
+        assert_eq!(bad.len(), 1, "{diags:?}");
+        assert_eq!(bad[0].detail, "\"csv\" is not one of yelp-jsonl, ghcn-csv.");
+        let want = AttributePath::root().then_attr("source").then_index(0).then_attr("synthetic_format");
+        assert_eq!(bad[0].path.as_ref(), Some(&want));
+
+        let with_s3 = config_with_source(
+            vec![],
+            vec![],
+            vec![("s3_bucket", Value::string("raw")), ("synthetic_format", Value::string("ghcn-csv"))],
+        );
+        let (_, diags) = PipelineSpec::parse(&with_s3);
+        let unused: Vec<_> = diags.0.iter().filter(|d| d.detail.contains("synthetic_format")).collect();
+        assert_eq!(unused.len(), 1, "{diags:?}");
+        assert_eq!(unused[0].summary, "Not used");
     }
 
     #[test]
