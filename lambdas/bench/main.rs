@@ -130,11 +130,14 @@ fn main() {
 }
 
 fn event_400k(efs: &Path, run_id: &str) -> serde_json::Value {
+    // BENCH_PLANT_MISMATCH=N asks prep for N ids more than
+    // [`assert_counts`] expects: shows that a mismatch fails the bench.
+    let planted: u64 = std::env::var("BENCH_PLANT_MISMATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
     json!({
         "config": {
             "version": 1,
             "efs_mount_path": efs.display().to_string(),
-            "source": {"type": "synthetic", "count": 400_000},
+            "source": {"type": "synthetic", "count": 400_000 + planted},
             "items_per_node": 40,
             "transform": {"kind": "jsonl_calc", "calculations": ["review_score = stars * review_count"]},
             "egress": {"bucket": "out", "prefix": "results"}
