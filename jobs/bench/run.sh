@@ -5,15 +5,24 @@
 # (POLARS_MAX_THREADS=1) and DuckDB (SET threads=1). Prints one JSON line
 # per run (wall time, peak RSS, records) to stdout and bench-results.jsonl.
 # A plain `dd` copy of each input is timed first: the page-cache floor.
+# Then it checks the run (compare.py): exits 1 if a tool crashed or the
+# tools did not all count the same records, since then the timings compare
+# different work.
 # Env: BENCH_DIR (default /tmp/jobs-bench), BENCH_BYTES (default 1 GB),
-#      BENCH_SKIP (space-separated labels to skip, e.g. "python").
+#      BENCH_SKIP (space-separated labels to skip, e.g. "python"),
+#      BENCH_VENV (the polars/DuckDB virtualenv, default .tools/bench-venv),
+#      BENCH_PLANT_MISMATCH (a label, e.g. "python": that tool gets the
+#      input with one line more, to show that a mismatch fails the bench),
+#      BENCH_PLANT_CRASH (a label: that tool is replaced by one that exits
+#      3, to show that a crash fails the bench).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 dir=${BENCH_DIR:-/tmp/jobs-bench}
 bytes=${BENCH_BYTES:-1000000000}
 skip=" ${BENCH_SKIP:-} "
-venv="$repo/.tools/bench-venv"
+venv=${BENCH_VENV:-$repo/.tools/bench-venv}
+plant=${BENCH_PLANT_MISMATCH:-}
 mkdir -p "$dir"
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 "$venv/bin/pip" install -q -r "$repo/tools/bench-requirements.txt"
@@ -28,6 +37,12 @@ py="$venv/bin/python"
 measure() { # label work cmd...
   local label=$1 work=$2; shift 2
   case "$skip" in *" $label "*) return;; esac
+  if [ "$label" = "$plant" ]; then
+    # The planted input: the same file with its first line once more.
+    { cat "$src"; head -n 1 "$src"; } > "$dir/planted.$work"
+    set -- "${@/#"$src"/$dir/planted.$work}"
+  fi
+  if [ "$label" = "${BENCH_PLANT_CRASH:-}" ]; then set -- sh -c 'echo planted crash >&2; exit 3'; fi
   # Every tool writes new files, as the processing stage does (truncating
   # a previous run's 1 GB output would be timed too, and ext4 flushes a
   # truncated-and-rewritten file on close).
@@ -35,8 +50,11 @@ measure() { # label work cmd...
   # Each tool starts with its input in the page cache (the big frames of
   # the tool before may have pushed it out).
   cat "$src" > /dev/null
-  sync; "$py" "$here/measure.py" "$label/$work" -- "$@" | tee -a "$results" || true
+  # A crash is recorded (measure.py writes its exit code) and the other
+  # tools still run; compare.py fails the bench at the end.
+  sync; "$py" "$here/measure.py" "$label/$work" -- "$@" | tee -a "$results" || failed="$failed $label/$work"
 }
+failed=
 for work in csv jsonl; do
   src="$dir/ghcn.csv"; [ "$work" = jsonl ] && src="$dir/yelp.jsonl"
   # The kernel's share, for reference: copying the input to a new file
@@ -49,3 +67,12 @@ for work in csv jsonl; do
   measure python "$work" "$py" "$here/baseline.py" "$work" "$src" "$dir/out.python" "$dir/rej.python" "$rules"
 done
 ls -l "$dir/ghcn.csv" "$dir/yelp.jsonl"
+rm -f "$dir"/planted.*
+status=0
+# The check checks itself first (planted crashes and mismatches), so a
+# broken compare.py cannot pass a bad run.
+"$py" "$here/compare.py" --self-test >&2
+"$py" "$here/compare.py" "$results" || status=1
+# measure.py itself may have died before writing a line compare.py sees.
+[ -z "$failed" ] || { echo "bench FAILED: exited non-zero:$failed" >&2; status=1; }
+exit $status

@@ -130,11 +130,14 @@ fn main() {
 }
 
 fn event_400k(efs: &Path, run_id: &str) -> serde_json::Value {
+    // BENCH_PLANT_MISMATCH=N asks prep for N ids more than
+    // [`assert_counts`] expects: shows that a mismatch fails the bench.
+    let planted: u64 = std::env::var("BENCH_PLANT_MISMATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
     json!({
         "config": {
             "version": 1,
             "efs_mount_path": efs.display().to_string(),
-            "source": {"type": "synthetic", "count": 400_000},
+            "source": {"type": "synthetic", "count": 400_000 + planted},
             "items_per_node": 40,
             "transform": {"kind": "jsonl_calc", "calculations": ["review_score = stars * review_count"]},
             "egress": {"bucket": "out", "prefix": "results"}
@@ -160,7 +163,7 @@ fn prep_400k(prep_bin: &Path, base: &Path, runs: usize) -> (Vec<Duration>, Durat
         let started = Instant::now();
         let outcome = api.invoke(event.clone());
         times.push(started.elapsed());
-        assert_eq!(outcome.response()["array_size"], 10_000, "{outcome:?}");
+        assert_counts(outcome.response());
         let started = Instant::now();
         assert_eq!(api.invoke(event), outcome);
         replay = started.elapsed();
@@ -173,6 +176,14 @@ fn prep_400k(prep_bin: &Path, base: &Path, runs: usize) -> (Vec<Duration>, Durat
     drop(kept);
     times.sort();
     (times, replay)
+}
+
+/// A prep time only counts if prep did the whole job: every id, in
+/// 10,000 nodes of 40. A panic here fails the bench (run.sh exits 101).
+fn assert_counts(response: &serde_json::Value) {
+    let got = (&response["array_size"], &response["items"], &response["node_items"]);
+    let want = (&json!(10_000), &json!(400_000), &json!({"min": 40, "max": 40}));
+    assert_eq!(got, want, "prep's counts: {response}");
 }
 
 /// `sync`: writes back every dirty page first, outside the timed part.
@@ -228,18 +239,20 @@ fn prep_process_rss(prep_bin: &Path) -> (u64, Duration) {
     let started = Instant::now();
     let outcome = api.invoke(event_400k(efs.path(), "rss"));
     let took = started.elapsed();
-    assert_eq!(outcome.response()["array_size"], 10_000);
+    assert_counts(outcome.response());
     let hwm = vm_hwm_kb(&child);
     stop(&mut child);
     (hwm, took)
 }
 
+/// Fails rather than report 0 kB: a process that already exited has no
+/// VmHWM, and a 0 in the table would read as a figure.
 fn vm_hwm_kb(child: &Child) -> u64 {
     std::fs::read_to_string(format!("/proc/{}/status", child.id()))
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
         .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        .unwrap_or(0)
+        .unwrap_or_else(|| panic!("no VmHWM for process {}: did it exit?", child.id()))
 }
 
 fn stop(child: &mut Child) {

@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::collections::BTreeSet;
-
 use batch_jobs::RunLayout;
 use batch_jobs::layout::{SourceSpec, Stage};
 use batch_lambdas::ErrorKind;
@@ -228,16 +226,17 @@ async fn synthetic_ids_400k_into_10k_nodes() {
         (out.array_size, out.items, out.node_items.min, out.node_items.max),
         (10_000, 400_000, 40, 40)
     );
+    // Every id in exactly one node: node i's range starts where node i-1's
+    // ended, each holds 40 ids, and the last ends at 400,000.
     let layout = RunLayout::new(efs.path(), "big").unwrap();
-    let mut covered = BTreeSet::new();
     let mut next = 0;
     for i in 0..10_000 {
         let r = layout.node(i).read_slice().unwrap().id_range.unwrap();
-        assert_eq!(r.start, next, "contiguous");
+        assert_eq!(r.start, next, "node {i} starts where node {} ended", i.saturating_sub(1));
+        assert_eq!(r.end - r.start, 40, "node {i}: {r:?}");
         next = r.end;
-        covered.insert(i);
     }
-    assert_eq!(next, 400_000);
+    assert_eq!(next, 400_000, "the last node ends at the last id");
 
     // 10,001 ids at 1 per node: capped at 10,000 nodes, none empty.
     let out = prep::handle(

@@ -203,10 +203,11 @@ fn without_a_lambda_environment_the_binaries_exit_with_a_message_not_a_panic() {
 #[test]
 fn the_first_call_is_get_next() {
     let api = RuntimeApi::start().unwrap();
-    let started = std::time::Instant::now();
     let _function = FunctionProcess::start(WATCHER, &api.host_port(), "http://127.0.0.1:9", &[]);
-    let first = api.wait_first_next(Duration::from_secs(10)).expect("the function asks for an event");
-    assert!(first.duration_since(started) < Duration::from_secs(5));
+    // How soon it asks is a figure for the cold-init bench
+    // (lambdas/bench), not something this test can judge on a shared host;
+    // the 10 s only bounds the wait.
+    api.wait_first_next(Duration::from_secs(10)).expect("the function asks for an event");
     assert_eq!(api.next_calls(), 1);
     assert_eq!(api.init_error(), None);
 }

@@ -22,6 +22,9 @@ fn post(endpoint: &str, path: &str) -> String {
         .arg(if path.contains("download") { "GET" } else { "POST" })
         .output()
         .unwrap();
+    // A recorder call that failed would make the call count below a
+    // silent zero or a stale recording: fail the bench instead.
+    assert!(out.status.success(), "{path}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

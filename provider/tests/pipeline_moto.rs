@@ -444,12 +444,17 @@ async fn force_destroy_removes_a_created_file_system() {
 }
 
 /// Each bad configuration fails at plan time with a clear message on the
-/// right attribute (Terraform quotes the offending line).
+/// right attribute: where Terraform's `-json` diagnostic points (its
+/// resolution of the attribute path our provider sent) is the value this
+/// case set, not just any line that mentions the attribute's name.
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_configuration_is_refused_at_plan_time() {
     let f = Fixture::start();
     let tf = f.dir();
     let base = config(&f, &default_opts("valid", "valid-results"));
+    // (text to find, what to put there, the error's summary, where it must
+    // point: the attribute set in the new text, or `block {}` when the
+    // error is an attribute missing from that block).
     let cases: Vec<(&str, &str, &str, &str)> = vec![
         ("name          = \"valid\"", "name = \"9lives!\"", "Invalid pipeline name", "name"),
         ("type               = \"FARGATE\"", "type = \"LAMBDA\"", "Invalid compute type", "type"),
@@ -483,7 +488,7 @@ async fn bad_configuration_is_refused_at_plan_time() {
             "root_directory = \"/pipeline\"",
             "root_directory = \"/p\"\n    throughput_mode = \"provisioned\"",
             "Missing throughput",
-            "provisioned_throughput_mibps",
+            "efs {}",
         ),
         (
             "root_directory = \"/pipeline\"",
@@ -537,7 +542,7 @@ async fn bad_configuration_is_refused_at_plan_time() {
             "environment",
         ),
         ("transform = jsonencode(", "transform = \"[1, 2]\"\n    #", "Invalid transform", "transform"),
-        ("transform = jsonencode(", "# transform = jsonencode(", "Missing transform", "transform"),
+        ("transform = jsonencode(", "# transform = jsonencode(", "Missing transform", "processing {}"),
         (
             "service_role_arn   = ",
             "service_role_arn = \"role/batch\"\n    #",
@@ -556,18 +561,26 @@ async fn bad_configuration_is_refused_at_plan_time() {
     ];
     assert!(cases.len() >= 15);
     for (find, replace, summary, attribute) in cases {
-        assert!(base.contains(find), "case {summary}: {find:?} not in the base config");
-        tf.write("main.tf", &base.replacen(find, replace, 1)).unwrap();
-        let run = tf.run(&["validate"]).unwrap();
+        let at = base.find(find).unwrap_or_else(|| panic!("case {summary}: {find:?} not in the base config"));
+        let config = base.replacen(find, replace, 1);
+        tf.write("main.tf", &config).unwrap();
+        let (run, diagnostics) = tf.run_json(&["validate", "-json"]).unwrap();
         assert_eq!(run.code, 1, "case {summary}: {}", run.text());
-        assert!(run.stderr.contains(summary), "case {summary}: {}", run.text());
-        // Terraform quotes the configuration line of the attribute.
-        assert!(
-            run.stderr.contains(&format!("│ {:>4}:", "")) || run.stderr.contains(attribute),
-            "case {summary}: {}",
-            run.text()
-        );
-        assert!(run.stderr.contains(attribute), "case {summary} should point at {attribute}: {}", run.text());
+        // `block {}`: the attribute is missing, so there is no value to
+        // point at; Terraform shows the block it is missing from.
+        if let Some(block) = attribute.strip_suffix(" {}") {
+            let header = format!("  {block} {{");
+            let start = config.find(&header).unwrap();
+            let end = start + config[start..].find("\n  }\n").unwrap();
+            let line = tf.check_points_into(&diagnostics, summary, "main.tf", start..end);
+            assert_eq!(line.as_deref(), Ok(header.as_str()), "case {summary}");
+            continue;
+        }
+        if let Err(e) =
+            tf.check_points_at(&diagnostics, summary, "main.tf", attribute, at..at + replace.len())
+        {
+            panic!("case {summary}: {e}");
+        }
     }
 }
 

@@ -57,7 +57,11 @@ fn error_summaries(diags: &[pb::Diagnostic]) -> Vec<(String, String)> {
 }
 
 async fn validate(type_name: &str, config: Option<pb::DynamicValue>) -> Vec<(String, String)> {
-    let response = server()
+    error_summaries(&validate_diagnostics(type_name, config).await)
+}
+
+async fn validate_diagnostics(type_name: &str, config: Option<pb::DynamicValue>) -> Vec<pb::Diagnostic> {
+    server()
         .validate_resource_config(Request::new(pb::validate_resource_config::Request {
             type_name: type_name.into(),
             config,
@@ -65,8 +69,8 @@ async fn validate(type_name: &str, config: Option<pb::DynamicValue>) -> Vec<(Str
         }))
         .await
         .expect("a diagnostic, not a gRPC error")
-        .into_inner();
-    error_summaries(&response.diagnostics)
+        .into_inner()
+        .diagnostics
 }
 
 #[tokio::test]
@@ -79,8 +83,13 @@ async fn bad_msgpack_is_a_diagnostic() {
 #[tokio::test]
 async fn truncated_msgpack_is_a_diagnostic() {
     let good = msgpack::encode(&Value::object([("name", Value::string("abc"))]), &bucket_type()).unwrap();
-    let errors = validate("batch_test_bucket", dv(good[..good.len() - 2].to_vec())).await;
-    assert_eq!(errors.len(), 1, "{errors:?}");
+    let diagnostics = validate_diagnostics("batch_test_bucket", dv(good[..good.len() - 2].to_vec())).await;
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    let d = &diagnostics[0];
+    assert_eq!(d.severity, pb::diagnostic::Severity::Error as i32, "{d:?}");
+    assert_eq!(d.summary, "Invalid resource configuration", "{d:?}");
+    // It says the data ended early, not just that something failed.
+    assert!(d.detail.contains("unexpected end of msgpack data"), "{d:?}");
 }
 
 #[tokio::test]

@@ -204,22 +204,44 @@ async fn schema_is_listed_by_terraform() {
 async fn bad_configuration_points_at_the_attribute() {
     let moto = MotoServer::start().expect("moto");
     let tf = workspace(&moto);
-    tf.write("main.tf", &config("Not_A_Valid_Bucket", "{}")).unwrap();
+    let bad_bucket = config("Not_A_Valid_Bucket", "{}");
+    tf.write("main.tf", &bad_bucket).unwrap();
     tf.ok(&["init"]).unwrap();
-    let run = tf.run(&["validate"]).unwrap();
+    let (run, diagnostics) = tf.run_json(&["validate", "-json"]).unwrap();
     assert_eq!(run.code, 1, "{}", run.text());
-    assert!(run.stderr.contains("Invalid bucket name"), "{}", run.text());
-    // Terraform shows the offending line of configuration.
-    assert!(run.stderr.contains("name = \"Not_A_Valid_Bucket\""), "{}", run.text());
+    // Where Terraform points (its resolution of the attribute path the
+    // provider sent) is the resource's `name`, not the data source's.
+    let resource = span(&bad_bucket, "resource \"batch_test_bucket\"", "}");
+    tf.check_points_at(&diagnostics, "Invalid bucket name", "main.tf", "name", resource).unwrap();
 
     let bad_provider = config("fine-bucket", "{}")
         .replace("region       = \"us-east-1\"", "region = \"Mars\"\n  max_retries = 99");
     tf.write("main.tf", &bad_provider).unwrap();
-    let run = tf.run(&["plan"]).unwrap();
+    let (run, diagnostics) = tf.run_json(&["plan", "-json"]).unwrap();
     assert_eq!(run.code, 1, "{}", run.text());
-    assert!(run.stderr.contains("Invalid region"), "{}", run.text());
-    assert!(run.stderr.contains("region = \"Mars\""), "{}", run.text());
-    assert!(run.stderr.contains("max_retries must be a whole number from 0 to 25"), "{}", run.text());
+    let provider_block = span(&bad_provider, "provider \"batch\"", "}");
+    tf.check_points_at(&diagnostics, "Invalid region", "main.tf", "region", provider_block.clone()).unwrap();
+    let retries = diagnostics
+        .iter()
+        .find(|d| d.detail.contains("max_retries must be a whole number from 0 to 25"))
+        .unwrap_or_else(|| panic!("no max_retries diagnostic: {diagnostics:#?}"));
+    tf.check_points_at(
+        std::slice::from_ref(retries),
+        &retries.summary,
+        "main.tf",
+        "max_retries",
+        provider_block,
+    )
+    .unwrap();
+}
+
+/// The bytes of `text` from where `start` begins to the end of the first
+/// `end` after it: one block of a configuration.
+fn span(text: &str, start: &str, end: &str) -> std::ops::Range<usize> {
+    let from = text.find(start).unwrap_or_else(|| panic!("{start:?} not in {text}"));
+    let to =
+        from + text[from..].find(end).unwrap_or_else(|| panic!("no {end:?} after {start:?}")) + end.len();
+    from..to
 }
 
 #[tokio::test(flavor = "multi_thread")]

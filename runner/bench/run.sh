@@ -3,7 +3,12 @@
 # end to end (prep, procurement/processing/egress as local processes, egress
 # to moto S3, watcher), and the N_TO_N lag. Usage:
 #   bash runner/bench/run.sh            # PROFILE=release (default) | debug
-# Env: COUNT (400000), PER_NODE (40), CONCURRENCY (nproc), BENCH_DIR (mktemp).
+# Env: COUNT (400000), PER_NODE (40), CONCURRENCY (nproc), BENCH_DIR (mktemp),
+# BENCH_PLANT_MISMATCH=1 (the runner gets one record more than the check
+# expects, to show that a mismatch fails the bench).
+# Exits non-zero if the run fails or its counts do not add up (records in
+# and out = COUNT, nothing rejected, no failed node, every node's result
+# in S3): a wall time for a run that lost records measures nothing.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
@@ -23,7 +28,7 @@ export AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_
 "$py" -c "import boto3; boto3.client('s3', endpoint_url='$AWS_ENDPOINT_URL').create_bucket(Bucket='out')"
 cat >"$dir/input.json" <<JSON
 {"config": {"version": 1, "pipeline": "bench", "efs_mount_path": "/mnt/efs",
-  "source": {"type": "synthetic", "count": $count, "format": "yelp-jsonl"}, "items_per_node": $per_node,
+  "source": {"type": "synthetic", "count": $((count + ${BENCH_PLANT_MISMATCH:-0})), "format": "yelp-jsonl"}, "items_per_node": $per_node,
   "transform": {"kind": "jsonl_calc", "calculations": ["review_score = stars * review_count"]},
   "egress": {"bucket": "out", "prefix": "results"}}, "overrides": {}}
 JSON
@@ -42,3 +47,25 @@ requests=$(grep -cE '(PUT|HEAD|GET|POST|DELETE) /' "$dir/moto.log" || true)
 printf 'wall %.1f s (profile %s, %s cores); CPU: runner + its processes %.1f s, moto %.1f s for %s requests\n' \
   "$(echo "$end - $start" | bc)" "$profile" "$(nproc)" "$(echo "$user + $sys" | bc)" "$moto_cpu" "$requests"
 echo "summary: $dir/summary.json"
+"$py" - "$dir/summary.json" "$count" "$per_node" <<'PY'
+import json, os, sys
+import boto3
+summary, count, per_node = json.load(open(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3])
+nodes = min(-(-count // per_node), 10_000)
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="out", Prefix="results/")
+        for o in page.get("Contents", [])]
+expected = {"status": "SUCCEEDED", "array_size": nodes, "records_in": count, "records_clean": count,
+            "records_rejected": 0}
+got = {k: summary.get(k) for k in expected}
+problems = [f"{k}: {got[k]!r}, expected {v!r}" for k, v in expected.items() if got[k] != v]
+problems += [f"{stage}: failed nodes {v['failed_indices']}" for stage, v in summary.get("stages", {}).items() if v.get("failed")]
+objects = summary.get("output_objects") or 0
+if objects < nodes or len(keys) < objects:
+    problems.append(f"egress wrote {objects} objects for {nodes} nodes; S3 holds {len(keys)} under results/")
+for p in problems:
+    print(f"bench FAILED: {p}", file=sys.stderr)
+if problems:
+    sys.exit(1)
+print(f"counts add up: {count} records in and out over {nodes} nodes, {len(keys)} objects in S3", file=sys.stderr)
+PY

@@ -490,6 +490,8 @@ fn a_stopped_runner_kills_its_children_and_writes_the_summary() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    // The deadlines below are no claim about speed: they only turn a
+    // runner that never gets there into a failure instead of a hung suite.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !pid_file.exists() {
         assert!(std::time::Instant::now() < deadline, "procurement never started");

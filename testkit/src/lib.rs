@@ -9,4 +9,4 @@ pub mod paths;
 pub mod terraform;
 
 pub use moto::MotoServer;
-pub use terraform::{TerraformDir, TfRun};
+pub use terraform::{SourceRange, TerraformDir, TfDiagnostic, TfRun};

@@ -145,3 +145,126 @@ impl TerraformDir {
         Ok(serde_json::from_str(&run.stdout)?)
     }
 }
+
+/// One diagnostic as Terraform reports it in `-json` output (`validate
+/// -json`, or the `"type": "diagnostic"` lines of `plan -json`): what our
+/// provider sent, with Terraform's own resolution of its attribute path to
+/// a place in the configuration.
+#[derive(Debug, Clone)]
+pub struct TfDiagnostic {
+    pub severity: String,
+    pub summary: String,
+    pub detail: String,
+    /// Where Terraform points: None when it found no place in the files.
+    pub range: Option<SourceRange>,
+}
+
+/// A span of a configuration file, as Terraform reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRange {
+    pub filename: String,
+    /// 1-based, as Terraform counts.
+    pub start_line: u64,
+    pub start_byte: usize,
+    pub end_byte: usize,
+}
+
+impl TfDiagnostic {
+    fn from_json(d: &serde_json::Value) -> TfDiagnostic {
+        let text = |k: &str| d[k].as_str().unwrap_or_default().to_string();
+        let range = d.get("range").filter(|r| r.is_object()).map(|r| SourceRange {
+            filename: r["filename"].as_str().unwrap_or_default().to_string(),
+            start_line: r["start"]["line"].as_u64().unwrap_or(0),
+            start_byte: r["start"]["byte"].as_u64().unwrap_or(0) as usize,
+            end_byte: r["end"]["byte"].as_u64().unwrap_or(0) as usize,
+        });
+        TfDiagnostic { severity: text("severity"), summary: text("summary"), detail: text("detail"), range }
+    }
+}
+
+/// The diagnostics in the stdout of a `-json` command: `validate -json`
+/// prints one document with a `diagnostics` list, `plan -json` and
+/// `apply -json` one message per line.
+pub fn json_diagnostics(stdout: &str) -> Result<Vec<TfDiagnostic>> {
+    if let Ok(doc) = serde_json::from_str::<serde_json::Value>(stdout)
+        && let Some(list) = doc.get("diagnostics").and_then(serde_json::Value::as_array)
+    {
+        return Ok(list.iter().map(TfDiagnostic::from_json).collect());
+    }
+    let mut found = Vec::new();
+    for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
+        let message: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("not a JSON message: {line}"))?;
+        if message["type"] == "diagnostic" {
+            found.push(TfDiagnostic::from_json(&message["diagnostic"]));
+        }
+    }
+    Ok(found)
+}
+
+impl TerraformDir {
+    /// Runs `terraform ARGS` (which must include `-json`) and returns the
+    /// run with the diagnostics it reported.
+    pub fn run_json(&self, args: &[&str]) -> Result<(TfRun, Vec<TfDiagnostic>)> {
+        let run = self.run(args)?;
+        let diagnostics = json_diagnostics(&run.stdout).with_context(|| run.text())?;
+        Ok((run, diagnostics))
+    }
+
+    /// Checks that the error diagnostic `summary` points into `within` (a
+    /// byte span of `file` in this directory, e.g. the text a test put
+    /// there) and returns the line its range starts on. Returns why not,
+    /// so callers can name their case.
+    pub fn check_points_into(
+        &self,
+        diagnostics: &[TfDiagnostic],
+        summary: &str,
+        file: &str,
+        within: std::ops::Range<usize>,
+    ) -> std::result::Result<String, String> {
+        let d = diagnostics
+            .iter()
+            .find(|d| d.severity == "error" && d.summary == summary)
+            .ok_or_else(|| format!("no error {summary:?} among {diagnostics:#?}"))?;
+        let range = d.range.as_ref().ok_or_else(|| format!("{summary:?} points nowhere: {d:#?}"))?;
+        if range.filename != file {
+            return Err(format!("{summary:?} points into {}, not {file}: {d:#?}", range.filename));
+        }
+        let text = std::fs::read_to_string(self.path().join(file)).map_err(|e| e.to_string())?;
+        let (start, end) = (range.start_byte, range.end_byte);
+        if !(within.start <= start && start <= end && end <= within.end) || end > text.len() {
+            return Err(format!(
+                "{summary:?} points at bytes {start}..{end} (line {}: {:?}), outside {within:?} ({:?})",
+                range.start_line,
+                text.get(start..end),
+                text.get(within.clone()),
+            ));
+        }
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+        Ok(text[line_start..line_end].to_string())
+    }
+
+    /// Checks that the error diagnostic `summary` points at `attribute`
+    /// where it is set inside `within` (see [`Self::check_points_into`]):
+    /// Terraform's range is that attribute's value (or an element of it),
+    /// on the line `attribute = ...`. An attribute of the same name
+    /// elsewhere (another stage's `memory`, the bucket's `name`) does not
+    /// count.
+    pub fn check_points_at(
+        &self,
+        diagnostics: &[TfDiagnostic],
+        summary: &str,
+        file: &str,
+        attribute: &str,
+        within: std::ops::Range<usize>,
+    ) -> std::result::Result<(), String> {
+        let line = self.check_points_into(diagnostics, summary, file, within)?;
+        let sets_it =
+            line.trim_start().strip_prefix(attribute).is_some_and(|rest| rest.trim_start().starts_with('='));
+        if !sets_it {
+            return Err(format!("{summary:?} points at the line {line:?}, which does not set {attribute}"));
+        }
+        Ok(())
+    }
+}

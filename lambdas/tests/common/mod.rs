@@ -194,10 +194,15 @@ impl OwnMoto {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().expect("moto_server");
+        let mut child = cmd.spawn().expect("moto_server");
         let addr = format!("127.0.0.1:{port}");
         let started = std::time::Instant::now();
         while std::net::TcpStream::connect(&addr).is_err() {
+            // A moto that died is the failure; the 30 s only keeps one that
+            // never listens from hanging the suite (no claim about speed).
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("moto_server exited before listening: {status}");
+            }
             assert!(started.elapsed() < Duration::from_secs(30), "moto did not start");
             std::thread::sleep(Duration::from_millis(50));
         }

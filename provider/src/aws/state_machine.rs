@@ -684,30 +684,64 @@ mod tests {
         assert_eq!(run, MAX_EXECUTION_SECONDS - 60 - CANCEL_GRACE_SECONDS);
     }
 
-    #[test]
-    fn every_next_names_a_state_and_every_state_is_reachable() {
-        let d = sample();
-        let states = d["States"].as_object().unwrap();
-        let mut targets = vec![d["StartAt"].as_str().unwrap().to_string()];
-        for state in states.values() {
-            if let Some(n) = state.get("Next").and_then(Json::as_str) {
-                targets.push(n.into());
+    /// The states a state can go to: Next, a Choice's rules and Default,
+    /// and its Catch handlers.
+    fn successors(state: &Json) -> Vec<String> {
+        let mut next: Vec<String> = ["Next", "Default"]
+            .iter()
+            .filter_map(|k| state.get(*k).and_then(Json::as_str).map(String::from))
+            .collect();
+        for list in ["Choices", "Catch"] {
+            for c in state.get(list).and_then(Json::as_array).into_iter().flatten() {
+                next.push(c["Next"].as_str().expect("a rule or catcher names its Next").into());
             }
-            if let Some(n) = state.get("Default").and_then(Json::as_str) {
-                targets.push(n.into());
-            }
-            for list in ["Choices", "Catch"] {
-                for c in state.get(list).and_then(Json::as_array).into_iter().flatten() {
-                    targets.push(c["Next"].as_str().unwrap().into());
+        }
+        next
+    }
+
+    /// The states reached from `start`, following [`successors`].
+    fn reachable(states: &serde_json::Map<String, Json>, start: &str) -> std::collections::BTreeSet<String> {
+        let mut reached = std::collections::BTreeSet::from([start.to_string()]);
+        let mut todo = vec![start.to_string()];
+        while let Some(name) = todo.pop() {
+            for t in states.get(&name).map(successors).unwrap_or_default() {
+                if reached.insert(t.clone()) {
+                    todo.push(t);
                 }
             }
         }
-        for t in &targets {
-            assert!(states.contains_key(t), "{t} is not a state");
+        reached
+    }
+
+    #[test]
+    fn every_next_names_a_state_and_every_state_is_reachable_from_start_at() {
+        let d = sample();
+        let states = d["States"].as_object().unwrap();
+        for (name, state) in states {
+            for t in successors(state) {
+                assert!(states.contains_key(&t), "{name} goes to {t}, which is not a state");
+            }
         }
-        for name in states.keys() {
-            assert!(targets.contains(name), "{name} is unreachable");
-        }
+        // Walk the graph from StartAt: a state only named by another
+        // unreachable state is unreachable too.
+        let start = d["StartAt"].as_str().unwrap().to_string();
+        assert!(states.contains_key(&start), "StartAt {start} is not a state");
+        let reached = reachable(states, &start);
+        let unreachable: Vec<_> = states.keys().filter(|n| !reached.contains(*n)).collect();
+        assert!(unreachable.is_empty(), "not reachable from StartAt: {unreachable:?}");
+    }
+
+    /// What the old check missed: a state another state names is not
+    /// reachable when that other state is not.
+    #[test]
+    fn the_reachability_walk_finds_a_state_named_only_by_an_orphan() {
+        let states = json!({
+            "A": {"Type": "Pass", "End": true},
+            "Orphan": {"Type": "Pass", "Next": "B"},
+            "B": {"Type": "Pass", "End": true},
+        });
+        let reached = reachable(states.as_object().unwrap(), "A");
+        assert_eq!(reached.into_iter().collect::<Vec<_>>(), vec!["A"]);
     }
 
     fn config(poll: Option<i64>, timeout: Option<i64>) -> Value {

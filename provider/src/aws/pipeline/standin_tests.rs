@@ -318,7 +318,7 @@ async fn a_wait_gives_up_at_the_deadline_with_the_last_state() {
 }
 
 #[tokio::test]
-async fn a_stop_request_ends_a_wait_at_once_with_what_it_saw() {
+async fn a_stop_request_ends_a_wait_with_what_it_saw() {
     let (names, state, batch) = stuck_queue().await;
     let signal = crate::aws::stop::StopSignal::default();
     let requester = signal.clone();
@@ -333,8 +333,9 @@ async fn a_stop_request_ends_a_wait_at_once_with_what_it_saw() {
     let d = &err.0[0];
     assert!(d.summary.starts_with("Stopped while waiting for job queue p-queue"), "{d:?}");
     assert!(d.detail.contains("Updating"), "{d:?}");
-    // The sleep between polls is cut short: well under the 10 s poll cap.
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    // That the sleep between polls is cut short, not waited out, is
+    // wait::tests::a_stop_request_cuts_the_sleep_between_polls_short (on
+    // tokio's paused clock, so no wall-clock bound is needed here).
     assert!(!state.lock().unwrap().calls.contains(&"DeleteJobQueue".to_string()));
 }
 
@@ -355,7 +356,8 @@ async fn an_environment_aws_cannot_delete_fails_with_its_reason_not_a_timeout() 
     let d = &err.0[0];
     assert_eq!(d.summary, "deletion of compute environment p-ce failed", "{d:?}");
     assert!(d.detail.contains("INVALID while deleting") && d.detail.contains(reason), "{d:?}");
-    assert!(started.elapsed() < Duration::from_secs(60));
+    // Not a timeout: the summary above is the failure's, and the wait had
+    // 600 s left, so it gave up on the INVALID status, not on the clock.
 }
 
 #[tokio::test]

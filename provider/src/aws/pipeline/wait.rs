@@ -67,3 +67,62 @@ where
 }
 
 pub use crate::aws::errors::aws_error;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::aws::stop::{self, StopSignal};
+
+    /// With an hour between polls, the wait can only end promptly if the
+    /// stop request cuts the sleep short. The outer timeout is no
+    /// performance bound: it only keeps a regression (the sleep waited
+    /// out) from hanging the suite for an hour.
+    #[tokio::test]
+    async fn a_stop_request_cuts_the_sleep_between_polls_short() {
+        let signal = StopSignal::default();
+        let checks = Arc::new(AtomicUsize::new(0));
+        let first_check = Arc::new(tokio::sync::Notify::new());
+        let requester = signal.clone();
+        let checked = first_check.clone();
+        tokio::spawn(async move {
+            // Only once the wait has seen a state and gone to sleep.
+            checked.notified().await;
+            requester.request();
+        });
+        let hour = Duration::from_secs(3600);
+        let wait = until("job queue q", Instant::now() + 2 * hour, hour, || {
+            let (checks, first_check) = (checks.clone(), first_check.clone());
+            async move {
+                checks.fetch_add(1, Ordering::SeqCst);
+                first_check.notify_one();
+                Ok::<_, Diagnostics>(Poll::<()>::Pending("UPDATING".into()))
+            }
+        });
+        let result = tokio::time::timeout(Duration::from_secs(300), stop::scoped(signal, wait))
+            .await
+            .expect("the stop request ended the hour-long sleep");
+        let Err(diagnostics) = result else { panic!("a stopped wait is an error") };
+        let d = &diagnostics.0[0];
+        assert_eq!(d.summary, "Stopped while waiting for job queue q");
+        assert!(d.detail.contains("Last state: UPDATING"), "{d:?}");
+        assert_eq!(checks.load(Ordering::SeqCst), 1, "no poll after the stop");
+    }
+
+    #[tokio::test]
+    async fn a_stop_requested_before_the_wait_polls_nothing() {
+        let signal = StopSignal::default();
+        signal.request();
+        let checks = AtomicUsize::new(0);
+        let wait =
+            until("job queue q", Instant::now() + Duration::from_secs(60), Duration::from_secs(1), || {
+                checks.fetch_add(1, Ordering::SeqCst);
+                async { Ok::<_, Diagnostics>(Poll::<()>::Ready(())) }
+            });
+        let Err(diagnostics) = stop::scoped(signal, wait).await else { panic!("stopped before it began") };
+        assert!(diagnostics.0[0].detail.contains("Last state: not checked"), "{diagnostics:?}");
+        assert_eq!(checks.load(Ordering::SeqCst), 0);
+    }
+}
