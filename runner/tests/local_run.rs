@@ -537,3 +537,37 @@ fn unknown_state_type_is_refused_naming_the_state() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("\"Wait\"") && stderr.contains("Parallel"), "{stderr}");
 }
+
+/// A run id AWS Batch would refuse in a job name (a dot, as in an
+/// execution or `overrides.run_id` named `2024.06.01`) runs: the jobs are
+/// named from prep's `job_name_id`. Named from the run id itself, as the
+/// definition did before, the local Batch refuses the SubmitJob as AWS
+/// does, after prep has written the run.
+#[test]
+fn a_run_id_with_a_dot_runs_under_job_names_batch_accepts() {
+    let env = setup();
+    let dotted = write_json(
+        env.dir.path(),
+        "dotted.json",
+        &json!({"config": run_config(40, 20), "overrides": {"run_id": "2024.06.01"}}),
+    );
+    let (ok, s, stderr) = run_input(&env, &fixture(), &[], &dotted);
+    assert!(ok, "{stderr}\n{s:#}");
+    assert_eq!(s["status"], "SUCCEEDED");
+    assert_eq!(s["run_id"], "2024.06.01");
+    assert_eq!(s["records_in"], 40);
+
+    let old =
+        std::fs::read_to_string(fixture()).unwrap().replace("$.prep.run.job_name_id", "$.prep.run.run_id");
+    let old_definition =
+        write_json(env.dir.path(), "old-definition.json", &serde_json::from_str(&old).unwrap());
+    let again = write_json(
+        env.dir.path(),
+        "again.json",
+        &json!({"config": run_config(40, 20), "overrides": {"run_id": "2024.06.02"}}),
+    );
+    let (ok, s, stderr) = run_input(&env, &old_definition, &[], &again);
+    assert!(!ok, "{stderr}\n{s:#}");
+    assert_eq!(s["error"], "SubmitJobFailed", "{s:#}");
+    assert!(s["cause"].as_str().unwrap_or("").contains("AWS Batch SubmitJob"), "{s:#}");
+}

@@ -491,12 +491,29 @@ def identify(entry: dict):
     return service, op, _rest_params(op, labels, query, headers, raw, protocol)
 
 
+def recorded_entries(path: Path) -> list[dict]:
+    """The entries of a moto recording. moto appends each entry and its
+    newline in two writes from concurrent request threads, so two entries
+    may share a line (`{A}{B}\n\n`): they are read as consecutive JSON
+    values, whatever the whitespace between them. Anything else is an error."""
+    text = Path(path).read_text()
+    decoder = json.JSONDecoder()
+    entries, i = [], 0
+    while True:
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i == len(text):
+            return entries
+        try:
+            entry, i = decoder.raw_decode(text, i)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: unreadable recording at character {i}: {e}") from e
+        entries.append(entry)
+
+
 def check_recording(path: Path, report: Report | None = None) -> Report:
     report = report or Report()
-    for line in Path(path).read_text().splitlines():
-        if not line.strip():
-            continue
-        entry = json.loads(line)
+    for entry in recorded_entries(path):
         found = identify(entry)
         if found is None:
             report.unidentified.append(f"{entry.get('method')} {urlsplit(entry.get('url', '')).path} "

@@ -116,7 +116,10 @@ def test_recorded_requests_are_matched_and_checked():
     ]
     with tempfile.TemporaryDirectory() as d:
         rec = Path(d) / "rec.jsonl"
-        rec.write_text("".join(json.dumps(e) + "\n" for e in entries))
+        # As concurrent moto threads write it: entries and newlines apart,
+        # two entries on one line.
+        lines = [json.dumps(e) for e in entries]
+        rec.write_text(lines[0] + "\n" + lines[1] + lines[2] + "\n\n" + "\n".join(lines[3:]) + "\n")
         report = c.check_recording(rec)
     assert not report.unidentified, report.unidentified
     assert report.checked == {"batch.CreateJobQueue": 1, "batch.ListTagsForResource": 1,
@@ -127,6 +130,18 @@ def test_recorded_requests_are_matched_and_checked():
     assert "stepfunctions.StartExecution name: must have at most 80 characters" in text, text
     assert "efs.CreateFileSystem CreationToken: must have at most 64" in text, text
     assert len(report.violations) == 3, text
+
+
+def test_a_torn_recording_is_an_error_not_a_pass():
+    with tempfile.TemporaryDirectory() as d:
+        rec = Path(d) / "rec.jsonl"
+        rec.write_text('{"method": "GET", "url": "/x"}\n{"method": "PO')
+        try:
+            c.check_recording(rec)
+        except ValueError as e:
+            assert "unreadable recording" in str(e), e
+        else:
+            raise AssertionError("a torn recording was accepted")
 
 
 def main() -> int:
