@@ -42,6 +42,9 @@ pub enum ExitCode {
     Config = 78,
 }
 
+// The job definitions retry this code by default (the pipeline's contract).
+const _: () = assert!(ExitCode::TempFail as i32 == contract::retry::RETRYABLE_EXIT_CODE);
+
 impl ExitCode {
     /// The numeric code passed to `std::process::exit`.
     pub fn code(self) -> i32 {

@@ -57,7 +57,7 @@ impl ErrorKind {
 
     /// True for the kinds a state machine should retry.
     pub fn is_retryable(self) -> bool {
-        matches!(self, ErrorKind::Throttled | ErrorKind::AwsUnavailable | ErrorKind::StorageUnavailable)
+        contract::retry::RETRYABLE_LAMBDA_ERRORS.contains(&self.as_str())
     }
 
     /// Every kind, for docs and tests.

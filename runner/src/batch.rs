@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 use crate::http::{Request, Response};
 use crate::interp::StatesError;
 
-pub const STAGES: [&str; 3] = ["procurement", "processing", "egress"];
+pub use contract::STAGE_NAMES as STAGES;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -204,22 +204,10 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-/// AWS Batch's rule for a job name (SubmitJob's jobName): up to 128
-/// letters, digits, hyphens and underscores, the first alphanumeric.
-pub fn valid_job_name(name: &str) -> bool {
-    name.len() <= 128
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
+pub use contract::naming::valid_job_name;
 
 fn stage_of(definition: &str) -> Option<&'static str> {
-    // arn:aws:batch:r:a:job-definition/<name>:<rev> | <name>:<rev> | <name>
-    let name = definition.rsplit('/').next().unwrap_or(definition);
-    let name = name.split(':').next().unwrap_or(name);
-    STAGES
-        .iter()
-        .copied()
-        .find(|s| name == *s || name.ends_with(&format!("-{s}")) || name.ends_with(&format!("_{s}")))
+    contract::naming::stage_of_job_definition(definition).map(contract::Stage::as_str)
 }
 
 impl LocalBatch {
@@ -716,7 +704,8 @@ impl ExitRule {
             on_status_reason: None,
             retry,
         };
-        vec![rule(Some("75"), None, true), rule(None, Some("*"), false)]
+        let retryable = contract::retry::RETRYABLE_EXIT_CODE.to_string();
+        vec![rule(Some(&retryable), None, true), rule(None, Some("*"), false)]
     }
 
     /// AWS Batch's reading: the first rule whose conditions all match
@@ -926,17 +915,6 @@ mod tests {
             {"OnStatusReason": "Host EC2*", "Action": "RETRY"}, {"OnReason": "*", "Action": "EXIT"}]));
         assert!(!ExitRule::retries(&host, Some(75)));
         assert!(ExitRule::from_json(&serde_json::json!({"OnExitCode": "1", "Action": "MAYBE"})).is_err());
-    }
-
-    #[test]
-    fn job_names_follow_aws_batch() {
-        use super::valid_job_name;
-        assert!(valid_job_name("procurement-2024_06_01-1a2b3c4d"));
-        assert!(valid_job_name(&format!("egress-{}", "x".repeat(121))));
-        assert!(!valid_job_name("procurement-2024.06.01"), "'.' is refused by SubmitJob");
-        assert!(!valid_job_name(&format!("egress-{}", "x".repeat(122))), "129 characters");
-        assert!(!valid_job_name("-p"));
-        assert!(!valid_job_name(""));
     }
 
     /// The DescribeJobs / ListJobs stand-in answers as AWS does for what

@@ -18,37 +18,9 @@ pub const LAYOUT_VERSION: u32 = 2;
 /// AWS Batch's largest array size.
 pub const MAX_ARRAY_SIZE: u32 = 10_000;
 
-/// One of the three pipeline stages, in run order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    /// Brings the node's input onto EFS (`prep/` -> `data/`).
-    Procurement,
-    /// Runs the transform (`data/` -> `results/`).
-    Processing,
-    /// Uploads `results/` to the egress bucket.
-    Egress,
-}
-
-impl Stage {
-    /// The stage name as in logs, markers and run.json.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Procurement => "procurement",
-            Stage::Processing => "processing",
-            Stage::Egress => "egress",
-        }
-    }
-
-    /// The three stages in run order.
-    pub const ALL: [Stage; 3] = [Stage::Procurement, Stage::Processing, Stage::Egress];
-}
-
-impl std::fmt::Display for Stage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// One of the three pipeline stages, in run order (the pipeline's
+/// contract: every part names them alike).
+pub use contract::Stage;
 
 /// Where procurement gets a node's input from. What a node slice item means
 /// depends on it.

@@ -11,6 +11,8 @@ use batch_jobs::checksum::sha256_hex;
 use batch_jobs::layout::rfc3339_from_unix;
 use batch_jobs::safe_path::{MAX_RUN_ID_LEN, check_run_id};
 
+use contract::naming::{MAX_JOB_NAME_ID_LEN, job_name_char};
+
 use crate::error::LambdaError;
 
 /// Where the run id came from (logged, and part of nothing else).
@@ -74,17 +76,15 @@ pub fn from_execution(execution: &str) -> Result<String, LambdaError> {
     Ok(id)
 }
 
-/// AWS Batch job names: up to 128 letters, digits, '-' and '_', the first
-/// alphanumeric (SubmitJob's jobName). The state machine names each job
-/// `<stage>-<job_name_id>`, so the id leaves room for the longest stage.
-pub const MAX_JOB_NAME_ID_LEN: usize = 128 - "procurement-".len();
-
 /// The run id as it goes into job names: the run id itself when Batch
 /// allows it (so jobs and runs share a name), otherwise its other
 /// characters (`.`) become `_` and a hash of the whole id keeps two ids
 /// that change alike apart (`2024.06.01` and `2024_06_01`).
 pub fn job_name_id(run_id: &str) -> String {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_');
+    // AWS Batch job names: letters, digits, '-' and '_'; the state machine
+    // names each job `<stage>-<job_name_id>`, so the id leaves room for the
+    // longest stage (the pipeline's contract).
+    let allowed = job_name_char;
     if run_id.len() <= MAX_JOB_NAME_ID_LEN && run_id.chars().all(allowed) {
         return run_id.to_string();
     }

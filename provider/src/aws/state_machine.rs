@@ -27,6 +27,8 @@ use crate::tfplugin::{
     Attribute, AttributePath, Block, DataSource, Diagnostic, Diagnostics, Schema, Type, Value,
 };
 
+use contract::retry::RETRYABLE_LAMBDA_ERRORS;
+
 use super::pipeline::schema::STAGES;
 
 pub struct StateMachineDefinition;
@@ -45,9 +47,9 @@ const LAMBDA_RETRYABLE: [&str; 8] = [
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
-    "Throttled",
-    "AwsUnavailable",
-    "StorageUnavailable",
+    RETRYABLE_LAMBDA_ERRORS[0],
+    RETRYABLE_LAMBDA_ERRORS[1],
+    RETRYABLE_LAMBDA_ERRORS[2],
 ];
 /// SubmitJob through the optimised integration (`batch:submitJob`). Batch
 /// models only ClientException and ServerException; an error it does not

@@ -17,7 +17,7 @@ fn stage_defaults() -> Vec<(&'static str, Value)> {
         ("vcpus", Value::Number(Number::from_i64(1))),
         ("memory", int(2048)),
         ("retry_attempts", int(3)),
-        ("retry_on_exit_codes", Value::Set(vec![int(75)])),
+        ("retry_on_exit_codes", Value::Set(vec![int(i64::from(contract::retry::RETRYABLE_EXIT_CODE))])),
         ("timeout_seconds", int(3600)),
     ]
 }

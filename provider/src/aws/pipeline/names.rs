@@ -23,7 +23,7 @@ impl Names {
         format!("{}-queue", self.pipeline)
     }
     pub fn job_definition(&self, stage: &str) -> String {
-        format!("{}-{stage}", self.pipeline)
+        contract::naming::job_definition_name(&self.pipeline, stage)
     }
     /// EFS creation token: CreateFileSystem with the same token returns the
     /// existing file system instead of a second one.

@@ -3,7 +3,7 @@
 
 use crate::tfplugin::{Attribute, Block, NestedBlock, Nesting, Schema, Type};
 
-pub const STAGES: [&str; 3] = ["procurement", "processing", "egress"];
+pub const STAGES: [&str; 3] = contract::STAGE_NAMES;
 
 fn stage_block(stage: &str) -> NestedBlock {
     let mut block = Block::new(&format!("The {stage} array job definition."))

@@ -688,7 +688,7 @@ fn read_stage(r: &mut Reader<'_>, stage: &'static str, kind: Option<ComputeType>
         command: vec![],
         environment: BTreeMap::new(),
         retry_attempts: 3,
-        retry_on_exit_codes: vec![75],
+        retry_on_exit_codes: vec![i64::from(contract::retry::RETRYABLE_EXIT_CODE)],
         timeout_seconds: 3600,
         execution_role_arn: None,
         job_role_arn: None,
