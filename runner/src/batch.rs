@@ -807,13 +807,10 @@ fn update_bar(j: &Job) {
     }
 }
 
+/// A node's counts from its stage's done marker (the run layout's path).
 fn read_counts(efs: &std::path::Path, run_id: &str, index: u32, stage: &str) -> Option<Counts> {
-    let path = efs
-        .join("runs")
-        .join(run_id)
-        .join("nodes")
-        .join(index.to_string())
-        .join(format!("{stage}.done.json"));
+    let stage = contract::Stage::from_name(stage)?;
+    let path = batch_jobs::RunLayout::new(efs, run_id).ok()?.node(index).done_path(stage);
     let v: Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
     let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
     Some(Counts {

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use batch_jobs::RunLayout;
+use contract::Stage;
 use serde_json::{Value, json};
 
 use crate::asl::Machine;
@@ -92,7 +94,7 @@ fn function_kind(name: &str) -> String {
 /// ranges, written when a run fails) names; normally the same set.
 pub fn rerun_indices(efs: &Path, run_id: &str) -> Result<Vec<u32>> {
     let (size, mut missing) = unfinished_indices(efs, run_id)?;
-    let layout = batch_jobs::RunLayout::new(efs, run_id).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let layout = RunLayout::new(efs, run_id).map_err(|e| anyhow::anyhow!("{e}"))?;
     if let Some(recorded) = layout.read_failed_indices().map_err(|e| anyhow::anyhow!("{e}"))? {
         let listed = batch_jobs::ranges::decode(&recorded.rerun_indices)
             .map_err(|e| anyhow::anyhow!("{}: rerun_indices: {e}", layout.failed_indices_path().display()))?;
@@ -112,9 +114,9 @@ pub fn rerun_indices(efs: &Path, run_id: &str) -> Result<Vec<u32>> {
 
 /// Indices whose last stage has no done marker: what a rerun must run.
 pub fn unfinished_indices(efs: &Path, run_id: &str) -> Result<(u32, Vec<u32>)> {
-    let run_dir = efs.join("runs").join(run_id);
+    let layout = RunLayout::new(efs, run_id).map_err(|e| anyhow::anyhow!("run id {run_id:?}: {e}"))?;
     let run: Value = serde_json::from_slice(
-        &std::fs::read(run_dir.join("run.json"))
+        &std::fs::read(layout.run_json_path())
             .with_context(|| format!("run {run_id} not found under {}", efs.display()))?,
     )
     .context("run.json")?;
@@ -124,11 +126,9 @@ pub fn unfinished_indices(efs: &Path, run_id: &str) -> Result<(u32, Vec<u32>)> {
         .and_then(Value::as_array)
         .and_then(|s| s.last())
         .and_then(Value::as_str)
-        .unwrap_or("egress")
-        .to_string();
-    let missing = (0..size)
-        .filter(|i| !run_dir.join("nodes").join(i.to_string()).join(format!("{last}.done.json")).exists())
-        .collect();
+        .and_then(Stage::from_name)
+        .unwrap_or(Stage::Egress);
+    let missing = (0..size).filter(|i| !layout.node(*i).done_path(last).exists()).collect();
     Ok((size, missing))
 }
 
@@ -305,7 +305,7 @@ pub async fn run(opts: &RunOptions) -> Result<Value> {
 fn write_failed_indices(summary: &Value, efs: &Path, execution: &str) -> Option<PathBuf> {
     let run_id = summary["run_id"].as_str().filter(|r| !r.is_empty())?;
     let rerun = summary["rerun_indices"].as_str().filter(|r| !r.is_empty())?;
-    let layout = batch_jobs::RunLayout::new(efs, run_id).ok()?;
+    let layout = RunLayout::new(efs, run_id).ok()?;
     if !layout.run_dir().is_dir() {
         return None;
     }
@@ -460,7 +460,7 @@ fn summary(batch: &LocalBatch, outcome: &Outcome, elapsed: Duration, efs: &Path,
         "cause": cause,
         "final_state": state,
         "run_id": run_id,
-        "run_dir": if run_id.is_empty() { Value::Null } else { json!(efs.join("runs").join(&run_id)) },
+        "run_dir": RunLayout::new(efs, &run_id).map_or(Value::Null, |l| json!(l.run_dir())),
         "logs": log_dir,
         "elapsed_s": elapsed.as_secs_f64(),
         "array_size": output.pointer("/prep/run/array_size"),
