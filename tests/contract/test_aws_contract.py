@@ -15,12 +15,13 @@ import base64
 import json
 import sys
 import tempfile
-import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aws_contract as c  # noqa: E402
+import plain_runner  # noqa: E402  (tests/plain_runner.py)
 
 
 def violations(service: str, operation: str, params: dict) -> list[str]:
@@ -144,22 +145,5 @@ def test_a_torn_recording_is_an_error_not_a_pass():
             raise AssertionError("a torn recording was accepted")
 
 
-def main() -> int:
-    tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]
-    passed = failed = 0
-    for name, fn in tests:
-        try:
-            fn()
-        except Exception:  # noqa: BLE001 - report every failure
-            failed += 1
-            print(f"FAIL {name}")
-            print("".join(traceback.format_exc()).rstrip())
-        else:
-            passed += 1
-            print(f"ok   {name}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(plain_runner.run(globals()))

@@ -33,12 +33,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import traceback
 from pathlib import Path
 
 import hcl2  # bc-python-hcl2, installed with checkov (tools/checkov-requirements.txt)
 
 import aws_schema  # beside this file
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import plain_runner  # noqa: E402  (tests/plain_runner.py)
 
 ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM = ROOT / "tools" / "terraform"
@@ -932,23 +934,5 @@ def test_readme_tables_name_no_parser_metadata():
         assert "| aws_iam_role." in tables or mod.name == "network", mod
 
 
-# ------------------------------------------------------------------ main --
-def main() -> int:
-    tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]
-    passed = failed = 0
-    for name, fn in tests:
-        try:
-            fn()
-        except Exception:  # noqa: BLE001 - report every failure
-            failed += 1
-            print(f"FAIL {name}")
-            print("".join(traceback.format_exc()).rstrip())
-        else:
-            passed += 1
-            print(f"ok   {name}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(plain_runner.run(globals()))
