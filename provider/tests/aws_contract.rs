@@ -193,25 +193,6 @@ async fn every_request_of_a_configuration_matrix_is_one_aws_accepts() {
     }
 }
 
-/// The error diagnostics of `terraform plan -json`, as (summary, the
-/// configuration line Terraform points at).
-fn plan_errors(tf: &TerraformDir) -> Vec<(String, String)> {
-    let run = tf.run(&["plan", "-json", "-input=false"]).expect("plan");
-    assert_ne!(run.code, 0, "plan passed: {}", run.text());
-    run.stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Json>(l).ok())
-        .filter(|m| m["type"] == "diagnostic" && m["diagnostic"]["severity"] == "error")
-        .map(|m| {
-            let d = &m["diagnostic"];
-            (
-                d["summary"].as_str().unwrap_or_default().to_string(),
-                d["snippet"]["code"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
-
 /// What AWS would refuse is refused by `terraform plan`, on the attribute
 /// that breaks the rule (Terraform points at its line).
 #[test]
@@ -261,15 +242,18 @@ fn what_aws_refuses_is_refused_at_plan_time_on_its_attribute() {
     env.push(("TF_VAR_endpoint".into(), moto.endpoint()));
     for (case, summary, attribute) in cases {
         let tf = TerraformDir::new(provider_dir(), env.clone()).expect("terraform dir");
-        tf.write("main.tf", &config(&net, &case)).expect("write");
-        let errors = plan_errors(&tf);
-        assert!(
-            errors
-                .iter()
-                .any(|(s, code)| s == summary && code.trim_start().starts_with(&format!("{attribute} "))),
-            "{} / {}: want {summary:?} on {attribute}, got {errors:?}",
-            case.compute,
-            case.efs
-        );
+        let text = config(&net, &case);
+        tf.write("main.tf", &text).expect("write");
+        // The diagnostic must point at the attribute inside the text this
+        // case set (the efs block's, or else the compute block's).
+        let varied = if case.efs.is_empty() { &case.compute } else { &case.efs };
+        let at = text.find(varied.as_str()).expect("the case's text is in main.tf");
+        let (run, diagnostics) = tf.run_json(&["plan", "-json", "-input=false"]).expect("plan");
+        assert_ne!(run.code, 0, "plan passed: {}", run.text());
+        if let Err(why) =
+            tf.check_points_at(&diagnostics, summary, "main.tf", attribute, at..at + varied.len())
+        {
+            panic!("{varied}: {why}");
+        }
     }
 }

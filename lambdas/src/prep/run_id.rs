@@ -140,9 +140,6 @@ mod tests {
 
     #[test]
     fn job_name_ids_are_what_batch_allows_in_a_job_name() {
-        let batch_job_name = |n: &str| {
-            n.len() <= 128 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        };
         assert_eq!(job_name_id("nightly-2024-06-01"), "nightly-2024-06-01");
         let dotted = job_name_id("2024.06.01");
         assert!(dotted.starts_with("2024_06_01-") && dotted.len() == 19, "{dotted}");
@@ -152,7 +149,7 @@ mod tests {
         for id in [longest.as_str(), "2024.06.01", "x", &"y".repeat(128)] {
             assert!(check_run_id(id).is_ok(), "{id}");
             let name = format!("procurement-{}", job_name_id(id));
-            assert!(batch_job_name(&name), "{name} ({} characters)", name.len());
+            assert!(contract::naming::valid_job_name(&name), "{name} ({} characters)", name.len());
         }
     }
 
