@@ -26,6 +26,7 @@ Prints what was checked and every violation; exits 1 on any violation.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import sys
@@ -210,7 +211,7 @@ def _pattern(p: str):
 
 
 def _show(value) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else json.dumps(value)
+    text = json.dumps(value)
     return text if len(text) <= 140 else text[:137] + "..."
 
 
@@ -329,6 +330,9 @@ def _header(headers: dict, name: str) -> str | None:
     return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
 
 
+# Every request is matched against every operation of its service: each
+# model URI is turned into a regex once.
+@functools.lru_cache(maxsize=None)
 def _uri_regex(request_uri: str) -> tuple[re.Pattern, list[str], dict[str, str | None]]:
     """A regex for the path part of a model requestUri, its labels, and the
     query keys the URI itself requires (S3's `?tagging`, `?x-id=PutObject`)."""

@@ -32,9 +32,9 @@ Run: python3 tests/terraform/aws_schema.py VERSION OUT.json [TYPE ...]
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -85,8 +85,6 @@ def package_tarball(aws_version: str) -> Path:
 
 
 def tarball_integrity(path: Path) -> str:
-    import base64
-
     h = hashlib.sha512()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
