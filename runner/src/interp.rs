@@ -10,18 +10,8 @@ use serde_json::{Value, json};
 use crate::asl::{self, Cause, Machine, PassResult, Resource, State, Test};
 use crate::limits::{self, Usage, events};
 
-/// A States error: `Error` name and `Cause` text, as Step Functions has them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StatesError {
-    pub error: String,
-    pub cause: String,
-}
-
-impl StatesError {
-    pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
-        StatesError { error: error.into(), cause: cause.into() }
-    }
-}
+// Re-exported: the Effects a caller implements return it.
+pub use crate::states_error::StatesError;
 
 pub trait Effects: Send + Sync {
     /// `lambda:invoke`: the rendered Parameters in, the Task result out.

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::http::{self, Request, Response};
-use crate::interp::StatesError;
+use crate::states_error::StatesError;
 
 type Reply = oneshot::Sender<Result<Value, StatesError>>;
 

@@ -10,4 +10,5 @@ pub mod lambda;
 pub mod limits;
 pub mod path;
 pub mod run;
+pub mod states_error;
 pub mod template;

@@ -18,7 +18,7 @@
 
 use serde_json::Value;
 
-use crate::interp::StatesError;
+use crate::states_error::StatesError;
 
 /// Most events one execution's history may hold (including its last).
 pub const MAX_HISTORY_EVENTS: u64 = 25_000;

@@ -3,12 +3,18 @@
 
 use std::path::PathBuf;
 
-/// The repository root (the workspace directory).
+/// The repository root (the workspace directory: the nearest folder above
+/// the running test's package that holds `Cargo.lock`).
+///
+/// Read at run time from the `CARGO_MANIFEST_DIR` cargo gives the test it
+/// runs, not baked in when testkit was compiled: cargo reuses a compiled
+/// testkit from a shared target directory for a clone at another path, and
+/// a baked-in path would then point at the other clone (or at nothing).
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+    let start = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    start.ancestors().find(|dir| dir.join("Cargo.lock").is_file()).map(PathBuf::from).unwrap_or(start)
 }
 
 /// The virtualenv `scripts/setup-tools.sh` creates.

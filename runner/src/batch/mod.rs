@@ -25,7 +25,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::Notify;
 
 use crate::http::{Request, Response};
-use crate::interp::StatesError;
+use crate::states_error::StatesError;
 
 mod api;
 mod exit_rule;
