@@ -8,9 +8,10 @@ use aws_sdk_batch::types::{JobDefinition, JqState, ResourceType};
 use super::jobdefs::{self, RESERVED_ENV, SETTINGS_PARAMETER};
 use super::names::{NAME_TAG, Names};
 use super::spec::PipelineSpec;
-use super::{Parts, bucket, compute, defaults, efs, fill_state, resource_tags, set_in_block};
-use crate::aws::clients::AwsClients;
-use crate::tfplugin::{Diagnostic, Diagnostics, Number, Schema, Value};
+use super::state::{Parts, fill_state, in_block, resource_tags, set_in_block};
+use super::{bucket, compute, defaults, efs};
+use crate::aws::clients::{AwsClients, ClientSlot};
+use crate::tfplugin::{Diagnostic, Diagnostics, Number, ReadResponse, Schema, Value};
 
 /// What exists now, for the pipeline of this name.
 async fn observe(
@@ -72,9 +73,9 @@ fn image_of(def: &JobDefinition) -> Option<String> {
 
 /// ReadResource: the state as AWS has it. Null when the whole pipeline is
 /// gone; a missing part leaves its ids null so the plan makes it again.
-pub async fn refresh(clients: &AwsClients, state: &Value) -> Result<Value, Diagnostics> {
+async fn refresh(clients: &AwsClients, state: &Value) -> Result<Value, Diagnostics> {
     let (Some(mut spec), _) = PipelineSpec::parse(state) else { return Ok(state.clone()) };
-    let fs_id = super::in_block(state, "efs", "file_system_id").as_str().map(str::to_string);
+    let fs_id = in_block(state, "efs", "file_system_id").as_str().map(str::to_string);
     // The spec from state names the file system; whether we created it is
     // not a question for reading.
     spec.efs.existing_file_system_id = None;
@@ -179,7 +180,7 @@ fn stage_from(def: &JobDefinition) -> Value {
 }
 
 /// Import: the whole configuration as AWS shows it, by pipeline name.
-pub async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Result<Value, Diagnostics> {
+async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Result<Value, Diagnostics> {
     let names = Names::new(name);
     let not_found = || -> Diagnostics {
         Diagnostic::error(
@@ -336,10 +337,7 @@ pub async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Resul
             // Which of a user's file system's mount targets the pipeline
             // added is not known here: they get the compute groups (what
             // the pipeline gives the ones it adds when none are set).
-            efs_attrs.push((
-                "security_group_ids",
-                super::in_block(&state, "compute", "security_group_ids").clone(),
-            ));
+            efs_attrs.push(("security_group_ids", in_block(&state, "compute", "security_group_ids").clone()));
         } else if let Some(target) = efs::mount_targets(&clients.efs, fs_id).await?.first() {
             let groups = clients
                 .efs
@@ -429,4 +427,20 @@ pub async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Resul
         ]),
     );
     Ok(state)
+}
+
+pub(super) async fn read(clients: &ClientSlot, state: Value, private: Vec<u8>) -> ReadResponse {
+    let clients = match clients.get() {
+        Ok(c) => c,
+        Err(diagnostics) => return ReadResponse { new_state: state, private, diagnostics },
+    };
+    match refresh(&clients, &state).await {
+        Ok(new_state) => ReadResponse { new_state, private, ..Default::default() },
+        Err(diagnostics) => ReadResponse { new_state: state, private, diagnostics },
+    }
+}
+
+pub(super) async fn import(clients: &ClientSlot, id: &str) -> Result<Value, Diagnostics> {
+    let clients = clients.get()?;
+    rebuild(&clients, &super::schema::schema(), id).await
 }

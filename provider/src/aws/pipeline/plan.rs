@@ -1,0 +1,116 @@
+//! Plan: defaults, unknowns for what apply will make, and replacements.
+
+use super::spec::PipelineSpec;
+use super::state::{configured_file_system, in_block, resource_tags, set_file_system_id, set_in_block};
+use super::{defaults, run_config, schema};
+use crate::aws::clients::ClientSlot;
+use crate::aws::tags;
+use crate::tfplugin::conform;
+use crate::tfplugin::{AttributePath, PlanRequest, PlanResponse, Value};
+
+/// Replacements that are not: a force-new setting whose prior and planned
+/// values mean the same to AWS.
+/// - `efs.security_group_ids` null on both sides: a state from before the
+///   setting was computed, where null meant the compute groups.
+/// - `efs.file_system_id` left out: the id of the pipeline's own file
+///   system is computed, and a new one (made again after it was deleted)
+///   replaces nothing.
+/// - `efs` settings that only shape a file system the pipeline creates,
+///   with `file_system_id` given: nothing is created from them.
+/// - `instance_types` / `allocation_strategy` null on one side and AWS's
+///   value for null (`["optimal"]`, `BEST_FIT_PROGRESSIVE`) on the other.
+fn drop_equivalent_replacements(paths: &mut Vec<AttributePath>, config: &Value, prior: &Value) {
+    let efs = |attr: &str| AttributePath::attr("efs").then_index(0).then_attr(attr);
+    let compute = |attr: &str| AttributePath::attr("compute").then_index(0).then_attr(attr);
+    let mut equivalent = Vec::new();
+    if in_block(config, "efs", "security_group_ids").is_null()
+        && in_block(prior, "efs", "security_group_ids").is_null()
+    {
+        equivalent.push(efs("security_group_ids"));
+    }
+    if configured_file_system(config) {
+        equivalent.extend(["performance_mode", "kms_key_id"].map(efs));
+    } else {
+        equivalent.push(efs("file_system_id"));
+    }
+    // Null and AWS's value for it, either way round.
+    let same_or_default = |attr: &str, default: &Value| {
+        let (before, after) = (in_block(prior, "compute", attr), in_block(config, "compute", attr));
+        [before, after].iter().all(|v| v.is_null() || v.equals(default))
+    };
+    if same_or_default("instance_types", &Value::Set(vec![Value::string("optimal")])) {
+        equivalent.push(compute("instance_types"));
+    }
+    if same_or_default("allocation_strategy", &Value::string("BEST_FIT_PROGRESSIVE")) {
+        equivalent.push(compute("allocation_strategy"));
+    }
+    paths.retain(|p| !equivalent.contains(p));
+}
+
+pub(super) fn plan(clients: &ClientSlot, req: PlanRequest) -> PlanResponse {
+    let schema = schema::schema();
+    let mut planned = req.proposed.clone();
+    let (spec, diagnostics) = PipelineSpec::parse(&req.config);
+    if diagnostics.has_errors() {
+        return PlanResponse { planned, diagnostics, private: req.prior_private, ..Default::default() };
+    }
+    defaults::plan_defaults(&mut planned, &req.config);
+    // Mount target groups left out are the compute groups (as apply
+    // resolves them), not the prior value Terraform proposes.
+    if in_block(&req.config, "efs", "security_group_ids").is_null() {
+        let compute_groups = in_block(&planned, "compute", "security_group_ids").clone();
+        set_in_block(&mut planned, "efs", "security_group_ids", compute_groups);
+    }
+    if req.prior.is_null() {
+        conform::mark_computed_unknown(&schema.block, &mut planned);
+    } else {
+        // A part deleted outside Terraform (read left its id null) is
+        // made again: its ids become "known after apply".
+        for name in [
+            "compute_environment_arn",
+            "ecs_cluster_arn",
+            "job_queue_arn",
+            "file_system_arn",
+            "access_point_id",
+            "access_point_arn",
+            "mount_target_ids",
+            "egress_bucket_arn",
+            "job_definition_arns",
+        ] {
+            if req.prior.get(name).is_null() {
+                planned.set_attr(name, Value::unknown());
+            }
+        }
+        if req.prior.get("job_definition_arns").entries().is_some_and(|m| m.len() < schema::STAGES.len()) {
+            planned.set_attr("job_definition_arns", Value::unknown());
+        }
+        // The file system or its access point gone (read left their
+        // ids null): the job definitions name both, so they get new
+        // revisions, and a file system the pipeline makes again gets a
+        // new id.
+        let fs_gone = req.prior.get("file_system_arn").is_null();
+        if fs_gone || req.prior.get("access_point_id").is_null() {
+            planned.set_attr("job_definition_arns", Value::unknown());
+        }
+        if fs_gone && !configured_file_system(&req.config) {
+            set_file_system_id(&mut planned, Value::unknown());
+        }
+        // Anything a job definition is made of changed: new revisions.
+        let mut jobdef_inputs: Vec<&str> = schema::STAGES.to_vec();
+        jobdef_inputs.extend(["efs", "compute", "source", "items_per_node", "max_nodes", "egress_bucket"]);
+        if jobdef_inputs.iter().any(|n| !req.prior.get(n).equals(planned.get(n))) {
+            planned.set_attr("job_definition_arns", Value::unknown());
+        }
+    }
+    if let (Some(spec), Ok(clients)) = (&spec, clients.get()) {
+        planned.set_attr("tags_all", tags::to_value(&resource_tags(&clients, spec)));
+        planned.set_attr("run_config", Value::string(run_config::build(spec).to_string()));
+        planned.set_attr("id", Value::string(&spec.name));
+    } else {
+        planned.set_attr("tags_all", Value::unknown());
+        planned.set_attr("run_config", Value::unknown());
+    }
+    let mut requires_replace = conform::requires_replace(&schema.block, &req.prior, &planned);
+    drop_equivalent_replacements(&mut requires_replace, &req.config, &req.prior);
+    PlanResponse { planned, requires_replace, diagnostics, private: req.prior_private }
+}
