@@ -48,19 +48,10 @@ fn config(net: &Json, case: &Case) -> String {
             "  {s} {{\n    image = \"registry.local/jobs-{s}:v1\"\n    execution_role_arn = \"{exec_role}\"\n    {extra}\n  }}\n"
         )
     };
+    let preamble = testkit::terraform::provider_preamble(None);
     format!(
         r#"
-terraform {{
-  required_providers {{
-    batch = {{ source = "batch-pipeline/batch" }}
-  }}
-}}
-variable "endpoint" {{ type = string }}
-provider "batch" {{
-  region       = "us-east-1"
-  endpoint_url = var.endpoint
-}}
-resource "batch_pipeline" "p" {{
+{preamble}resource "batch_pipeline" "p" {{
   name          = "{name}"
   force_destroy = true
   compute {{

@@ -32,12 +32,8 @@ fn post(endpoint: &str, path: &str) -> String {
 #[ignore = "benchmark: run by make bench"]
 fn plan_time_and_refresh_calls() {
     let moto = MotoServer::start().expect("moto");
-    let prerequisites = moto.pipeline_prerequisites().expect("prerequisites");
     let provider_dir = Path::new(env!("CARGO_BIN_EXE_terraform-provider-batch")).parent().unwrap();
-    let tf = TerraformDir::new(provider_dir, moto.aws_env()).unwrap();
-    let example = testkit::paths::repo_root().join("examples").join("local");
-    tf.copy_tf_files(&example).unwrap();
-    tf.write("terraform.tfvars.json", &prerequisites.to_string()).unwrap();
+    let tf = TerraformDir::for_example(provider_dir, &moto, "local").expect("examples/local");
     let endpoint = format!("endpoint={}", moto.endpoint());
     let egress = "egress_bucket=bench-results";
     tf.ok(&["apply", "-auto-approve", "-var", &endpoint, "-var", egress]).unwrap();

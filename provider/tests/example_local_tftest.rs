@@ -8,22 +8,17 @@ use testkit::{MotoServer, TerraformDir};
 #[test]
 fn examples_local_terraform_test_passes_against_moto() {
     let moto = MotoServer::start().expect("moto");
-    let prerequisites = moto.pipeline_prerequisites().expect("prerequisites");
     let provider_dir = Path::new(env!("CARGO_BIN_EXE_terraform-provider-batch")).parent().unwrap();
-    let tf = TerraformDir::new(provider_dir, moto.aws_env()).unwrap();
-    // A copy of the example (its .tf files and tests/), so the repository
-    // is left untouched.
+    let tf = TerraformDir::for_example(provider_dir, &moto, "local").expect("examples/local");
     let example = testkit::paths::repo_root().join("examples").join("local");
-    tf.copy_tf_files(&example).unwrap();
     std::fs::create_dir_all(tf.path().join("tests")).unwrap();
     std::fs::copy(
         example.join("tests").join("pipeline.tftest.hcl"),
         tf.path().join("tests").join("pipeline.tftest.hcl"),
     )
     .unwrap();
-    tf.write("moto.tfvars.json", &prerequisites.to_string()).unwrap();
     let endpoint = format!("endpoint={}", moto.endpoint());
-    let run = tf.run(&["test", "-var", &endpoint, "-var-file=moto.tfvars.json"]).unwrap();
+    let run = tf.run(&["test", "-var", &endpoint, "-var-file=terraform.tfvars.json"]).unwrap();
     assert!(run.success(), "{}", run.text());
     assert!(run.stdout.contains("0 failed"), "{}", run.text());
 }

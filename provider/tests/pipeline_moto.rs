@@ -123,20 +123,10 @@ fn config(f: &Fixture, o: &Opts<'_>) -> String {
             o.image_tag
         )
     };
+    let preamble = testkit::terraform::provider_preamble(Some("{ owner = \"tests\" }"));
     format!(
         r#"
-terraform {{
-  required_providers {{
-    batch = {{ source = "batch-pipeline/batch" }}
-  }}
-}}
-variable "endpoint" {{ type = string }}
-provider "batch" {{
-  region       = "us-east-1"
-  endpoint_url = var.endpoint
-  default_tags = {{ owner = "tests" }}
-}}
-resource "batch_pipeline" "p" {{
+{preamble}resource "batch_pipeline" "p" {{
   name          = "{name}"
   {force}
   compute {{

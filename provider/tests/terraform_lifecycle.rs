@@ -18,20 +18,10 @@ fn workspace(moto: &MotoServer) -> TerraformDir {
 }
 
 fn config(bucket: &str, tags: &str) -> String {
+    let preamble = testkit::terraform::provider_preamble(Some("{ owner = \"tests\" }"));
     format!(
         r#"
-terraform {{
-  required_providers {{
-    batch = {{ source = "batch-pipeline/batch" }}
-  }}
-}}
-variable "endpoint" {{ type = string }}
-provider "batch" {{
-  region       = "us-east-1"
-  endpoint_url = var.endpoint
-  default_tags = {{ owner = "tests" }}
-}}
-resource "batch_test_bucket" "b" {{
+{preamble}resource "batch_test_bucket" "b" {{
   name = "{bucket}"
   tags = {tags}
 }}

@@ -11,6 +11,19 @@ use crate::paths;
 /// The provider source address used in test configurations.
 pub const PROVIDER_SOURCE: &str = "batch-pipeline/batch";
 
+/// The start every test configuration shares: the provider requirement, a
+/// `var.endpoint` (set with `TF_VAR_endpoint` or `-var`) and the provider
+/// block pointing at it in us-east-1, with `default_tags` when given (an
+/// HCL map expression such as `{ owner = "tests" }`).
+pub fn provider_preamble(default_tags: Option<&str>) -> String {
+    let tags = default_tags.map(|t| format!("  default_tags = {t}\n")).unwrap_or_default();
+    format!(
+        "terraform {{\n  required_providers {{\n    batch = {{ source = \"{PROVIDER_SOURCE}\" }}\n  }}\n}}\n\
+         variable \"endpoint\" {{ type = string }}\n\
+         provider \"batch\" {{\n  region       = \"us-east-1\"\n  endpoint_url = var.endpoint\n{tags}}}\n"
+    )
+}
+
 /// One Terraform working directory. Removed when dropped.
 pub struct TerraformDir {
     dir: tempfile::TempDir,
@@ -65,6 +78,17 @@ impl TerraformDir {
         ];
         all_env.extend(env);
         Ok(TerraformDir { dir, env: all_env })
+    }
+
+    /// A directory holding a copy of `examples/<example>`'s .tf files (the
+    /// repository is left untouched), with moto's environment and the
+    /// pipeline prerequisites moto was given written to
+    /// `terraform.tfvars.json`; `var.endpoint` is left to the caller.
+    pub fn for_example(provider_bin_dir: &Path, moto: &crate::MotoServer, example: &str) -> Result<Self> {
+        let tf = TerraformDir::new(provider_bin_dir, moto.aws_env())?;
+        tf.copy_tf_files(&paths::repo_root().join("examples").join(example))?;
+        tf.write("terraform.tfvars.json", &moto.pipeline_prerequisites()?.to_string())?;
+        Ok(tf)
     }
 
     pub fn path(&self) -> &Path {
