@@ -513,6 +513,56 @@ mod tests {
         assert!(err(json!({"config": base(), "execution": ""})).starts_with("execution"));
     }
 
+    /// A newer run configuration may change the shape of any key: its
+    /// version is refused before the rest is read.
+    #[test]
+    fn another_version_is_refused_before_the_rest_is_read() {
+        let newer = json!({"version": 2, "items_per_node": "ten", "source": {"type": "ftp"}});
+        assert_eq!(
+            err(json!({"config": newer})),
+            "config.version: 2 is not supported (this function reads version 1)"
+        );
+        assert!(
+            err(json!({"config": with(base(), &["version"], json!("1"))})).starts_with("config.version: invalid type")
+        );
+    }
+
+    #[test]
+    fn source_refusals_name_the_key() {
+        let source = |v: Value| err(json!({"config": with(base(), &["source"], v)}));
+        assert_eq!(
+            source(json!({"type": "s3", "bucket": "b", "sufix": ".csv"})),
+            "config.source: sufix: unknown field `sufix`, expected one of `bucket`, `prefix`, `suffix`"
+        );
+        // Worded as before the run configuration was typed (`.` is the
+        // source itself).
+        assert_eq!(source(json!({"type": "synthetic"})), "config.source: .: missing field `count`");
+        assert_eq!(source(json!({"bucket": "b"})), "config.source: type: missing (\"s3\" or \"synthetic\")");
+        assert!(source(json!("s3")).starts_with("config.source: type: missing"));
+        // A refusal elsewhere keeps its own wording, source or not.
+        let both = with(with(base(), &["source", "bucket"], json!(3)), &["items_per_node"], json!("x"));
+        assert!(err(json!({"config": both})).starts_with("config.items_per_node: invalid type"));
+    }
+
+    /// prep warns about keys it does not know: the list is the contract's
+    /// own, and names every key `RunConfig` writes.
+    #[test]
+    fn the_known_keys_are_the_run_configurations() {
+        let mut config: PipelineConfig = serde_json::from_value(base()).expect("base parses");
+        config.pipeline = Some("p".into());
+        config.stages = vec![Stage::Processing];
+        config.balance = Balance::Bytes;
+        config.s3_concurrency = Some(8);
+        config.job_definitions = Some(contract::run_config::JobDefinitions::from_fn(|s| s.to_string()));
+        config.job_queue = Some("q".into());
+        let written = serde_json::to_value(&config).expect("serialises");
+        let mut keys: Vec<&str> = written.as_object().expect("an object").keys().map(String::as_str).collect();
+        let mut known = RUN_CONFIG_KEYS.to_vec();
+        keys.sort_unstable();
+        known.sort_unstable();
+        assert_eq!(keys, known);
+    }
+
     #[test]
     fn overrides_pick_the_prefix() {
         let r = PrepRequest::from_event(
