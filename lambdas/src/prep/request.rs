@@ -523,7 +523,8 @@ mod tests {
             "config.version: 2 is not supported (this function reads version 1)"
         );
         assert!(
-            err(json!({"config": with(base(), &["version"], json!("1"))})).starts_with("config.version: invalid type")
+            err(json!({"config": with(base(), &["version"], json!("1"))}))
+                .starts_with("config.version: invalid type")
         );
     }
 
@@ -556,7 +557,8 @@ mod tests {
         config.job_definitions = Some(contract::run_config::JobDefinitions::from_fn(|s| s.to_string()));
         config.job_queue = Some("q".into());
         let written = serde_json::to_value(&config).expect("serialises");
-        let mut keys: Vec<&str> = written.as_object().expect("an object").keys().map(String::as_str).collect();
+        let mut keys: Vec<&str> =
+            written.as_object().expect("an object").keys().map(String::as_str).collect();
         let mut known = RUN_CONFIG_KEYS.to_vec();
         keys.sort_unstable();
         known.sort_unstable();

@@ -4,8 +4,8 @@
 
 use contract::Stage;
 use contract::run_config::{
-    Balance, Egress, JobDefinitions, RUN_CONFIG_VERSION, RunConfig, S3Source, Source as RunSource, SyntheticFormat,
-    SyntheticSource,
+    Balance, Egress, JobDefinitions, RUN_CONFIG_VERSION, RunConfig, S3Source, Source as RunSource,
+    SyntheticFormat, SyntheticSource,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -198,7 +198,10 @@ mod tests {
         block(vec![
             ("image", Value::string("registry.local/jobs:v1")),
             ("execution_role_arn", Value::string("arn:aws:iam::123456789012:role/exec")),
-            ("transform", Value::string(r#"{"rules":{"builtin":"ghcn-daily"},"kind":"csv_validate","n":1.50}"#)),
+            (
+                "transform",
+                Value::string(r#"{"rules":{"builtin":"ghcn-daily"},"kind":"csv_validate","n":1.50}"#),
+            ),
         ])
     }
 
@@ -246,10 +249,13 @@ mod tests {
             with(&no_transform),
             with(&|spec| spec.source = s3.clone()),
             with(&|spec| {
-                spec.source = Source::S3 { bucket: "in".into(), prefix: String::new(), suffix: String::new() };
+                spec.source =
+                    Source::S3 { bucket: "in".into(), prefix: String::new(), suffix: String::new() };
                 no_transform(spec);
             }),
-            with(&|spec| spec.source = Source::Synthetic { count: 100_000_000, format: Some("ghcn-csv".into()) }),
+            with(&|spec| {
+                spec.source = Source::Synthetic { count: 100_000_000, format: Some("ghcn-csv".into()) }
+            }),
             with(&|spec| spec.source = Source::Synthetic { count: 1, format: Some("yelp-jsonl".into()) }),
             with(&|spec| {
                 spec.source = Source::Synthetic { count: 7, format: None };
