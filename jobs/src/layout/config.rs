@@ -15,8 +15,8 @@ pub const MAX_S3_CONCURRENCY: u32 = 64;
 /// do not bump it, anything a reader would misinterpret does.
 pub const LAYOUT_VERSION: u32 = 2;
 
-/// AWS Batch's largest array size.
-pub const MAX_ARRAY_SIZE: u32 = 10_000;
+/// AWS Batch's largest array size (the pipeline's contract).
+pub use contract::run_config::MAX_ARRAY_SIZE;
 
 /// One of the three pipeline stages, in run order (the pipeline's
 /// contract: every part names them alike).
@@ -52,15 +52,9 @@ fn default_records_per_id() -> u32 {
     1
 }
 
-/// The record shape of the synthetic source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SyntheticFormat {
-    /// Yelp-business-like JSON lines (`stars`, `review_count`, ...).
-    YelpJsonl,
-    /// GHCN-Daily by-year CSV rows.
-    GhcnCsv,
-}
+/// The record shape of the synthetic source (the pipeline's contract: the
+/// provider offers the same names).
+pub use contract::run_config::SyntheticFormat;
 
 /// Where egress puts a node's results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,6 +70,21 @@ pub struct EgressSpec {
     /// Multipart part size (S3 minimum 5 MiB).
     #[serde(default = "default_part_size")]
     pub part_size_bytes: u64,
+}
+
+impl From<contract::run_config::Egress> for EgressSpec {
+    /// The run configuration's egress, the part sizes it leaves unset at
+    /// their defaults.
+    fn from(egress: contract::run_config::Egress) -> Self {
+        EgressSpec {
+            bucket: egress.bucket,
+            prefix: egress.prefix,
+            multipart_threshold_bytes: egress
+                .multipart_threshold_bytes
+                .unwrap_or_else(default_multipart_threshold),
+            part_size_bytes: egress.part_size_bytes.unwrap_or_else(default_part_size),
+        }
+    }
 }
 
 fn default_multipart_threshold() -> u64 {
@@ -230,5 +239,22 @@ mod tests {
         assert_eq!(rfc3339_from_unix(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339_from_unix(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339_from_unix(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+
+    /// The provider writes only bucket and prefix: the part sizes are the
+    /// same as run.json's defaults for an egress without them.
+    #[test]
+    fn a_run_configuration_egress_takes_the_defaults_it_leaves_out() {
+        let configured = contract::run_config::Egress {
+            bucket: "out".into(),
+            prefix: "results".into(),
+            multipart_threshold_bytes: None,
+            part_size_bytes: None,
+        };
+        let from_run_json: EgressSpec =
+            serde_json::from_str(r#"{"bucket": "out", "prefix": "results"}"#).expect("egress parses");
+        assert_eq!(EgressSpec::from(configured.clone()), from_run_json);
+        let tuned = contract::run_config::Egress { part_size_bytes: Some(6 << 20), ..configured };
+        assert_eq!(EgressSpec::from(tuned).part_size_bytes, 6 << 20);
     }
 }

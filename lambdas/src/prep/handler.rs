@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
-use batch_jobs::layout::{RunConfig, SourceSpec};
+use batch_jobs::layout::{EgressSpec, RunConfig, SourceSpec};
 use batch_jobs::{ExitCode, NodeSlice, RunLayout};
 use serde_json::Value;
 
@@ -208,7 +208,7 @@ fn run_config(request: &PrepRequest, run_id: &str, array_size: u32) -> Result<Ru
         array_size,
         source,
         request.config.transform.clone(),
-        request.config.egress.clone(),
+        request.config.egress.clone().map(EgressSpec::from),
     );
     config.stages = request.config.stages.clone();
     if let Some(c) = request.config.s3_concurrency {

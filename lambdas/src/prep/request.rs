@@ -1,20 +1,26 @@
 //! The prep event: `{"config": {...}, "overrides": {...}, "execution": "..."}`.
 //!
 //! `config` is the run configuration the `batch_pipeline` resource computes
-//! (`run_config`, contract version 1); `overrides` are per-run changes from
-//! whatever started the execution. Everything is checked here, before any
-//! AWS call or file write, and every refusal names the field.
+//! (`contract::run_config::RunConfig`, whose version prep checks first);
+//! `overrides` are per-run changes from whatever started the execution.
+//! Everything is checked here, before any AWS call or file write, and every
+//! refusal names the field.
 
 use std::path::PathBuf;
 
-use batch_jobs::layout::{EgressSpec, MAX_ARRAY_SIZE, Stage, SyntheticFormat};
+use batch_jobs::layout::{MAX_ARRAY_SIZE, SyntheticFormat};
 use batch_jobs::{ExitCode, TransformSpec};
+use contract::run_config::{
+    RUN_CONFIG_KEYS, RUN_CONFIG_VERSION, RunConfig, S3Source, Source, SyntheticSource,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::CONTRACT_VERSION;
 use crate::error::LambdaError;
 use crate::event::{parse, parse_at, unknown_keys};
+
+pub use contract::run_config::Balance;
 
 /// Largest `items_per_node` accepted (a node's slice is one JSON file).
 pub const MAX_ITEMS_PER_NODE: u32 = 1_000_000;
@@ -23,22 +29,6 @@ pub const MIN_ARRAY_SIZE: u32 = 2;
 
 /// Top-level keys of the event.
 const EVENT_KEYS: &[&str] = &["config", "overrides", "execution"];
-/// Keys of `config` (the last two are for the state machine, not prep).
-const CONFIG_KEYS: &[&str] = &[
-    "version",
-    "pipeline",
-    "efs_mount_path",
-    "stages",
-    "source",
-    "items_per_node",
-    "max_nodes",
-    "balance",
-    "transform",
-    "egress",
-    "s3_concurrency",
-    "job_definitions",
-    "job_queue",
-];
 /// Keys of `overrides` (`trigger` and `event_id` are informational).
 const OVERRIDE_KEYS: &[&str] = &[
     "run_id",
@@ -61,150 +51,62 @@ struct RawEvent {
     execution: Option<String>,
 }
 
-/// How items are spread over nodes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Balance {
-    /// Contiguous runs of the sorted items, sizes differing by at most one.
-    #[default]
-    Count,
-    /// Object sizes evened out (largest first onto the lightest node);
-    /// synthetic ids all weigh the same, so this equals `count` there.
-    Bytes,
+/// `config`: the run configuration, its transform read as the jobs'.
+pub type PipelineConfig = RunConfig<TransformSpec>;
+
+/// Parses `config`. `source` is an internally tagged enum, which serde
+/// buffers before reading, so its errors lose the field's name
+/// (`config.source: invalid type ...`); those are worded again by reading
+/// the source variant by variant (`config.source: bucket: invalid type ...`).
+fn parse_config(config: Value) -> Result<PipelineConfig, LambdaError> {
+    check_version(&config)?;
+    let source = config.get("source").cloned();
+    parse_at("config", config).map_err(|err| match source {
+        Some(source) if is_about_source(&err.message) => source_error(source)
+            .map(|m| LambdaError::invalid_event(format!("config.source: {m}")))
+            .unwrap_or(err),
+        _ => err,
+    })
 }
 
-/// `config.source`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum SourceConfig {
-    /// Objects under `s3://bucket/prefix` whose key ends with `suffix`.
-    S3 {
-        /// Source bucket.
-        bucket: String,
-        /// Key prefix: empty or ending with `/`.
-        prefix: String,
-        /// Only keys ending with this ("" = all).
-        suffix: String,
-    },
-    /// Ids `start..start+count` (the reference design's synthetic data).
-    Synthetic {
-        /// Number of ids (0 = no work).
-        count: u64,
-        /// First id.
-        start: u64,
-        /// Record shape procurement generates.
-        format: SyntheticFormat,
-        /// Records per id.
-        records_per_id: u32,
-    },
+/// A refusal of `config.source` itself (`config.source: ...`) or of one of
+/// its keys (`config.source.type: ...`).
+fn is_about_source(message: &str) -> bool {
+    message.strip_prefix("config.source").is_some_and(|rest| rest.starts_with([':', '.']))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct S3Source {
-    #[serde(rename = "type")]
-    _type: String,
-    bucket: String,
-    #[serde(default)]
-    prefix: String,
-    #[serde(default)]
-    suffix: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SyntheticSource {
-    #[serde(rename = "type")]
-    _type: String,
-    count: u64,
-    #[serde(default)]
-    start: u64,
-    #[serde(default = "default_format")]
-    format: SyntheticFormat,
-    #[serde(default = "default_records_per_id")]
-    records_per_id: u32,
-}
-
-// By hand rather than `#[serde(tag = "type")]`: an internally tagged enum
-// buffers its content, and errors then lose the field name
-// (`config.source: invalid type` instead of `... source.bucket ...`).
-impl<'de> Deserialize<'de> for SourceConfig {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let value = Value::deserialize(deserializer)?;
-        let kind = value.get("type").and_then(Value::as_str).map(str::to_string);
-        let variant = |e: serde_path_to_error::Error<serde_json::Error>| {
-            let path = e.path().to_string();
-            D::Error::custom(format!("{path}: {}", e.into_inner()))
-        };
-        match kind.as_deref() {
-            Some("s3") => {
-                let s: S3Source = serde_path_to_error::deserialize(value).map_err(variant)?;
-                Ok(SourceConfig::S3 { bucket: s.bucket, prefix: s.prefix, suffix: s.suffix })
-            }
-            Some("synthetic") => {
-                let s: SyntheticSource = serde_path_to_error::deserialize(value).map_err(variant)?;
-                Ok(SourceConfig::Synthetic {
-                    count: s.count,
-                    start: s.start,
-                    format: s.format,
-                    records_per_id: s.records_per_id,
-                })
-            }
-            Some(other) => Err(D::Error::custom(format!("type: {other:?} is not \"s3\" or \"synthetic\""))),
-            None => Err(D::Error::custom("type: missing (\"s3\" or \"synthetic\")")),
+/// Refuses a run configuration of another version before reading the rest,
+/// whose shape that version may have changed.
+fn check_version(config: &Value) -> Result<(), LambdaError> {
+    match config.get("version").and_then(Value::as_u64) {
+        Some(version) if version != u64::from(RUN_CONFIG_VERSION) => {
+            Err(LambdaError::invalid_event(format!(
+                "config.version: {version} is not supported (this function reads version {RUN_CONFIG_VERSION})"
+            )))
         }
+        _ => Ok(()),
     }
 }
 
-fn default_format() -> SyntheticFormat {
-    SyntheticFormat::YelpJsonl
-}
-
-fn default_records_per_id() -> u32 {
-    1
-}
-
-fn default_max_nodes() -> u32 {
-    MAX_ARRAY_SIZE
-}
-
-fn default_stages() -> Vec<Stage> {
-    Stage::ALL.to_vec()
-}
-
-/// `config`: the run configuration, contract version 1.
-#[derive(Debug, Clone, Deserialize)]
-pub struct PipelineConfig {
-    /// Must be [`CONTRACT_VERSION`].
-    pub version: u32,
-    /// The pipeline's name (logs only).
-    #[serde(default)]
-    pub pipeline: Option<String>,
-    /// Where EFS is mounted (in the jobs; the Lambda's own mount point can be
-    /// set with `PIPELINE_EFS_ROOT`).
-    pub efs_mount_path: String,
-    /// Stages the run executes.
-    #[serde(default = "default_stages")]
-    pub stages: Vec<Stage>,
-    /// Where the work comes from.
-    pub source: SourceConfig,
-    /// Target items per array node.
-    pub items_per_node: u32,
-    /// Upper bound on the array size (2..=10000).
-    #[serde(default = "default_max_nodes")]
-    pub max_nodes: u32,
-    /// How items are spread.
-    #[serde(default)]
-    pub balance: Balance,
-    /// What processing does (run.json `transform`).
-    pub transform: TransformSpec,
-    /// Where egress uploads (required when `stages` has egress).
-    #[serde(default)]
-    pub egress: Option<EgressSpec>,
-    /// Parallel S3 transfers per node (run.json default when absent).
-    #[serde(default)]
-    pub s3_concurrency: Option<u32>,
+/// What is wrong with `source`, field first (`bucket: invalid type ...`),
+/// or `None` when it reads.
+fn source_error(mut source: Value) -> Option<String> {
+    fn variant<T: serde::de::DeserializeOwned>(fields: Value) -> Option<String> {
+        serde_path_to_error::deserialize::<_, T>(fields).err().map(|e| {
+            let path = e.path().to_string();
+            format!("{path}: {}", e.into_inner())
+        })
+    }
+    let kind = source.get("type").and_then(Value::as_str).map(str::to_string);
+    if let Some(fields) = source.as_object_mut() {
+        fields.remove("type");
+    }
+    match kind.as_deref() {
+        Some("s3") => variant::<S3Source>(source),
+        Some("synthetic") => variant::<SyntheticSource>(source),
+        Some(other) => Some(format!("type: {other:?} is not \"s3\" or \"synthetic\"")),
+        None => Some("type: missing (\"s3\" or \"synthetic\")".to_string()),
+    }
 }
 
 /// `overrides`: per-run changes. All optional; `null` or absent is `{}`.
@@ -304,9 +206,9 @@ impl PrepRequest {
         }
         warn_unknown("event", &event, EVENT_KEYS);
         let raw: RawEvent = parse(event)?;
-        warn_unknown("config", &raw.config, CONFIG_KEYS);
+        warn_unknown("config", &raw.config, &RUN_CONFIG_KEYS);
         let config_value = raw.config;
-        let config: PipelineConfig = parse_at("config", config_value.clone())?;
+        let config = parse_config(config_value.clone())?;
         let overrides: Overrides = match raw.overrides {
             Value::Null => Overrides::default(),
             value => {
@@ -366,12 +268,6 @@ fn check_items_per_node(field: &str, n: u32) -> Result<(), LambdaError> {
 
 fn check_config(config: &PipelineConfig) -> Result<(), LambdaError> {
     let bad = |m: String| Err(LambdaError::invalid_event(m));
-    if config.version != CONTRACT_VERSION {
-        return bad(format!(
-            "config.version: {} is not supported (this function reads version {CONTRACT_VERSION})",
-            config.version
-        ));
-    }
     if !config.efs_mount_path.starts_with('/') || config.efs_mount_path == "/" {
         return bad(format!(
             "config.efs_mount_path: {:?} must be an absolute path other than /",
@@ -397,13 +293,13 @@ fn check_config(config: &PipelineConfig) -> Result<(), LambdaError> {
         );
     }
     match &config.source {
-        SourceConfig::S3 { bucket, prefix, .. } => {
+        Source::S3(S3Source { bucket, prefix, .. }) => {
             if bucket.is_empty() {
                 return bad("config.source.bucket: must not be empty".into());
             }
             check_prefix("config.source.prefix", prefix)?;
         }
-        SourceConfig::Synthetic { count, start, records_per_id, .. } => {
+        Source::Synthetic(SyntheticSource { count, start, records_per_id, .. }) => {
             if start.checked_add(*count).is_none() {
                 return bad("config.source: start + count overflows".into());
             }
@@ -436,9 +332,9 @@ fn check_prefix(field: &str, prefix: &str) -> Result<(), LambdaError> {
 /// The source after overrides: `overrides.source_prefix`, else the
 /// `incoming_path` folder holding `overrides.s3_key` (S3 trigger), else the
 /// configured prefix.
-fn effective_source(source: &SourceConfig, overrides: &Overrides) -> Result<WorkSource, LambdaError> {
+fn effective_source(source: &Source, overrides: &Overrides) -> Result<WorkSource, LambdaError> {
     match source {
-        SourceConfig::S3 { bucket, prefix, suffix } => {
+        Source::S3(S3Source { bucket, prefix, suffix }) => {
             if let Some(trigger_bucket) = &overrides.s3_bucket
                 && trigger_bucket != bucket
             {
@@ -471,7 +367,7 @@ fn effective_source(source: &SourceConfig, overrides: &Overrides) -> Result<Work
             };
             Ok(WorkSource::S3 { bucket: bucket.clone(), prefix, suffix: suffix.clone() })
         }
-        SourceConfig::Synthetic { count, start, format, records_per_id } => {
+        Source::Synthetic(SyntheticSource { count, start, format, records_per_id }) => {
             if overrides.source_prefix.is_some() || overrides.s3_key.is_some() {
                 return Err(LambdaError::invalid_event(
                     "overrides.source_prefix / s3_key: only apply to an S3 source",
@@ -480,7 +376,7 @@ fn effective_source(source: &SourceConfig, overrides: &Overrides) -> Result<Work
             Ok(WorkSource::Synthetic {
                 start: *start,
                 count: *count,
-                format: *format,
+                format: format.unwrap_or_default(),
                 records_per_id: *records_per_id,
             })
         }
@@ -513,6 +409,8 @@ pub fn run_config_error(err: batch_jobs::JobError) -> LambdaError {
 
 #[cfg(test)]
 mod tests {
+    use batch_jobs::layout::Stage;
+
     use super::*;
 
     fn base() -> Value {
@@ -613,6 +511,58 @@ mod tests {
         );
         assert!(err(json!({"config": base(), "overrides": 7})).starts_with("overrides: invalid type"));
         assert!(err(json!({"config": base(), "execution": ""})).starts_with("execution"));
+    }
+
+    /// A newer run configuration may change the shape of any key: its
+    /// version is refused before the rest is read.
+    #[test]
+    fn another_version_is_refused_before_the_rest_is_read() {
+        let newer = json!({"version": 2, "items_per_node": "ten", "source": {"type": "ftp"}});
+        assert_eq!(
+            err(json!({"config": newer})),
+            "config.version: 2 is not supported (this function reads version 1)"
+        );
+        assert!(
+            err(json!({"config": with(base(), &["version"], json!("1"))}))
+                .starts_with("config.version: invalid type")
+        );
+    }
+
+    #[test]
+    fn source_refusals_name_the_key() {
+        let source = |v: Value| err(json!({"config": with(base(), &["source"], v)}));
+        assert_eq!(
+            source(json!({"type": "s3", "bucket": "b", "sufix": ".csv"})),
+            "config.source: sufix: unknown field `sufix`, expected one of `bucket`, `prefix`, `suffix`"
+        );
+        // Worded as before the run configuration was typed (`.` is the
+        // source itself).
+        assert_eq!(source(json!({"type": "synthetic"})), "config.source: .: missing field `count`");
+        assert_eq!(source(json!({"bucket": "b"})), "config.source: type: missing (\"s3\" or \"synthetic\")");
+        assert!(source(json!("s3")).starts_with("config.source: type: missing"));
+        // A refusal elsewhere keeps its own wording, source or not.
+        let both = with(with(base(), &["source", "bucket"], json!(3)), &["items_per_node"], json!("x"));
+        assert!(err(json!({"config": both})).starts_with("config.items_per_node: invalid type"));
+    }
+
+    /// prep warns about keys it does not know: the list is the contract's
+    /// own, and names every key `RunConfig` writes.
+    #[test]
+    fn the_known_keys_are_the_run_configurations() {
+        let mut config: PipelineConfig = serde_json::from_value(base()).expect("base parses");
+        config.pipeline = Some("p".into());
+        config.stages = vec![Stage::Processing];
+        config.balance = Balance::Bytes;
+        config.s3_concurrency = Some(8);
+        config.job_definitions = Some(contract::run_config::JobDefinitions::from_fn(|s| s.to_string()));
+        config.job_queue = Some("q".into());
+        let written = serde_json::to_value(&config).expect("serialises");
+        let mut keys: Vec<&str> =
+            written.as_object().expect("an object").keys().map(String::as_str).collect();
+        let mut known = RUN_CONFIG_KEYS.to_vec();
+        keys.sort_unstable();
+        known.sort_unstable();
+        assert_eq!(keys, known);
     }
 
     #[test]

@@ -2,69 +2,306 @@
 //! a run needs to know that only the pipeline's configuration says. Derived
 //! from the configuration alone, so it is known at plan time.
 
-use serde_json::{Value as Json, json};
+use contract::Stage;
+use contract::run_config::{
+    Balance, Egress, JobDefinitions, RUN_CONFIG_VERSION, RunConfig, S3Source, Source as RunSource,
+    SyntheticFormat, SyntheticSource,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
 
 use super::names::Names;
 use super::spec::{PipelineSpec, Source};
 
-pub const RUN_CONFIG_VERSION: u32 = 1;
+/// The configured transform, passed through unread: prep checks it.
+type ConfiguredTransform = Option<Json>;
 
 pub fn build(spec: &PipelineSpec) -> Json {
     let names = Names::new(&spec.name);
     let source = match &spec.source {
         Source::S3 { bucket, prefix, suffix } => {
-            json!({ "type": "s3", "bucket": bucket, "prefix": prefix, "suffix": suffix })
+            RunSource::S3(S3Source { bucket: bucket.clone(), prefix: prefix.clone(), suffix: suffix.clone() })
         }
-        Source::Synthetic { count, format } => {
-            let mut source = json!({ "type": "synthetic", "count": count });
+        Source::Synthetic { count, format } => RunSource::Synthetic(SyntheticSource {
+            count: *count,
+            start: 0,
             // Only when set: an unset format keeps the run configuration
             // (and so prep's request fingerprint) of existing pipelines.
-            if let Some(format) = format {
-                source["format"] = json!(format);
-            }
-            source
-        }
+            // spec.rs lets only SyntheticFormat's names through.
+            format: format.as_deref().and_then(SyntheticFormat::from_name),
+            records_per_id: 1,
+        }),
     };
-    json!({
-        "version": RUN_CONFIG_VERSION,
-        "pipeline": spec.name,
-        "efs_mount_path": spec.efs.mount_path,
-        "source": source,
-        "items_per_node": spec.items_per_node,
-        "max_nodes": spec.max_nodes,
-        "transform": spec.stage("processing").and_then(|s| s.transform.clone()),
-        "egress": { "bucket": spec.egress_bucket.name, "prefix": spec.egress_bucket.prefix },
-        "job_definitions": {
-            "procurement": names.job_definition("procurement"),
-            "processing": names.job_definition("processing"),
-            "egress": names.job_definition("egress"),
-        },
-        "job_queue": names.job_queue(),
-    })
+    let config: RunConfig<ConfiguredTransform> = RunConfig {
+        version: RUN_CONFIG_VERSION,
+        pipeline: Some(spec.name.clone()),
+        efs_mount_path: spec.efs.mount_path.clone(),
+        stages: Stage::ALL.to_vec(),
+        source,
+        items_per_node: spec.items_per_node,
+        max_nodes: spec.max_nodes,
+        balance: Balance::default(),
+        transform: spec.stage("processing").and_then(|s| s.transform.clone()),
+        egress: Some(Egress {
+            bucket: spec.egress_bucket.name.clone(),
+            prefix: spec.egress_bucket.prefix.clone(),
+            multipart_threshold_bytes: None,
+            part_size_bytes: None,
+        }),
+        s3_concurrency: None,
+        job_definitions: Some(JobDefinitions::from_fn(|stage| names.job_definition(stage.as_str()))),
+        job_queue: Some(names.job_queue()),
+    };
+    // Through a JSON value, whose objects keep their keys sorted: the
+    // attribute's text is the same as when it was written key by key.
+    to_json(&config)
+}
+
+/// `value` as JSON. Only maps with non-string keys fail to serialise, and
+/// these types have none.
+fn to_json(value: &impl serde::Serialize) -> Json {
+    serde_json::to_value(value).expect("string-keyed types serialise to JSON")
 }
 
 /// The settings only this provider knows (not visible in any AWS object),
 /// kept with the procurement job definition so import can restore them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    pub source: SettingsSource,
+    pub items_per_node: u32,
+    pub max_nodes: u32,
+    /// `null` when unset, as the run configuration's.
+    pub transform: ConfiguredTransform,
+    pub egress_bucket: SettingsEgressBucket,
+}
+
+/// `source` of [`Settings`]: the `source` block's attributes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SettingsSource {
+    S3 {
+        s3_bucket: String,
+        s3_prefix: String,
+        s3_suffix: String,
+    },
+    Synthetic {
+        synthetic_count: u64,
+        /// Absent when unset, like in the run configuration: the stored
+        /// settings of existing pipelines stay byte for byte the same.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        synthetic_format: Option<SyntheticFormat>,
+    },
+}
+
+/// `egress_bucket` of [`Settings`]: the `egress_bucket` block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SettingsEgressBucket {
+    pub name: String,
+    pub create: bool,
+    pub prefix: String,
+}
+
 pub fn settings(spec: &PipelineSpec) -> Json {
     let source = match &spec.source {
-        Source::S3 { bucket, prefix, suffix } => {
-            json!({ "s3_bucket": bucket, "s3_prefix": prefix, "s3_suffix": suffix })
-        }
-        Source::Synthetic { count, format } => {
-            let mut source = json!({ "synthetic_count": count });
-            // Absent when unset, like in the run configuration: the stored
-            // settings of existing pipelines stay byte for byte the same.
-            if let Some(format) = format {
-                source["synthetic_format"] = json!(format);
-            }
-            source
-        }
+        Source::S3 { bucket, prefix, suffix } => SettingsSource::S3 {
+            s3_bucket: bucket.clone(),
+            s3_prefix: prefix.clone(),
+            s3_suffix: suffix.clone(),
+        },
+        Source::Synthetic { count, format } => SettingsSource::Synthetic {
+            synthetic_count: *count,
+            synthetic_format: format.as_deref().and_then(SyntheticFormat::from_name),
+        },
     };
-    json!({
-        "source": source,
-        "items_per_node": spec.items_per_node,
-        "max_nodes": spec.max_nodes,
-        "transform": spec.stage("processing").and_then(|s| s.transform.clone()),
-        "egress_bucket": { "name": spec.egress_bucket.name, "create": spec.egress_bucket.create, "prefix": spec.egress_bucket.prefix },
+    to_json(&Settings {
+        source,
+        items_per_node: spec.items_per_node,
+        max_nodes: spec.max_nodes,
+        transform: spec.stage("processing").and_then(|s| s.transform.clone()),
+        egress_bucket: SettingsEgressBucket {
+            name: spec.egress_bucket.name.clone(),
+            create: spec.egress_bucket.create,
+            prefix: spec.egress_bucket.prefix.clone(),
+        },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::tfplugin::Value;
+
+    /// `build` as it was written before the run configuration was typed:
+    /// the oracle the typed one must equal byte for byte.
+    fn build_by_hand(spec: &PipelineSpec) -> Json {
+        let names = Names::new(&spec.name);
+        let source = match &spec.source {
+            Source::S3 { bucket, prefix, suffix } => {
+                json!({ "type": "s3", "bucket": bucket, "prefix": prefix, "suffix": suffix })
+            }
+            Source::Synthetic { count, format } => {
+                let mut source = json!({ "type": "synthetic", "count": count });
+                if let Some(format) = format {
+                    source["format"] = json!(format);
+                }
+                source
+            }
+        };
+        json!({
+            "version": 1,
+            "pipeline": spec.name,
+            "efs_mount_path": spec.efs.mount_path,
+            "source": source,
+            "items_per_node": spec.items_per_node,
+            "max_nodes": spec.max_nodes,
+            "transform": spec.stage("processing").and_then(|s| s.transform.clone()),
+            "egress": { "bucket": spec.egress_bucket.name, "prefix": spec.egress_bucket.prefix },
+            "job_definitions": {
+                "procurement": names.job_definition("procurement"),
+                "processing": names.job_definition("processing"),
+                "egress": names.job_definition("egress"),
+            },
+            "job_queue": names.job_queue(),
+        })
+    }
+
+    /// `settings` as it was written before it was typed.
+    fn settings_by_hand(spec: &PipelineSpec) -> Json {
+        let source = match &spec.source {
+            Source::S3 { bucket, prefix, suffix } => {
+                json!({ "s3_bucket": bucket, "s3_prefix": prefix, "s3_suffix": suffix })
+            }
+            Source::Synthetic { count, format } => {
+                let mut source = json!({ "synthetic_count": count });
+                if let Some(format) = format {
+                    source["synthetic_format"] = json!(format);
+                }
+                source
+            }
+        };
+        json!({
+            "source": source,
+            "items_per_node": spec.items_per_node,
+            "max_nodes": spec.max_nodes,
+            "transform": spec.stage("processing").and_then(|s| s.transform.clone()),
+            "egress_bucket": { "name": spec.egress_bucket.name, "create": spec.egress_bucket.create, "prefix": spec.egress_bucket.prefix },
+        })
+    }
+
+    fn block(attrs: Vec<(&str, Value)>) -> Value {
+        Value::List(vec![Value::object(attrs)])
+    }
+
+    fn stage() -> Value {
+        block(vec![
+            ("image", Value::string("registry.local/jobs:v1")),
+            ("execution_role_arn", Value::string("arn:aws:iam::123456789012:role/exec")),
+            (
+                "transform",
+                Value::string(r#"{"rules":{"builtin":"ghcn-daily"},"kind":"csv_validate","n":1.50}"#),
+            ),
+        ])
+    }
+
+    fn parsed() -> PipelineSpec {
+        let config = Value::object([
+            ("name", Value::string("ghcn-daily")),
+            (
+                "compute",
+                block(vec![
+                    ("type", Value::string("FARGATE")),
+                    ("max_vcpus", Value::int(16)),
+                    ("subnet_ids", Value::Set(vec![Value::string("subnet-1")])),
+                    ("security_group_ids", Value::Set(vec![Value::string("sg-1")])),
+                ]),
+            ),
+            ("efs", block(vec![])),
+            ("source", block(vec![("synthetic_count", Value::int(10))])),
+            ("egress_bucket", block(vec![("name", Value::string("results-bucket"))])),
+            ("procurement", stage()),
+            ("processing", stage()),
+            ("egress", stage()),
+        ]);
+        let (spec, diags) = PipelineSpec::parse(&config);
+        assert!(diags.0.is_empty(), "{diags:?}");
+        spec.expect("the configuration parses")
+    }
+
+    /// Every kind of source, with and without a transform and optional
+    /// parts, large numbers and an egress prefix.
+    fn specs() -> Vec<PipelineSpec> {
+        let base = parsed();
+        let with = |change: &dyn Fn(&mut PipelineSpec)| {
+            let mut spec = base.clone();
+            change(&mut spec);
+            spec
+        };
+        let no_transform = |spec: &mut PipelineSpec| {
+            for stage in &mut spec.stages {
+                stage.transform = None;
+            }
+        };
+        let s3 = Source::S3 { bucket: "in".into(), prefix: "noaa/".into(), suffix: ".csv".into() };
+        vec![
+            base.clone(),
+            with(&no_transform),
+            with(&|spec| spec.source = s3.clone()),
+            with(&|spec| {
+                spec.source =
+                    Source::S3 { bucket: "in".into(), prefix: String::new(), suffix: String::new() };
+                no_transform(spec);
+            }),
+            with(&|spec| {
+                spec.source = Source::Synthetic { count: 100_000_000, format: Some("ghcn-csv".into()) }
+            }),
+            with(&|spec| spec.source = Source::Synthetic { count: 1, format: Some("yelp-jsonl".into()) }),
+            with(&|spec| {
+                spec.source = Source::Synthetic { count: 7, format: None };
+                spec.items_per_node = 1_000_000;
+                spec.max_nodes = 2;
+                spec.egress_bucket.prefix = "out/daily".into();
+                spec.egress_bucket.create = true;
+                spec.efs.mount_path = "/mnt/data".into();
+            }),
+        ]
+    }
+
+    #[test]
+    fn the_run_configuration_is_written_as_before() {
+        for spec in specs() {
+            let typed = build(&spec).to_string();
+            assert_eq!(typed, build_by_hand(&spec).to_string());
+            // And prep reads back what the provider wrote.
+            let read: RunConfig<ConfiguredTransform> = serde_json::from_str(&typed).expect("reads back");
+            assert_eq!(to_json(&read).to_string(), typed);
+        }
+    }
+
+    #[test]
+    fn the_stored_settings_are_written_as_before() {
+        for spec in specs() {
+            let typed = settings(&spec).to_string();
+            assert_eq!(typed, settings_by_hand(&spec).to_string());
+            let read: Settings = serde_json::from_str(&typed).expect("reads back");
+            assert_eq!(to_json(&read).to_string(), typed);
+        }
+    }
+
+    /// What these configurations write, spelled out: the comparison above
+    /// is only as good as its oracle.
+    #[test]
+    fn a_synthetic_run_configuration_spelled_out() {
+        let spec = specs().swap_remove(4);
+        let want = concat!(
+            r#"{"efs_mount_path":"/mnt/efs","egress":{"bucket":"results-bucket","prefix":"results"},"#,
+            r#""items_per_node":40,"job_definitions":{"egress":"ghcn-daily-egress","#,
+            r#""processing":"ghcn-daily-processing","procurement":"ghcn-daily-procurement"},"#,
+            r#""job_queue":"ghcn-daily-queue","max_nodes":10000,"pipeline":"ghcn-daily","#,
+            r#""source":{"count":100000000,"format":"ghcn-csv","type":"synthetic"},"#,
+            r#""transform":{"kind":"csv_validate","n":1.50,"rules":{"builtin":"ghcn-daily"}},"version":1}"#,
+        );
+        assert_eq!(build(&spec).to_string(), want);
+    }
 }

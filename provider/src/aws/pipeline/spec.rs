@@ -106,9 +106,9 @@ pub enum Source {
     },
 }
 
-/// The synthetic record formats the jobs generate (batch_jobs::layout::
-/// SyntheticFormat, kebab-case); the first is prep's default.
-pub const SYNTHETIC_FORMATS: [&str; 2] = ["yelp-jsonl", "ghcn-csv"];
+/// The synthetic record formats the jobs generate (the contract's
+/// SyntheticFormat); the first is prep's default.
+pub const SYNTHETIC_FORMATS: [&str; 2] = contract::run_config::SyntheticFormat::NAMES;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct EgressBucket {

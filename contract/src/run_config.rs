@@ -1,0 +1,270 @@
+//! The run configuration: what the `batch_pipeline` resource gives the prep
+//! Lambda (the resource's `run_config` attribute, the execution input's
+//! `config`). The provider serialises [`RunConfig`], prep deserialises it;
+//! neither spells a key of its own.
+//!
+//! The provider writes only what the resource configures; the knobs it does
+//! not write (`stages`, `balance`, `s3_concurrency`, a synthetic source's
+//! `start` and `records_per_id`, egress part sizes) are for executions
+//! started by hand, and are left out of the serialisation while at their
+//! defaults so the provider's JSON (and so prep's request fingerprint of
+//! existing pipelines) stays the same.
+
+use serde::{Deserialize, Serialize};
+
+use crate::stage::Stage;
+
+/// The run configuration's `version`. Prep refuses any other: a field whose
+/// meaning changes bumps it, an optional field prep may ignore does not.
+pub const RUN_CONFIG_VERSION: u32 = 1;
+
+/// AWS Batch's largest array size, and prep's `max_nodes` when unset.
+pub const MAX_ARRAY_SIZE: u32 = 10_000;
+
+/// The run configuration. `Transform` is what `transform` holds: the
+/// provider passes the configured JSON through unread (an optional JSON
+/// value, `null` when unset), prep reads it as the jobs' transform spec,
+/// which is where transforms are defined and checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig<Transform> {
+    /// Always [`RUN_CONFIG_VERSION`] when written by this crate's users.
+    pub version: u32,
+    /// The pipeline's name (logs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<String>,
+    /// Where EFS is mounted in the jobs.
+    pub efs_mount_path: String,
+    /// Stages the run executes, in run order.
+    #[serde(default = "all_stages", skip_serializing_if = "are_all_stages")]
+    pub stages: Vec<Stage>,
+    /// Where the work comes from.
+    pub source: Source,
+    /// Target items per array node.
+    pub items_per_node: u32,
+    /// Upper bound on the array size.
+    #[serde(default = "max_array_size")]
+    pub max_nodes: u32,
+    /// How items are spread over nodes.
+    #[serde(default, skip_serializing_if = "Balance::is_default")]
+    pub balance: Balance,
+    /// What processing does (run.json's `transform`).
+    pub transform: Transform,
+    /// Where egress uploads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress: Option<Egress>,
+    /// Parallel S3 transfers per node (the jobs' default when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_concurrency: Option<u32>,
+    /// The stages' job definitions (for the state machine, not prep).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_definitions: Option<JobDefinitions>,
+    /// The job queue (for the state machine, not prep).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_queue: Option<String>,
+}
+
+/// The keys of [`RunConfig`], for telling a typo (or a newer provider's
+/// key) from a known one.
+pub const RUN_CONFIG_KEYS: [&str; 13] = [
+    "version",
+    "pipeline",
+    "efs_mount_path",
+    "stages",
+    "source",
+    "items_per_node",
+    "max_nodes",
+    "balance",
+    "transform",
+    "egress",
+    "s3_concurrency",
+    "job_definitions",
+    "job_queue",
+];
+
+fn all_stages() -> Vec<Stage> {
+    Stage::ALL.to_vec()
+}
+
+fn are_all_stages(stages: &[Stage]) -> bool {
+    stages == Stage::ALL
+}
+
+fn max_array_size() -> u32 {
+    MAX_ARRAY_SIZE
+}
+
+/// `source`: where a run's work items come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Source {
+    /// Objects under `s3://bucket/prefix` whose key ends with `suffix`.
+    S3(S3Source),
+    /// Ids `start..start+count` (the reference design's synthetic data).
+    Synthetic(SyntheticSource),
+}
+
+/// The keys of `source` besides `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Source {
+    /// Source bucket.
+    pub bucket: String,
+    /// Key prefix: empty or ending with `/`.
+    #[serde(default)]
+    pub prefix: String,
+    /// Only keys ending with this ("" = all).
+    #[serde(default)]
+    pub suffix: String,
+}
+
+/// The keys of `source` besides `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyntheticSource {
+    /// Number of ids (0 = no work).
+    pub count: u64,
+    /// First id.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub start: u64,
+    /// Record shape procurement generates; unset is the default format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<SyntheticFormat>,
+    /// Records generated per id.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub records_per_id: u32,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+
+/// The record shape of the synthetic source (the jobs generate it, the
+/// provider offers it as `synthetic_format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyntheticFormat {
+    /// Yelp-business-like JSON lines (`stars`, `review_count`, ...); the
+    /// default.
+    #[default]
+    YelpJsonl,
+    /// GHCN-Daily by-year CSV rows.
+    GhcnCsv,
+}
+
+impl SyntheticFormat {
+    /// Every format, the default first.
+    pub const ALL: [SyntheticFormat; 2] = [SyntheticFormat::YelpJsonl, SyntheticFormat::GhcnCsv];
+
+    /// The formats' names as written in configurations, in [`Self::ALL`]'s
+    /// order.
+    pub const NAMES: [&'static str; 2] = ["yelp-jsonl", "ghcn-csv"];
+
+    /// The name as written in configurations.
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// The format of that name.
+    pub fn from_name(name: &str) -> Option<SyntheticFormat> {
+        Self::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+}
+
+/// How items are spread over nodes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Balance {
+    /// Contiguous runs of the sorted items, sizes differing by at most one.
+    #[default]
+    Count,
+    /// Object sizes evened out (largest first onto the lightest node);
+    /// synthetic ids all weigh the same, so this equals `count` there.
+    Bytes,
+}
+
+impl Balance {
+    fn is_default(&self) -> bool {
+        *self == Balance::default()
+    }
+}
+
+/// `egress`: where egress uploads a run's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Egress {
+    /// The egress bucket.
+    pub bucket: String,
+    /// Key prefix; objects go to `<prefix>/<run_id>/<index>/<file>`.
+    #[serde(default)]
+    pub prefix: String,
+    /// Files at least this large are uploaded with multipart upload (the
+    /// jobs' default when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multipart_threshold_bytes: Option<u64>,
+    /// Multipart part size (the jobs' default when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_size_bytes: Option<u64>,
+}
+
+/// `job_definitions`: each stage's job definition name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobDefinitions {
+    /// Procurement's.
+    pub procurement: String,
+    /// Processing's.
+    pub processing: String,
+    /// Egress's.
+    pub egress: String,
+}
+
+impl JobDefinitions {
+    /// Each stage's job definition, named by `name_of`.
+    pub fn from_fn(name_of: impl Fn(Stage) -> String) -> Self {
+        JobDefinitions {
+            procurement: name_of(Stage::Procurement),
+            processing: name_of(Stage::Processing),
+            egress: name_of(Stage::Egress),
+        }
+    }
+
+    /// The stage's job definition.
+    pub fn get(&self, stage: Stage) -> &str {
+        match stage {
+            Stage::Procurement => &self.procurement,
+            Stage::Processing => &self.processing,
+            Stage::Egress => &self.egress,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_format_names_agree_with_serde() {
+        for (i, format) in SyntheticFormat::ALL.into_iter().enumerate() {
+            assert_eq!(format.as_str(), SyntheticFormat::NAMES[i]);
+            assert_eq!(SyntheticFormat::from_name(SyntheticFormat::NAMES[i]), Some(format));
+            let wire = serde::de::value::StrDeserializer::<serde::de::value::Error>::new(format.as_str());
+            assert_eq!(SyntheticFormat::deserialize(wire), Ok(format));
+        }
+        assert_eq!(SyntheticFormat::ALL[0], SyntheticFormat::default());
+        assert_eq!(SyntheticFormat::from_name("csv"), None);
+    }
+
+    #[test]
+    fn job_definitions_follow_the_stages() {
+        let defs = JobDefinitions::from_fn(|stage| format!("p-{stage}"));
+        for stage in Stage::ALL {
+            assert_eq!(defs.get(stage), format!("p-{stage}"));
+        }
+    }
+}
