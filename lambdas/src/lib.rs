@@ -22,5 +22,6 @@ pub mod watcher;
 pub use error::{ErrorKind, LambdaError};
 
 /// Version of the event/response contracts in docs/lambdas.md. Responses
-/// carry it as `contract_version`; the prep config carries it as `version`.
+/// carry it as `contract_version`. (The run configuration in prep's event
+/// has its own, `contract::run_config::RUN_CONFIG_VERSION`.)
 pub const CONTRACT_VERSION: u32 = 1;
