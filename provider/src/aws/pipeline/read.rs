@@ -1,5 +1,8 @@
-//! Reading a pipeline back from AWS: `refresh` (ReadResource: drift and
-//! parts deleted behind Terraform's back) and `rebuild` (import by name).
+//! Reading a pipeline back from AWS. Read and Import share one mapping from
+//! what AWS has to the state, `refresh` (drift, and parts deleted behind
+//! Terraform's back). Import first finds the pipeline by its name and builds
+//! the configuration its AWS objects show (`configuration_from_aws`: the
+//! settings Read leaves as configured), then refreshes that.
 
 use std::collections::BTreeMap;
 
@@ -71,7 +74,7 @@ fn image_of(def: &JobDefinition) -> Option<String> {
     def.container_properties().and_then(|c| c.image()).map(str::to_string)
 }
 
-/// ReadResource: the state as AWS has it. Null when the whole pipeline is
+/// The state as AWS has it. Null when the whole pipeline is
 /// gone; a missing part leaves its ids null so the plan makes it again.
 async fn refresh(clients: &AwsClients, state: &Value) -> Result<Value, Diagnostics> {
     let (Some(mut spec), _) = PipelineSpec::parse(state) else { return Ok(state.clone()) };
@@ -179,8 +182,13 @@ fn stage_from(def: &JobDefinition) -> Value {
     block(attrs)
 }
 
-/// Import: the whole configuration as AWS shows it, by pipeline name.
-async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Result<Value, Diagnostics> {
+/// The whole configuration as AWS shows it, by pipeline name; an error
+/// when no pipeline of that name exists.
+async fn configuration_from_aws(
+    clients: &AwsClients,
+    schema: &Schema,
+    name: &str,
+) -> Result<Value, Diagnostics> {
     let names = Names::new(name);
     let not_found = || -> Diagnostics {
         Diagnostic::error(
@@ -429,6 +437,7 @@ async fn rebuild(clients: &AwsClients, schema: &Schema, name: &str) -> Result<Va
     Ok(state)
 }
 
+/// ReadResource: the prior state when AWS cannot be asked.
 pub(super) async fn read(clients: &ClientSlot, state: Value, private: Vec<u8>) -> ReadResponse {
     let clients = match clients.get() {
         Ok(c) => c,
@@ -440,7 +449,9 @@ pub(super) async fn read(clients: &ClientSlot, state: Value, private: Vec<u8>) -
     }
 }
 
+/// ImportResourceState: the pipeline named `id`, as Read would show it.
 pub(super) async fn import(clients: &ClientSlot, id: &str) -> Result<Value, Diagnostics> {
     let clients = clients.get()?;
-    rebuild(&clients, &super::schema::schema(), id).await
+    let configuration = configuration_from_aws(&clients, &super::schema::schema(), id).await?;
+    refresh(&clients, &configuration).await
 }
