@@ -69,16 +69,18 @@ async fn converge(clients: &AwsClients, spec: &PipelineSpec, deadline: Instant) 
     (parts, result.err().unwrap_or_default())
 }
 
-/// Deletes in AWS's order. Returns warnings naming what was kept.
+/// Deletes in AWS's order. Returns what is left of the state (null when
+/// the pipeline is gone, `state` as it was when a delete failed) with
+/// warnings naming what was kept, or the error.
 async fn destroy(
     clients: &AwsClients,
     state: &Value,
     private: &Private,
     spec: &PipelineSpec,
     deadline: Instant,
-) -> Diagnostics {
+) -> (Value, Diagnostics) {
     let names = Names::new(&spec.name);
-    let result: Result<Diagnostics, Diagnostics> = async {
+    let deleted: Result<Vec<String>, Diagnostics> = async {
         compute::delete_queue(&clients.batch, &names, deadline).await?;
         compute::delete_compute_environment(&clients.batch, &names, deadline).await?;
         jobdefs::delete_all(&clients.batch, &names).await?;
@@ -112,22 +114,30 @@ async fn destroy(
         } else if ours {
             kept.push(format!("S3 bucket {}", bucket.name));
         }
-        let mut diags = Diagnostics::new();
-        if !kept.is_empty() {
-            diags.push(Diagnostic::warning(
-                "Data kept on purpose",
-                format!(
-                    "batch_pipeline {:?} was destroyed, but these hold data and were kept (force_destroy = false):\n  - {}\nDelete them by hand when you no longer need the data (make cleanup-retained lists them by the tag {NAME_TAG}={}).",
-                    spec.name,
-                    kept.join("\n  - "),
-                    spec.name
-                ),
-            ));
-        }
-        Ok(diags)
+        Ok(kept)
     }
     .await;
-    result.unwrap_or_else(|d| d)
+    match deleted {
+        Ok(kept) => (Value::Null, kept_on_purpose(&spec.name, &kept)),
+        Err(diagnostics) => (state.clone(), diagnostics),
+    }
+}
+
+/// The warning naming what a destroy kept because it holds data.
+fn kept_on_purpose(pipeline: &str, kept: &[String]) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    if !kept.is_empty() {
+        diags.push(Diagnostic::warning(
+            "Data kept on purpose",
+            format!(
+                "batch_pipeline {:?} was destroyed, but these hold data and were kept (force_destroy = false):\n  - {}\nDelete them by hand when you no longer need the data (make cleanup-retained lists them by the tag {NAME_TAG}={}).",
+                pipeline,
+                kept.join("\n  - "),
+                pipeline
+            ),
+        ));
+    }
+    diags
 }
 
 pub(super) async fn apply(clients: &ClientSlot, stop: &StopSignal, req: ApplyRequest) -> ApplyResponse {
@@ -152,11 +162,10 @@ pub(super) async fn apply(clients: &ClientSlot, stop: &StopSignal, req: ApplyReq
         let deadline = Instant::now() + spec.timeouts.delete;
         let private = Private::read(&req.private);
         let destroying = destroy(&clients, &req.prior, &private, &spec, deadline);
-        let diagnostics = stop::scoped(stop.clone(), destroying).await;
-        if diagnostics.has_errors() {
-            return ApplyResponse { new_state: req.prior, private: req.private, diagnostics };
-        }
-        return ApplyResponse { new_state: Value::Null, diagnostics, ..Default::default() };
+        let (new_state, diagnostics) = stop::scoped(stop.clone(), destroying).await;
+        // What is left remembers what it remembered; what is gone, nothing.
+        let private = if new_state.is_null() { Vec::new() } else { req.private };
+        return ApplyResponse { new_state, private, diagnostics };
     }
     let (spec, diags) = PipelineSpec::parse(&req.config);
     let Some(spec) = spec else {

@@ -9,6 +9,12 @@
 //! Laid out by lifecycle: `plan.rs`, `apply.rs` (converge and destroy),
 //! `read.rs` (read and import), `state.rs` (what they write into the
 //! state); this file only hands the `Resource` calls to them.
+//!
+//! A step that can stop half way, having changed AWS, returns what it got
+//! to with its diagnostics, `(T, Diagnostics)` (converge: the parts made so
+//! far; destroy: what is left of the state), as `PipelineSpec::parse` does,
+//! so the caller records it. A step that changes nothing returns
+//! `Result<T, Diagnostics>` (read, import and the lookups under them).
 
 mod apply;
 mod bucket;
