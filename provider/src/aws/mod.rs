@@ -7,6 +7,6 @@ pub mod pipeline;
 pub mod provider;
 pub mod state_machine;
 pub mod stop;
-pub mod tags;
+pub mod tags_all;
 #[cfg(feature = "test-resources")]
 pub mod test_bucket;

@@ -11,7 +11,7 @@ use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Tag
 
 use super::clients::{AwsClients, ClientSlot};
 use super::errors::aws_error;
-use super::tags;
+use super::tags_all;
 use crate::tfplugin::conform;
 use crate::tfplugin::{
     ApplyRequest, ApplyResponse, Attribute, Block, DataSource, Diagnostic, Diagnostics, PlanRequest,
@@ -35,7 +35,7 @@ fn state(name: &str, own_tags: &Value, remote: &BTreeMap<String, String>, region
         ("arn", Value::string(format!("arn:aws:s3:::{name}"))),
         ("region", Value::string(region)),
         ("tags", own_tags.clone()),
-        ("tags_all", tags::to_value(remote)),
+        ("tags_all", tags_all::to_value(remote)),
     ])
 }
 
@@ -132,7 +132,7 @@ impl Resource for TestBucket {
             if planned.get("tags").is_wholly_known() {
                 planned.set_attr(
                     "tags_all",
-                    tags::to_value(&tags::merged(&clients.default_tags, planned.get("tags"))),
+                    tags_all::to_value(&tags_all::merged(&clients.default_tags, planned.get("tags"))),
                 );
             } else {
                 planned.set_attr("tags_all", Value::unknown());
@@ -162,7 +162,7 @@ impl Resource for TestBucket {
                 return Ok(Value::Null);
             }
             let name = req.planned.get("name").as_str().unwrap_or_default().to_string();
-            let wanted = tags::merged(&clients.default_tags, req.planned.get("tags"));
+            let wanted = tags_all::merged(&clients.default_tags, req.planned.get("tags"));
             if req.prior.is_null() {
                 let mut create = clients.s3.create_bucket().bucket(&name);
                 if clients.region != "us-east-1" {
@@ -214,7 +214,7 @@ impl Resource for TestBucket {
                 let own_tags = if own.is_empty() && current.get("tags").is_null() {
                     Value::Null
                 } else {
-                    tags::to_value(&own)
+                    tags_all::to_value(&own)
                 };
                 ReadResponse {
                     new_state: state(&name, &own_tags, &remote, &clients.region),
@@ -298,7 +298,7 @@ impl DataSource for TestBucketData {
         Ok(Value::object([
             ("name", Value::string(&name)),
             ("arn", Value::string(format!("arn:aws:s3:::{name}"))),
-            ("tags", tags::to_value(&remote)),
+            ("tags", tags_all::to_value(&remote)),
         ]))
     }
 }

@@ -12,8 +12,8 @@ use aws_sdk_batch::types::{
 };
 
 use super::names::Names;
+use super::part_tags;
 use super::spec::{Compute, ComputeType, Queue};
-use super::tagging;
 use super::wait::{self, Poll, aws_error};
 use crate::tfplugin::Diagnostics;
 
@@ -119,7 +119,7 @@ pub async fn ensure_compute_environment(
                     .map_err(|e| aws_error("UpdateComputeEnvironment", e))?;
             }
             if let Some(arn) = existing.compute_environment_arn() {
-                tagging::sync_batch(batch, arn, tags).await?;
+                part_tags::sync_batch(batch, arn, tags).await?;
             }
         }
     }
@@ -191,7 +191,7 @@ pub async fn ensure_queue(
                 update.send().await.map_err(|e| aws_error("UpdateJobQueue", e))?;
             }
             if let Some(arn) = existing.job_queue_arn() {
-                tagging::sync_batch(batch, arn, tags).await?;
+                part_tags::sync_batch(batch, arn, tags).await?;
             }
         }
     }

@@ -12,8 +12,8 @@ use aws_sdk_efs::types::{
 };
 
 use super::names::Names;
+use super::part_tags;
 use super::spec::Efs;
-use super::tagging;
 use super::wait::{self, Poll, aws_error};
 use crate::tfplugin::{AttributePath, Diagnostic, Diagnostics};
 
@@ -35,7 +35,7 @@ fn tags_with_name(tags: &BTreeMap<String, String>, name: &str) -> BTreeMap<Strin
 }
 
 fn efs_tags(tags: &BTreeMap<String, String>, name: &str) -> Result<Vec<Tag>, Diagnostics> {
-    tagging::efs_tag_list(&tags_with_name(tags, name))
+    part_tags::efs_tag_list(&tags_with_name(tags, name))
 }
 
 pub async fn describe_fs_by_id(efs: &Client, id: &str) -> Result<Option<FileSystemDescription>, Diagnostics> {
@@ -141,7 +141,7 @@ async fn find_or_create_file_system(
         check_adoptable(&fs, names, spec)?;
         update_throughput(efs, &fs, spec).await?;
         let id = fs.file_system_id().to_string();
-        tagging::sync_efs(efs, &id, &tags_with_name(tags, &names.pipeline)).await?;
+        part_tags::sync_efs(efs, &id, &tags_with_name(tags, &names.pipeline)).await?;
         return Ok(id);
     }
     let mut create = efs
@@ -310,7 +310,7 @@ async fn ensure_access_point(
     if let Some(ap) = find_access_point(efs, names, fs_id).await?
         && let Some(id) = ap.access_point_id()
     {
-        tagging::sync_efs(efs, id, &tags_with_name(tags, &names.access_point())).await?;
+        part_tags::sync_efs(efs, id, &tags_with_name(tags, &names.access_point())).await?;
     } else {
         let posix = PosixUser::builder()
             .uid(spec.posix_uid)

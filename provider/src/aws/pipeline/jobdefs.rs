@@ -14,8 +14,8 @@ use aws_sdk_batch::types::{
 };
 
 use super::names::Names;
+use super::part_tags;
 use super::spec::{ComputeType, PipelineSpec, Stage};
-use super::tagging;
 use super::wait::aws_error;
 use crate::tfplugin::Diagnostics;
 
@@ -167,7 +167,7 @@ pub async fn ensure(
                 let arn = d.job_definition_arn().unwrap_or_default().to_string();
                 let mut all_tags = tags.clone();
                 all_tags.insert(FINGERPRINT_TAG.into(), wanted.clone());
-                tagging::sync_batch(batch, &arn, &all_tags).await.map_err(|d| (arns.clone(), d))?;
+                part_tags::sync_batch(batch, &arn, &all_tags).await.map_err(|d| (arns.clone(), d))?;
                 arn
             }
             None => {

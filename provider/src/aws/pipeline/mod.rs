@@ -23,6 +23,7 @@ mod defaults;
 mod efs;
 mod jobdefs;
 mod names;
+mod part_tags;
 mod plan;
 mod read;
 mod run_config;
@@ -31,7 +32,6 @@ pub mod spec;
 #[cfg(test)]
 mod standin_tests;
 mod state;
-mod tagging;
 mod wait;
 
 use async_trait::async_trait;

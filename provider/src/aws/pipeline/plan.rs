@@ -4,7 +4,7 @@ use super::spec::PipelineSpec;
 use super::state::{configured_file_system, in_block, resource_tags, set_file_system_id, set_in_block};
 use super::{defaults, run_config, schema};
 use crate::aws::clients::ClientSlot;
-use crate::aws::tags;
+use crate::aws::tags_all;
 use crate::tfplugin::conform;
 use crate::tfplugin::{AttributePath, PlanRequest, PlanResponse, Value};
 
@@ -103,7 +103,7 @@ pub(super) fn plan(clients: &ClientSlot, req: PlanRequest) -> PlanResponse {
         }
     }
     if let (Some(spec), Ok(clients)) = (&spec, clients.get()) {
-        planned.set_attr("tags_all", tags::to_value(&resource_tags(&clients, spec)));
+        planned.set_attr("tags_all", tags_all::to_value(&resource_tags(&clients, spec)));
         planned.set_attr("run_config", Value::string(run_config::build(spec).to_string()));
         planned.set_attr("id", Value::string(&spec.name));
     } else {

@@ -118,7 +118,7 @@ fn strings(items: &[String]) -> Value {
 
 /// The value AWS has, or the default where AWS shows none. (Defaulted
 /// attributes are optional + computed, so either way the plan is clean.)
-fn unless_default<T: PartialEq>(value: Option<T>, default: T, to_value: impl Fn(T) -> Value) -> Value {
+fn shown_or_default<T>(value: Option<T>, default: T, to_value: impl Fn(T) -> Value) -> Value {
     to_value(value.unwrap_or(default))
 }
 
@@ -154,8 +154,8 @@ fn stage_from(def: &JobDefinition) -> Value {
     let command: Vec<String> = container.map(|c| c.command().to_vec()).unwrap_or_default();
     let attrs = vec![
         ("image", container.and_then(|c| c.image()).map(Value::string).unwrap_or(Value::Null)),
-        ("vcpus", unless_default(vcpus, Number::from_i64(1), Value::Number)),
-        ("memory", unless_default(memory, 2048, Value::int)),
+        ("vcpus", shown_or_default(vcpus, Number::from_i64(1), Value::Number)),
+        ("memory", shown_or_default(memory, 2048, Value::int)),
         (
             "command",
             if command.is_empty() {
@@ -165,11 +165,14 @@ fn stage_from(def: &JobDefinition) -> Value {
             },
         ),
         ("environment", if environment.is_empty() { Value::Null } else { Value::Map(environment) }),
-        ("retry_attempts", unless_default(retry.and_then(|r| r.attempts()), 3, |n| Value::int(i64::from(n)))),
+        (
+            "retry_attempts",
+            shown_or_default(retry.and_then(|r| r.attempts()), 3, |n| Value::int(i64::from(n))),
+        ),
         ("retry_on_exit_codes", Value::Set(codes.into_iter().map(Value::int).collect())),
         (
             "timeout_seconds",
-            unless_default(def.timeout().and_then(|t| t.attempt_duration_seconds()), 3600, |n| {
+            shown_or_default(def.timeout().and_then(|t| t.attempt_duration_seconds()), 3600, |n| {
                 Value::int(i64::from(n))
             }),
         ),
@@ -320,7 +323,7 @@ async fn configuration_from_aws(
         .map(str::to_string);
     let mut efs_attrs: Vec<(&str, Value)> = vec![
         ("file_system_id", fs_id.clone().map(Value::string).unwrap_or(Value::Null)),
-        ("mount_path", unless_default(mount_path, "/mnt/efs".to_string(), Value::string)),
+        ("mount_path", shown_or_default(mount_path, "/mnt/efs".to_string(), Value::string)),
     ];
     if let Some(fs_id) = &fs_id {
         // Only the pipeline's own file system was shaped by these settings
@@ -361,17 +364,19 @@ async fn configuration_from_aws(
             let info = root.and_then(|r| r.creation_info());
             efs_attrs.push((
                 "root_directory",
-                unless_default(
+                shown_or_default(
                     root.and_then(|r| r.path()).map(str::to_string),
                     "/pipeline".into(),
                     Value::string,
                 ),
             ));
-            efs_attrs.push(("posix_uid", unless_default(ap.posix_user().map(|p| p.uid()), 1000, Value::int)));
-            efs_attrs.push(("posix_gid", unless_default(ap.posix_user().map(|p| p.gid()), 1000, Value::int)));
+            efs_attrs
+                .push(("posix_uid", shown_or_default(ap.posix_user().map(|p| p.uid()), 1000, Value::int)));
+            efs_attrs
+                .push(("posix_gid", shown_or_default(ap.posix_user().map(|p| p.gid()), 1000, Value::int)));
             efs_attrs.push((
                 "permissions",
-                unless_default(info.map(|i| i.permissions().to_string()), "0750".into(), Value::string),
+                shown_or_default(info.map(|i| i.permissions().to_string()), "0750".into(), Value::string),
             ));
         }
     }
@@ -420,17 +425,17 @@ async fn configuration_from_aws(
         "transform",
         transform.map(|t| Value::string(t.to_string())).unwrap_or(Value::Null),
     );
-    state.set_attr("items_per_node", unless_default(settings["items_per_node"].as_i64(), 40, Value::int));
-    state.set_attr("max_nodes", unless_default(settings["max_nodes"].as_i64(), 10_000, Value::int));
+    state.set_attr("items_per_node", shown_or_default(settings["items_per_node"].as_i64(), 40, Value::int));
+    state.set_attr("max_nodes", shown_or_default(settings["max_nodes"].as_i64(), 10_000, Value::int));
     let eb = &settings["egress_bucket"];
     state.set_attr(
         "egress_bucket",
         block(vec![
             ("name", text(&eb["name"])),
-            ("create", unless_default(eb["create"].as_bool(), true, Value::Bool)),
+            ("create", shown_or_default(eb["create"].as_bool(), true, Value::Bool)),
             (
                 "prefix",
-                unless_default(eb["prefix"].as_str().map(str::to_string), "results".into(), Value::string),
+                shown_or_default(eb["prefix"].as_str().map(str::to_string), "results".into(), Value::string),
             ),
         ]),
     );

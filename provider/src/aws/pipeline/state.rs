@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::run_config;
 use super::spec::PipelineSpec;
 use crate::aws::clients::AwsClients;
-use crate::aws::tags;
+use crate::aws::tags_all;
 use crate::tfplugin::Value;
 
 /// What converge (or read) found or made; None where a part is missing.
@@ -62,7 +62,7 @@ pub(super) fn fill_state(
     tags_all: &BTreeMap<String, String>,
 ) {
     state.set_attr("id", Value::string(&spec.name));
-    state.set_attr("tags_all", tags::to_value(tags_all));
+    state.set_attr("tags_all", tags_all::to_value(tags_all));
     state.set_attr("compute_environment_arn", opt_string(&parts.compute_environment_arn));
     state.set_attr("ecs_cluster_arn", opt_string(&parts.ecs_cluster_arn));
     state.set_attr("job_queue_arn", opt_string(&parts.job_queue_arn));
@@ -119,7 +119,7 @@ pub(super) fn in_block<'v>(value: &'v Value, block: &str, attr: &str) -> &'v Val
 }
 
 pub(super) fn resource_tags(clients: &AwsClients, spec: &PipelineSpec) -> BTreeMap<String, String> {
-    let mut all = tags::merged(&clients.default_tags, &Value::Null);
+    let mut all = tags_all::merged(&clients.default_tags, &Value::Null);
     all.extend(spec.tags.clone());
     all
 }

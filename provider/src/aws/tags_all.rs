@@ -1,4 +1,4 @@
-//! Tags: a resource's own `tags` merged over the provider's `default_tags`.
+//! `tags_all`: a resource's own `tags` merged over the provider's `default_tags`.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +17,7 @@ pub fn merged(defaults: &BTreeMap<String, String>, own: &Value) -> BTreeMap<Stri
     tags
 }
 
+/// A tag map as a Terraform map value.
 pub fn to_value(tags: &BTreeMap<String, String>) -> Value {
     Value::Map(tags.iter().map(|(k, v)| (k.clone(), Value::string(v))).collect())
 }
