@@ -140,6 +140,7 @@ fn kept_on_purpose(pipeline: &str, kept: &[String]) -> Diagnostics {
     diags
 }
 
+/// ApplyResourceChange: destroy when nothing is planned, else converge.
 pub(super) async fn apply(clients: &ClientSlot, stop: &StopSignal, req: ApplyRequest) -> ApplyResponse {
     let clients = match clients.get() {
         Ok(c) => c,

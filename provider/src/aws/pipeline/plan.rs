@@ -47,6 +47,8 @@ fn drop_equivalent_replacements(paths: &mut Vec<AttributePath>, config: &Value, 
     paths.retain(|p| !equivalent.contains(p));
 }
 
+/// PlanResourceChange: defaults filled in, unknown what apply will make,
+/// and only the replacements that change something in AWS.
 pub(super) fn plan(clients: &ClientSlot, req: PlanRequest) -> PlanResponse {
     let schema = schema::schema();
     let mut planned = req.proposed.clone();
