@@ -5,7 +5,7 @@ use std::time::Instant;
 use super::names::{NAME_TAG, Names};
 use super::spec::PipelineSpec;
 use super::state::{Parts, Private, fill_state, in_block, resource_tags};
-use super::{bucket, compute, efs, jobdefs, run_config};
+use super::{bucket, compute, efs, jobdefs};
 use crate::aws::clients::{AwsClients, ClientSlot};
 use crate::aws::stop::{self, StopSignal};
 use crate::tfplugin::{ApplyRequest, ApplyResponse, Diagnostic, Diagnostics, Value};
@@ -21,21 +21,8 @@ async fn converge(clients: &AwsClients, spec: &PipelineSpec, deadline: Instant) 
         let bucket = &spec.egress_bucket;
         parts.egress_bucket_arn =
             Some(bucket::ensure(&clients.s3, &bucket.name, bucket.create, &clients.region, &tags).await?);
-        let added = &mut parts.mount_targets_added;
-        let subnets = &spec.compute.subnet_ids;
-        let efs_parts =
-            match efs::ensure(&clients.efs, &names, &spec.efs, subnets, &tags, deadline, added).await {
-                Ok(p) => p,
-                Err((fs_id, d)) => {
-                    parts.file_system_id = fs_id;
-                    return Err(d);
-                }
-            };
-        parts.file_system_id = Some(efs_parts.file_system_id.clone());
-        parts.file_system_arn = Some(efs_parts.file_system_arn);
-        parts.mount_target_ids = Some(efs_parts.mount_target_ids);
-        parts.access_point_id = Some(efs_parts.access_point_id.clone());
-        parts.access_point_arn = Some(efs_parts.access_point_arn);
+        efs::ensure(&clients.efs, &names, &spec.efs, &spec.compute.subnet_ids, &tags, deadline, &mut parts)
+            .await?;
 
         let (ce_arn, cluster) =
             compute::ensure_compute_environment(&clients.batch, &names, &spec.compute, &tags, deadline)
@@ -45,24 +32,10 @@ async fn converge(clients: &AwsClients, spec: &PipelineSpec, deadline: Instant) 
         parts.job_queue_arn =
             Some(compute::ensure_queue(&clients.batch, &names, &spec.queue, &ce_arn, &tags, deadline).await?);
 
-        let settings = run_config::settings(spec).to_string();
-        match jobdefs::ensure(
-            &clients.batch,
-            &names,
-            spec,
-            &efs_parts.file_system_id,
-            &efs_parts.access_point_id,
-            &settings,
-            &tags,
-        )
-        .await
-        {
-            Ok(arns) => parts.job_definition_arns = arns,
-            Err((arns, d)) => {
-                parts.job_definition_arns = arns;
-                return Err(d);
-            }
-        }
+        let fs_id = parts.file_system_id.clone().unwrap_or_default();
+        let ap_id = parts.access_point_id.clone().unwrap_or_default();
+        let arns = &mut parts.job_definition_arns;
+        jobdefs::ensure(&clients.batch, &names, spec, &fs_id, &ap_id, &tags, arns).await?;
         Ok(())
     }
     .await;

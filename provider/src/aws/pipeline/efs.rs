@@ -14,18 +14,11 @@ use aws_sdk_efs::types::{
 use super::names::Names;
 use super::part_tags;
 use super::spec::Efs;
+use super::state::Parts;
 use super::wait::{self, Poll, aws_error};
 use crate::tfplugin::{AttributePath, Diagnostic, Diagnostics};
 
 const FIRST_POLL: Duration = Duration::from_millis(200);
-
-pub struct EfsParts {
-    pub file_system_id: String,
-    pub file_system_arn: String,
-    pub mount_target_ids: Vec<String>,
-    pub access_point_id: String,
-    pub access_point_arn: String,
-}
 
 /// The pipeline's tags and the `Name` tag EFS shows in its console.
 fn tags_with_name(tags: &BTreeMap<String, String>, name: &str) -> BTreeMap<String, String> {
@@ -89,32 +82,31 @@ async fn wait_fs_available(
     .await
 }
 
-pub async fn ensure(
+/// Finds or makes the file system, its mount targets and the access point,
+/// recording each in `parts` as soon as it exists: a failure half way
+/// still leaves in the state what a later apply adopts or a destroy
+/// removes (the file system id above all).
+pub(super) async fn ensure(
     efs: &Client,
     names: &Names,
     spec: &Efs,
     subnet_ids: &[String],
     tags: &BTreeMap<String, String>,
     deadline: Instant,
-    added: &mut Vec<String>,
-) -> Result<EfsParts, (Option<String>, Diagnostics)> {
-    let fs_id = find_or_create_file_system(efs, names, spec, tags).await.map_err(|d| (None, d))?;
-    // From here on the id goes into the state whatever happens, so a
-    // destroy finds the file system.
-    let keep_id = |d: Diagnostics| (Some(fs_id.clone()), d);
-    let fs = wait_fs_available(efs, &fs_id, deadline).await.map_err(keep_id)?;
+    parts: &mut Parts,
+) -> Result<(), Diagnostics> {
+    let fs_id = find_or_create_file_system(efs, names, spec, tags).await?;
+    parts.file_system_id = Some(fs_id.clone());
+    let fs = wait_fs_available(efs, &fs_id, deadline).await?;
+    parts.file_system_arn = Some(fs.file_system_arn().unwrap_or_default().to_string());
+    let added = &mut parts.mount_targets_added;
     let mount_target_ids =
-        ensure_mount_targets(efs, &fs_id, subnet_ids, &spec.security_group_ids, deadline, added)
-            .await
-            .map_err(keep_id)?;
-    let ap = ensure_access_point(efs, names, spec, &fs_id, tags, deadline).await.map_err(keep_id)?;
-    Ok(EfsParts {
-        file_system_id: fs_id.clone(),
-        file_system_arn: fs.file_system_arn().unwrap_or_default().to_string(),
-        mount_target_ids,
-        access_point_id: ap.access_point_id().unwrap_or_default().to_string(),
-        access_point_arn: ap.access_point_arn().unwrap_or_default().to_string(),
-    })
+        ensure_mount_targets(efs, &fs_id, subnet_ids, &spec.security_group_ids, deadline, added).await?;
+    parts.mount_target_ids = Some(mount_target_ids);
+    let ap = ensure_access_point(efs, names, spec, &fs_id, tags, deadline).await?;
+    parts.access_point_id = Some(ap.access_point_id().unwrap_or_default().to_string());
+    parts.access_point_arn = Some(ap.access_point_arn().unwrap_or_default().to_string());
+    Ok(())
 }
 
 /// The id of the pipeline's file system: the configured one, the one made

@@ -15,6 +15,7 @@ use aws_sdk_batch::types::{
 
 use super::names::Names;
 use super::part_tags;
+use super::run_config;
 use super::spec::{ComputeType, PipelineSpec, Stage};
 use super::wait::aws_error;
 use crate::tfplugin::Diagnostics;
@@ -144,22 +145,24 @@ pub fn infrastructure_status_reason(kind: ComputeType) -> &'static str {
 }
 
 /// Registers each stage's definition unless the latest active revision
-/// already matches; deregisters superseded revisions unless kept. Returns
-/// stage -> ARN (with revision).
-pub async fn ensure(
+/// already matches; deregisters superseded revisions unless kept. Records
+/// stage -> ARN (with revision) in `arns` as each is known, so a failure
+/// half way keeps in the state the definitions already registered.
+pub(super) async fn ensure(
     batch: &Client,
     names: &Names,
     spec: &PipelineSpec,
     fs_id: &str,
     ap_id: &str,
-    settings: &str,
     tags: &BTreeMap<String, String>,
-) -> Result<BTreeMap<String, String>, (BTreeMap<String, String>, Diagnostics)> {
-    let mut arns = BTreeMap::new();
+    arns: &mut BTreeMap<String, String>,
+) -> Result<(), Diagnostics> {
+    let settings = run_config::settings(spec).to_string();
+    let settings = settings.as_str();
     for stage in &spec.stages {
         let name = names.job_definition(stage.name);
         let wanted = fingerprint(spec, stage, fs_id, ap_id, settings);
-        let revisions = active_revisions(batch, &name).await.map_err(|d| (arns.clone(), d))?;
+        let revisions = active_revisions(batch, &name).await?;
         let current =
             revisions.last().filter(|d| d.tags().and_then(|t| t.get(FINGERPRINT_TAG)) == Some(&wanted));
         let arn = match current {
@@ -167,12 +170,11 @@ pub async fn ensure(
                 let arn = d.job_definition_arn().unwrap_or_default().to_string();
                 let mut all_tags = tags.clone();
                 all_tags.insert(FINGERPRINT_TAG.into(), wanted.clone());
-                part_tags::sync_batch(batch, &arn, &all_tags).await.map_err(|d| (arns.clone(), d))?;
+                part_tags::sync_batch(batch, &arn, &all_tags).await?;
                 arn
             }
             None => {
-                let (container, retry) =
-                    request_parts(spec, stage, fs_id, ap_id).map_err(|d| (arns.clone(), d))?;
+                let (container, retry) = request_parts(spec, stage, fs_id, ap_id)?;
                 let mut all_tags: HashMap<String, String> = tags.clone().into_iter().collect();
                 all_tags.insert(FINGERPRINT_TAG.into(), wanted.clone());
                 let platform = if spec.compute.kind.is_fargate() {
@@ -195,7 +197,7 @@ pub async fn ensure(
                     .set_tags(Some(all_tags))
                     .send()
                     .await
-                    .map_err(|e| (arns.clone(), aws_error(&format!("RegisterJobDefinition {name}"), e)))?;
+                    .map_err(|e| aws_error(&format!("RegisterJobDefinition {name}"), e))?;
                 out.job_definition_arn().unwrap_or_default().to_string()
             }
         };
@@ -206,12 +208,12 @@ pub async fn ensure(
                     .job_definition(old)
                     .send()
                     .await
-                    .map_err(|e| (arns.clone(), aws_error("DeregisterJobDefinition", e)))?;
+                    .map_err(|e| aws_error("DeregisterJobDefinition", e))?;
             }
         }
         arns.insert(stage.name.to_string(), arn);
     }
-    Ok(arns)
+    Ok(())
 }
 
 /// Deregisters every active revision of the three definitions.
