@@ -142,6 +142,16 @@ impl Diagnostics {
         self.0.extend(other.0);
     }
 
+    /// Adds the diagnostics not already here (the same check reached by
+    /// two routes is reported once).
+    pub fn merge(&mut self, other: Diagnostics) {
+        for d in other.0 {
+            if !self.0.contains(&d) {
+                self.0.push(d);
+            }
+        }
+    }
+
     pub fn has_errors(&self) -> bool {
         self.0.iter().any(|d| d.severity == Severity::Error)
     }

@@ -2,15 +2,22 @@
 //! codecs and the gRPC service. No AWS in here; providers plug in through
 //! the traits in [`provider`].
 
-pub mod conform;
+/// The old name of `plan_rules` and `validate`, kept only until the
+/// pipeline's plan moves to its lifecycle file (issue #20).
+pub mod conform {
+    pub use super::plan_rules::{mark_computed_unknown, requires_replace};
+}
 pub mod diagnostics;
 pub mod json;
 pub mod msgpack;
 pub mod number;
+pub mod plan_rules;
 pub mod provider;
 pub mod schema;
 pub mod server;
 pub mod types;
+pub mod validate;
+pub mod validators;
 pub mod value;
 
 pub use diagnostics::{AttributePath, Diagnostic, Diagnostics};
@@ -20,4 +27,5 @@ pub use provider::{
 };
 pub use schema::{Attribute, Block, NestedBlock, Nesting, Presence, Schema};
 pub use types::Type;
+pub use validators::{TextRule, Validator};
 pub use value::Value;

@@ -13,7 +13,9 @@ use super::value::Value;
 pub struct PlanRequest {
     /// Null when the resource is being created.
     pub prior: Value,
-    /// Terraform's proposal: the config merged with prior computed values.
+    /// Terraform's proposal (the config merged with prior computed values)
+    /// with the schema's plan work done: declared defaults filled in where
+    /// the config leaves them out and, on create, computed values unknown.
     pub proposed: Value,
     pub config: Value,
     pub prior_private: Vec<u8>,
@@ -58,8 +60,9 @@ pub trait Resource: Send + Sync {
     fn type_name(&self) -> &'static str;
     fn schema(&self) -> Schema;
 
-    /// Checks beyond the schema's types (ranges, combinations). The config
-    /// may contain unknowns: skip what cannot be checked yet.
+    /// Checks beyond the schema's (its presence rules and each attribute's
+    /// declared validators run first): rules that relate settings. The
+    /// config may contain unknowns: skip what cannot be checked yet.
     fn validate(&self, _config: &Value) -> Diagnostics {
         Diagnostics::new()
     }

@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::proto::tfplugin6 as pb;
 
 use super::types::Type;
+use super::validators::Validator;
+use super::value::Value;
 
 /// Who sets an attribute: the user, the provider, or either.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +32,11 @@ pub struct Attribute {
     /// A change to this attribute replaces the resource (provider-side
     /// metadata: reported in PlanResourceChange's requires_replace).
     pub force_new: bool,
+    /// What the plan shows when the configuration leaves it out (the
+    /// attribute is then optional + computed, so the plan can say so).
+    pub default: Option<Value>,
+    /// Checks of the value alone, run at Validate*Config.
+    pub validators: Vec<Validator>,
 }
 
 impl Attribute {
@@ -42,6 +49,8 @@ impl Attribute {
             sensitive: false,
             deprecated: false,
             force_new: false,
+            default: None,
+            validators: Vec::new(),
         }
     }
     pub fn required(name: &str, ty: Type, description: &str) -> Self {
@@ -64,6 +73,48 @@ impl Attribute {
         self.force_new = true;
         self
     }
+    /// Declares the default: an optional attribute becomes optional +
+    /// computed, and its description ends with "(default ...)".
+    pub fn default(mut self, value: Value) -> Self {
+        if self.presence == Presence::Optional {
+            self.presence = Presence::OptionalComputed;
+        }
+        self.default = Some(value);
+        self
+    }
+    pub fn validate(mut self, validator: Validator) -> Self {
+        self.validators.push(validator);
+        self
+    }
+
+    /// The description Terraform shows: the declared text, with the
+    /// default (when there is one) written from the declaration so the two
+    /// cannot disagree.
+    pub fn full_description(&self) -> String {
+        match &self.default {
+            None => self.description.clone(),
+            Some(default) => {
+                let text = self.description.strip_suffix('.').unwrap_or(&self.description);
+                format!("{text} (default {}).", shown(default))
+            }
+        }
+    }
+
+    /// The declared whole-number range, if any.
+    pub fn whole_number_range(&self) -> Option<std::ops::RangeInclusive<i64>> {
+        self.validators.iter().find_map(|v| match v {
+            Validator::WholeNumber { min, max, .. } => Some(*min..=*max),
+            _ => None,
+        })
+    }
+
+    /// The declared allowed strings, if any.
+    pub fn allowed(&self) -> Option<&'static [&'static str]> {
+        self.validators.iter().find_map(|v| match v {
+            Validator::OneOf { allowed, .. } => Some(*allowed),
+            _ => None,
+        })
+    }
 
     pub fn is_computed(&self) -> bool {
         matches!(self.presence, Presence::Computed | Presence::OptionalComputed)
@@ -74,7 +125,7 @@ impl Attribute {
             name: self.name.clone(),
             r#type: self.ty.to_json_bytes(),
             nested_type: None,
-            description: self.description.clone(),
+            description: self.full_description(),
             required: self.presence == Presence::Required,
             optional: matches!(self.presence, Presence::Optional | Presence::OptionalComputed),
             computed: self.is_computed(),
@@ -83,6 +134,19 @@ impl Attribute {
             deprecated: self.deprecated,
             write_only: false,
         }
+    }
+}
+
+/// A default as the description writes it: `1`, `true`, `results`, `[75]`.
+pub fn shown(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::List(items) | Value::Set(items) | Value::Tuple(items) => {
+            format!("[{}]", items.iter().map(shown).collect::<Vec<_>>().join(", "))
+        }
+        other => format!("{other:?}"),
     }
 }
 
@@ -219,6 +283,15 @@ impl Block {
             if a.force_new && a.presence == Presence::Computed {
                 problems.push(format!("{at}.{}: a computed-only attribute cannot force replacement", a.name));
             }
+            if let Some(default) = &a.default {
+                if a.presence != Presence::OptionalComputed {
+                    problems
+                        .push(format!("{at}.{}: a default needs an optional + computed attribute", a.name));
+                }
+                if !a.validators.iter().all(|v| v.accepts(default)) {
+                    problems.push(format!("{at}.{}: the default is refused by its own validators", a.name));
+                }
+            }
         }
         for b in &self.blocks {
             if !valid_name(&b.type_name) {
@@ -321,6 +394,24 @@ mod tests {
         let Type::Object(attrs) = t else { panic!() };
         assert_eq!(attrs["stage"], Type::list(Type::object([("env", Type::map(Type::String))])));
         assert_eq!(attrs["timeouts"], Type::object(Vec::<(String, Type)>::new()));
+    }
+
+    #[test]
+    fn a_default_makes_the_attribute_computed_and_is_written_into_its_description() {
+        let memory = Attribute::optional("memory", Type::Number, "Memory in MiB.").default(Value::int(2048));
+        assert_eq!(memory.presence, Presence::OptionalComputed);
+        assert_eq!(memory.to_proto().description, "Memory in MiB (default 2048).");
+        let codes = Attribute::optional("codes", Type::set(Type::Number), "Retried")
+            .default(Value::Set(vec![Value::int(75)]));
+        assert_eq!(codes.full_description(), "Retried (default [75]).");
+        let plain = Attribute::optional("x", Type::String, "As written.");
+        assert_eq!(plain.full_description(), "As written.");
+        let refused = Block::new("").attr(
+            Attribute::optional("n", Type::Number, "")
+                .validate(Validator::whole_number(1, 3))
+                .default(Value::int(4)),
+        );
+        assert_eq!(refused.check("b").len(), 1);
     }
 
     #[test]

@@ -10,16 +10,31 @@ use tonic::{Request, Response, Status};
 use crate::proto::tfplugin6 as pb;
 use crate::proto::tfplugin6::provider_server;
 
-use super::conform;
 use super::diagnostics::{AttributePath, Diagnostic, Diagnostics};
 use super::json;
 use super::msgpack;
+use super::plan_rules;
 use super::provider::{
     ApplyRequest, ApplyResponse, DataSource, PlanRequest, PlanResponse, Provider, ReadResponse, Resource,
 };
 use super::schema::Schema;
 use super::types::Type;
+use super::validate::{check_config, check_values};
 use super::value::Value;
+
+/// Validate*Config: the schema's presence rules; when they hold, each
+/// attribute's declared validators and then the handler's own checks. A
+/// handler whose typed reader re-runs the declared validators (so plan and
+/// apply never act on a value they refuse) repeats their refusals: each is
+/// reported once.
+fn validated(schema: &Schema, config: &Value, handler: impl FnOnce(&Value) -> Diagnostics) -> Diagnostics {
+    let mut diags = check_config(&schema.block, config, &AttributePath::root());
+    if !diags.has_errors() {
+        diags.extend(check_values(&schema.block, config, &AttributePath::root()));
+        diags.merge(handler(config));
+    }
+    diags
+}
 
 struct Registered<T: ?Sized> {
     handler: Arc<T>,
@@ -185,14 +200,7 @@ impl<P: Provider> provider_server::Provider for ProtocolServer<P> {
     ) -> Result<Response<pb::validate_provider_config::Response>, Status> {
         let req = request.into_inner();
         let diags = match decode_dynamic(req.config.as_ref(), &self.provider_type, "provider configuration") {
-            Ok(config) => {
-                let mut d =
-                    conform::check_config(&self.provider_schema.block, &config, &AttributePath::root());
-                if !d.has_errors() {
-                    d.extend(self.provider.validate(&config));
-                }
-                d
-            }
+            Ok(config) => validated(&self.provider_schema, &config, |c| self.provider.validate(c)),
             Err(d) => d,
         };
         Ok(Response::new(pb::validate_provider_config::Response { diagnostics: diags_only(diags) }))
@@ -206,11 +214,7 @@ impl<P: Provider> provider_server::Provider for ProtocolServer<P> {
         let diags = (|| {
             let r = self.resource(&req.type_name)?;
             let config = decode_dynamic(req.config.as_ref(), &r.ty, "resource configuration")?;
-            let mut d = conform::check_config(&r.schema.block, &config, &AttributePath::root());
-            if !d.has_errors() {
-                d.extend(r.handler.validate(&config));
-            }
-            Ok::<_, Diagnostics>(d)
+            Ok::<_, Diagnostics>(validated(&r.schema, &config, |c| r.handler.validate(c)))
         })()
         .unwrap_or_else(|d| d);
         Ok(Response::new(pb::validate_resource_config::Response { diagnostics: diags_only(diags) }))
@@ -224,11 +228,7 @@ impl<P: Provider> provider_server::Provider for ProtocolServer<P> {
         let diags = (|| {
             let d = self.data_source(&req.type_name)?;
             let config = decode_dynamic(req.config.as_ref(), &d.ty, "data source configuration")?;
-            let mut diags = conform::check_config(&d.schema.block, &config, &AttributePath::root());
-            if !diags.has_errors() {
-                diags.extend(d.handler.validate(&config));
-            }
-            Ok::<_, Diagnostics>(diags)
+            Ok::<_, Diagnostics>(validated(&d.schema, &config, |c| d.handler.validate(c)))
         })()
         .unwrap_or_else(|d| d);
         Ok(Response::new(pb::validate_data_resource_config::Response { diagnostics: diags_only(diags) }))
@@ -329,6 +329,15 @@ impl<P: Provider> provider_server::Provider for ProtocolServer<P> {
                     planned_private: req.prior_private,
                     ..Default::default()
                 });
+            }
+            // The generic plan work first, as terraform-plugin-framework
+            // does: declared defaults where the configuration leaves a
+            // setting out, and on create every computed value left null
+            // "known after apply". The resource's own plan refines that.
+            let mut proposed = proposed;
+            plan_rules::apply_defaults(&r.schema.block, &mut proposed, &config);
+            if prior.is_null() {
+                plan_rules::mark_computed_unknown(&r.schema.block, &mut proposed);
             }
             let PlanResponse { planned, requires_replace, private, diagnostics } = r
                 .handler

@@ -1,7 +1,8 @@
-//! Generic checks and plan steps that follow from a schema alone, so every
-//! resource gets them without writing them: required attributes present,
-//! computed-only attributes left alone, block counts within limits, computed
-//! values marked unknown on create, and which changes force replacement.
+//! The checks of a configuration that follow from a schema alone, so every
+//! resource, data source and provider block gets them without writing
+//! them: required attributes present, computed-only attributes left alone,
+//! block counts within limits ([`check_config`]), and each attribute's
+//! declared validators ([`check_values`]).
 
 use super::diagnostics::{AttributePath, Diagnostic, Diagnostics};
 use super::schema::{Block, Nesting, Presence};
@@ -84,81 +85,48 @@ pub fn check_config(block: &Block, value: &Value, path: &AttributePath) -> Diagn
     diags
 }
 
-/// On create, computed attributes the user left null become unknown:
-/// "known after apply". Applies inside nested blocks too.
-pub fn mark_computed_unknown(block: &Block, value: &mut Value) {
-    let Value::Object(attrs) = value else { return };
+/// Runs every attribute's declared validators, inside nested blocks too;
+/// each refusal is a diagnostic on the attribute's path. Unknown and null
+/// values are skipped (checked once known; presence is [`check_config`]'s).
+pub fn check_values(block: &Block, value: &Value, path: &AttributePath) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    if value.is_unknown() || value.is_null() {
+        return diags;
+    }
     for a in &block.attributes {
-        if a.is_computed()
-            && let Some(v) = attrs.get_mut(&a.name)
-            && v.is_null()
-        {
-            *v = Value::unknown();
+        let v = value.get(&a.name);
+        for validator in &a.validators {
+            if let Some((summary, detail)) = validator.check(&a.name, v) {
+                diags.push(Diagnostic::attribute_error(path.then_attr(&a.name), summary, detail));
+            }
         }
     }
     for b in &block.blocks {
-        let Some(v) = attrs.get_mut(&b.type_name) else { continue };
-        match v {
-            Value::Object(_) => mark_computed_unknown(&b.block, v),
-            Value::List(items) | Value::Set(items) => {
-                for item in items {
-                    mark_computed_unknown(&b.block, item);
-                }
-            }
-            Value::Map(entries) => {
-                for item in entries.values_mut() {
-                    mark_computed_unknown(&b.block, item);
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Paths of `force_new` attributes and blocks whose planned value differs
-/// from the prior state, looking inside single and list blocks (element by
-/// element). Empty on create.
-pub fn requires_replace(block: &Block, prior: &Value, planned: &Value) -> Vec<AttributePath> {
-    let mut paths = Vec::new();
-    collect_replace(block, prior, planned, &AttributePath::root(), &mut paths);
-    paths
-}
-
-fn collect_replace(
-    block: &Block,
-    prior: &Value,
-    planned: &Value,
-    at: &AttributePath,
-    out: &mut Vec<AttributePath>,
-) {
-    if prior.is_null() || planned.is_null() {
-        return;
-    }
-    for a in &block.attributes {
-        if a.force_new && !prior.get(&a.name).equals(planned.get(&a.name)) {
-            out.push(at.then_attr(&a.name));
-        }
-    }
-    for b in &block.blocks {
-        let here = at.then_attr(&b.type_name);
-        let (p, n) = (prior.get(&b.type_name), planned.get(&b.type_name));
-        if b.force_new {
-            if !p.equals(n) {
-                out.push(here);
-            }
-            continue;
-        }
+        let v = value.get(&b.type_name);
+        let here = path.then_attr(&b.type_name);
         match b.nesting {
-            Nesting::Single => collect_replace(&b.block, p, n, &here, out),
+            Nesting::Single => diags.extend(check_values(&b.block, v, &here)),
             Nesting::List => {
-                for (i, (pi, ni)) in p.elements().iter().zip(n.elements()).enumerate() {
-                    collect_replace(&b.block, pi, ni, &here.then_index(i), out);
+                for (i, item) in v.elements().iter().enumerate() {
+                    diags.extend(check_values(&b.block, item, &here.then_index(i)));
                 }
             }
-            // Set and map elements have no stable position to compare.
-            Nesting::Set | Nesting::Map => {}
+            // A set element has no index to point at: its block's path.
+            Nesting::Set => {
+                for item in v.elements() {
+                    diags.extend(check_values(&b.block, item, &here));
+                }
+            }
+            Nesting::Map => {
+                if let Some(entries) = v.entries() {
+                    for (k, item) in entries {
+                        diags.extend(check_values(&b.block, item, &here.then_key(k)));
+                    }
+                }
+            }
         }
     }
+    diags
 }
 
 #[cfg(test)]
@@ -166,6 +134,7 @@ mod tests {
     use super::*;
     use crate::tfplugin::schema::{Attribute, NestedBlock};
     use crate::tfplugin::types::Type;
+    use crate::tfplugin::validators::Validator;
 
     fn block() -> Block {
         Block::new("")
@@ -208,24 +177,30 @@ mod tests {
     }
 
     #[test]
-    fn create_marks_computed_unknown_and_replace_follows_force_new() {
-        let mut v = Value::object([
-            ("name", Value::string("a")),
-            ("arn", Value::Null),
-            ("size", Value::int(3)),
-            (
-                "stage",
-                Value::List(vec![Value::object([("image", Value::string("i")), ("revision", Value::Null)])]),
-            ),
-        ]);
-        mark_computed_unknown(&block(), &mut v);
-        assert!(v.get("arn").is_unknown());
-        assert_eq!(v.get("size"), &Value::int(3));
-        assert!(v.get("stage").elements()[0].get("revision").is_unknown());
-
-        let mut renamed = v.clone();
-        renamed.set_attr("name", Value::string("b"));
-        assert_eq!(requires_replace(&block(), &v, &renamed), vec![AttributePath::attr("name")]);
-        assert!(requires_replace(&block(), &Value::Null, &renamed).is_empty());
+    fn declared_validators_refuse_on_the_attributes_path() {
+        let b = Block::new("").block(NestedBlock::new(
+            "stage",
+            Nesting::List,
+            Block::new("")
+                .attr(Attribute::optional("tries", Type::Number, "").validate(Validator::whole_number(1, 10)))
+                .attr(Attribute::optional("mode", Type::String, "").validate(Validator::one_of(&["a", "b"]))),
+        ));
+        let stage = |tries: Value, mode: Value| {
+            Value::object([("stage", Value::List(vec![Value::object([("tries", tries), ("mode", mode)])]))])
+        };
+        let diags = check_values(&b, &stage(Value::int(11), Value::string("c")), &AttributePath::root());
+        let found: Vec<(String, String)> =
+            diags.0.iter().map(|d| (d.path.clone().unwrap().to_string(), d.summary.clone())).collect();
+        assert_eq!(
+            found,
+            vec![
+                ("stage[0].tries".to_string(), "Invalid tries".to_string()),
+                ("stage[0].mode".to_string(), "Invalid mode".to_string())
+            ]
+        );
+        assert!(check_values(&b, &stage(Value::unknown(), Value::Null), &AttributePath::root()).is_empty());
+        assert!(
+            check_values(&b, &stage(Value::int(3), Value::string("a")), &AttributePath::root()).is_empty()
+        );
     }
 }
