@@ -15,6 +15,7 @@ pub mod plan_rules;
 pub mod provider;
 pub mod schema;
 pub mod server;
+pub mod settings;
 pub mod types;
 pub mod validate;
 pub mod validators;
@@ -26,6 +27,7 @@ pub use provider::{
     ApplyRequest, ApplyResponse, DataSource, PlanRequest, PlanResponse, Provider, ReadResponse, Resource,
 };
 pub use schema::{Attribute, Block, NestedBlock, Nesting, Presence, Schema};
+pub use settings::{Findings, SettingsReader};
 pub use types::Type;
 pub use validators::{TextRule, Validator};
 pub use value::Value;
