@@ -1,13 +1,20 @@
 //! The `batch_pipeline` configuration, read from a Terraform value into
-//! typed form and checked. Every problem is a diagnostic on the attribute
-//! that causes it; values not known yet are skipped (checked again at apply).
+//! typed form and checked. The defaults and the checks of one value alone
+//! are the schema's declarations (schema.rs); the rules here relate
+//! settings to each other (Fargate sizes, EC2-only settings, one source,
+//! exit codes, the transform's JSON). Every problem is a diagnostic on the
+//! attribute that causes it; values not known yet are skipped (checked
+//! again at apply).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::tfplugin::{AttributePath, Diagnostic, Diagnostics, Value};
+use crate::tfplugin::validate::check_values;
+use crate::tfplugin::{AttributePath, Diagnostics, Findings, SettingsReader, Value};
 
-use super::schema::STAGES;
+pub use super::schema::SYNTHETIC_FORMATS;
+use super::schema::rules::parse_duration;
+use super::schema::{STAGES, declaration};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ComputeType {
@@ -106,10 +113,6 @@ pub enum Source {
     },
 }
 
-/// The synthetic record formats the jobs generate (the contract's
-/// SyntheticFormat); the first is prep's default.
-pub const SYNTHETIC_FORMATS: [&str; 2] = contract::run_config::SyntheticFormat::NAMES;
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct EgressBucket {
     pub name: String,
@@ -141,172 +144,13 @@ pub struct PipelineSpec {
     pub timeouts: Timeouts,
 }
 
-/// Reads attributes of one object with paths, collecting problems.
-struct Reader<'a> {
-    value: &'a Value,
-    at: AttributePath,
-    diags: &'a mut Diagnostics,
-    /// Some value was unknown: the spec is incomplete (plan time).
-    unknown: &'a mut bool,
-}
-
-impl<'a> Reader<'a> {
-    fn path(&self, name: &str) -> AttributePath {
-        self.at.then_attr(name)
-    }
-
-    fn fail(&mut self, name: &str, summary: &str, detail: String) {
-        self.diags.push(Diagnostic::attribute_error(self.path(name), summary, detail));
-    }
-
-    /// Whether `name` has its final value (set or null): checks that
-    /// relate two settings wait until both are known.
-    fn known(&self, name: &str) -> bool {
-        self.value.get(name).is_wholly_known()
-    }
-
-    fn raw(&mut self, name: &str) -> Option<&'a Value> {
-        let v = self.value.get(name);
-        if !v.is_wholly_known() {
-            *self.unknown = true;
-            return None;
-        }
-        if v.is_null() { None } else { Some(v) }
-    }
-
-    fn string(&mut self, name: &str) -> Option<String> {
-        self.raw(name).and_then(Value::as_str).map(str::to_string)
-    }
-
-    fn bool(&mut self, name: &str, default: bool) -> bool {
-        self.raw(name).and_then(Value::as_bool).unwrap_or(default)
-    }
-
-    /// A whole number within `range`, or the default when unset.
-    fn int(&mut self, name: &str, default: i64, range: std::ops::RangeInclusive<i64>, what: &str) -> i64 {
-        let Some(v) = self.raw(name) else { return default };
-        match v.as_i64() {
-            Some(n) if range.contains(&n) => n,
-            _ => {
-                let shown = v.as_number().map(|n| n.to_string()).unwrap_or_default();
-                self.fail(
-                    name,
-                    &format!("Invalid {name}"),
-                    format!(
-                        "{what} must be a whole number from {} to {}; got {shown}.",
-                        range.start(),
-                        range.end()
-                    ),
-                );
-                default
-            }
-        }
-    }
-
-    fn strings(&mut self, name: &str) -> Vec<String> {
-        self.raw(name)
-            .map(|v| v.elements().iter().filter_map(Value::as_str).map(str::to_string).collect())
-            .unwrap_or_default()
-    }
-
-    fn string_map(&mut self, name: &str) -> BTreeMap<String, String> {
-        self.raw(name)
-            .and_then(Value::entries)
-            .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
-            .unwrap_or_default()
-    }
-
-    fn one_of(&mut self, name: &str, default: &str, allowed: &[&str]) -> String {
-        match self.string(name) {
-            None => default.to_string(),
-            Some(s) if allowed.contains(&s.as_str()) => s,
-            Some(s) => {
-                self.fail(
-                    name,
-                    &format!("Invalid {name}"),
-                    format!("{s:?} is not one of {}.", allowed.join(", ")),
-                );
-                default.to_string()
-            }
-        }
-    }
-
-    fn arn(&mut self, name: &str) -> Option<String> {
-        let s = self.string(name)?;
-        if !s.starts_with("arn:") || s.split(':').count() < 6 {
-            self.fail(
-                name,
-                "Invalid ARN",
-                format!("{s:?} is not an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)."),
-            );
-        }
-        Some(s)
-    }
-
-    /// The only element of a `max_items = 1` list block.
-    fn block(&mut self, name: &str) -> Option<Reader<'_>> {
-        let v = self.value.get(name);
-        if v.is_unknown() {
-            *self.unknown = true;
-            return None;
-        }
-        let first = v.elements().first()?;
-        Some(Reader {
-            value: first,
-            at: self.path(name).then_index(0),
-            diags: self.diags,
-            unknown: self.unknown,
-        })
-    }
-}
-
-pub const NAME_MAX: usize = 64;
-
 /// Exit codes a stage may retry: one evaluateOnExit rule each, within AWS
 /// Batch's 5 beside the pipeline's own 2.
 pub const MAX_RETRY_EXIT_CODES: usize = 3;
 
-fn valid_name(name: &str) -> bool {
-    (1..=NAME_MAX).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// An access point's root directory as EFS's model states it (`Path`: at
-/// most 100 characters, pattern `^(\/|(\/(?!\.)+[^$#<>;`|&?{}^*/\n]+){1,4})$`).
-pub fn check_efs_root_directory(path: &str) -> Result<(), &'static str> {
-    if path.len() > 100 {
-        return Err("is longer than 100 characters");
-    }
-    if path == "/" {
-        return Ok(());
-    }
-    let Some(rest) = path.strip_prefix('/') else { return Err("is not absolute") };
-    let components: Vec<&str> = rest.split('/').collect();
-    if components.len() > 4 {
-        return Err("has more than 4 components");
-    }
-    for c in components {
-        if c.is_empty() {
-            return Err("has an empty component (a trailing '/' or '//')");
-        }
-        if c.starts_with('.') {
-            return Err("has a component starting with '.'");
-        }
-        if c.chars().any(|ch| "$#<>;`|&?{}^*\n".contains(ch)) {
-            return Err("has a character EFS refuses");
-        }
-    }
-    Ok(())
-}
-
-fn valid_bucket_name(name: &str) -> bool {
-    (3..=63).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
-        && !name.contains("..")
-}
+/// How long create, update and delete may take when `timeouts` leaves
+/// them out.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// Fargate's allowed memory (MiB) for each vCPU size.
 pub fn fargate_memory_ok(vcpus: f64, memory: i64) -> bool {
@@ -328,56 +172,37 @@ pub fn fargate_memory_ok(vcpus: f64, memory: i64) -> bool {
     }
 }
 
-/// Parses "90s", "30m", "1h", "1h30m".
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let mut total = 0u64;
-    let mut digits = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let n: u64 = digits.parse().ok()?;
-        digits.clear();
-        total += n * match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            _ => return None,
-        };
-    }
-    (digits.is_empty() && total > 0).then(|| Duration::from_secs(total))
-}
-
 impl PipelineSpec {
     /// Reads and checks a configuration. Returns the spec (when every value
     /// is known) and the diagnostics; at plan time values may be unknown.
+    /// The schema's declared validators run first: Terraform has run them
+    /// at validation already, and plan and apply must not act on a value
+    /// they refuse.
     pub fn parse(config: &Value) -> (Option<PipelineSpec>, Diagnostics) {
-        let mut diags = Diagnostics::new();
-        let mut unknown = false;
-        let spec = {
-            let mut r =
-                Reader { value: config, at: AttributePath::root(), diags: &mut diags, unknown: &mut unknown };
-            read_spec(&mut r)
-        };
-        if diags.has_errors() || unknown { (None, diags) } else { (Some(spec), diags) }
+        let block = &declaration().block;
+        let mut findings =
+            Findings { diagnostics: check_values(block, config, &AttributePath::root()), unknown: vec![] };
+        let spec = read_spec(&mut SettingsReader::root(config, Some(block), &mut findings));
+        if findings.diagnostics.has_errors() || !findings.unknown.is_empty() {
+            (None, findings.diagnostics)
+        } else {
+            (Some(spec), findings.diagnostics)
+        }
     }
 }
 
-fn read_spec(r: &mut Reader<'_>) -> PipelineSpec {
+/// A whole number the declaration gives a default (so it always reads as
+/// one) in the type the spec keeps it in.
+fn declared_int<T: TryFrom<i64> + Default>(r: &mut SettingsReader<'_>, name: &str) -> T {
+    r.int(name).and_then(|n| T::try_from(n).ok()).unwrap_or_default()
+}
+
+fn read_spec(r: &mut SettingsReader<'_>) -> PipelineSpec {
     let name = r.string("name").unwrap_or_default();
-    if !name.is_empty() && !valid_name(&name) {
-        r.fail(
-            "name",
-            "Invalid pipeline name",
-            format!("{name:?}: 1 to {NAME_MAX} letters, digits, '-' and '_', starting with a letter."),
-        );
-    }
-    let items_per_node = r.int("items_per_node", 40, 1..=1_000_000, "items_per_node") as u32;
-    let max_nodes =
-        r.int("max_nodes", 10_000, 2..=10_000, "max_nodes (the AWS Batch array size limit)") as u32;
-    let force_destroy = r.bool("force_destroy", false);
-    let keep_old_revisions = r.bool("keep_old_revisions", false);
+    let items_per_node = declared_int(r, "items_per_node");
+    let max_nodes = declared_int(r, "max_nodes");
+    let force_destroy = r.bool("force_destroy");
+    let keep_old_revisions = r.bool("keep_old_revisions");
     let tags = r.string_map("tags");
     for key in tags.keys() {
         if key.starts_with("aws:") || key.is_empty() || key.len() > 128 {
@@ -390,53 +215,30 @@ fn read_spec(r: &mut Reader<'_>) -> PipelineSpec {
     }
 
     let (compute, type_known) = read_compute(r);
-    let queue = match r.block("queue") {
-        Some(mut q) => {
-            let priority = q.int("priority", 1, 0..=1000, "priority") as i32;
-            let enabled = q.one_of("state", "ENABLED", &["ENABLED", "DISABLED"]) == "ENABLED";
-            Queue { priority, enabled }
-        }
-        None => Queue { priority: 1, enabled: true },
+    let queue = {
+        let mut q = r.block_or_defaults("queue");
+        let priority = declared_int(&mut q, "priority");
+        let enabled = q.one_of("state").as_deref() == Some("ENABLED");
+        Queue { priority, enabled }
     };
     let efs = read_efs(r, &compute);
     let stages =
         STAGES.iter().map(|stage| read_stage(r, stage, type_known.then_some(compute.kind))).collect();
     let source = read_source(r);
-    let egress_bucket = match r.block("egress_bucket") {
-        Some(mut b) => {
-            let name = b.string("name").unwrap_or_default();
-            if !name.is_empty() && !valid_bucket_name(&name) {
-                b.fail(
-                    "name",
-                    "Invalid bucket name",
-                    format!("{name:?}: 3-63 lowercase letters, digits, '.' and '-'."),
-                );
-            }
-            let prefix = b.string("prefix").unwrap_or_else(|| "results".into());
-            if prefix.starts_with('/') || prefix.split('/').any(|p| p == "..") {
-                b.fail(
-                    "prefix",
-                    "Invalid prefix",
-                    format!("{prefix:?} must be a relative key prefix without '..'."),
-                );
-            }
-            EgressBucket { name, create: b.bool("create", true), prefix }
+    let egress_bucket = {
+        let mut b = r.block_or_defaults("egress_bucket");
+        EgressBucket {
+            name: b.string("name").unwrap_or_default(),
+            create: b.bool("create"),
+            prefix: b.string("prefix").unwrap_or_default(),
         }
-        None => EgressBucket { name: String::new(), create: true, prefix: "results".into() },
     };
-    let default_timeout = Duration::from_secs(30 * 60);
     let timeouts = {
-        let t = r.value.get("timeouts");
-        let mut read = |name: &str| match t.get(name) {
-            Value::String(s) => parse_duration(s).unwrap_or_else(|| {
-                r.diags.push(Diagnostic::attribute_error(
-                    AttributePath::attr("timeouts").then_attr(name),
-                    "Invalid duration",
-                    format!("{s:?} is not a duration like \"30m\", \"1h\" or \"90s\"."),
-                ));
-                default_timeout
-            }),
-            _ => default_timeout,
+        let mut t = r.block_or_defaults("timeouts");
+        // A timeout not known yet is waited for no longer than the default.
+        let mut read = |name: &str| {
+            let text = if t.known(name) { t.string(name) } else { None };
+            text.as_deref().and_then(parse_duration).unwrap_or(DEFAULT_TIMEOUT)
         };
         Timeouts { create: read("create"), update: read("update"), delete: read("delete") }
     };
@@ -457,10 +259,23 @@ fn read_spec(r: &mut Reader<'_>) -> PipelineSpec {
     }
 }
 
+/// `name` as one of `allowed` (which depend on another setting, so they
+/// cannot be declared), else `default` with a diagnostic.
+fn one_of_these(r: &mut SettingsReader<'_>, name: &str, default: &str, allowed: &[&str]) -> String {
+    match r.string(name) {
+        None => default.to_string(),
+        Some(s) if allowed.contains(&s.as_str()) => s,
+        Some(s) => {
+            r.fail(name, &format!("Invalid {name}"), format!("{s:?} is not one of {}.", allowed.join(", ")));
+            default.to_string()
+        }
+    }
+}
+
 /// The compute block, and whether its type is known (at plan time it may
 /// not be, and then no check that depends on it is made).
-fn read_compute(r: &mut Reader<'_>) -> (Compute, bool) {
-    let mut fallback = Compute {
+fn read_compute(r: &mut SettingsReader<'_>) -> (Compute, bool) {
+    let fallback = Compute {
         kind: ComputeType::Fargate,
         max_vcpus: 1,
         min_vcpus: 0,
@@ -474,22 +289,9 @@ fn read_compute(r: &mut Reader<'_>) -> (Compute, bool) {
     };
     let Some(mut c) = r.block("compute") else { return (fallback, true) };
     let type_known = c.known("type");
-    let kind_text = c.string("type");
-    let kind = match kind_text.as_deref().map(ComputeType::parse) {
-        Some(Some(k)) => k,
-        Some(None) => {
-            let t = kind_text.unwrap_or_default();
-            c.fail(
-                "type",
-                "Invalid compute type",
-                format!("{t:?} is not one of FARGATE, FARGATE_SPOT, EC2, SPOT."),
-            );
-            ComputeType::Fargate
-        }
-        None => ComputeType::Fargate,
-    };
-    fallback.kind = kind;
-    let max_vcpus = c.int("max_vcpus", 1, 1..=100_000, "max_vcpus") as i32;
+    // A type the declaration refuses has been reported; read as FARGATE.
+    let kind = c.string("type").as_deref().and_then(ComputeType::parse).unwrap_or(ComputeType::Fargate);
+    let max_vcpus = c.int("max_vcpus").map_or(1, |n| n as i32);
     let ec2_only = ["min_vcpus", "instance_types", "instance_role", "allocation_strategy", "bid_percentage"];
     if type_known && kind.is_fargate() {
         for field in ec2_only {
@@ -504,7 +306,7 @@ fn read_compute(r: &mut Reader<'_>) -> (Compute, bool) {
             }
         }
     }
-    let min_vcpus = c.int("min_vcpus", 0, 0..=100_000, "min_vcpus") as i32;
+    let min_vcpus = c.int("min_vcpus").map_or(0, |n| n as i32);
     if min_vcpus > max_vcpus && c.known("min_vcpus") && c.known("max_vcpus") {
         c.fail(
             "min_vcpus",
@@ -513,7 +315,7 @@ fn read_compute(r: &mut Reader<'_>) -> (Compute, bool) {
         );
     }
     let subnet_ids = c.strings("subnet_ids");
-    if subnet_ids.is_empty() && !*c.unknown {
+    if subnet_ids.is_empty() && !c.any_unknown() {
         c.fail(
             "subnet_ids",
             "No subnets",
@@ -521,11 +323,11 @@ fn read_compute(r: &mut Reader<'_>) -> (Compute, bool) {
         );
     }
     let security_group_ids = c.strings("security_group_ids");
-    if security_group_ids.is_empty() && !*c.unknown {
+    if security_group_ids.is_empty() && !c.any_unknown() {
         c.fail("security_group_ids", "No security groups", "At least one security group is needed.".into());
     }
-    let instance_role = c.arn("instance_role");
-    if !kind.is_fargate() && instance_role.is_none() && !*c.unknown {
+    let instance_role = c.string("instance_role");
+    if !kind.is_fargate() && instance_role.is_none() && !c.any_unknown() {
         c.fail(
             "instance_role",
             "Missing instance_role",
@@ -545,7 +347,7 @@ fn read_compute(r: &mut Reader<'_>) -> (Compute, bool) {
     let allocation_strategy = c
         .raw("allocation_strategy")
         .is_some()
-        .then(|| c.one_of("allocation_strategy", "BEST_FIT_PROGRESSIVE", &strategies));
+        .then(|| one_of_these(&mut c, "allocation_strategy", "BEST_FIT_PROGRESSIVE", &strategies));
     let bid_percentage = if c.raw("bid_percentage").is_some() {
         if type_known && kind != ComputeType::Spot && !kind.is_fargate() {
             c.fail(
@@ -554,7 +356,7 @@ fn read_compute(r: &mut Reader<'_>) -> (Compute, bool) {
                 "bid_percentage applies to SPOT compute only.".into(),
             );
         }
-        Some(c.int("bid_percentage", 100, 1..=100, "bid_percentage") as i32)
+        Some(c.int("bid_percentage").map_or(100, |n| n as i32))
     } else {
         None
     };
@@ -568,45 +370,27 @@ fn read_compute(r: &mut Reader<'_>) -> (Compute, bool) {
         instance_role,
         allocation_strategy,
         bid_percentage,
-        service_role_arn: c.arn("service_role_arn"),
+        service_role_arn: c.string("service_role_arn"),
     };
     (compute, type_known)
 }
 
-fn read_efs(r: &mut Reader<'_>, compute: &Compute) -> Efs {
-    let mut efs = Efs {
-        existing_file_system_id: None,
-        performance_mode: "generalPurpose".into(),
-        throughput_mode: "elastic".into(),
-        provisioned_throughput_mibps: None,
-        kms_key_id: None,
-        security_group_ids: compute.security_group_ids.clone(),
-        root_directory: "/pipeline".into(),
-        posix_uid: 1000,
-        posix_gid: 1000,
-        permissions: "0750".into(),
-        mount_path: "/mnt/efs".into(),
-    };
-    let Some(mut e) = r.block("efs") else { return efs };
-    efs.existing_file_system_id = e.string("file_system_id");
-    if let Some(id) = &efs.existing_file_system_id
-        && !id.starts_with("fs-")
-    {
-        e.fail("file_system_id", "Invalid file system id", format!("{id:?} is not an EFS id (fs-...)."));
-    }
-    efs.performance_mode = e.one_of("performance_mode", "generalPurpose", &["generalPurpose", "maxIO"]);
-    efs.throughput_mode = e.one_of("throughput_mode", "elastic", &["elastic", "bursting", "provisioned"]);
-    efs.provisioned_throughput_mibps =
+fn read_efs(r: &mut SettingsReader<'_>, compute: &Compute) -> Efs {
+    let mut e = r.block_or_defaults("efs");
+    let existing_file_system_id = e.string("file_system_id");
+    let performance_mode = e.one_of("performance_mode").unwrap_or_default();
+    let throughput_mode = e.one_of("throughput_mode").unwrap_or_default();
+    let provisioned_throughput_mibps =
         e.raw("provisioned_throughput_mibps").and_then(|v| v.as_number()).map(|n| n.to_f64_lossy());
-    if efs.throughput_mode == "provisioned" && efs.provisioned_throughput_mibps.is_none() && !*e.unknown {
+    if throughput_mode == "provisioned" && provisioned_throughput_mibps.is_none() && !e.any_unknown() {
         e.fail(
             "provisioned_throughput_mibps",
             "Missing throughput",
             "provisioned throughput_mode needs provisioned_throughput_mibps.".into(),
         );
     }
-    if efs.throughput_mode != "provisioned"
-        && efs.provisioned_throughput_mibps.is_some()
+    if throughput_mode != "provisioned"
+        && provisioned_throughput_mibps.is_some()
         && e.known("throughput_mode")
     {
         e.fail(
@@ -615,7 +399,7 @@ fn read_efs(r: &mut Reader<'_>, compute: &Compute) -> Efs {
             "provisioned_throughput_mibps applies only with throughput_mode = \"provisioned\".".into(),
         );
     }
-    efs.kms_key_id = e.string("kms_key_id");
+    let kms_key_id = e.string("kms_key_id");
     let sgs = e.strings("security_group_ids");
     if e.raw("security_group_ids").is_some() && sgs.is_empty() {
         e.fail(
@@ -624,26 +408,13 @@ fn read_efs(r: &mut Reader<'_>, compute: &Compute) -> Efs {
             "Give at least one, or leave security_group_ids out to use the compute security groups.".into(),
         );
     }
-    if !sgs.is_empty() {
-        efs.security_group_ids = sgs;
-    }
-    if let Some(root) = e.string("root_directory") {
-        if let Err(why) = check_efs_root_directory(&root) {
-            e.fail(
-                "root_directory",
-                "Invalid root_directory",
-                format!(
-                    "{root:?} {why}. EFS access points take \"/\" or 1 to 4 components, each non-empty, not starting with '.', without $#<>;`|&?{{}}^*, at most 100 characters."
-                ),
-            );
-        }
-        efs.root_directory = root;
-    }
+    let security_group_ids = if sgs.is_empty() { compute.security_group_ids.clone() } else { sgs };
+    let root_directory = e.string("root_directory").unwrap_or_default();
     // EFS: "Elastic throughput is available only for file systems using the
     // General Purpose performance mode" (CreateFileSystem refuses it).
-    if efs.performance_mode == "maxIO"
-        && efs.throughput_mode == "elastic"
-        && efs.existing_file_system_id.is_none()
+    if performance_mode == "maxIO"
+        && throughput_mode == "elastic"
+        && existing_file_system_id.is_none()
         && e.known("performance_mode")
         && e.known("throughput_mode")
     {
@@ -653,59 +424,47 @@ fn read_efs(r: &mut Reader<'_>, compute: &Compute) -> Efs {
             "EFS offers elastic throughput only with performance_mode = \"generalPurpose\"; with \"maxIO\" set throughput_mode to \"bursting\" or \"provisioned\".".into(),
         );
     }
-    efs.posix_uid = e.int("posix_uid", 1000, 0..=4_294_967_295, "posix_uid");
-    efs.posix_gid = e.int("posix_gid", 1000, 0..=4_294_967_295, "posix_gid");
-    if let Some(p) = e.string("permissions") {
-        if !(3..=4).contains(&p.len()) || !p.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-            e.fail(
-                "permissions",
-                "Invalid permissions",
-                format!("{p:?} is not an octal mode like \"0750\"."),
-            );
-        }
-        efs.permissions = p;
+    Efs {
+        existing_file_system_id,
+        performance_mode,
+        throughput_mode,
+        provisioned_throughput_mibps,
+        kms_key_id,
+        security_group_ids,
+        root_directory,
+        posix_uid: declared_int(&mut e, "posix_uid"),
+        posix_gid: declared_int(&mut e, "posix_gid"),
+        permissions: e.string("permissions").unwrap_or_default(),
+        mount_path: e.string("mount_path").unwrap_or_default(),
     }
-    if let Some(m) = e.string("mount_path") {
-        if !m.starts_with('/') || m == "/" || m.contains("..") {
-            e.fail(
-                "mount_path",
-                "Invalid mount_path",
-                format!("{m:?} must be an absolute path other than /."),
-            );
-        }
-        efs.mount_path = m;
-    }
-    efs
 }
 
-/// A stage block; `kind` is the compute type when known.
-fn read_stage(r: &mut Reader<'_>, stage: &'static str, kind: Option<ComputeType>) -> Stage {
-    let mut out = Stage {
-        name: stage,
+/// A stage's settings that have a declared default, as declared.
+fn stage_defaults(name: &'static str, s: &mut SettingsReader<'_>) -> Stage {
+    Stage {
+        name,
         image: String::new(),
-        vcpus: 1.0,
-        memory: 2048,
+        vcpus: s.number("vcpus").unwrap_or_default(),
+        memory: declared_int(s, "memory"),
         command: vec![],
         environment: BTreeMap::new(),
-        retry_attempts: 3,
-        retry_on_exit_codes: vec![i64::from(contract::retry::RETRYABLE_EXIT_CODE)],
-        timeout_seconds: 3600,
+        retry_attempts: declared_int(s, "retry_attempts"),
+        retry_on_exit_codes: s.ints("retry_on_exit_codes"),
+        timeout_seconds: declared_int(s, "timeout_seconds"),
         execution_role_arn: None,
         job_role_arn: None,
         transform: None,
-    };
-    let Some(mut s) = r.block(stage) else { return out };
+    }
+}
+
+/// A stage block; `kind` is the compute type when known.
+fn read_stage(r: &mut SettingsReader<'_>, stage: &'static str, kind: Option<ComputeType>) -> Stage {
+    let Some(mut s) = r.block(stage) else { return stage_defaults(stage, &mut r.left_out(stage)) };
+    let mut out = stage_defaults(stage, &mut s);
     out.image = s.string("image").unwrap_or_default();
-    if out.image.trim().is_empty() && !*s.unknown && s.raw("image").is_some() {
-        s.fail("image", "Empty image", "image must name a container image.".into());
+    if out.vcpus <= 0.0 {
+        s.fail("vcpus", "Invalid vcpus", "vcpus must be above 0.".into());
     }
-    if let Some(v) = s.raw("vcpus") {
-        out.vcpus = v.as_number().map(|n| n.to_f64_lossy()).unwrap_or(1.0);
-        if out.vcpus <= 0.0 {
-            s.fail("vcpus", "Invalid vcpus", "vcpus must be above 0.".into());
-        }
-    }
-    out.memory = s.int("memory", 2048, 512..=1_048_576, "memory (MiB)");
     let size_known = s.known("vcpus") && s.known("memory");
     let fargate = kind.is_some_and(ComputeType::is_fargate);
     if fargate && size_known && !fargate_memory_ok(out.vcpus, out.memory) {
@@ -731,33 +490,28 @@ fn read_stage(r: &mut Reader<'_>, stage: &'static str, kind: Option<ComputeType>
             );
         }
     }
-    out.retry_attempts = s.int("retry_attempts", 3, 1..=10, "retry_attempts") as i32;
-    if let Some(v) = s.raw("retry_on_exit_codes") {
-        out.retry_on_exit_codes = v.elements().iter().filter_map(Value::as_i64).collect();
-        if out.retry_on_exit_codes.iter().any(|c| !(0..=255).contains(c)) {
-            s.fail("retry_on_exit_codes", "Invalid exit code", "Exit codes are 0 to 255.".into());
-        }
-        if out.retry_on_exit_codes.len() > MAX_RETRY_EXIT_CODES {
-            s.fail(
-                "retry_on_exit_codes",
-                "Too many exit codes",
-                format!(
-                    "At most {MAX_RETRY_EXIT_CODES}: AWS Batch allows 5 evaluateOnExit rules per job definition, and the pipeline uses 2 (retry an attempt lost to the infrastructure, exit on anything else)."
-                ),
-            );
-        }
+    if out.retry_on_exit_codes.iter().any(|c| !(0..=255).contains(c)) {
+        s.fail("retry_on_exit_codes", "Invalid exit code", "Exit codes are 0 to 255.".into());
     }
-    out.timeout_seconds = s.int("timeout_seconds", 3600, 60..=1_209_600, "timeout_seconds") as i32;
-    out.execution_role_arn = s.arn("execution_role_arn");
-    if fargate && out.execution_role_arn.is_none() && !*s.unknown {
+    if out.retry_on_exit_codes.len() > MAX_RETRY_EXIT_CODES {
+        s.fail(
+            "retry_on_exit_codes",
+            "Too many exit codes",
+            format!(
+                "At most {MAX_RETRY_EXIT_CODES}: AWS Batch allows 5 evaluateOnExit rules per job definition, and the pipeline uses 2 (retry an attempt lost to the infrastructure, exit on anything else)."
+            ),
+        );
+    }
+    out.execution_role_arn = s.string("execution_role_arn");
+    if fargate && out.execution_role_arn.is_none() && !s.any_unknown() {
         s.fail(
             "execution_role_arn",
             "Missing execution_role_arn",
             "Fargate jobs need an execution role to pull images and write logs.".into(),
         );
     }
-    out.job_role_arn = s.arn("job_role_arn");
-    if stage == "processing" && s.raw("transform").is_none() && !*s.unknown {
+    out.job_role_arn = s.string("job_role_arn");
+    if stage == "processing" && s.raw("transform").is_none() && !s.any_unknown() {
         s.fail(
             "transform",
             "Missing transform",
@@ -779,12 +533,11 @@ fn read_stage(r: &mut Reader<'_>, stage: &'static str, kind: Option<ComputeType>
     out
 }
 
-fn read_source(r: &mut Reader<'_>) -> Source {
+fn read_source(r: &mut SettingsReader<'_>) -> Source {
     let fallback = Source::Synthetic { count: 1, format: None };
     let Some(mut s) = r.block("source") else { return fallback };
     let bucket = s.string("s3_bucket");
-    let count =
-        s.raw("synthetic_count").map(|_| s.int("synthetic_count", 1, 1..=100_000_000, "synthetic_count"));
+    let count = s.raw("synthetic_count").map(|_| s.int("synthetic_count").unwrap_or(1));
     match (bucket, count) {
         (Some(bucket), None) => {
             if s.raw("synthetic_format").is_some() {
@@ -806,12 +559,11 @@ fn read_source(r: &mut Reader<'_>) -> Source {
                     s.fail(field, "Not used", format!("{field} applies only with s3_bucket."));
                 }
             }
-            // Checked here, on its own path, rather than by prep at run
-            // time: a wrong format would otherwise fail every run.
+            // A format the declaration refuses has been reported.
             let format = s
                 .raw("synthetic_format")
                 .is_some()
-                .then(|| s.one_of("synthetic_format", SYNTHETIC_FORMATS[0], &SYNTHETIC_FORMATS));
+                .then(|| s.one_of("synthetic_format").unwrap_or_else(|| SYNTHETIC_FORMATS[0].to_string()));
             Source::Synthetic { count: count as u64, format }
         }
         (Some(_), Some(_)) => {
@@ -823,13 +575,11 @@ fn read_source(r: &mut Reader<'_>) -> Source {
             fallback
         }
         (None, None) => {
-            if !*s.unknown {
-                let path = s.at.clone();
-                s.diags.push(Diagnostic::attribute_error(
-                    path,
+            if !s.any_unknown() {
+                s.fail_here(
                     "No source",
                     "Set s3_bucket (with s3_prefix, s3_suffix) or synthetic_count.".to_string(),
-                ));
+                );
             }
             fallback
         }
@@ -844,6 +594,7 @@ impl PipelineSpec {
 
 #[cfg(test)]
 mod tests {
+    use super::super::schema::rules::check_efs_root_directory;
     use super::*;
 
     fn block(attrs: Vec<(&str, Value)>) -> Value {
