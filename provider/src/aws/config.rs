@@ -5,8 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::tfplugin::validate::check_values;
 use crate::tfplugin::{
-    Attribute, AttributePath, Block, Diagnostic, Diagnostics, NestedBlock, Nesting, Schema, Type, Value,
+    Attribute, AttributePath, Block, Diagnostic, Diagnostics, Findings, NestedBlock, Nesting, Schema,
+    SettingsReader, Type, Validator, Value,
 };
 
 /// Services whose endpoint can be overridden one by one.
@@ -40,11 +42,16 @@ pub fn schema() -> Schema {
                 Type::String,
                 "One endpoint URL for every service (moto, LocalStack). Defaults to AWS_ENDPOINT_URL.",
             ))
-            .attr(Attribute::optional(
-                "max_retries",
-                Type::Number,
-                "Retries of a throttled or failed AWS call (0-25; default 3).",
-            ))
+            // Its default is the AWS SDK's, not declared: the attribute is
+            // not computed, so a plan shows it null when left out.
+            .attr(
+                Attribute::optional(
+                    "max_retries",
+                    Type::Number,
+                    "Retries of a throttled or failed AWS call (0-25; default 3).",
+                )
+                .validate(Validator::whole_number(0, 25)),
+            )
             .attr(Attribute::optional(
                 "assume_role_arn",
                 Type::String,
@@ -73,84 +80,18 @@ pub struct ProviderConfig {
 
 impl ProviderConfig {
     /// Reads and checks the block; every problem names its attribute.
-    /// Unknown values are reported only when `require_known` (configure time).
+    /// Unknown values are reported only when `require_known` (configure
+    /// time). The declared validators (max_retries's range) run after the
+    /// provider's own checks: Terraform has run them at validation already.
     pub fn parse(value: &Value, require_known: bool) -> Result<ProviderConfig, Diagnostics> {
-        let mut diags = Diagnostics::new();
-        let mut config = ProviderConfig::default();
-        let string = |name: &str, diags: &mut Diagnostics| -> Option<String> {
-            let v = value.get(name);
-            if v.is_unknown() {
-                if require_known {
-                    diags.push(unknown_error(AttributePath::attr(name)));
-                }
-                return None;
-            }
-            v.as_str().map(str::to_string)
-        };
-        config.region = string("region", &mut diags);
-        config.profile = string("profile", &mut diags);
-        config.endpoint_url = string("endpoint_url", &mut diags);
-        config.assume_role_arn = string("assume_role_arn", &mut diags);
-
-        if let Some(region) = &config.region
-            && !valid_region(region)
-        {
-            diags.push(Diagnostic::attribute_error(
-                AttributePath::attr("region"),
-                "Invalid region",
-                format!("{region:?} is not an AWS region name (like \"eu-west-1\")."),
-            ));
-        }
-        if let Some(url) = &config.endpoint_url {
-            check_url(url, AttributePath::attr("endpoint_url"), &mut diags);
-        }
-        if let Some(arn) = &config.assume_role_arn
-            && !(arn.starts_with("arn:") && arn.contains(":role/"))
-        {
-            diags.push(Diagnostic::attribute_error(
-                AttributePath::attr("assume_role_arn"),
-                "Invalid role ARN",
-                format!("{arn:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)."),
-            ));
-        }
-        match value.get("max_retries") {
-            Value::Null => {}
-            Value::Unknown(_) if require_known => {
-                diags.push(unknown_error(AttributePath::attr("max_retries")))
-            }
-            Value::Unknown(_) => {}
-            v => match v.as_i64().filter(|n| (0..=25).contains(n)) {
-                Some(n) => config.max_retries = Some(n as u32),
-                None => diags.push(Diagnostic::attribute_error(
-                    AttributePath::attr("max_retries"),
-                    "Invalid max_retries",
-                    "max_retries must be a whole number from 0 to 25.",
-                )),
-            },
-        }
-        if let Some(tags) = value.get("default_tags").entries() {
-            for (k, v) in tags {
-                match v {
-                    Value::String(s) => {
-                        config.default_tags.insert(k.clone(), s.clone());
-                    }
-                    Value::Unknown(_) if require_known => {
-                        diags.push(unknown_error(AttributePath::attr("default_tags").then_key(k)))
-                    }
-                    _ => {}
-                }
-            }
-        }
-        let endpoints = value.get("endpoints");
-        for service in SERVICES {
-            let path = AttributePath::attr("endpoints").then_attr(service);
-            match endpoints.get(service) {
-                Value::String(url) => {
-                    check_url(url, path, &mut diags);
-                    config.endpoints.insert(service.to_string(), url.clone());
-                }
-                Value::Unknown(_) if require_known => diags.push(unknown_error(path)),
-                _ => {}
+        let schema = schema();
+        let mut findings = Findings::default();
+        let config = read(&mut SettingsReader::root(value, Some(&schema.block), &mut findings));
+        let mut diags = findings.diagnostics;
+        diags.extend(check_values(&schema.block, value, &AttributePath::root()));
+        if require_known {
+            for path in findings.unknown {
+                diags.push(unknown_error(path));
             }
         }
         if diags.has_errors() { Err(diags) } else { Ok(config) }
@@ -160,6 +101,49 @@ impl ProviderConfig {
     pub fn endpoint_for(&self, service: &str) -> Option<&str> {
         self.endpoints.get(service).or(self.endpoint_url.as_ref()).map(String::as_str)
     }
+}
+
+fn read(r: &mut SettingsReader<'_>) -> ProviderConfig {
+    let mut config = ProviderConfig {
+        region: r.string("region"),
+        profile: r.string("profile"),
+        endpoint_url: r.string("endpoint_url"),
+        assume_role_arn: r.string("assume_role_arn"),
+        ..Default::default()
+    };
+    if let Some(region) = &config.region
+        && !valid_region(region)
+    {
+        r.fail(
+            "region",
+            "Invalid region",
+            format!("{region:?} is not an AWS region name (like \"eu-west-1\")."),
+        );
+    }
+    if let Some(problem) = config.endpoint_url.as_deref().and_then(url_problem) {
+        r.fail("endpoint_url", "Invalid endpoint URL", problem);
+    }
+    if let Some(arn) = &config.assume_role_arn
+        && !(arn.starts_with("arn:") && arn.contains(":role/"))
+    {
+        r.fail(
+            "assume_role_arn",
+            "Invalid role ARN",
+            format!("{arn:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)."),
+        );
+    }
+    // Out of its declared range, none: the declared validator reports it.
+    config.max_retries = r.int("max_retries").and_then(|n| u32::try_from(n).ok());
+    config.default_tags = r.string_map("default_tags");
+    let mut endpoints = r.block_or_defaults("endpoints");
+    for service in SERVICES {
+        let Some(url) = endpoints.string(service) else { continue };
+        if let Some(problem) = url_problem(&url) {
+            endpoints.fail(service, "Invalid endpoint URL", problem);
+        }
+        config.endpoints.insert(service.to_string(), url);
+    }
+    config
 }
 
 fn unknown_error(path: AttributePath) -> Diagnostic {
@@ -179,19 +163,14 @@ fn valid_region(region: &str) -> bool {
         && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
 }
 
-fn check_url(url: &str, path: AttributePath, diags: &mut Diagnostics) {
+/// Why `url` is not an endpoint URL, if it is not.
+fn url_problem(url: &str) -> Option<String> {
     let ok = (url.starts_with("http://") || url.starts_with("https://"))
         && url
             .split("://")
             .nth(1)
             .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace));
-    if !ok {
-        diags.push(Diagnostic::attribute_error(
-            path,
-            "Invalid endpoint URL",
-            format!("{url:?} is not an http:// or https:// URL."),
-        ));
-    }
+    (!ok).then(|| format!("{url:?} is not an http:// or https:// URL."))
 }
 
 #[cfg(test)]

@@ -23,8 +23,10 @@
 use async_trait::async_trait;
 use serde_json::{Value as Json, json};
 
+use crate::tfplugin::validate::check_values;
 use crate::tfplugin::{
-    Attribute, AttributePath, Block, DataSource, Diagnostic, Diagnostics, Schema, Type, Value,
+    Attribute, AttributePath, Block, DataSource, Diagnostic, Diagnostics, Findings, Schema, SettingsReader,
+    Type, Validator, Value,
 };
 
 use contract::retry::RETRYABLE_LAMBDA_ERRORS;
@@ -68,6 +70,14 @@ const BATCH_TERMINATE: &str = "arn:aws:states:::aws-sdk:batch:terminateJob";
 
 /// Longest a standard execution may run (one year).
 const MAX_EXECUTION_SECONDS: i64 = 31_536_000;
+
+/// Seconds between watcher calls when `poll_seconds` is left out.
+const DEFAULT_POLL_SECONDS: i64 = 60;
+
+/// The declared ranges of `poll_seconds` and `timeout_seconds`.
+const POLL_SECONDS: Validator = Validator::WholeNumber { min: 5, max: 3600, label: None };
+const TIMEOUT_SECONDS: Validator =
+    Validator::WholeNumber { min: 60, max: MAX_EXECUTION_SECONDS, label: None };
 
 /// What the execution's TimeoutSeconds allows past the run's deadline
 /// besides one poll (the watcher notices the deadline at its next call):
@@ -349,10 +359,12 @@ fn history_check(config: &Value, diags: &mut Diagnostics) {
     if poll.is_unknown() || timeout.is_unknown() || timeout.is_null() {
         return;
     }
-    let poll_seconds = if poll.is_null() { Some(60) } else { poll.as_i64() };
+    let poll_seconds = if poll.is_null() { Some(DEFAULT_POLL_SECONDS) } else { poll.as_i64() };
     let (Some(poll_seconds), Some(timeout_seconds)) = (poll_seconds, timeout.as_i64()) else { return };
-    if !(5..=3600).contains(&poll_seconds) || !(60..=MAX_EXECUTION_SECONDS).contains(&timeout_seconds) {
-        return; // refused above on its own attribute
+    if !POLL_SECONDS.accepts(&Value::int(poll_seconds))
+        || !TIMEOUT_SECONDS.accepts(&Value::int(timeout_seconds))
+    {
+        return; // refused on its own attribute by its declared validator
     }
     let input = DefinitionInput {
         job_queue_arn: "",
@@ -424,18 +436,6 @@ fn default_config(config: &Value) -> Result<Option<Json>, Diagnostic> {
     }
 }
 
-fn arn_check(config: &Value, name: &str, service: &str, diags: &mut Diagnostics) {
-    if let Some(arn) = config.get(name).as_str()
-        && (!arn.starts_with("arn:") || arn.split(':').nth(2) != Some(service))
-    {
-        diags.push(Diagnostic::attribute_error(
-            AttributePath::attr(name),
-            "Invalid ARN",
-            format!("{arn:?} is not a {service} ARN."),
-        ));
-    }
-}
-
 #[async_trait]
 impl DataSource for StateMachineDefinition {
     fn type_name(&self) -> &'static str {
@@ -446,24 +446,36 @@ impl DataSource for StateMachineDefinition {
         Schema::new(
             0,
             Block::new("The Step Functions definition (ASL) of one pipeline run.")
-                .attr(Attribute::required("job_queue_arn", Type::String, "batch_pipeline.job_queue_arn."))
+                .attr(
+                    Attribute::required("job_queue_arn", Type::String, "batch_pipeline.job_queue_arn.")
+                        .validate(Validator::Arn { service: Some("batch") }),
+                )
                 .attr(Attribute::required(
                     "job_definition_arns",
                     Type::map(Type::String),
                     "batch_pipeline.job_definition_arns (procurement, processing, egress).",
                 ))
-                .attr(Attribute::required("prep_function_arn", Type::String, "ARN of the prep Lambda."))
-                .attr(Attribute::required("watcher_function_arn", Type::String, "ARN of the watcher Lambda."))
-                .attr(Attribute::optional(
-                    "poll_seconds",
-                    Type::Number,
-                    "Seconds between watcher calls (5-3600, default 60).",
-                ))
+                .attr(
+                    Attribute::required("prep_function_arn", Type::String, "ARN of the prep Lambda.")
+                        .validate(Validator::Arn { service: Some("lambda") }),
+                )
+                .attr(
+                    Attribute::required("watcher_function_arn", Type::String, "ARN of the watcher Lambda.")
+                        .validate(Validator::Arn { service: Some("lambda") }),
+                )
+                .attr(
+                    Attribute::optional(
+                        "poll_seconds",
+                        Type::Number,
+                        "Seconds between watcher calls (5-3600, default 60).",
+                    )
+                    .validate(POLL_SECONDS),
+                )
                 .attr(Attribute::optional(
                     "timeout_seconds",
                     Type::Number,
                     "Run timeout (60-31536000, default 86400, or 2600 x poll_seconds when that is less): the first watcher call past it ends the run as PipelineRunTimedOut and terminates its jobs. At most 2600 x poll_seconds: each watcher round adds 9 events to the execution history, which Step Functions ends at 25,000. The execution's own TimeoutSeconds is this plus poll_seconds plus 600 s for the cancellation (near the one-year limit the run's deadline is moved earlier instead).",
-                ))
+                ).validate(TIMEOUT_SECONDS))
                 .attr(Attribute::optional(
                     "default_config",
                     Type::String,
@@ -473,11 +485,11 @@ impl DataSource for StateMachineDefinition {
         )
     }
 
+    /// The rules beyond the declared validators (the protocol layer runs
+    /// those first): every stage's job definition, default_config's JSON,
+    /// and the run fitting in the execution history.
     fn validate(&self, config: &Value) -> Diagnostics {
         let mut diags = Diagnostics::new();
-        arn_check(config, "job_queue_arn", "batch", &mut diags);
-        arn_check(config, "prep_function_arn", "lambda", &mut diags);
-        arn_check(config, "watcher_function_arn", "lambda", &mut diags);
         if let Some(map) = config.get("job_definition_arns").entries() {
             for stage in STAGES {
                 if map.get(stage).is_none_or(Value::is_null) {
@@ -492,45 +504,35 @@ impl DataSource for StateMachineDefinition {
         if let Err(d) = default_config(config) {
             diags.push(d);
         }
-        for (name, range) in [("poll_seconds", 5..=3600), ("timeout_seconds", 60..=31_536_000)] {
-            let v = config.get(name);
-            if v.is_null() || v.is_unknown() {
-                continue;
-            }
-            if !v.as_i64().is_some_and(|n| range.contains(&n)) {
-                diags.push(Diagnostic::attribute_error(
-                    AttributePath::attr(name),
-                    format!("Invalid {name}"),
-                    format!("{name} must be a whole number from {} to {}.", range.start(), range.end()),
-                ));
-            }
-        }
         history_check(config, &mut diags);
         diags
     }
 
     async fn read(&self, config: Value) -> Result<Value, Diagnostics> {
-        let diags = self.validate(&config);
+        let schema = self.schema();
+        let mut diags = check_values(&schema.block, &config, &AttributePath::root());
+        diags.extend(self.validate(&config));
         if diags.has_errors() {
             return Err(diags);
         }
-        let text = |name: &str| config.get(name).as_str().unwrap_or_default().to_string();
-        let arns = config.get("job_definition_arns");
-        let stage_arn = |stage: &str| arns.get(stage).as_str().unwrap_or_default().to_string();
+        let mut findings = Findings::default();
+        let mut r = SettingsReader::root(&config, Some(&schema.block), &mut findings);
+        let mut text = |name: &str| r.string(name).unwrap_or_default();
         let (queue, prep, watcher) =
             (text("job_queue_arn"), text("prep_function_arn"), text("watcher_function_arn"));
+        let arns = r.string_map("job_definition_arns");
+        let stage_arn = |stage: &str| arns.get(stage).cloned().unwrap_or_default();
         let defs = [stage_arn("procurement"), stage_arn("processing"), stage_arn("egress")];
-        let poll_seconds = config.get("poll_seconds").as_i64().unwrap_or(60);
+        let poll_seconds = r.int("poll_seconds").unwrap_or(DEFAULT_POLL_SECONDS);
+        let timeout_seconds =
+            r.int("timeout_seconds").unwrap_or_else(|| default_timeout_seconds(poll_seconds));
         let input = DefinitionInput {
             job_queue_arn: &queue,
             job_definition_arns: [&defs[0], &defs[1], &defs[2]],
             prep_function_arn: &prep,
             watcher_function_arn: &watcher,
             poll_seconds,
-            timeout_seconds: config
-                .get("timeout_seconds")
-                .as_i64()
-                .unwrap_or_else(|| default_timeout_seconds(poll_seconds)),
+            timeout_seconds,
         };
         let mut generated = definition(&input);
         // validate() above refused a default_config that is not an object.
