@@ -12,7 +12,6 @@ use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Tag
 use super::clients::{AwsClients, ClientSlot};
 use super::errors::aws_error;
 use super::tags_all;
-use crate::tfplugin::conform;
 use crate::tfplugin::{
     ApplyRequest, ApplyResponse, Attribute, Block, DataSource, Diagnostic, Diagnostics, PlanRequest,
     PlanResponse, ReadResponse, Resource, Schema, Type, Value,
@@ -122,11 +121,9 @@ impl Resource for TestBucket {
     }
 
     async fn plan(&self, req: PlanRequest) -> PlanResponse {
-        let schema = self.schema();
+        // The protocol layer has marked computed values unknown on create
+        // and works out replacement from force_new.
         let mut planned = req.proposed.clone();
-        if req.prior.is_null() {
-            conform::mark_computed_unknown(&schema.block, &mut planned);
-        }
         // tags_all follows tags and the provider's defaults, both known now.
         if let Ok(clients) = self.clients.get() {
             if planned.get("tags").is_wholly_known() {
@@ -138,8 +135,7 @@ impl Resource for TestBucket {
                 planned.set_attr("tags_all", Value::unknown());
             }
         }
-        let requires_replace = conform::requires_replace(&schema.block, &req.prior, &planned);
-        PlanResponse { planned, requires_replace, ..Default::default() }
+        PlanResponse { planned, ..Default::default() }
     }
 
     async fn apply(&self, req: ApplyRequest) -> ApplyResponse {

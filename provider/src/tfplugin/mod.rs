@@ -2,11 +2,6 @@
 //! codecs and the gRPC service. No AWS in here; providers plug in through
 //! the traits in [`provider`].
 
-/// The old name of `plan_rules` and `validate`, kept only until the
-/// pipeline's plan moves to its lifecycle file (issue #20).
-pub mod conform {
-    pub use super::plan_rules::{mark_computed_unknown, requires_replace};
-}
 pub mod diagnostics;
 pub mod json;
 pub mod msgpack;

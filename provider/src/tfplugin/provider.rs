@@ -24,7 +24,13 @@ pub struct PlanRequest {
 #[derive(Default)]
 pub struct PlanResponse {
     pub planned: Value,
+    /// Replacements beyond the schema's: the protocol layer itself reports
+    /// every `force_new` attribute whose planned value differs from the
+    /// prior state's.
     pub requires_replace: Vec<AttributePath>,
+    /// `force_new` paths whose change the resource knows to be none (null
+    /// and the value AWS chose for it, say): no replacement for them.
+    pub keeps_in_place: Vec<AttributePath>,
     pub private: Vec<u8>,
     pub diagnostics: Diagnostics,
 }

@@ -339,12 +339,23 @@ impl<P: Provider> provider_server::Provider for ProtocolServer<P> {
             if prior.is_null() {
                 plan_rules::mark_computed_unknown(&r.schema.block, &mut proposed);
             }
-            let PlanResponse { planned, requires_replace, private, diagnostics } = r
+            let prior_state = prior.clone();
+            let PlanResponse { planned, requires_replace: extra, keeps_in_place, private, diagnostics } = r
                 .handler
                 .plan(PlanRequest { prior, proposed, config, prior_private: req.prior_private })
                 .await;
             if diagnostics.has_errors() {
                 return Err(diagnostics);
+            }
+            // Replacement follows from force_new on the final plan (the
+            // resource may have changed force-new values), less what the
+            // resource knows to be no real change, plus its own reasons.
+            let mut requires_replace = plan_rules::requires_replace(&r.schema.block, &prior_state, &planned);
+            requires_replace.retain(|p| !keeps_in_place.contains(p));
+            for p in extra {
+                if !requires_replace.contains(&p) {
+                    requires_replace.push(p);
+                }
             }
             Ok(pb::plan_resource_change::Response {
                 planned_state: Some(encode_dynamic(&planned, &r.ty, "planned state")?),

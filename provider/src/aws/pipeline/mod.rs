@@ -19,7 +19,6 @@
 mod apply;
 mod bucket;
 mod compute;
-mod defaults;
 mod efs;
 mod jobdefs;
 mod names;

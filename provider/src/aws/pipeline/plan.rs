@@ -1,11 +1,13 @@
-//! Plan: defaults, unknowns for what apply will make, and replacements.
+//! Plan: what the protocol layer cannot know from the schema (it has
+//! already planned the declared defaults and, on create, marked computed
+//! values unknown; it works out replacement from force_new): unknowns for
+//! what apply will make again, and the force-new changes that are none.
 
 use super::spec::PipelineSpec;
 use super::state::{configured_file_system, in_block, resource_tags, set_file_system_id, set_in_block};
-use super::{defaults, run_config, schema};
+use super::{run_config, schema};
 use crate::aws::clients::ClientSlot;
 use crate::aws::tags_all;
-use crate::tfplugin::conform;
 use crate::tfplugin::{AttributePath, PlanRequest, PlanResponse, Value};
 
 /// Replacements that are not: a force-new setting whose prior and planned
@@ -19,7 +21,7 @@ use crate::tfplugin::{AttributePath, PlanRequest, PlanResponse, Value};
 ///   with `file_system_id` given: nothing is created from them.
 /// - `instance_types` / `allocation_strategy` null on one side and AWS's
 ///   value for null (`["optimal"]`, `BEST_FIT_PROGRESSIVE`) on the other.
-fn drop_equivalent_replacements(paths: &mut Vec<AttributePath>, config: &Value, prior: &Value) {
+fn equivalent_replacements(config: &Value, prior: &Value) -> Vec<AttributePath> {
     let efs = |attr: &str| AttributePath::attr("efs").then_index(0).then_attr(attr);
     let compute = |attr: &str| AttributePath::attr("compute").then_index(0).then_attr(attr);
     let mut equivalent = Vec::new();
@@ -44,28 +46,25 @@ fn drop_equivalent_replacements(paths: &mut Vec<AttributePath>, config: &Value, 
     if same_or_default("allocation_strategy", &Value::string("BEST_FIT_PROGRESSIVE")) {
         equivalent.push(compute("allocation_strategy"));
     }
-    paths.retain(|p| !equivalent.contains(p));
+    equivalent
 }
 
-/// PlanResourceChange: defaults filled in, unknown what apply will make,
-/// and only the replacements that change something in AWS.
+/// PlanResourceChange, after the protocol layer's defaults and unknowns:
+/// unknown what apply will make again, and the force-new changes that
+/// change nothing in AWS (so replace nothing).
 pub(super) fn plan(clients: &ClientSlot, req: PlanRequest) -> PlanResponse {
-    let schema = schema::schema();
     let mut planned = req.proposed.clone();
     let (spec, diagnostics) = PipelineSpec::parse(&req.config);
     if diagnostics.has_errors() {
         return PlanResponse { planned, diagnostics, private: req.prior_private, ..Default::default() };
     }
-    defaults::plan_defaults(&mut planned, &req.config);
     // Mount target groups left out are the compute groups (as apply
     // resolves them), not the prior value Terraform proposes.
     if in_block(&req.config, "efs", "security_group_ids").is_null() {
         let compute_groups = in_block(&planned, "compute", "security_group_ids").clone();
         set_in_block(&mut planned, "efs", "security_group_ids", compute_groups);
     }
-    if req.prior.is_null() {
-        conform::mark_computed_unknown(&schema.block, &mut planned);
-    } else {
+    if !req.prior.is_null() {
         // A part deleted outside Terraform (read left its id null) is
         // made again: its ids become "known after apply".
         for name in [
@@ -112,7 +111,6 @@ pub(super) fn plan(clients: &ClientSlot, req: PlanRequest) -> PlanResponse {
         planned.set_attr("tags_all", Value::unknown());
         planned.set_attr("run_config", Value::unknown());
     }
-    let mut requires_replace = conform::requires_replace(&schema.block, &req.prior, &planned);
-    drop_equivalent_replacements(&mut requires_replace, &req.config, &req.prior);
-    PlanResponse { planned, requires_replace, diagnostics, private: req.prior_private }
+    let keeps_in_place = equivalent_replacements(&req.config, &req.prior);
+    PlanResponse { planned, keeps_in_place, diagnostics, private: req.prior_private, ..Default::default() }
 }

@@ -10,9 +10,10 @@ use aws_sdk_batch::types::{JobDefinition, JqState, ResourceType};
 
 use super::jobdefs::{self, RESERVED_ENV, SETTINGS_PARAMETER};
 use super::names::{NAME_TAG, Names};
+use super::schema::default_of;
 use super::spec::PipelineSpec;
 use super::state::{Parts, fill_state, in_block, resource_tags, set_in_block};
-use super::{bucket, compute, defaults, efs};
+use super::{bucket, compute, efs};
 use crate::aws::clients::{AwsClients, ClientSlot};
 use crate::tfplugin::{Diagnostic, Diagnostics, Number, ReadResponse, Schema, Value};
 
@@ -116,13 +117,14 @@ fn strings(items: &[String]) -> Value {
     Value::Set(items.iter().map(Value::string).collect())
 }
 
-/// The value AWS has, or the default where AWS shows none. (Defaulted
-/// attributes are optional + computed, so either way the plan is clean.)
-fn shown_or_default<T>(value: Option<T>, default: T, to_value: impl Fn(T) -> Value) -> Value {
-    to_value(value.unwrap_or(default))
+/// The value AWS has, or the declared default of `block`'s `attribute`
+/// where AWS shows none. (Defaulted attributes are optional + computed, so
+/// either way the plan is clean.)
+fn shown_or_default(value: Option<Value>, block: &str, attribute: &str) -> Value {
+    value.or_else(|| default_of(block, attribute)).unwrap_or(Value::Null)
 }
 
-fn stage_from(def: &JobDefinition) -> Value {
+fn stage_from(stage: &str, def: &JobDefinition) -> Value {
     let container = def.container_properties();
     let requirement = |kind: ResourceType| {
         container
@@ -154,8 +156,8 @@ fn stage_from(def: &JobDefinition) -> Value {
     let command: Vec<String> = container.map(|c| c.command().to_vec()).unwrap_or_default();
     let attrs = vec![
         ("image", container.and_then(|c| c.image()).map(Value::string).unwrap_or(Value::Null)),
-        ("vcpus", shown_or_default(vcpus, Number::from_i64(1), Value::Number)),
-        ("memory", shown_or_default(memory, 2048, Value::int)),
+        ("vcpus", shown_or_default(vcpus.map(Value::Number), stage, "vcpus")),
+        ("memory", shown_or_default(memory.map(Value::int), stage, "memory")),
         (
             "command",
             if command.is_empty() {
@@ -167,14 +169,20 @@ fn stage_from(def: &JobDefinition) -> Value {
         ("environment", if environment.is_empty() { Value::Null } else { Value::Map(environment) }),
         (
             "retry_attempts",
-            shown_or_default(retry.and_then(|r| r.attempts()), 3, |n| Value::int(i64::from(n))),
+            shown_or_default(
+                retry.and_then(|r| r.attempts()).map(|n| Value::int(i64::from(n))),
+                stage,
+                "retry_attempts",
+            ),
         ),
         ("retry_on_exit_codes", Value::Set(codes.into_iter().map(Value::int).collect())),
         (
             "timeout_seconds",
-            shown_or_default(def.timeout().and_then(|t| t.attempt_duration_seconds()), 3600, |n| {
-                Value::int(i64::from(n))
-            }),
+            shown_or_default(
+                def.timeout().and_then(|t| t.attempt_duration_seconds()).map(|n| Value::int(i64::from(n))),
+                stage,
+                "timeout_seconds",
+            ),
         ),
         (
             "execution_role_arn",
@@ -301,7 +309,7 @@ async fn configuration_from_aws(
         if let Some(def) =
             jobdefs::active_revisions(&clients.batch, &names.job_definition(stage)).await?.pop()
         {
-            state.set_attr(stage, stage_from(&def));
+            state.set_attr(stage, stage_from(stage, &def));
             defs.insert(stage, def);
         }
     }
@@ -323,7 +331,7 @@ async fn configuration_from_aws(
         .map(str::to_string);
     let mut efs_attrs: Vec<(&str, Value)> = vec![
         ("file_system_id", fs_id.clone().map(Value::string).unwrap_or(Value::Null)),
-        ("mount_path", shown_or_default(mount_path, "/mnt/efs".to_string(), Value::string)),
+        ("mount_path", shown_or_default(mount_path.map(Value::string), "efs", "mount_path")),
     ];
     if let Some(fs_id) = &fs_id {
         // Only the pipeline's own file system was shaped by these settings
@@ -341,7 +349,7 @@ async fn configuration_from_aws(
             // A file system the user brought: the settings are not read
             // from it, so they show their defaults, as planned.
             for attr in ["performance_mode", "throughput_mode"] {
-                efs_attrs.push((attr, defaults::default_of("efs", attr).unwrap_or(Value::Null)));
+                efs_attrs.push((attr, shown_or_default(None, "efs", attr)));
             }
         }
         if !own {
@@ -364,19 +372,20 @@ async fn configuration_from_aws(
             let info = root.and_then(|r| r.creation_info());
             efs_attrs.push((
                 "root_directory",
-                shown_or_default(
-                    root.and_then(|r| r.path()).map(str::to_string),
-                    "/pipeline".into(),
-                    Value::string,
-                ),
+                shown_or_default(root.and_then(|r| r.path()).map(Value::string), "efs", "root_directory"),
             ));
-            efs_attrs
-                .push(("posix_uid", shown_or_default(ap.posix_user().map(|p| p.uid()), 1000, Value::int)));
-            efs_attrs
-                .push(("posix_gid", shown_or_default(ap.posix_user().map(|p| p.gid()), 1000, Value::int)));
+            let posix_user = ap.posix_user();
+            efs_attrs.push((
+                "posix_uid",
+                shown_or_default(posix_user.map(|p| Value::int(p.uid())), "efs", "posix_uid"),
+            ));
+            efs_attrs.push((
+                "posix_gid",
+                shown_or_default(posix_user.map(|p| Value::int(p.gid())), "efs", "posix_gid"),
+            ));
             efs_attrs.push((
                 "permissions",
-                shown_or_default(info.map(|i| i.permissions().to_string()), "0750".into(), Value::string),
+                shown_or_default(info.map(|i| Value::string(i.permissions())), "efs", "permissions"),
             ));
         }
     }
@@ -425,18 +434,16 @@ async fn configuration_from_aws(
         "transform",
         transform.map(|t| Value::string(t.to_string())).unwrap_or(Value::Null),
     );
-    state.set_attr("items_per_node", shown_or_default(settings["items_per_node"].as_i64(), 40, Value::int));
-    state.set_attr("max_nodes", shown_or_default(settings["max_nodes"].as_i64(), 10_000, Value::int));
+    let top_level = |name: &str| shown_or_default(settings[name].as_i64().map(Value::int), "", name);
+    state.set_attr("items_per_node", top_level("items_per_node"));
+    state.set_attr("max_nodes", top_level("max_nodes"));
     let eb = &settings["egress_bucket"];
     state.set_attr(
         "egress_bucket",
         block(vec![
             ("name", text(&eb["name"])),
-            ("create", shown_or_default(eb["create"].as_bool(), true, Value::Bool)),
-            (
-                "prefix",
-                shown_or_default(eb["prefix"].as_str().map(str::to_string), "results".into(), Value::string),
-            ),
+            ("create", shown_or_default(eb["create"].as_bool().map(Value::Bool), "egress_bucket", "create")),
+            ("prefix", shown_or_default(eb["prefix"].as_str().map(Value::string), "egress_bucket", "prefix")),
         ]),
     );
     Ok(state)
