@@ -130,22 +130,7 @@ mod tests {
     use crate::tfplugin::schema::{Attribute, NestedBlock};
     use crate::tfplugin::types::Type;
 
-    fn block() -> Block {
-        Block::new("")
-            .attr(Attribute::required("name", Type::String, "").force_new())
-            .attr(Attribute::computed("arn", Type::String, ""))
-            .attr(Attribute::optional_computed("size", Type::Number, ""))
-            .block(
-                NestedBlock::new(
-                    "stage",
-                    Nesting::List,
-                    Block::new("")
-                        .attr(Attribute::required("image", Type::String, ""))
-                        .attr(Attribute::computed("revision", Type::Number, "")),
-                )
-                .items(1, 2),
-            )
-    }
+    use crate::tfplugin::schema::fixtures::resource_block as block;
 
     #[test]
     fn create_marks_computed_unknown_and_replace_follows_force_new() {

@@ -349,6 +349,32 @@ impl Schema {
     }
 }
 
+/// A small resource block the protocol layer's tests share: a required
+/// force-new name, computed and optional + computed attributes, and a list
+/// block of one or two with a computed attribute inside.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::{Attribute, Block, NestedBlock, Nesting};
+    use crate::tfplugin::types::Type;
+
+    pub fn resource_block() -> Block {
+        Block::new("")
+            .attr(Attribute::required("name", Type::String, "").force_new())
+            .attr(Attribute::computed("arn", Type::String, ""))
+            .attr(Attribute::optional_computed("size", Type::Number, ""))
+            .block(
+                NestedBlock::new(
+                    "stage",
+                    Nesting::List,
+                    Block::new("")
+                        .attr(Attribute::required("image", Type::String, ""))
+                        .attr(Attribute::computed("revision", Type::Number, "")),
+                )
+                .items(1, 2),
+            )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

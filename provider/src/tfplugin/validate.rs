@@ -5,7 +5,7 @@
 //! declared validators ([`check_values`]).
 
 use super::diagnostics::{AttributePath, Diagnostic, Diagnostics};
-use super::schema::{Block, Nesting, Presence};
+use super::schema::{Block, NestedBlock, Nesting, Presence};
 use super::value::Value;
 
 /// Checks a configuration value against its block's presence rules and
@@ -46,8 +46,7 @@ pub fn check_config(block: &Block, value: &Value, path: &AttributePath) -> Diagn
                         "Missing required block",
                         format!("A \"{}\" block is required.", b.type_name),
                     ));
-                } else {
-                    diags.extend(check_config(&b.block, v, &here));
+                    continue;
                 }
             }
             Nesting::List | Nesting::Set => {
@@ -67,19 +66,11 @@ pub fn check_config(block: &Block, value: &Value, path: &AttributePath) -> Diagn
                         format!("{limits} \"{}\" blocks are required; found {n}.", b.type_name),
                     ));
                 }
-                for (i, item) in v.elements().iter().enumerate() {
-                    let item_path =
-                        if b.nesting == Nesting::List { here.then_index(i) } else { here.clone() };
-                    diags.extend(check_config(&b.block, item, &item_path));
-                }
             }
-            Nesting::Map => {
-                if let Some(entries) = v.entries() {
-                    for (k, item) in entries {
-                        diags.extend(check_config(&b.block, item, &here.then_key(k)));
-                    }
-                }
-            }
+            Nesting::Map => {}
+        }
+        for (item, item_path) in nested_objects(b, v, &here) {
+            diags.extend(check_config(&b.block, item, &item_path));
         }
     }
     diags
@@ -102,31 +93,30 @@ pub fn check_values(block: &Block, value: &Value, path: &AttributePath) -> Diagn
         }
     }
     for b in &block.blocks {
-        let v = value.get(&b.type_name);
         let here = path.then_attr(&b.type_name);
-        match b.nesting {
-            Nesting::Single => diags.extend(check_values(&b.block, v, &here)),
-            Nesting::List => {
-                for (i, item) in v.elements().iter().enumerate() {
-                    diags.extend(check_values(&b.block, item, &here.then_index(i)));
-                }
-            }
-            // A set element has no index to point at: its block's path.
-            Nesting::Set => {
-                for item in v.elements() {
-                    diags.extend(check_values(&b.block, item, &here));
-                }
-            }
-            Nesting::Map => {
-                if let Some(entries) = v.entries() {
-                    for (k, item) in entries {
-                        diags.extend(check_values(&b.block, item, &here.then_key(k)));
-                    }
-                }
-            }
+        for (item, item_path) in nested_objects(b, value.get(&b.type_name), &here) {
+            diags.extend(check_values(&b.block, item, &item_path));
         }
     }
     diags
+}
+
+/// The objects a nested block's value holds, each with its path: a single
+/// block's object, each list element by index, each set element at the
+/// block's own path (it has no index to point at), each map entry by key.
+fn nested_objects<'v>(
+    b: &NestedBlock,
+    v: &'v Value,
+    here: &AttributePath,
+) -> Vec<(&'v Value, AttributePath)> {
+    match b.nesting {
+        Nesting::Single => vec![(v, here.clone())],
+        Nesting::List => {
+            v.elements().iter().enumerate().map(|(i, item)| (item, here.then_index(i))).collect()
+        }
+        Nesting::Set => v.elements().iter().map(|item| (item, here.clone())).collect(),
+        Nesting::Map => v.entries().into_iter().flatten().map(|(k, item)| (item, here.then_key(k))).collect(),
+    }
 }
 
 #[cfg(test)]
@@ -136,22 +126,7 @@ mod tests {
     use crate::tfplugin::types::Type;
     use crate::tfplugin::validators::Validator;
 
-    fn block() -> Block {
-        Block::new("")
-            .attr(Attribute::required("name", Type::String, "").force_new())
-            .attr(Attribute::computed("arn", Type::String, ""))
-            .attr(Attribute::optional_computed("size", Type::Number, ""))
-            .block(
-                NestedBlock::new(
-                    "stage",
-                    Nesting::List,
-                    Block::new("")
-                        .attr(Attribute::required("image", Type::String, ""))
-                        .attr(Attribute::computed("revision", Type::Number, "")),
-                )
-                .items(1, 2),
-            )
-    }
+    use crate::tfplugin::schema::fixtures::resource_block as block;
 
     #[test]
     fn missing_required_and_configured_computed_are_errors_with_paths() {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::tfplugin::validate::check_values;
 use crate::tfplugin::{AttributePath, Diagnostics, Findings, SettingsReader, Value};
 
-pub use super::schema::SYNTHETIC_FORMATS;
+use super::schema::SYNTHETIC_FORMATS;
 use super::schema::rules::parse_duration;
 use super::schema::{STAGES, declaration};
 

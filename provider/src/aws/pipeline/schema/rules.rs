@@ -9,23 +9,24 @@ use crate::tfplugin::TextRule;
 /// The longest pipeline name: every AWS object is named after it.
 pub const NAME_MAX: usize = 64;
 
+/// `Ok` when the value passes, else the refusal's detail.
+fn passes(ok: bool, detail: impl FnOnce() -> String) -> Result<(), String> {
+    if ok { Ok(()) } else { Err(detail()) }
+}
+
 pub const PIPELINE_NAME: TextRule = TextRule {
     summary: "Invalid pipeline name",
+    // An empty name is Terraform's to refuse (it is required).
     check: |name| {
-        // An empty name is Terraform's to refuse (it is required).
-        if name.is_empty() || valid_name(name) {
-            Ok(())
-        } else {
-            Err(format!("{name:?}: 1 to {NAME_MAX} letters, digits, '-' and '_', starting with a letter."))
-        }
+        passes(name.is_empty() || valid_name(name), || {
+            format!("{name:?}: 1 to {NAME_MAX} letters, digits, '-' and '_', starting with a letter.")
+        })
     },
 };
 
 pub const FILE_SYSTEM_ID: TextRule = TextRule {
     summary: "Invalid file system id",
-    check: |id| {
-        if id.starts_with("fs-") { Ok(()) } else { Err(format!("{id:?} is not an EFS id (fs-...).")) }
-    },
+    check: |id| passes(id.starts_with("fs-"), || format!("{id:?} is not an EFS id (fs-...).")),
 };
 
 pub const ROOT_DIRECTORY: TextRule = TextRule {
@@ -42,59 +43,47 @@ pub const ROOT_DIRECTORY: TextRule = TextRule {
 pub const PERMISSIONS: TextRule = TextRule {
     summary: "Invalid permissions",
     check: |p| {
-        if (3..=4).contains(&p.len()) && p.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-            Ok(())
-        } else {
-            Err(format!("{p:?} is not an octal mode like \"0750\"."))
-        }
+        let octal = (3..=4).contains(&p.len()) && p.bytes().all(|b| (b'0'..=b'7').contains(&b));
+        passes(octal, || format!("{p:?} is not an octal mode like \"0750\"."))
     },
 };
 
 pub const MOUNT_PATH: TextRule = TextRule {
     summary: "Invalid mount_path",
     check: |m| {
-        if !m.starts_with('/') || m == "/" || m.contains("..") {
-            Err(format!("{m:?} must be an absolute path other than /."))
-        } else {
-            Ok(())
-        }
+        let absolute = m.starts_with('/') && m != "/" && !m.contains("..");
+        passes(absolute, || format!("{m:?} must be an absolute path other than /."))
     },
 };
 
 pub const BUCKET_NAME: TextRule = TextRule {
     summary: "Invalid bucket name",
     check: |name| {
-        if name.is_empty() || valid_bucket_name(name) {
-            Ok(())
-        } else {
-            Err(format!("{name:?}: 3-63 lowercase letters, digits, '.' and '-'."))
-        }
+        passes(name.is_empty() || valid_bucket_name(name), || {
+            format!("{name:?}: 3-63 lowercase letters, digits, '.' and '-'.")
+        })
     },
 };
 
 pub const KEY_PREFIX: TextRule = TextRule {
     summary: "Invalid prefix",
     check: |prefix| {
-        if prefix.starts_with('/') || prefix.split('/').any(|p| p == "..") {
-            Err(format!("{prefix:?} must be a relative key prefix without '..'."))
-        } else {
-            Ok(())
-        }
+        let relative = !prefix.starts_with('/') && !prefix.split('/').any(|p| p == "..");
+        passes(relative, || format!("{prefix:?} must be a relative key prefix without '..'."))
     },
 };
 
 pub const IMAGE: TextRule = TextRule {
     summary: "Empty image",
-    check: |image| {
-        if image.trim().is_empty() { Err("image must name a container image.".into()) } else { Ok(()) }
-    },
+    check: |image| passes(!image.trim().is_empty(), || "image must name a container image.".into()),
 };
 
 pub const DURATION: TextRule = TextRule {
     summary: "Invalid duration",
-    check: |text| match parse_duration(text) {
-        Some(_) => Ok(()),
-        None => Err(format!("{text:?} is not a duration like \"30m\", \"1h\" or \"90s\".")),
+    check: |text| {
+        passes(parse_duration(text).is_some(), || {
+            format!("{text:?} is not a duration like \"30m\", \"1h\" or \"90s\".")
+        })
     },
 };
 
