@@ -134,7 +134,14 @@ fn read(r: &mut SettingsReader<'_>) -> ProviderConfig {
     }
     // Out of its declared range, none: the declared validator reports it.
     config.max_retries = r.int("max_retries").and_then(|n| u32::try_from(n).ok());
-    config.default_tags = r.string_map("default_tags");
+    // A map or block not known at all has always been left out rather
+    // than refused (only an unknown entry in it is).
+    if !r.peek("default_tags").is_unknown() {
+        config.default_tags = r.string_map("default_tags");
+    }
+    if r.peek("endpoints").is_unknown() {
+        return config;
+    }
     let mut endpoints = r.block_or_defaults("endpoints");
     for service in SERVICES {
         let Some(url) = endpoints.string(service) else { continue };
@@ -234,5 +241,17 @@ mod tests {
         let v = config(vec![("region", Value::unknown())]);
         assert!(ProviderConfig::parse(&v, false).is_ok());
         assert!(ProviderConfig::parse(&v, true).is_err());
+    }
+
+    /// An unknown tag value is refused on its key; a map not known at all
+    /// is left out, as it always was.
+    #[test]
+    fn unknown_default_tags_are_refused_by_key() {
+        let tags = Value::Map([("team".to_string(), Value::unknown())].into());
+        let diags = ProviderConfig::parse(&config(vec![("default_tags", tags)]), true).unwrap_err();
+        let paths: Vec<String> = diags.0.iter().map(|d| d.path.clone().unwrap().to_string()).collect();
+        assert_eq!(paths, vec!["default_tags[\"team\"]"]);
+        let whole = config(vec![("default_tags", Value::unknown())]);
+        assert_eq!(ProviderConfig::parse(&whole, true).map(|c| c.default_tags.len()), Ok(0));
     }
 }

@@ -55,6 +55,11 @@ impl<'a> SettingsReader<'a> {
         self.value.get(name).is_wholly_known()
     }
 
+    /// The value as configured, read without remembering it if unknown.
+    pub fn peek(&self, name: &str) -> &'a Value {
+        self.value.get(name)
+    }
+
     /// Whether anything read so far was not known yet.
     pub fn any_unknown(&self) -> bool {
         !self.findings.unknown.is_empty()
