@@ -249,6 +249,28 @@ fn submit(stage: &str, input: &DefinitionInput<'_>, index: usize, next: &str, si
     })
 }
 
+/// A Lambda Task (prep, watcher): `payload` in, the function's answer kept
+/// as `<key>` at `result_path`, the transient Lambda errors retried, any
+/// other failure caught into the `fail_state`.
+fn lambda_task(
+    function_arn: &str,
+    payload: Json,
+    (key, result_path): (&str, &str),
+    fail_state: &str,
+    next: &str,
+) -> Json {
+    json!({
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": { "FunctionName": function_arn, "Payload": payload },
+        "ResultSelector": { format!("{key}.$"): "$.Payload" },
+        "ResultPath": result_path,
+        "Retry": retry(&LAMBDA_RETRYABLE),
+        "Catch": catch_to(fail_state),
+        "Next": next,
+    })
+}
+
 pub fn definition(input: &DefinitionInput<'_>) -> Json {
     let mut watch_jobs = serde_json::Map::new();
     for stage in STAGES {
@@ -268,20 +290,14 @@ pub fn definition(input: &DefinitionInput<'_>) -> Json {
                 "Default": "NoOverrides"
             },
             "NoOverrides": { "Type": "Pass", "Result": {}, "ResultPath": "$.overrides", "Next": "Prep" },
-            "Prep": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::lambda:invoke",
-                // The execution name lets a retried prep land in the same run.
-                "Parameters": {
-                    "FunctionName": input.prep_function_arn,
-                    "Payload": { "config.$": "$.config", "overrides.$": "$.overrides", "execution.$": "$$.Execution.Name" }
-                },
-                "ResultSelector": { "run.$": "$.Payload" },
-                "ResultPath": "$.prep",
-                "Retry": retry(&LAMBDA_RETRYABLE),
-                "Catch": catch_to("PrepFailed"),
-                "Next": "HasWork"
-            },
+            // The execution name lets a retried prep land in the same run.
+            "Prep": lambda_task(
+                input.prep_function_arn,
+                json!({ "config.$": "$.config", "overrides.$": "$.overrides", "execution.$": "$$.Execution.Name" }),
+                ("run", "$.prep"),
+                "PrepFailed",
+                "HasWork",
+            ),
             "HasWork": {
                 "Type": "Choice",
                 "Choices": [
@@ -298,24 +314,18 @@ pub fn definition(input: &DefinitionInput<'_>) -> Json {
             "SubmitProcessingSingle": submit("processing", input, 1, "SubmitEgressSingle", true),
             "SubmitEgressSingle": submit("egress", input, 2, "Wait", true),
             "Wait": { "Type": "Wait", "Seconds": input.poll_seconds, "Next": "Watch" },
-            "Watch": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::lambda:invoke",
-                "Parameters": {
-                    "FunctionName": input.watcher_function_arn,
-                    "Payload": {
-                        "jobs": watch_jobs,
-                        "run_id.$": "$.prep.run.run_id",
-                        "started.$": "$$.Execution.StartTime",
-                        "timeout_seconds": run_deadline
-                    }
-                },
-                "ResultSelector": { "verdict.$": "$.Payload" },
-                "ResultPath": "$.watch",
-                "Retry": retry(&LAMBDA_RETRYABLE),
-                "Catch": catch_to("WatchFailed"),
-                "Next": "Finished"
-            },
+            "Watch": lambda_task(
+                input.watcher_function_arn,
+                json!({
+                    "jobs": watch_jobs,
+                    "run_id.$": "$.prep.run.run_id",
+                    "started.$": "$$.Execution.StartTime",
+                    "timeout_seconds": run_deadline
+                }),
+                ("verdict", "$.watch"),
+                "WatchFailed",
+                "Finished",
+            ),
             "Finished": {
                 "Type": "Choice",
                 "Choices": [
