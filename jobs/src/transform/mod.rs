@@ -4,6 +4,7 @@
 pub mod classify;
 pub mod csv;
 pub mod jsonl;
+pub mod records;
 pub mod reject;
 
 use serde::{Deserialize, Serialize};

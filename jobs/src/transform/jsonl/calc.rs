@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::expr::Calculations;
 use super::number::{parse_f64, write_f64};
 use super::scan::{Kind, ObjectShape, ScanError, scan_object, unescape};
+use crate::transform::records::{Block, RecordReader, RecordSink, TOO_LONG_RULE, too_long_reject};
 use crate::transform::reject::{count, write_reject};
 
 /// Tuning that bounds memory.
@@ -46,10 +47,6 @@ pub struct CalcStats {
     pub rejects_by_field: BTreeMap<String, u64>,
 }
 
-/// Bytes asked of the reader at a time: small enough that the block is
-/// still in L2 while it is scanned and copied to the output buffer.
-const READ_BYTES: usize = 128 << 10;
-
 /// The output is handed to the writer in blocks of about this size.
 const OUT_BLOCK: usize = 256 << 10;
 
@@ -61,78 +58,45 @@ const OUT_BLOCK: usize = 256 << 10;
 pub fn calculate_jsonl<R: Read>(
     calc: &Calculations,
     options: CalcOptions,
-    mut input: R,
+    input: R,
     out: &mut dyn Write,
     rejects: &mut dyn Write,
 ) -> io::Result<CalcStats> {
-    let max_record = options.max_record_bytes.max(64);
-    let capacity = options.buffer_bytes.max(2 * max_record);
-    let mut buf = vec![0u8; capacity];
-    let mut worker = Worker::new(calc, out, rejects, max_record);
-    let mut filled = 0usize;
-    let mut first = true;
-    let mut skipping = false;
-    loop {
-        let want = (filled + READ_BYTES).min(capacity);
-        let n = loop {
-            match input.read(&mut buf[filled..want]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        };
-        let eof = n == 0;
-        filled += n;
-        worker.stats.bytes_in += n as u64;
-        let mut at = 0;
-        if first {
-            // A BOM is only recognised whole: wait for 3 bytes (or EOF).
-            if filled < 3 && !eof {
-                continue;
-            }
-            first = false;
-            if buf[..filled].starts_with(b"\xEF\xBB\xBF") {
-                at = 3;
-            }
-        }
-        if skipping {
-            match memchr::memchr(b'\n', &buf[at..filled]) {
-                Some(p) => {
-                    at += p + 1;
-                    skipping = false;
-                }
-                None => at = filled,
-            }
-        }
-        if !skipping {
-            let base = at;
-            for nl in memchr::memchr_iter(b'\n', &buf[base..filled]) {
-                let end = base + nl;
-                worker.line(&buf[at..end])?;
-                at = end + 1;
-            }
-            if eof && at < filled {
-                worker.line(&buf[at..filled])?;
-                at = filled;
-            }
-            if !eof && filled - at > max_record {
-                // No newline within the limit: reject what we have and
-                // skip to the next one without buffering the rest.
-                worker.too_long(&buf[at..filled])?;
-                skipping = true;
-                at = filled;
-            }
-        }
-        if eof {
-            break;
-        }
-        buf.copy_within(at..filled, 0);
-        filled -= at;
-    }
+    let mut reader = RecordReader::new(options.max_record_bytes, options.buffer_bytes, 0);
+    let mut worker = Worker::new(calc, out, rejects, reader.max_record());
+    worker.stats.bytes_in = reader.read_all(input, &mut worker)?;
     worker.flush_out()?;
     worker.out.flush()?;
     worker.rejects.flush()?;
     Ok(worker.stats)
+}
+
+/// The worker as the record reader's consumer: one line at a time.
+impl RecordSink for Worker<'_, '_> {
+    type Error = io::Error;
+
+    fn records(&mut self, block: Block<'_>) -> io::Result<usize> {
+        let data = block.data();
+        let mut at = block.from;
+        for nl in memchr::memchr_iter(b'\n', &data[block.from..]) {
+            let end = block.from + nl;
+            self.line(&data[at..end])?;
+            at = end + 1;
+        }
+        if block.eof && at < data.len() {
+            self.line(&data[at..])?;
+            at = data.len();
+        }
+        Ok(at)
+    }
+
+    /// Rejects a line longer than the limit (see [`too_long_reject`]).
+    fn too_long(&mut self, head: &[u8]) -> io::Result<()> {
+        let (shown, reason) = too_long_reject(head, self.max_record);
+        self.reject(shown, None, TOO_LONG_RULE, &reason)?;
+        self.line_no += 1;
+        Ok(())
+    }
 }
 
 struct Worker<'c, 'w> {
@@ -205,16 +169,6 @@ impl<'c, 'w> Worker<'c, 'w> {
         let result = self.process(line);
         self.line_no += 1;
         result
-    }
-
-    /// Rejects a line longer than the limit, showing at most its first
-    /// `max_record` bytes.
-    fn too_long(&mut self, head: &[u8]) -> io::Result<()> {
-        let max = self.max_record;
-        let reason = format!("record longer than {max} bytes");
-        self.reject(&head[..head.len().min(max)], None, "recordTooLong", &reason)?;
-        self.line_no += 1;
-        Ok(())
     }
 
     /// Hands the collected output lines to `out`.
