@@ -4,6 +4,7 @@
 pub mod classify;
 pub mod csv;
 pub mod jsonl;
+pub mod output;
 pub mod records;
 pub mod reject;
 
