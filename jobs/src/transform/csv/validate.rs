@@ -5,14 +5,14 @@
 //! Speed comes from four choices: input is read in blocks small enough to
 //! stay in cache (by the transforms' one reader,
 //! [`crate::transform::records`], which also drops a BOM and skips
-//! over-long records); records and fields are found by walking the set bits of
-//! bitmasks of the block ([`crate::transform::classify`]) instead of every
-//! byte; a plain ASCII row first goes through compiled per-field checks
-//! ([`super::fast`]) and only a row they do not pass takes the general
-//! path, which decides again and names the reason; and runs of clean
-//! records are copied whole into a 256 KiB output block (one copy per run,
-//! one `write` per block). Quoted records (any `"`) take a byte-by-byte
-//! RFC 4180 path.
+//! over-long records); records and fields are found by walking the set
+//! bits of bitmasks of the block ([`crate::transform::classify`]) instead
+//! of every byte; a plain ASCII row first goes through compiled per-field
+//! checks ([`super::fast`]) and only a row they do not pass takes the
+//! general path, which decides again and names the reason; and runs of
+//! clean records are copied whole into a 256 KiB output block (one copy
+//! per run, one `write` per block: [`crate::transform::output`]). Quoted
+//! records (any `"`) take a byte-by-byte RFC 4180 path.
 //!
 //! Output contract (docs/jobs.md):
 //! - clean output = the clean input records byte for byte, terminators
