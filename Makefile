@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help setup build test test-rust test-contract test-terraform test-demo lint fmt bench bench-provider bench-jobs bench-lambdas bench-runner \
+.PHONY: help setup build test test-rust test-contract test-terraform test-demo lint fmt bench bench-provider bench-jobs bench-compare bench-lambdas bench-runner \
         fuzz build-images push-images build-lambdas cleanup-retained demo clean
 
 help:
@@ -13,6 +13,7 @@ help:
 	@echo "make test              set up tools, then run every test (what CI runs)"
 	@echo "make lint              cargo fmt --check and clippy -D warnings"
 	@echo "make bench             benchmarks (figures go in BENCHMARKS.md)"
+	@echo "make bench-compare     CSV/JSON-lines transforms of [BASE=main] and the working tree, side by side"
 	@echo "make build             release build of the workspace"
 	@echo "make build-images      container images of the three jobs (docker, else buildah)"
 	@echo "                       [IMAGE_REPOSITORY=batch-jobs-] [IMAGE_TAG=<git rev>]: names <IMAGE_REPOSITORY><stage>:<IMAGE_TAG>"
@@ -59,6 +60,10 @@ bench-provider:
 
 bench-jobs:
 	bash jobs/bench/run.sh
+
+# The transforms of BASE (default main) and of the working tree, side by side.
+bench-compare:
+	bash scripts/bench-compare.sh $(or $(BASE),main)
 
 bench-lambdas:
 	bash lambdas/bench/run.sh

@@ -4,6 +4,8 @@
 pub mod classify;
 pub mod csv;
 pub mod jsonl;
+pub mod output;
+pub mod records;
 pub mod reject;
 
 use serde::{Deserialize, Serialize};

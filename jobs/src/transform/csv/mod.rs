@@ -1,5 +1,6 @@
 //! CSV validation with a Frictionless Table Schema rule set.
 
+mod checks;
 mod fast;
 mod pattern;
 mod rules;

@@ -1,7 +1,7 @@
 //! The rule set vocabulary: Frictionless Table Schema (fields, types,
 //! formats, constraints, missingValues, primaryKey) plus the CSV Dialect
 //! keys we honour (header, delimiter). Deserialised as written; compiled
-//! into checks by [`super::rules`].
+//! into checks by rules.rs (which reads this module, not the reverse).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -23,7 +23,7 @@
 
 use std::collections::HashMap;
 
-use super::fast::{Check, ClassTable, FastRules, TextSet, low_bytes};
+use super::checks::{Check, ClassTable, FastField, TextSet, low_bytes};
 
 /// Rows of up to this many bytes (terminator excluded) have a shape.
 pub(super) const MAX_SHAPE_LEN: usize = 63;
@@ -191,13 +191,13 @@ pub(super) struct ShapeRules {
 }
 
 impl ShapeRules {
-    /// Shapes for `fast`, or `None` when too many fields would be
-    /// residual.
-    pub(super) fn compile(fast: &FastRules) -> Option<Self> {
+    /// Shapes for the fast checks `checks` of a rule set, or `None` when
+    /// too many fields would be residual.
+    pub(super) fn compile(checks: &[FastField]) -> Option<Self> {
         let mut classes = ByteClasses::default();
-        let mut fields = Vec::with_capacity(fast.fields.len());
+        let mut fields = Vec::with_capacity(checks.len());
         let mut residual = Vec::new();
-        for (f, field) in fast.fields.iter().enumerate() {
+        for (f, field) in checks.iter().enumerate() {
             match byte_rule(&field.check, &mut classes) {
                 Some(rule) => fields.push(ShapeField::Bytes { required: field.required, rule }),
                 None => {

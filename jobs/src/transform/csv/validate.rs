@@ -3,14 +3,16 @@
 //! rejects output, and counts.
 //!
 //! Speed comes from four choices: input is read in blocks small enough to
-//! stay in cache; records and fields are found by walking the set bits of
-//! bitmasks of the block ([`crate::transform::classify`]) instead of every
-//! byte; a plain ASCII row first goes through compiled per-field checks
-//! ([`super::fast`]) and only a row they do not pass takes the general
-//! path, which decides again and names the reason; and runs of clean
-//! records are copied whole into a 256 KiB output block (one copy per run,
-//! one `write` per block). Quoted records (any `"`) take a byte-by-byte
-//! RFC 4180 path.
+//! stay in cache (by the transforms' one reader,
+//! [`crate::transform::records`], which also drops a BOM and skips
+//! over-long records); records and fields are found by walking the set
+//! bits of bitmasks of the block ([`crate::transform::classify`]) instead
+//! of every byte; a plain ASCII row first goes through compiled per-field
+//! checks ([`super::fast`]) and only a row they do not pass takes the
+//! general path, which decides again and names the reason; and runs of
+//! clean records are copied whole into a 256 KiB output block (one copy
+//! per run, one `write` per block: [`crate::transform::output`]). Quoted
+//! records (any `"`) take a byte-by-byte RFC 4180 path.
 //!
 //! Output contract (docs/jobs.md):
 //! - clean output = the clean input records byte for byte, terminators
@@ -28,6 +30,10 @@ use serde::{Deserialize, Serialize};
 use super::fast::{Batch, FastRules, PAD};
 use super::rules::{CompiledRules, Violation};
 use crate::transform::classify::{MaskArrays, set_bits, window};
+use crate::transform::output::OutputBlock;
+use crate::transform::records::{
+    Block, READ_BYTES, RecordReader, RecordSink, TOO_LONG_RULE, too_long_reject,
+};
 use crate::transform::reject::{count, write_reject};
 
 /// Tuning that bounds memory.
@@ -129,15 +135,6 @@ impl Hasher for Fingerprint {
 
 type FingerprintSet = HashSet<u64, BuildHasherDefault<Fingerprint>>;
 
-/// Bytes asked of the reader at a time. Small enough that the block just
-/// read is still in L2 when the scanner reads it and the clean rows are
-/// copied out of it (4 MiB reads measured 3x slower end to end: every byte
-/// made an extra round trip to memory).
-const READ_BYTES: usize = 128 << 10;
-
-/// Clean output is handed to the writer in blocks of about this size.
-const OUT_BLOCK: usize = 256 << 10;
-
 /// Validates `input` against `rules`, writing clean records to `clean`
 /// and reject lines to `rejects`.
 ///
@@ -147,68 +144,14 @@ const OUT_BLOCK: usize = 256 << 10;
 pub fn validate_csv<R: Read>(
     rules: &CompiledRules,
     options: ValidateOptions,
-    mut input: R,
+    input: R,
     clean: &mut dyn Write,
     rejects: &mut dyn Write,
 ) -> Result<CsvStats, CsvError> {
-    let max_record = options.max_record_bytes.max(64);
-    let capacity = options.buffer_bytes.max(2 * max_record);
     // PAD readable bytes past the data: the fast checks load whole words.
-    let mut buf = vec![0u8; capacity + PAD];
-    let mut engine = Engine::new(rules, options, max_record, clean, rejects);
-    let mut filled = 0usize;
-    let mut start = 0usize;
-    let mut first = true;
-    let mut skipping = false;
-    loop {
-        let want = (filled + READ_BYTES).min(capacity);
-        let n = loop {
-            match input.read(&mut buf[filled..want]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.into()),
-            }
-        };
-        let eof = n == 0;
-        filled += n;
-        engine.stats.bytes_in += n as u64;
-        if first {
-            // A BOM is only recognised whole: wait for 3 bytes (or EOF).
-            if filled < 3 && !eof {
-                continue;
-            }
-            first = false;
-            if buf[..filled].starts_with(b"\xEF\xBB\xBF") {
-                start = 3;
-            }
-        }
-        if skipping {
-            match memchr::memchr(b'\n', &buf[start..filled]) {
-                Some(p) => {
-                    start += p + 1;
-                    skipping = false;
-                }
-                None => start = filled,
-            }
-        }
-        let mut consumed = start;
-        if !skipping {
-            consumed = engine.scan(&buf[..filled + PAD], filled, start, eof)?;
-            if !eof && filled - consumed > max_record {
-                // No terminator within the limit: reject what we have and
-                // skip to the next newline without buffering the rest.
-                engine.too_long(&buf[consumed..filled])?;
-                skipping = true;
-                consumed = filled;
-            }
-        }
-        if eof {
-            break;
-        }
-        buf.copy_within(consumed..filled, 0);
-        filled -= consumed;
-        start = 0;
-    }
+    let mut reader = RecordReader::new(options.max_record_bytes, options.buffer_bytes, PAD);
+    let mut engine = Engine::new(rules, options, &reader, clean, rejects);
+    engine.stats.bytes_in = reader.read_all(input, &mut engine)?;
     engine.finish()
 }
 
@@ -234,7 +177,8 @@ struct Engine<'r, 'w> {
     fast: Option<FastRules>,
     options: ValidateOptions,
     max_record: usize,
-    clean: &'w mut dyn Write,
+    /// Clean output, handed to its writer in blocks.
+    clean: OutputBlock<'w>,
     rejects: &'w mut dyn Write,
     stats: CsvStats,
     /// Line number of the next record.
@@ -246,8 +190,6 @@ struct Engine<'r, 'w> {
     batch: Option<Batch>,
     /// Runs of clean records (byte ranges of the block) not yet copied.
     runs: Vec<(usize, usize)>,
-    /// Clean output not yet handed to the writer.
-    out_block: Vec<u8>,
     /// (start, end) of fields of the current general-path record.
     fields: Vec<(usize, usize)>,
     /// Unescaped field contents of a quoted record.
@@ -263,12 +205,13 @@ impl<'r, 'w> Engine<'r, 'w> {
     fn new(
         rules: &'r CompiledRules,
         options: ValidateOptions,
-        max_record: usize,
+        reader: &RecordReader,
         clean: &'w mut dyn Write,
         rejects: &'w mut dyn Write,
     ) -> Self {
         // Batches hold u32 positions into the read buffer.
-        let small_buffer = options.buffer_bytes.max(2 * max_record) + PAD <= u32::MAX as usize;
+        let small_buffer = reader.buffer_len() <= u32::MAX as usize;
+        let max_record = reader.max_record();
         let fast = if options.fast_path && small_buffer { FastRules::compile(rules) } else { None };
         Engine {
             rules,
@@ -276,14 +219,14 @@ impl<'r, 'w> Engine<'r, 'w> {
             fast,
             options,
             max_record,
-            clean,
+            // One append is at most a read block's runs and a `\n`.
+            clean: OutputBlock::new(clean, READ_BYTES + 64),
             rejects,
             stats: CsvStats::default(),
             line: 1,
             header_pending: rules.header,
             masks: MaskArrays::default(),
             runs: Vec::with_capacity(256),
-            out_block: Vec::with_capacity(OUT_BLOCK + READ_BYTES + 64),
             fields: Vec::with_capacity(rules.fields.len() + 1),
             scratch: Vec::new(),
             scratch_fields: Vec::new(),
@@ -294,32 +237,13 @@ impl<'r, 'w> Engine<'r, 'w> {
         }
     }
 
-    fn finish(self) -> Result<CsvStats, CsvError> {
-        if !self.out_block.is_empty() {
-            self.clean.write_all(&self.out_block)?;
-        }
-        self.clean.flush()?;
+    fn finish(mut self) -> Result<CsvStats, CsvError> {
+        self.clean.finish()?;
         self.rejects.flush()?;
         Ok(self.stats)
     }
 
-    /// Handles every complete record in `padded[from..len]` (`padded`
-    /// extends [`PAD`] bytes past `len`); returns where the first
-    /// incomplete record starts (`len` at EOF). Clean records are written
-    /// before it returns.
-    fn scan(&mut self, padded: &[u8], len: usize, from: usize, eof: bool) -> Result<usize, CsvError> {
-        let mut masks = std::mem::take(&mut self.masks);
-        masks.classify(&padded[from..len], self.rules.delimiter);
-        let fast = self.fast.take();
-        let result = self.scan_rows(padded, len, from, eof, &masks, fast.as_ref());
-        self.fast = fast;
-        self.masks = masks;
-        let (consumed, newline) = result?;
-        self.write_runs(&padded[..len], newline)?;
-        Ok(consumed)
-    }
-
-    /// The record loop of [`Self::scan`]: clean runs are collected in
+    /// The record loop of [`RecordSink::records`]: clean runs are collected in
     /// `self.runs`; returns the end of what was consumed and whether a
     /// `\n` must follow the last run (an unterminated last record).
     ///
@@ -537,24 +461,18 @@ impl<'r, 'w> Engine<'r, 'w> {
     }
 
     /// Copies the collected clean runs of `data` (plus a `\n` when the
-    /// last record had none) to the output block, handing full blocks to
-    /// the writer. One copy into a block that stays in cache and one
-    /// `write` per 256 KiB measured cheaper than `writev` straight from
-    /// the read buffer, whose many short segments the kernel copies page
-    /// by page.
+    /// last record had none) to the output block (see
+    /// [`crate::transform::output`]).
     fn write_runs(&mut self, data: &[u8], newline: bool) -> io::Result<()> {
+        let block = self.clean.block();
         for &(s, e) in &self.runs {
-            self.out_block.extend_from_slice(&data[s..e]);
+            block.extend_from_slice(&data[s..e]);
         }
         if newline {
-            self.out_block.push(b'\n');
+            block.push(b'\n');
         }
         self.runs.clear();
-        if self.out_block.len() >= OUT_BLOCK {
-            self.clean.write_all(&self.out_block)?;
-            self.out_block.clear();
-        }
-        Ok(())
+        self.clean.hand_over_if_full()
     }
 
     /// Checks an unquoted record `data[start..end]` whose fields are in
@@ -722,17 +640,6 @@ impl<'r, 'w> Engine<'r, 'w> {
         Ok(false)
     }
 
-    /// Rejects a record longer than the limit, showing at most its first
-    /// `max_record` bytes whether or not all of it was read (so the reject
-    /// does not depend on how reads fell).
-    fn too_long(&mut self, head: &[u8]) -> Result<(), CsvError> {
-        let max = self.max_record;
-        let reason = format!("record longer than {max} bytes");
-        self.reject(&head[..head.len().min(max)], None, "recordTooLong", &reason)?;
-        self.line += 1;
-        Ok(())
-    }
-
     /// RFC 4180 parse of the record starting at `start`: fields unescaped
     /// into `scratch`, ranges into `scratch_fields`.
     fn parse_quoted(&mut self, data: &[u8], start: usize, eof: bool) -> Quoted {
@@ -826,6 +733,35 @@ impl<'r, 'w> Engine<'r, 'w> {
                 i = j + 1;
             }
         }
+    }
+}
+
+/// The engine as the record reader's consumer.
+impl RecordSink for Engine<'_, '_> {
+    type Error = CsvError;
+
+    /// Handles every complete record of the block (whose buffer extends
+    /// [`PAD`] bytes past the data). Clean records are written before it
+    /// returns.
+    fn records(&mut self, block: Block<'_>) -> Result<usize, CsvError> {
+        let Block { padded, len, from, eof } = block;
+        let mut masks = std::mem::take(&mut self.masks);
+        masks.classify(&padded[from..len], self.rules.delimiter);
+        let fast = self.fast.take();
+        let result = self.scan_rows(padded, len, from, eof, &masks, fast.as_ref());
+        self.fast = fast;
+        self.masks = masks;
+        let (consumed, newline) = result?;
+        self.write_runs(&padded[..len], newline)?;
+        Ok(consumed)
+    }
+
+    /// Rejects a record longer than the limit (see [`too_long_reject`]).
+    fn too_long(&mut self, head: &[u8]) -> Result<(), CsvError> {
+        let (shown, reason) = too_long_reject(head, self.max_record);
+        self.reject(shown, None, TOO_LONG_RULE, &reason)?;
+        self.line += 1;
+        Ok(())
     }
 }
 

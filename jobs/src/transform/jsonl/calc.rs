@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::expr::Calculations;
 use super::number::{parse_f64, write_f64};
 use super::scan::{Kind, ObjectShape, ScanError, scan_object, unescape};
+use crate::transform::output::OutputBlock;
+use crate::transform::records::{Block, RecordReader, RecordSink, TOO_LONG_RULE, too_long_reject};
 use crate::transform::reject::{count, write_reject};
 
 /// Tuning that bounds memory.
@@ -46,98 +48,59 @@ pub struct CalcStats {
     pub rejects_by_field: BTreeMap<String, u64>,
 }
 
-/// Bytes asked of the reader at a time: small enough that the block is
-/// still in L2 while it is scanned and copied to the output buffer.
-const READ_BYTES: usize = 128 << 10;
-
-/// The output is handed to the writer in blocks of about this size.
-const OUT_BLOCK: usize = 256 << 10;
-
 /// Runs `calc` over every line of `input`.
 ///
-/// Output lines are collected into blocks of [`OUT_BLOCK`] bytes, so `out`
-/// needs no buffering of its own; `rejects` gets one small write per
-/// reject and should be buffered.
+/// Output lines are collected into blocks
+/// ([`crate::transform::output::OUT_BLOCK`] bytes), so `out` needs no
+/// buffering of its own; `rejects` gets one small write per reject and
+/// should be buffered.
 pub fn calculate_jsonl<R: Read>(
     calc: &Calculations,
     options: CalcOptions,
-    mut input: R,
+    input: R,
     out: &mut dyn Write,
     rejects: &mut dyn Write,
 ) -> io::Result<CalcStats> {
-    let max_record = options.max_record_bytes.max(64);
-    let capacity = options.buffer_bytes.max(2 * max_record);
-    let mut buf = vec![0u8; capacity];
-    let mut worker = Worker::new(calc, out, rejects, max_record);
-    let mut filled = 0usize;
-    let mut first = true;
-    let mut skipping = false;
-    loop {
-        let want = (filled + READ_BYTES).min(capacity);
-        let n = loop {
-            match input.read(&mut buf[filled..want]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        };
-        let eof = n == 0;
-        filled += n;
-        worker.stats.bytes_in += n as u64;
-        let mut at = 0;
-        if first {
-            // A BOM is only recognised whole: wait for 3 bytes (or EOF).
-            if filled < 3 && !eof {
-                continue;
-            }
-            first = false;
-            if buf[..filled].starts_with(b"\xEF\xBB\xBF") {
-                at = 3;
-            }
-        }
-        if skipping {
-            match memchr::memchr(b'\n', &buf[at..filled]) {
-                Some(p) => {
-                    at += p + 1;
-                    skipping = false;
-                }
-                None => at = filled,
-            }
-        }
-        if !skipping {
-            let base = at;
-            for nl in memchr::memchr_iter(b'\n', &buf[base..filled]) {
-                let end = base + nl;
-                worker.line(&buf[at..end])?;
-                at = end + 1;
-            }
-            if eof && at < filled {
-                worker.line(&buf[at..filled])?;
-                at = filled;
-            }
-            if !eof && filled - at > max_record {
-                // No newline within the limit: reject what we have and
-                // skip to the next one without buffering the rest.
-                worker.too_long(&buf[at..filled])?;
-                skipping = true;
-                at = filled;
-            }
-        }
-        if eof {
-            break;
-        }
-        buf.copy_within(at..filled, 0);
-        filled -= at;
-    }
-    worker.flush_out()?;
-    worker.out.flush()?;
+    let mut reader = RecordReader::new(options.max_record_bytes, options.buffer_bytes, 0);
+    let mut worker = Worker::new(calc, out, rejects, reader.max_record());
+    worker.stats.bytes_in = reader.read_all(input, &mut worker)?;
+    worker.out.finish()?;
     worker.rejects.flush()?;
     Ok(worker.stats)
 }
 
+/// The worker as the record reader's consumer: one line at a time.
+impl RecordSink for Worker<'_, '_> {
+    type Error = io::Error;
+
+    fn records(&mut self, block: Block<'_>) -> io::Result<usize> {
+        let data = block.data();
+        let mut at = block.from;
+        for nl in memchr::memchr_iter(b'\n', &data[block.from..]) {
+            let end = block.from + nl;
+            self.line(&data[at..end])?;
+            at = end + 1;
+        }
+        if block.eof && at < data.len() {
+            self.line(&data[at..])?;
+            at = data.len();
+        }
+        Ok(at)
+    }
+
+    /// Rejects a line longer than the limit (see [`too_long_reject`]).
+    fn too_long(&mut self, head: &[u8]) -> io::Result<()> {
+        let (shown, reason) = too_long_reject(head, self.max_record);
+        self.reject(shown, None, TOO_LONG_RULE, &reason)?;
+        self.line_no += 1;
+        Ok(())
+    }
+}
+
 struct Worker<'c, 'w> {
     calc: &'c Calculations,
-    out: &'w mut dyn Write,
+    /// The output, handed to its writer in blocks.
+    out: OutputBlock<'w>,
     rejects: &'w mut dyn Write,
     stats: CalcStats,
     line_no: u64,
@@ -146,8 +109,6 @@ struct Worker<'c, 'w> {
     values: Vec<f64>,
     stack: Vec<f64>,
     results: Vec<f64>,
-    /// Output lines not yet handed to `out`.
-    out_buf: Vec<u8>,
     /// Per assignment: `,"<target>":`, what appending its member writes
     /// before the value (without the comma when it opens an empty object).
     member_heads: Vec<Vec<u8>>,
@@ -167,7 +128,7 @@ impl<'c, 'w> Worker<'c, 'w> {
         let n = calc.variables.len();
         Worker {
             calc,
-            out,
+            out: OutputBlock::new(out, 64 << 10),
             rejects,
             stats: CalcStats::default(),
             line_no: 1,
@@ -175,7 +136,6 @@ impl<'c, 'w> Worker<'c, 'w> {
             values: vec![0.0; n],
             stack: Vec::with_capacity(16),
             results: vec![0.0; calc.assignments.len()],
-            out_buf: Vec::with_capacity(OUT_BLOCK + (64 << 10)),
             member_heads: calc
                 .assignments
                 .iter()
@@ -205,25 +165,6 @@ impl<'c, 'w> Worker<'c, 'w> {
         let result = self.process(line);
         self.line_no += 1;
         result
-    }
-
-    /// Rejects a line longer than the limit, showing at most its first
-    /// `max_record` bytes.
-    fn too_long(&mut self, head: &[u8]) -> io::Result<()> {
-        let max = self.max_record;
-        let reason = format!("record longer than {max} bytes");
-        self.reject(&head[..head.len().min(max)], None, "recordTooLong", &reason)?;
-        self.line_no += 1;
-        Ok(())
-    }
-
-    /// Hands the collected output lines to `out`.
-    fn flush_out(&mut self) -> io::Result<()> {
-        if !self.out_buf.is_empty() {
-            self.out.write_all(&self.out_buf)?;
-            self.out_buf.clear();
-        }
-        Ok(())
     }
 
     fn process(&mut self, line: &[u8]) -> io::Result<()> {
@@ -311,7 +252,7 @@ impl<'c, 'w> Worker<'c, 'w> {
             // to its closing brace, the appended members, the rest. Kept
             // apart from the general path, which costs ~2% more of the
             // whole transform's instructions (cachegrind, Yelp sample).
-            let out = &mut self.out_buf;
+            let out = self.out.block();
             out.extend_from_slice(&line[..close]);
             for (i, head) in self.member_heads.iter().enumerate() {
                 let head = if empty && i == 0 { &head[1..] } else { &head[..] };
@@ -321,10 +262,7 @@ impl<'c, 'w> Worker<'c, 'w> {
             out.extend_from_slice(&line[close..]);
             out.push(b'\n');
         }
-        if self.out_buf.len() >= OUT_BLOCK {
-            self.flush_out()?;
-        }
-        Ok(())
+        self.out.hand_over_if_full()
     }
 
     /// [`Self::write_record`] for a line that already has some of the
@@ -340,7 +278,7 @@ impl<'c, 'w> Worker<'c, 'w> {
             .filter_map(|(i, a)| self.found[a.slot].map(|((s, e), _)| (s, e, i)))
             .collect();
         replaced.sort_unstable();
-        let out = &mut self.out_buf;
+        let out = self.out.block();
         let mut cursor = 0;
         for &(s, e, i) in replaced.iter() {
             out.extend_from_slice(&line[cursor..s]);
