@@ -5,13 +5,13 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help setup build test test-rust test-contract test-terraform test-demo lint fmt bench bench-provider bench-jobs bench-compare bench-lambdas bench-runner \
+.PHONY: help setup build test test-structure test-rust test-contract test-terraform test-demo lint fmt bench bench-provider bench-jobs bench-compare bench-lambdas bench-runner \
         fuzz build-images push-images build-lambdas cleanup-retained demo clean
 
 help:
 	@echo "make demo              one whole pipeline run on this machine (moto, terraform, the local runner)"
 	@echo "make test              set up tools, then run every test (what CI runs)"
-	@echo "make lint              cargo fmt --check and clippy -D warnings"
+	@echo "make lint              cargo fmt --check, no two files importing each other, clippy -D warnings"
 	@echo "make bench             benchmarks (figures go in BENCHMARKS.md)"
 	@echo "make bench-compare     CSV/JSON-lines transforms of [BASE=main] and the working tree, side by side"
 	@echo "make build             release build of the workspace"
@@ -28,7 +28,7 @@ setup:
 build:
 	$(CARGO) build --release --workspace
 
-test: setup test-rust test-contract test-terraform test-demo
+test: setup test-structure test-rust test-contract test-terraform test-demo
 
 test-rust:
 	$(CARGO) test --workspace --all-features
@@ -42,12 +42,18 @@ test-contract:
 test-terraform:
 	bash tests/terraform/run.sh
 
+# The check that no two source files import each other, on crates written
+# for each case, then on this tree.
+test-structure:
+	.tools/venv/bin/python tests/structure/test_module_cycles.py
+
 # The demo checks its own counts and exits non-zero when they do not add up.
 test-demo:
 	@d=$$(mktemp -d); DEMO_DIR=$$d bash scripts/demo.sh; s=$$?; rm -rf $$d; exit $$s
 
 lint:
 	$(CARGO) fmt --all -- --check
+	python3 tests/structure/module_cycles.py .
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 
 fmt:
