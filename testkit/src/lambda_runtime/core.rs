@@ -131,8 +131,7 @@ impl RuntimeApi {
     /// (`None` only if the stand-in stopped first).
     pub async fn first_next(&self) -> Option<Instant> {
         let mut seen = self.shared.first_next.subscribe();
-        let first = seen.wait_for(Option::is_some).await.ok().and_then(|at| *at);
-        first
+        seen.wait_for(Option::is_some).await.ok().and_then(|at| *at)
     }
 
     /// The body of a POSTed init error, if any.
