@@ -24,7 +24,12 @@ impl Request {
 
     /// The first header named `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        find_header(&self.headers, name)
+    }
+
+    /// The client asked to close the connection after this request.
+    pub fn closes_connection(&self) -> bool {
+        self.header("Connection").is_some_and(|v| v.eq_ignore_ascii_case("close"))
     }
 
     /// The target without its query.
@@ -42,6 +47,11 @@ pub struct Response {
 }
 
 impl Response {
+    /// The first header named `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+
     pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
         Response { status, headers: Vec::new(), body: body.into() }
     }
@@ -66,4 +76,8 @@ impl Response {
         self.headers.push((name.to_string(), value.to_string()));
         self
     }
+}
+
+fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }

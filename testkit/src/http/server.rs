@@ -68,8 +68,10 @@ where
                 return;
             }
         };
+        let close = request.closes_connection();
         let response = handler(request).await;
-        if write_response(&mut write, &response).await.is_err() {
+        if write_response(&mut write, &response).await.is_err() || close {
+            let _ = write.shutdown().await;
             return;
         }
     }
