@@ -10,6 +10,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use batch_jobs::layout::{EgressSpec, NodeSlice, RunConfig, RunLayout, SourceSpec, Stage, SyntheticFormat};
 use batch_jobs::transform::{RuleSetRef, TransformSpec};
 use testkit::MotoServer;
+use testkit::proxy::{self, Fault};
 
 mod common;
 
@@ -464,8 +465,8 @@ fn a_download_damaged_on_the_way_is_refused() {
         )
         .unwrap();
     let moto: std::net::SocketAddr = env.moto.endpoint().trim_start_matches("http://").parse().unwrap();
-    for (run, damage, code) in [("intact", false, 0), ("damaged", true, 75)] {
-        let relay = relay::start(moto, damage);
+    for (run, fault, code) in [("intact", Fault::None, 0), ("damaged", Fault::FlipLastBodyBit, 75)] {
+        let relay = proxy::start(moto, fault).unwrap();
         let layout = env.layout(run);
         layout.create_run(&ghcn_config(run, 1)).unwrap();
         layout.write_node_slice(0, &[key.into()]).unwrap();
@@ -477,76 +478,12 @@ fn a_download_damaged_on_the_way_is_refused() {
             .unwrap();
         assert_code(&out, code);
         let files = walk_files(&layout.node(0).data_dir());
-        if damage {
+        if fault == Fault::FlipLastBodyBit {
             assert!(stderr(&out).contains("checksum"), "{}", stderr(&out));
             assert!(files.is_empty(), "{files:?}");
         } else {
             assert_eq!(read(layout.node(0).data_dir().join("1763.csv")), GOOD.repeat(3).as_bytes());
         }
-    }
-}
-
-/// A one-request-per-connection HTTP relay to moto that can damage
-/// response bodies (flips a bit of the last byte), as a faulty network
-/// path would.
-mod relay {
-    use std::io::{BufRead, BufReader, Write};
-    use std::net::{SocketAddr, TcpListener, TcpStream};
-
-    pub fn start(upstream: SocketAddr, damage: bool) -> SocketAddr {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                std::thread::spawn(move || {
-                    let _ = serve(client, upstream, damage);
-                });
-            }
-        });
-        addr
-    }
-
-    fn serve(client: TcpStream, upstream: SocketAddr, damage: bool) -> std::io::Result<()> {
-        let mut from_client = BufReader::new(client.try_clone()?);
-        let mut to_client = client;
-        loop {
-            let Some((head, body)) = message(&mut from_client, true)? else { return Ok(()) };
-            let is_head = head.starts_with(b"HEAD ");
-            let mut up = TcpStream::connect(upstream)?;
-            up.write_all(&head)?;
-            up.write_all(&body)?;
-            let mut from_up = BufReader::new(up);
-            let Some((rhead, mut rbody)) = message(&mut from_up, !is_head)? else { return Ok(()) };
-            if damage && let Some(last) = rbody.last_mut() {
-                *last ^= 1;
-            }
-            to_client.write_all(&rhead)?;
-            to_client.write_all(&rbody)?;
-        }
-    }
-
-    /// One HTTP/1.1 message: its head (through the blank line) and its
-    /// body by Content-Length; `None` when the peer closed.
-    fn message(r: &mut impl BufRead, has_body: bool) -> std::io::Result<Option<(Vec<u8>, Vec<u8>)>> {
-        let mut head = Vec::new();
-        let mut length = 0usize;
-        loop {
-            let mut line = Vec::new();
-            if r.read_until(b'\n', &mut line)? == 0 {
-                return Ok(None);
-            }
-            let text = String::from_utf8_lossy(&line).to_ascii_lowercase();
-            if let Some(v) = text.strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap_or(0);
-            }
-            head.extend_from_slice(&line);
-            if line == b"\r\n" {
-                break;
-            }
-        }
-        let mut body = vec![0; if has_body { length } else { 0 }];
-        r.read_exact(&mut body)?;
-        Ok(Some((head, body)))
     }
 }
 

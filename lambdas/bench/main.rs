@@ -14,17 +14,12 @@
 //! runtime API, so it may be a debug build. `lambdas/bench/run.sh` builds
 //! the zips and runs this.
 
-#[path = "../tests/common/http.rs"]
-mod http;
-#[path = "../tests/common/runtime_api.rs"]
-mod runtime_api;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use runtime_api::RuntimeApi;
 use serde_json::json;
+use testkit::lambda_runtime::blocking::RuntimeApi;
 
 struct Args {
     prep: PathBuf,

@@ -9,13 +9,13 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::http::{Response, Server};
-use common::runtime_api::RuntimeApi;
 use common::{
     FunctionProcess, batch_queue, efs_dir, put_objects, s3_config, sdk_for, submit_run, synthetic_config,
     use_simple_batch,
 };
 use serde_json::{Value, json};
+use testkit::http::{Response, Server};
+use testkit::lambda_runtime::blocking::RuntimeApi;
 
 const PREP: &str = env!("CARGO_BIN_EXE_prep");
 const WATCHER: &str = env!("CARGO_BIN_EXE_watcher");
@@ -178,11 +178,9 @@ async fn watcher_binary_against_moto_and_a_throttling_batch() {
     drop(function);
 
     // Batch throttling every call.
-    let throttle = Server::start(|_req| {
-        Response::json(429, &json!({"message": "Too Many Requests"}))
-            .with_header("x-amzn-ErrorType", "TooManyRequestsException")
-    })
-    .unwrap();
+    let throttle =
+        Server::start(|_req| Response::aws_error(429, "TooManyRequestsException", "Too Many Requests"))
+            .unwrap();
     let api = RuntimeApi::start().unwrap();
     let _function = FunctionProcess::start(WATCHER, &api.host_port(), &throttle.url(), &[]);
     let outcome = api.invoke(json!({"jobs": {"procurement": "p"}}));

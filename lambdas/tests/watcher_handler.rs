@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use batch_lambdas::ErrorKind;
 use batch_lambdas::watcher::{self, RunStatus, WatcherDeps};
-use common::http::{Request, Response, Server};
 use common::{OwnMoto, batch_queue, sdk_for, submit_run, use_simple_batch};
 use serde_json::{Value, json};
+use testkit::http::{Request, Response, Server};
 
 fn jobs_event(ids: &[(String, String)]) -> Value {
     let jobs: serde_json::Map<String, Value> = ids.iter().map(|(s, id)| (s.clone(), json!(id))).collect();
@@ -203,8 +203,7 @@ async fn throttling_is_retried_with_backoff_then_reported_as_throttled() {
     let log = calls.clone();
     let server = Server::start(move |_req| {
         log.lock().unwrap().push(std::time::Instant::now());
-        Response::json(429, &json!({"message": "Too Many Requests"}))
-            .with_header("x-amzn-ErrorType", "TooManyRequestsException")
+        Response::aws_error(429, "TooManyRequestsException", "Too Many Requests")
     })
     .unwrap();
     let deps = WatcherDeps::from_env(&sdk_for(&server.url()));

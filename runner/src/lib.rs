@@ -4,7 +4,6 @@
 
 pub mod asl;
 pub mod batch;
-pub mod http;
 pub mod interp;
 pub mod lambda;
 pub mod limits;

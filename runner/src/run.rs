@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 
 use crate::asl::Machine;
 use crate::batch::{BatchConfig, Injection, LocalBatch, STAGES, Status};
-use crate::http;
 use crate::interp::{self, Effects, Outcome, StatesError};
 use crate::lambda::LambdaFunction;
+use testkit::http;
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {

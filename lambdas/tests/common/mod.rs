@@ -4,9 +4,6 @@
 
 #![allow(dead_code)]
 
-pub mod http;
-pub mod runtime_api;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -16,6 +13,7 @@ use aws_sdk_batch::types::{
     KeyValuePair, ResourceRequirement, ResourceType,
 };
 use serde_json::{Value, json};
+use testkit::http;
 
 /// A pipeline run config (contract version 1) over an S3 source.
 pub fn s3_config(efs: &Path, bucket: &str, prefix: &str, suffix: &str, items_per_node: u32) -> Value {

@@ -8,7 +8,7 @@ impl LocalBatch {
     pub fn handle_http(&self, req: &Request) -> Response {
         let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
         let g = self.lock();
-        match (req.method.as_str(), req.path.as_str()) {
+        match (req.method.as_str(), req.target.as_str()) {
             ("POST", "/v1/describejobs") => {
                 let mut out = Vec::new();
                 for id in
@@ -63,7 +63,7 @@ impl LocalBatch {
             }
             _ => Response::json(
                 400,
-                &json!({"__type": "ClientException", "message": format!("the local Batch serves DescribeJobs and ListJobs only, not {} {}", req.method, req.path)}),
+                &json!({"__type": "ClientException", "message": format!("the local Batch serves DescribeJobs and ListJobs only, not {} {}", req.method, req.target)}),
             ),
         }
     }

@@ -24,8 +24,8 @@ use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 use tokio::sync::Notify;
 
-use crate::http::{Request, Response};
 use crate::states_error::StatesError;
+use testkit::http::{Request, Response};
 
 mod api;
 mod exit_rule;
@@ -331,8 +331,8 @@ mod tests {
     #[test]
     fn the_batch_api_stand_in_answers_like_aws_before_anything_ran() {
         use super::{BatchConfig, LocalBatch};
-        use crate::http::Request;
         use serde_json::{Value, json};
+        use testkit::http::Request;
         let batch = LocalBatch::new(BatchConfig {
             bin_dir: "/nonexistent".into(),
             efs_dir: "/nonexistent".into(),
@@ -351,11 +351,7 @@ mod tests {
             .unwrap();
         let id = submitted["JobId"].as_str().unwrap().to_string();
         let call = |path: &str, body: Value| -> Value {
-            let r = batch.handle_http(&Request {
-                method: "POST".into(),
-                path: path.into(),
-                body: body.to_string().into_bytes(),
-            });
+            let r = batch.handle_http(&Request::new("POST", path, body.to_string()));
             assert_eq!(r.status, 200);
             serde_json::from_slice(&r.body).unwrap()
         };

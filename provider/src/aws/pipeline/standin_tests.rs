@@ -9,8 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use testkit::http::{self, Request, Response};
 
 use super::compute;
 use super::names::Names;
@@ -157,69 +156,23 @@ impl Batch {
     }
 }
 
-/// Serves the stand-in on 127.0.0.1 (HTTP/1.1, keep-alive) until dropped.
+/// Serves the stand-in on 127.0.0.1 (the test kit's HTTP/1.1 server) for
+/// the rest of the test; AWS's JSON protocol: the operation is the path
+/// after `/v1/`, a refusal is a 400 ClientException.
 async fn serve(state: Arc<Mutex<Batch>>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
-            let state = state.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                loop {
-                    let head_end = loop {
-                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break i + 4;
-                        }
-                        let mut chunk = [0u8; 4096];
-                        match sock.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    };
-                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-                    let length: usize = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().to_string())
-                        })
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(0);
-                    while buf.len() < head_end + length {
-                        let mut chunk = [0u8; 4096];
-                        match sock.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    let body: Json =
-                        serde_json::from_slice(&buf[head_end..head_end + length]).unwrap_or(Json::Null);
-                    buf.drain(..head_end + length);
-                    let path =
-                        head.split_whitespace().nth(1).unwrap_or("").trim_start_matches("/v1/").to_string();
-                    let result = state.lock().unwrap().handle(&path, &body);
-                    let (status, extra, text) = match result {
-                        Ok(v) => ("200 OK", String::new(), v.to_string()),
-                        Err(m) => (
-                            "400 Bad Request",
-                            "x-amzn-ErrorType: ClientException\r\n".to_string(),
-                            json!({ "message": m }).to_string(),
-                        ),
-                    };
-                    let response = format!(
-                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\n\r\n{text}",
-                        text.len()
-                    );
-                    if sock.write_all(response.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-            });
+    let (addr, _serving) = http::serve(move |request: Request| {
+        let state = state.clone();
+        async move {
+            let body: Json = serde_json::from_slice(&request.body).unwrap_or(Json::Null);
+            let result = state.lock().unwrap().handle(request.target.trim_start_matches("/v1/"), &body);
+            match result {
+                Ok(answer) => Response::aws_json(&answer),
+                Err(message) => Response::aws_error(400, "ClientException", &message),
+            }
         }
-    });
+    })
+    .await
+    .unwrap();
     format!("http://{addr}")
 }
 
