@@ -103,7 +103,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let checksum = close_main(c)?;
             let (_, _, rejects_checksum) = r.into_inner().map_err(|e| e.into_error())?.finish();
             eprintln!("crc64nvme clean {checksum} rejects {rejects_checksum}");
-            report("csv", size, started, stats.records_in, stats.records_clean, stats.records_rejected);
+            report(
+                "csv",
+                size,
+                started,
+                stats.records_in,
+                stats.records_clean,
+                stats.rejects.records_rejected,
+            );
         }
         "csv-cpu" | "jsonl-cpu" => {
             // The transform alone: input from memory, outputs discarded
@@ -137,7 +144,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let checksum = close_main(o)?;
             let (_, _, rejects_checksum) = r.into_inner().map_err(|e| e.into_error())?.finish();
             eprintln!("crc64nvme out {checksum} rejects {rejects_checksum}");
-            report("jsonl", size, started, stats.records_in, stats.records_out, stats.records_rejected);
+            report(
+                "jsonl",
+                size,
+                started,
+                stats.records_in,
+                stats.records_out,
+                stats.rejects.records_rejected,
+            );
         }
         _ => return Err(USAGE.into()),
     }

@@ -136,7 +136,7 @@ mod tests {
         let stats =
             validate_csv(&rules, ValidateOptions::default(), &input[..], &mut clean, &mut rejects).unwrap();
         assert_eq!(stats.records_in, 4000);
-        assert_eq!(stats.records_rejected, 0, "{}", String::from_utf8_lossy(&rejects));
+        assert_eq!(stats.rejects.records_rejected, 0, "{}", String::from_utf8_lossy(&rejects));
         assert_eq!(clean, input);
     }
 }

@@ -25,8 +25,8 @@ fn run_with(rules: &CompiledRules, input: &[u8], options: ValidateOptions) -> Ou
         .filter(|l| !l.is_empty())
         .map(|l| serde_json::from_slice(l).unwrap())
         .collect();
-    assert_eq!(stats.records_in, stats.records_clean + stats.records_rejected, "counts must add up");
-    assert_eq!(rejects.len() as u64, stats.records_rejected);
+    assert_eq!(stats.records_in, stats.records_clean + stats.rejects.records_rejected, "counts must add up");
+    assert_eq!(rejects.len() as u64, stats.rejects.records_rejected);
     assert_eq!(
         clean.iter().filter(|&&b| b == b'\n').count() as u64 - quoted_newlines(&clean),
         stats.records_clean,
@@ -440,8 +440,8 @@ fn duplicate_primary_key_and_unique_values() {
     assert_eq!(out.rejects[1].field.as_deref(), Some("code"));
     assert_eq!(out.rejects[1].reason, "duplicate value \"b\"");
     assert_eq!(out.clean, b"1,2024-01-01,a\n1,2024-01-02,b\n3,2024-01-01,\n4,2024-01-01,\n");
-    assert_eq!(out.stats.rejects_by_rule.get("unique"), Some(&1));
-    assert_eq!(out.stats.rejects_by_rule.get("primaryKey"), Some(&1));
+    assert_eq!(out.stats.rejects.rejects_by_rule.get("unique"), Some(&1));
+    assert_eq!(out.stats.rejects.rejects_by_rule.get("primaryKey"), Some(&1));
 }
 
 /// A `year` is four digits (as frictionless reads Table Schema's gYear),
@@ -602,7 +602,7 @@ fn tiny_buffers_give_identical_results() {
     assert_eq!(big.stats, small.stats);
     assert_eq!(big.clean, small.clean);
     assert_eq!(big.rejects, small.rejects);
-    assert!(big.stats.records_rejected > 1000 && big.stats.records_clean > 2000);
+    assert!(big.stats.rejects.records_rejected > 1000 && big.stats.records_clean > 2000);
     assert_eq!(big.stats.records_in, 5000);
 }
 
@@ -851,4 +851,18 @@ fn shape_path_agrees_with_general_path_on_random_rows() {
     let a = run_with(&rules, input.as_bytes(), small);
     let b = run_with(&rules, input.as_bytes(), ValidateOptions { fast_path: false, ..small });
     assert_eq!((a.clean, a.rejects, a.stats), (b.clean, b.rejects, b.stats));
+}
+
+#[test]
+fn stats_files_keep_their_keys_and_order() {
+    // The reject counts are a struct shared with the JSON-lines calculator,
+    // flattened into the stats: the file must read exactly as before.
+    let mut stats = CsvStats { bytes_in: 10, records_in: 3, records_clean: 1, ..Default::default() };
+    stats.rejects.add(Some("id"), "required");
+    stats.rejects.add(None, "fieldCount");
+    assert_eq!(
+        serde_json::to_string(&stats).unwrap(),
+        r#"{"bytes_in":10,"records_in":3,"records_clean":1,"records_rejected":2,"rejects_by_rule":{"fieldCount":1,"required":1},"rejects_by_field":{"id":1}}"#
+    );
+    assert_eq!(serde_json::from_str::<CsvStats>(&serde_json::to_string(&stats).unwrap()).unwrap(), stats);
 }

@@ -15,10 +15,10 @@ fn run_with(calcs: &[&str], input: &[u8], options: CalcOptions) -> Outcome {
     let mut out = Vec::new();
     let mut rejects = Vec::new();
     let stats = calculate_jsonl(&calc, options, input, &mut out, &mut rejects).unwrap();
-    assert_eq!(stats.records_in, stats.records_out + stats.records_rejected);
+    assert_eq!(stats.records_in, stats.records_out + stats.rejects.records_rejected);
     let rejects: Vec<Value> =
         String::from_utf8(rejects).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(rejects.len() as u64, stats.records_rejected);
+    assert_eq!(rejects.len() as u64, stats.rejects.records_rejected);
     let out = String::from_utf8(out).unwrap();
     assert_eq!(out.lines().count() as u64, stats.records_out);
     for line in out.lines() {
@@ -276,5 +276,19 @@ fn tiny_buffers_give_identical_results() {
     assert_eq!(big.out, small.out);
     assert_eq!(big.rejects, small.rejects);
     assert_eq!(big.stats.records_in, 3000);
-    assert_eq!(big.stats.records_rejected, 1200);
+    assert_eq!(big.stats.rejects.records_rejected, 1200);
+}
+
+#[test]
+fn stats_files_keep_their_keys_and_order() {
+    // The reject counts are a struct shared with the CSV validator,
+    // flattened into the stats: the file must read exactly as before.
+    let mut stats = CalcStats { bytes_in: 10, records_in: 3, records_out: 1, ..Default::default() };
+    stats.rejects.add(Some("a"), "calc");
+    stats.rejects.add(None, "json");
+    assert_eq!(
+        serde_json::to_string(&stats).unwrap(),
+        r#"{"bytes_in":10,"records_in":3,"records_out":1,"records_rejected":2,"rejects_by_rule":{"calc":1,"json":1},"rejects_by_field":{"a":1}}"#
+    );
+    assert_eq!(serde_json::from_str::<CalcStats>(&serde_json::to_string(&stats).unwrap()).unwrap(), stats);
 }

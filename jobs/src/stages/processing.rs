@@ -142,14 +142,14 @@ fn process_file(
                         CsvError::Header { .. } => JobError::data(format!("{rel}: {e}")),
                         CsvError::TooManyUniqueKeys(_) => JobError::config(format!("{rel}: {e}")),
                     })?;
-            let counts = (stats.records_in, stats.records_clean, stats.records_rejected);
+            let counts = (stats.records_in, stats.records_clean, stats.rejects.records_rejected);
             (counts, to_json(kind, rel.as_str(), &stats)?)
         }
         Compiled::Jsonl(calc) => {
             let stats =
                 calculate_jsonl(calc, CalcOptions::default(), input, &mut main.writer, &mut rejects_writer)
                     .map_err(|e| JobError::io(rel, e))?;
-            let counts = (stats.records_in, stats.records_out, stats.records_rejected);
+            let counts = (stats.records_in, stats.records_out, stats.rejects.records_rejected);
             (counts, to_json(kind, rel.as_str(), &stats)?)
         }
     };

@@ -42,8 +42,31 @@ pub fn write_reject(
     out.extend_from_slice(b"}\n");
 }
 
+/// The reject counts every transform's stats carry, flattened into them
+/// (`#[serde(flatten)]`) so the stats files keep their keys and order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RejectCounts {
+    /// Records written to the rejects output.
+    pub records_rejected: u64,
+    /// Rejects per rule name.
+    pub rejects_by_rule: BTreeMap<String, u64>,
+    /// Rejects per field name (record-level rejects are not listed).
+    pub rejects_by_field: BTreeMap<String, u64>,
+}
+
+impl RejectCounts {
+    /// Counts one rejected record, under its rule and (if any) its field.
+    pub fn add(&mut self, field: Option<&str>, rule: &str) {
+        self.records_rejected += 1;
+        count(&mut self.rejects_by_rule, rule);
+        if let Some(f) = field {
+            count(&mut self.rejects_by_field, f);
+        }
+    }
+}
+
 /// Adds one to `key`'s count, allocating the key only the first time.
-pub fn count(map: &mut BTreeMap<String, u64>, key: &str) {
+fn count(map: &mut BTreeMap<String, u64>, key: &str) {
     match map.get_mut(key) {
         Some(n) => *n += 1,
         None => {

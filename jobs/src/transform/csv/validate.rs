@@ -21,7 +21,7 @@
 //! - one JSON object per rejected record in the rejects output;
 //! - `records_in == records_clean + records_rejected`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::io::{self, Read, Write};
 
@@ -34,7 +34,7 @@ use crate::transform::output::OutputBlock;
 use crate::transform::records::{
     Block, READ_BYTES, RecordReader, RecordSink, TOO_LONG_RULE, too_long_reject,
 };
-use crate::transform::reject::{count, write_reject};
+use crate::transform::reject::{RejectCounts, write_reject};
 
 /// Tuning that bounds memory.
 #[derive(Debug, Clone, Copy)]
@@ -73,12 +73,9 @@ pub struct CsvStats {
     pub records_in: u64,
     /// Records written to the clean output.
     pub records_clean: u64,
-    /// Records written to the rejects output.
-    pub records_rejected: u64,
-    /// Rejects per rule name.
-    pub rejects_by_rule: BTreeMap<String, u64>,
-    /// Rejects per field name (record-level rejects are not listed).
-    pub rejects_by_field: BTreeMap<String, u64>,
+    /// Records written to the rejects output, and why.
+    #[serde(flatten)]
+    pub rejects: RejectCounts,
 }
 
 /// What stops validation of a file as a whole.
@@ -629,11 +626,7 @@ impl<'r, 'w> Engine<'r, 'w> {
         reason: &str,
     ) -> Result<bool, CsvError> {
         self.stats.records_in += 1;
-        self.stats.records_rejected += 1;
-        count(&mut self.stats.rejects_by_rule, rule);
-        if let Some(f) = field {
-            count(&mut self.stats.rejects_by_field, f);
-        }
+        self.stats.rejects.add(field, rule);
         self.reject_buf.clear();
         write_reject(&mut self.reject_buf, self.line, field, rule, reason, raw);
         self.rejects.write_all(&self.reject_buf)?;

@@ -4,7 +4,6 @@
 //! same name, or appended before the closing brace). Every line goes to
 //! exactly one of the output or the rejects.
 
-use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
@@ -14,7 +13,7 @@ use super::number::{parse_f64, write_f64};
 use super::scan::{Kind, ObjectShape, ScanError, scan_object, unescape};
 use crate::transform::output::OutputBlock;
 use crate::transform::records::{Block, RecordReader, RecordSink, TOO_LONG_RULE, too_long_reject};
-use crate::transform::reject::{count, write_reject};
+use crate::transform::reject::{RejectCounts, write_reject};
 
 /// Tuning that bounds memory.
 #[derive(Debug, Clone, Copy)]
@@ -40,12 +39,9 @@ pub struct CalcStats {
     pub records_in: u64,
     /// Lines written to the output.
     pub records_out: u64,
-    /// Lines written to the rejects.
-    pub records_rejected: u64,
-    /// Rejects per rule.
-    pub rejects_by_rule: BTreeMap<String, u64>,
-    /// Rejects per field (field-level rules only).
-    pub rejects_by_field: BTreeMap<String, u64>,
+    /// Records written to the rejects output, and why.
+    #[serde(flatten)]
+    pub rejects: RejectCounts,
 }
 
 /// Runs `calc` over every line of `input`.
@@ -302,11 +298,7 @@ impl<'c, 'w> Worker<'c, 'w> {
 
     fn reject(&mut self, line: &[u8], field: Option<&str>, rule: &str, reason: &str) -> io::Result<()> {
         self.stats.records_in += 1;
-        self.stats.records_rejected += 1;
-        count(&mut self.stats.rejects_by_rule, rule);
-        if let Some(f) = field {
-            count(&mut self.stats.rejects_by_field, f);
-        }
+        self.stats.rejects.add(field, rule);
         self.reject_buf.clear();
         write_reject(&mut self.reject_buf, self.line_no, field, rule, reason, line);
         self.rejects.write_all(&self.reject_buf)
