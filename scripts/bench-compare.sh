@@ -19,9 +19,14 @@
 # each with the ratio working tree / base (above 1: the working tree is
 # faster). It exits 1 if the two builds do not count the same records or
 # their outputs' checksums differ.
+# Then, unless BENCH_PROVIDER=0, the provider: both release builds'
+# start-to-handshake (provider/benches/handshake.rs with HANDSHAKE_COMPARE)
+# and `terraform plan` on an unchanged examples/local against moto
+# (provider/tests/bench_plan.rs with BENCH_PLAN_COMPARE), interleaved, each
+# with the ratio working tree / base (below 1: the working tree is faster).
 # Env: BENCH_DIR (default /tmp/jobs-bench-compare), BENCH_BYTES (size of
 #      each input, default 200 MB), BENCH_ROUNDS (default 5),
-#      BENCH_BASE_TARGET (the base build's target dir).
+#      BENCH_BASE_TARGET (the base build's target dir), BENCH_PROVIDER.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 base_rev=${1:-main}
@@ -50,6 +55,12 @@ base_bin="$scratch/jobs-bench-base"
 head_bin="$scratch/jobs-bench-head"
 cp "$base_target/release/jobs-bench" "$base_bin"
 cp "$head_target/release/jobs-bench" "$head_bin"
+if [ "${BENCH_PROVIDER:-1}" != 0 ]; then
+  (cd "$worktree" && CARGO_TARGET_DIR=$base_target cargo build --release -p terraform-provider-batch --bin terraform-provider-batch)
+  # Its own folder: Terraform's dev_overrides point at a folder.
+  mkdir -p "$scratch/provider-base"
+  cp "$base_target/release/terraform-provider-batch" "$scratch/provider-base/"
+fi
 
 mkdir -p "$dir"
 # The inputs are kept between runs of the same size.
@@ -124,3 +135,13 @@ for work in ("csv", "jsonl"):
     counts, sums = seen.pop()
     print(f"{work}: both builds, every round: records in/ok/rejected {counts}, {sums}")
 EOF
+
+if [ "${BENCH_PROVIDER:-1}" != 0 ]; then
+  echo
+  echo "provider: working tree ($head_label) beside base ${base_commit:0:7} ($base_rev)"
+  bash "$repo/scripts/setup-tools.sh" >/dev/null
+  (cd "$repo" && CARGO_TARGET_DIR=$head_target HANDSHAKE_COMPARE="$scratch/provider-base/terraform-provider-batch" \
+    cargo bench -p terraform-provider-batch --bench handshake)
+  (cd "$repo" && CARGO_TARGET_DIR=$head_target BENCH_PLAN_COMPARE="$scratch/provider-base" \
+    cargo test --release -p terraform-provider-batch --test bench_plan -- --ignored --nocapture)
+fi

@@ -5,6 +5,10 @@
 //! start pays on this machine.
 //!
 //! Run: cargo bench -p terraform-provider-batch --bench handshake
+//!
+//! With `HANDSHAKE_COMPARE=<another provider binary>` (what
+//! scripts/bench-compare.sh passes: the base revision's build), that binary
+//! is timed too, interleaved with this one, and the ratio printed.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -63,6 +67,16 @@ fn main() {
         provider.push(time_handshake(bin, &pem));
         baseline.push(time_true());
     }
+    let mut other = Vec::with_capacity(RUNS);
+    let mut this_beside_other = Vec::with_capacity(RUNS);
+    let compare = std::env::var("HANDSHAKE_COMPARE").ok();
+    if let Some(other_bin) = &compare {
+        time_handshake(other_bin, &pem);
+        for _ in 0..RUNS {
+            other.push(time_handshake(other_bin, &pem));
+            this_beside_other.push(time_handshake(bin, &pem));
+        }
+    }
     let (p50, p90, pmin) = summary(provider);
     let (b50, b90, bmin) = summary(baseline);
     println!("start-to-handshake over {RUNS} runs (interleaved):");
@@ -70,4 +84,12 @@ fn main() {
     println!("  baseline /bin/true   median {b50:.2} ms  p90 {b90:.2} ms  min {bmin:.2} ms");
     println!("  ratio provider/baseline (median): {:.1}x", p50 / b50);
     println!("  goal: median under 10 ms -> {}", if p50 < 10.0 { "met" } else { "NOT met" });
+    if let Some(other_bin) = &compare {
+        let (o50, o90, omin) = summary(other);
+        let (t50, t90, tmin) = summary(this_beside_other);
+        println!("beside the other build ({other_bin}), {RUNS} more runs of each, interleaved:");
+        println!("  this build           median {t50:.2} ms  p90 {t90:.2} ms  min {tmin:.2} ms");
+        println!("  other build          median {o50:.2} ms  p90 {o90:.2} ms  min {omin:.2} ms");
+        println!("  ratio this/other (median): {:.3}", t50 / o50);
+    }
 }

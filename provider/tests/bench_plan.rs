@@ -2,6 +2,11 @@
 //! `terraform plan` on an unchanged pipeline, beside the same plan with
 //! `-refresh=false` (Terraform's own floor, no AWS calls), and the number of
 //! AWS calls one refresh makes, counted by moto's request recorder.
+//!
+//! With `BENCH_PLAN_COMPARE=<folder of another provider binary>` (what
+//! scripts/bench-compare.sh passes: the base revision's build), the same
+//! plan is timed with that provider too, on its own moto, interleaved with
+//! this one, and the ratio printed.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -53,6 +58,10 @@ fn plan_time_and_refresh_calls() {
         assert_eq!(run.code, 0, "{}", run.text());
     }
 
+    if let Ok(other_dir) = std::env::var("BENCH_PLAN_COMPARE") {
+        compare_with(Path::new(&other_dir), &tf, &endpoint, egress);
+    }
+
     let base = moto.endpoint();
     post(&base, "/moto-api/recorder/reset-recording");
     post(&base, "/moto-api/recorder/start-recording");
@@ -80,4 +89,38 @@ fn plan_time_and_refresh_calls() {
         println!("  {c}");
     }
     assert!(!calls.is_empty(), "the recorder saw no calls: {recording:.200}");
+}
+
+/// Plans with refresh, the provider in `other_dir` (on a moto of its own,
+/// the same example applied) and this one taking turns.
+fn compare_with(other_dir: &Path, this: &TerraformDir, this_endpoint: &str, egress: &str) {
+    let other_moto = MotoServer::start().expect("moto for the other build");
+    let other = TerraformDir::for_example(other_dir, &other_moto, "local").expect("examples/local");
+    let other_endpoint = format!("endpoint={}", other_moto.endpoint());
+    other.ok(&["apply", "-auto-approve", "-var", &other_endpoint, "-var", egress]).unwrap();
+    let plan = |tf: &TerraformDir, endpoint: &str| {
+        let t = Instant::now();
+        let run = tf.run(&["plan", "-detailed-exitcode", "-var", endpoint, "-var", egress]).unwrap();
+        assert_eq!(run.code, 0, "{}", run.text());
+        t.elapsed()
+    };
+    let (mut this_times, mut other_times) = (Vec::new(), Vec::new());
+    for round in 0..RUNS {
+        // Which goes first alternates, so neither always follows the other.
+        if round % 2 == 0 {
+            other_times.push(plan(&other, &other_endpoint));
+            this_times.push(plan(this, this_endpoint));
+        } else {
+            this_times.push(plan(this, this_endpoint));
+            other_times.push(plan(&other, &other_endpoint));
+        }
+    }
+    let (t, o) = (median(this_times), median(other_times));
+    println!(
+        "plan (refresh) beside the other build ({}), median of {RUNS} each, interleaved:",
+        other_dir.display()
+    );
+    println!("  this build                {t:8.1} ms");
+    println!("  other build               {o:8.1} ms");
+    println!("  ratio this/other          {:8.3}", t / o);
 }
