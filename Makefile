@@ -6,7 +6,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 
 .PHONY: help setup build test test-structure test-rust test-contract test-terraform test-demo lint fmt bench bench-provider bench-jobs bench-compare bench-lambdas bench-runner \
-        fuzz build-images push-images build-lambdas cleanup-retained demo clean
+        fuzz build-images push-images build-lambdas cleanup-retained demo clean release
 
 help:
 	@echo "make demo              one whole pipeline run on this machine (moto, terraform, the local runner)"
@@ -18,6 +18,8 @@ help:
 	@echo "make build-images      container images of the three jobs (docker, else buildah)"
 	@echo "                       [IMAGE_REPOSITORY=batch-jobs-] [IMAGE_TAG=<git rev>]: names <IMAGE_REPOSITORY><stage>:<IMAGE_TAG>"
 	@echo "make push-images REGISTRY=<acct>.dkr.ecr.<region>.amazonaws.com [IMAGE_REPOSITORY=...] [IMAGE_TAG=...]"
+	@echo "make release VERSION=x.y.z [GPG_KEY_ID=<key>] [DIST_DIR=dist]"
+	@echo "                       provider zip, manifest, SHA256SUMS (and .sig) in the Registry's layout"
 	@echo "make build-lambdas     bootstrap zips of prep and watcher (cargo-lambda)"
 	@echo "make cleanup-retained NAME=<pipeline> [REGION=...]   delete what destroy kept"
 	@echo "make fuzz              fuzz the msgpack decoder (cargo-fuzz)"
@@ -88,6 +90,12 @@ build-images:
 push-images:
 	@test -n "$(REGISTRY)" || { echo "usage: make push-images REGISTRY=<acct>.dkr.ecr.<region>.amazonaws.com [IMAGE_REPOSITORY=batch-jobs-] [IMAGE_TAG=<tag>]"; exit 2; }
 	PUSH=1 REGISTRY=$(REGISTRY) bash jobs/build-images.sh
+
+# VERSION, GPG_KEY_ID and DIST_DIR reach the script from the command line
+# or the environment; it refuses a VERSION that is not semver.
+release:
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=x.y.z [GPG_KEY_ID=<key>] [DIST_DIR=dist]"; exit 2; }
+	VERSION=$(VERSION) bash scripts/release.sh
 
 build-lambdas:
 	bash lambdas/build.sh

@@ -12,7 +12,7 @@ use provider::plugin::serve::{ServeOptions, Transport, serve};
 ///
 /// Terraform starts this program itself; run it by hand only with --debug.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version = PROVIDER_VERSION, about)]
 struct Args {
     /// Serve without Terraform's handshake and print a TF_REATTACH_PROVIDERS
     /// value to paste into the shell running terraform (for a debugger).
@@ -24,12 +24,20 @@ struct Args {
     tcp: bool,
 }
 
+/// The version this binary reports: the release's (scripts/release.sh sets
+/// BATCH_PROVIDER_VERSION when it builds), else the crate's.
+const PROVIDER_VERSION: &str = match option_env!("BATCH_PROVIDER_VERSION") {
+    Some(version) => version,
+    None => env!("CARGO_PKG_VERSION"),
+};
+
 /// The source address users write in required_providers.
 const PROVIDER_ADDRESS: &str = "registry.terraform.io/batch-pipeline/batch";
 
 fn main() -> ExitCode {
     let args = Args::parse();
     init_logging();
+    tracing::info!(version = PROVIDER_VERSION, pid = std::process::id(), "terraform-provider-batch starting");
 
     if !args.debug {
         let cookie = std::env::var(MAGIC_COOKIE_KEY).ok();

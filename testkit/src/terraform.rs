@@ -80,6 +80,37 @@ impl TerraformDir {
         Ok(TerraformDir { dir, env: all_env })
     }
 
+    /// A new directory whose CLI config is `cli_config` as given (e.g. a
+    /// `provider_installation` block with a filesystem or network mirror,
+    /// no dev_overrides), so Terraform installs the provider the way users
+    /// do; with `env` added to every command.
+    pub fn with_cli_config(cli_config: &str, env: Vec<(String, String)>) -> Result<Self> {
+        if !paths::tools_venv().join("bin").join("python").exists() {
+            bail!(
+                "{} needs .tools/venv: run `bash scripts/setup-tools.sh` (make test does)",
+                paths::terraform_bin().display()
+            );
+        }
+        let dir = tempfile::Builder::new().prefix("tf-").tempdir()?;
+        let cli_config_path = dir.path().join("cli.tfrc");
+        std::fs::write(&cli_config_path, cli_config)?;
+        let mut all_env = vec![
+            ("TF_CLI_CONFIG_FILE".to_string(), cli_config_path.display().to_string()),
+            ("TF_IN_AUTOMATION".to_string(), "1".to_string()),
+            ("CHECKPOINT_DISABLE".to_string(), "1".to_string()),
+            ("TF_INPUT".to_string(), "0".to_string()),
+            // A user's plugin cache would answer instead of the mirror.
+            ("TF_PLUGIN_CACHE_DIR".to_string(), String::new()),
+        ];
+        all_env.extend(env);
+        Ok(TerraformDir { dir, env: all_env })
+    }
+
+    /// The working directory's `.terraform.lock.hcl`, if `init` wrote one.
+    pub fn lock_file(&self) -> Option<String> {
+        std::fs::read_to_string(self.dir.path().join(".terraform.lock.hcl")).ok()
+    }
+
     /// A directory holding a copy of `examples/<example>`'s .tf files (the
     /// repository is left untouched), with moto's environment and the
     /// pipeline prerequisites moto was given written to
