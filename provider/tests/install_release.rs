@@ -49,12 +49,7 @@ for i in z.infolist():
     same = z.read(i.filename) == binary
     print(f"{i.filename} {oct(i.external_attr >> 16)} {'-'.join(map(str, i.date_time))} system={i.create_system} same={same}")
 "#;
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .arg(zip)
-        .arg(binary)
-        .output()
-        .expect("python3");
+    let out = Command::new("python3").args(["-c", script]).arg(zip).arg(binary).output().expect("python3");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
 }

@@ -4,6 +4,8 @@
 //! a throwaway GPG key, and the configuration Terraform plans.
 #![allow(dead_code)] // each test binary uses its own part
 
+pub mod https;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -204,6 +206,55 @@ pub fn init_and_plan(tf: &TerraformDir, version: &str) {
 /// The `h1:` and `zh:` hashes the lock file records for our provider at `version`.
 pub fn locked_hashes(lock: &str, version: &str) -> Vec<String> {
     assert!(lock.contains("provider \"registry.terraform.io/batch-pipeline/batch\""), "{lock}");
-    assert!(lock.contains(&format!("version     = \"{version}\"")), "{lock}");
+    let versions: Vec<&str> =
+        lock.lines().filter_map(|l| l.trim().strip_prefix("version")).map(|rest| rest.trim()).collect();
+    assert_eq!(versions, [format!("= \"{version}\"")], "{lock}");
     lock.split('"').filter(|s| s.starts_with("h1:") || s.starts_with("zh:")).map(str::to_string).collect()
+}
+
+/// Terraform's `h1:` hash of a package holding `binary` as its one file
+/// `entry` (dirhash Hash1: SHA-256 of the sorted "<sha256>  <name>\n"
+/// lines, base64), computed here so the lock file's can be checked.
+pub fn h1_hash(binary: &Path, entry: &str) -> String {
+    let script = r#"
+import base64, hashlib, sys
+line = hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest() + "  " + sys.argv[2] + "\n"
+print("h1:" + base64.b64encode(hashlib.sha256(line.encode()).digest()).decode())
+"#;
+    let out = Command::new("python3").args(["-c", script]).arg(binary).arg(entry).output().expect("python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+impl Release {
+    /// The `h1:` hash Terraform records for this release's package.
+    pub fn h1(&self) -> String {
+        h1_hash(provider_binary(), &format!("{NAME}_v{}", self.version))
+    }
+}
+
+/// Rewrites the zip at `path` in place as a valid zip with the same name,
+/// entry and metadata whose binary has one byte changed: what a mirror
+/// serving a tampered package looks like (a byte flipped in the deflated
+/// stream would only make an unreadable zip).
+pub fn tamper_with_zip(path: &Path) {
+    let script = r#"
+import sys, zipfile
+path = sys.argv[1]
+with zipfile.ZipFile(path) as z:
+    entries = [(info, bytearray(z.read(info))) for info in z.infolist()]
+assert len(entries) == 1, entries
+info, data = entries[0]
+data[len(data) // 2] ^= 0xFF
+with zipfile.ZipFile(path, "w") as z:
+    z.writestr(info, bytes(data), compress_type=zipfile.ZIP_DEFLATED, compresslevel=6)
+"#;
+    let out = Command::new("python3").args(["-c", script]).arg(path).output().expect("python3");
+    assert!(out.status.success(), "tampering: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Text with every run of whitespace made one space: Terraform wraps its
+/// error messages at 78 columns wherever the words fall.
+pub fn unwrapped(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
