@@ -59,6 +59,10 @@ impl HttpsFileServer {
         HttpsFileServer { addr, files, cert_dir, runtime: Some(runtime) }
     }
 
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
     /// `https://127.0.0.1:PORT`.
     pub fn origin(&self) -> String {
         format!("https://{}", self.addr)

@@ -149,6 +149,17 @@ impl GpgHome {
         self.dir.path()
     }
 
+    /// The public key, ASCII-armoured, as a registry publishes it.
+    pub fn public_key(&self) -> String {
+        let out = Command::new("gpg")
+            .env("GNUPGHOME", self.home())
+            .args(["--batch", "--armor", "--export", &self.key_id])
+            .output()
+            .expect("gpg --export");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// `gpg --verify SIG DATA` with this home's keyring.
     pub fn verify(&self, sig: &Path, data: &Path) -> Output {
         Command::new("gpg")
@@ -170,7 +181,16 @@ impl Drop for GpgHome {
 /// A configuration whose plan makes Terraform start the installed provider
 /// and read a data source from it: only a real, working binary gets as far.
 pub fn plan_config() -> String {
-    let preamble = testkit::terraform::provider_preamble(None);
+    plan_config_for(testkit::terraform::PROVIDER_SOURCE)
+}
+
+/// The same, requiring the provider from source address `source`.
+pub fn plan_config_for(source: &str) -> String {
+    let preamble = testkit::terraform::provider_preamble(None).replace(
+        &format!("source = \"{}\"", testkit::terraform::PROVIDER_SOURCE),
+        &format!("source = \"{source}\""),
+    );
+    assert!(preamble.contains(source), "{preamble}");
     format!(
         r#"{preamble}
 data "batch_state_machine_definition" "run" {{
@@ -191,8 +211,14 @@ output "states" {{ value = keys(jsondecode(data.batch_state_machine_definition.r
 
 /// `init` then `plan`: the provider came from the mirror and ran.
 pub fn init_and_plan(tf: &TerraformDir, version: &str) {
+    init_and_plan_of(tf, "batch-pipeline/batch", version);
+}
+
+/// The same for the provider Terraform names `shown` (its source address
+/// without the default registry's hostname); returns init's output.
+pub fn init_and_plan_of(tf: &TerraformDir, shown: &str, version: &str) -> testkit::TfRun {
     let init = tf.ok(&["init"]).expect("init");
-    assert!(init.stdout.contains(&format!("Installed batch-pipeline/batch v{version}")), "{}", init.text());
+    assert!(init.stdout.contains(&format!("Installed {shown} v{version}")), "{}", init.text());
     assert!(!init.text().contains("Provider development overrides"), "{}", init.text());
     let plan = tf.ok(&["plan"]).expect("plan");
     assert!(
@@ -201,11 +227,17 @@ pub fn init_and_plan(tf: &TerraformDir, version: &str) {
         plan.text()
     );
     assert!(plan.stdout.contains("+ states = ["), "{}", plan.text());
+    init
 }
 
 /// The `h1:` and `zh:` hashes the lock file records for our provider at `version`.
 pub fn locked_hashes(lock: &str, version: &str) -> Vec<String> {
-    assert!(lock.contains("provider \"registry.terraform.io/batch-pipeline/batch\""), "{lock}");
+    locked_hashes_of(lock, "registry.terraform.io/batch-pipeline/batch", version)
+}
+
+/// The same for the provider at source address `address`.
+pub fn locked_hashes_of(lock: &str, address: &str, version: &str) -> Vec<String> {
+    assert!(lock.contains(&format!("provider \"{address}\"")), "{lock}");
     let versions: Vec<&str> =
         lock.lines().filter_map(|l| l.trim().strip_prefix("version")).map(|rest| rest.trim()).collect();
     assert_eq!(versions, [format!("= \"{version}\"")], "{lock}");
