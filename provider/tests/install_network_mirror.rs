@@ -11,7 +11,7 @@ mod install_common;
 
 use install_common::https::HttpsFileServer;
 use install_common::{
-    MIRROR_SUBDIR, Release, init_and_plan, locked_hashes, plan_config, platform, release, sha256_file,
+    MIRROR_SUBDIR, Release, init_and_plan_of, locked_hashes, plan_config, platform, release, sha256_file,
     unwrapped,
 };
 use testkit::{MotoServer, TerraformDir};
@@ -61,7 +61,12 @@ fn network_mirror_installs_and_the_lock_file_holds_our_hashes() {
     let moto = MotoServer::start().expect("moto");
 
     let tf = workspace(&server, &moto);
-    init_and_plan(&tf, "0.8.0");
+    let init = init_and_plan_of(&tf, "batch-pipeline/batch", "0.8.0");
+    assert!(
+        init.stdout.contains("Installed batch-pipeline/batch v0.8.0 (verified checksum)"),
+        "{}",
+        init.text()
+    );
     let lock = tf.lock_file().expect("init wrote .terraform.lock.hcl");
     let hashes = locked_hashes(&lock, "0.8.0");
     assert_eq!(hashes, [rel.h1()], "{lock}");
