@@ -72,6 +72,9 @@ if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
     die "SOURCE_DATE_EPOCH is unset and $root has no git commit to take it from"
 fi
 [[ "$SOURCE_DATE_EPOCH" =~ ^[0-9]+$ ]] || die "SOURCE_DATE_EPOCH '$SOURCE_DATE_EPOCH' is not a number of seconds"
+# Exported to the build too: C code built by build scripts (ring, aws-lc)
+# takes its dates from it. Those build scripts rerun when it changes, so
+# the first release build after a new commit recompiles them.
 export SOURCE_DATE_EPOCH
 
 if [ -n "${PROVIDER_BINARY:-}" ]; then
