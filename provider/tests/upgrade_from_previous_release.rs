@@ -74,6 +74,12 @@ fn state_of_the_previous_release_plans_without_changes() {
     let written = pipeline_instances(&tf);
     assert_eq!(written.len(), 1, "one batch_pipeline in the state");
     assert_eq!(written[0]["schema_version"], PREVIOUS_PIPELINE_SCHEMA_VERSION);
+    if let Ok(fixture) = std::env::var("UPGRADE_WRITE_FIXTURE") {
+        // How tests/upgrade/pipeline_state_v0.json (the protocol test's
+        // input) is refreshed when PREVIOUS_RELEASE moves.
+        let text = serde_json::to_string_pretty(&written[0]["attributes"]).expect("JSON");
+        std::fs::write(&fixture, text + "\n").expect("writing the fixture");
+    }
     let arn = written[0]["attributes"]["job_queue_arn"].clone();
     assert!(arn.is_string(), "the previous release wrote a queue ARN: {:#}", written[0]);
 
