@@ -5,12 +5,13 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help setup build test test-structure test-rust test-contract test-terraform test-demo lint fmt bench bench-provider bench-jobs bench-compare bench-lambdas bench-runner \
+.PHONY: help setup build test test-structure test-rust test-contract test-terraform test-demo test-upgrade lint fmt bench bench-provider bench-jobs bench-compare bench-lambdas bench-runner \
         fuzz build-images push-images build-lambdas cleanup-retained demo clean release
 
 help:
 	@echo "make demo              one whole pipeline run on this machine (moto, terraform, the local runner)"
 	@echo "make test              set up tools, then run every test (what CI runs)"
+	@echo "make test-upgrade      the previous release's state, planned by this build (part of make test)"
 	@echo "make lint              cargo fmt --check, no two files importing each other, clippy -D warnings"
 	@echo "make bench             benchmarks (figures go in BENCHMARKS.md)"
 	@echo "make bench-compare     CSV/JSON-lines transforms of [BASE=main] and the working tree, side by side"
@@ -30,11 +31,19 @@ setup:
 build:
 	$(CARGO) build --release --workspace
 
-test: setup test-structure test-rust test-contract test-terraform test-demo
+test: setup test-structure test-rust test-contract test-terraform test-demo test-upgrade
 
 test-rust:
 	$(CARGO) test --workspace --all-features
 	$(CARGO) test -p batch-jobs --test image -- --ignored
+
+# A state written by the previous release (tests/upgrade/PREVIOUS_RELEASE)
+# planned and applied by this build with no changes. The first run builds
+# that release (debug) into ~/.cache/terraform-provider-batch/upgrade-target;
+# later runs reuse it.
+test-upgrade:
+	bash tests/upgrade/build-previous.sh >/dev/null
+	$(CARGO) test -p terraform-provider-batch --test upgrade_from_previous_release -- --ignored
 
 # The AWS contract checker's own tests (botocore's service models as the
 # oracle); provider/tests/aws_contract.rs runs it on recorded requests.

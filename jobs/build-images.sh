@@ -85,7 +85,53 @@ for bin in $bins; do
   if [ "${PUSH:-0}" = 1 ]; then
     remote="$REGISTRY/$tag"
     if [ "$builder" = docker ]; then docker tag "$tag" "$remote" && docker push "$remote"
-    else buildah --storage-driver vfs push "$tag" "docker://$remote"; fi
+    else buildah --storage-driver vfs push --digestfile "$ctx/$bin.pushed-digest" "$tag" "docker://$remote"; fi
     echo "pushed $remote"
   fi
 done
+
+# The summary: what was built (name, size, digest), and after a push what to
+# set in Terraform. Read back from the builder rather than remembered from
+# the loop above, so it shows what the store holds under each name.
+local_digest() {
+  # docker: the image id (a local image has no manifest digest until it is
+  # pushed); buildah: the digest of the manifest in its store.
+  if [ "$builder" = docker ]; then docker image inspect -f '{{.Id}}' "$1"
+  else buildah --storage-driver vfs images --digests --format '{{.Digest}}' "$1" | head -n1; fi
+}
+image_size() {
+  if [ "$builder" = docker ]; then numfmt --to=si --suffix=B "$(docker image inspect -f '{{.Size}}' "$1")"
+  else buildah --storage-driver vfs images --format '{{.Size}}' "$1" | head -n1; fi
+}
+# The digest the registry holds: the pushed manifest differs from the local
+# one (layers are compressed on the way), so it is the push's own report.
+pushed_digest() {
+  local bin=$1 remote=$2
+  if [ "$builder" = docker ]; then
+    docker image inspect -f '{{range .RepoDigests}}{{println .}}{{end}}' "$remote" \
+      | sed -n "s|^${remote%:*}@||p" | head -n1
+  else cat "$ctx/$bin.pushed-digest"; fi
+}
+echo
+echo "images built with $builder:"
+printf '  %-52s %-10s %s\n' IMAGE SIZE DIGEST
+for bin in $bins; do
+  tag="$image_repository$bin:$rev"
+  size=$(image_size "$tag")
+  digest=$(local_digest "$tag")
+  if [ -z "$digest" ]; then echo "$builder has no digest for $tag" >&2; exit 1; fi
+  printf '  %-52s %-10s %s\n' "$tag" "$size" "$digest"
+done
+if [ "${PUSH:-0}" = 1 ]; then
+  echo
+  echo "# Pushed to $REGISTRY. In Terraform, pinned by digest (modules/batch-pipeline, var.stages):"
+  echo "stages = {"
+  for bin in $bins; do
+    remote="$REGISTRY/$image_repository$bin:$rev"
+    digest=$(pushed_digest "$bin" "$remote")
+    if [ -z "$digest" ]; then echo "no digest recorded for the push of $remote" >&2; exit 1; fi
+    printf '  %-11s = { image = "%s@%s" }\n' "$bin" "$remote" "$digest"
+  done
+  echo "}"
+  echo "# examples/complete makes these references from its repositories: image_tag = \"$rev\""
+fi

@@ -22,6 +22,18 @@ fn sh(cmd: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The summary table's row for `tag`: its size and digest.
+fn summary_row(built: &str, tag: &str) -> (String, String) {
+    let row = built
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(tag))
+        .unwrap_or_else(|| panic!("no summary row for {tag} in\n{built}"));
+    let fields: Vec<&str> = row.split_whitespace().collect();
+    // IMAGE, then the size as buildah writes it ("17.4 MB"), then the digest.
+    assert_eq!(fields.len(), 4, "{row}");
+    (format!("{} {}", fields[1], fields[2]), fields[3].to_string())
+}
+
 #[test]
 #[ignore = "needs buildah and a static release build: make test runs it"]
 fn images_build_and_their_binaries_run() {
@@ -29,6 +41,7 @@ fn images_build_and_their_binaries_run() {
     // buildah even where a docker daemon answers: the test copies the
     // root file system out of buildah's storage.
     let built = sh(&format!("cd {} && BUILDER=buildah bash jobs/build-images.sh", repo.display()));
+    assert!(built.contains("images built with buildah:\n"), "no summary in\n{built}");
     let moto = MotoServer::start().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let s3 = common::s3_client(&moto);
@@ -54,6 +67,18 @@ fn images_build_and_their_binaries_run() {
             .find_map(|l| l.strip_prefix("built ").and_then(|r| r.split_whitespace().next()))
             .map(|t| t.replace("procurement", bin))
             .unwrap();
+        // The summary at the end of the build names the image with its
+        // size and the digest buildah holds for it.
+        let digest = sh(&format!(
+            "buildah --storage-driver vfs inspect --type image --format '{{{{.FromImageDigest}}}}' {tag}"
+        ));
+        let (size, summary_digest) = summary_row(&built, &tag);
+        assert!(size.ends_with("MB") || size.ends_with("kB"), "{bin}: size {size:?} in\n{built}");
+        assert!(
+            summary_digest.starts_with("sha256:") && summary_digest.len() == 71,
+            "{bin}: {summary_digest}"
+        );
+        assert_eq!(summary_digest, digest.trim(), "{bin}: summary digest in\n{built}");
         // What Batch runs: the entry point, as the unprivileged user.
         let config = sh(&format!("buildah --storage-driver vfs inspect --type image {tag}"));
         let config: serde_json::Value = serde_json::from_str(&config).unwrap();

@@ -258,6 +258,15 @@ impl<P: Provider> provider_server::Provider for ProtocolServer<P> {
                     format!("The state is not JSON: {e}."),
                 ))
             })?;
+            // Said at debug so an upgrade from an older release can be seen
+            // in Terraform's provider log (TF_LOG_PROVIDER=debug); the
+            // upgrade test looks for it.
+            tracing::debug!(
+                type_name = %req.type_name,
+                from_version = req.version,
+                to_version = r.schema.version,
+                "upgrading resource state"
+            );
             let upgraded = r.handler.upgrade_state(req.version, stored).map_err(Diagnostics::from)?;
             let value = json::decode(&upgraded, &r.ty, &AttributePath::root()).map_err(|e| {
                 Diagnostics::from(Diagnostic::error(

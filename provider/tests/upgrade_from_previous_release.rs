@@ -1,0 +1,122 @@
+//! A state written by the previous release (tests/upgrade/PREVIOUS_RELEASE)
+//! is read and upgraded by this build: examples/local is applied against
+//! moto with the previous release's provider, then the same directory and
+//! state are planned and applied with this build, which must find nothing
+//! to change after UpgradeResourceState ran.
+//!
+//! Ignored in `cargo test`: the first run builds the previous release
+//! (minutes). `make test-upgrade` (part of `make test`) runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use provider::aws::provider::BatchProvider;
+use provider::tfplugin::server::ProtocolServer;
+
+use testkit::terraform::PROVIDER_SOURCE;
+use testkit::{MotoServer, TerraformDir};
+
+/// The schema version of `batch_pipeline` in the previous release's state.
+/// A release that bumps the version must also upgrade from this one, and
+/// this test then sees the new version in the state after the apply.
+const PREVIOUS_PIPELINE_SCHEMA_VERSION: u64 = 0;
+
+/// Builds (or finds, once built) the previous release's provider binary.
+fn previous_release_binary() -> PathBuf {
+    let script = testkit::paths::repo_root().join("tests").join("upgrade").join("build-previous.sh");
+    let out = Command::new("bash").arg(&script).output().expect("running build-previous.sh");
+    assert!(out.status.success(), "{} failed:\n{}", script.display(), String::from_utf8_lossy(&out.stderr));
+    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    assert!(path.is_file(), "build-previous.sh printed {path:?}, which is not a file");
+    path
+}
+
+/// Points the directory's dev_overrides at another provider build: the
+/// same CLI config file TerraformDir made, rewritten.
+fn use_provider(tf: &TerraformDir, provider_bin_dir: &Path) {
+    tf.write(
+        "cli.tfrc",
+        &format!(
+            "provider_installation {{\n  dev_overrides {{\n    \"{PROVIDER_SOURCE}\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
+            provider_bin_dir.display()
+        ),
+    )
+    .expect("rewriting cli.tfrc");
+}
+
+/// The `batch_pipeline` instances in the state file, as written on disk.
+fn pipeline_instances(tf: &TerraformDir) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(tf.path().join("terraform.tfstate")).expect("terraform.tfstate");
+    let state: serde_json::Value = serde_json::from_str(&text).expect("state JSON");
+    let resources = state["resources"].as_array().cloned().unwrap_or_default();
+    resources
+        .iter()
+        .filter(|r| r["type"] == "batch_pipeline" && r["mode"] == "managed")
+        .flat_map(|r| r["instances"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+#[test]
+#[ignore = "builds the previous release (minutes the first time): make test-upgrade"]
+fn state_of_the_previous_release_plans_without_changes() {
+    let previous = previous_release_binary();
+    let previous_dir = previous.parent().expect("binary folder");
+    let current = Path::new(env!("CARGO_BIN_EXE_terraform-provider-batch"));
+    let current_dir = current.parent().expect("binary folder");
+    assert_ne!(previous_dir, current_dir);
+
+    let moto = MotoServer::start().expect("moto");
+    let tf = TerraformDir::for_example(previous_dir, &moto, "local").expect("examples/local");
+    let endpoint = format!("endpoint={}", moto.endpoint());
+
+    tf.ok(&["apply", "-auto-approve", "-var", &endpoint]).expect("apply with the previous release");
+    let written = pipeline_instances(&tf);
+    assert_eq!(written.len(), 1, "one batch_pipeline in the state");
+    assert_eq!(written[0]["schema_version"], PREVIOUS_PIPELINE_SCHEMA_VERSION);
+    if let Ok(fixture) = std::env::var("UPGRADE_WRITE_FIXTURE") {
+        // How tests/upgrade/pipeline_state_v0.json (the protocol test's
+        // input) is refreshed when PREVIOUS_RELEASE moves.
+        let text = serde_json::to_string_pretty(&written[0]["attributes"]).expect("JSON");
+        std::fs::write(&fixture, text + "\n").expect("writing the fixture");
+    }
+    let arn = written[0]["attributes"]["job_queue_arn"].clone();
+    assert!(arn.is_string(), "the previous release wrote a queue ARN: {:#}", written[0]);
+
+    use_provider(&tf, current_dir);
+    let log = tf.path().join("provider.log");
+    let log_text = log.display().to_string();
+    let debug_log = [("TF_LOG_PROVIDER", "debug"), ("TF_LOG_PATH", log_text.as_str())];
+    let plan = tf
+        .run_with_env(&["plan", "-detailed-exitcode", "-var", &endpoint], &debug_log)
+        .expect("plan with this build");
+    assert_eq!(plan.code, 0, "this build plans changes on the previous release's state:\n{}", plan.text());
+
+    // The plan above read the state through this build's
+    // UpgradeResourceState (its debug line), not some cached value.
+    let logged = std::fs::read_to_string(&log).expect("provider log");
+    let upgrade_line = logged
+        .lines()
+        .find(|l| l.contains("upgrading resource state") && l.contains("batch_pipeline"))
+        .unwrap_or_else(|| panic!("no upgrade logged for batch_pipeline in {}", log.display()));
+    assert!(
+        upgrade_line.contains(&format!("from_version={PREVIOUS_PIPELINE_SCHEMA_VERSION}"))
+            || upgrade_line.contains(&format!("\"from_version\":{PREVIOUS_PIPELINE_SCHEMA_VERSION}")),
+        "{upgrade_line}"
+    );
+
+    let apply = tf.ok(&["apply", "-auto-approve", "-var", &endpoint]).expect("apply with this build");
+    assert!(apply.stdout.contains("No changes."), "apply was not a no-op:\n{}", apply.text());
+    let after = pipeline_instances(&tf);
+    assert_eq!(after.len(), 1);
+    let current_version = provider_schema_version();
+    assert_eq!(after[0]["schema_version"], current_version, "the state carries this build's schema version");
+    assert_eq!(after[0]["attributes"]["job_queue_arn"], arn, "the same queue, not a new one");
+}
+
+/// This build's `batch_pipeline` schema version, from its GetProviderSchema.
+fn provider_schema_version() -> serde_json::Value {
+    let server = ProtocolServer::new(Arc::new(BatchProvider::new()));
+    let schemas = server.schema_response();
+    serde_json::Value::from(schemas.resource_schemas["batch_pipeline"].version)
+}
