@@ -6,7 +6,8 @@ SHELL := /bin/bash
 CARGO ?= cargo
 
 .PHONY: help setup build test test-structure test-rust test-contract test-terraform test-demo lint fmt bench bench-provider bench-jobs bench-compare bench-lambdas bench-runner \
-        fuzz build-images push-images build-lambdas cleanup-retained demo clean
+        fuzz build-images push-images build-lambdas cleanup-retained demo clean \
+        check-reproducible test-repro-zip
 
 help:
 	@echo "make demo              one whole pipeline run on this machine (moto, terraform, the local runner)"
@@ -19,6 +20,7 @@ help:
 	@echo "                       [IMAGE_REPOSITORY=batch-jobs-] [IMAGE_TAG=<git rev>]: names <IMAGE_REPOSITORY><stage>:<IMAGE_TAG>"
 	@echo "make push-images REGISTRY=<acct>.dkr.ecr.<region>.amazonaws.com [IMAGE_REPOSITORY=...] [IMAGE_TAG=...]"
 	@echo "make build-lambdas     bootstrap zips of prep and watcher (cargo-lambda)"
+	@echo "make check-reproducible  build HEAD twice in two fresh clones; the Lambda zips and images must match (slow)"
 	@echo "make cleanup-retained NAME=<pipeline> [REGION=...]   delete what destroy kept"
 	@echo "make fuzz              fuzz the msgpack decoder (cargo-fuzz)"
 
@@ -28,7 +30,7 @@ setup:
 build:
 	$(CARGO) build --release --workspace
 
-test: setup test-structure test-rust test-contract test-terraform test-demo
+test: setup test-structure test-repro-zip test-rust test-contract test-terraform test-demo
 
 test-rust:
 	$(CARGO) test --workspace --all-features
@@ -41,6 +43,16 @@ test-contract:
 
 test-terraform:
 	bash tests/terraform/run.sh
+
+# The deterministic zip step of the Lambda zips (same bytes whatever the
+# paths, mtimes and modes); the whole builds: make check-reproducible.
+test-repro-zip:
+	python3 tools/test_deterministic_zip.py
+
+# Two release builds of HEAD in two fresh clones, compared (slow: not in
+# make test).
+check-reproducible: setup
+	bash scripts/check-reproducible.sh
 
 # The check that no two source files import each other, on crates written
 # for each case, then on this tree.
