@@ -121,6 +121,10 @@ for rel in "${zip_paths[@]}"; do
 done
 
 if [ "${SKIP_IMAGES:-0}" != 1 ]; then
+  oci_config() {
+    buildah --storage-driver vfs inspect --type image "$1" |
+      python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["OCIv1"], indent=1, sort_keys=True))'
+  }
   digest() {
     buildah --storage-driver vfs images --digests --noheading --format '{{.Digest}}' "$1" 2>/dev/null | head -1
   }
@@ -129,9 +133,7 @@ if [ "${SKIP_IMAGES:-0}" != 1 ]; then
     one=$(digest "$a"); two=$(digest "$b")
     row "image $bin" "$one" "$two"
     if [ "$one" != "$two" ]; then
-      hints+=("image $bin (config, minus names):" "$(diff \
-        <(buildah --storage-driver vfs inspect --type image --format '{{json .OCIv1}}' "$a" | python3 -m json.tool) \
-        <(buildah --storage-driver vfs inspect --type image --format '{{json .OCIv1}}' "$b" | python3 -m json.tool) || true)")
+      hints+=("image $bin (OCI config of build 1 vs 2):" "$(diff <(oci_config "$a") <(oci_config "$b") || true)")
     fi
   done
 fi
