@@ -112,7 +112,7 @@ for bin in $bins; do
     buildah --storage-driver vfs bud --quiet --isolation chroot -f jobs/Dockerfile \
       --timestamp "$SOURCE_DATE_EPOCH" --identity-label=false \
       --build-arg BIN="$bin" -t "$tag" "$ctx" >/dev/null
-    size=$(buildah --storage-driver vfs images --format '{{.Size}}' "$tag" | head -1)
+    size=$(buildah --storage-driver vfs images --format '{{.Size}}' "$tag" | sed -n 1p)
   fi
   echo "built $tag with $builder (size $size)"
   if [ "${PUSH:-0}" = 1 ]; then

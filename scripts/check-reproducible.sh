@@ -126,7 +126,7 @@ if [ "${SKIP_IMAGES:-0}" != 1 ]; then
       python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["OCIv1"], indent=1, sort_keys=True))'
   }
   digest() {
-    buildah --storage-driver vfs images --digests --noheading --format '{{.Digest}}' "$1" 2>/dev/null | head -1
+    buildah --storage-driver vfs images --digests --noheading --format '{{.Digest}}' "$1" 2>/dev/null | sed -n 1p
   }
   for bin in procurement processing egress; do
     a="check-reproducible-1-$bin:repro" b="check-reproducible-2-$bin:repro"
