@@ -6,7 +6,8 @@ SHELL := /bin/bash
 CARGO ?= cargo
 
 .PHONY: help setup build test test-structure test-rust test-contract test-terraform test-demo test-upgrade lint fmt bench bench-provider bench-jobs bench-compare bench-lambdas bench-runner \
-        fuzz build-images push-images build-lambdas cleanup-retained demo clean release
+        fuzz build-images push-images build-lambdas cleanup-retained demo clean release \
+        check-reproducible test-repro-zip
 
 help:
 	@echo "make demo              one whole pipeline run on this machine (moto, terraform, the local runner)"
@@ -22,6 +23,7 @@ help:
 	@echo "make release VERSION=x.y.z [GPG_KEY_ID=<key>] [DIST_DIR=dist]"
 	@echo "                       provider zip, manifest, SHA256SUMS (and .sig) in the Registry's layout"
 	@echo "make build-lambdas     bootstrap zips of prep and watcher (cargo-lambda)"
+	@echo "make check-reproducible  build HEAD twice in two fresh clones; the Lambda zips and images must match (slow)"
 	@echo "make cleanup-retained NAME=<pipeline> [REGION=...]   delete what destroy kept"
 	@echo "make fuzz              fuzz the msgpack decoder (cargo-fuzz)"
 
@@ -31,7 +33,7 @@ setup:
 build:
 	$(CARGO) build --release --workspace
 
-test: setup test-structure test-rust test-contract test-terraform test-demo test-upgrade
+test: setup test-structure test-repro-zip test-rust test-contract test-terraform test-demo test-upgrade
 
 test-rust:
 	$(CARGO) test --workspace --all-features
@@ -52,6 +54,16 @@ test-contract:
 
 test-terraform:
 	bash tests/terraform/run.sh
+
+# The deterministic zip step of the Lambda zips (same bytes whatever the
+# paths, mtimes and modes); the whole builds: make check-reproducible.
+test-repro-zip:
+	python3 tools/test_deterministic_zip.py
+
+# Two release builds of HEAD in two fresh clones, compared (slow: not in
+# make test).
+check-reproducible: setup
+	bash scripts/check-reproducible.sh
 
 # The check that no two source files import each other, on crates written
 # for each case, then on this tree.

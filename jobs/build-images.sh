@@ -21,6 +21,17 @@
 # aws ecr get-login-password | docker login --username AWS --password-stdin
 # $REGISTRY, or buildah login the same way). REGISTRY is checked before
 # anything is built.
+# Reproducible: the same commit gives the same image digest (checked by
+# scripts/check-reproducible.sh). SOURCE_DATE_EPOCH (default: the commit
+# time, `git log -1 --format=%ct`) is the images' created time and every
+# file's mtime; files get fixed modes (binaries 0755, the rest 0644); the
+# binaries are built with the build directory and $CARGO_HOME remapped.
+# buildah: `bud --timestamp` (buildah >= 1.20; it also fixes the history and
+# the layer's file times). docker: BuildKit >= 0.13 with
+#   SOURCE_DATE_EPOCH=... docker buildx build \
+#     --provenance=false --output type=docker,rewrite-timestamp=true ...
+# (what the docker branch below runs; only the buildah path is tested here,
+# having no docker daemon).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -46,7 +57,19 @@ fi
 ca_bundle=$(bash jobs/ca-bundle.sh)
 target=x86_64-unknown-linux-gnu
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
-RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target "$target" -p batch-jobs \
+if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
+  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null) || {
+    echo "not a git checkout: set SOURCE_DATE_EPOCH (seconds) for the images' timestamps" >&2; exit 2; }
+fi
+if ! [[ "$SOURCE_DATE_EPOCH" =~ ^[0-9]+$ ]]; then
+  echo "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH is not a whole number of seconds" >&2; exit 2
+fi
+export SOURCE_DATE_EPOCH
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+# Panic messages carry source paths: dependencies' are absolute (under
+# $CARGO_HOME), generated code's under the target dir.
+RUSTFLAGS="-C target-feature=+crt-static --remap-path-prefix=$repo=/build --remap-path-prefix=$cargo_home=/cargo --remap-path-prefix=$CARGO_TARGET_DIR=/target -C debuginfo=0" \
+  cargo build --release --target "$target" -p batch-jobs \
   --bin procurement --bin processing --bin egress
 bins="procurement processing egress"
 ctx=$(mktemp -d)
@@ -61,6 +84,11 @@ done
 cp "$ca_bundle" "$ctx/ca-certificates.crt"
 printf 'job:x:65532:65532:job:/nonexistent:/sbin/nologin\n' > "$ctx/passwd"
 printf 'job:x:65532:\n' > "$ctx/group"
+# COPY keeps the context's modes and (docker) mtimes: fix both, whatever the
+# umask or the host bundle's.
+chmod 0644 "$ctx/ca-certificates.crt" "$ctx/passwd" "$ctx/group"
+for bin in $bins; do chmod 0755 "$ctx/$bin"; done
+touch -h -d "@$SOURCE_DATE_EPOCH" "$ctx"/*
 # BUILDER=docker|buildah forces one (the image test needs buildah's copy).
 builder=${BUILDER:-}
 if [ -z "$builder" ]; then
@@ -74,12 +102,17 @@ esac
 for bin in $bins; do
   tag="$image_repository$bin:$rev"
   if [ "$builder" = docker ]; then
-    docker build -q -f jobs/Dockerfile --build-arg BIN="$bin" -t "$tag" "$ctx" >/dev/null
+    docker buildx build -q -f jobs/Dockerfile --build-arg BIN="$bin" -t "$tag" \
+      --build-arg SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" \
+      --provenance=false --output type=docker,rewrite-timestamp=true "$ctx" >/dev/null
     size=$(docker image inspect -f '{{.Size}}' "$tag")
   else
+    # --identity-label=false: the label names buildah's version, which would
+    # make the digest depend on the builder's package, not on the commit.
     buildah --storage-driver vfs bud --quiet --isolation chroot -f jobs/Dockerfile \
+      --timestamp "$SOURCE_DATE_EPOCH" --identity-label=false \
       --build-arg BIN="$bin" -t "$tag" "$ctx" >/dev/null
-    size=$(buildah --storage-driver vfs images --format '{{.Size}}' "$tag" | head -1)
+    size=$(buildah --storage-driver vfs images --format '{{.Size}}' "$tag" | sed -n 1p)
   fi
   echo "built $tag with $builder (size $size)"
   if [ "${PUSH:-0}" = 1 ]; then
