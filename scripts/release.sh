@@ -108,24 +108,9 @@ manifest="$dist/${prefix}_manifest.json"
 sums="$dist/${prefix}_SHA256SUMS"
 
 # One entry, the binary under the Registry's name, with the commit's time
-# (zip stores local time without a zone: written as UTC, never before 1980)
-# and rwxr-xr-x, deflated at a fixed level (zlib's default: 9 takes twice
-# as long for a few percent).
-python3 - "$binary" "$zip_path" "${name}_v${version}" <<'PY'
-import os, sys, time, zipfile
-binary, out, entry = sys.argv[1:4]
-stamp = time.gmtime(max(int(os.environ["SOURCE_DATE_EPOCH"]), 315532800))[:6]
-info = zipfile.ZipInfo(entry, date_time=stamp)
-info.create_system = 3  # unix, so the permissions below are read
-info.external_attr = (0o100755 & 0xFFFF) << 16
-info.compress_type = zipfile.ZIP_DEFLATED
-with open(binary, "rb") as f:
-    data = f.read()
-tmp = out + ".tmp"
-with zipfile.ZipFile(tmp, "w") as z:
-    z.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=6)
-os.replace(tmp, out)
-PY
+# and rwxr-xr-x: the same deterministic zip writer as the Lambda zips.
+[ -x "$binary" ] || die "$binary is not executable: a provider zip's binary must be"
+python3 "$root/tools/deterministic_zip.py" "$zip_path" "${name}_v${version}=$binary"
 
 printf '{"version":1,"metadata":{"protocol_versions":["6.0"]}}\n' >"$manifest"
 
