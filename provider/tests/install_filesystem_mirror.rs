@@ -10,7 +10,7 @@ use std::path::Path;
 
 use install_common::{
     MIRROR_SUBDIR, NAME, Release, init_and_plan, init_and_plan_of, locked_hashes, plan_config, platform,
-    release, sha256_file, tamper_with_zip, unwrapped,
+    release, second_init_reuses_the_lock_file, sha256_file, tamper_with_zip, unwrapped,
 };
 use testkit::{MotoServer, TerraformDir};
 
@@ -82,15 +82,7 @@ fn packed_mirror_installs_locks_and_refuses_a_tampered_zip() {
     // records the h1: hash of the package's contents.
     assert_eq!(locked_hashes(&lock, "0.7.0"), [rel.h1()], "{lock}");
 
-    // A second init, from scratch, with the lock file: the same package passes.
-    std::fs::remove_dir_all(tf.path().join(".terraform")).expect("rm .terraform");
-    let again = tf.ok(&["init"]).expect("second init");
-    assert!(
-        again
-            .stdout
-            .contains("Reusing previous version of batch-pipeline/batch from the dependency lock file")
-    );
-    assert_eq!(tf.lock_file().as_deref(), Some(lock.as_str()), "the lock file changed");
+    second_init_reuses_the_lock_file(&tf, &lock);
 
     // The mirrored zip replaced by one whose binary has one byte changed,
     // same name: refused, since its h1: is not the one the lock file holds.

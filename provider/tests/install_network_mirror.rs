@@ -11,8 +11,8 @@ mod install_common;
 
 use install_common::https::HttpsFileServer;
 use install_common::{
-    MIRROR_SUBDIR, Release, init_and_plan_of, locked_hashes, plan_config, platform, release, sha256_file,
-    unwrapped,
+    MIRROR_SUBDIR, Release, init_and_plan_of, locked_hashes, plan_config, platform, release,
+    second_init_reuses_the_lock_file, sha256_file, unwrapped,
 };
 use testkit::{MotoServer, TerraformDir};
 
@@ -71,15 +71,7 @@ fn network_mirror_installs_and_the_lock_file_holds_our_hashes() {
     let hashes = locked_hashes(&lock, "0.8.0");
     assert_eq!(hashes, [rel.h1()], "{lock}");
 
-    // A second init, from scratch, with the lock file: accepted, unchanged.
-    std::fs::remove_dir_all(tf.path().join(".terraform")).expect("rm .terraform");
-    let again = tf.ok(&["init"]).expect("second init");
-    assert!(
-        again
-            .stdout
-            .contains("Reusing previous version of batch-pipeline/batch from the dependency lock file")
-    );
-    assert_eq!(tf.lock_file().as_deref(), Some(lock.as_str()), "the lock file changed");
+    second_init_reuses_the_lock_file(&tf, &lock);
 
     // `providers lock -net-mirror` in another directory records the same hashes.
     let other = workspace(&server, &moto);

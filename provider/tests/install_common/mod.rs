@@ -290,3 +290,19 @@ with zipfile.ZipFile(path, "w") as z:
 pub fn unwrapped(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+/// A second `terraform init`, from scratch (no `.terraform`), with the lock
+/// file `lock` in place: Terraform takes the locked version, the package
+/// passes its locked hashes, and the lock file is left as it was.
+pub fn second_init_reuses_the_lock_file(tf: &TerraformDir, lock: &str) {
+    std::fs::remove_dir_all(tf.path().join(".terraform")).expect("rm .terraform");
+    let again = tf.ok(&["init"]).expect("second init");
+    assert!(
+        again
+            .stdout
+            .contains("Reusing previous version of batch-pipeline/batch from the dependency lock file"),
+        "{}",
+        again.text()
+    );
+    assert_eq!(tf.lock_file().as_deref(), Some(lock), "the lock file changed");
+}
