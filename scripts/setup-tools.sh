@@ -11,40 +11,31 @@ venv="$tools/venv"
 req="$root/tools/requirements.txt"
 stamp="$venv/.requirements.sha256"
 
-# buildah builds the job images without a Docker daemon (Debian package).
-if ! command -v buildah >/dev/null 2>&1; then
+# Installs Debian packages when `missing` (a command that fails when the
+# tool is absent) says so; as root with apt-get, else says what to install.
+#   apt_install_when WHY "MISSING-CHECK" PACKAGE...
+apt_install_when() {
+  local why=$1 missing=$2
+  shift 2
+  eval "$missing" || return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup-tools: installing buildah" >&2
+    echo "setup-tools: installing $*" >&2
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah ca-certificates file >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
   else
-    echo "setup-tools: buildah missing and not root: install it (apt-get install -y buildah) for the image test" >&2
+    echo "setup-tools: $1 missing and not root: install it (apt-get install -y $*) for $why" >&2
   fi
-fi
+}
+lacks() { ! command -v "$1" >/dev/null 2>&1; }
 
+# buildah builds the job images without a Docker daemon.
+apt_install_when "the image test" "lacks buildah" buildah ca-certificates file
 # npm fetches the pinned hashicorp/aws schema bindings for the module checks
-# (tests/terraform/aws_schema.py); Debian's package where it is missing.
-if ! command -v npm >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup-tools: installing npm" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
-  else
-    echo "setup-tools: npm missing and not root: install it (apt-get install -y npm) for the module checks" >&2
-  fi
-fi
-
+# (tests/terraform/aws_schema.py).
+apt_install_when "the module checks" "lacks npm" npm
 # gnupg signs a release's SHA256SUMS (scripts/release.sh, GPG_KEY_ID) and
-# makes the install tests' throwaway keys (Debian package).
-if ! command -v gpg >/dev/null 2>&1 || ! command -v gpgconf >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup-tools: installing gnupg" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnupg >/dev/null
-  else
-    echo "setup-tools: gpg missing and not root: install it (apt-get install -y gnupg) for make release and the install tests" >&2
-  fi
-fi
+# makes the install tests' throwaway keys.
+apt_install_when "make release and the install tests" "lacks gpg || lacks gpgconf" gnupg
 
 want=$(sha256sum "$req" | cut -d' ' -f1)
 if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
