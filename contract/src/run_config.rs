@@ -101,6 +101,10 @@ pub enum Source {
     S3(S3Source),
     /// Ids `start..start+count` (the reference design's synthetic data).
     Synthetic(SyntheticSource),
+    /// Objects announced by S3 event notifications on an SQS queue: a run
+    /// takes up to `max_messages` of them (docs/lambdas.md, "Queue-fed
+    /// runs").
+    Sqs(SqsSource),
 }
 
 /// The keys of `source` besides `type`.
@@ -132,6 +136,60 @@ pub struct SyntheticSource {
     /// Records generated per id.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub records_per_id: u32,
+}
+
+/// SQS's longest visibility timeout (12 hours).
+pub const MAX_VISIBILITY_TIMEOUT_SECONDS: u32 = 43_200;
+/// The most messages one run takes (one ReceiveMessage returns at most
+/// 10; a run's slices and receipt handles stay small files).
+pub const MAX_QUEUE_MESSAGES: u32 = 100_000;
+
+/// The keys of `source` besides `type`, for `type = "sqs"`.
+///
+/// The queue receives the S3 event notifications of `bucket` (the module
+/// sets that up with the same prefix and suffix as notification filters).
+/// Prep receives the messages with `visibility_timeout_seconds`, so they
+/// stay invisible to other runs while this one works on them; egress
+/// deletes a node's messages once its upload succeeded. A message whose
+/// node fails comes back after the timeout and, after the queue's
+/// `maxReceiveCount` receives, moves to the dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqsSource {
+    /// The queue's URL.
+    pub queue_url: String,
+    /// The bucket whose notifications the queue receives; an event of
+    /// any other bucket is left for the dead-letter queue.
+    pub bucket: String,
+    /// Only keys under this prefix (empty or ending with `/`); it is
+    /// stripped to name the local file, as for the S3 source.
+    #[serde(default)]
+    pub prefix: String,
+    /// Only keys ending with this ("" = all).
+    #[serde(default)]
+    pub suffix: String,
+    /// Most messages one run takes.
+    #[serde(default = "default_max_messages")]
+    pub max_messages: u32,
+    /// How long a run's messages stay invisible (1..=43200): longer than
+    /// the run may take, or a message still being worked on is received by
+    /// the next run too (processed twice, never lost).
+    #[serde(default = "default_visibility_timeout")]
+    pub visibility_timeout_seconds: u32,
+}
+
+/// `max_messages` when unset.
+pub const DEFAULT_MAX_MESSAGES: u32 = 1_000;
+/// `visibility_timeout_seconds` when unset: the state machine's default
+/// run timeout (one hour).
+pub const DEFAULT_VISIBILITY_TIMEOUT_SECONDS: u32 = 3_600;
+
+fn default_max_messages() -> u32 {
+    DEFAULT_MAX_MESSAGES
+}
+
+fn default_visibility_timeout() -> u32 {
+    DEFAULT_VISIBILITY_TIMEOUT_SECONDS
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -258,6 +316,22 @@ mod tests {
         }
         assert_eq!(SyntheticFormat::ALL[0], SyntheticFormat::default());
         assert_eq!(SyntheticFormat::from_name("csv"), None);
+    }
+
+    #[test]
+    fn an_sqs_source_reads_with_its_defaults_and_refuses_unknown_keys() {
+        let source: Source = serde_json::from_value(serde_json::json!({
+            "type": "sqs", "queue_url": "https://sqs.eu-west-1.amazonaws.com/1/q", "bucket": "b", "prefix": "in/"
+        }))
+        .unwrap();
+        let Source::Sqs(sqs) = source else { panic!("not sqs: {source:?}") };
+        assert_eq!(sqs.max_messages, DEFAULT_MAX_MESSAGES);
+        assert_eq!(sqs.visibility_timeout_seconds, DEFAULT_VISIBILITY_TIMEOUT_SECONDS);
+        assert_eq!((sqs.prefix.as_str(), sqs.suffix.as_str()), ("in/", ""));
+        let typo = serde_json::from_value::<SqsSource>(
+            serde_json::json!({"queue_url": "u", "bucket": "b", "max_message": 5}),
+        );
+        assert!(typo.unwrap_err().to_string().contains("max_message"));
     }
 
     #[test]

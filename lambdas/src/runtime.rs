@@ -102,6 +102,11 @@ pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+/// An SQS client for `sdk` (a queue-fed source).
+pub fn sqs_client(sdk: &SdkConfig) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(sdk)
+}
+
 /// An AWS Batch client for `sdk`.
 pub fn batch_client(sdk: &SdkConfig) -> aws_sdk_batch::Client {
     aws_sdk_batch::Client::new(sdk)

@@ -14,6 +14,7 @@
 
 mod config;
 mod marker;
+mod messages;
 mod names;
 mod slice;
 
@@ -26,6 +27,7 @@ pub use config::{
     SyntheticFormat, now_rfc3339, rfc3339_from_unix,
 };
 pub use marker::{DoneMarker, FileEntry, MarkerMismatch, ObjectEntry, Verify};
+pub use messages::{MESSAGES_JSON, NodeMessages, QueueMessage};
 pub use names::{MANIFEST_NAME, RESERVED_SUFFIXES, check_data_names};
 pub use slice::{IdRange, NodeSlice, nodes_needed, split_even};
 
@@ -435,6 +437,49 @@ impl NodeLayout {
             mkdir(dir).map_err(|e| JobError::io(dir.display(), e))?;
         }
         Ok(())
+    }
+
+    /// `nodes/<index>/prep/messages.json` (queue-fed runs).
+    pub fn messages_path(&self) -> PathBuf {
+        self.prep_dir().join(MESSAGES_JSON)
+    }
+
+    /// Writes the node's queue messages atomically (prep, after the slice).
+    pub fn write_messages(&self, messages: &NodeMessages) -> JobResult<()> {
+        let mut bytes = serde_json::to_vec(messages)
+            .map_err(|e| JobError::new(ExitCode::Software, format!("serialising {MESSAGES_JSON}: {e}")))?;
+        bytes.push(b'\n');
+        let path = self.messages_path();
+        write_atomic(&path, &bytes).map_err(|e| JobError::io(path.display(), e))
+    }
+
+    /// The node's queue messages; `Ok(None)` when the run is not queue-fed
+    /// (no file). Malformed -> 65, another layout version or node -> 78/65.
+    pub fn read_messages(&self) -> JobResult<Option<NodeMessages>> {
+        let path = self.messages_path();
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(JobError::io(path.display(), e)),
+        };
+        let messages: NodeMessages =
+            serde_json::from_slice(&bytes).map_err(|e| JobError::data(format!("{}: {e}", path.display())))?;
+        if messages.layout_version != LAYOUT_VERSION {
+            return Err(JobError::config(format!(
+                "{}: layout_version {} is not supported",
+                path.display(),
+                messages.layout_version
+            )));
+        }
+        if messages.index != self.index {
+            return Err(JobError::data(format!(
+                "{}: messages are for node {}, not {}",
+                path.display(),
+                messages.index,
+                self.index
+            )));
+        }
+        Ok(Some(messages))
     }
 
     /// Reads the node's slice. Missing -> exit 66, malformed -> 65.

@@ -27,7 +27,7 @@ use crate::layout::{
     DoneMarker, EgressSpec, FileEntry, LAYOUT_VERSION, MAX_S3_CONCURRENCY, ObjectEntry, Stage, Verify,
 };
 use crate::safe_path::SafeRelPath;
-use crate::stages::{JobContext, fingerprint, s3};
+use crate::stages::{JobContext, fingerprint, queue, s3};
 
 /// Metadata key holding the hex CRC64-NVME of an uploaded object (S3's
 /// own checksum header is base64; the metadata matches the marker).
@@ -60,8 +60,17 @@ pub fn node_prefix(spec: &EgressSpec, run_id: &str, index: u32) -> String {
     if prefix.is_empty() { format!("{run_id}/{index}/") } else { format!("{prefix}/{run_id}/{index}/") }
 }
 
-/// Runs egress for the node; returns its done marker.
+/// Runs egress for the node, then deletes the queue messages of a
+/// queue-fed run whose objects are done; returns its done marker.
 pub async fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
+    let marker = upload_results(ctx).await?;
+    queue::delete_finished(ctx).await?;
+    Ok(marker)
+}
+
+/// Uploads the node's results (or finds them uploaded); returns its done
+/// marker.
+async fn upload_results(ctx: &JobContext) -> JobResult<DoneMarker> {
     let node = &ctx.node;
     let spec = ctx.config.egress.clone().ok_or_else(|| JobError::config("run.json has no egress section"))?;
     let upstream = ctx.upstream_marker_bytes(Stage::Processing)?;

@@ -5,6 +5,7 @@
 pub mod egress;
 pub mod processing;
 pub mod procurement;
+pub mod queue;
 pub mod runner;
 pub mod s3;
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use batch_jobs::layout::{EgressSpec, RunConfig, SourceSpec};
+use batch_jobs::layout::{NodeMessages, QueueMessage};
 use batch_jobs::{ExitCode, NodeSlice, RunLayout};
 use serde_json::Value;
 
@@ -12,6 +13,7 @@ use crate::CONTRACT_VERSION;
 use crate::error::{ErrorKind, LambdaError};
 use crate::prep::listing::{SourceObject, list_s3};
 use crate::prep::plan::{byte_slices, count_slices, node_count, range_slices};
+use crate::prep::queue::{QueueSpec, QueueSummary, QueueWork, receive_work};
 use crate::prep::request::{Balance, PrepRequest, WorkSource, run_config_error};
 use crate::prep::response::{Mode, NodeItems, PrepResponse, PrepStatus};
 use crate::prep::{record, run_id};
@@ -21,6 +23,8 @@ use crate::prep::{record, run_id};
 pub struct PrepDeps {
     /// S3 client (listing an S3 source).
     pub s3: aws_sdk_s3::Client,
+    /// SQS client (a queue-fed source).
+    pub sqs: aws_sdk_sqs::Client,
     /// This function's EFS mount point (`PIPELINE_EFS_ROOT`), if it differs
     /// from `config.efs_mount_path`.
     pub efs_root: Option<PathBuf>,
@@ -31,6 +35,7 @@ impl PrepDeps {
     pub fn from_env(sdk: &aws_config::SdkConfig) -> Self {
         PrepDeps {
             s3: crate::runtime::s3_client(sdk),
+            sqs: crate::runtime::sqs_client(sdk),
             efs_root: std::env::var_os("PIPELINE_EFS_ROOT").filter(|v| !v.is_empty()).map(PathBuf::from),
         }
     }
@@ -40,6 +45,7 @@ impl PrepDeps {
 enum Work {
     Objects(Vec<SourceObject>),
     Range { start: u64, count: u64 },
+    Queue(QueueWork),
 }
 
 impl Work {
@@ -47,6 +53,7 @@ impl Work {
         match self {
             Work::Objects(o) => o.len() as u64,
             Work::Range { count, .. } => *count,
+            Work::Queue(q) => q.objects.len() as u64,
         }
     }
 }
@@ -96,12 +103,28 @@ pub async fn handle(deps: &PrepDeps, event: Value) -> Result<PrepResponse, Lambd
             Work::Objects(list_s3(&deps.s3, bucket, prefix, suffix).await?)
         }
         WorkSource::Synthetic { start, count, .. } => Work::Range { start: *start, count: *count },
+        WorkSource::Sqs { queue_url, bucket, prefix, suffix, max_messages, visibility_timeout_seconds } => {
+            let spec = QueueSpec {
+                queue_url,
+                bucket,
+                prefix,
+                suffix,
+                max_messages: *max_messages,
+                visibility_timeout_seconds: *visibility_timeout_seconds,
+            };
+            Work::Queue(receive_work(&deps.sqs, &deps.s3, &spec).await?)
+        }
     };
     let listed_ms = started.elapsed().as_millis() as u64;
     let source = request.source.describe();
     let bytes = match &work {
         Work::Objects(objects) => Some(objects.iter().map(|o| o.size).sum::<u64>()),
+        Work::Queue(queue) => Some(queue.objects.iter().map(|o| o.size).sum::<u64>()),
         Work::Range { .. } => None,
+    };
+    let queue_summary = match &work {
+        Work::Queue(queue) => Some(queue.summary),
+        _ => None,
     };
     let items = work.len();
     if items == 0 {
@@ -118,16 +141,23 @@ pub async fn handle(deps: &PrepDeps, event: Value) -> Result<PrepResponse, Lambd
             node_items: NodeItems { min: 0, max: 0 },
             source,
             run_dir: None,
+            queue: queue_summary,
         });
     }
 
     let array_size = node_count(items, request.items_per_node, request.config.max_nodes);
-    let slices = match work {
-        Work::Objects(objects) => match request.config.balance {
-            Balance::Count => count_slices(objects, array_size),
-            Balance::Bytes => byte_slices(objects, array_size),
-        },
-        Work::Range { start, count } => range_slices(start, count, array_size),
+    let balance = |objects| match request.config.balance {
+        Balance::Count => count_slices(objects, array_size),
+        Balance::Bytes => byte_slices(objects, array_size),
+    };
+    let (slices, queue) = match work {
+        Work::Objects(objects) => (balance(objects), None),
+        Work::Queue(queue) => {
+            let slices = balance(queue.objects.clone());
+            let messages = node_messages(&request.source, &slices, &queue);
+            (slices, Some((messages, queue)))
+        }
+        Work::Range { start, count } => (range_slices(start, count, array_size), None),
     };
     let node_items = NodeItems {
         min: slices.iter().map(NodeSlice::len).min().unwrap_or(0),
@@ -151,6 +181,7 @@ pub async fn handle(deps: &PrepDeps, event: Value) -> Result<PrepResponse, Lambd
         node_items,
         source,
         run_dir: Some(layout.run_dir().display().to_string()),
+        queue: queue_summary,
     };
 
     let write_started = Instant::now();
@@ -158,7 +189,7 @@ pub async fn handle(deps: &PrepDeps, event: Value) -> Result<PrepResponse, Lambd
     let written = response.clone();
     blocking(move || {
         discard_unfinished(&layout)?;
-        write_layout(&layout, &run_config, &slices, &fingerprint, &written)
+        write_layout(&layout, &run_config, &slices, queue.as_ref(), &fingerprint, &written)
     })
     .await?;
     tracing::info!(
@@ -196,7 +227,9 @@ fn discard_unfinished(layout: &RunLayout) -> Result<(), LambdaError> {
 /// run.json for this request.
 fn run_config(request: &PrepRequest, run_id: &str, array_size: u32) -> Result<RunConfig, LambdaError> {
     let source = match &request.source {
-        WorkSource::S3 { bucket, prefix, .. } => {
+        // A queue-fed run fetches the announced objects as an S3 run
+        // fetches listed ones: procurement needs no queue of its own.
+        WorkSource::S3 { bucket, prefix, .. } | WorkSource::Sqs { bucket, prefix, .. } => {
             SourceSpec::S3 { bucket: bucket.clone(), prefix: prefix.clone() }
         }
         WorkSource::Synthetic { format, records_per_id, .. } => {
@@ -225,6 +258,7 @@ fn write_layout(
     layout: &RunLayout,
     config: &RunConfig,
     slices: &[NodeSlice],
+    queue: Option<&(Vec<NodeMessages>, QueueWork)>,
     fingerprint: &str,
     response: &PrepResponse,
 ) -> Result<(), LambdaError> {
@@ -249,7 +283,62 @@ fn write_layout(
         layout.create_run(config).map_err(|e| LambdaError::from_layout(e, ErrorKind::LayoutConflict))?;
     tracing::debug!(?outcome, "run.json");
     layout.write_node_slices(slices).map_err(|e| LambdaError::from_layout(e, ErrorKind::LayoutConflict))?;
+    if let Some((messages, work)) = queue {
+        for node_messages in messages {
+            layout
+                .node(node_messages.index)
+                .write_messages(node_messages)
+                .map_err(|e| LambdaError::from_layout(e, ErrorKind::LayoutConflict))?;
+        }
+        write_queue_record(layout, &work.summary, work)?;
+    }
     record::write(layout, fingerprint, response)
+}
+
+/// `runs/<run_id>/queue.json`: the receive's counts and every message or
+/// record the run did not process, with the reason (the record of what
+/// prep deleted without work, and of what it left for the dead-letter
+/// queue).
+fn write_queue_record(
+    layout: &RunLayout,
+    summary: &QueueSummary,
+    work: &QueueWork,
+) -> Result<(), LambdaError> {
+    let record = serde_json::json!({
+        "layout_version": batch_jobs::layout::LAYOUT_VERSION,
+        "summary": summary,
+        "skipped": work.skips,
+    });
+    let mut bytes = serde_json::to_vec_pretty(&record).map_err(|e| LambdaError::internal(e.to_string()))?;
+    bytes.push(b'\n');
+    let path = layout.run_dir().join(QUEUE_RECORD);
+    batch_jobs::atomic::write_atomic(&path, &bytes).map_err(|e| record::storage_error(&path, e))
+}
+
+/// File name of the queue record inside the run directory.
+pub const QUEUE_RECORD: &str = "queue.json";
+
+/// Each node's messages: a message goes to every node holding one of its
+/// keys, and lists them all (egress deletes it once all are done).
+fn node_messages(source: &WorkSource, slices: &[NodeSlice], queue: &QueueWork) -> Vec<NodeMessages> {
+    let WorkSource::Sqs { queue_url, .. } = source else { return Vec::new() };
+    let node_of: std::collections::HashMap<&str, u32> =
+        slices.iter().flat_map(|s| s.items.iter().map(move |k| (k.as_str(), s.index))).collect();
+    let mut per_node: Vec<Vec<QueueMessage>> = vec![Vec::new(); slices.len()];
+    for message in &queue.messages {
+        let mut nodes: Vec<u32> =
+            message.keys.iter().filter_map(|k| node_of.get(k.as_str()).copied()).collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        for &node in &nodes {
+            per_node[node as usize].push(QueueMessage {
+                message_id: message.message_id.clone(),
+                receipt_handle: message.receipt_handle.clone(),
+                nodes: nodes.clone(),
+            });
+        }
+    }
+    per_node.into_iter().enumerate().map(|(i, m)| NodeMessages::new(i as u32, queue_url, m)).collect()
 }
 
 /// Runs file-system work off the async thread.

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use batch_jobs::layout::{MAX_ARRAY_SIZE, SyntheticFormat};
 use batch_jobs::{ExitCode, TransformSpec};
 use contract::run_config::{
-    RUN_CONFIG_KEYS, RUN_CONFIG_VERSION, RunConfig, S3Source, Source, SyntheticSource,
+    MAX_QUEUE_MESSAGES, MAX_VISIBILITY_TIMEOUT_SECONDS, RUN_CONFIG_KEYS, RUN_CONFIG_VERSION, RunConfig,
+    S3Source, Source, SqsSource, SyntheticSource,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -104,8 +105,9 @@ fn source_error(mut source: Value) -> Option<String> {
     match kind.as_deref() {
         Some("s3") => variant::<S3Source>(source),
         Some("synthetic") => variant::<SyntheticSource>(source),
-        Some(other) => Some(format!("type: {other:?} is not \"s3\" or \"synthetic\"")),
-        None => Some("type: missing (\"s3\" or \"synthetic\")".to_string()),
+        Some("sqs") => variant::<SqsSource>(source),
+        Some(other) => Some(format!("type: {other:?} is not \"s3\", \"synthetic\" or \"sqs\"")),
+        None => Some("type: missing (\"s3\", \"synthetic\" or \"sqs\")".to_string()),
     }
 }
 
@@ -152,6 +154,21 @@ pub enum WorkSource {
         /// Suffix filter.
         suffix: String,
     },
+    /// Receive S3 event notifications of `bucket` from `queue_url`.
+    Sqs {
+        /// Queue URL.
+        queue_url: String,
+        /// The bucket the events must be about.
+        bucket: String,
+        /// Key prefix filter (stripped to name local files).
+        prefix: String,
+        /// Suffix filter.
+        suffix: String,
+        /// Most messages taken.
+        max_messages: u32,
+        /// Visibility timeout set on receive.
+        visibility_timeout_seconds: u32,
+    },
     /// Ids `start..start+count`.
     Synthetic {
         /// First id.
@@ -173,6 +190,9 @@ impl WorkSource {
                 format!("s3://{bucket}/{prefix}")
             }
             WorkSource::S3 { bucket, prefix, suffix } => format!("s3://{bucket}/{prefix}*{suffix}"),
+            WorkSource::Sqs { queue_url, bucket, prefix, suffix, .. } => {
+                format!("sqs:{queue_url} (s3://{bucket}/{prefix}*{suffix})")
+            }
             WorkSource::Synthetic { start, count, .. } => {
                 format!("synthetic:{start}..{}", start.saturating_add(*count))
             }
@@ -299,6 +319,35 @@ fn check_config(config: &PipelineConfig) -> Result<(), LambdaError> {
             }
             check_prefix("config.source.prefix", prefix)?;
         }
+        Source::Sqs(SqsSource {
+            queue_url,
+            bucket,
+            prefix,
+            max_messages,
+            visibility_timeout_seconds,
+            ..
+        }) => {
+            if !queue_url.starts_with("https://") && !queue_url.starts_with("http://") {
+                return bad(format!(
+                    "config.source.queue_url: {queue_url:?} must be the queue's http(s) URL"
+                ));
+            }
+            if bucket.is_empty() {
+                return bad("config.source.bucket: must not be empty".into());
+            }
+            check_prefix("config.source.prefix", prefix)?;
+            if !(1..=MAX_QUEUE_MESSAGES).contains(max_messages) {
+                return bad(format!(
+                    "config.source.max_messages: {max_messages} must be in 1..={MAX_QUEUE_MESSAGES}"
+                ));
+            }
+            if !(1..=MAX_VISIBILITY_TIMEOUT_SECONDS).contains(visibility_timeout_seconds) {
+                return bad(format!(
+                    "config.source.visibility_timeout_seconds: {visibility_timeout_seconds} must be in \
+                     1..={MAX_VISIBILITY_TIMEOUT_SECONDS} (SQS's limit)"
+                ));
+            }
+        }
         Source::Synthetic(SyntheticSource { count, start, records_per_id, .. }) => {
             if start.checked_add(*count).is_none() {
                 return bad("config.source: start + count overflows".into());
@@ -366,6 +415,22 @@ fn effective_source(source: &Source, overrides: &Overrides) -> Result<WorkSource
                 (None, None) => prefix.clone(),
             };
             Ok(WorkSource::S3 { bucket: bucket.clone(), prefix, suffix: suffix.clone() })
+        }
+        Source::Sqs(sqs) => {
+            if overrides.source_prefix.is_some() || overrides.s3_key.is_some() {
+                return Err(LambdaError::invalid_event(
+                    "overrides.source_prefix / s3_key: only apply to an S3 source (an sqs source takes what the \
+                     queue holds)",
+                ));
+            }
+            Ok(WorkSource::Sqs {
+                queue_url: sqs.queue_url.clone(),
+                bucket: sqs.bucket.clone(),
+                prefix: sqs.prefix.clone(),
+                suffix: sqs.suffix.clone(),
+                max_messages: sqs.max_messages,
+                visibility_timeout_seconds: sqs.visibility_timeout_seconds,
+            })
         }
         Source::Synthetic(SyntheticSource { count, start, format, records_per_id }) => {
             if overrides.source_prefix.is_some() || overrides.s3_key.is_some() {

@@ -64,4 +64,8 @@ pub struct PrepResponse {
     /// `<efs_root>/runs/<run_id>` (absent for NO_WORK: nothing is written).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub run_dir: Option<String>,
+    /// A queue-fed run's receive: messages received, kept, duplicates,
+    /// deleted without work, left for the dead-letter queue.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub queue: Option<crate::prep::queue::QueueSummary>,
 }
