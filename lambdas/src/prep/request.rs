@@ -603,7 +603,33 @@ mod tests {
         // Worded as before the run configuration was typed (`.` is the
         // source itself).
         assert_eq!(source(json!({"type": "synthetic"})), "config.source: .: missing field `count`");
-        assert_eq!(source(json!({"bucket": "b"})), "config.source: type: missing (\"s3\" or \"synthetic\")");
+        assert_eq!(
+            source(json!({"bucket": "b"})),
+            "config.source: type: missing (\"s3\", \"synthetic\" or \"sqs\")"
+        );
+        assert_eq!(
+            source(json!({"type": "sqs", "queue_url": "https://q", "bucket": "b", "max_messages": "9"})),
+            "config.source: max_messages: invalid type: string \"9\", expected u32"
+        );
+        let sqs = |extra: Value| {
+            let mut v =
+                json!({"type": "sqs", "queue_url": "https://sqs.us-east-1.amazonaws.com/1/q", "bucket": "b"});
+            v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            source(v)
+        };
+        assert_eq!(
+            sqs(json!({"visibility_timeout_seconds": 43_201})),
+            "config.source.visibility_timeout_seconds: 43201 must be in 1..=43200 (SQS's limit)"
+        );
+        assert_eq!(sqs(json!({"max_messages": 0})), "config.source.max_messages: 0 must be in 1..=100000");
+        assert_eq!(
+            sqs(json!({"queue_url": "q"})),
+            "config.source.queue_url: \"q\" must be the queue's http(s) URL"
+        );
+        assert_eq!(
+            sqs(json!({"prefix": "in"})),
+            "config.source.prefix: \"in\" must be empty or end with '/'"
+        );
         assert!(source(json!("s3")).starts_with("config.source: type: missing"));
         // A refusal elsewhere keeps its own wording, source or not.
         let both = with(with(base(), &["source", "bucket"], json!(3)), &["items_per_node"], json!("x"));
