@@ -421,6 +421,12 @@ async fn configuration_from_aws(
                     .unwrap_or(Value::Null),
             ),
             ("synthetic_count", source["synthetic_count"].as_i64().map(Value::int).unwrap_or(Value::Null)),
+            ("sqs_queue_url", text(&source["sqs_queue_url"])),
+            ("sqs_max_messages", source["sqs_max_messages"].as_i64().map(Value::int).unwrap_or(Value::Null)),
+            (
+                "sqs_visibility_timeout_seconds",
+                source["sqs_visibility_timeout_seconds"].as_i64().map(Value::int).unwrap_or(Value::Null),
+            ),
             (
                 "synthetic_format",
                 source["synthetic_format"].as_str().map(Value::string).unwrap_or(Value::Null),

@@ -4,8 +4,9 @@
 
 use contract::Stage;
 use contract::run_config::{
-    Balance, Egress, JobDefinitions, RUN_CONFIG_VERSION, RunConfig, S3Source, Source as RunSource,
-    SyntheticFormat, SyntheticSource,
+    Balance, DEFAULT_MAX_MESSAGES, DEFAULT_VISIBILITY_TIMEOUT_SECONDS, Egress, JobDefinitions,
+    RUN_CONFIG_VERSION, RunConfig, S3Source, Source as RunSource, SqsSource, SyntheticFormat,
+    SyntheticSource,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -31,6 +32,17 @@ pub fn build(spec: &PipelineSpec) -> Json {
             format: format.as_deref().and_then(SyntheticFormat::from_name),
             records_per_id: 1,
         }),
+        Source::Sqs { queue_url, bucket, prefix, suffix, max_messages, visibility_timeout_seconds } => {
+            RunSource::Sqs(SqsSource {
+                queue_url: queue_url.clone(),
+                bucket: bucket.clone(),
+                prefix: prefix.clone(),
+                suffix: suffix.clone(),
+                max_messages: max_messages.unwrap_or(DEFAULT_MAX_MESSAGES),
+                visibility_timeout_seconds: visibility_timeout_seconds
+                    .unwrap_or(DEFAULT_VISIBILITY_TIMEOUT_SECONDS),
+            })
+        }
     };
     let config: RunConfig<ConfiguredTransform> = RunConfig {
         version: RUN_CONFIG_VERSION,
@@ -79,6 +91,18 @@ pub struct Settings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum SettingsSource {
+    /// First: untagged variants are tried in order, and this one's keys
+    /// are a superset of `S3`'s.
+    Sqs {
+        sqs_queue_url: String,
+        s3_bucket: String,
+        s3_prefix: String,
+        s3_suffix: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sqs_max_messages: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sqs_visibility_timeout_seconds: Option<u32>,
+    },
     S3 {
         s3_bucket: String,
         s3_prefix: String,
@@ -112,6 +136,16 @@ pub fn settings(spec: &PipelineSpec) -> Json {
             synthetic_count: *count,
             synthetic_format: format.as_deref().and_then(SyntheticFormat::from_name),
         },
+        Source::Sqs { queue_url, bucket, prefix, suffix, max_messages, visibility_timeout_seconds } => {
+            SettingsSource::Sqs {
+                sqs_queue_url: queue_url.clone(),
+                s3_bucket: bucket.clone(),
+                s3_prefix: prefix.clone(),
+                s3_suffix: suffix.clone(),
+                sqs_max_messages: *max_messages,
+                sqs_visibility_timeout_seconds: *visibility_timeout_seconds,
+            }
+        }
     };
     to_json(&Settings {
         source,
@@ -148,6 +182,13 @@ mod tests {
                 }
                 source
             }
+            Source::Sqs { queue_url, bucket, prefix, suffix, max_messages, visibility_timeout_seconds } => {
+                json!({
+                    "type": "sqs", "queue_url": queue_url, "bucket": bucket, "prefix": prefix, "suffix": suffix,
+                    "max_messages": max_messages.unwrap_or(1000),
+                    "visibility_timeout_seconds": visibility_timeout_seconds.unwrap_or(3600),
+                })
+            }
         };
         json!({
             "version": 1,
@@ -177,6 +218,18 @@ mod tests {
                 let mut source = json!({ "synthetic_count": count });
                 if let Some(format) = format {
                     source["synthetic_format"] = json!(format);
+                }
+                source
+            }
+            Source::Sqs { queue_url, bucket, prefix, suffix, max_messages, visibility_timeout_seconds } => {
+                let mut source = json!({
+                    "sqs_queue_url": queue_url, "s3_bucket": bucket, "s3_prefix": prefix, "s3_suffix": suffix
+                });
+                if let Some(n) = max_messages {
+                    source["sqs_max_messages"] = json!(n);
+                }
+                if let Some(n) = visibility_timeout_seconds {
+                    source["sqs_visibility_timeout_seconds"] = json!(n);
                 }
                 source
             }
@@ -264,6 +317,26 @@ mod tests {
                 spec.egress_bucket.prefix = "out/daily".into();
                 spec.egress_bucket.create = true;
                 spec.efs.mount_path = "/mnt/data".into();
+            }),
+            with(&|spec| {
+                spec.source = Source::Sqs {
+                    queue_url: "https://sqs.us-east-1.amazonaws.com/1/q".into(),
+                    bucket: "in".into(),
+                    prefix: "images/".into(),
+                    suffix: ".jpg".into(),
+                    max_messages: None,
+                    visibility_timeout_seconds: None,
+                }
+            }),
+            with(&|spec| {
+                spec.source = Source::Sqs {
+                    queue_url: "https://sqs.us-east-1.amazonaws.com/1/q".into(),
+                    bucket: "in".into(),
+                    prefix: String::new(),
+                    suffix: String::new(),
+                    max_messages: Some(100_000),
+                    visibility_timeout_seconds: Some(43_200),
+                }
             }),
         ]
     }

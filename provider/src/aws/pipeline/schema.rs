@@ -14,7 +14,7 @@ use crate::tfplugin::{Attribute, Block, NestedBlock, Nesting, Schema, Type, Vali
 
 use rules::{
     BUCKET_NAME, DURATION, FILE_SYSTEM_ID, IMAGE, KEY_PREFIX, MOUNT_PATH, PERMISSIONS, PIPELINE_NAME,
-    ROOT_DIRECTORY,
+    QUEUE_URL, ROOT_DIRECTORY,
 };
 
 pub const STAGES: [&str; 3] = contract::STAGE_NAMES;
@@ -211,6 +211,29 @@ fn source_block() -> Block {
         .attr(Attribute::optional("s3_bucket", Type::String, "Bucket to list."))
         .attr(Attribute::optional("s3_prefix", Type::String, "Key prefix."))
         .attr(Attribute::optional("s3_suffix", Type::String, "Key suffix filter."))
+        .attr(
+            Attribute::optional(
+                "sqs_queue_url",
+                Type::String,
+                "Take the work from this SQS queue of s3_bucket's event notifications instead of listing s3_bucket.",
+            )
+            .validate(Validator::Text(QUEUE_URL)),
+        )
+        // Not declared defaults: left out, the run configuration leaves
+        // them to prep's (contract::run_config's DEFAULT_*), and a pipeline
+        // without a queue plans no value for them.
+        .attr(
+            Attribute::optional("sqs_max_messages", Type::Number, "Most messages one run takes (default 1000).")
+                .validate(whole(1, i64::from(contract::run_config::MAX_QUEUE_MESSAGES))),
+        )
+        .attr(
+            Attribute::optional(
+                "sqs_visibility_timeout_seconds",
+                Type::Number,
+                "How long a run's messages stay invisible to other runs (default 3600, at most 43200); longer than a run takes.",
+            )
+            .validate(whole(1, i64::from(contract::run_config::MAX_VISIBILITY_TIMEOUT_SECONDS))),
+        )
         .attr(
             Attribute::optional("synthetic_count", Type::Number, "Generate this many ids.")
                 .validate(whole(1, 100_000_000)),

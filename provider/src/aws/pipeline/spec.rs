@@ -111,6 +111,16 @@ pub enum Source {
         count: u64,
         format: Option<String>,
     },
+    /// The event notifications of `bucket` on an SQS queue; `None` leaves
+    /// a setting to prep's default.
+    Sqs {
+        queue_url: String,
+        bucket: String,
+        prefix: String,
+        suffix: String,
+        max_messages: Option<u32>,
+        visibility_timeout_seconds: Option<u32>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -538,6 +548,50 @@ fn read_source(r: &mut SettingsReader<'_>) -> Source {
     let Some(mut s) = r.block("source") else { return fallback };
     let bucket = s.string("s3_bucket");
     let count = s.raw("synthetic_count").map(|_| s.int("synthetic_count").unwrap_or(1));
+    let queue_url = s.string("sqs_queue_url");
+    if queue_url.is_none() {
+        for field in ["sqs_max_messages", "sqs_visibility_timeout_seconds"] {
+            if s.raw(field).is_some() {
+                s.fail(field, "Not used", format!("{field} applies only with sqs_queue_url."));
+            }
+        }
+    }
+    if let Some(queue_url) = queue_url {
+        // A range the declaration refuses has been reported.
+        let mut number = |field| {
+            let set = s.raw(field).is_some();
+            set.then(|| s.int(field).and_then(|n| u32::try_from(n).ok()).unwrap_or(1))
+        };
+        let max_messages = number("sqs_max_messages");
+        let visibility_timeout_seconds = number("sqs_visibility_timeout_seconds");
+        if count.is_some() {
+            s.fail(
+                "sqs_queue_url",
+                "Conflicting sources",
+                "Set sqs_queue_url (with s3_bucket) or synthetic_count, not both.".into(),
+            );
+            return fallback;
+        }
+        let Some(bucket) = bucket else {
+            if !s.any_unknown() {
+                s.fail(
+                    "sqs_queue_url",
+                    "Missing s3_bucket",
+                    "sqs_queue_url needs s3_bucket: the bucket whose event notifications the queue receives."
+                        .into(),
+                );
+            }
+            return fallback;
+        };
+        return Source::Sqs {
+            queue_url,
+            bucket,
+            prefix: s.string("s3_prefix").unwrap_or_default(),
+            suffix: s.string("s3_suffix").unwrap_or_default(),
+            max_messages,
+            visibility_timeout_seconds,
+        };
+    }
     match (bucket, count) {
         (Some(bucket), None) => {
             if s.raw("synthetic_format").is_some() {
@@ -700,6 +754,51 @@ mod tests {
         let unused: Vec<_> = diags.0.iter().filter(|d| d.detail.contains("synthetic_format")).collect();
         assert_eq!(unused.len(), 1, "{diags:?}");
         assert_eq!(unused[0].summary, "Not used");
+    }
+
+    /// The queue-fed source: sqs_queue_url with s3_bucket (and its
+    /// filters) reaches the run configuration as `type = "sqs"`, prep's
+    /// defaults filled in; its settings are refused on their own paths when
+    /// they cannot apply.
+    #[test]
+    fn an_sqs_source_needs_its_bucket_and_reaches_the_run_config() {
+        let url = "https://sqs.eu-west-1.amazonaws.com/123456789012/images";
+        let sqs = |extra: Vec<(&'static str, Value)>| {
+            let mut source = vec![("sqs_queue_url", Value::string(url))];
+            source.extend(extra);
+            config_with_source(vec![], vec![], source)
+        };
+        let (spec, diags) = PipelineSpec::parse(&sqs(vec![
+            ("s3_bucket", Value::string("photos")),
+            ("s3_prefix", Value::string("incoming/")),
+            ("s3_suffix", Value::string(".jpg")),
+        ]));
+        assert!(diags.0.is_empty(), "{diags:?}");
+        let spec = spec.unwrap();
+        assert_eq!(
+            super::super::run_config::build(&spec)["source"],
+            serde_json::json!({
+                "type": "sqs", "queue_url": url, "bucket": "photos", "prefix": "incoming/", "suffix": ".jpg",
+                "max_messages": 1000, "visibility_timeout_seconds": 3600
+            })
+        );
+        let source_path =
+            |attr: &str| AttributePath::root().then_attr("source").then_index(0).then_attr(attr);
+        let (_, diags) = PipelineSpec::parse(&sqs(vec![]));
+        let missing: Vec<_> = diags.0.iter().filter(|d| d.summary == "Missing s3_bucket").collect();
+        assert_eq!(missing.len(), 1, "{diags:?}");
+        assert_eq!(missing[0].path.as_ref(), Some(&source_path("sqs_queue_url")));
+        let (_, diags) = PipelineSpec::parse(&sqs(vec![("synthetic_count", Value::int(3))]));
+        assert!(diags.0.iter().any(|d| d.summary == "Conflicting sources"), "{diags:?}");
+        let unused = config_with_source(
+            vec![],
+            vec![],
+            vec![("s3_bucket", Value::string("raw")), ("sqs_max_messages", Value::int(5))],
+        );
+        let (_, diags) = PipelineSpec::parse(&unused);
+        let unused: Vec<_> = diags.0.iter().filter(|d| d.summary == "Not used").collect();
+        assert_eq!(unused.len(), 1, "{diags:?}");
+        assert_eq!(unused[0].path.as_ref(), Some(&source_path("sqs_max_messages")));
     }
 
     #[test]

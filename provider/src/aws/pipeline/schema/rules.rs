@@ -73,6 +73,20 @@ pub const KEY_PREFIX: TextRule = TextRule {
     },
 };
 
+/// An SQS queue URL as SQS returns it (`https://sqs.<region>.amazonaws.com/<account>/<name>`,
+/// or a local stand-in's `http://...`): prep receives from it as given.
+pub const QUEUE_URL: TextRule = TextRule {
+    summary: "Invalid queue URL",
+    check: |url| {
+        let ok = (url.starts_with("https://") || url.starts_with("http://"))
+            && url.rsplit('/').next().is_some_and(|name| !name.is_empty())
+            && !url.contains(char::is_whitespace);
+        passes(ok, || {
+            format!("{url:?} is not an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>).")
+        })
+    },
+};
+
 pub const IMAGE: TextRule = TextRule {
     summary: "Empty image",
     check: |image| passes(!image.trim().is_empty(), || "image must name a container image.".into()),
