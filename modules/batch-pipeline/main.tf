@@ -113,6 +113,11 @@ resource "batch_pipeline" "this" {
     s3_suffix        = var.source_data.s3_bucket != null ? var.source_data.s3_suffix : null
     synthetic_count  = var.source_data.synthetic_count
     synthetic_format = var.source_data.synthetic_format
+    # Queue-fed (queue.tf): the run takes the bucket's notifications from
+    # the queue instead of listing s3_prefix.
+    sqs_queue_url                  = local.queue_fed ? aws_sqs_queue.work[0].url : null
+    sqs_max_messages               = local.queue_fed ? var.queue_source.max_messages : null
+    sqs_visibility_timeout_seconds = local.queue_visibility_timeout
   }
 
   procurement {

@@ -148,3 +148,18 @@ output "tags" {
   description = "Tags on everything the module creates, including `batch-pipeline:name` (what cleanup-retained.sh searches for)."
   value       = local.tags
 }
+
+output "queue_url" {
+  description = "queue_source: the work queue's URL (send S3 event notifications here; null without queue_source)."
+  value       = local.queue_fed ? aws_sqs_queue.work[0].url : null
+}
+
+output "queue_arn" {
+  description = "queue_source: the work queue's ARN (for a bucket notification you manage yourself)."
+  value       = local.queue_fed ? aws_sqs_queue.work[0].arn : null
+}
+
+output "dead_letter_queue_url" {
+  description = "queue_source: the dead-letter queue's URL (messages that failed max_receive_count receives)."
+  value       = local.queue_fed ? aws_sqs_queue.dead_letter[0].url : null
+}

@@ -168,6 +168,22 @@ resource "aws_s3_bucket_notification" "source" {
 
   bucket      = aws_s3_bucket.source[0].id
   eventbridge = true
+
+  # Queue-fed runs (queue.tf): Object Created under the source prefix and
+  # suffix goes to the work queue too.
+  dynamic "queue" {
+    for_each = local.queue_fed ? [1] : []
+    content {
+      id            = "${var.name}-queue"
+      queue_arn     = aws_sqs_queue.work[0].arn
+      events        = ["s3:ObjectCreated:*"]
+      filter_prefix = var.source_data.s3_prefix == "" ? null : var.source_data.s3_prefix
+      filter_suffix = var.source_data.s3_suffix == "" ? null : var.source_data.s3_suffix
+    }
+  }
+
+  # S3 checks that it may send (its s3:TestEvent) when the notification is set.
+  depends_on = [aws_sqs_queue_policy.work]
 }
 
 # ------------------------------------------- TLS-only bucket policies ----

@@ -469,3 +469,51 @@ variable "access_logs_bucket" {
   type        = string
   default     = null
 }
+
+variable "queue_source" {
+  description = <<-EOT
+    Queue-fed runs (null: off). The source bucket's (source_data.s3_bucket) Object Created notifications under
+    source_data.s3_prefix ending with source_data.s3_suffix go to an SSE-KMS SQS queue that only that bucket may send to,
+    with a dead-letter queue after `max_receive_count` receives and an alarm on its depth. A schedule
+    (`schedule_expression`, every 2 minutes by default) starts a run; its prep takes up to `max_messages` messages (none:
+    the execution ends at prep, nothing is submitted), processes each object once, and a message is deleted only once
+    the node holding its object has uploaded its results. `enabled = false` is the pause switch: the schedule is
+    disabled, runs in flight finish, new notifications stay queued (for up to `message_retention_seconds`) until it is
+    switched back. `visibility_timeout_seconds` (null: orchestration.timeout_seconds + 600, at most 43200) must be longer
+    than a run may take. `manage_bucket_notification = false` leaves an existing bucket's notification configuration to
+    you (add the output queue_arn); a bucket the module creates always gets it.
+  EOT
+  type = object({
+    enabled                     = optional(bool, true)
+    schedule_expression         = optional(string, "rate(2 minutes)")
+    max_messages                = optional(number, 1000)
+    visibility_timeout_seconds  = optional(number)
+    max_receive_count           = optional(number, 5)
+    message_retention_seconds   = optional(number, 1209600)
+    dead_letter_alarm_threshold = optional(number, 1)
+    alarm_actions               = optional(list(string), [])
+    manage_bucket_notification  = optional(bool, true)
+  })
+  default = null
+
+  validation {
+    condition     = var.queue_source == null || can(regex("^(cron|rate)\\(.+\\)$", try(var.queue_source.schedule_expression, "")))
+    error_message = "queue_source.schedule_expression must be cron(...) or rate(...)."
+  }
+  validation {
+    condition     = var.queue_source == null || try(var.queue_source.max_messages >= 1 && var.queue_source.max_messages <= 100000, false)
+    error_message = "queue_source.max_messages must be 1 to 100000."
+  }
+  validation {
+    condition     = var.queue_source == null || try(var.queue_source.visibility_timeout_seconds == null, false) || try(var.queue_source.visibility_timeout_seconds >= 1 && var.queue_source.visibility_timeout_seconds <= 43200, false)
+    error_message = "queue_source.visibility_timeout_seconds must be 1 to 43200 (SQS's 12 hours)."
+  }
+  validation {
+    condition     = var.queue_source == null || try(var.queue_source.max_receive_count >= 1 && var.queue_source.max_receive_count <= 1000, false)
+    error_message = "queue_source.max_receive_count must be 1 to 1000 (SQS's redrive policy)."
+  }
+  validation {
+    condition     = var.queue_source == null || try(var.queue_source.message_retention_seconds >= 60 && var.queue_source.message_retention_seconds <= 1209600, false)
+    error_message = "queue_source.message_retention_seconds must be 60 to 1209600 (14 days)."
+  }
+}

@@ -643,6 +643,52 @@ def test_triggers_start_only_this_state_machine():
     assert "aws_sfn_state_machine.this.arn" in completed and "Step Functions Execution Status Change" in completed
 
 
+def test_queue_source_only_the_source_bucket_sends_and_each_role_gets_its_one_job():
+    """queue.tf: SSE-KMS on both queues, the redrive to the dead-letter
+    queue, a queue policy letting only the source bucket of this account
+    send, the pause switch on the schedule, the alarm on the dead-letter
+    queue, and least privilege: prep receives, egress (the job role) only
+    deletes."""
+    c = conf()
+    res = blocks(c, "resource")
+    data = blocks(c, "data")
+    for q in ("aws_sqs_queue.work", "aws_sqs_queue.dead_letter"):
+        assert v(res[q]["kms_master_key_id"]) == "${local.kms_key_arn}", q
+    assert "aws_sqs_queue.dead_letter[0].arn" in text(res["aws_sqs_queue.work"]["redrive_policy"])
+    send = by_sid(data["aws_iam_policy_document.queue"])["SourceBucketNotifications"]
+    assert flat(v(send["actions"])) == ["sqs:SendMessage"]
+    principals = v(send["principals"])
+    assert v(principals["type"]) == "Service" and flat(v(principals["identifiers"])) == ["s3.amazonaws.com"]
+    conditions = {v(x["variable"]): (v(x["test"]), flat(v(x["values"]))) for x in flat(v(send["condition"]))}
+    assert conditions == {
+        "aws:SourceArn": ("ArnEquals", ["${local.source_bucket_arn}"]),
+        "aws:SourceAccount": ("StringEquals", ["${local.account_id}"]),
+    }, conditions
+    schedule = res["aws_scheduler_schedule.queue"]
+    assert v(schedule["state"]) == "${var.queue_source.enabled ? \"ENABLED\" : \"DISABLED\"}"
+    assert v(v(schedule["target"])["arn"]) == "${aws_sfn_state_machine.this.arn}"
+    alarm = res["aws_cloudwatch_metric_alarm.dead_letter"]
+    assert "aws_sqs_queue.dead_letter[0].name" in text(alarm["dimensions"])
+    assert v(alarm["metric_name"]) == "ApproximateNumberOfMessagesVisible"
+    job = by_sid(data["aws_iam_policy_document.job_queue"])["DeleteFinishedMessages"]
+    assert flat(v(job["actions"])) == ["sqs:DeleteMessage"]
+    assert flat(v(job["resources"])) == ["${aws_sqs_queue.work[0].arn}"]
+    prep = by_sid(data["aws_iam_policy_document.prep_queue"])
+    assert set(flat(v(prep["ReceiveWork"]["actions"]))) == {
+        "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes"
+    }
+    assert flat(v(prep["ReceiveWork"]["resources"])) == ["${aws_sqs_queue.work[0].arn}"]
+    assert flat(v(prep["HeadAnnouncedObjects"]["actions"])) == ["s3:GetObject"]
+    source = text(res["batch_pipeline.this"]["source"])
+    assert "aws_sqs_queue.work[0].url" in source and "local.queue_visibility_timeout" in source
+    # Both notifications (a bucket the module creates, an existing one)
+    # send Object Created under the source prefix and suffix to the queue.
+    for n in ("aws_s3_bucket_notification.queue", "aws_s3_bucket_notification.source"):
+        body = text(res[n])
+        assert "aws_sqs_queue.work[0].arn" in body and "s3:ObjectCreated:*" in body, n
+        assert "var.source_data.s3_prefix" in body and "var.source_data.s3_suffix" in body, n
+
+
 def test_every_log_group_has_retention_and_kms():
     res = blocks(conf(), "resource")
     groups = {n: b for n, b in res.items() if n.startswith("aws_cloudwatch_log_group.")}
@@ -844,6 +890,15 @@ VALIDATION_CASES = {
         ({"type": "SPOT", "instance_role": "arn:aws:iam::123456789012:instance-profile/x"}, None),
         ({"type": "SPOT", "instance_role": "arn:aws:iam::123456789012:instance-profile/x", "allocation_strategy": "BEST_FIT"}, "Spot Fleet role"),
         ({"type": "EC2", "instance_role": "arn:aws:iam::123456789012:instance-profile/x", "allocation_strategy": "BEST_FIT"}, None),
+    ],
+    "queue_source": [
+        ({}, None),
+        ({"enabled": False, "max_messages": 100000, "visibility_timeout_seconds": 43200, "max_receive_count": 1}, None),
+        ({"schedule_expression": "every 2 minutes"}, "queue_source.schedule_expression"),
+        ({"max_messages": 0}, "queue_source.max_messages"),
+        ({"visibility_timeout_seconds": 43201}, "12 hours"),
+        ({"max_receive_count": 1001}, "queue_source.max_receive_count"),
+        ({"message_retention_seconds": 1209601}, "14 days"),
     ],
     "s3_trigger": [
         ({"enabled": True}, None),
