@@ -210,6 +210,25 @@ impl Queue {
     fn efs(&self) -> PathBuf {
         self.dir.path().join("efs")
     }
+
+    /// Checks every request moto recorded since `start-recording` against
+    /// AWS's service models (tests/contract/aws_contract.py): moto accepts
+    /// a ReceiveMessage or DeleteMessageBatch that SQS would refuse.
+    /// Returns the checker's report.
+    fn check_contract(&self) -> String {
+        self.moto.recorder("stop-recording").expect("stop recording");
+        let checker = testkit::paths::repo_root().join("tests/contract/aws_contract.py");
+        let python = testkit::paths::tools_venv().join("bin/python");
+        let out =
+            Command::new(python).arg(checker).arg(self.moto.recording_path()).output().expect("checker");
+        let report = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "requests AWS would refuse:\n{report}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        report
+    }
 }
 
 fn created_event(bucket: &str, key: &str) -> String {
@@ -259,6 +278,7 @@ fn a_failed_nodes_messages_come_back_and_everything_else_is_deleted_once_done() 
     q.notify("src", "in/part+7.txt"); // outside the suffix filter: done without work
     assert_eq!(q.depth(&q.url), (11, 0));
 
+    q.moto.recorder("start-recording").expect("record");
     let (ok, s, stderr) = q.run(&["--inject-failure", "processing:1:65"], 100, 3);
     assert!(!ok, "{stderr}");
     assert_eq!(s["error"], "PipelineRunFailed", "{s:#}");
@@ -319,6 +339,63 @@ fn a_failed_nodes_messages_come_back_and_everything_else_is_deleted_once_done() 
     assert_eq!(q.depth(&q.url), (0, 0));
     let dead = q.bodies(&q.dlq_url);
     assert_eq!(dead, ["{\"Records\": [truncated"]);
+
+    let report = q.check_contract();
+    for op in ["sqs.ReceiveMessage", "sqs.DeleteMessageBatch", "s3.HeadObject"] {
+        assert!(report.contains(&format!("  {op}\n")), "{op} was never checked:\n{report}");
+    }
+}
+
+/// The pause switch stops new runs, never the one going: a notification
+/// that arrives while a run works is not taken by it and waits in the
+/// queue, untouched (never received), for the next run. The run's
+/// procurement here is a wrapper that sends one more notification (as S3
+/// would for an object uploaded meanwhile) before doing its work.
+#[test]
+fn a_notification_arriving_during_a_run_waits_untouched_for_the_next() {
+    let q = Queue::start(5);
+    for i in 0..3 {
+        let key = format!("in/early-{i}.jsonl");
+        q.put(&key);
+        q.notify("src", &key);
+    }
+    q.put("in/late.jsonl");
+    let bin_dir = q.dir.path().join("bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    let built = runner().parent().unwrap().to_path_buf();
+    for name in ["prep", "watcher", "processing", "egress"] {
+        std::os::unix::fs::symlink(built.join(name), bin_dir.join(name)).unwrap();
+    }
+    let send = format!(
+        "import boto3, sys; boto3.client('sqs', endpoint_url='{}', region_name='us-east-1', \
+         aws_access_key_id='testing', aws_secret_access_key='testing').send_message(QueueUrl='{}', \
+         MessageBody=sys.argv[1])",
+        q.moto.endpoint(),
+        q.url
+    );
+    let wrapper = bin_dir.join("procurement");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n[ \"$AWS_BATCH_JOB_ARRAY_INDEX\" = 0 ] && {python} -c \"{send}\" '{body}'\nexec {real} \"$@\"\n",
+            python = testkit::paths::tools_venv().join("bin/python").display(),
+            body = created_event("src", "in/late.jsonl"),
+            real = built.join("procurement").display(),
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+
+    let (ok, s, stderr) = q.run(&["--bin-dir", bin_dir.to_str().unwrap()], 100, 60);
+    assert!(ok, "{stderr}\n{s:#}");
+    assert_eq!(s["prep"]["queue"]["received"], 3, "{s:#}");
+    assert_eq!(q.depth(&q.url), (1, 0), "the late notification waits, visible");
+    let (ok, s, stderr) = q.run(&[], 100, 60);
+    assert!(ok, "{stderr}\n{s:#}");
+    assert_eq!(s["prep"]["queue"]["received"], 1);
+    let outputs = q.outputs(s["run_id"].as_str().unwrap());
+    assert!(outputs.iter().any(|k| k.ends_with("late.jsonl")), "{outputs:?}");
+    assert_eq!(q.depth(&q.url), (0, 0));
 }
 
 /// A run takes at most `max_messages`; what it does not take stays in the

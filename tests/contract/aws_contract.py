@@ -59,6 +59,7 @@ SIGNING_NAMES = {
     "logs": "logs",
     "kms": "kms",
     "ecr": "ecr",
+    "sqs": "sqs",
 }
 
 # Rules the models leave out but the API references state. Keyed by
