@@ -204,8 +204,10 @@ data "aws_iam_policy_document" "prep_queue" {
   count = local.queue_fed ? 1 : 0
 
   statement {
-    sid       = "ReceiveWork"
-    actions   = ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+    sid = "ReceiveWork"
+    # The visibility timeout is a ReceiveMessage parameter: no
+    # ChangeMessageVisibility (prep never changes it afterwards).
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage"]
     resources = [aws_sqs_queue.work[0].arn]
   }
 
