@@ -433,6 +433,45 @@ async fn force_destroy_removes_a_created_file_system() {
     assert!(!f.bucket_exists("scratch-results").await);
 }
 
+/// A queue-fed pipeline: the sqs source reaches the run configuration as
+/// prep reads it, with the settings given, and import restores it from the
+/// AWS objects (the procurement job definition's settings) so the plan is
+/// clean.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_queue_fed_pipeline_applies_and_imports_with_its_sqs_source() {
+    let f = Fixture::start();
+    let tf = f.dir();
+    let mut o = default_opts("images", "images-results");
+    o.force_destroy = Some(true);
+    let url = "https://sqs.us-east-1.amazonaws.com/123456789012/images-work";
+    let config = config(&f, &o).replace(
+        "synthetic_count = 400",
+        &format!(
+            "s3_bucket = \"photos\"\n    s3_prefix = \"incoming/\"\n    s3_suffix = \".jpg\"\n    \
+             sqs_queue_url = \"{url}\"\n    sqs_visibility_timeout_seconds = 7200"
+        ),
+    );
+    tf.write("main.tf", &config).unwrap();
+    tf.ok(&["apply", "-auto-approve"]).unwrap();
+    let run_config = tf.output("run_config").unwrap();
+    assert_eq!(
+        run_config["source"],
+        serde_json::json!({
+            "type": "sqs", "queue_url": url, "bucket": "photos", "prefix": "incoming/", "suffix": ".jpg",
+            "max_messages": 1000, "visibility_timeout_seconds": 7200
+        })
+    );
+    // force_destroy lives only in Terraform (the import has its default),
+    // and a queue on defaults imports as no `queue` block; the source
+    // block, sqs settings and all, must come back as configured.
+    let import_config =
+        config.replace("force_destroy = true", "").replace("  queue {\n    priority = 1\n  }\n", "");
+    let imported = imports_cleanly(&f, &import_config, "images");
+    imported.ok(&["apply", "-auto-approve"]).unwrap();
+    imported.ok(&["state", "rm", "batch_pipeline.p"]).unwrap();
+    tf.ok(&["destroy", "-auto-approve"]).unwrap();
+}
+
 /// Each bad configuration fails at plan time with a clear message on the
 /// right attribute: where Terraform's `-json` diagnostic points (its
 /// resolution of the attribute path our provider sent) is the value this
