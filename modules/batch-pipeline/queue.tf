@@ -205,9 +205,11 @@ data "aws_iam_policy_document" "prep_queue" {
 
   statement {
     sid = "ReceiveWork"
-    # The visibility timeout is a ReceiveMessage parameter: no
-    # ChangeMessageVisibility (prep never changes it afterwards).
-    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage"]
+    # ChangeMessageVisibility: a message no run can process (malformed,
+    # another bucket, an unsafe key) is made visible again at once, so it
+    # reaches the dead-letter queue after max_receive_count ticks, not
+    # after max_receive_count run-long visibility timeouts.
+    actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
     resources = [aws_sqs_queue.work[0].arn]
   }
 

@@ -295,9 +295,10 @@ fn a_failed_nodes_messages_come_back_and_everything_else_is_deleted_once_done() 
     assert!(outputs.iter().any(|k| k.starts_with(&format!("results/{run_id}/0/"))), "{outputs:?}");
     assert!(outputs.iter().any(|k| k.starts_with(&format!("results/{run_id}/2/"))), "{outputs:?}");
     assert!(!outputs.iter().any(|k| k.starts_with(&format!("results/{run_id}/1/"))), "{outputs:?}");
-    // Node 1's two messages and the malformed one are in flight; nothing
-    // else is in the queue.
-    assert_eq!(q.depth(&q.url), (0, 3));
+    // Node 1's two messages are in flight; the malformed one was made
+    // visible again at once (so it reaches the dead-letter queue in a few
+    // receives, not a few visibility timeouts); nothing else is left.
+    assert_eq!(q.depth(&q.url), (1, 2));
     let record: Value = serde_json::from_slice(
         &std::fs::read(q.efs().join("runs").join(&run_id).join("queue.json")).unwrap(),
     )

@@ -674,7 +674,9 @@ def test_queue_source_only_the_source_bucket_sends_and_each_role_gets_its_one_jo
     assert flat(v(job["actions"])) == ["sqs:DeleteMessage"]
     assert flat(v(job["resources"])) == ["${aws_sqs_queue.work[0].arn}"]
     prep = by_sid(data["aws_iam_policy_document.prep_queue"])
-    assert set(flat(v(prep["ReceiveWork"]["actions"]))) == {"sqs:ReceiveMessage", "sqs:DeleteMessage"}
+    assert set(flat(v(prep["ReceiveWork"]["actions"]))) == {
+        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"
+    }
     assert flat(v(prep["ReceiveWork"]["resources"])) == ["${aws_sqs_queue.work[0].arn}"]
     assert flat(v(prep["HeadAnnouncedObjects"]["actions"])) == ["s3:GetObject"]
     source = text(res["batch_pipeline.this"]["source"])

@@ -14,9 +14,9 @@
 //!   dead-letter queue.
 //! - **left** (never deleted, not in the run): a body that is not an S3
 //!   notification, an event of another bucket, a key the jobs cannot store
-//!   safely. These come back after the visibility timeout and, after the
-//!   queue's `maxReceiveCount` receives, move to the dead-letter queue,
-//!   where a person can look at them.
+//!   safely. Made visible again at once; after the queue's
+//!   `maxReceiveCount` receives they move to the dead-letter queue, where a
+//!   person can look at them.
 //!
 //! Several messages may announce the same object (S3 retries, or the
 //! object written twice): the object is processed once, and every such
@@ -24,7 +24,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, MessageSystemAttributeName,
+};
 use batch_jobs::layout::check_data_names;
 use batch_jobs::safe_path::SafeRelPath;
 use serde::Serialize;
@@ -144,6 +146,7 @@ pub async fn receive_work(
     let mut work = QueueWork::default();
     work.summary.received = received.len() as u64;
     let mut to_delete: Vec<(String, String)> = Vec::new();
+    let mut to_release: Vec<(String, String)> = Vec::new();
     let mut seen_keys = BTreeSet::new();
     for message in received {
         let mut skip = |key: Option<&str>, reason: String, action: SkipAction| {
@@ -165,6 +168,7 @@ pub async fn receive_work(
             Sorted::Left(reason) => {
                 skip(None, reason, SkipAction::Left);
                 work.summary.left += 1;
+                to_release.push((message.message_id.clone(), message.receipt_handle.clone()));
             }
             Sorted::Done(reason) => {
                 skip(None, reason, SkipAction::Deleted);
@@ -197,12 +201,13 @@ pub async fn receive_work(
             );
             tracing::warn!(message_id = message.message_id, "{reason}");
             work.skips.push(Skip {
-                message_id: message.message_id,
+                message_id: message.message_id.clone(),
                 key: Some(key.clone()),
                 reason,
                 action: SkipAction::Left,
             });
             work.summary.left += 1;
+            to_release.push((message.message_id, message.receipt_handle));
             continue;
         }
         let gone: Vec<String> = message.keys.iter().filter(|k| !sizes.contains_key(*k)).cloned().collect();
@@ -228,6 +233,7 @@ pub async fn receive_work(
     work.summary.deleted = to_delete.len() as u64;
     work.objects = sizes.into_iter().map(|(key, size)| SourceObject { key, size }).collect();
     delete_now(sqs, spec.queue_url, &to_delete).await;
+    release_now(sqs, spec.queue_url, &to_release).await;
     tracing::info!(
         queue_url = spec.queue_url,
         received = work.summary.received,
@@ -383,6 +389,51 @@ async fn head_objects<'k>(
         }
     }
     Ok(sizes)
+}
+
+/// Makes the messages left out of the run visible again at once
+/// (visibility 0, after the receive loop, so not to this run): each later
+/// receive counts towards the queue's `maxReceiveCount`, so a message no
+/// run can process reaches the dead-letter queue (and its alarm) after a
+/// few schedule ticks rather than after `maxReceiveCount` run-long
+/// visibility timeouts. A failure is logged: the message then comes back
+/// after the visibility timeout, which is only slower.
+async fn release_now(sqs: &aws_sdk_sqs::Client, queue_url: &str, messages: &[(String, String)]) {
+    for chunk in messages.chunks(RECEIVE_BATCH as usize) {
+        let entries: Vec<ChangeMessageVisibilityBatchRequestEntry> = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (_, handle))| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(handle)
+                    .visibility_timeout(0)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        match sqs
+            .change_message_visibility_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+        {
+            Ok(out) => {
+                for failed in out.failed() {
+                    tracing::warn!(
+                        entry = failed.id(),
+                        code = failed.code(),
+                        "could not release a message left out of the run; it comes back after its visibility timeout"
+                    );
+                }
+            }
+            Err(e) => {
+                let e = LambdaError::from_sdk(&format!("ChangeMessageVisibilityBatch {queue_url}"), e);
+                tracing::warn!(error = %e.message, "could not release the messages left out of the run; they come back after their visibility timeout");
+            }
+        }
+    }
 }
 
 /// Deletes messages that needed no work. A failure is logged, not
