@@ -209,7 +209,7 @@ data "aws_iam_policy_document" "prep_queue" {
     # another bucket, an unsafe key) is made visible again at once, so it
     # reaches the dead-letter queue after max_receive_count ticks, not
     # after max_receive_count run-long visibility timeouts.
-    actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
     resources = [aws_sqs_queue.work[0].arn]
   }
 
