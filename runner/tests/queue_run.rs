@@ -416,3 +416,65 @@ fn a_run_takes_at_most_max_messages_and_the_rest_stay_queued() {
     assert_eq!(s["prep"]["items"], 3);
     assert_eq!(q.depth(&q.url), (2, 0), "three deleted, two never received");
 }
+
+/// Notifications as S3 itself sends them (moto's S3 delivering to its SQS):
+/// the test event a new notification configuration sends, keys URL-encoded
+/// (`+` for a space), the notification's own prefix/suffix filter, and an
+/// object written twice (two events, one object processed once, both
+/// messages deleted).
+#[test]
+fn notifications_from_s3_itself_run_with_their_encoded_keys() {
+    let q = Queue::start(5);
+    q.rt.block_on(async {
+        let arn = q
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&q.url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+            .clone();
+        use aws_sdk_s3::types::{
+            Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
+            QueueConfiguration, S3KeyFilter,
+        };
+        let filter = S3KeyFilter::builder()
+            .filter_rules(FilterRule::builder().name(FilterRuleName::Prefix).value("in/").build())
+            .filter_rules(FilterRule::builder().name(FilterRuleName::Suffix).value(".jsonl").build())
+            .build();
+        let queue = QueueConfiguration::builder()
+            .id("queue")
+            .queue_arn(arn)
+            .events(Event::from("s3:ObjectCreated:*"))
+            .filter(NotificationConfigurationFilter::builder().key(filter).build())
+            .build()
+            .unwrap();
+        q.s3.put_bucket_notification_configuration()
+            .bucket("src")
+            .notification_configuration(
+                NotificationConfiguration::builder().queue_configurations(queue).build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    for key in ["in/a b+c.jsonl", "in/café/d.jsonl", "in/skip.txt", "in/a b+c.jsonl"] {
+        q.put(key);
+    }
+    assert_eq!(q.depth(&q.url), (4, 0), "the test event and three Object Created events");
+
+    let (ok, s, stderr) = q.run(&[], 100, 60);
+    assert!(ok, "{stderr}\n{s:#}");
+    assert_eq!(
+        s["prep"]["queue"],
+        json!({"received": 4, "kept": 3, "duplicates": 1, "deleted": 1, "left": 0})
+    );
+    assert_eq!(s["prep"]["items"], 2);
+    let outputs = q.outputs(s["run_id"].as_str().unwrap());
+    assert!(outputs.iter().any(|k| k.ends_with("/a b+c.jsonl")), "{outputs:?}");
+    assert!(outputs.iter().any(|k| k.ends_with("/café/d.jsonl")), "{outputs:?}");
+    assert_eq!(q.depth(&q.url), (0, 0));
+}
