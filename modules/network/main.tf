@@ -10,7 +10,10 @@ locals {
   region = data.aws_region.current.id
   tags   = merge(var.tags, { "batch-pipeline:network" = var.name })
 
-  interface_services = var.vpc.interface_endpoints ? toset(["ecr.api", "ecr.dkr", "logs", "sts"]) : toset([])
+  interface_services = var.vpc.interface_endpoints ? setunion(
+    toset(["ecr.api", "ecr.dkr", "logs", "sts"]),
+    toset(var.vpc.extra_interface_endpoints),
+  ) : toset([])
 }
 
 resource "aws_vpc" "this" {

@@ -20,15 +20,18 @@ variable "vpc" {
     in the region never moves a subnet; each subnet is a `subnet_newbits` slice of the VPC),
     and how the private subnets reach AWS: `interface_endpoints` (ECR, CloudWatch Logs, STS; S3 always has a free
     gateway endpoint) so Fargate needs no NAT, and/or `nat_gateway` (one NAT in the first AZ, for jobs that reach the
-    internet). `flow_log_retention_days` keeps the VPC flow logs.
+    internet). `extra_interface_endpoints` adds endpoints of other services by their short name, e.g. `["sqs"]` for a
+    batch-pipeline with `queue_source` (prep and the egress job call SQS) when there is no NAT gateway.
+    `flow_log_retention_days` keeps the VPC flow logs.
   EOT
   type = object({
-    cidr_block              = optional(string, "10.42.0.0/16")
-    availability_zones      = list(string)
-    subnet_newbits          = optional(number, 4)
-    interface_endpoints     = optional(bool, true)
-    nat_gateway             = optional(bool, false)
-    flow_log_retention_days = optional(number, 365)
+    cidr_block                = optional(string, "10.42.0.0/16")
+    availability_zones        = list(string)
+    subnet_newbits            = optional(number, 4)
+    interface_endpoints       = optional(bool, true)
+    nat_gateway               = optional(bool, false)
+    extra_interface_endpoints = optional(list(string), [])
+    flow_log_retention_days   = optional(number, 365)
   })
 
   validation {
@@ -38,6 +41,10 @@ variable "vpc" {
   validation {
     condition     = length(var.vpc.availability_zones) >= 1 && length(var.vpc.availability_zones) < pow(2, var.vpc.subnet_newbits) && var.vpc.subnet_newbits >= 1 && var.vpc.subnet_newbits <= 12
     error_message = "vpc.availability_zones needs 1 or more AZs (fewer than 2^subnet_newbits) and vpc.subnet_newbits must be 1-12."
+  }
+  validation {
+    condition     = alltrue([for s in var.vpc.extra_interface_endpoints : can(regex("^[a-z0-9-]+(\\.[a-z0-9-]+)*$", s))])
+    error_message = "vpc.extra_interface_endpoints are service short names such as \"sqs\" or \"ecr.api\" (the part after com.amazonaws.<region>.)."
   }
   validation {
     condition     = var.vpc.interface_endpoints || var.vpc.nat_gateway

@@ -922,6 +922,23 @@ def test_variable_validations_accept_and_refuse():
     assert not problems, "\n".join(problems)
 
 
+def test_network_extra_interface_endpoints_accept_service_names_only():
+    """modules/network's vpc.extra_interface_endpoints (e.g. ["sqs"] for a
+    queue-fed pipeline without NAT) takes short service names, and they
+    join the endpoints the module makes."""
+    config = variable_source("vpc", ROOT / "modules" / "network" / "variables.tf")
+    problems = []
+    base = {"availability_zones": ["eu-west-1a"]}
+    for extra, refusal in [(["sqs"], None), (["sqs", "ecr.api"], None), (["com.amazonaws.eu-west-1.sqs "], "short names")]:
+        out = tf_offline(config, {"vpc": {**base, "extra_interface_endpoints": extra}}, ["plan", "-input=false", "-no-color", "-lock=false"])
+        said = " ".join((out.stdout + out.stderr).split())
+        if (refusal is None) != (out.returncode == 0) or (refusal and refusal not in said):
+            problems.append(f"{extra!r}: rc {out.returncode}: {said[-400:]}")
+    assert not problems, "\n".join(problems)
+    network = locals_of(load_dir(ROOT / "modules" / "network"))
+    assert "var.vpc.extra_interface_endpoints" in text(network["interface_services"])
+
+
 def test_complete_example_image_tag_has_no_mutable_default():
     """examples/complete makes IMMUTABLE ECR repositories, and `make
     push-images` pushes one tag per build (default: the git revision): a
