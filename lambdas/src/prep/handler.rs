@@ -352,3 +352,52 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| LambdaError::internal(format!("layout writer task failed: {e}")))?
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prep::queue::KeptMessage;
+
+    /// A message goes to every node holding one of its objects, and each
+    /// copy names all of them: egress deletes it only when all are done.
+    #[test]
+    fn a_message_goes_to_each_node_holding_one_of_its_objects() {
+        let source = WorkSource::Sqs {
+            queue_url: "https://q".into(),
+            bucket: "b".into(),
+            prefix: String::new(),
+            suffix: String::new(),
+            max_messages: 10,
+            visibility_timeout_seconds: 60,
+        };
+        let slices =
+            vec![NodeSlice::items(0, vec!["a".into(), "b".into()]), NodeSlice::items(1, vec!["c".into()])];
+        let message = |id: &str, keys: &[&str]| KeptMessage {
+            message_id: id.into(),
+            receipt_handle: format!("h-{id}"),
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+        };
+        let queue = QueueWork {
+            messages: vec![message("m1", &["a"]), message("m2", &["c", "a"]), message("m3", &["c"])],
+            ..QueueWork::default()
+        };
+        let files = node_messages(&source, &slices, &queue);
+        let summary: Vec<Vec<(String, Vec<u32>)>> = files
+            .iter()
+            .map(|f| f.messages.iter().map(|m| (m.message_id.clone(), m.nodes.clone())).collect())
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                vec![("m1".to_string(), vec![0]), ("m2".to_string(), vec![0, 1])],
+                vec![("m2".to_string(), vec![0, 1]), ("m3".to_string(), vec![1])],
+            ]
+        );
+        assert!(files.iter().all(|f| f.queue_url == "https://q"));
+        assert_eq!(files[1].messages[1].receipt_handle, "h-m3");
+        // Another source: no message files.
+        let s3 =
+            WorkSource::S3 { bucket: "b".into(), prefix: String::new(), suffix: String::new(), keys: None };
+        assert!(node_messages(&s3, &slices, &queue).is_empty());
+    }
+}
