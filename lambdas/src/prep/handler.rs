@@ -13,7 +13,7 @@ use crate::CONTRACT_VERSION;
 use crate::error::{ErrorKind, LambdaError};
 use crate::prep::listing::{SourceObject, head_keys, list_s3};
 use crate::prep::plan::{byte_slices, count_slices, node_count, range_slices};
-use crate::prep::queue::{QueueSpec, QueueSummary, QueueWork, receive_work};
+use crate::prep::queue::{QueueSpec, QueueWork, receive_work};
 use crate::prep::request::{Balance, PrepRequest, WorkSource, run_config_error};
 use crate::prep::response::{Mode, NodeItems, PrepResponse, PrepStatus};
 use crate::prep::{record, run_id};
@@ -293,7 +293,7 @@ fn write_layout(
                 .write_messages(node_messages)
                 .map_err(|e| LambdaError::from_layout(e, ErrorKind::LayoutConflict))?;
         }
-        write_queue_record(layout, &work.summary, work)?;
+        write_queue_record(layout, work)?;
     }
     record::write(layout, fingerprint, response)
 }
@@ -302,14 +302,10 @@ fn write_layout(
 /// record the run did not process, with the reason (the record of what
 /// prep deleted without work, and of what it left for the dead-letter
 /// queue).
-fn write_queue_record(
-    layout: &RunLayout,
-    summary: &QueueSummary,
-    work: &QueueWork,
-) -> Result<(), LambdaError> {
+fn write_queue_record(layout: &RunLayout, work: &QueueWork) -> Result<(), LambdaError> {
     let record = serde_json::json!({
         "layout_version": batch_jobs::layout::LAYOUT_VERSION,
-        "summary": summary,
+        "summary": work.summary,
         "skipped": work.skips,
     });
     let mut bytes = serde_json::to_vec_pretty(&record).map_err(|e| LambdaError::internal(e.to_string()))?;
