@@ -18,6 +18,7 @@ use crate::stages::{JobContext, fingerprint};
 use crate::transform::TransformSpec;
 use crate::transform::csv::{CompiledRules, CsvError, ValidateOptions, validate_csv};
 use crate::transform::jsonl::{CalcOptions, Calculations, calculate_jsonl};
+use crate::transform::xml::{XmlTransform, xml_to_json};
 
 /// The stats file of one input.
 #[derive(Debug, Serialize)]
@@ -31,6 +32,7 @@ struct StatsFile<'a, S: Serialize> {
 enum Compiled {
     Csv(CompiledRules),
     Jsonl(Calculations),
+    Xml(XmlTransform),
 }
 
 /// Runs processing for the node; returns its done marker.
@@ -49,6 +51,7 @@ pub fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
             Calculations::parse(calculations)
                 .map_err(|e| JobError::config(format!("transform.calculations: {e}")))?,
         ),
+        TransformSpec::XmlToJson(spec) => Compiled::Xml(spec.compile().map_err(JobError::config)?),
     };
     let upstream_marker: DoneMarker =
         serde_json::from_slice(&upstream).map_err(|e| JobError::data(format!("procurement marker: {e}")))?;
@@ -64,7 +67,7 @@ pub fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
         let source = rel.join_onto(&node.data_dir());
         let started = std::time::Instant::now();
         let (records_in, records_out, rejected) =
-            process_file(&compiled, ctx.config.transform.kind(), &source, &rel, &results, &mut marker)?;
+            process_file(&compiled, &ctx.config.transform, &source, &rel, &results, &mut marker)?;
         let secs = started.elapsed().as_secs_f64();
         tracing::info!(
             input = %rel,
@@ -116,7 +119,7 @@ impl Output {
 
 fn process_file(
     compiled: &Compiled,
-    kind: &str,
+    spec: &TransformSpec,
     source: &Path,
     rel: &SafeRelPath,
     results: &Path,
@@ -124,7 +127,8 @@ fn process_file(
 ) -> JobResult<(u64, u64, u64)> {
     let file = File::open(source).map_err(|e| JobError::io(source.display(), e))?;
     let input = NamedInput { file, path: source };
-    let mut main = Output::create(results, rel.as_str())?;
+    let kind = spec.kind();
+    let mut main = Output::create(results, &spec.output_name(rel.as_str()))?;
     // The main output is at most the input's size for CSV (clean rows are
     // copied as they are) and a little more for JSON-lines (a member
     // spliced into each line): reserve that much, the rest is given back.
@@ -149,6 +153,15 @@ fn process_file(
             let stats =
                 calculate_jsonl(calc, CalcOptions::default(), input, &mut main.writer, &mut rejects_writer)
                     .map_err(|e| JobError::io(rel, e))?;
+            let counts = (stats.records_in, stats.records_out, stats.rejects.records_rejected);
+            (counts, to_json(kind, rel.as_str(), &stats)?)
+        }
+        Compiled::Xml(xml) => {
+            let stats = xml_to_json(xml, input, &mut main.writer, &mut rejects_writer)
+                .map_err(|e| JobError::io(rel, e))?;
+            if !stats.complete {
+                tracing::warn!(input = %rel, "the XML could not be read to its end: the rest is one rejected record");
+            }
             let counts = (stats.records_in, stats.records_out, stats.rejects.records_rejected);
             (counts, to_json(kind, rel.as_str(), &stats)?)
         }

@@ -7,12 +7,14 @@ pub mod jsonl;
 pub mod output;
 pub mod records;
 pub mod reject;
+pub mod xml;
 
 use serde::{Deserialize, Serialize};
 
 use crate::exit::{JobError, JobResult};
 use csv::{CompiledRules, RuleSet, builtin_rule_set};
 use jsonl::Calculations;
+use xml::XmlSpec;
 
 /// Which rule set a CSV validation uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +60,9 @@ pub enum TransformSpec {
         /// `target = expression` assignments, applied in order.
         calculations: Vec<String>,
     },
+    /// Convert XML to JSON: the elements at `record_path` as JSON lines,
+    /// or the whole file as one document.
+    XmlToJson(XmlSpec),
 }
 
 impl TransformSpec {
@@ -68,6 +73,21 @@ impl TransformSpec {
             TransformSpec::JsonlCalc { calculations } => Calculations::parse(calculations)
                 .map(|_| ())
                 .map_err(|e| JobError::config(format!("transform.calculations: {e}"))),
+            TransformSpec::XmlToJson(spec) => spec.compile().map(|_| ()).map_err(JobError::config),
+        }
+    }
+
+    /// The name of the main output for input `name`: the input's own name
+    /// for the CSV and JSON-lines transforms (their output is the same
+    /// format), `<name>.jsonl` for XML records and `<name>.json` for a
+    /// whole XML document, so a results listing says what the file holds
+    /// and which input it came from. Appending keeps distinct inputs
+    /// distinct.
+    pub fn output_name(&self, name: &str) -> String {
+        match self {
+            TransformSpec::XmlToJson(XmlSpec { record_path: Some(_), .. }) => format!("{name}.jsonl"),
+            TransformSpec::XmlToJson(XmlSpec { record_path: None, .. }) => format!("{name}.json"),
+            _ => name.to_string(),
         }
     }
 
@@ -76,6 +96,7 @@ impl TransformSpec {
         match self {
             TransformSpec::CsvValidate { .. } => "csv_validate",
             TransformSpec::JsonlCalc { .. } => "jsonl_calc",
+            TransformSpec::XmlToJson(_) => "xml_to_json",
         }
     }
 }
