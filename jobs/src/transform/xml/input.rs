@@ -1,12 +1,19 @@
-//! The parser's input: a `BufRead` over the file that knows where the
-//! parser is (byte offset, line, column) and bounds what one event may
-//! take. quick-xml copies each event into a buffer until its end, so a
-//! 2 GB text node or tag would otherwise be held whole: past the limit
-//! the reader refuses to hand out more bytes and the parse stops there.
+//! The parser's input: a window over the file that quick-xml parses as a
+//! slice (its zero-copy reader, 2.3x faster here than its `BufRead` one,
+//! which copies every event into a buffer). The driver parses the window's
+//! complete events, keeps the incomplete one at its end, and asks for more:
+//! the window then moves what is left to its front and reads on. It grows
+//! only while one event does not fit, up to a limit, so memory stays
+//! bounded whatever the file: past the limit the event is too long.
+//!
+//! Lines and columns are counted lazily, only up to the places asked for
+//! (a record's start, a problem), and in bulk over the bytes the window
+//! drops, so most bytes are counted once, vectorised.
 
-use std::io::{self, BufRead, Read};
+use std::io::{self, Read};
 
-/// Bytes asked of the file at a time (as the other transforms read).
+/// Bytes asked of the file at a time (as the other transforms read: the
+/// block just read is still in L2 when it is parsed).
 pub const READ_BYTES: usize = 128 << 10;
 
 /// A place in the input, for rejects.
@@ -20,209 +27,159 @@ pub struct Pos {
     pub column: u64,
 }
 
-impl Pos {
-    /// The place `bytes` (the input from here on) further on.
-    pub fn advanced(self, bytes: &[u8]) -> Pos {
-        let newlines = count_newlines(bytes) as u64;
-        let offset = self.offset + bytes.len() as u64;
-        if newlines == 0 {
-            return Pos { offset, line: self.line, column: self.column + bytes.len() as u64 };
-        }
-        let after_last = memchr::memrchr(b'\n', bytes).map_or(0, |p| p + 1);
-        Pos { offset, line: self.line + newlines, column: (bytes.len() - after_last) as u64 + 1 }
-    }
-}
-
 /// Counts `\n` in `bytes`, 32 at a time (the compiler vectorises the
 /// inner sum; a per-hit search is slow on line-dense XML).
-fn count_newlines(bytes: &[u8]) -> usize {
+fn count_newlines(bytes: &[u8]) -> u64 {
     let mut chunks = bytes.chunks_exact(32);
-    let mut n = 0usize;
+    let mut n = 0u64;
     for chunk in &mut chunks {
-        n += chunk.iter().map(|&b| usize::from(b == b'\n')).sum::<usize>();
+        n += chunk.iter().map(|&b| u64::from(b == b'\n')).sum::<u64>();
     }
-    n + chunks.remainder().iter().filter(|&&b| b == b'\n').count()
+    n + chunks.remainder().iter().filter(|&&b| b == b'\n').count() as u64
 }
 
-/// The counting, bounded reader.
-pub struct Counted<R> {
-    inner: R,
-    buf: Box<[u8]>,
-    start: usize,
-    end: usize,
-    /// Offset of `buf[0]` in the file.
-    buf_offset: u64,
-    /// Line and column are counted lazily up to here (an index in `buf`).
-    counted: usize,
-    /// Lines and line start up to `counted`.
+/// Lines counted up to an offset.
+#[derive(Debug, Default)]
+pub struct Lines {
+    /// Counted up to here (absolute offset).
+    counted: u64,
     newlines: u64,
+    /// Offset just after the last newline counted.
     line_start: u64,
-    /// The bytes handed out may not go past this offset.
-    limit: u64,
-    /// Set when a read stopped at the limit.
-    hit_limit: bool,
-    /// The bytes taken since [`Self::start_capture`], the first
-    /// [`CAPTURE_BYTES`] of them: what a reject shows of its record.
-    capture: Vec<u8>,
-    capturing: bool,
-    /// Where the current event starts (see [`Self::mark`]) and, once the
-    /// buffer holding it was refilled, its place.
-    mark: u64,
-    mark_pos: Option<Pos>,
 }
 
-/// How much of a record's XML is kept for its reject.
-pub const CAPTURE_BYTES: usize = crate::transform::reject::MAX_REJECT_RECORD;
-
-impl<R: Read> Counted<R> {
-    /// Wraps `inner`; nothing is handed out past offset `limit` until
-    /// [`Self::set_limit`] moves it.
-    pub fn new(inner: R, limit: u64) -> Self {
-        Counted {
-            inner,
-            buf: vec![0; READ_BYTES].into_boxed_slice(),
-            start: 0,
-            end: 0,
-            buf_offset: 0,
-            counted: 0,
-            newlines: 0,
-            line_start: 0,
-            limit,
-            hit_limit: false,
-            capture: Vec::with_capacity(CAPTURE_BYTES),
-            capturing: false,
-            mark: 0,
-            mark_pos: None,
-        }
-    }
-
-    /// Notes that an event starts here: [`Self::mark_pos`] gives its
-    /// place later, counted only when asked for (most events never are).
-    #[inline]
-    pub fn mark(&mut self) {
-        self.mark = self.offset();
-        self.mark_pos = None;
-    }
-
-    /// The place of the last [`Self::mark`].
-    pub fn mark_pos(&mut self) -> Pos {
-        if let Some(pos) = self.mark_pos {
-            return pos;
-        }
-        // The mark is never before the buffer: a refill saves its place
-        // first (see `fill_buf`).
-        let index =
-            usize::try_from(self.mark.saturating_sub(self.buf_offset)).unwrap_or(usize::MAX).min(self.end);
-        self.count_to(index);
-        let pos = self.here(index);
-        self.mark_pos = Some(pos);
-        pos
-    }
-
-    /// The place of `buf[index]`, lines counted up to there.
-    fn here(&self, index: usize) -> Pos {
-        let offset = self.buf_offset + index as u64;
-        Pos { offset, line: self.newlines + 1, column: offset - self.line_start + 1 }
-    }
-
-    /// Starts keeping what the parser takes, after `head` (the part of
-    /// the record already taken).
-    pub fn start_capture(&mut self, head: &[u8]) {
-        self.capture.clear();
-        self.capture.extend_from_slice(&head[..head.len().min(CAPTURE_BYTES)]);
-        self.capturing = true;
-    }
-
-    /// Stops keeping; returns what was kept.
-    pub fn stop_capture(&mut self) -> &[u8] {
-        self.capturing = false;
-        &self.capture
-    }
-
-    /// Where the parser is: the next byte it has not taken.
-    #[cfg(test)]
-    pub fn pos(&mut self) -> Pos {
-        self.count_to(self.start);
-        self.here(self.start)
-    }
-
-    /// Offset of the next byte the parser has not taken.
-    #[inline]
-    pub fn offset(&self) -> u64 {
-        self.buf_offset + self.start as u64
-    }
-
-    /// Moves the limit (an absolute offset).
-    #[inline]
-    pub fn set_limit(&mut self, limit: u64) {
-        self.limit = limit;
-    }
-
-    /// Whether a read stopped at the limit (the parse then failed).
-    pub fn hit_limit(&self) -> bool {
-        self.hit_limit
-    }
-
-    fn count_to(&mut self, to: usize) {
-        if to <= self.counted {
-            return;
-        }
-        let bytes = &self.buf[self.counted..to];
-        self.newlines += count_newlines(bytes) as u64;
+impl Lines {
+    /// Counts `bytes`, which start at the counted point.
+    fn count(&mut self, bytes: &[u8]) {
+        self.newlines += count_newlines(bytes);
         if let Some(p) = memchr::memrchr(b'\n', bytes) {
-            self.line_start = self.buf_offset + (self.counted + p + 1) as u64;
+            self.line_start = self.counted + p as u64 + 1;
         }
-        self.counted = to;
+        self.counted += bytes.len() as u64;
+    }
+
+    fn here(&self) -> Pos {
+        Pos { offset: self.counted, line: self.newlines + 1, column: self.counted - self.line_start + 1 }
     }
 }
 
-impl<R: Read> Read for Counted<R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = available.len().min(out.len());
-        out[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
-    }
+/// The bytes in hand and the counters, as the driver sees them while it
+/// parses: positions of anything in `data` can be asked for.
+pub struct Src<'a> {
+    /// The window's bytes (consumed ones too, until the next fill),
+    /// `data[0]` at offset `base`.
+    pub data: &'a [u8],
+    /// Where the unconsumed bytes start in `data`.
+    pub start: usize,
+    /// Offset of `data[0]` in the file.
+    pub base: u64,
+    lines: &'a mut Lines,
 }
 
-impl<R: Read> BufRead for Counted<R> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if self.start == self.end {
-            // The mark's place must be known before its bytes go.
-            if self.mark_pos.is_none() && self.mark >= self.buf_offset {
-                self.mark_pos();
+impl Src<'_> {
+    /// The place of `offset`, which must be in `data` (or past what
+    /// was asked for before; an earlier one gives the latest counted).
+    pub fn pos(&mut self, offset: u64) -> Pos {
+        if offset > self.lines.counted {
+            let from = usize::try_from(self.lines.counted.saturating_sub(self.base)).unwrap_or(usize::MAX);
+            let to = usize::try_from(offset - self.base).unwrap_or(usize::MAX).min(self.data.len());
+            if let Some(bytes) = self.data.get(from..to) {
+                self.lines.count(bytes);
             }
-            let end = self.end;
-            self.count_to(end);
-            self.buf_offset += self.end as u64;
-            self.start = 0;
-            self.end = 0;
-            self.counted = 0;
-            self.end = loop {
-                match self.inner.read(&mut self.buf) {
-                    Ok(n) => break n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                }
-            };
         }
-        let room = self.limit.saturating_sub(self.offset());
-        let n = (self.end - self.start).min(usize::try_from(room).unwrap_or(usize::MAX));
-        if n == 0 && self.start < self.end {
-            self.hit_limit = true;
-            return Err(io::Error::other("over the size limit"));
-        }
-        Ok(&self.buf[self.start..self.start + n])
+        self.lines.here()
     }
 
-    fn consume(&mut self, amt: usize) {
-        let to = (self.start + amt).min(self.end);
-        if self.capturing && self.capture.len() < CAPTURE_BYTES {
-            let n = (to - self.start).min(CAPTURE_BYTES - self.capture.len());
-            self.capture.extend_from_slice(&self.buf[self.start..self.start + n]);
+    /// The bytes from `offset` on that are in hand, at most `n`.
+    pub fn bytes_from(&self, offset: u64, n: usize) -> &[u8] {
+        let from =
+            usize::try_from(offset.saturating_sub(self.base)).unwrap_or(usize::MAX).min(self.data.len());
+        &self.data[from..(from + n).min(self.data.len())]
+    }
+}
+
+/// The window over the file.
+pub struct Window<R> {
+    inner: R,
+    buf: Vec<u8>,
+    /// `buf[start..filled]` is not consumed yet.
+    start: usize,
+    filled: usize,
+    /// Offset of `buf[0]` in the file.
+    base: u64,
+    eof: bool,
+    /// The window never holds more than this.
+    max: usize,
+    lines: Lines,
+}
+
+impl<R: Read> Window<R> {
+    /// A window over `inner` that may grow to `max` bytes.
+    pub fn new(inner: R, max: usize) -> Self {
+        let max = max.max(2 * READ_BYTES);
+        Window {
+            inner,
+            buf: vec![0; 2 * READ_BYTES],
+            start: 0,
+            filled: 0,
+            base: 0,
+            eof: false,
+            max,
+            lines: Lines::default(),
         }
-        self.start = to;
+    }
+
+    /// The bytes not yet consumed and the counters.
+    pub fn src(&mut self) -> Src<'_> {
+        Src { data: &self.buf[..self.filled], start: self.start, base: self.base, lines: &mut self.lines }
+    }
+
+    /// Offset of the first byte not consumed.
+    pub fn offset(&self) -> u64 {
+        self.base + self.start as u64
+    }
+
+    /// Whether the file has ended (what is in hand is all there is).
+    pub fn eof(&self) -> bool {
+        self.eof
+    }
+
+    /// Marks `n` more bytes consumed.
+    pub fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.filled);
+    }
+
+    /// Reads more after what is in hand. Returns false when it cannot:
+    /// the unconsumed bytes already fill the largest window.
+    pub fn fill(&mut self) -> io::Result<bool> {
+        // Lines are counted over the bytes about to go, in bulk.
+        let dropped = usize::try_from(self.lines.counted.saturating_sub(self.base)).unwrap_or(usize::MAX);
+        if dropped < self.start {
+            self.lines.count(&self.buf[dropped..self.start]);
+        }
+        self.buf.copy_within(self.start..self.filled, 0);
+        self.filled -= self.start;
+        self.base += self.start as u64;
+        self.start = 0;
+        if self.buf.len() - self.filled < READ_BYTES {
+            if self.buf.len() >= self.max {
+                return Ok(false);
+            }
+            // One event needs more room: double (the driver then parses
+            // the event again, so doubling keeps the work linear).
+            let grown = (self.buf.len() * 2).min(self.max);
+            self.buf.resize(grown, 0);
+        }
+        let n = loop {
+            match self.inner.read(&mut self.buf[self.filled..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        self.filled += n;
+        self.eof = n == 0;
+        Ok(true)
     }
 }
 
@@ -246,29 +203,37 @@ mod tests {
     fn positions_are_right_however_the_reads_fall() {
         let text = b"ab\ncd\n\nefg\nh";
         for step in [1, 2, 5, 100] {
-            let mut r = Counted::new(Trickle(text, step), u64::MAX);
+            let mut w = Window::new(Trickle(text, step), 0);
             let mut taken = 0;
             while taken < 9 {
-                let n = r.fill_buf().unwrap().len().min(9 - taken);
-                r.consume(n);
+                assert!(w.fill().unwrap());
+                let src = w.src();
+                let n = (src.data.len() - src.start).min(9 - taken);
+                w.consume(n);
                 taken += n;
             }
-            assert_eq!(r.pos(), Pos { offset: 9, line: 4, column: 3 }, "step {step}");
+            let offset = w.offset();
+            assert_eq!(w.src().pos(offset), Pos { offset: 9, line: 4, column: 3 }, "step {step}");
+            while !w.eof() {
+                assert!(w.fill().unwrap());
+            }
+            let pos = w.src().pos(11);
+            assert_eq!((pos.line, pos.column), (5, 1), "step {step}");
         }
-        let start = Pos { offset: 0, line: 1, column: 1 };
-        assert_eq!(start.advanced(b"ab"), Pos { offset: 2, line: 1, column: 3 });
-        assert_eq!(start.advanced(b"ab\ncd\n\nefg"), Pos { offset: 10, line: 4, column: 4 });
-        assert_eq!(count_newlines(&[b'\n'; 100]), 100);
     }
 
     #[test]
-    fn nothing_is_handed_out_past_the_limit() {
-        let mut r = Counted::new(&b"0123456789"[..], 4);
-        assert_eq!(r.fill_buf().unwrap(), b"0123");
-        r.consume(4);
-        assert!(r.fill_buf().is_err());
-        assert!(r.hit_limit());
-        r.set_limit(100);
-        assert_eq!(r.fill_buf().unwrap(), b"456789");
+    fn the_window_grows_for_one_event_up_to_its_limit() {
+        let input = vec![b'x'; 3 * READ_BYTES];
+        let mut w = Window::new(&input[..], 2 * READ_BYTES);
+        while w.fill().unwrap() {}
+        assert_eq!(w.src().data.len(), 2 * READ_BYTES, "full, nothing consumed");
+        assert!(!w.eof());
+        let mut w = Window::new(&input[..], 4 * READ_BYTES);
+        while !w.eof() {
+            assert!(w.fill().unwrap());
+        }
+        assert_eq!(w.src().data.len(), 3 * READ_BYTES);
+        assert_eq!(count_newlines(&[b'\n'; 100]), 100);
     }
 }

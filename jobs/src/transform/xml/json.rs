@@ -235,16 +235,50 @@ fn unicode_escape(out: &mut Vec<u8>, unit: u32) {
     ]);
 }
 
+/// The first byte at or after `from` that a JSON string needs escaped:
+/// `"`, `\\`, a control character (< 0x20), and with `ascii` also DEL and
+/// any byte >= 0x80; 16 bytes at a time.
+#[inline]
+fn next_to_escape(b: &[u8], from: usize, ascii: bool) -> Option<usize> {
+    let mut i = from;
+    #[cfg(target_arch = "x86_64")]
+    while i + 16 <= b.len() {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of the x86_64 baseline; the load reads
+        // b[i..i + 16], in bounds by the loop condition; `loadu` needs no
+        // alignment.
+        let mask = unsafe {
+            let v = _mm_loadu_si128(b.as_ptr().add(i).cast::<__m128i>());
+            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            // Unsigned v <= 0x1F  <=>  min(v, 0x1F) == v.
+            let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+            let mut any = _mm_or_si128(_mm_or_si128(quote, backslash), control);
+            if ascii {
+                // v >= 0x7F (unsigned)  <=>  max(v, 0x7F) == v.
+                any = _mm_or_si128(any, _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x7F)), v));
+            }
+            _mm_movemask_epi8(any) as u32
+        };
+        if mask != 0 {
+            return Some(i + mask.trailing_zeros() as usize);
+        }
+        i += 16;
+    }
+    b.get(i..)?
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20 || (ascii && c >= 0x7F))
+        .map(|p| i + p)
+}
+
 /// A JSON string as serde_json writes it: `"`, `\` and control
 /// characters escaped, the rest (valid UTF-8) as is.
 pub fn utf8_string(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
     let mut plain = 0;
-    for (i, &b) in s.iter().enumerate() {
-        if b >= 0x20 && b != b'"' && b != b'\\' {
-            continue;
-        }
+    while let Some(i) = next_to_escape(s, plain, false) {
         out.extend_from_slice(&s[plain..i]);
+        let b = s[i];
         match short_escape(b) {
             Some(e) => out.extend_from_slice(e),
             None => unicode_escape(out, u32::from(b)),
@@ -261,22 +295,17 @@ pub fn utf8_string(out: &mut Vec<u8>, s: &[u8]) {
 pub fn ascii_string(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
     let mut plain = 0;
-    let mut i = 0;
-    while i < s.len() {
-        let b = s[i];
-        if (0x20..0x7F).contains(&b) && b != b'"' && b != b'\\' {
-            i += 1;
-            continue;
-        }
+    while let Some(i) = next_to_escape(s, plain, true) {
         out.extend_from_slice(&s[plain..i]);
+        let b = s[i];
         if b < 0x80 {
             match short_escape(b) {
                 Some(e) => out.extend_from_slice(e),
                 None => unicode_escape(out, u32::from(b)),
             }
-            i += 1;
+            plain = i + 1;
         } else {
-            // The text is valid UTF-8 (checked when decoded).
+            // The text is valid UTF-8 (checked when parsed).
             let len = match b {
                 0xF0.. => 4,
                 0xE0.. => 3,
@@ -289,9 +318,8 @@ pub fn ascii_string(out: &mut Vec<u8>, s: &[u8]) {
             for unit in ch.encode_utf16(&mut units) {
                 unicode_escape(out, u32::from(*unit));
             }
-            i = end;
+            plain = end;
         }
-        plain = i;
     }
     out.extend_from_slice(&s[plain..]);
     out.push(b'"');
@@ -313,5 +341,13 @@ mod tests {
             String::from_utf8(ascii).unwrap(),
             r#""q\" b\\ n\n t\t c\u0001 del\u007f caf\u00e9 \ud83d\ude00 \u2028""#
         );
+        // Long strings go through the 16-byte scan.
+        let long = format!("{}{s}{}", "a".repeat(37), "b".repeat(21));
+        let mut ours = Vec::new();
+        utf8_string(&mut ours, long.as_bytes());
+        assert_eq!(ours, serde_json::to_vec(&long).unwrap());
+        let mut ascii = Vec::new();
+        ascii_string(&mut ascii, long.as_bytes());
+        assert!(ascii.is_ascii() && ascii.ends_with(br#"\u2028bbbbbbbbbbbbbbbbbbbbb""#));
     }
 }

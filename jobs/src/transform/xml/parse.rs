@@ -7,11 +7,11 @@
 use std::io::{self, Read, Write};
 
 use quick_xml::Reader;
-use quick_xml::errors::Error as XmlError;
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::errors::{Error as XmlError, SyntaxError};
+use quick_xml::events::{BytesStart, BytesText, Event};
 
 use super::XmlStats;
-use super::input::{Counted, Pos};
+use super::input::{Pos, READ_BYTES, Src, Window};
 use super::json::JsonWriter;
 use super::path::Matcher;
 use super::spec::XmlTransform;
@@ -55,7 +55,15 @@ struct Record {
     at: Pos,
     /// Set at its first problem; the rest of it is then only skipped.
     bad: Option<Problem>,
+    /// Its first bytes that the window has dropped, up to [`SHOWN`] (what
+    /// a reject shows of it).
+    head: Vec<u8>,
 }
+
+/// How much of a record's XML its reject shows.
+const SHOWN: usize = crate::transform::reject::MAX_REJECT_RECORD;
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// The state of one file's conversion.
 pub struct Driver<'t, 'w> {
@@ -78,6 +86,9 @@ pub struct Driver<'t, 'w> {
     /// Whole-document mode: the document's JSON, written only once the
     /// file has ended cleanly (junk after the root rejects it).
     pending: Option<Vec<u8>>,
+    /// Offsets of the current event's start and end.
+    mark: u64,
+    end: u64,
 }
 
 /// What the loop does after an event.
@@ -105,6 +116,8 @@ impl<'t, 'w> Driver<'t, 'w> {
             record: None,
             tree: Tree::default(),
             pending: None,
+            mark: 0,
+            end: 0,
         }
     }
 
@@ -114,46 +127,99 @@ impl<'t, 'w> Driver<'t, 'w> {
 
     /// Converts all of `input`.
     pub fn run<R: Read>(&mut self, input: R) -> io::Result<()> {
-        // In record mode one event may take at most a record's bytes (an
-        // event can be no longer than the record around it); in document
-        // mode the whole input may take the document's.
+        // The window holds at least one whole event: in record mode an
+        // event longer than a record cannot be part of a good one; in
+        // document mode it may be as long as the document.
         let cap = self.t.max_record_bytes;
-        let document = self.document_mode();
-        let mut reader = Reader::from_reader(Counted::new(input, cap));
-        let config = reader.config_mut();
-        config.check_end_names = false;
-        config.allow_unmatched_ends = true;
-        config.check_comments = true;
-        config.expand_empty_elements = false;
-        config.trim_text(false);
-        let mut buf = Vec::with_capacity(4096);
-        loop {
-            buf.clear();
-            let started = {
-                let input = reader.get_mut();
-                input.mark();
-                let offset = input.offset();
-                if !document {
-                    input.set_limit(offset.saturating_add(cap));
-                }
-                offset
-            };
-            let next = match reader.read_event_into(&mut buf) {
-                Ok(event) => self.event(event, reader.get_mut())?,
-                Err(e) => self.parse_error(e, started, reader.get_mut())?,
-            };
-            if let Next::Stop = next {
+        let mut window =
+            Window::new(input, usize::try_from(cap).unwrap_or(usize::MAX).saturating_add(READ_BYTES));
+        let mut file_start = true;
+        'file: loop {
+            if let Some(record) = &mut self.record {
+                // Keep what the window is about to drop of the record's
+                // first bytes.
+                let from = record.at.offset + record.head.len() as u64;
+                let dropped = usize::try_from(window.offset().saturating_sub(from)).unwrap_or(usize::MAX);
+                let n = (SHOWN - record.head.len()).min(dropped);
+                record.head.extend_from_slice(window.src().bytes_from(from, n));
+            }
+            if !window.fill()? {
+                // What is left is one event larger than the window.
+                self.mark = window.offset();
+                let at = window.src().pos(self.mark);
+                let next = self.over_limit(at, &mut window.src())?;
+                debug_assert!(matches!(next, Next::Stop));
                 break;
             }
-            if let Some(rec) = &self.record
-                && rec.bad.is_none()
-                && reader.get_ref().offset() - rec.at.offset > cap
-            {
-                let at = reader.get_mut().mark_pos();
-                self.spoil(rule::RECORD_TOO_LONG, format!("record longer than {cap} bytes"), at);
+            let eof = window.eof();
+            let mut src = window.src();
+            let data: &[u8] = src.data;
+            let mut chunk = &data[src.start..];
+            let mut chunk_base = src.base + src.start as u64;
+            let mut consumed = 0usize;
+            if file_start {
+                if chunk.len() < BOM.len() && !eof {
+                    continue;
+                }
+                file_start = false;
+                if chunk.starts_with(BOM) {
+                    consumed = BOM.len();
+                }
+            } else if chunk.starts_with(BOM) {
+                // quick-xml drops a BOM at the start of its input; here it
+                // is a U+FEFF in the text, not a BOM.
+                self.mark = chunk_base;
+                self.end = chunk_base + 3;
+                let next = self.event(Event::Text(BytesText::from_escaped("\u{FEFF}")), &mut src)?;
+                consumed = BOM.len();
+                if let Next::Stop = next {
+                    break 'file;
+                }
             }
+            chunk = &chunk[consumed..];
+            chunk_base += consumed as u64;
+            let mut reader = Reader::from_reader(chunk);
+            let config = reader.config_mut();
+            config.check_end_names = false;
+            config.allow_unmatched_ends = true;
+            config.check_comments = true;
+            config.expand_empty_elements = false;
+            config.trim_text(false);
+            loop {
+                let event_start = reader.buffer_position();
+                self.mark = chunk_base + event_start;
+                let result = reader.read_event();
+                let at_end = reader.buffer_position() as usize >= chunk.len();
+                self.end = chunk_base + reader.buffer_position();
+                let next = match result {
+                    // More may follow: parse the event again with it.
+                    Ok(Event::Eof) if !eof => break,
+                    Ok(Event::Text(_)) if at_end && !eof => break,
+                    Err(ref e) if !eof && cut_short(e, event_start, chunk.len() as u64, at_end) => break,
+                    Ok(event) => self.event(event, &mut src)?,
+                    Err(e) => self.parse_error(e, event_start, reader.buffer_position(), &mut src)?,
+                };
+                consumed = usize::try_from(self.end - (src.base + src.start as u64)).unwrap_or(usize::MAX);
+                if let Next::Stop = next {
+                    break 'file;
+                }
+                if self.document_mode() {
+                    if self.end > cap {
+                        let at = src.pos(self.mark);
+                        self.over_limit(at, &mut src)?;
+                        break 'file;
+                    }
+                } else if let Some(rec) = &self.record
+                    && rec.bad.is_none()
+                    && self.end - rec.at.offset > cap
+                {
+                    let at = src.pos(self.mark);
+                    self.spoil(rule::RECORD_TOO_LONG, format!("record longer than {cap} bytes"), at);
+                }
+            }
+            window.consume(consumed);
         }
-        self.stats.bytes_in = reader.get_ref().offset();
+        self.stats.bytes_in = self.end;
         if let Some(doc) = self.pending.take() {
             self.out.block().extend_from_slice(&doc);
             self.out.block().push(b'\n');
@@ -163,48 +229,61 @@ impl<'t, 'w> Driver<'t, 'w> {
         self.rejects.flush()
     }
 
-    fn event<R: Read>(&mut self, event: Event<'_>, input: &mut Counted<R>) -> io::Result<Next> {
+    /// An event (or the document) over the limit: the file ends here.
+    fn over_limit(&mut self, at: Pos, src: &mut Src<'_>) -> io::Result<Next> {
+        let limit = self.t.max_record_bytes;
+        let (rule, reason) = if self.document_mode() {
+            (rule::DOCUMENT_TOO_LARGE, format!("document larger than {limit} bytes (max_document_bytes)"))
+        } else if self.record.is_some() {
+            (rule::RECORD_TOO_LONG, format!("record longer than {limit} bytes"))
+        } else {
+            (rule::RECORD_TOO_LONG, format!("markup or text longer than {limit} bytes outside any record"))
+        };
+        self.fatal(rule, reason, at, src)
+    }
+
+    fn event(&mut self, event: Event<'_>, src: &mut Src<'_>) -> io::Result<Next> {
         match event {
-            Event::Start(e) => return self.start(&e, false, input),
-            Event::Empty(e) => return self.start(&e, true, input),
-            Event::End(e) => return self.end(e.name().0, input),
+            Event::Start(e) => return self.start(&e, false, src),
+            Event::Empty(e) => return self.start(&e, true, src),
+            Event::End(e) => return self.end(e.name().0, src),
             Event::Text(t) => {
                 if self.building() {
                     if let Err(e) = push_text(self.tree.text(), &t) {
-                        let at = input.mark_pos().advanced(&t.as_bytes()[..e.at]);
+                        let at = src.pos(self.mark + e.at as u64);
                         self.spoil(rule::MALFORMED, e.what, at);
                     }
                 } else if self.name_ends.is_empty() && !is_blank(t.as_bytes()) {
-                    let at = input.mark_pos();
-                    return self.fatal(rule::MALFORMED, "text outside the root element".into(), at, input);
+                    let at = src.pos(self.mark);
+                    return self.fatal(rule::MALFORMED, "text outside the root element".into(), at, src);
                 }
             }
             Event::GeneralRef(r) => {
                 if self.building() {
                     if let Err(what) = push_reference(self.tree.text(), r.as_bytes()) {
                         let rule = if r.starts_with('#') { rule::MALFORMED } else { rule::UNDEFINED_ENTITY };
-                        let at = input.mark_pos();
+                        let at = src.pos(self.mark);
                         self.spoil(rule, what, at);
                     }
                 } else if self.name_ends.is_empty() {
-                    let at = input.mark_pos();
+                    let at = src.pos(self.mark);
                     return self.fatal(
                         rule::MALFORMED,
                         "a reference outside the root element".into(),
                         at,
-                        input,
+                        src,
                     );
                 }
             }
             Event::CData(c) => {
                 if self.building() {
                     if let Err(e) = push_cdata(self.tree.text(), &c) {
-                        let at = input.mark_pos();
+                        let at = src.pos(self.mark);
                         self.spoil(rule::MALFORMED, e.what, at);
                     }
                 } else if self.name_ends.is_empty() {
-                    let at = input.mark_pos();
-                    return self.fatal(rule::MALFORMED, "CDATA outside the root element".into(), at, input);
+                    let at = src.pos(self.mark);
+                    return self.fatal(rule::MALFORMED, "CDATA outside the root element".into(), at, src);
                 }
             }
             Event::Decl(d) => {
@@ -213,23 +292,23 @@ impl<'t, 'w> Driver<'t, 'w> {
                         .iter()
                         .any(|e| encoding.eq_ignore_ascii_case(e))
                 {
-                    let at = input.mark_pos();
+                    let at = src.pos(self.mark);
                     let reason = format!("encoding {encoding:?} is not supported (only UTF-8)");
-                    return self.fatal(rule::ENCODING, reason, at, input);
+                    return self.fatal(rule::ENCODING, reason, at, src);
                 }
             }
             Event::DocType(d) => {
-                let at = input.mark_pos();
+                let at = src.pos(self.mark);
                 if d.contains("<!ENTITY") {
                     let reason = "the DOCTYPE declares entities: refused, never expanded".into();
-                    return self.fatal(rule::ENTITY_DECLARATION, reason, at, input);
+                    return self.fatal(rule::ENTITY_DECLARATION, reason, at, src);
                 }
                 if self.root_seen {
-                    return self.fatal(rule::MALFORMED, "a DOCTYPE after the root element".into(), at, input);
+                    return self.fatal(rule::MALFORMED, "a DOCTYPE after the root element".into(), at, src);
                 }
             }
             Event::Comment(_) | Event::PI(_) => {}
-            Event::Eof => return self.eof(input),
+            Event::Eof => return self.eof(src),
         }
         Ok(Next::Go)
     }
@@ -240,19 +319,14 @@ impl<'t, 'w> Driver<'t, 'w> {
         self.record.as_ref().is_some_and(|r| r.bad.is_none())
     }
 
-    fn start<R: Read>(
-        &mut self,
-        e: &BytesStart<'_>,
-        empty: bool,
-        input: &mut Counted<R>,
-    ) -> io::Result<Next> {
+    fn start(&mut self, e: &BytesStart<'_>, empty: bool, src: &mut Src<'_>) -> io::Result<Next> {
         let name = e.name().0;
         let depth = self.name_ends.len();
         if self.excess > 0 || depth >= self.t.max_depth as usize {
-            let at = input.mark_pos();
+            let at = src.pos(self.mark);
             let reason = format!("elements nested deeper than {} (max_depth)", self.t.max_depth);
             if self.record.is_none() {
-                return self.fatal(rule::TOO_DEEP, reason, at, input);
+                return self.fatal(rule::TOO_DEEP, reason, at, src);
             }
             self.spoil(rule::TOO_DEEP, reason, at);
             if !empty {
@@ -261,37 +335,35 @@ impl<'t, 'w> Driver<'t, 'w> {
             return Ok(Next::Go);
         }
         if self.root_done && depth == 0 {
-            let at = input.mark_pos();
-            return self.fatal(rule::MALFORMED, format!("<{name}> after the root element"), at, input);
+            let at = src.pos(self.mark);
+            return self.fatal(rule::MALFORMED, format!("<{name}> after the root element"), at, src);
         }
         if let Err(what) = check_name(name.as_bytes()) {
-            let at = input.mark_pos();
+            let at = src.pos(self.mark);
             let reason = format!("element name {name:?}: {what}");
             if self.record.is_none() {
-                return self.fatal(rule::MALFORMED, reason, at, input);
+                return self.fatal(rule::MALFORMED, reason, at, src);
             }
             self.spoil(rule::MALFORMED, reason, at);
         }
         self.root_seen = true;
         if self.matcher.open(self.t.record_path.as_ref(), depth, name.as_bytes()) {
-            let at = input.mark_pos();
+            let at = src.pos(self.mark);
             self.stats.records_in += 1;
-            self.record = Some(Record { depth, at, bad: None });
+            self.record = Some(Record { depth, at, bad: None, head: Vec::new() });
             self.tree.clear();
-            let close: &[u8] = if empty { b"/>" } else { b">" };
-            input.start_capture(&[b"<", e.as_bytes(), close].concat());
         }
         if self.building() {
             self.tree.open(name.as_bytes());
             if let Err(reason) = self.attributes(e) {
-                let at = input.mark_pos();
+                let at = src.pos(self.mark);
                 self.spoil(rule::MALFORMED, reason, at);
             }
         }
         self.names.extend_from_slice(name.as_bytes());
         self.name_ends.push(self.names.len());
         if empty {
-            self.close_top(input)?;
+            self.close_top(src)?;
         }
         Ok(Next::Go)
     }
@@ -314,27 +386,27 @@ impl<'t, 'w> Driver<'t, 'w> {
         Ok(())
     }
 
-    fn end<R: Read>(&mut self, name: &str, input: &mut Counted<R>) -> io::Result<Next> {
+    fn end(&mut self, name: &str, src: &mut Src<'_>) -> io::Result<Next> {
         if self.excess > 0 {
             self.excess -= 1;
             return Ok(Next::Go);
         }
         let depth = self.name_ends.len();
         if depth == 0 {
-            let at = input.mark_pos();
-            return self.fatal(rule::MALFORMED, format!("</{name}> without a start tag"), at, input);
+            let at = src.pos(self.mark);
+            return self.fatal(rule::MALFORMED, format!("</{name}> without a start tag"), at, src);
         }
         let top_start = if depth > 1 { self.name_ends[depth - 2] } else { 0 };
         if &self.names[top_start..] == name.as_bytes() {
-            return self.close_top(input);
+            return self.close_top(src);
         }
-        let at = input.mark_pos();
+        let at = src.pos(self.mark);
         let reason = format!(
             "end tag </{name}> does not match the open <{}>",
             String::from_utf8_lossy(&self.names[top_start..])
         );
         let Some(record_depth) = self.record.as_ref().map(|r| r.depth) else {
-            return self.fatal(rule::MALFORMED, reason, at, input);
+            return self.fatal(rule::MALFORMED, reason, at, src);
         };
         self.spoil(rule::MALFORMED, reason, at);
         // Resynchronise: an end tag naming an element open inside the
@@ -346,14 +418,14 @@ impl<'t, 'w> Driver<'t, 'w> {
         });
         if let Some(level) = open {
             while self.name_ends.len() > level {
-                self.close_top(input)?;
+                self.close_top(src)?;
             }
         }
         Ok(Next::Go)
     }
 
     /// Closes the innermost open element.
-    fn close_top<R: Read>(&mut self, input: &mut Counted<R>) -> io::Result<Next> {
+    fn close_top(&mut self, src: &mut Src<'_>) -> io::Result<Next> {
         self.name_ends.pop();
         let level = self.name_ends.len();
         self.names.truncate(self.name_ends.last().copied().unwrap_or(0));
@@ -365,17 +437,16 @@ impl<'t, 'w> Driver<'t, 'w> {
             self.tree.close();
         }
         if self.record.as_ref().is_some_and(|r| r.depth == level) {
-            self.finish_record(input)?;
+            self.finish_record(src)?;
         }
         Ok(Next::Go)
     }
 
-    fn finish_record<R: Read>(&mut self, input: &mut Counted<R>) -> io::Result<()> {
+    fn finish_record(&mut self, src: &mut Src<'_>) -> io::Result<()> {
         let Some(record) = self.record.take() else { return Ok(()) };
-        let captured = input.stop_capture();
         match record.bad {
-            Some(problem) => {
-                write_problem(&mut self.reject_buf, record.at, &problem, captured);
+            Some(ref problem) => {
+                write_problem(&mut self.reject_buf, record.at, problem, &shown(&record, self.end, src));
                 self.stats.rejects.add(None, problem.rule);
                 self.rejects.write_all(&self.reject_buf)?;
             }
@@ -409,19 +480,13 @@ impl<'t, 'w> Driver<'t, 'w> {
     /// A problem the parse cannot go on after: the open record (or, in
     /// document mode, the document; or else the rest of the file, counted
     /// as one record) is rejected and the file ends here.
-    fn fatal<R: Read>(
-        &mut self,
-        rule: &'static str,
-        reason: String,
-        at: Pos,
-        input: &mut Counted<R>,
-    ) -> io::Result<Next> {
+    fn fatal(&mut self, rule: &'static str, reason: String, at: Pos, src: &mut Src<'_>) -> io::Result<Next> {
         self.stats.complete = false;
         let problem = Problem { rule, reason, at };
         match self.record.take() {
             Some(record) => {
-                let problem = record.bad.unwrap_or(problem);
-                write_problem(&mut self.reject_buf, record.at, &problem, input.stop_capture());
+                let problem = record.bad.as_ref().unwrap_or(&problem);
+                write_problem(&mut self.reject_buf, record.at, problem, &shown(&record, self.end, src));
                 self.stats.rejects.add(None, problem.rule);
                 self.rejects.write_all(&self.reject_buf)?;
                 return Ok(Next::Stop);
@@ -439,43 +504,24 @@ impl<'t, 'w> Driver<'t, 'w> {
         Ok(Next::Stop)
     }
 
-    fn eof<R: Read>(&mut self, input: &mut Counted<R>) -> io::Result<Next> {
-        let at = input.mark_pos();
+    fn eof(&mut self, src: &mut Src<'_>) -> io::Result<Next> {
+        let at = src.pos(self.mark);
         if let Some(record) = &self.record {
             let reason = format!("the file ends inside the record started at line {}", record.at.line);
-            return self.fatal(rule::TRUNCATED, reason, at, input);
+            return self.fatal(rule::TRUNCATED, reason, at, src);
         }
         if !self.root_seen {
-            return self.fatal(rule::MALFORMED, "no root element".into(), at, input);
+            return self.fatal(rule::MALFORMED, "no root element".into(), at, src);
         }
         if !self.name_ends.is_empty() {
             let root = String::from_utf8_lossy(&self.names[..self.name_ends[0]]).into_owned();
-            return self.fatal(rule::TRUNCATED, format!("the file ends before </{root}>"), at, input);
+            return self.fatal(rule::TRUNCATED, format!("the file ends before </{root}>"), at, src);
         }
         Ok(Next::Stop)
     }
 
-    fn parse_error<R: Read>(
-        &mut self,
-        e: XmlError,
-        started: u64,
-        input: &mut Counted<R>,
-    ) -> io::Result<Next> {
-        let at = input.mark_pos();
-        if input.hit_limit() {
-            let limit = self.t.max_record_bytes;
-            let (rule, reason) = if self.document_mode() {
-                (rule::DOCUMENT_TOO_LARGE, format!("document larger than {limit} bytes (max_document_bytes)"))
-            } else if self.record.is_some() {
-                (rule::RECORD_TOO_LONG, format!("record longer than {limit} bytes"))
-            } else {
-                (
-                    rule::RECORD_TOO_LONG,
-                    format!("markup or text longer than {limit} bytes outside any record"),
-                )
-            };
-            return self.fatal(rule, reason, at, input);
-        }
+    fn parse_error(&mut self, e: XmlError, started: u64, now: u64, src: &mut Src<'_>) -> io::Result<Next> {
+        let at = src.pos(self.mark);
         let (rule, recoverable) = match &e {
             XmlError::Io(io) => return Err(io::Error::new(io.kind(), io.to_string())),
             XmlError::Syntax(_) => (rule::MALFORMED, false),
@@ -485,11 +531,11 @@ impl<'t, 'w> Driver<'t, 'w> {
         };
         let reason = format!("{e}");
         // Going on needs a record to blame it on and a parser that moved.
-        if recoverable && self.record.is_some() && input.offset() > started {
+        if recoverable && self.record.is_some() && now > started {
             self.spoil(rule, reason, at);
             return Ok(Next::Go);
         }
-        self.fatal(rule, reason, at, input)
+        self.fatal(rule, reason, at, src)
     }
 }
 
@@ -499,4 +545,26 @@ fn write_problem(out: &mut Vec<u8>, start: Pos, p: &Problem, record: &[u8]) {
     out.clear();
     let reason = format!("line {}, column {}: {}", p.at.line, p.at.column, p.reason);
     write_reject(out, start.line, None, p.rule, &reason, record);
+}
+
+/// What a reject shows of `record`: its first bytes, up to `end`.
+fn shown(record: &Record, end: u64, src: &Src<'_>) -> Vec<u8> {
+    let mut shown = record.head.clone();
+    let from = record.at.offset + shown.len() as u64;
+    let n = usize::try_from(end.saturating_sub(from)).unwrap_or(usize::MAX).min(SHOWN - shown.len());
+    shown.extend_from_slice(src.bytes_from(from, n));
+    shown
+}
+
+/// Whether the parse error at `start` may only be the data ending there
+/// (more of the file may complete the event), not a mistake in it.
+fn cut_short(e: &XmlError, start: u64, len: u64, at_end: bool) -> bool {
+    match e {
+        // `<!` and what follows (`<![CDATA[` is the longest) may be cut.
+        XmlError::Syntax(SyntaxError::InvalidBangMarkup) => len - start < 9,
+        // Every other syntax error is an "unclosed ..." at the end.
+        XmlError::Syntax(_) => true,
+        // A reference or a UTF-8 sequence cut at the end.
+        _ => at_end,
+    }
 }

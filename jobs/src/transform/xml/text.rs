@@ -21,7 +21,8 @@ fn err(at: usize, what: impl Into<String>) -> TextError {
 }
 
 /// Whether `name` is a usable XML name (`Name` of XML 1.0, with the
-/// ASCII part checked exactly and any non-ASCII UTF-8 accepted).
+/// ASCII part checked exactly and any non-ASCII character accepted; the
+/// parser and serde have checked that it is UTF-8).
 pub fn check_name(name: &[u8]) -> Result<(), String> {
     let Some(&first) = name.first() else { return Err("empty name".into()) };
     if first.is_ascii_digit() || first == b'-' || first == b'.' {
@@ -33,7 +34,6 @@ pub fn check_name(name: &[u8]) -> Result<(), String> {
     {
         return Err(format!("{:?} is not allowed in a name", bad as char));
     }
-    std::str::from_utf8(name).map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?;
     Ok(())
 }
 

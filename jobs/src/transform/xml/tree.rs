@@ -177,18 +177,38 @@ impl Tree {
         let Some(i) = self.open.pop() else { return true };
         let depth = self.open.len();
         let text = std::mem::take(&mut self.texts[depth]);
-        // Valid UTF-8: the decoders checked every piece.
-        let trimmed = std::str::from_utf8(&text).map(str::trim).unwrap_or("");
-        let span = self.push_bytes(trimmed.as_bytes());
+        let span = self.push_bytes(trim(&text));
         self.nodes[i as usize].text = span;
         self.texts[depth] = text;
         self.open.is_empty()
     }
 }
 
+/// `text` without the whitespace Python's `str.strip` removes: ASCII
+/// whitespace bytes, and Unicode whitespace (U+00A0, U+3000, ...) through
+/// `str::trim` when a non-ASCII byte is at either end.
+fn trim(text: &[u8]) -> &[u8] {
+    let ascii = text.trim_ascii();
+    match (ascii.first(), ascii.last()) {
+        (Some(&a), Some(&b)) if a >= 0x80 || b >= 0x80 => {
+            // Valid UTF-8: the parser and the decoders checked every piece.
+            std::str::from_utf8(ascii).map_or(ascii, |s| s.trim().as_bytes())
+        }
+        _ => ascii,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trim_is_pythons_strip() {
+        assert_eq!(trim(b" \t\r\n x y \n"), b"x y");
+        assert_eq!(trim("\u{a0}\u{3000} x\u{2003}".as_bytes()), b"x");
+        assert_eq!(trim("\u{e9} ".as_bytes()), "\u{e9}".as_bytes());
+        assert_eq!(trim(b"  "), b"");
+    }
 
     #[test]
     fn text_is_joined_per_element_and_stripped() {
