@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::exit::{JobError, JobResult};
 use csv::{CompiledRules, RuleSet, builtin_rule_set};
 use jsonl::Calculations;
-use xml::XmlSpec;
+use xml::{XmlSpec, XmlTransform};
 
 /// Which rule set a CSV validation uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,30 +65,58 @@ pub enum TransformSpec {
     XmlToJson(XmlSpec),
 }
 
-impl TransformSpec {
-    /// Checks that the spec compiles (the jobs would otherwise exit 78).
-    pub fn validate(&self) -> JobResult<()> {
-        match self {
-            TransformSpec::CsvValidate { rules } => rules.compile().map(|_| ()),
-            TransformSpec::JsonlCalc { calculations } => Calculations::parse(calculations)
-                .map(|_| ())
-                .map_err(|e| JobError::config(format!("transform.calculations: {e}"))),
-            TransformSpec::XmlToJson(spec) => spec.compile().map(|_| ()).map_err(JobError::config),
-        }
-    }
+/// A transform ready to run: its spec checked and compiled once per
+/// node, then applied to each input file.
+pub enum CompiledTransform {
+    /// `csv_validate`.
+    Csv(CompiledRules),
+    /// `jsonl_calc`.
+    Jsonl(Calculations),
+    /// `xml_to_json`.
+    Xml(XmlTransform),
+}
 
+impl CompiledTransform {
     /// The name of the main output for input `name`: the input's own name
     /// for the CSV and JSON-lines transforms (their output is the same
     /// format), `<name>.jsonl` for XML records and `<name>.json` for a
-    /// whole XML document, so a results listing says what the file holds
-    /// and which input it came from. Appending keeps distinct inputs
-    /// distinct.
-    pub fn output_name(&self, name: &str) -> String {
-        match self {
-            TransformSpec::XmlToJson(XmlSpec { record_path: Some(_), .. }) => format!("{name}.jsonl"),
-            TransformSpec::XmlToJson(XmlSpec { record_path: None, .. }) => format!("{name}.json"),
-            _ => name.to_string(),
+    /// whole XML document (the seed's name), so a results listing says
+    /// what a file holds and which input it came from. Appending keeps
+    /// distinct inputs distinct; an input named `<x>.rejects` (records) or
+    /// `<x>.stats` (documents) is refused (exit 65), since its output
+    /// would be the rejects or stats file of input `<x>`.
+    pub fn output_name(&self, name: &str) -> JobResult<String> {
+        let CompiledTransform::Xml(xml) = self else { return Ok(name.to_string()) };
+        let (suffix, clash) =
+            if xml.record_path.is_some() { ("jsonl", ".rejects") } else { ("json", ".stats") };
+        if let Some(other) = name.strip_suffix(clash) {
+            return Err(JobError::data(format!(
+                "{name}: its output {name}.{suffix} would be the {} file of input {other}; rename it",
+                &clash[1..]
+            )));
         }
+        Ok(format!("{name}.{suffix}"))
+    }
+}
+
+impl TransformSpec {
+    /// Checks and compiles the spec; a bad one is a configuration error
+    /// (exit 78) naming the field.
+    pub fn compile(&self) -> JobResult<CompiledTransform> {
+        match self {
+            TransformSpec::CsvValidate { rules } => Ok(CompiledTransform::Csv(rules.compile()?)),
+            TransformSpec::JsonlCalc { calculations } => Calculations::parse(calculations)
+                .map(CompiledTransform::Jsonl)
+                .map_err(|e| JobError::config(format!("transform.calculations: {e}"))),
+            TransformSpec::XmlToJson(spec) => {
+                spec.compile().map(CompiledTransform::Xml).map_err(JobError::config)
+            }
+        }
+    }
+
+    /// Checks that the spec compiles (the jobs would otherwise exit 78).
+    pub fn validate(&self) -> JobResult<()> {
+        self.compile().map(|_| ())
     }
 
     /// The name used in stats and logs.
