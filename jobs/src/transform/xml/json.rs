@@ -48,10 +48,19 @@ impl<'f> JsonWriter<'f> {
 
     #[inline]
     fn string(&self, out: &mut Vec<u8>, s: &[u8]) {
+        self.string_after(out, b"", s);
+    }
+
+    /// The JSON string of `prefix` (plain ASCII, nothing to escape) and `s`.
+    #[inline]
+    fn string_after(&self, out: &mut Vec<u8>, prefix: &[u8], s: &[u8]) {
+        out.push(b'"');
+        out.extend_from_slice(prefix);
         match self.style {
-            Mapping::Xmltodict => ascii_string(out, s),
-            Mapping::Compact => utf8_string(out, s),
+            Mapping::Xmltodict => ascii_body(out, s),
+            Mapping::Compact => utf8_body(out, s),
         }
+        out.push(b'"');
     }
 
     /// Appends `{"<name>": <value>}` for the tree's root element.
@@ -89,12 +98,8 @@ impl<'f> JsonWriter<'f> {
                 self.comma(out);
             }
             first = false;
-            let name = tree.get(a.name);
-            // "@" + name as one JSON string.
-            let mut key = Vec::with_capacity(name.len() + 1);
-            key.push(b'@');
-            key.extend_from_slice(name);
-            self.string(out, &key);
+            // "@" + name as one JSON string ('@' needs no escaping).
+            self.string_after(out, b"@", tree.get(a.name));
             self.colon(out);
             self.string(out, tree.get(a.value));
         }
@@ -275,6 +280,11 @@ fn next_to_escape(b: &[u8], from: usize, ascii: bool) -> Option<usize> {
 /// characters escaped, the rest (valid UTF-8) as is.
 pub fn utf8_string(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
+    utf8_body(out, s);
+    out.push(b'"');
+}
+
+fn utf8_body(out: &mut Vec<u8>, s: &[u8]) {
     let mut plain = 0;
     while let Some(i) = next_to_escape(s, plain, false) {
         out.extend_from_slice(&s[plain..i]);
@@ -286,7 +296,6 @@ pub fn utf8_string(out: &mut Vec<u8>, s: &[u8]) {
         plain = i + 1;
     }
     out.extend_from_slice(&s[plain..]);
-    out.push(b'"');
 }
 
 /// A JSON string as Python's `json.dumps` writes it (`ensure_ascii`):
@@ -294,6 +303,11 @@ pub fn utf8_string(out: &mut Vec<u8>, s: &[u8]) {
 /// non-ASCII as `\uXXXX` (UTF-16 surrogate pairs above U+FFFF).
 pub fn ascii_string(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
+    ascii_body(out, s);
+    out.push(b'"');
+}
+
+fn ascii_body(out: &mut Vec<u8>, s: &[u8]) {
     let mut plain = 0;
     while let Some(i) = next_to_escape(s, plain, true) {
         out.extend_from_slice(&s[plain..i]);
@@ -322,7 +336,6 @@ pub fn ascii_string(out: &mut Vec<u8>, s: &[u8]) {
         }
     }
     out.extend_from_slice(&s[plain..]);
-    out.push(b'"');
 }
 
 #[cfg(test)]
