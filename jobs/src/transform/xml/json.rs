@@ -276,14 +276,26 @@ fn next_to_escape(b: &[u8], from: usize, ascii: bool) -> Option<usize> {
         .map(|p| i + p)
 }
 
-/// A JSON string as serde_json writes it: `"`, `\` and control
-/// characters escaped, the rest (valid UTF-8) as is.
-pub fn utf8_string(out: &mut Vec<u8>, s: &[u8]) {
+/// `s` quoted by the body writer `body` (for the tests).
+#[cfg(test)]
+fn quoted(out: &mut Vec<u8>, s: &[u8], body: fn(&mut Vec<u8>, &[u8])) {
     out.push(b'"');
-    utf8_body(out, s);
+    body(out, s);
     out.push(b'"');
 }
 
+#[cfg(test)]
+fn utf8_string(out: &mut Vec<u8>, s: &[u8]) {
+    quoted(out, s, utf8_body);
+}
+
+#[cfg(test)]
+fn ascii_string(out: &mut Vec<u8>, s: &[u8]) {
+    quoted(out, s, ascii_body);
+}
+
+/// The inside of a JSON string as serde_json writes it: `"`, `\` and
+/// control characters escaped, the rest (valid UTF-8) as is.
 fn utf8_body(out: &mut Vec<u8>, s: &[u8]) {
     let mut plain = 0;
     while let Some(i) = next_to_escape(s, plain, false) {
@@ -298,15 +310,9 @@ fn utf8_body(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(&s[plain..]);
 }
 
-/// A JSON string as Python's `json.dumps` writes it (`ensure_ascii`):
-/// printable ASCII but `"` and `\` as is, everything else escaped,
-/// non-ASCII as `\uXXXX` (UTF-16 surrogate pairs above U+FFFF).
-pub fn ascii_string(out: &mut Vec<u8>, s: &[u8]) {
-    out.push(b'"');
-    ascii_body(out, s);
-    out.push(b'"');
-}
-
+/// The inside of a JSON string as Python's `json.dumps` writes it
+/// (`ensure_ascii`): printable ASCII but `"` and `\` as is, everything else
+/// escaped, non-ASCII as `\uXXXX` (UTF-16 surrogate pairs above U+FFFF).
 fn ascii_body(out: &mut Vec<u8>, s: &[u8]) {
     let mut plain = 0;
     while let Some(i) = next_to_escape(s, plain, true) {
