@@ -245,35 +245,54 @@ fn unicode_escape(out: &mut Vec<u8>, unit: u32) {
 /// any byte >= 0x80; 16 bytes at a time.
 #[inline]
 fn next_to_escape(b: &[u8], from: usize, ascii: bool) -> Option<usize> {
-    let mut i = from;
     #[cfg(target_arch = "x86_64")]
-    while i + 16 <= b.len() {
-        use std::arch::x86_64::*;
-        // SAFETY: SSE2 is part of the x86_64 baseline; the load reads
-        // b[i..i + 16], in bounds by the loop condition; `loadu` needs no
-        // alignment.
-        let mask = unsafe {
-            let v = _mm_loadu_si128(b.as_ptr().add(i).cast::<__m128i>());
-            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-            // Unsigned v <= 0x1F  <=>  min(v, 0x1F) == v.
-            let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
-            let mut any = _mm_or_si128(_mm_or_si128(quote, backslash), control);
-            if ascii {
-                // v >= 0x7F (unsigned)  <=>  max(v, 0x7F) == v.
-                any = _mm_or_si128(any, _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x7F)), v));
+    {
+        let mut i = from;
+        while i < b.len() {
+            let mask = if i + 16 <= b.len() {
+                escape_mask(&b[i..i + 16], ascii)
+            } else {
+                // The short rest (most names and values are shorter than
+                // 16 bytes): through a copy padded with a plain byte.
+                let mut padded = [b'a'; 16];
+                padded[..b.len() - i].copy_from_slice(&b[i..]);
+                escape_mask(&padded, ascii)
+            };
+            if mask != 0 {
+                return Some(i + mask.trailing_zeros() as usize);
             }
-            _mm_movemask_epi8(any) as u32
-        };
-        if mask != 0 {
-            return Some(i + mask.trailing_zeros() as usize);
+            i += 16;
         }
-        i += 16;
+        None
     }
-    b.get(i..)?
+    #[cfg(not(target_arch = "x86_64"))]
+    b.get(from..)?
         .iter()
         .position(|&c| c == b'"' || c == b'\\' || c < 0x20 || (ascii && c >= 0x7F))
-        .map(|p| i + p)
+        .map(|p| from + p)
+}
+
+/// Bit i set when byte i of the 16 needs escaping (see `next_to_escape`).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn escape_mask(chunk: &[u8], ascii: bool) -> u32 {
+    use std::arch::x86_64::*;
+    debug_assert_eq!(chunk.len(), 16);
+    // SAFETY: SSE2 is part of the x86_64 baseline; `chunk` is 16 bytes
+    // (both callers pass exactly 16) and `loadu` needs no alignment.
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // Unsigned v <= 0x1F  <=>  min(v, 0x1F) == v.
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+        let mut any = _mm_or_si128(_mm_or_si128(quote, backslash), control);
+        if ascii {
+            // v >= 0x7F (unsigned)  <=>  max(v, 0x7F) == v.
+            any = _mm_or_si128(any, _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x7F)), v));
+        }
+        _mm_movemask_epi8(any) as u32
+    }
 }
 
 /// `s` quoted by the body writer `body` (for the tests).
@@ -347,6 +366,27 @@ fn ascii_body(out: &mut Vec<u8>, s: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_byte_needing_an_escape_is_found_at_any_offset() {
+        for len in [0, 1, 15, 16, 17, 40] {
+            let plain = vec![b'a'; len];
+            assert_eq!(next_to_escape(&plain, 0, true), None);
+            for at in 0..len {
+                for bad in [b'"', b'\\', 0u8, 0x1F, 0x7F, 0x80, 0xFF] {
+                    let mut with = plain.clone();
+                    with[at] = bad;
+                    let ascii_only = bad >= 0x7F;
+                    assert_eq!(next_to_escape(&with, 0, true), Some(at), "{len} {at} {bad}");
+                    assert_eq!(
+                        next_to_escape(&with, 0, false),
+                        (!ascii_only).then_some(at),
+                        "{len} {at} {bad}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn strings_in_both_styles() {

@@ -28,14 +28,57 @@ pub fn check_name(name: &[u8]) -> Result<(), String> {
     if first.is_ascii_digit() || first == b'-' || first == b'.' {
         return Err(format!("a name cannot start with {:?}", first as char));
     }
-    if let Some(&bad) = name
-        .iter()
-        .find(|&&b| b < 0x80 && !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'-' | b'.')))
-    {
+    if let Some(&bad) = name.iter().find(|&&b| !NAME_BYTE[usize::from(b)]) {
         return Err(format!("{:?} is not allowed in a name", bad as char));
     }
     Ok(())
 }
+
+/// Whether `raw` holds a byte below 0x20 other than tab and line feed
+/// (a `\r` to normalise, or a control character to refuse); 16 bytes at
+/// a time.
+#[inline]
+fn has_control(raw: &[u8]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        let mask = |chunk: &[u8]| {
+            debug_assert_eq!(chunk.len(), 16);
+            // SAFETY: SSE2 is part of the x86_64 baseline; `chunk` is 16
+            // bytes (both calls below) and `loadu` needs no alignment.
+            unsafe {
+                let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+                let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+                let allowed =
+                    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(9)), _mm_cmpeq_epi8(v, _mm_set1_epi8(10)));
+                _mm_movemask_epi8(_mm_andnot_si128(allowed, control))
+            }
+        };
+        let mut chunks = raw.chunks_exact(16);
+        if chunks.by_ref().any(|c| mask(c) != 0) {
+            return true;
+        }
+        let rest = chunks.remainder();
+        let mut padded = [b' '; 16];
+        padded[..rest.len()].copy_from_slice(rest);
+        mask(&padded) != 0
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    raw.iter().any(|&b| b < 0x20 && b != b'\t' && b != b'\n')
+}
+
+/// The bytes a name may hold: ASCII letters, digits, `_ : - .`, and any
+/// byte of a non-ASCII character.
+const NAME_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c >= 0x80 || c.is_ascii_alphanumeric() || matches!(c, b'_' | b':' | b'-' | b'.');
+        b += 1;
+    }
+    table
+};
 
 /// Whether the byte is a control character XML 1.0 does not allow
 /// (everything below 0x20 but tab, line feed and carriage return).
@@ -49,7 +92,7 @@ fn forbidden_control(b: u8) -> bool {
 pub fn push_text(out: &mut Vec<u8>, raw: &str) -> Result<(), TextError> {
     let raw = raw.as_bytes();
     // Most text is plain: no `\r`, no control character.
-    if !raw.iter().any(|&b| b < 0x20 && b != b'\t' && b != b'\n') {
+    if !has_control(raw) {
         out.extend_from_slice(raw);
         return Ok(());
     }
@@ -193,6 +236,21 @@ mod tests {
     fn invalid_characters_are_refused_with_their_offset() {
         assert_eq!(text("ab\u{1}").unwrap_err().at, 2);
         assert_eq!(text("caf\u{e9} \u{1F600}").unwrap(), "caf\u{e9} \u{1F600}");
+    }
+
+    #[test]
+    fn control_characters_are_found_at_any_offset() {
+        for len in [0, 1, 15, 16, 17, 40] {
+            let plain = "a\tb\n".repeat(len).into_bytes();
+            assert!(!has_control(&plain), "{len}");
+            for at in 0..plain.len() {
+                for bad in [b'\r', 0u8, 0x1F] {
+                    let mut with = plain.clone();
+                    with[at] = bad;
+                    assert!(has_control(&with), "{len} {at} {bad}");
+                }
+            }
+        }
     }
 
     #[test]
