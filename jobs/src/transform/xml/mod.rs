@@ -1,12 +1,13 @@
 //! XML to JSON (`xml_to_json`): the elements at a record path become JSON
 //! lines, or the whole file one JSON document, in xmltodict's mapping.
-//! Streaming over quick-xml with bounded memory: the parser holds one
-//! event, the driver the open element names and the current record.
+//! Streaming over quick-xml with bounded memory: the parser sees a window
+//! of the file (at least one whole event), the driver holds the open
+//! element names and the current record.
 //!
 //! - `spec`: the run.json fields and their checks;
 //! - `path`: record paths and the matcher;
-//! - `input`: the reader under the parser (positions, size bound,
-//!   a record's first bytes for its reject);
+//! - `input`: the window the parser reads (bounded, lines and columns
+//!   counted lazily);
 //! - `text`: character data, references, names as XML 1.0 has them;
 //! - `tree`: one record in flat arrays;
 //! - `json`: the mapping and the two JSON styles;
