@@ -103,6 +103,9 @@ fn mapping_follows_xmltodict() {
         ),
         r##"{"a": "xy"}"##
     );
+    // A U+FEFF in the text is text, wherever the reads fall (only a
+    // leading one is a BOM, dropped).
+    assert_eq!(doc("\u{FEFF}<a><b/>\u{FEFF}y</a>"), r##"{"a": {"b": null, "#text": "\ufeffy"}}"##);
     // Many children of one name (grouped through a map past 16).
     let many: String = (0..40).map(|i| format!("<i>{i}</i><j/>")).collect();
     let out = doc(&format!("<a>{many}</a>"));
