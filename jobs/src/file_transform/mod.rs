@@ -94,7 +94,7 @@ pub fn transform_file(
             let stats = xml_to_json(xml, input, &mut main.writer, &mut rejects_writer)
                 .map_err(|e| JobError::io(rel, e))?;
             if !stats.complete {
-                tracing::warn!(input = %rel, "the XML could not be read to its end: the rest is one rejected record");
+                tracing::warn!(input = %rel, "the XML could not be read to its end (truncated or malformed beyond recovery); see its last reject");
             }
             let counts = (stats.records_in, stats.records_out, stats.rejects.records_rejected);
             (counts, stats_json(kind, rel.as_str(), &stats)?)
