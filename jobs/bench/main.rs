@@ -13,8 +13,53 @@ use batch_jobs::checksum::ChecksumWriter;
 use batch_jobs::synthetic::{Rng, ghcn_row, yelp_line};
 use batch_jobs::transform::csv::{CompiledRules, ValidateOptions, builtin_rule_set, validate_csv};
 use batch_jobs::transform::jsonl::{CalcOptions, Calculations, calculate_jsonl};
+use batch_jobs::transform::xml::{XmlSpec, XmlTransform, xml_to_json};
 
-const USAGE: &str = "usage: jobs-bench gen-ghcn OUT BYTES | gen-yelp OUT BYTES | csv IN CLEAN REJECTS | jsonl IN OUT REJECTS | csv-cpu IN | jsonl-cpu IN";
+const USAGE: &str = "usage: jobs-bench gen-ghcn OUT BYTES | gen-yelp OUT BYTES | gen-xml OUT BYTES | csv IN CLEAN REJECTS | jsonl IN OUT REJECTS | xml IN OUT REJECTS | csv-cpu IN | jsonl-cpu IN | xml-cpu IN";
+
+/// The XML bench's transform: the records of a books catalogue, in the
+/// xmltodict mapping (so the output is byte for byte the Python tool's).
+fn xml_transform() -> Result<XmlTransform, Box<dyn std::error::Error>> {
+    let spec: XmlSpec = serde_json::from_str(r#"{"record_path":"/catalog/book","mapping":"xmltodict"}"#)?;
+    Ok(spec.compile()?)
+}
+
+const GIVEN: &[&str] =
+    &["Matthew", "Kim", "Eva", "Corets", "Randall", "Ren\u{e9}e", "Stefan", "\u{5f20}\u{4f1f}"];
+const GENRES: &[&str] = &["Computer", "Fantasy", "Romance", "Horror", "Science Fiction"];
+
+/// One record-shaped `<book>` (about 450 bytes) for `n`.
+fn xml_book(out: &mut Vec<u8>, rng: &mut Rng, n: u64) -> std::io::Result<()> {
+    let given = GIVEN[rng.below(GIVEN.len() as u64) as usize];
+    let genre = GENRES[rng.below(GENRES.len() as u64) as usize];
+    writeln!(out, "  <book id=\"bk{n}\" lang=\"en\">")?;
+    writeln!(out, "    <author>Surname{}, {given}</author>", rng.below(1000))?;
+    writeln!(out, "    <title>Title number {n} &amp; its sequel</title>")?;
+    writeln!(out, "    <genre>{genre}</genre>")?;
+    writeln!(out, "    <price currency=\"USD\">{}.{:02}</price>", rng.below(100), rng.below(100))?;
+    writeln!(
+        out,
+        "    <publish_date>20{:02}-{:02}-{:02}</publish_date>",
+        rng.below(25),
+        1 + rng.below(12),
+        1 + rng.below(28)
+    )?;
+    out.extend_from_slice(b"    <tags>");
+    for t in 0..1 + rng.below(3) {
+        write!(out, "<tag>t{}</tag>", t + rng.below(50))?;
+    }
+    out.extend_from_slice(b"</tags>\n");
+    if rng.below(4) == 0 {
+        out.extend_from_slice(b"    <note><![CDATA[Contains <markup> & such]]></note>\n");
+    }
+    writeln!(
+        out,
+        "    <description>An in-depth look at topic {} with XML, \"quoted\" text, and a few more words to make a paragraph.</description>",
+        rng.below(10_000)
+    )?;
+    out.extend_from_slice(b"  </book>\n");
+    Ok(())
+}
 
 /// The main output as the processing stage opens it: checksummed, not
 /// buffered (the transforms write large blocks themselves), blocks
@@ -90,6 +135,52 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             w.flush()?;
             eprintln!("{n} lines, {written} bytes");
+        }
+        "gen-xml" => {
+            let (out, bytes) = (arg(1)?, size_arg(2)?);
+            let mut w = BufWriter::with_capacity(1 << 20, File::create(&out)?);
+            let mut rng = Rng::from_bytes(b"xml-bench");
+            let head = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<catalog>\n";
+            w.write_all(head)?;
+            let mut written = head.len() as u64;
+            let mut record = Vec::with_capacity(1024);
+            let mut n = 0u64;
+            while written < bytes {
+                record.clear();
+                xml_book(&mut record, &mut rng, n)?;
+                w.write_all(&record)?;
+                written += record.len() as u64;
+                n += 1;
+            }
+            w.write_all(b"</catalog>\n")?;
+            w.flush()?;
+            eprintln!("{n} records, {written} bytes");
+        }
+        "xml" => {
+            let (input, out, rejects) = (arg(1)?, arg(2)?, arg(3)?);
+            let t = xml_transform()?;
+            let size = std::fs::metadata(&input)?.len();
+            let started = Instant::now();
+            let mut o = main_sink(&out, size)?;
+            let mut r = rejects_sink(&rejects)?;
+            let stats = xml_to_json(&t, File::open(&input)?, &mut o, &mut r)?;
+            let checksum = close_main(o)?;
+            let (_, _, rejects_checksum) = r.into_inner().map_err(|e| e.into_error())?.finish();
+            eprintln!("crc64nvme out {checksum} rejects {rejects_checksum}");
+            report("xml", size, started, stats.records_in, stats.records_out, stats.rejects.records_rejected);
+        }
+        "xml-cpu" => {
+            let input = std::fs::read(arg(1)?)?;
+            let t = xml_transform()?;
+            let mut best = f64::MAX;
+            for _ in 0..5 {
+                let started = Instant::now();
+                let mut o = ChecksumWriter::new(std::io::sink());
+                let mut r = BufWriter::with_capacity(64 << 10, ChecksumWriter::new(std::io::sink()));
+                xml_to_json(&t, &input[..], &mut o, &mut r)?;
+                best = best.min(started.elapsed().as_secs_f64());
+            }
+            println!("xml-cpu {:.3} s, {:.0} MB/s", best, input.len() as f64 / 1e6 / best);
         }
         "csv" => {
             let (input, clean, rejects) = (arg(1)?, arg(2)?, arg(3)?);

@@ -2,13 +2,18 @@
 # make bench: generates a >= 1 GB GHCN-like CSV and a >= 1 GB Yelp-like
 # JSON-lines file, then measures, one after another on the same files:
 # our processing transform, the seed-style Python baseline, polars
-# (POLARS_MAX_THREADS=1) and DuckDB (SET threads=1). Prints one JSON line
+# (POLARS_MAX_THREADS=1) and DuckDB (SET threads=1). Then a record-shaped
+# XML catalogue (BENCH_XML_BYTES, default 200 MB): our xml_to_json
+# (xmltodict mapping) against the seed's tool (xmltodict + json.dumps) and
+# lxml's iterparse, whose outputs must be byte for byte ours. Prints one JSON line
 # per run (wall time, peak RSS, records) to stdout and bench-results.jsonl.
 # A plain `dd` copy of each input is timed first: the page-cache floor.
 # Then it checks the run (compare.py): exits 1 if a tool crashed or the
 # tools did not all count the same records, since then the timings compare
 # different work.
 # Env: BENCH_DIR (default /tmp/jobs-bench), BENCH_BYTES (default 1 GB),
+#      BENCH_XML_BYTES (default 200 MB: xmltodict needs ~1 min per 100 MB),
+#      BENCH_WORKS (default "csv jsonl xml"),
 #      BENCH_SKIP (space-separated labels to skip, e.g. "python"),
 #      BENCH_VENV (the polars/DuckDB virtualenv, default .tools/bench-venv),
 #      BENCH_PLANT_MISMATCH (a label, e.g. "python": that tool gets the
@@ -20,6 +25,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 dir=${BENCH_DIR:-/tmp/jobs-bench}
 bytes=${BENCH_BYTES:-1000000000}
+xml_bytes=${BENCH_XML_BYTES:-200000000}
+works=" ${BENCH_WORKS:-csv jsonl xml} "
 skip=" ${BENCH_SKIP:-} "
 venv=${BENCH_VENV:-$repo/.tools/bench-venv}
 plant=${BENCH_PLANT_MISMATCH:-}
@@ -30,8 +37,9 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
 (cd "$repo" && cargo build --release -p batch-jobs --bin jobs-bench)
 bench="$CARGO_TARGET_DIR/release/jobs-bench"
 rules="$repo/jobs/rules/ghcn-daily.json"
-[ -s "$dir/ghcn.csv" ] || "$bench" gen-ghcn "$dir/ghcn.csv" "$bytes"
-[ -s "$dir/yelp.jsonl" ] || "$bench" gen-yelp "$dir/yelp.jsonl" "$bytes"
+case "$works" in *" csv "*) [ -s "$dir/ghcn.csv" ] || "$bench" gen-ghcn "$dir/ghcn.csv" "$bytes";; esac
+case "$works" in *" jsonl "*) [ -s "$dir/yelp.jsonl" ] || "$bench" gen-yelp "$dir/yelp.jsonl" "$bytes";; esac
+case "$works" in *" xml "*) [ -s "$dir/books.xml" ] || "$bench" gen-xml "$dir/books.xml" "$xml_bytes";; esac
 results="$dir/bench-results.jsonl"; : > "$results"
 py="$venv/bin/python"
 measure() { # label work cmd...
@@ -56,6 +64,7 @@ measure() { # label work cmd...
 }
 failed=
 for work in csv jsonl; do
+  case "$works" in *" $work "*) ;; *) continue;; esac
   src="$dir/ghcn.csv"; [ "$work" = jsonl ] && src="$dir/yelp.jsonl"
   # The kernel's share, for reference: copying the input to a new file
   # (read from the page cache, write into it) with no work at all.
@@ -66,9 +75,25 @@ for work in csv jsonl; do
   measure duckdb "$work" "$py" "$here/frames.py" duckdb "$work" "$src" "$dir/out.duckdb" "$dir/rej.duckdb" "$rules"
   measure python "$work" "$py" "$here/baseline.py" "$work" "$src" "$dir/out.python" "$dir/rej.python" "$rules"
 done
-ls -l "$dir/ghcn.csv" "$dir/yelp.jsonl"
+same_output_failed=
+case "$works" in *" xml "*)
+  work=xml src="$dir/books.xml"
+  measure copy xml dd "if=$src" "of=$dir/out.copy" bs=256K status=none
+  rm -f "$dir/out.copy"
+  measure ours xml "$bench" xml "$src" "$dir/out.ours" "$dir/rej.ours"
+  measure xmltodict xml "$py" "$here/xml_baseline.py" xmltodict "$src" "$dir/out.xmltodict" "$dir/rej.xmltodict"
+  measure lxml xml "$py" "$here/xml_baseline.py" lxml "$src" "$dir/out.lxml" "$dir/rej.lxml"
+  # Same counts are not enough here: the JSON itself must be the same.
+  for tool in xmltodict lxml; do
+    case "$skip" in *" $tool "*) continue;; esac
+    cmp -s "$dir/out.ours" "$dir/out.$tool" || same_output_failed="$same_output_failed $tool"
+  done
+  ;;
+esac
+ls -l "$dir"/ghcn.csv "$dir"/yelp.jsonl "$dir"/books.xml 2>/dev/null || true
 rm -f "$dir"/planted.*
 status=0
+[ -z "$same_output_failed" ] || { echo "bench FAILED: xml output differs from ours:$same_output_failed" >&2; status=1; }
 # The check checks itself first (planted crashes and mismatches), so a
 # broken compare.py cannot pass a bad run.
 "$py" "$here/compare.py" --self-test >&2

@@ -72,6 +72,17 @@ fn files_in(dir: &Path) -> Vec<String> {
 }
 
 fn same_outputs_as_the_stage(spec: TransformSpec, name: &str, body: &str, expect: (u64, u64, u64)) {
+    same_named_outputs_as_the_stage(spec, name, name, body, expect);
+}
+
+/// As above, the main output named `main` (XML's `<name>.jsonl`).
+fn same_named_outputs_as_the_stage(
+    spec: TransformSpec,
+    name: &str,
+    main: &str,
+    body: &str,
+    expect: (u64, u64, u64),
+) {
     let efs = tempfile::tempdir().unwrap();
     let (stage, results) = processing_stage(efs.path(), spec.clone(), name, body);
     assert_eq!(stage.status.code(), Some(0), "{}", String::from_utf8_lossy(&stage.stderr));
@@ -83,7 +94,7 @@ fn same_outputs_as_the_stage(spec: TransformSpec, name: &str, body: &str, expect
     let cli = batch_transform(&serde_json::to_string(&spec).unwrap(), &out, &[&input]);
     assert_eq!(cli.status.code(), Some(0), "{}", String::from_utf8_lossy(&cli.stderr));
 
-    let expected = vec![name.to_string(), format!("{name}.rejects.jsonl"), format!("{name}.stats.json")];
+    let expected = vec![main.to_string(), format!("{name}.rejects.jsonl"), format!("{name}.stats.json")];
     let mut sorted = expected.clone();
     sorted.sort();
     assert_eq!(files_in(&out), sorted);
@@ -111,6 +122,47 @@ fn csv_outputs_are_the_stages_byte_for_byte() {
 #[test]
 fn jsonl_outputs_are_the_stages_byte_for_byte() {
     same_outputs_as_the_stage(calc(), "reviews.jsonl", YELP, (4, 2, 2));
+}
+
+const BOOKS: &str = "<catalog>\n  <book id=\"1\"><title>A</title></book>\n  <book id=\"2\"><title>B</titel></book>\n  <book id=\"3\"/>\n</catalog>\n";
+const CUSTOMER: &str = "<customer>\n  <name>bob</name>\n  <phone>\n    <number type=\"mobile\">1234</number>\n    <number type=\"home\">4567</number>\n  </phone>\n</customer>\n";
+
+fn xml(spec: &str) -> TransformSpec {
+    serde_json::from_str(spec).unwrap()
+}
+
+#[test]
+fn xml_records_are_the_stages_byte_for_byte() {
+    let spec = xml(r#"{"kind":"xml_to_json","record_path":"/catalog/book"}"#);
+    same_named_outputs_as_the_stage(spec, "books.xml", "books.xml.jsonl", BOOKS, (3, 2, 1));
+}
+
+#[test]
+fn an_xml_document_is_the_stages_byte_for_byte_and_the_seeds_json() {
+    let spec = xml(r#"{"kind":"xml_to_json","mapping":"xmltodict"}"#);
+    same_named_outputs_as_the_stage(spec, "customer.xml", "customer.xml.json", CUSTOMER, (1, 1, 0));
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("customer.xml");
+    std::fs::write(&input, CUSTOMER).unwrap();
+    let out = dir.path().join("out");
+    let cli = batch_transform(r#"{"kind":"xml_to_json","mapping":"xmltodict"}"#, &out, &[&input]);
+    assert_eq!(cli.status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(out.join("customer.xml.json")).unwrap(),
+        "{\"customer\": {\"name\": \"bob\", \"phone\": {\"number\": [{\"@type\": \"mobile\", \"#text\": \"1234\"}, {\"@type\": \"home\", \"#text\": \"4567\"}]}}}\n"
+    );
+}
+
+#[test]
+fn an_xml_input_whose_output_would_be_another_inputs_rejects_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("books.rejects");
+    std::fs::write(&input, BOOKS).unwrap();
+    let out = dir.path().join("out");
+    let cli = batch_transform(r#"{"kind":"xml_to_json","record_path":"/catalog/book"}"#, &out, &[&input]);
+    let stderr = String::from_utf8_lossy(&cli.stderr);
+    assert_eq!(cli.status.code(), Some(65), "{stderr}");
+    assert!(stderr.contains("would be the rejects file of input books"), "{stderr}");
 }
 
 #[test]
@@ -145,7 +197,14 @@ fn bad_arguments_are_refused_before_anything_is_written() {
     let out = dir.path().join("out");
     let spec = serde_json::to_string(&ghcn()).unwrap();
 
-    let cases: [(String, Vec<&Path>, i32, &str); 5] = [
+    let cases: [(String, Vec<&Path>, i32, &str); 7] = [
+        (
+            r#"{"kind":"xml_to_json","record_path":"book"}"#.into(),
+            vec![&a],
+            78,
+            "transform.record_path: \"book\" must start with '/'",
+        ),
+        (r#"{"kind":"xml_to_json","max_depht":3}"#.into(), vec![&a], 78, "unknown field `max_depht`"),
         (r#"{"kind":"nope"}"#.into(), vec![&a], 78, "--transform: unknown variant `nope`"),
         (r#"{"kind":"jsonl_calc","calculations":["= 1"]}"#.into(), vec![&a], 78, "transform.calculations"),
         (spec.clone(), vec![&a, &same_name], 64, "two inputs are named \"a.csv\""),

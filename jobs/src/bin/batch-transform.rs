@@ -1,6 +1,7 @@
 //! batch-transform: runs a processing transform on local files exactly as
 //! the processing stage does, to try a rule set or a transform before
-//! deploying it. For each input it writes `<out>/<name>`,
+//! deploying it. For each input it writes `<out>/<name>` (`<name>.jsonl`
+//! or `<name>.json` for XML),
 //! `<out>/<name>.rejects.jsonl` and `<out>/<name>.stats.json` (byte for
 //! byte what the stage writes for that file), prints the counts, and exits
 //! with the stage's exit codes.

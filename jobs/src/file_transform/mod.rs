@@ -1,5 +1,7 @@
 //! One input file through a compiled transform, into its outputs: the main
-//! output `<rel>`, `<rel>.rejects.jsonl` and `<rel>.stats.json`. The
+//! output `<rel>` (`<rel>.jsonl` / `<rel>.json` for XML, see
+//! `CompiledTransform::output_name`), `<rel>.rejects.jsonl` and
+//! `<rel>.stats.json`. The
 //! processing stage runs it for every file of a node (outputs under
 //! `results/`); `batch-transform` runs it on files a user names (outputs
 //! under `--out`), so what a user tries locally is byte for byte what the
@@ -20,6 +22,7 @@ use crate::safe_path::SafeRelPath;
 use crate::transform::CompiledTransform;
 use crate::transform::csv::{CsvError, ValidateOptions, validate_csv};
 use crate::transform::jsonl::{CalcOptions, calculate_jsonl};
+use crate::transform::xml::xml_to_json;
 pub use outputs::{Output, OutputDir};
 
 /// What one input gave.
@@ -58,10 +61,11 @@ pub fn transform_file(
 ) -> JobResult<FileOutcome> {
     let file = File::open(source).map_err(|e| JobError::io(source.display(), e))?;
     let input = NamedInput { file, path: source };
-    let mut main = out.create(rel.as_str())?;
+    let mut main = out.create(&compiled.output_name(rel.as_str())?)?;
     // The main output is at most the input's size for CSV (clean rows are
     // copied as they are) and a little more for JSON-lines (a member
-    // spliced into each line): reserve that much, the rest is given back.
+    // spliced into each line) and for XML as JSON (about the same bytes):
+    // reserve that much, the rest is given back.
     if let Ok(meta) = input.file.metadata() {
         main.writer.get_mut().preallocate(meta.len() + meta.len() / 8);
     }
@@ -83,6 +87,15 @@ pub fn transform_file(
             let stats =
                 calculate_jsonl(calc, CalcOptions::default(), input, &mut main.writer, &mut rejects_writer)
                     .map_err(|e| JobError::io(rel, e))?;
+            let counts = (stats.records_in, stats.records_out, stats.rejects.records_rejected);
+            (counts, stats_json(kind, rel.as_str(), &stats)?)
+        }
+        CompiledTransform::Xml(xml) => {
+            let stats = xml_to_json(xml, input, &mut main.writer, &mut rejects_writer)
+                .map_err(|e| JobError::io(rel, e))?;
+            if !stats.complete {
+                tracing::warn!(input = %rel, "the XML could not be read to its end (truncated or malformed beyond recovery); see its last reject");
+            }
             let counts = (stats.records_in, stats.records_out, stats.rejects.records_rejected);
             (counts, stats_json(kind, rel.as_str(), &stats)?)
         }

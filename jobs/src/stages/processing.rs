@@ -1,6 +1,7 @@
 //! processing: every file in `data/` -> `results/` through the run's
 //! transform. For input `data/<rel>` it writes `results/<rel>` (clean or
-//! computed records), `results/<rel>.rejects.jsonl` and
+//! computed records; `results/<rel>.jsonl` or `.json` for XML converted
+//! to JSON), `results/<rel>.rejects.jsonl` and
 //! `results/<rel>.stats.json`, each atomically (see `file_transform`).
 
 use crate::atomic::remove_stale_temps;

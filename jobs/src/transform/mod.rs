@@ -7,12 +7,14 @@ pub mod jsonl;
 pub mod output;
 pub mod records;
 pub mod reject;
+pub mod xml;
 
 use serde::{Deserialize, Serialize};
 
 use crate::exit::{JobError, JobResult};
 use csv::{CompiledRules, RuleSet, builtin_rule_set};
 use jsonl::Calculations;
+use xml::{XmlSpec, XmlTransform};
 
 /// Which rule set a CSV validation uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +60,9 @@ pub enum TransformSpec {
         /// `target = expression` assignments, applied in order.
         calculations: Vec<String>,
     },
+    /// Convert XML to JSON: the elements at `record_path` as JSON lines,
+    /// or the whole file as one document.
+    XmlToJson(XmlSpec),
 }
 
 /// A transform ready to run: its spec checked and compiled once per
@@ -67,6 +72,31 @@ pub enum CompiledTransform {
     Csv(CompiledRules),
     /// `jsonl_calc`.
     Jsonl(Calculations),
+    /// `xml_to_json`.
+    Xml(XmlTransform),
+}
+
+impl CompiledTransform {
+    /// The name of the main output for input `name`: the input's own name
+    /// for the CSV and JSON-lines transforms (their output is the same
+    /// format), `<name>.jsonl` for XML records and `<name>.json` for a
+    /// whole XML document (the seed's name), so a results listing says
+    /// what a file holds and which input it came from. Appending keeps
+    /// distinct inputs distinct; an input named `<x>.rejects` (records) or
+    /// `<x>.stats` (documents) is refused (exit 65), since its output
+    /// would be the rejects or stats file of input `<x>`.
+    pub fn output_name(&self, name: &str) -> JobResult<String> {
+        let CompiledTransform::Xml(xml) = self else { return Ok(name.to_string()) };
+        let (suffix, clash) =
+            if xml.record_path.is_some() { ("jsonl", ".rejects") } else { ("json", ".stats") };
+        if let Some(other) = name.strip_suffix(clash) {
+            return Err(JobError::data(format!(
+                "{name}: its output {name}.{suffix} would be the {} file of input {other}; rename it",
+                &clash[1..]
+            )));
+        }
+        Ok(format!("{name}.{suffix}"))
+    }
 }
 
 impl TransformSpec {
@@ -78,6 +108,9 @@ impl TransformSpec {
             TransformSpec::JsonlCalc { calculations } => Calculations::parse(calculations)
                 .map(CompiledTransform::Jsonl)
                 .map_err(|e| JobError::config(format!("transform.calculations: {e}"))),
+            TransformSpec::XmlToJson(spec) => {
+                spec.compile().map(CompiledTransform::Xml).map_err(JobError::config)
+            }
         }
     }
 
@@ -91,6 +124,7 @@ impl TransformSpec {
         match self {
             TransformSpec::CsvValidate { .. } => "csv_validate",
             TransformSpec::JsonlCalc { .. } => "jsonl_calc",
+            TransformSpec::XmlToJson(_) => "xml_to_json",
         }
     }
 }

@@ -622,6 +622,17 @@ mod tests {
                 .starts_with("config.efs_mount_path")
         );
         assert!(err(json!({"config": with(base(), &["transform"], json!({"kind": "jsonl_calc", "calculations": ["= ="]}))})).starts_with("config.transform"));
+        let xml = err(
+            json!({"config": with(base(), &["transform"], json!({"kind": "xml_to_json", "record_path": "book"}))}),
+        );
+        assert!(
+            xml.starts_with("config.transform: transform.record_path: \"book\" must start with '/'"),
+            "{xml}"
+        );
+        let xml = err(
+            json!({"config": with(base(), &["transform"], json!({"kind": "xml_to_json", "max_depht": 3}))}),
+        );
+        assert!(xml.contains("max_depht"), "{xml}");
         // serde words this "invalid value" or, when serde_json is built with
         // arbitrary_precision (the provider enables it), "invalid type".
         let negative = err(json!({"config": base(), "overrides": {"items_per_node": -1}}));
