@@ -10,7 +10,12 @@ use common::{put_objects, s3_config, synthetic_config};
 use serde_json::json;
 
 fn deps(moto: &testkit::MotoServer) -> PrepDeps {
-    PrepDeps { s3: batch_lambdas::runtime::s3_client(&testkit::aws::sdk_config(moto)), efs_root: None }
+    let sdk = testkit::aws::sdk_config(moto);
+    PrepDeps {
+        s3: batch_lambdas::runtime::s3_client(&sdk),
+        secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+        efs_root: None,
+    }
 }
 
 /// 1,205 `.csv` keys (more than one ListObjectsV2 page) plus noise that

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::CONTRACT_VERSION;
 use crate::error::{ErrorKind, LambdaError};
-use crate::prep::listing::{SourceObject, list_s3};
+use crate::prep::listing::{SourceObject, list_s3, list_sftp};
 use crate::prep::plan::{byte_slices, count_slices, node_count, range_slices};
 use crate::prep::request::{Balance, PrepRequest, WorkSource, run_config_error};
 use crate::prep::response::{Mode, NodeItems, PrepResponse, PrepStatus};
@@ -21,6 +21,8 @@ use crate::prep::{record, run_id};
 pub struct PrepDeps {
     /// S3 client (listing an S3 source).
     pub s3: aws_sdk_s3::Client,
+    /// Secrets Manager client (an SFTP source's private key).
+    pub secrets: aws_sdk_secretsmanager::Client,
     /// This function's EFS mount point (`PIPELINE_EFS_ROOT`), if it differs
     /// from `config.efs_mount_path`.
     pub efs_root: Option<PathBuf>,
@@ -31,6 +33,7 @@ impl PrepDeps {
     pub fn from_env(sdk: &aws_config::SdkConfig) -> Self {
         PrepDeps {
             s3: crate::runtime::s3_client(sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(sdk),
             efs_root: std::env::var_os("PIPELINE_EFS_ROOT").filter(|v| !v.is_empty()).map(PathBuf::from),
         }
     }
@@ -96,6 +99,7 @@ pub async fn handle(deps: &PrepDeps, event: Value) -> Result<PrepResponse, Lambd
             Work::Objects(list_s3(&deps.s3, bucket, prefix, suffix).await?)
         }
         WorkSource::Synthetic { start, count, .. } => Work::Range { start: *start, count: *count },
+        WorkSource::Sftp(source) => Work::Objects(list_sftp(&deps.secrets, source).await?),
     };
     let listed_ms = started.elapsed().as_millis() as u64;
     let source = request.source.describe();
@@ -202,6 +206,7 @@ fn run_config(request: &PrepRequest, run_id: &str, array_size: u32) -> Result<Ru
         WorkSource::Synthetic { format, records_per_id, .. } => {
             SourceSpec::Synthetic { format: *format, records_per_id: *records_per_id }
         }
+        WorkSource::Sftp(source) => SourceSpec::Sftp(source.clone()),
     };
     let mut config = RunConfig::new(
         run_id,

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use batch_jobs::layout::{MAX_ARRAY_SIZE, SyntheticFormat};
 use batch_jobs::{ExitCode, TransformSpec};
 use contract::run_config::{
-    RUN_CONFIG_KEYS, RUN_CONFIG_VERSION, RunConfig, S3Source, Source, SyntheticSource,
+    RUN_CONFIG_KEYS, RUN_CONFIG_VERSION, RunConfig, S3Source, SftpSource, Source, SyntheticSource,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -104,8 +104,9 @@ fn source_error(mut source: Value) -> Option<String> {
     match kind.as_deref() {
         Some("s3") => variant::<S3Source>(source),
         Some("synthetic") => variant::<SyntheticSource>(source),
-        Some(other) => Some(format!("type: {other:?} is not \"s3\" or \"synthetic\"")),
-        None => Some("type: missing (\"s3\" or \"synthetic\")".to_string()),
+        Some("sftp") => variant::<SftpSource>(source),
+        Some(other) => Some(format!("type: {other:?} is not \"s3\", \"synthetic\" or \"sftp\"")),
+        None => Some("type: missing (\"s3\", \"synthetic\" or \"sftp\")".to_string()),
     }
 }
 
@@ -163,6 +164,8 @@ pub enum WorkSource {
         /// Records per id.
         records_per_id: u32,
     },
+    /// List the SFTP directory.
+    Sftp(SftpSource),
 }
 
 impl WorkSource {
@@ -175,6 +178,11 @@ impl WorkSource {
             WorkSource::S3 { bucket, prefix, suffix } => format!("s3://{bucket}/{prefix}*{suffix}"),
             WorkSource::Synthetic { start, count, .. } => {
                 format!("synthetic:{start}..{}", start.saturating_add(*count))
+            }
+            WorkSource::Sftp(s) => {
+                let dir = s.directory.trim_end_matches('/');
+                let deep = if s.recursive { "**/" } else { "" };
+                format!("sftp://{}@{}:{}{dir}/{deep}{}", s.user, s.host, s.port, s.glob)
             }
         }
     }
@@ -307,6 +315,11 @@ fn check_config(config: &PipelineConfig) -> Result<(), LambdaError> {
                 return bad("config.source.records_per_id: must be at least 1".into());
             }
         }
+        Source::Sftp(sftp) => {
+            if let Err(e) = sftp.check() {
+                return bad(format!("config.source.{e}"));
+            }
+        }
     }
     config
         .transform
@@ -379,6 +392,14 @@ fn effective_source(source: &Source, overrides: &Overrides) -> Result<WorkSource
                 format: format.unwrap_or_default(),
                 records_per_id: *records_per_id,
             })
+        }
+        Source::Sftp(sftp) => {
+            if overrides.source_prefix.is_some() || overrides.s3_key.is_some() {
+                return Err(LambdaError::invalid_event(
+                    "overrides.source_prefix / s3_key: only apply to an S3 source",
+                ));
+            }
+            Ok(WorkSource::Sftp(sftp.clone()))
         }
     }
 }
@@ -538,7 +559,20 @@ mod tests {
         // Worded as before the run configuration was typed (`.` is the
         // source itself).
         assert_eq!(source(json!({"type": "synthetic"})), "config.source: .: missing field `count`");
-        assert_eq!(source(json!({"bucket": "b"})), "config.source: type: missing (\"s3\" or \"synthetic\")");
+        assert_eq!(
+            source(json!({"bucket": "b"})),
+            "config.source: type: missing (\"s3\", \"synthetic\" or \"sftp\")"
+        );
+        assert_eq!(
+            source(json!({"type": "sftp", "host": "h", "user": "u", "private_key_secret_arn": "a",
+                "directory": "/in"})),
+            "config.source: .: missing field `host_key`"
+        );
+        assert!(
+            source(json!({"type": "sftp", "host": "h", "user": "u", "private_key_secret_arn": "a",
+                "host_key": "k", "directory": "/in", "port": "22"}))
+            .starts_with("config.source: port: invalid type")
+        );
         assert!(source(json!("s3")).starts_with("config.source: type: missing"));
         // A refusal elsewhere keeps its own wording, source or not.
         let both = with(with(base(), &["source", "bucket"], json!(3)), &["items_per_node"], json!("x"));
