@@ -192,7 +192,9 @@ impl SftpSource {
         if self.user.is_empty() || self.user.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(format!("user: {:?} must be a user name without spaces", self.user));
         }
-        if !self.private_key_secret_arn.starts_with("arn:") || self.private_key_secret_arn.split(':').count() < 7 {
+        if !self.private_key_secret_arn.starts_with("arn:")
+            || self.private_key_secret_arn.split(':').count() < 7
+        {
             return Err(format!(
                 "private_key_secret_arn: {:?} is not a Secrets Manager secret ARN",
                 self.private_key_secret_arn
@@ -400,14 +402,16 @@ mod tests {
             "host_key": "k", "directory": "/", "recursve": true});
         let err = serde_json::from_value::<Source>(typo).unwrap_err().to_string();
         assert!(err.contains("recursve"), "{err}");
-        let missing = serde_json::json!({"host": "h", "user": "u", "private_key_secret_arn": "a", "directory": "/"});
+        let missing =
+            serde_json::json!({"host": "h", "user": "u", "private_key_secret_arn": "a", "directory": "/"});
         let err = serde_json::from_value::<SftpSource>(missing).unwrap_err().to_string();
         assert!(err.contains("host_key"), "{err}");
     }
 
     #[test]
     fn sftp_checks_name_the_key() {
-        let cases: [(fn(&mut SftpSource), &str); 8] = [
+        type Change = fn(&mut SftpSource);
+        let cases: [(Change, &str); 8] = [
             (|s| s.host = String::new(), "host: "),
             (|s| s.port = 0, "port: "),
             (|s| s.user = "a b".into(), "user: "),
