@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::os::unix::ffi::OsStrExt;
+
 use batch_jobs::RunLayout;
 use batch_jobs::layout::SourceSpec;
 use batch_lambdas::ErrorKind;
@@ -124,14 +126,14 @@ async fn hostile_names_from_the_server_are_refused_for_the_whole_listing() {
     env.write("evil\nname.xml", b"<a/>");
     env.write("tab\there.xml", b"<a/>");
     env.write("back\\slash.xml", b"<a/>");
+    let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe9.xml");
+    std::fs::write(env.sshd.root().join(latin1), b"<a/>").unwrap();
     let err = prep::handle(&env.deps, env.event(env.source(), 10, "r1")).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidSource, "{}", err.message);
-    assert!(err.message.starts_with("3 file(s)"), "{}", err.message);
-    assert!(
-        err.message.contains("control character") && err.message.contains("backslash"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.starts_with("4 file(s)"), "{}", err.message);
+    for reason in ["control character", "backslash", "not valid UTF-8"] {
+        assert!(err.message.contains(reason), "{reason}: {}", err.message);
+    }
     assert!(!RunLayout::new(env.efs.path(), "r1").unwrap().run_dir().exists());
 
     // Names the jobs keep for themselves.

@@ -63,8 +63,9 @@ pub async fn download(
                 attempt += 1;
             }
             Err(e) => {
+                // The message names the server and the file already.
                 *session = None;
-                return Err(e.context(format!("{} {remote}", client.server())));
+                return Err(e);
             }
         }
     }

@@ -100,10 +100,17 @@ pub async fn list_sftp(
     let mut bad = Vec::new();
     let mut bad_count = 0usize;
     for file in &files {
-        if let Err(e) = SafeRelPath::new("source file", &file.path) {
+        // The SFTP client decodes names lossily: a name that is not UTF-8
+        // on the server arrives with U+FFFD and could not be opened again.
+        let reason = if file.path.contains('\u{FFFD}') {
+            Some("is not valid UTF-8 on the server")
+        } else {
+            SafeRelPath::new("source file", &file.path).err().map(|e| e.reason)
+        };
+        if let Some(reason) = reason {
             bad_count += 1;
             if bad.len() < QUOTED_BAD_KEYS {
-                bad.push(format!("{:?} ({})", file.path, e.reason));
+                bad.push(format!("{:?} ({reason})", file.path));
             }
         }
     }
