@@ -539,6 +539,20 @@ async fn bad_configuration_is_refused_at_plan_time() {
             "Invalid synthetic_format",
             "synthetic_format",
         ),
+        (
+            "synthetic_count = 400",
+            "sftp_host = \"sftp.example.com\"\n    sftp_user = \"feed\"\n    \
+             sftp_private_key_secret_arn = \"arn:aws:secretsmanager:us-east-1:123456789012:secret:k\"\n    \
+             sftp_directory = \"/outgoing\"\n    sftp_host_key = \"accept-new\"",
+            "Invalid SFTP source",
+            "sftp_host_key",
+        ),
+        (
+            "synthetic_count = 400",
+            "synthetic_count = 400\n    sftp_glob = \"*.xml\"",
+            "Not used",
+            "sftp_glob",
+        ),
         ("items_per_node = 40", "items_per_node = 40\n  max_nodes = 20000", "Invalid max_nodes", "max_nodes"),
         ("name = \"valid-results\"", "name = \"Bad_Bucket\"", "Invalid bucket name", "name"),
         (
