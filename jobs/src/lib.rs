@@ -16,6 +16,7 @@
 pub mod atomic;
 pub mod checksum;
 pub mod exit;
+pub mod file_transform;
 pub mod layout;
 pub mod ranges;
 pub mod safe_path;

@@ -285,3 +285,57 @@ fn snapshot(dir: &std::path::Path) -> Vec<(String, Vec<u8>, std::time::SystemTim
     out.sort();
     out
 }
+
+/// `overrides.keys` names the inputs: only those are planned (under
+/// `source_prefix` when given), and a key that does not exist fails the
+/// run before anything is written, naming it.
+#[tokio::test(flavor = "multi_thread")]
+async fn overrides_keys_name_the_inputs() {
+    let moto = testkit::MotoServer::start().unwrap();
+    let deps = deps(&moto);
+    put_objects(
+        &deps.s3,
+        "src",
+        &[("in/a.csv".into(), 3), ("in/b/c.csv".into(), 5), ("in/d.csv".into(), 7), ("alt/a.csv".into(), 11)],
+    )
+    .await;
+    let efs = common::efs_dir();
+    let config = s3_config(efs.path(), "src", "in/", ".csv", 1);
+
+    let named = prep::handle(
+        &deps,
+        json!({"config": config, "overrides": {"run_id": "k", "keys": ["b/c.csv", "a.csv"]}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (named.status, named.array_size, named.items, named.bytes),
+        (PrepStatus::Ready, 2, 2, Some(8))
+    );
+    let layout = RunLayout::new(efs.path(), "k").unwrap();
+    assert_eq!(layout.node(0).read_slice().unwrap().items, ["in/a.csv"]);
+    assert_eq!(layout.node(1).read_slice().unwrap().items, ["in/b/c.csv"]);
+
+    let under_prefix = prep::handle(
+        &deps,
+        json!({"config": config, "overrides": {"run_id": "p", "source_prefix": "alt/", "keys": ["a.csv"]}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!((under_prefix.items, under_prefix.bytes), (1, Some(11)));
+    let layout = RunLayout::new(efs.path(), "p").unwrap();
+    assert_eq!(layout.node(0).read_slice().unwrap().items, ["alt/a.csv"]);
+
+    let err = prep::handle(
+        &deps,
+        json!({"config": config, "overrides": {"run_id": "m", "keys": ["a.csv", "gone.csv", "x/gone.csv"]}}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidSource);
+    assert_eq!(
+        err.message,
+        "overrides.keys: 2 key(s) not found under s3://src/in/: \"gone.csv\", \"x/gone.csv\""
+    );
+    assert!(!efs.path().join("runs/m").exists(), "a refused run writes nothing");
+}

@@ -60,15 +60,30 @@ pub enum TransformSpec {
     },
 }
 
+/// A transform ready to run: its spec checked and compiled once per
+/// node, then applied to each input file.
+pub enum CompiledTransform {
+    /// `csv_validate`.
+    Csv(CompiledRules),
+    /// `jsonl_calc`.
+    Jsonl(Calculations),
+}
+
 impl TransformSpec {
-    /// Checks that the spec compiles (the jobs would otherwise exit 78).
-    pub fn validate(&self) -> JobResult<()> {
+    /// Checks and compiles the spec; a bad one is a configuration error
+    /// (exit 78) naming the field.
+    pub fn compile(&self) -> JobResult<CompiledTransform> {
         match self {
-            TransformSpec::CsvValidate { rules } => rules.compile().map(|_| ()),
+            TransformSpec::CsvValidate { rules } => Ok(CompiledTransform::Csv(rules.compile()?)),
             TransformSpec::JsonlCalc { calculations } => Calculations::parse(calculations)
-                .map(|_| ())
+                .map(CompiledTransform::Jsonl)
                 .map_err(|e| JobError::config(format!("transform.calculations: {e}"))),
         }
+    }
+
+    /// Checks that the spec compiles (the jobs would otherwise exit 78).
+    pub fn validate(&self) -> JobResult<()> {
+        self.compile().map(|_| ())
     }
 
     /// The name used in stats and logs.

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::CONTRACT_VERSION;
 use crate::error::{ErrorKind, LambdaError};
-use crate::prep::listing::{SourceObject, list_s3, list_sftp};
+use crate::prep::listing::{SourceObject, head_keys, list_s3, list_sftp};
 use crate::prep::plan::{byte_slices, count_slices, node_count, range_slices};
 use crate::prep::request::{Balance, PrepRequest, WorkSource, run_config_error};
 use crate::prep::response::{Mode, NodeItems, PrepResponse, PrepStatus};
@@ -95,7 +95,10 @@ pub async fn handle(deps: &PrepDeps, event: Value) -> Result<PrepResponse, Lambd
 
     let started = Instant::now();
     let work = match &request.source {
-        WorkSource::S3 { bucket, prefix, suffix } => {
+        WorkSource::S3 { bucket, prefix, keys: Some(keys), .. } => {
+            Work::Objects(head_keys(&deps.s3, bucket, prefix, keys).await?)
+        }
+        WorkSource::S3 { bucket, prefix, suffix, keys: None } => {
             Work::Objects(list_s3(&deps.s3, bucket, prefix, suffix).await?)
         }
         WorkSource::Synthetic { start, count, .. } => Work::Range { start: *start, count: *count },

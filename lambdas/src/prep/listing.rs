@@ -150,3 +150,62 @@ fn sftp_error(e: JobError) -> LambdaError {
     };
     LambdaError::new(kind, e.message)
 }
+
+/// HeadObjects in flight at once for [`head_keys`].
+const HEAD_CONCURRENCY: usize = 32;
+
+/// The objects `overrides.keys` names (relative to `prefix`; already
+/// checked and sorted), with their sizes. A key that does not exist fails
+/// the whole run with `InvalidSource` naming it (and up to four more), so
+/// a typo is not silently a smaller run.
+pub async fn head_keys(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    keys: &[String],
+) -> Result<Vec<SourceObject>, LambdaError> {
+    let mut objects = Vec::with_capacity(keys.len());
+    let mut missing = Vec::new();
+    let mut missing_count = 0usize;
+    for chunk in keys.chunks(HEAD_CONCURRENCY) {
+        let mut heads = tokio::task::JoinSet::new();
+        for (i, rel) in chunk.iter().enumerate() {
+            let key = format!("{prefix}{rel}");
+            let request = client.head_object().bucket(bucket).key(&key);
+            heads.spawn(async move { (i, key, request.send().await) });
+        }
+        let mut found = Vec::with_capacity(chunk.len());
+        while let Some(joined) = heads.join_next().await {
+            let (i, key, result) =
+                joined.map_err(|e| LambdaError::internal(format!("HeadObject task: {e}")))?;
+            match result {
+                Ok(head) => {
+                    let size = head.content_length().and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
+                    found.push((i, SourceObject { key, size, mtime: None }));
+                }
+                Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => {
+                    missing_count += 1;
+                    if missing.len() < QUOTED_BAD_KEYS {
+                        missing.push(format!("{:?}", chunk[i]));
+                    }
+                }
+                Err(e) => return Err(LambdaError::from_sdk(&format!("HeadObject s3://{bucket}/{key}"), e)),
+            }
+        }
+        // Back in the (sorted) order given, whatever order the calls ended in.
+        found.sort_unstable_by_key(|(i, _)| *i);
+        objects.extend(found.into_iter().map(|(_, object)| object));
+    }
+    if missing_count > 0 {
+        missing.sort();
+        return Err(LambdaError::new(
+            ErrorKind::InvalidSource,
+            format!(
+                "overrides.keys: {missing_count} key(s) not found under s3://{bucket}/{prefix}: {}",
+                missing.join(", ")
+            ),
+        ));
+    }
+    tracing::info!(bucket, prefix, objects = objects.len(), "found the keys named in overrides.keys");
+    Ok(objects)
+}

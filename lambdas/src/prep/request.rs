@@ -39,7 +39,12 @@ const OVERRIDE_KEYS: &[&str] = &[
     "s3_key",
     "incoming_path",
     "event_id",
+    "keys",
 ];
+
+/// Most keys `overrides.keys` may name (prep checks each with a
+/// HeadObject; Step Functions caps the execution input at 256 KiB anyway).
+pub const MAX_OVERRIDE_KEYS: usize = 10_000;
 
 /// The whole event.
 #[derive(Debug, Deserialize)]
@@ -138,6 +143,10 @@ pub struct Overrides {
     /// S3 trigger: the EventBridge event id (logs only).
     #[serde(default)]
     pub event_id: Option<String>,
+    /// Process exactly these keys (relative to the source prefix, or to
+    /// `source_prefix`) instead of listing the prefix.
+    #[serde(default)]
+    pub keys: Option<Vec<String>>,
 }
 
 /// The work source after overrides.
@@ -152,6 +161,11 @@ pub enum WorkSource {
         prefix: String,
         /// Suffix filter.
         suffix: String,
+        /// `overrides.keys`, checked: these keys under the prefix instead
+        /// of a listing. Left out of the fingerprint when unset, so runs
+        /// without it keep theirs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        keys: Option<Vec<String>>,
     },
     /// Ids `start..start+count`.
     Synthetic {
@@ -172,10 +186,13 @@ impl WorkSource {
     /// `s3://bucket/prefix` or `synthetic:start..end`, for logs and the response.
     pub fn describe(&self) -> String {
         match self {
-            WorkSource::S3 { bucket, prefix, suffix } if suffix.is_empty() => {
+            WorkSource::S3 { bucket, prefix, keys: Some(keys), .. } => {
+                format!("s3://{bucket}/{prefix} ({} keys named in overrides.keys)", keys.len())
+            }
+            WorkSource::S3 { bucket, prefix, suffix, .. } if suffix.is_empty() => {
                 format!("s3://{bucket}/{prefix}")
             }
-            WorkSource::S3 { bucket, prefix, suffix } => format!("s3://{bucket}/{prefix}*{suffix}"),
+            WorkSource::S3 { bucket, prefix, suffix, .. } => format!("s3://{bucket}/{prefix}*{suffix}"),
             WorkSource::Synthetic { start, count, .. } => {
                 format!("synthetic:{start}..{}", start.saturating_add(*count))
             }
@@ -378,12 +395,21 @@ fn effective_source(source: &Source, overrides: &Overrides) -> Result<WorkSource
                 }
                 (None, None) => prefix.clone(),
             };
-            Ok(WorkSource::S3 { bucket: bucket.clone(), prefix, suffix: suffix.clone() })
+            let keys = match &overrides.keys {
+                Some(_) if overrides.s3_key.is_some() => {
+                    return Err(LambdaError::invalid_event(
+                        "overrides.keys / s3_key: name the keys or the triggering object, not both",
+                    ));
+                }
+                Some(keys) => Some(check_override_keys(keys, suffix)?),
+                None => None,
+            };
+            Ok(WorkSource::S3 { bucket: bucket.clone(), prefix, suffix: suffix.clone(), keys })
         }
         Source::Synthetic(SyntheticSource { count, start, format, records_per_id }) => {
-            if overrides.source_prefix.is_some() || overrides.s3_key.is_some() {
+            if overrides.source_prefix.is_some() || overrides.s3_key.is_some() || overrides.keys.is_some() {
                 return Err(LambdaError::invalid_event(
-                    "overrides.source_prefix / s3_key: only apply to an S3 source",
+                    "overrides.source_prefix / s3_key / keys: only apply to an S3 source",
                 ));
             }
             Ok(WorkSource::Synthetic {
@@ -394,14 +420,48 @@ fn effective_source(source: &Source, overrides: &Overrides) -> Result<WorkSource
             })
         }
         Source::Sftp(sftp) => {
-            if overrides.source_prefix.is_some() || overrides.s3_key.is_some() {
+            if overrides.source_prefix.is_some() || overrides.s3_key.is_some() || overrides.keys.is_some() {
                 return Err(LambdaError::invalid_event(
-                    "overrides.source_prefix / s3_key: only apply to an S3 source",
+                    "overrides.source_prefix / s3_key / keys: only apply to an S3 source",
                 ));
             }
             Ok(WorkSource::Sftp(sftp.clone()))
         }
     }
+}
+
+/// `overrides.keys` checked as a listing's keys are (each a safe relative
+/// path ending with the source's suffix, the names together storable
+/// under a node's `data/`), no key twice; returned sorted, as a listing
+/// would be, so the split does not depend on the order given.
+fn check_override_keys(keys: &[String], suffix: &str) -> Result<Vec<String>, LambdaError> {
+    if keys.is_empty() {
+        return Err(LambdaError::invalid_event("overrides.keys: empty (omit it to list the prefix)"));
+    }
+    if keys.len() > MAX_OVERRIDE_KEYS {
+        return Err(LambdaError::invalid_event(format!(
+            "overrides.keys: {} keys, more than {MAX_OVERRIDE_KEYS}; use source_prefix for a larger set",
+            keys.len()
+        )));
+    }
+    for (i, key) in keys.iter().enumerate() {
+        let field = format!("overrides.keys[{i}]");
+        batch_jobs::safe_path::SafeRelPath::new(&field, key)
+            .map_err(|e| LambdaError::invalid_event(e.to_string()))?;
+        if !key.ends_with(suffix) {
+            return Err(LambdaError::invalid_event(format!(
+                "{field}: {key:?} does not end with the source's suffix {suffix:?}"
+            )));
+        }
+    }
+    let mut sorted = keys.to_vec();
+    sorted.sort_unstable();
+    if let Some(pair) = sorted.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Err(LambdaError::invalid_event(format!("overrides.keys: {:?} is named twice", pair[0])));
+    }
+    batch_jobs::layout::check_data_names(sorted.iter().map(String::as_str))
+        .map_err(|e| LambdaError::invalid_event(format!("overrides.keys: {e}")))?;
+    Ok(sorted)
 }
 
 /// The key's prefix up to and including the last `incoming` folder name
@@ -469,7 +529,7 @@ mod tests {
         assert_eq!(r.items_per_node, 10);
         assert_eq!(
             r.source,
-            WorkSource::S3 { bucket: "src".into(), prefix: "in/".into(), suffix: ".csv".into() }
+            WorkSource::S3 { bucket: "src".into(), prefix: "in/".into(), suffix: ".csv".into(), keys: None }
         );
         assert_eq!(r.fingerprint.len(), 64);
     }
@@ -617,6 +677,49 @@ mod tests {
         );
         let plain = PrepRequest::from_event(json!({"config": base()})).unwrap();
         assert_ne!(plain.fingerprint, r.fingerprint);
+    }
+
+    #[test]
+    fn overrides_keys_are_checked_like_listed_keys() {
+        let keys = |v: Value| PrepRequest::from_event(json!({"config": base(), "overrides": {"keys": v}}));
+        let r = keys(json!(["b/c.csv", "a.csv"])).unwrap();
+        assert!(
+            matches!(&r.source, WorkSource::S3 { keys: Some(k), .. } if *k == ["a.csv", "b/c.csv"]),
+            "{:?}",
+            r.source
+        );
+        let plain = PrepRequest::from_event(json!({"config": base()})).unwrap();
+        assert_ne!(plain.fingerprint, r.fingerprint, "the keys are part of the run's fingerprint");
+        assert_eq!(
+            keys(json!(["a.csv", "b/c.csv"])).unwrap().fingerprint,
+            r.fingerprint,
+            "the same keys in another order are the same run"
+        );
+        let refused = |v: Value| keys(v).unwrap_err().message;
+        assert_eq!(refused(json!([])), "overrides.keys: empty (omit it to list the prefix)");
+        assert!(refused(json!(["a.csv", "../b.csv"])).contains("overrides.keys[1]"));
+        assert!(refused(json!(["/abs.csv"])).contains("overrides.keys[0]"));
+        assert!(refused(json!(["a\nb.csv"])).contains("control character"));
+        assert_eq!(
+            refused(json!(["a.txt"])),
+            "overrides.keys[0]: \"a.txt\" does not end with the source's suffix \".csv\""
+        );
+        assert_eq!(refused(json!(["a.csv", "a.csv"])), "overrides.keys: \"a.csv\" is named twice");
+        assert!(
+            refused(json!(["x.csv/y.csv", "x.csv"]))
+                .contains("\"x.csv\" is also the directory of \"x.csv/y.csv\""),
+            "{}",
+            refused(json!(["x.csv/y.csv", "x.csv"]))
+        );
+        assert!(refused(json!("a.csv")).starts_with("overrides.keys: invalid type"));
+        let too_many: Vec<String> = (0..=MAX_OVERRIDE_KEYS).map(|i| format!("{i}.csv")).collect();
+        assert!(refused(json!(too_many)).contains("more than 10000"));
+        assert!(
+            err(
+                json!({"config": base(), "overrides": {"keys": ["a.csv"], "s3_key": "noaa1/incoming/a.csv"}})
+            )
+            .starts_with("overrides.keys / s3_key")
+        );
     }
 
     #[test]

@@ -1,0 +1,125 @@
+//! One input file through a compiled transform, into its outputs: the main
+//! output `<rel>`, `<rel>.rejects.jsonl` and `<rel>.stats.json`. The
+//! processing stage runs it for every file of a node (outputs under
+//! `results/`); `batch-transform` runs it on files a user names (outputs
+//! under `--out`), so what a user tries locally is byte for byte what the
+//! stage writes.
+
+pub mod outputs;
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::atomic::naming_file;
+use crate::exit::{ExitCode, JobError, JobResult};
+use crate::layout::FileEntry;
+use crate::safe_path::SafeRelPath;
+use crate::transform::CompiledTransform;
+use crate::transform::csv::{CsvError, ValidateOptions, validate_csv};
+use crate::transform::jsonl::{CalcOptions, calculate_jsonl};
+pub use outputs::{Output, OutputDir};
+
+/// What one input gave.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileOutcome {
+    /// Records read.
+    pub records_in: u64,
+    /// Records written to the main output.
+    pub records_out: u64,
+    /// Records written to the rejects file.
+    pub records_rejected: u64,
+    /// The files written, in the order written (main output, rejects,
+    /// stats), for the done marker.
+    pub files: Vec<FileEntry>,
+}
+
+/// The stats file of one input.
+#[derive(Debug, Serialize)]
+struct StatsFile<'a, S: Serialize> {
+    transform: &'a str,
+    input: &'a str,
+    #[serde(flatten)]
+    stats: S,
+}
+
+/// Runs `compiled` (of kind `kind`) over `source`, whose name in the
+/// outputs is `rel`. Every output is committed only once the whole input
+/// went through and its counts add up (records in = out + rejected); on
+/// any error nothing is left under `out`.
+pub fn transform_file(
+    compiled: &CompiledTransform,
+    kind: &str,
+    source: &Path,
+    rel: &SafeRelPath,
+    out: &OutputDir,
+) -> JobResult<FileOutcome> {
+    let file = File::open(source).map_err(|e| JobError::io(source.display(), e))?;
+    let input = NamedInput { file, path: source };
+    let mut main = out.create(rel.as_str())?;
+    // The main output is at most the input's size for CSV (clean rows are
+    // copied as they are) and a little more for JSON-lines (a member
+    // spliced into each line): reserve that much, the rest is given back.
+    if let Ok(meta) = input.file.metadata() {
+        main.writer.get_mut().preallocate(meta.len() + meta.len() / 8);
+    }
+    let mut rejects = out.create(&format!("{rel}.rejects.jsonl"))?;
+    let mut rejects_writer = BufWriter::with_capacity(64 << 10, &mut rejects.writer);
+    let (counts, stats_json) = match compiled {
+        CompiledTransform::Csv(rules) => {
+            let stats =
+                validate_csv(rules, ValidateOptions::default(), input, &mut main.writer, &mut rejects_writer)
+                    .map_err(|e| match e {
+                        CsvError::Io(io) => JobError::io(rel, io),
+                        CsvError::Header { .. } => JobError::data(format!("{rel}: {e}")),
+                        CsvError::TooManyUniqueKeys(_) => JobError::config(format!("{rel}: {e}")),
+                    })?;
+            let counts = (stats.records_in, stats.records_clean, stats.rejects.records_rejected);
+            (counts, stats_json(kind, rel.as_str(), &stats)?)
+        }
+        CompiledTransform::Jsonl(calc) => {
+            let stats =
+                calculate_jsonl(calc, CalcOptions::default(), input, &mut main.writer, &mut rejects_writer)
+                    .map_err(|e| JobError::io(rel, e))?;
+            let counts = (stats.records_in, stats.records_out, stats.rejects.records_rejected);
+            (counts, stats_json(kind, rel.as_str(), &stats)?)
+        }
+    };
+    rejects_writer.into_inner().map_err(|e| JobError::io(format!("{rel}.rejects.jsonl"), e.into_error()))?;
+    let (records_in, records_out, records_rejected) = counts;
+    if records_in != records_out + records_rejected {
+        return Err(JobError::new(
+            ExitCode::Software,
+            format!("{rel}: records_in {records_in} != out {records_out} + rejected {records_rejected}"),
+        ));
+    }
+    let mut stats = out.create(&format!("{rel}.stats.json"))?;
+    stats.writer.write_all(&stats_json).map_err(|e| JobError::io(rel, e))?;
+    // Committed last, together: an error above drops all three unwritten.
+    let files = vec![main.commit()?, rejects.commit()?, stats.commit()?];
+    Ok(FileOutcome { records_in, records_out, records_rejected, files })
+}
+
+/// The input file, its read errors naming it (the outputs' write errors
+/// name theirs, see `AtomicFile`), so a transform's I/O error says which
+/// of the files failed.
+struct NamedInput<'a> {
+    file: File,
+    path: &'a Path,
+}
+
+impl Read for NamedInput<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.file.read(buf).map_err(|e| naming_file(e, "reading", self.path))
+    }
+}
+
+/// The stats file's bytes: pretty JSON and a final newline.
+pub fn stats_json<S: Serialize>(kind: &str, input: &str, stats: &S) -> JobResult<Vec<u8>> {
+    let mut out = serde_json::to_vec_pretty(&StatsFile { transform: kind, input, stats })
+        .map_err(|e| JobError::new(ExitCode::Software, format!("stats: {e}")))?;
+    out.push(b'\n');
+    Ok(out)
+}
