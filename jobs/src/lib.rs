@@ -8,6 +8,8 @@
 //!   write, path and exit follows.
 //! - [`transform`]: the processing transforms (CSV validation with a Table
 //!   Schema rule set, JSON-lines calculation), as pure streaming functions.
+//! - `sftp` (feature `sftp`, part of `aws`): the SFTP source's client,
+//!   shared by procurement and the prep Lambda.
 //! - `stages` (feature `aws`): procurement, processing and egress, as run
 //!   by the binaries.
 
@@ -18,6 +20,8 @@ pub mod file_transform;
 pub mod layout;
 pub mod ranges;
 pub mod safe_path;
+#[cfg(feature = "sftp")]
+pub mod sftp;
 pub mod synthetic;
 pub mod transform;
 

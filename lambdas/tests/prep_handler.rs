@@ -14,6 +14,7 @@ fn deps(moto: &testkit::MotoServer) -> PrepDeps {
     PrepDeps {
         s3: batch_lambdas::runtime::s3_client(&sdk),
         sqs: batch_lambdas::runtime::sqs_client(&sdk),
+        secrets: aws_sdk_secretsmanager::Client::new(&sdk),
         efs_root: None,
     }
 }

@@ -121,6 +121,15 @@ data "aws_iam_policy_document" "job" {
     }
   }
 
+  dynamic "statement" {
+    for_each = local.sftp_secret_arn != null ? [1] : []
+    content {
+      sid       = "ReadSftpPrivateKey"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [local.sftp_secret_arn]
+    }
+  }
+
   statement {
     sid = "ListEgressPrefix"
     # ListBucketMultipartUploads has no s3:prefix key, so it cannot share
@@ -202,6 +211,15 @@ data "aws_iam_policy_document" "prep" {
         variable = "s3:prefix"
         values   = local.source_list_prefixes
       }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.sftp_secret_arn != null ? [1] : []
+    content {
+      sid       = "ReadSftpPrivateKey"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [local.sftp_secret_arn]
     }
   }
 

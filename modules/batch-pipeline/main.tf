@@ -21,6 +21,8 @@ locals {
 
   source_bucket_arn = var.source_data.s3_bucket == null ? null : "arn:${local.partition}:s3:::${var.source_data.s3_bucket}"
   create_source     = var.source_data.s3_bucket != null && var.source_data.create_bucket
+  # The SFTP source's private key: the one secret prep and the jobs may read.
+  sftp_secret_arn = try(var.source_data.sftp.private_key_secret_arn, null)
   # What prep lists (s3:prefix) and the jobs then read: the configured prefix
   # and, with the S3 trigger, the incoming_path folder holding the object that
   # started the run (prep lists the key up to and including its last
@@ -118,6 +120,15 @@ resource "batch_pipeline" "this" {
     sqs_queue_url                  = local.queue_fed ? aws_sqs_queue.work[0].url : null
     sqs_max_messages               = local.queue_fed ? var.queue_source.max_messages : null
     sqs_visibility_timeout_seconds = local.queue_visibility_timeout
+
+    sftp_host                   = try(var.source_data.sftp.host, null)
+    sftp_port                   = try(var.source_data.sftp.port, null)
+    sftp_user                   = try(var.source_data.sftp.user, null)
+    sftp_private_key_secret_arn = try(var.source_data.sftp.private_key_secret_arn, null)
+    sftp_host_key               = try(var.source_data.sftp.host_key, null)
+    sftp_directory              = try(var.source_data.sftp.directory, null)
+    sftp_glob                   = try(var.source_data.sftp.glob, null)
+    sftp_recursive              = try(var.source_data.sftp.recursive, null)
   }
 
   procurement {

@@ -1,6 +1,7 @@
 # Three groups: the jobs, the prep Lambda and the EFS mount targets. Only the
 # first two may reach NFS (2049) on the third; both may open HTTPS to the AWS
-# APIs they use (through NAT or VPC endpoints, var.network). Nothing else.
+# APIs they use (through NAT or VPC endpoints, var.network), and, with an SFTP
+# source, its port on the server's addresses. Nothing else.
 
 resource "aws_security_group" "jobs" {
   #checkov:skip=CKV2_AWS_5:Attached to the Batch compute environment through batch_pipeline.compute.security_group_ids, a resource checkov does not model.
@@ -94,5 +95,21 @@ resource "aws_vpc_security_group_egress_rule" "clients_https_s3_gateway" {
   from_port         = 443
   to_port           = 443
   prefix_list_id    = var.network.s3_prefix_list_id
+  tags              = local.tags
+}
+
+# An SFTP source: prep lists the server, procurement downloads from it.
+resource "aws_vpc_security_group_egress_rule" "clients_sftp" {
+  for_each = var.source_data.sftp == null ? {} : {
+    for pair in setproduct(keys(local.efs_clients), var.source_data.sftp.egress_cidr_blocks) :
+    "${pair[0]}-${pair[1]}" => { client = pair[0], cidr = pair[1] }
+  }
+
+  security_group_id = local.efs_clients[each.value.client]
+  description       = "SFTP to the ${var.name} source server"
+  ip_protocol       = "tcp"
+  from_port         = var.source_data.sftp.port
+  to_port           = var.source_data.sftp.port
+  cidr_ipv4         = each.value.cidr
   tags              = local.tags
 }

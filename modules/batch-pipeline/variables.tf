@@ -194,6 +194,11 @@ variable "source_data" {
     prep requires; the prep and job roles may list and read under it only (plus the S3 trigger's folders, see
     s3_trigger). `create_bucket = true` makes the module create `s3_bucket` (encrypted, versioned, TLS-only, logged,
     EventBridge notifications on); otherwise the bucket must exist.
+    Or `sftp`: files in `directory` on an SFTP server whose names match `glob`, fetched as `user` with the private
+    key held (as its string value) by the Secrets Manager secret `private_key_secret_arn`; `host_key` pins the
+    server's key (a known_hosts line or a SHA256:... fingerprint; required, never trusted on first use). The prep and
+    job roles may read that one secret; the jobs' and prep's security groups may open `port` to `egress_cidr_blocks`
+    (the server's addresses) only.
   EOT
   type = object({
     s3_bucket        = optional(string)
@@ -202,11 +207,34 @@ variable "source_data" {
     synthetic_count  = optional(number)
     synthetic_format = optional(string)
     create_bucket    = optional(bool, false)
+    sftp = optional(object({
+      host                   = string
+      port                   = optional(number, 22)
+      user                   = string
+      private_key_secret_arn = string
+      host_key               = string
+      directory              = string
+      glob                   = optional(string, "*")
+      recursive              = optional(bool, false)
+      egress_cidr_blocks     = list(string)
+    }))
   })
 
   validation {
-    condition     = (var.source_data.s3_bucket == null) != (var.source_data.synthetic_count == null)
-    error_message = "Set exactly one of source_data.s3_bucket and source_data.synthetic_count."
+    condition     = length([for set in [var.source_data.s3_bucket != null, var.source_data.synthetic_count != null, var.source_data.sftp != null] : set if set]) == 1
+    error_message = "Set exactly one of source_data.s3_bucket, source_data.synthetic_count and source_data.sftp."
+  }
+  validation {
+    condition     = var.source_data.sftp == null || can(regex("^arn:[^:]+:secretsmanager:[^:]+:[0-9]{12}:secret:.+$", var.source_data.sftp.private_key_secret_arn))
+    error_message = "source_data.sftp.private_key_secret_arn must be a Secrets Manager secret ARN."
+  }
+  validation {
+    condition     = var.source_data.sftp == null || try(var.source_data.sftp.port >= 1 && var.source_data.sftp.port <= 65535 && floor(var.source_data.sftp.port) == var.source_data.sftp.port, false)
+    error_message = "source_data.sftp.port must be a whole number in 1..65535."
+  }
+  validation {
+    condition     = var.source_data.sftp == null || try(length(var.source_data.sftp.egress_cidr_blocks) > 0 && alltrue([for c in var.source_data.sftp.egress_cidr_blocks : can(cidrhost(c, 0))]), false)
+    error_message = "source_data.sftp.egress_cidr_blocks must list the SFTP server's addresses as CIDR blocks (e.g. [\"203.0.113.10/32\"])."
   }
   validation {
     condition     = var.source_data.s3_bucket == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", coalesce(var.source_data.s3_bucket, "x")))

@@ -102,6 +102,8 @@ struct Opts<'a> {
     processing_extra: &'a str,
     tags: &'a str,
     bucket: &'a str,
+    /// The `source` block's body.
+    source: &'a str,
 }
 
 fn config(f: &Fixture, o: &Opts<'_>) -> String {
@@ -145,7 +147,7 @@ fn config(f: &Fixture, o: &Opts<'_>) -> String {
     {efs_extra}
   }}
   source {{
-    synthetic_count = 400
+    {source}
   }}
   items_per_node = 40
 {procurement}{processing}{egress}
@@ -176,6 +178,7 @@ output "definition" {{ value = jsondecode(data.batch_state_machine_definition.ru
         efs_extra = o.efs_extra,
         bucket = o.bucket,
         tags = o.tags,
+        source = o.source,
         procurement = stage("procurement", ""),
         processing = stage(
             "processing",
@@ -216,6 +219,7 @@ fn default_opts<'a>(name: &'a str, bucket: &'a str) -> Opts<'a> {
         processing_extra: "",
         tags: "{ project = \"tests\" }",
         bucket,
+        source: "synthetic_count = 400",
     }
 }
 
@@ -472,6 +476,37 @@ async fn a_queue_fed_pipeline_applies_and_imports_with_its_sqs_source() {
     tf.ok(&["destroy", "-auto-approve"]).unwrap();
 }
 
+/// An SFTP source reaches the run configuration, and an import restores
+/// it (defaults left out read back as unset: the plan is clean).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_sftp_source_applies_and_imports_cleanly() {
+    let f = Fixture::start();
+    let tf = f.dir();
+    let mut o = default_opts("feed", "feed-results");
+    // Not the defaults, which an import cannot tell from unset.
+    o.priority = 5;
+    o.source = "sftp_host = \"sftp.example.com\"\n    sftp_user = \"feed\"\n    \
+        sftp_private_key_secret_arn = \"arn:aws:secretsmanager:us-east-1:123456789012:secret:feed-key-AbCdEf\"\n    \
+        sftp_host_key = \"SHA256:cxZN8pLShoGrYWTZkBNJJKG1tcFq6PcAE0u31NR6kmw\"\n    \
+        sftp_directory = \"/outgoing\"\n    sftp_glob = \"*.xml\"";
+    tf.write("main.tf", &config(&f, &o)).unwrap();
+    tf.ok(&["apply", "-auto-approve"]).unwrap();
+    let run_config = tf.output("run_config").unwrap();
+    assert_eq!(
+        run_config["source"],
+        serde_json::json!({
+            "type": "sftp", "host": "sftp.example.com", "port": 22, "user": "feed",
+            "private_key_secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:feed-key-AbCdEf",
+            "host_key": "SHA256:cxZN8pLShoGrYWTZkBNJJKG1tcFq6PcAE0u31NR6kmw",
+            "directory": "/outgoing", "glob": "*.xml", "recursive": false,
+        })
+    );
+    let imported = imports_cleanly(&f, &config(&f, &o), "feed");
+    imported.ok(&["apply", "-auto-approve"]).unwrap();
+    imported.ok(&["state", "rm", "batch_pipeline.p"]).unwrap();
+    tf.ok(&["destroy", "-auto-approve"]).unwrap();
+}
+
 /// Each bad configuration fails at plan time with a clear message on the
 /// right attribute: where Terraform's `-json` diagnostic points (its
 /// resolution of the attribute path our provider sent) is the value this
@@ -542,6 +577,20 @@ async fn bad_configuration_is_refused_at_plan_time() {
             "synthetic_count = 400\n    synthetic_format = \"csv\"",
             "Invalid synthetic_format",
             "synthetic_format",
+        ),
+        (
+            "synthetic_count = 400",
+            "sftp_host = \"sftp.example.com\"\n    sftp_user = \"feed\"\n    \
+             sftp_private_key_secret_arn = \"arn:aws:secretsmanager:us-east-1:123456789012:secret:k\"\n    \
+             sftp_directory = \"/outgoing\"\n    sftp_host_key = \"accept-new\"",
+            "Invalid SFTP source",
+            "sftp_host_key",
+        ),
+        (
+            "synthetic_count = 400",
+            "synthetic_count = 400\n    sftp_glob = \"*.xml\"",
+            "Not used",
+            "sftp_glob",
         ),
         ("items_per_node = 40", "items_per_node = 40\n  max_nodes = 20000", "Invalid max_nodes", "max_nodes"),
         ("name = \"valid-results\"", "name = \"Bad_Bucket\"", "Invalid bucket name", "name"),

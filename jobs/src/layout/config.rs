@@ -46,7 +46,15 @@ pub enum SourceSpec {
         #[serde(default = "default_records_per_id")]
         records_per_id: u32,
     },
+    /// Slice files (`NodeSlice::files`) are paths below `directory` on an
+    /// SFTP server, with the size and mtime prep listed; each is
+    /// downloaded to `data/<path>` and must still have that size and mtime.
+    Sftp(SftpSource),
 }
+
+/// The SFTP server, credentials and directory (the run configuration's
+/// `source` of type `sftp`, as is).
+pub use contract::run_config::SftpSource;
 
 fn default_records_per_id() -> u32 {
     1
@@ -177,6 +185,9 @@ impl RunConfig {
                     "source.prefix {prefix:?} must be empty or end with '/'"
                 )));
             }
+        }
+        if let SourceSpec::Sftp(sftp) = &self.source {
+            sftp.check().map_err(|e| JobError::config(format!("source.{e}")))?;
         }
         if let Some(egress) = &self.egress {
             if egress.bucket.is_empty() {

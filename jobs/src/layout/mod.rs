@@ -23,13 +23,13 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use config::{
-    EgressSpec, LAYOUT_VERSION, MAX_ARRAY_SIZE, MAX_S3_CONCURRENCY, RunConfig, SourceSpec, Stage,
+    EgressSpec, LAYOUT_VERSION, MAX_ARRAY_SIZE, MAX_S3_CONCURRENCY, RunConfig, SftpSource, SourceSpec, Stage,
     SyntheticFormat, now_rfc3339, rfc3339_from_unix,
 };
 pub use marker::{DoneMarker, FileEntry, MarkerMismatch, ObjectEntry, Verify};
 pub use messages::{MESSAGES_JSON, NodeMessages, QueueMessage};
 pub use names::{MANIFEST_NAME, RESERVED_SUFFIXES, check_data_names};
-pub use slice::{IdRange, NodeSlice, nodes_needed, split_even};
+pub use slice::{IdRange, NodeSlice, SliceFile, nodes_needed, split_even};
 
 use crate::atomic::{self, fsync_dir, remove_stale_temps_of, temp_path_for, write_atomic};
 use crate::exit::{ExitCode, JobError, JobResult};
@@ -503,8 +503,14 @@ impl NodeLayout {
                 self.index
             )));
         }
-        if !slice.items.is_empty() && slice.id_range.is_some() {
-            return Err(JobError::data(format!("{}: has both items and id_range", path.display())));
+        let kinds = usize::from(!slice.items.is_empty())
+            + usize::from(slice.id_range.is_some())
+            + usize::from(!slice.files.is_empty());
+        if kinds > 1 {
+            return Err(JobError::data(format!(
+                "{}: has more than one of items, id_range and files",
+                path.display()
+            )));
         }
         Ok(slice)
     }

@@ -13,8 +13,21 @@ pub struct IdRange {
     pub end: u64,
 }
 
-/// A node's share of the run's input: explicit items (S3 keys, ids) or an
-/// id range. Exactly one of `items` / `id_range` is present on disk.
+/// A file of an SFTP source as prep listed it: procurement refuses a file
+/// whose size or mtime has changed since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SliceFile {
+    /// Path below the source directory (`/`-separated).
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, Unix seconds.
+    pub mtime: u64,
+}
+
+/// A node's share of the run's input: explicit items (S3 keys, ids), an
+/// id range, or files with their listed size and mtime (SFTP). Exactly one
+/// of `items` / `id_range` / `files` is present on disk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeSlice {
     /// [`LAYOUT_VERSION`].
@@ -27,12 +40,15 @@ pub struct NodeSlice {
     /// A range of ids (synthetic source), instead of listing them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_range: Option<IdRange>,
+    /// Files with size and mtime (SFTP source).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<SliceFile>,
 }
 
 impl NodeSlice {
     /// A slice listing `items`.
     pub fn items(index: u32, items: Vec<String>) -> Self {
-        NodeSlice { layout_version: LAYOUT_VERSION, index, items, id_range: None }
+        NodeSlice { layout_version: LAYOUT_VERSION, index, items, id_range: None, files: Vec::new() }
     }
 
     /// A slice covering ids `start..end`.
@@ -42,13 +58,20 @@ impl NodeSlice {
             index,
             items: Vec::new(),
             id_range: Some(IdRange { start, end }),
+            files: Vec::new(),
         }
+    }
+
+    /// A slice of listed files.
+    pub fn files(index: u32, files: Vec<SliceFile>) -> Self {
+        NodeSlice { layout_version: LAYOUT_VERSION, index, items: Vec::new(), id_range: None, files }
     }
 
     /// The ids or keys of this slice as strings (a range expands here).
     pub fn item_strings(&self) -> Vec<String> {
         match self.id_range {
             Some(r) => (r.start..r.end).map(|i| i.to_string()).collect(),
+            None if !self.files.is_empty() => self.files.iter().map(|f| f.path.clone()).collect(),
             None => self.items.clone(),
         }
     }
@@ -58,6 +81,7 @@ impl NodeSlice {
     pub fn for_each_item<E>(&self, mut f: impl FnMut(&str) -> Result<(), E>) -> Result<(), E> {
         match self.id_range {
             Some(r) => (r.start..r.end).try_for_each(|i| f(&i.to_string())),
+            None if !self.files.is_empty() => self.files.iter().try_for_each(|file| f(&file.path)),
             None => self.items.iter().try_for_each(|item| f(item)),
         }
     }
@@ -66,7 +90,7 @@ impl NodeSlice {
     pub fn len(&self) -> u64 {
         match self.id_range {
             Some(r) => r.end.saturating_sub(r.start),
-            None => self.items.len() as u64,
+            None => (self.items.len() + self.files.len()) as u64,
         }
     }
 

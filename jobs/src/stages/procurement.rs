@@ -1,4 +1,5 @@
-//! procurement: the node's slice from `prep/` -> files in `data/`.
+//! procurement: the node's slice from `prep/` -> files in `data/` (from S3,
+//! an SFTP server, or generated).
 
 use std::io::{BufWriter, Write};
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use crate::checksum::ChecksumWriter;
 use crate::exit::{ExitCode, JobError, JobResult};
 use crate::layout::{DoneMarker, FileEntry, SourceSpec, Stage, SyntheticFormat, Verify, check_data_names};
 use crate::safe_path::SafeRelPath;
+use crate::sftp::{self, SftpClient};
 use crate::stages::{JobContext, fingerprint, s3};
 use crate::synthetic;
 
@@ -68,6 +70,30 @@ pub async fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
             marker.records_in = keys.len() as u64;
             marker.records_out = marker.files.len() as u64;
             let _ = node_dir;
+        }
+        SourceSpec::Sftp(source) => {
+            let files = &slice.files;
+            if files.is_empty() && !slice.is_empty() {
+                return Err(JobError::data("prep slice: an sftp source's slice lists files, not items"));
+            }
+            let mut jobs = Vec::with_capacity(files.len());
+            for (i, file) in files.iter().enumerate() {
+                jobs.push((file, SafeRelPath::new(&format!("prep slice file {i}"), &file.path)?));
+            }
+            check_data_names(jobs.iter().map(|(_, rel)| rel.as_str()))
+                .map_err(|e| JobError::data(format!("prep slice: {e}")))?;
+            let client = SftpClient::from_source(source).await?;
+            // One connection, one file at a time: SFTP servers limit
+            // sessions per user, and a node's files share the link anyway.
+            let mut session = None;
+            for (file, rel) in jobs {
+                let target = rel.join_onto(&data_dir);
+                marker.files.push(
+                    sftp::download(&client, &mut session, file, &target, &format!("data/{rel}")).await?,
+                );
+            }
+            marker.records_in = files.len() as u64;
+            marker.records_out = marker.files.len() as u64;
         }
         SourceSpec::Synthetic { format, records_per_id } => {
             let name = match format {

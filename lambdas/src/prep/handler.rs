@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::CONTRACT_VERSION;
 use crate::error::{ErrorKind, LambdaError};
-use crate::prep::listing::{SourceObject, head_keys, list_s3};
+use crate::prep::listing::{SourceObject, head_keys, list_s3, list_sftp};
 use crate::prep::plan::{byte_slices, count_slices, node_count, range_slices};
 use crate::prep::queue::{QueueSpec, QueueWork, receive_work};
 use crate::prep::request::{Balance, PrepRequest, WorkSource, run_config_error};
@@ -25,6 +25,8 @@ pub struct PrepDeps {
     pub s3: aws_sdk_s3::Client,
     /// SQS client (a queue-fed source).
     pub sqs: aws_sdk_sqs::Client,
+    /// Secrets Manager client (an SFTP source's private key).
+    pub secrets: aws_sdk_secretsmanager::Client,
     /// This function's EFS mount point (`PIPELINE_EFS_ROOT`), if it differs
     /// from `config.efs_mount_path`.
     pub efs_root: Option<PathBuf>,
@@ -36,6 +38,7 @@ impl PrepDeps {
         PrepDeps {
             s3: crate::runtime::s3_client(sdk),
             sqs: crate::runtime::sqs_client(sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(sdk),
             efs_root: std::env::var_os("PIPELINE_EFS_ROOT").filter(|v| !v.is_empty()).map(PathBuf::from),
         }
     }
@@ -117,6 +120,7 @@ pub async fn handle(deps: &PrepDeps, event: Value) -> Result<PrepResponse, Lambd
             };
             Work::Queue(receive_work(&deps.sqs, &deps.s3, &spec).await?)
         }
+        WorkSource::Sftp(source) => Work::Objects(list_sftp(&deps.secrets, source).await?),
     };
     let listed_ms = started.elapsed().as_millis() as u64;
     let source = request.source.describe();
@@ -238,6 +242,7 @@ fn run_config(request: &PrepRequest, run_id: &str, array_size: u32) -> Result<Ru
         WorkSource::Synthetic { format, records_per_id, .. } => {
             SourceSpec::Synthetic { format: *format, records_per_id: *records_per_id }
         }
+        WorkSource::Sftp(source) => SourceSpec::Sftp(source.clone()),
     };
     let mut config = RunConfig::new(
         run_id,

@@ -1,20 +1,28 @@
 //! The run's work items. For S3: every object under the prefix whose key
 //! ends with the suffix, with its size, sorted by key (S3 lists in that
 //! order already; sorting again makes the split independent of any
-//! listing quirk, so a retry computes the same slices).
+//! listing quirk, so a retry computes the same slices). For SFTP: every
+//! regular file in the directory whose name matches the glob, with its
+//! size and mtime, sorted by path.
 
-use batch_jobs::layout::check_data_names;
+use batch_jobs::layout::{SftpSource, check_data_names};
 use batch_jobs::safe_path::SafeRelPath;
+use batch_jobs::sftp::SftpClient;
+use batch_jobs::{ExitCode, JobError};
 
 use crate::error::{ErrorKind, LambdaError};
 
-/// One S3 object to process.
+/// One S3 object or SFTP file to process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceObject {
-    /// Full key (starts with the prefix).
+    /// Full key (starts with the prefix), or the path below the SFTP
+    /// directory.
     pub key: String,
     /// Size in bytes.
     pub size: u64,
+    /// Modification time, Unix seconds (SFTP files: procurement refuses a
+    /// file whose size or mtime differs from the listing's).
+    pub mtime: Option<u64>,
 }
 
 /// How many unsafe keys an error message quotes.
@@ -53,7 +61,7 @@ pub async fn list_s3(
                 continue;
             }
             let size = object.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
-            objects.push(SourceObject { key: key.to_string(), size });
+            objects.push(SourceObject { key: key.to_string(), size, mtime: None });
         }
     }
     if bad_count > 0 {
@@ -75,6 +83,72 @@ pub async fn list_s3(
     objects.sort_unstable_by(|a, b| a.key.cmp(&b.key));
     tracing::info!(bucket, prefix, suffix, pages = page_count, objects = objects.len(), "listed source");
     Ok(objects)
+}
+
+/// Lists the SFTP source's directory (one connection, closed after). Names
+/// the jobs could not store under `data/` are refused for the whole
+/// listing, as for S3.
+pub async fn list_sftp(
+    secrets: &aws_sdk_secretsmanager::Client,
+    source: &SftpSource,
+) -> Result<Vec<SourceObject>, LambdaError> {
+    let client = SftpClient::load(secrets, source).await.map_err(sftp_error)?;
+    let session = client.connect().await.map_err(sftp_error)?;
+    let files = session.list(&source.directory, &source.glob, source.recursive).await.map_err(sftp_error)?;
+    drop(session);
+    let server = client.server();
+    let mut bad = Vec::new();
+    let mut bad_count = 0usize;
+    for file in &files {
+        // The SFTP client decodes names lossily: a name that is not UTF-8
+        // on the server arrives with U+FFFD and could not be opened again.
+        let reason = if file.path.contains('\u{FFFD}') {
+            Some("is not valid UTF-8 on the server")
+        } else {
+            SafeRelPath::new("source file", &file.path).err().map(|e| e.reason)
+        };
+        if let Some(reason) = reason {
+            bad_count += 1;
+            if bad.len() < QUOTED_BAD_KEYS {
+                bad.push(format!("{:?} ({reason})", file.path));
+            }
+        }
+    }
+    if bad_count > 0 {
+        return Err(LambdaError::new(
+            ErrorKind::InvalidSource,
+            format!(
+                "{bad_count} file(s) in {server}:{} cannot be stored as files under a node's data/: {}",
+                source.directory,
+                bad.join(", ")
+            ),
+        ));
+    }
+    check_data_names(files.iter().map(|f| f.path.as_str())).map_err(|e| {
+        LambdaError::new(ErrorKind::InvalidSource, format!("source {server}:{}: {e}", source.directory))
+    })?;
+    tracing::info!(
+        server,
+        directory = source.directory,
+        glob = source.glob,
+        files = files.len(),
+        "listed source"
+    );
+    Ok(files.into_iter().map(|f| SourceObject { key: f.path, size: f.size, mtime: Some(f.mtime) }).collect())
+}
+
+/// The SFTP client's exit-code classes as prep error types: a server that
+/// cannot be reached now is retried like an unavailable AWS API; a
+/// setting (host key, private key) is the event's fault; a refused key, a
+/// missing directory or an unusable file is the source's.
+fn sftp_error(e: JobError) -> LambdaError {
+    let kind = match e.exit {
+        ExitCode::TempFail => ErrorKind::AwsUnavailable,
+        ExitCode::Config | ExitCode::Usage => ErrorKind::InvalidEvent,
+        ExitCode::NoPermission | ExitCode::NoInput | ExitCode::DataError => ErrorKind::InvalidSource,
+        ExitCode::Success | ExitCode::Software => ErrorKind::Internal,
+    };
+    LambdaError::new(kind, e.message)
 }
 
 /// HeadObjects in flight at once for [`head_keys`].
@@ -107,7 +181,7 @@ pub async fn head_keys(
             match result {
                 Ok(head) => {
                     let size = head.content_length().and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
-                    found.push((i, SourceObject { key, size }));
+                    found.push((i, SourceObject { key, size, mtime: None }));
                 }
                 Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => {
                     missing_count += 1;

@@ -12,6 +12,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use batch_jobs::NodeSlice;
+use batch_jobs::layout::SliceFile;
 
 use crate::prep::listing::SourceObject;
 use crate::prep::request::MIN_ARRAY_SIZE;
@@ -45,16 +46,30 @@ pub fn range_slices(start: u64, count: u64, nodes: u32) -> Vec<NodeSlice> {
         .collect()
 }
 
+/// Node `index`'s slice of `objects`: keys (S3), or files with the size
+/// and mtime procurement checks (SFTP, whose listing carries mtimes).
+fn slice_of(index: u32, objects: Vec<SourceObject>) -> NodeSlice {
+    if objects.iter().any(|o| o.mtime.is_some()) {
+        let files = objects
+            .into_iter()
+            .map(|o| SliceFile { path: o.key, size: o.size, mtime: o.mtime.unwrap_or(0) })
+            .collect();
+        NodeSlice::files(index, files)
+    } else {
+        NodeSlice::items(index, objects.into_iter().map(|o| o.key).collect())
+    }
+}
+
 /// Slices of sorted keys by count: contiguous runs, lengths differing by
 /// at most one. The keys are moved, not copied: a listing of millions of
 /// keys is held once.
 pub fn count_slices(objects: Vec<SourceObject>, nodes: u32) -> Vec<NodeSlice> {
     let total = objects.len() as u64;
-    let mut keys = objects.into_iter().map(|o| o.key);
+    let mut objects = objects.into_iter();
     (0..nodes)
         .map(|index| {
             let len = even_share(total, nodes, index) as usize;
-            NodeSlice::items(index, keys.by_ref().take(len).collect())
+            slice_of(index, objects.by_ref().take(len).collect())
         })
         .collect()
 }
@@ -68,17 +83,19 @@ pub fn count_slices(objects: Vec<SourceObject>, nodes: u32) -> Vec<NodeSlice> {
 pub fn byte_slices(mut objects: Vec<SourceObject>, nodes: u32) -> Vec<NodeSlice> {
     objects.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.key.cmp(&b.key)));
     let mut heap: BinaryHeap<Reverse<(u64, usize, u32)>> = (0..nodes).map(|i| Reverse((0, 0, i))).collect();
-    let mut keys: Vec<Vec<String>> = vec![Vec::new(); nodes as usize];
+    let mut shares: Vec<Vec<SourceObject>> = vec![Vec::new(); nodes as usize];
     for object in objects {
         let Some(Reverse((bytes, count, index))) = heap.pop() else { break };
-        keys[index as usize].push(object.key);
-        heap.push(Reverse((bytes + object.size, count + 1, index)));
+        let size = object.size;
+        shares[index as usize].push(object);
+        heap.push(Reverse((bytes + size, count + 1, index)));
     }
-    keys.into_iter()
+    shares
+        .into_iter()
         .enumerate()
-        .map(|(index, mut k)| {
-            k.sort_unstable();
-            NodeSlice::items(index as u32, k)
+        .map(|(index, mut share)| {
+            share.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+            slice_of(index as u32, share)
         })
         .collect()
 }
@@ -88,7 +105,11 @@ mod tests {
     use super::*;
 
     fn objects(sizes: &[u64]) -> Vec<SourceObject> {
-        sizes.iter().enumerate().map(|(i, s)| SourceObject { key: format!("k{i:03}"), size: *s }).collect()
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SourceObject { key: format!("k{i:03}"), size: *s, mtime: None })
+            .collect()
     }
 
     #[test]
@@ -139,5 +160,24 @@ mod tests {
         assert!(slices.iter().all(|s| s.items.windows(2).all(|w| w[0] < w[1])));
         let zeros = byte_slices(objects(&[0, 0, 0]), 3);
         assert!(zeros.iter().all(|s| s.items.len() == 1));
+    }
+
+    /// Listed files (SFTP) keep their size and mtime in the slice, both
+    /// ways of splitting.
+    #[test]
+    fn files_carry_size_and_mtime() {
+        let files: Vec<SourceObject> = (0..5u64)
+            .map(|i| SourceObject { key: format!("f{i}"), size: 10 * i, mtime: Some(1_700_000_000 + i) })
+            .collect();
+        for slices in [count_slices(files.clone(), 2), byte_slices(files.clone(), 2)] {
+            assert!(slices.iter().all(|s| s.items.is_empty() && !s.files.is_empty()));
+            let mut all: Vec<SliceFile> = slices.into_iter().flat_map(|s| s.files).collect();
+            all.sort_by(|a, b| a.path.cmp(&b.path));
+            let want: Vec<SliceFile> = files
+                .iter()
+                .map(|o| SliceFile { path: o.key.clone(), size: o.size, mtime: o.mtime.unwrap() })
+                .collect();
+            assert_eq!(all, want);
+        }
     }
 }

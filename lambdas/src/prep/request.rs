@@ -12,7 +12,7 @@ use batch_jobs::layout::{MAX_ARRAY_SIZE, SyntheticFormat};
 use batch_jobs::{ExitCode, TransformSpec};
 use contract::run_config::{
     MAX_QUEUE_MESSAGES, MAX_VISIBILITY_TIMEOUT_SECONDS, RUN_CONFIG_KEYS, RUN_CONFIG_VERSION, RunConfig,
-    S3Source, Source, SqsSource, SyntheticSource,
+    S3Source, SftpSource, Source, SqsSource, SyntheticSource,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -111,8 +111,9 @@ fn source_error(mut source: Value) -> Option<String> {
         Some("s3") => variant::<S3Source>(source),
         Some("synthetic") => variant::<SyntheticSource>(source),
         Some("sqs") => variant::<SqsSource>(source),
-        Some(other) => Some(format!("type: {other:?} is not \"s3\", \"synthetic\" or \"sqs\"")),
-        None => Some("type: missing (\"s3\", \"synthetic\" or \"sqs\")".to_string()),
+        Some("sftp") => variant::<SftpSource>(source),
+        Some(other) => Some(format!("type: {other:?} is not \"s3\", \"synthetic\", \"sqs\" or \"sftp\"")),
+        None => Some("type: missing (\"s3\", \"synthetic\", \"sqs\" or \"sftp\")".to_string()),
     }
 }
 
@@ -194,6 +195,8 @@ pub enum WorkSource {
         /// Records per id.
         records_per_id: u32,
     },
+    /// List the SFTP directory.
+    Sftp(SftpSource),
 }
 
 impl WorkSource {
@@ -212,6 +215,11 @@ impl WorkSource {
             }
             WorkSource::Synthetic { start, count, .. } => {
                 format!("synthetic:{start}..{}", start.saturating_add(*count))
+            }
+            WorkSource::Sftp(s) => {
+                let dir = s.directory.trim_end_matches('/');
+                let deep = if s.recursive { "**/" } else { "" };
+                format!("sftp://{}@{}:{}{dir}/{deep}{}", s.user, s.host, s.port, s.glob)
             }
         }
     }
@@ -373,6 +381,11 @@ fn check_config(config: &PipelineConfig) -> Result<(), LambdaError> {
                 return bad("config.source.records_per_id: must be at least 1".into());
             }
         }
+        Source::Sftp(sftp) => {
+            if let Err(e) = sftp.check() {
+                return bad(format!("config.source.{e}"));
+            }
+        }
     }
     config
         .transform
@@ -470,6 +483,14 @@ fn effective_source(source: &Source, overrides: &Overrides) -> Result<WorkSource
                 format: format.unwrap_or_default(),
                 records_per_id: *records_per_id,
             })
+        }
+        Source::Sftp(sftp) => {
+            if overrides.source_prefix.is_some() || overrides.s3_key.is_some() || overrides.keys.is_some() {
+                return Err(LambdaError::invalid_event(
+                    "overrides.source_prefix / s3_key / keys: only apply to an S3 source",
+                ));
+            }
+            Ok(WorkSource::Sftp(sftp.clone()))
         }
     }
 }
@@ -676,7 +697,7 @@ mod tests {
         assert_eq!(source(json!({"type": "synthetic"})), "config.source: .: missing field `count`");
         assert_eq!(
             source(json!({"bucket": "b"})),
-            "config.source: type: missing (\"s3\", \"synthetic\" or \"sqs\")"
+            "config.source: type: missing (\"s3\", \"synthetic\", \"sqs\" or \"sftp\")"
         );
         assert_eq!(
             source(json!({"type": "sqs", "queue_url": "https://q", "bucket": "b", "max_messages": "9"})),
@@ -700,6 +721,16 @@ mod tests {
         assert_eq!(
             sqs(json!({"prefix": "in"})),
             "config.source.prefix: \"in\" must be empty or end with '/'"
+        );
+        assert_eq!(
+            source(json!({"type": "sftp", "host": "h", "user": "u", "private_key_secret_arn": "a",
+                "directory": "/in"})),
+            "config.source: .: missing field `host_key`"
+        );
+        assert!(
+            source(json!({"type": "sftp", "host": "h", "user": "u", "private_key_secret_arn": "a",
+                "host_key": "k", "directory": "/in", "port": "22"}))
+            .starts_with("config.source: port: invalid type")
         );
         assert!(source(json!("s3")).starts_with("config.source: type: missing"));
         // A refusal elsewhere keeps its own wording, source or not.

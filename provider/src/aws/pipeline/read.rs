@@ -431,6 +431,28 @@ async fn configuration_from_aws(
                 "synthetic_format",
                 source["synthetic_format"].as_str().map(Value::string).unwrap_or(Value::Null),
             ),
+            ("sftp_host", text(&source["sftp_host"])),
+            // Defaults read back as unset, like an empty s3_prefix.
+            (
+                "sftp_port",
+                source["sftp_port"]
+                    .as_i64()
+                    .filter(|p| *p != i64::from(contract::run_config::DEFAULT_SFTP_PORT))
+                    .map(Value::int)
+                    .unwrap_or(Value::Null),
+            ),
+            ("sftp_user", text(&source["sftp_user"])),
+            ("sftp_private_key_secret_arn", text(&source["sftp_private_key_secret_arn"])),
+            ("sftp_host_key", text(&source["sftp_host_key"])),
+            ("sftp_directory", text(&source["sftp_directory"])),
+            (
+                "sftp_glob",
+                source["sftp_glob"].as_str().filter(|g| *g != "*").map(Value::string).unwrap_or(Value::Null),
+            ),
+            (
+                "sftp_recursive",
+                source["sftp_recursive"].as_bool().filter(|r| *r).map(Value::Bool).unwrap_or(Value::Null),
+            ),
         ]),
     );
     let transform = settings.get("transform").filter(|t| t.is_object());

@@ -43,6 +43,7 @@ pub fn build(spec: &PipelineSpec) -> Json {
                     .unwrap_or(DEFAULT_VISIBILITY_TIMEOUT_SECONDS),
             })
         }
+        Source::Sftp(sftp) => RunSource::Sftp(sftp.clone()),
     };
     let config: RunConfig<ConfiguredTransform> = RunConfig {
         version: RUN_CONFIG_VERSION,
@@ -115,6 +116,16 @@ pub enum SettingsSource {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         synthetic_format: Option<SyntheticFormat>,
     },
+    Sftp {
+        sftp_host: String,
+        sftp_port: u16,
+        sftp_user: String,
+        sftp_private_key_secret_arn: String,
+        sftp_host_key: String,
+        sftp_directory: String,
+        sftp_glob: String,
+        sftp_recursive: bool,
+    },
 }
 
 /// `egress_bucket` of [`Settings`]: the `egress_bucket` block.
@@ -146,6 +157,16 @@ pub fn settings(spec: &PipelineSpec) -> Json {
                 sqs_visibility_timeout_seconds: *visibility_timeout_seconds,
             }
         }
+        Source::Sftp(sftp) => SettingsSource::Sftp {
+            sftp_host: sftp.host.clone(),
+            sftp_port: sftp.port,
+            sftp_user: sftp.user.clone(),
+            sftp_private_key_secret_arn: sftp.private_key_secret_arn.clone(),
+            sftp_host_key: sftp.host_key.clone(),
+            sftp_directory: sftp.directory.clone(),
+            sftp_glob: sftp.glob.clone(),
+            sftp_recursive: sftp.recursive,
+        },
     };
     to_json(&Settings {
         source,
@@ -189,6 +210,11 @@ mod tests {
                     "visibility_timeout_seconds": visibility_timeout_seconds.unwrap_or(3600),
                 })
             }
+            Source::Sftp(s) => json!({
+                "type": "sftp", "host": s.host, "port": s.port, "user": s.user,
+                "private_key_secret_arn": s.private_key_secret_arn, "host_key": s.host_key,
+                "directory": s.directory, "glob": s.glob, "recursive": s.recursive,
+            }),
         };
         json!({
             "version": 1,
@@ -233,6 +259,11 @@ mod tests {
                 }
                 source
             }
+            Source::Sftp(s) => json!({
+                "sftp_host": s.host, "sftp_port": s.port, "sftp_user": s.user,
+                "sftp_private_key_secret_arn": s.private_key_secret_arn, "sftp_host_key": s.host_key,
+                "sftp_directory": s.directory, "sftp_glob": s.glob, "sftp_recursive": s.recursive,
+            }),
         };
         json!({
             "source": source,
@@ -337,6 +368,18 @@ mod tests {
                     max_messages: Some(100_000),
                     visibility_timeout_seconds: Some(43_200),
                 }
+            }),
+            with(&|spec| {
+                spec.source = Source::Sftp(contract::run_config::SftpSource {
+                    host: "sftp.example.com".into(),
+                    port: 2222,
+                    user: "feed".into(),
+                    private_key_secret_arn: "arn:aws:secretsmanager:eu-west-1:1:secret:k".into(),
+                    host_key: "SHA256:cxZN8pLShoGrYWTZkBNJJKG1tcFq6PcAE0u31NR6kmw".into(),
+                    directory: "/outgoing".into(),
+                    glob: "*.xml".into(),
+                    recursive: true,
+                })
             }),
         ]
     }

@@ -249,6 +249,38 @@ fn source_block() -> Block {
             )
             .validate(Validator::one_of(&SYNTHETIC_FORMATS)),
         )
+        // The SFTP source: its checks (contract::run_config::SftpSource::check)
+        // run when the block is read, each naming its attribute.
+        .attr(Attribute::optional("sftp_host", Type::String, "SFTP server host name or address."))
+        .attr(
+            Attribute::optional("sftp_port", Type::Number, "SFTP server port (22 when unset).")
+                .validate(whole(1, 65_535)),
+        )
+        .attr(Attribute::optional("sftp_user", Type::String, "SFTP user name."))
+        .attr(
+            Attribute::optional(
+                "sftp_private_key_secret_arn",
+                Type::String,
+                "Secrets Manager secret holding the user's private key (OpenSSH or PEM, unencrypted) as its string value.",
+            )
+            .validate(Validator::Arn { service: Some("secretsmanager") }),
+        )
+        .attr(Attribute::optional(
+            "sftp_host_key",
+            Type::String,
+            "The server's host key: a known_hosts line (as ssh-keyscan prints it) or its SHA256:... fingerprint. Required with sftp_host: a server key is never trusted on first use.",
+        ))
+        .attr(Attribute::optional("sftp_directory", Type::String, "Absolute directory on the server to fetch files from."))
+        .attr(Attribute::optional(
+            "sftp_glob",
+            Type::String,
+            "File name pattern (*, ?, [...]) of the files to fetch (* when unset).",
+        ))
+        .attr(Attribute::optional(
+            "sftp_recursive",
+            Type::Bool,
+            "Also fetch files in subdirectories, keeping their relative paths (false when unset).",
+        ))
 }
 
 fn egress_bucket_block() -> Block {

@@ -121,6 +121,9 @@ pub enum Source {
         max_messages: Option<u32>,
         visibility_timeout_seconds: Option<u32>,
     },
+    /// Files in a directory of an SFTP server (the run configuration's
+    /// source as is).
+    Sftp(contract::run_config::SftpSource),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -543,9 +546,37 @@ fn read_stage(r: &mut SettingsReader<'_>, stage: &'static str, kind: Option<Comp
     out
 }
 
+/// The `source` block's SFTP attributes.
+const SFTP_ATTRIBUTES: [&str; 8] = [
+    "sftp_host",
+    "sftp_port",
+    "sftp_user",
+    "sftp_private_key_secret_arn",
+    "sftp_host_key",
+    "sftp_directory",
+    "sftp_glob",
+    "sftp_recursive",
+];
+
 fn read_source(r: &mut SettingsReader<'_>) -> Source {
     let fallback = Source::Synthetic { count: 1, format: None };
     let Some(mut s) = r.block("source") else { return fallback };
+    // An sftp_host not known yet (a variable at validate) may turn out set:
+    // the other sftp_* settings are not "unused" then.
+    let host_known = s.known("sftp_host");
+    if let Some(host) = s.string("sftp_host") {
+        for field in ["s3_bucket", "s3_prefix", "s3_suffix", "synthetic_count", "synthetic_format"] {
+            if s.raw(field).is_some() {
+                s.fail(field, "Conflicting sources", format!("{field} does not apply with sftp_host."));
+            }
+        }
+        return read_sftp(&mut s, host).unwrap_or(fallback);
+    }
+    for field in SFTP_ATTRIBUTES.into_iter().filter(|_| host_known) {
+        if s.raw(field).is_some() {
+            s.fail(field, "Not used", format!("{field} applies only with sftp_host."));
+        }
+    }
     let bucket = s.string("s3_bucket");
     let count = s.raw("synthetic_count").map(|_| s.int("synthetic_count").unwrap_or(1));
     let queue_url = s.string("sqs_queue_url");
@@ -632,10 +663,58 @@ fn read_source(r: &mut SettingsReader<'_>) -> Source {
             if !s.any_unknown() {
                 s.fail_here(
                     "No source",
-                    "Set s3_bucket (with s3_prefix, s3_suffix) or synthetic_count.".to_string(),
+                    "Set s3_bucket (with s3_prefix, s3_suffix), synthetic_count, or sftp_host (with sftp_user, \
+                     sftp_private_key_secret_arn, sftp_host_key, sftp_directory)."
+                        .to_string(),
                 );
             }
             fallback
+        }
+    }
+}
+
+/// The SFTP source, checked by the contract's rules; a refusal is reported
+/// on the attribute it names. `None` when a value is missing or refused
+/// (reported) or not known yet.
+fn read_sftp(s: &mut SettingsReader<'_>, host: String) -> Option<Source> {
+    let mut missing = false;
+    let mut required = |s: &mut SettingsReader<'_>, name: &str| {
+        let value = s.string(name);
+        if value.is_none() && s.known(name) {
+            s.fail(name, "Missing setting", format!("{name} is required with sftp_host."));
+        }
+        missing |= value.is_none();
+        value.unwrap_or_default()
+    };
+    let user = required(s, "sftp_user");
+    let private_key_secret_arn = required(s, "sftp_private_key_secret_arn");
+    let host_key = required(s, "sftp_host_key");
+    let directory = required(s, "sftp_directory");
+    let port = s
+        .int("sftp_port")
+        .and_then(|p| u16::try_from(p).ok())
+        .unwrap_or(contract::run_config::DEFAULT_SFTP_PORT);
+    let glob = s.string("sftp_glob").unwrap_or_else(|| "*".to_string());
+    let recursive = s.bool("sftp_recursive");
+    if missing || s.any_unknown() {
+        return None;
+    }
+    let source = contract::run_config::SftpSource {
+        host,
+        port,
+        user,
+        private_key_secret_arn,
+        host_key,
+        directory,
+        glob,
+        recursive,
+    };
+    match source.check() {
+        Ok(()) => Some(Source::Sftp(source)),
+        Err(e) => {
+            let (key, detail) = e.split_once(": ").unwrap_or(("host", e.as_str()));
+            s.fail(&format!("sftp_{key}"), "Invalid SFTP source", detail.to_string());
+            None
         }
     }
 }
@@ -799,6 +878,70 @@ mod tests {
         let unused: Vec<_> = diags.0.iter().filter(|d| d.summary == "Not used").collect();
         assert_eq!(unused.len(), 1, "{diags:?}");
         assert_eq!(unused[0].path.as_ref(), Some(&source_path("sqs_max_messages")));
+    }
+
+    fn sftp_source(changes: &[(&'static str, Value)]) -> Vec<(&'static str, Value)> {
+        let mut source = vec![
+            ("sftp_host", Value::string("sftp.example.com")),
+            ("sftp_user", Value::string("feed")),
+            (
+                "sftp_private_key_secret_arn",
+                Value::string("arn:aws:secretsmanager:eu-west-1:123456789012:secret:feed-key-AbCdEf"),
+            ),
+            ("sftp_host_key", Value::string("SHA256:cxZN8pLShoGrYWTZkBNJJKG1tcFq6PcAE0u31NR6kmw")),
+            ("sftp_directory", Value::string("/outgoing")),
+        ];
+        for (name, value) in changes {
+            source.retain(|(n, _)| n != name);
+            source.push((name, value.clone()));
+        }
+        source
+    }
+
+    /// The SFTP source reaches the run configuration with its defaults,
+    /// and each refusal is reported on the attribute it is about.
+    #[test]
+    fn an_sftp_source_is_checked_on_its_attributes_and_reaches_the_run_config() {
+        let (spec, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], sftp_source(&[])));
+        assert!(diags.0.is_empty(), "{diags:?}");
+        let spec = spec.unwrap();
+        let Source::Sftp(sftp) = &spec.source else { panic!("{:?}", spec.source) };
+        assert_eq!((sftp.port, sftp.glob.as_str(), sftp.recursive), (22, "*", false));
+        let run_config = super::super::run_config::build(&spec);
+        assert_eq!(run_config["source"]["type"], "sftp");
+        assert_eq!(run_config["source"]["directory"], "/outgoing");
+
+        let path = |name: &str| AttributePath::root().then_attr("source").then_index(0).then_attr(name);
+        for (change, field) in [
+            (("sftp_host_key", Value::string("accept-new")), "sftp_host_key"),
+            (("sftp_directory", Value::string("outgoing")), "sftp_directory"),
+            (("sftp_glob", Value::string("a/*.xml")), "sftp_glob"),
+            (("sftp_user", Value::string("a b")), "sftp_user"),
+            (("synthetic_count", Value::int(3)), "synthetic_count"),
+        ] {
+            let (_, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], sftp_source(&[change])));
+            let found: Vec<_> = diags.0.iter().filter(|d| d.path.as_ref() == Some(&path(field))).collect();
+            assert_eq!(found.len(), 1, "{field}: {diags:?}");
+        }
+        let mut without_key = sftp_source(&[]);
+        without_key.retain(|(n, _)| *n != "sftp_host_key");
+        let (_, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], without_key));
+        let missing: Vec<_> =
+            diags.0.iter().filter(|d| d.path.as_ref() == Some(&path("sftp_host_key"))).collect();
+        assert_eq!(missing.len(), 1, "{diags:?}");
+        assert_eq!(missing[0].summary, "Missing setting");
+
+        // `terraform validate` sees a variable's host as unknown: nothing is
+        // "unused" or missing yet.
+        let unknown_host = sftp_source(&[("sftp_host", Value::unknown())]);
+        let (_, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], unknown_host));
+        assert!(diags.0.is_empty(), "{diags:?}");
+
+        let stray = vec![("synthetic_count", Value::int(3)), ("sftp_glob", Value::string("*.xml"))];
+        let (_, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], stray));
+        assert!(
+            diags.0.iter().any(|d| d.path.as_ref() == Some(&path("sftp_glob")) && d.summary == "Not used")
+        );
     }
 
     #[test]
