@@ -5,6 +5,8 @@
 //! under `--out`), so what a user tries locally is byte for byte what the
 //! stage writes.
 
+#[cfg(feature = "images")]
+mod image;
 pub mod outputs;
 
 use std::fs::File;
@@ -18,7 +20,10 @@ use crate::exit::{ExitCode, JobError, JobResult};
 use crate::layout::FileEntry;
 use crate::safe_path::SafeRelPath;
 use crate::transform::CompiledTransform;
+use crate::transform::csv::CompiledRules;
 use crate::transform::csv::{CsvError, ValidateOptions, validate_csv};
+use crate::transform::image::ResizePlan;
+use crate::transform::jsonl::Calculations;
 use crate::transform::jsonl::{CalcOptions, calculate_jsonl};
 pub use outputs::{Output, OutputDir};
 
@@ -56,6 +61,44 @@ pub fn transform_file(
     rel: &SafeRelPath,
     out: &OutputDir,
 ) -> JobResult<FileOutcome> {
+    match compiled {
+        CompiledTransform::Csv(rules) => records_file(Records::Csv(rules), kind, source, rel, out),
+        CompiledTransform::Jsonl(calc) => records_file(Records::Jsonl(calc), kind, source, rel, out),
+        CompiledTransform::Image(plan) => image_file(plan, kind, source, rel, out),
+    }
+}
+
+/// The transforms that read records from the input and write a main
+/// output of the same name.
+enum Records<'a> {
+    Csv(&'a CompiledRules),
+    Jsonl(&'a Calculations),
+}
+
+#[cfg(feature = "images")]
+fn image_file(
+    plan: &ResizePlan,
+    kind: &str,
+    source: &Path,
+    rel: &SafeRelPath,
+    out: &OutputDir,
+) -> JobResult<FileOutcome> {
+    image::transform_image(plan, kind, source, rel, out)
+}
+
+/// Builds without the codecs (the prep Lambda) only check image specs.
+#[cfg(not(feature = "images"))]
+fn image_file(_: &ResizePlan, _: &str, _: &Path, _: &SafeRelPath, _: &OutputDir) -> JobResult<FileOutcome> {
+    Err(JobError::config("image_resize: this build has no image codecs (feature `images`)"))
+}
+
+fn records_file(
+    compiled: Records<'_>,
+    kind: &str,
+    source: &Path,
+    rel: &SafeRelPath,
+    out: &OutputDir,
+) -> JobResult<FileOutcome> {
     let file = File::open(source).map_err(|e| JobError::io(source.display(), e))?;
     let input = NamedInput { file, path: source };
     let mut main = out.create(rel.as_str())?;
@@ -68,7 +111,7 @@ pub fn transform_file(
     let mut rejects = out.create(&format!("{rel}.rejects.jsonl"))?;
     let mut rejects_writer = BufWriter::with_capacity(64 << 10, &mut rejects.writer);
     let (counts, stats_json) = match compiled {
-        CompiledTransform::Csv(rules) => {
+        Records::Csv(rules) => {
             let stats =
                 validate_csv(rules, ValidateOptions::default(), input, &mut main.writer, &mut rejects_writer)
                     .map_err(|e| match e {
@@ -79,7 +122,7 @@ pub fn transform_file(
             let counts = (stats.records_in, stats.records_clean, stats.rejects.records_rejected);
             (counts, stats_json(kind, rel.as_str(), &stats)?)
         }
-        CompiledTransform::Jsonl(calc) => {
+        Records::Jsonl(calc) => {
             let stats =
                 calculate_jsonl(calc, CalcOptions::default(), input, &mut main.writer, &mut rejects_writer)
                     .map_err(|e| JobError::io(rel, e))?;

@@ -3,6 +3,7 @@
 
 pub mod classify;
 pub mod csv;
+pub mod image;
 pub mod jsonl;
 pub mod output;
 pub mod records;
@@ -58,6 +59,8 @@ pub enum TransformSpec {
         /// `target = expression` assignments, applied in order.
         calculations: Vec<String>,
     },
+    /// Resize images to one or more sizes (`image::ImageResizeSpec`).
+    ImageResize(image::ImageResizeSpec),
 }
 
 /// A transform ready to run: its spec checked and compiled once per
@@ -67,6 +70,8 @@ pub enum CompiledTransform {
     Csv(CompiledRules),
     /// `jsonl_calc`.
     Jsonl(Calculations),
+    /// `image_resize`.
+    Image(image::ResizePlan),
 }
 
 impl TransformSpec {
@@ -78,6 +83,9 @@ impl TransformSpec {
             TransformSpec::JsonlCalc { calculations } => Calculations::parse(calculations)
                 .map(CompiledTransform::Jsonl)
                 .map_err(|e| JobError::config(format!("transform.calculations: {e}"))),
+            TransformSpec::ImageResize(spec) => {
+                spec.compile().map(CompiledTransform::Image).map_err(JobError::config)
+            }
         }
     }
 
@@ -91,6 +99,7 @@ impl TransformSpec {
         match self {
             TransformSpec::CsvValidate { .. } => "csv_validate",
             TransformSpec::JsonlCalc { .. } => "jsonl_calc",
+            TransformSpec::ImageResize(_) => "image_resize",
         }
     }
 }
