@@ -33,3 +33,90 @@ pub fn photo(width: u32, height: u32, seed: &[u8]) -> Vec<u8> {
     }
     data
 }
+
+/// A decompression bomb: a PNG whose header claims `width x height` 8-bit
+/// RGB pixels and whose data is a real deflate stream of zeros, 258 bytes
+/// per 13 bits (the densest deflate can be), cut after `repeats` copies: a
+/// file of about `repeats * 1.6` bytes that inflates to `repeats * 258`
+/// and whose header asks a trusting decoder for `width * height * 3`.
+pub fn png_bomb(width: u32, height: u32, repeats: usize) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = out.len();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let crc = crc32(&out[start..]);
+        out.extend_from_slice(&crc.to_be_bytes());
+    }
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = width.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"IDAT", &zeros_deflate(repeats));
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// zlib header, then one fixed-Huffman block (not final: the stream is
+/// cut, as a bomb's may be): a literal 0, then `repeats` times "length
+/// 258, distance 1".
+fn zeros_deflate(repeats: usize) -> Vec<u8> {
+    struct Bits {
+        out: Vec<u8>,
+        acc: u64,
+        n: u32,
+    }
+    impl Bits {
+        /// `len` bits of `value`, least significant first (header fields).
+        fn put(&mut self, value: u32, len: u32) {
+            self.acc |= u64::from(value) << self.n;
+            self.n += len;
+            while self.n >= 8 {
+                self.out.push(self.acc as u8);
+                self.acc >>= 8;
+                self.n -= 8;
+            }
+        }
+        /// A Huffman code, most significant bit first.
+        fn code(&mut self, code: u32, len: u32) {
+            self.put(code.reverse_bits() >> (32 - len), len);
+        }
+    }
+    let mut bits = Bits { out: vec![0x78, 0x01], acc: 0, n: 0 };
+    bits.put(0, 1); // not the final block
+    bits.put(1, 2); // fixed Huffman codes
+    bits.code(0x30, 8); // literal 0
+    for _ in 0..repeats {
+        bits.code(0xC5, 8); // length code 285: 258 bytes
+        bits.code(0, 5); // distance code 0: distance 1
+    }
+    if bits.n > 0 {
+        bits.out.push(bits.acc as u8);
+    }
+    bits.out
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// A photo-like JPEG (see [`photo`]) at `quality`.
+pub fn photo_jpeg(width: u32, height: u32, seed: &[u8], quality: u8) -> image::ImageResult<Vec<u8>> {
+    use image::ImageEncoder;
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality).write_image(
+        &photo(width, height, seed),
+        width,
+        height,
+        image::ExtendedColorType::Rgb8,
+    )?;
+    Ok(out)
+}

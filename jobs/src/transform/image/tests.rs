@@ -8,7 +8,7 @@ use image::codecs::webp::WebPEncoder;
 use image::{ExtendedColorType, Frame, ImageEncoder, RgbaImage};
 
 use super::spec::ImageResizeSpec;
-use super::synthetic::photo;
+use super::synthetic::{photo, png_bomb};
 use super::*;
 
 fn resizer(json: &str) -> ResizePlan {
@@ -201,40 +201,6 @@ fn an_icc_profile_is_converted_to_srgb() {
     assert!(stats.icc.as_deref().is_some_and(|n| n.starts_with("ignored: ")), "{:?}", stats.icc);
 }
 
-/// A PNG whose header claims `width x height` with a little real data.
-fn png_bomb(width: u32, height: u32) -> Vec<u8> {
-    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let start = out.len();
-        out.extend_from_slice(kind);
-        out.extend_from_slice(data);
-        let crc = crc32(&out[start..]);
-        out.extend_from_slice(&crc.to_be_bytes());
-    }
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = width.to_be_bytes().to_vec();
-    ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB
-    chunk(&mut out, b"IHDR", &ihdr);
-    // zlib stream of zeros: stored deflate blocks would be as large as
-    // the data, so a minimal fixed-Huffman stream of a few rows' zeros.
-    let idat = [0x78, 0x9c, 0x63, 0x60, 0x18, 0x05, 0x00, 0x00];
-    chunk(&mut out, b"IDAT", &idat);
-    chunk(&mut out, b"IEND", &[]);
-    out
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
-}
-
 fn rejected(r: &ResizePlan, input: &[u8]) -> (ImageStats, Reject) {
     let (stats, reject, files) = run_one(r, input);
     assert!(files.is_empty(), "a rejected input writes nothing");
@@ -262,8 +228,8 @@ fn hostile_inputs_are_rejects_with_their_reason() {
     let (_, reject) = rejected(&r, &scrambled);
     assert_eq!(reject.rule, "corrupt", "{}", reject.reason);
 
-    let bomb = png_bomb(100_000, 100_000);
-    assert!(bomb.len() < 100, "the bomb is small: {} bytes", bomb.len());
+    let bomb = png_bomb(100_000, 100_000, 1000);
+    assert!(bomb.len() < 2000, "the bomb is small: {} bytes", bomb.len());
     let (stats, reject) = rejected(&r, &bomb);
     assert_eq!(reject.rule, "tooManyPixels");
     assert!(
@@ -296,6 +262,17 @@ fn hostile_inputs_are_rejects_with_their_reason() {
     // And the next good image still goes through.
     let (_, reject, files) = run_one(&r, &good);
     assert_eq!((reject, files.len()), (None, 1));
+}
+
+#[test]
+fn the_bomb_is_real_deflate() {
+    // Under a limit that lets it through, the decoder inflates the zeros
+    // and then finds the data cut: the stream itself is valid.
+    let r = resizer(r#"{"sizes":["8x8"],"max_pixels":10000}"#);
+    let (_, reject) = rejected(&r, &png_bomb(100, 100, 10));
+    assert_eq!(reject.rule, "corrupt", "{}", reject.reason);
+    let (_, reject, files) = run_one(&r, &png_bomb(100, 100, 200));
+    assert_eq!((reject, files.len()), (None, 1), "200 * 258 bytes cover 100 rows of 301");
 }
 
 #[test]
