@@ -107,6 +107,11 @@ pub fn batch_client(sdk: &SdkConfig) -> aws_sdk_batch::Client {
     aws_sdk_batch::Client::new(sdk)
 }
 
+/// An ECS client for `sdk` (the watcher's DescribeTasks).
+pub fn ecs_client(sdk: &SdkConfig) -> aws_sdk_ecs::Client {
+    aws_sdk_ecs::Client::new(sdk)
+}
+
 /// A single-threaded tokio runtime: one invocation runs at a time in a
 /// Lambda container, and one thread starts faster and uses less memory.
 /// Blocking work (EFS writes) goes to `spawn_blocking`.

@@ -215,3 +215,89 @@ async fn throttling_is_retried_with_backoff_then_reported_as_throttled() {
     let waited = times[3].duration_since(times[0]);
     assert!(waited >= std::time::Duration::from_millis(50), "backoff between attempts: {waited:?}");
 }
+
+/// A failed node's report carries what ECS recorded for its task, which
+/// Batch's own reason hides: the task stopped in moto's ECS with an image
+/// pull error, Batch (the fake endpoint) only saying the container exited.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_nodes_report_carries_the_ecs_tasks_stopped_reason() {
+    let moto = testkit::MotoServer::start().unwrap();
+    let ecs = batch_lambdas::runtime::ecs_client(&sdk_for(&moto.endpoint()));
+    ecs.create_cluster().cluster_name("batch-ce_Batch_1").send().await.unwrap();
+    ecs.register_task_definition()
+        .family("job")
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder().name("default").image("x").memory(512).build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let run = ecs
+        .run_task()
+        .cluster("batch-ce_Batch_1")
+        .task_definition("job")
+        .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+        .send()
+        .await
+        .unwrap();
+    let task_arn = run.tasks()[0].task_arn().unwrap().to_string();
+    ecs.stop_task()
+        .cluster("batch-ce_Batch_1")
+        .task(&task_arn)
+        .reason("CannotPullContainerError: pull image manifest has been retried 5 time(s)")
+        .send()
+        .await
+        .unwrap();
+
+    let mut child = detail("q:7", "FAILED", None, json!({}));
+    child["statusReason"] = json!("Essential container in task exited");
+    child["attempts"] = json!([
+        {"container": {"exitCode": 75, "reason": "Essential container in task exited", "taskArn": "arn:aws:ecs:us-east-1:123456789012:task/batch-ce_Batch_1/old"}},
+        {"container": {"exitCode": 1, "taskArn": task_arn}}
+    ]);
+    let mut gone = detail("q:9", "FAILED", None, json!({}));
+    gone["attempts"] =
+        json!([{"container": {"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/batch-ce_Batch_1/0000"}}]);
+    let describe = json!({
+        "p": detail("p", "SUCCEEDED", Some(10), json!({"SUCCEEDED": 10})),
+        "q": detail("q", "FAILED", Some(10), json!({"SUCCEEDED": 8, "FAILED": 2})),
+        "q:7": child,
+        "q:9": gone,
+        "e": detail("e", "FAILED", Some(10), json!({"SUCCEEDED": 8, "FAILED": 2})),
+    });
+    let (server, _) = fake_batch(describe, json!({"q": [7, 9], "e": [7, 9]}), 10);
+    let deps = WatcherDeps { batch: batch_lambdas::runtime::batch_client(&sdk_for(&server.url())), ecs };
+    let v = watcher::handle(
+        &deps,
+        json!({"jobs": {"procurement": "p", "processing": "q", "egress": "e"}, "run_id": "r1"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(v.status, RunStatus::Failed);
+    let processing = &v.failures["processing"];
+    assert_eq!(processing.len(), 2);
+    let first = &processing[0];
+    assert_eq!((first.index, first.job_id.as_str(), first.exit_code), (7, "q:7", Some(1)));
+    assert_eq!(first.task_arn.as_deref(), Some(task_arn.as_str()), "the last attempt's task");
+    assert_eq!(
+        first.task_stopped_reason.as_deref(),
+        Some("CannotPullContainerError: pull image manifest has been retried 5 time(s)")
+    );
+    assert_eq!(first.note, None);
+    // A task ECS no longer shows: a note, and the verdict unchanged.
+    assert_eq!(processing[1].index, 9);
+    assert!(
+        processing[1].note.as_deref().is_some_and(|n| n.starts_with("ECS DescribeTasks")),
+        "{:?}",
+        processing[1]
+    );
+    // egress's children are unknown to DescribeJobs: said so.
+    assert_eq!(v.failures["egress"][0].note.as_deref(), Some("DescribeJobs did not return this child"));
+    assert!(!v.failures.contains_key("procurement"));
+    assert!(
+        v.cause.contains("processing FAILED: 2 of 10 failed (indices 7,9) [node 7 exit 1: CannotPullContainerError: pull image manifest"),
+        "{}",
+        v.cause
+    );
+    assert_eq!(v.rerun_indices, "7,9");
+}

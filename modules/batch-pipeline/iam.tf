@@ -266,6 +266,15 @@ data "aws_iam_policy_document" "watcher" {
   }
 
   statement {
+    sid = "FailedTaskReasons"
+    # The stopped reason ECS recorded for a failed node's task (an image
+    # pull or EFS mount failure Batch's own reason hides): the tasks of
+    # this pipeline's compute environment's cluster only.
+    actions   = ["ecs:DescribeTasks"]
+    resources = ["${replace(batch_pipeline.this.ecs_cluster_arn, ":cluster/", ":task/")}/*"]
+  }
+
+  statement {
     sid       = "EnvironmentKey"
     actions   = ["kms:Decrypt"]
     resources = [local.kms_key_arn]

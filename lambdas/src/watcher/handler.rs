@@ -7,20 +7,23 @@ use serde_json::Value;
 
 use crate::error::{ErrorKind, LambdaError};
 use crate::watcher::describe::{describe_jobs, failed_children};
+use crate::watcher::explain::{FailedStage, explain_failures};
 use crate::watcher::request::WatchRequest;
-use crate::watcher::status::{ParentJob, WatchResponse, verdict};
+use crate::watcher::status::{ParentJob, WatchResponse, verdict_explained};
 
 /// What the watcher needs besides the event, built once per container.
 #[derive(Debug, Clone)]
 pub struct WatcherDeps {
     /// AWS Batch client.
     pub batch: aws_sdk_batch::Client,
+    /// ECS client: the stopped reasons of failed nodes' tasks.
+    pub ecs: aws_sdk_ecs::Client,
 }
 
 impl WatcherDeps {
     /// Clients from `sdk`.
     pub fn from_env(sdk: &aws_config::SdkConfig) -> Self {
-        WatcherDeps { batch: crate::runtime::batch_client(sdk) }
+        WatcherDeps { batch: crate::runtime::batch_client(sdk), ecs: crate::runtime::ecs_client(sdk) }
     }
 }
 
@@ -46,7 +49,16 @@ pub async fn handle(deps: &WatcherDeps, event: Value) -> Result<WatchResponse, L
         }
         stages.insert(stage.clone(), (id.clone(), parent));
     }
-    let mut response = verdict(request.run_id, &stages, &failed);
+    let to_explain = failed
+        .iter()
+        .filter_map(|(stage, indices)| {
+            let (parent, job) = stages.get(stage)?;
+            let array_size = job.as_ref().and_then(|j| j.array_size);
+            Some((stage.clone(), FailedStage { parent, array_size, indices }))
+        })
+        .collect();
+    let failures = explain_failures(&deps.batch, &deps.ecs, &to_explain).await;
+    let mut response = verdict_explained(request.run_id, &stages, &failed, failures);
     response.apply_deadline(request.deadline, std::time::SystemTime::now());
     tracing::info!(
         run_id = response.run_id.as_deref().unwrap_or(""),

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use batch_jobs::ranges;
 
 use crate::CONTRACT_VERSION;
+use crate::watcher::explain::NodeFailure;
 use crate::watcher::request::Deadline;
 
 /// Every Batch job state, in lifecycle order.
@@ -152,6 +153,10 @@ pub struct WatchResponse {
     pub not_visible: Vec<String>,
     /// One line for a Fail state's `Cause` (or a progress line).
     pub cause: String,
+    /// Per failed stage, why its first failed nodes failed (exit code,
+    /// Batch's and ECS's reasons; see `explain`). Absent when none failed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failures: BTreeMap<String, Vec<NodeFailure>>,
 }
 
 /// Builds the response from each stage's parent (`None` = not visible) and
@@ -160,6 +165,18 @@ pub fn verdict(
     run_id: Option<String>,
     stages: &BTreeMap<String, (String, Option<ParentJob>)>,
     failed_children: &BTreeMap<String, Vec<u32>>,
+) -> WatchResponse {
+    verdict_explained(run_id, stages, failed_children, BTreeMap::new())
+}
+
+/// [`verdict`], with what is known of why the first failed nodes failed
+/// (`failures`, see `explain`): in the response, and the first one per
+/// stage in the cause.
+pub fn verdict_explained(
+    run_id: Option<String>,
+    stages: &BTreeMap<String, (String, Option<ParentJob>)>,
+    failed_children: &BTreeMap<String, Vec<u32>>,
+    failures: BTreeMap<String, Vec<NodeFailure>>,
 ) -> WatchResponse {
     let mut reports = BTreeMap::new();
     let mut failed_indices = BTreeMap::new();
@@ -206,7 +223,7 @@ pub fn verdict(
     let mut rerun: Vec<u32> = failed_indices.values().flatten().copied().collect();
     rerun.sort_unstable();
     rerun.dedup();
-    let cause = describe(status, run_id.as_deref(), &reports, &failed_indices, &not_visible);
+    let cause = describe(status, run_id.as_deref(), &reports, &failed_indices, &failures, &not_visible);
     WatchResponse {
         contract_version: CONTRACT_VERSION,
         run_id,
@@ -220,6 +237,7 @@ pub fn verdict(
         rerun_indices: ranges::encode(&rerun),
         not_visible,
         cause,
+        failures,
     }
 }
 
@@ -258,6 +276,7 @@ fn describe(
     run_id: Option<&str>,
     reports: &BTreeMap<String, StageReport>,
     failed: &BTreeMap<String, Vec<u32>>,
+    failures: &BTreeMap<String, Vec<NodeFailure>>,
     not_visible: &[String],
 ) -> String {
     let mut parts = Vec::new();
@@ -286,6 +305,9 @@ fn describe(
         }
         if let Some(reason) = report.status_reason.as_deref().filter(|_| report.status == "FAILED") {
             part.push_str(&format!(" [{reason}]"));
+        }
+        if let Some(first) = failures.get(stage).and_then(|f| f.first()) {
+            part.push_str(&format!(" [{}]", first.headline()));
         }
         parts.push(part);
     }

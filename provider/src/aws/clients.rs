@@ -15,7 +15,6 @@ use crate::tfplugin::{Diagnostic, Diagnostics};
 
 pub struct AwsClients {
     pub batch: aws_sdk_batch::Client,
-    pub ecs: aws_sdk_ecs::Client,
     pub efs: aws_sdk_efs::Client,
     pub s3: aws_sdk_s3::Client,
     pub region: String,
@@ -64,11 +63,6 @@ impl AwsClients {
                 aws_sdk_batch,
                 aws_sdk_batch::config::Builder::from(&sdk),
                 config.endpoints.get("batch")
-            )),
-            ecs: aws_sdk_ecs::Client::from_conf(service_config!(
-                aws_sdk_ecs,
-                aws_sdk_ecs::config::Builder::from(&sdk),
-                config.endpoints.get("ecs")
             )),
             efs: aws_sdk_efs::Client::from_conf(service_config!(
                 aws_sdk_efs,

@@ -18,11 +18,17 @@ pub fn schema() -> Schema {
     let mut endpoints =
         Block::new("Per-service endpoint URLs; each wins over `endpoint_url` for its service.");
     for service in SERVICES {
-        endpoints = endpoints.attr(Attribute::optional(
-            service,
-            Type::String,
-            &format!("Endpoint URL for {service}."),
-        ));
+        let mut attribute =
+            Attribute::optional(service, Type::String, &format!("Endpoint URL for {service}."));
+        if service == "ecs" {
+            // Kept so that configurations setting it still validate; the
+            // provider makes no ECS call (the watcher Lambda does).
+            attribute.description =
+                "Deprecated and ignored: the provider makes no ECS calls. Accepted so that existing configurations keep working."
+                    .into();
+            attribute.deprecated = true;
+        }
+        endpoints = endpoints.attr(attribute);
     }
     Schema::new(
         0,
