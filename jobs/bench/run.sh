@@ -8,7 +8,13 @@
 # Then it checks the run (compare.py): exits 1 if a tool crashed or the
 # tools did not all count the same records, since then the timings compare
 # different work.
+# Images: photo-like JPEGs at 0.3, 2, 12 and 24 megapixels, each set
+# filled to 224x224 JPEG q85 by ours (the stage's per-file function, and
+# the transform with plain writes), Pillow seed-style and in draft mode, and
+# libvips' thumbnail (pyvips, VIPS_CONCURRENCY=1); images_summary.py prints
+# images per CPU-second and the ratios.
 # Env: BENCH_DIR (default /tmp/jobs-bench), BENCH_BYTES (default 1 GB),
+#      BENCH_WORKS (default "csv jsonl images": which parts to run),
 #      BENCH_SKIP (space-separated labels to skip, e.g. "python"),
 #      BENCH_VENV (the polars/DuckDB virtualenv, default .tools/bench-venv),
 #      BENCH_PLANT_MISMATCH (a label, e.g. "python": that tool gets the
@@ -26,12 +32,15 @@ plant=${BENCH_PLANT_MISMATCH:-}
 mkdir -p "$dir"
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 "$venv/bin/pip" install -q -r "$repo/tools/bench-requirements.txt"
+works=" ${BENCH_WORKS:-csv jsonl images} "
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
-(cd "$repo" && cargo build --release -p batch-jobs --bin jobs-bench)
+# jobs-bench needs the transforms and codecs, not the AWS SDK (whose TLS
+# library alone is minutes of C compilation).
+(cd "$repo" && cargo build --release -p batch-jobs --no-default-features --features images --bin jobs-bench)
 bench="$CARGO_TARGET_DIR/release/jobs-bench"
 rules="$repo/jobs/rules/ghcn-daily.json"
-[ -s "$dir/ghcn.csv" ] || "$bench" gen-ghcn "$dir/ghcn.csv" "$bytes"
-[ -s "$dir/yelp.jsonl" ] || "$bench" gen-yelp "$dir/yelp.jsonl" "$bytes"
+case "$works" in *" csv "*) [ -s "$dir/ghcn.csv" ] || "$bench" gen-ghcn "$dir/ghcn.csv" "$bytes";; esac
+case "$works" in *" jsonl "*) [ -s "$dir/yelp.jsonl" ] || "$bench" gen-yelp "$dir/yelp.jsonl" "$bytes";; esac
 results="$dir/bench-results.jsonl"; : > "$results"
 py="$venv/bin/python"
 measure() { # label work cmd...
@@ -54,8 +63,19 @@ measure() { # label work cmd...
   # tools still run; compare.py fails the bench at the end.
   sync; "$py" "$here/measure.py" "$label/$work" -- "$@" | tee -a "$results" || failed="$failed $label/$work"
 }
+# One image set through one tool: new output directory, inputs in the
+# page cache first.
+measure_images() { # label work cmd...
+  local label=$1 work=$2; shift 2
+  case "$skip" in *" $label "*) return;; esac
+  if [ "$label" = "${BENCH_PLANT_CRASH:-}" ]; then set -- sh -c 'echo planted crash >&2; exit 3'; fi
+  rm -rf "$dir/img-out.$label"
+  cat "$src"/* > /dev/null
+  sync; "$py" "$here/measure.py" "$label/$work" -- "$@" | tee -a "$results" || failed="$failed $label/$work"
+}
 failed=
 for work in csv jsonl; do
+  case "$works" in *" $work "*) ;; *) continue;; esac
   src="$dir/ghcn.csv"; [ "$work" = jsonl ] && src="$dir/yelp.jsonl"
   # The kernel's share, for reference: copying the input to a new file
   # (read from the page cache, write into it) with no work at all.
@@ -66,7 +86,23 @@ for work in csv jsonl; do
   measure duckdb "$work" "$py" "$here/frames.py" duckdb "$work" "$src" "$dir/out.duckdb" "$dir/rej.duckdb" "$rules"
   measure python "$work" "$py" "$here/baseline.py" "$work" "$src" "$dir/out.python" "$dir/rej.python" "$rules"
 done
-ls -l "$dir/ghcn.csv" "$dir/yelp.jsonl"
+if case "$works" in *" images "*) true;; *) false;; esac; then
+  for set in "0.3mp 640 480 40" "2mp 1600 1200 20" "12mp 4000 3000 8" "24mp 6000 4000 4"; do
+    read -r name width height count <<< "$set"
+    src="$dir/photos/$name"
+    [ -d "$src" ] || "$bench" gen-photos "$src" "$width" "$height" "$count"
+    work="img-$name"
+    out="$dir/img-out"
+    measure_images ours "$work" "$bench" images "$src" "$out.ours"
+    measure_images ours-plain "$work" "$bench" images-plain "$src" "$out.ours-plain"
+    measure_images vips "$work" env VIPS_CONCURRENCY=1 "$py" "$here/images.py" vips "$src" "$out.vips"
+    measure_images pillow-draft "$work" "$py" "$here/images.py" pillow-draft "$src" "$out.pillow-draft"
+    measure_images pillow "$work" "$py" "$here/images.py" pillow "$src" "$out.pillow"
+  done
+  du -sh "$dir/photos"/* >&2
+  "$py" "$here/images_summary.py" "$results"
+fi
+ls -l "$dir/ghcn.csv" "$dir/yelp.jsonl" 2>/dev/null || true
 rm -f "$dir"/planted.*
 status=0
 # The check checks itself first (planted crashes and mismatches), so a

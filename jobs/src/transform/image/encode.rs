@@ -1,7 +1,7 @@
 //! Encoding one output. JPEG output has no alpha: it is composited onto
-//! the background first.
+//! the background first, then encoded by `jpeg-encoder` (SIMD, 4:2:0
+//! chroma as libjpeg's default); PNG and WebP by the `image` crate.
 
-use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::codecs::webp::WebPEncoder;
 use image::{ExtendedColorType, ImageEncoder};
@@ -17,7 +17,11 @@ pub fn encode(pixels: Pixels, format: Format, quality: u8, background: [u8; 3]) 
     let mut out = Vec::with_capacity(pixels.data.len() / 4);
     let result = match format {
         Format::Jpeg => {
-            JpegEncoder::new_with_quality(&mut out, quality).write_image(&pixels.data, w, h, colour)
+            let side = |v: u32| u16::try_from(v).map_err(|_| format!("{v} pixels is too wide for JPEG"));
+            return jpeg_encoder::Encoder::new(&mut out, quality)
+                .encode(&pixels.data, side(w)?, side(h)?, jpeg_encoder::ColorType::Rgb)
+                .map(|()| out)
+                .map_err(|e| format!("encoding JPEG: {e}"));
         }
         Format::Png => PngEncoder::new(&mut out).write_image(&pixels.data, w, h, colour),
         Format::Webp => WebPEncoder::new_lossless(&mut out).write_image(&pixels.data, w, h, colour),

@@ -26,7 +26,7 @@ pub fn photo(width: u32, height: u32, seed: &[u8]) -> Vec<u8> {
                 100.0 + 80.0 * cols_a[x] + 20.0 * rows_b[y],
             ];
             for (c, v) in base.into_iter().enumerate() {
-                let noise = ((n >> (c * 8)) & 31) as f32 - 16.0;
+                let noise = ((n >> (c * 8)) & 15) as f32 - 8.0;
                 data.push((v + noise).clamp(0.0, 255.0) as u8);
             }
         }
