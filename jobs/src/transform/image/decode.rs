@@ -3,12 +3,13 @@
 //! before any pixel memory is allocated, and every decoder error becomes
 //! a reject with its reason.
 //!
-//! Baseline and progressive RGB/grey JPEGs go through `jpeg-decoder`,
-//! whose IDCT can produce the picture at 1/2, 1/4 or 1/8 of its size
-//! directly (the cheapest part of a thumbnail: most of the coefficients
-//! are never transformed and the full-size picture never exists).
-//! Everything else (PNG, WebP, GIF's first frame, CMYK and 12-bit JPEGs)
-//! goes through the `image` crate at full size.
+//! RGB/grey JPEGs at least 8 times the size of every output go through
+//! `jpeg-decoder`, whose IDCT produces the picture at 1/8 of its size
+//! directly (only the DC coefficient of each block is transformed and the
+//! full-size picture never exists). Everything else (smaller JPEGs, PNG,
+//! WebP, GIF's first frame, CMYK and 12-bit JPEGs) is decoded at full size
+//! by the `image` crate (zune-jpeg for JPEG), which is faster than
+//! jpeg-decoder's 1/2 and 1/4 scaling.
 
 use std::io::Cursor;
 
@@ -70,12 +71,34 @@ pub fn decode(bytes: &[u8], plan: &ResizePlan) -> Result<Decoded, Reject> {
             ));
         }
     };
+    if format == ImageFormat::Jpeg {
+        check_jpeg_end(bytes)?;
+    }
     if format == ImageFormat::Jpeg
         && let Some(decoded) = decode_jpeg(bytes, plan)?
     {
         return Ok(decoded);
     }
     decode_generic(bytes, format, name, plan)
+}
+
+/// A JPEG must have its end-of-image marker after its last scan: zune-jpeg
+/// decodes a truncated file without complaint (the missing rows grey),
+/// which would pass off half a photo as a whole one. In the entropy-coded
+/// data a 0xFF byte is always followed by 0x00 or a restart marker, so
+/// FF D9 there is the real end; an EXIF thumbnail's own end marker comes
+/// before the main scan and does not count.
+fn check_jpeg_end(bytes: &[u8]) -> Result<(), Reject> {
+    let last_scan = memchr::memmem::rfind(bytes, &[0xFF, 0xDA]);
+    let end = memchr::memmem::rfind(bytes, &[0xFF, 0xD9]);
+    match (last_scan, end) {
+        (Some(scan), Some(end)) if end > scan => Ok(()),
+        (None, _) => Err(Reject::new("corrupt", "cannot decode: no image data (no start-of-scan marker)")),
+        _ => Err(Reject::new(
+            "corrupt",
+            "cannot decode: truncated (no end-of-image marker after the image data)",
+        )),
+    }
 }
 
 fn check_pixels(full: (u32, u32), plan: &ResizePlan) -> Result<(), Reject> {
@@ -100,7 +123,7 @@ fn corrupt(e: impl std::fmt::Display) -> Reject {
 }
 
 /// The DCT-scaling path; `None` for JPEGs it does not take (CMYK, 16-bit
-/// grey), which the generic path handles.
+/// grey, not 8 times the outputs), which the generic path handles.
 fn decode_jpeg(bytes: &[u8], plan: &ResizePlan) -> Result<Option<Decoded>, Reject> {
     use jpeg_decoder::PixelFormat;
     let mut decoder = jpeg_decoder::Decoder::new(bytes);
@@ -115,6 +138,14 @@ fn decode_jpeg(bytes: &[u8], plan: &ResizePlan) -> Result<Option<Decoded>, Rejec
     let orientation = exif_orientation(decoder.exif_data());
     let need = needed(plan.mode, &plan.sizes, full, transposes(orientation));
     let eighths = dct_eighths(full, need);
+    if eighths != 1 {
+        // Measured (BENCHMARKS.md): jpeg-decoder's entropy decoding is
+        // about twice as slow as zune-jpeg's, and past 128x128 output it
+        // hands blocks to worker threads (about 2 ms an image). Only at
+        // 1/8, where three quarters of the work is skipped, does scaling
+        // pay; otherwise zune-jpeg (the `image` crate's) decodes in full.
+        return Ok(None);
+    }
     let want = |v: u32| u16::try_from((v * eighths).div_ceil(8)).unwrap_or(u16::MAX);
     decoder.scale(want(full.0), want(full.1)).map_err(corrupt)?;
     decoder.set_max_decoding_buffer_size(

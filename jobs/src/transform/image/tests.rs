@@ -71,13 +71,13 @@ fn run_one(r: &ResizePlan, input: &[u8]) -> (ImageStats, Option<Reject>, Files) 
 #[test]
 fn a_photo_is_written_at_every_size_from_a_dct_scaled_decode() {
     let r = resizer(r#"{"sizes":["224x224","100x50"],"quality":85}"#);
-    let input = jpeg(1600, 1200, None);
+    let input = jpeg(2400, 1800, None);
     let (stats, reject, files) = run_one(&r, &input);
     assert_eq!(reject, None);
     assert_eq!((stats.records_out, stats.format.as_deref()), (1, Some("jpeg")));
-    assert_eq!((stats.width, stats.height), (Some(1600), Some(1200)));
-    // 224x224 fill needs 299x224 of 1600x1200: 1/4 gives 400x300.
-    assert_eq!(stats.jpeg_dct_scale.as_deref(), Some("2/8"));
+    assert_eq!((stats.width, stats.height), (Some(2400), Some(1800)));
+    // 224x224 fill needs 299x224 of 2400x1800: 1/8 gives 300x225.
+    assert_eq!(stats.jpeg_dct_scale.as_deref(), Some("1/8"));
     let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["224x224.jpg", "100x50.jpg"]);
     assert_eq!(stats.outputs[0].path, "out/224x224.jpg");
@@ -103,6 +103,15 @@ fn the_dct_scaled_result_matches_a_full_decode() {
     let diff: f64 = a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| f64::from(x.abs_diff(*y))).sum::<f64>()
         / a.as_raw().len() as f64;
     assert!(diff < 4.0, "mean abs difference {diff}");
+}
+
+#[test]
+fn a_jpeg_less_than_8_times_the_output_is_decoded_in_full() {
+    // 1600x1200 for 224x224 would be 1/4; zune-jpeg's full decode is the
+    // faster way there.
+    let (stats, reject, files) = run_one(&resizer(r#"{"sizes":["224x224"]}"#), &jpeg(1600, 1200, None));
+    assert_eq!((reject, stats.jpeg_dct_scale.as_deref()), (None, Some("8/8")));
+    assert_eq!(decoded(&files[0].1).width(), 224);
 }
 
 #[test]
@@ -220,6 +229,16 @@ fn hostile_inputs_are_rejects_with_their_reason() {
 
     let (_, reject) = rejected(&r, &good[..good.len() / 2]);
     assert_eq!(reject.rule, "corrupt", "truncated: {}", reject.reason);
+    assert!(reject.reason.contains("truncated"), "{}", reject.reason);
+    // Cut 2 bytes short (only the end marker missing), and cut within the
+    // headers: both refused, whichever decoder would have taken them.
+    let (_, reject) = rejected(&r, &good[..good.len() - 2]);
+    assert_eq!(reject.rule, "corrupt", "{}", reject.reason);
+    let (_, reject) = rejected(&r, &good[..300]);
+    assert_eq!(reject.rule, "corrupt", "{}", reject.reason);
+    let big = jpeg(2400, 1800, None);
+    let (_, reject) = rejected(&r, &big[..big.len() * 2 / 3]);
+    assert_eq!(reject.rule, "corrupt", "the DCT-scaling path too: {}", reject.reason);
 
     let mut scrambled = good.clone();
     for b in scrambled[200..].iter_mut() {
