@@ -10,12 +10,16 @@ use std::time::Instant;
 
 use batch_jobs::atomic::{preallocate, release_unused_blocks};
 use batch_jobs::checksum::ChecksumWriter;
+use batch_jobs::file_transform::{OutputDir, transform_file};
+use batch_jobs::safe_path::SafeRelPath;
 use batch_jobs::synthetic::{Rng, ghcn_row, yelp_line};
+use batch_jobs::transform::TransformSpec;
 use batch_jobs::transform::csv::{CompiledRules, ValidateOptions, builtin_rule_set, validate_csv};
+use batch_jobs::transform::image::synthetic::photo_jpeg;
 use batch_jobs::transform::jsonl::{CalcOptions, Calculations, calculate_jsonl};
 use batch_jobs::transform::xml::{XmlSpec, XmlTransform, xml_to_json};
 
-const USAGE: &str = "usage: jobs-bench gen-ghcn OUT BYTES | gen-yelp OUT BYTES | gen-xml OUT BYTES | csv IN CLEAN REJECTS | jsonl IN OUT REJECTS | xml IN OUT REJECTS | csv-cpu IN | jsonl-cpu IN | xml-cpu IN";
+const USAGE: &str = "usage: jobs-bench gen-ghcn OUT BYTES | gen-yelp OUT BYTES | gen-xml OUT BYTES | csv IN CLEAN REJECTS | jsonl IN OUT REJECTS | xml IN OUT REJECTS | csv-cpu IN | jsonl-cpu IN | xml-cpu IN | gen-photos DIR WIDTH HEIGHT COUNT | images IN_DIR OUT_DIR | images-plain IN_DIR OUT_DIR";
 
 /// The XML bench's transform: the records of a books catalogue, in the
 /// xmltodict mapping (so the output is byte for byte the Python tool's).
@@ -60,6 +64,11 @@ fn xml_book(out: &mut Vec<u8>, rng: &mut Rng, n: u64) -> std::io::Result<()> {
     out.extend_from_slice(b"  </book>\n");
     Ok(())
 }
+
+/// The image bench's transform: what the seed does (224x224), filled
+/// (cover and centre crop), JPEG q85; the other tools are given the same.
+const IMAGE_SPEC: &str =
+    r#"{"kind":"image_resize","sizes":["224x224"],"mode":"fill","format":"jpeg","quality":85}"#;
 
 /// The main output as the processing stage opens it: checksummed, not
 /// buffered (the transforms write large blocks themselves), blocks
@@ -224,6 +233,63 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             println!("{} {:.3} s, {:.0} MB/s", args[0], best, input.len() as f64 / 1e6 / best);
         }
+        "gen-photos" => {
+            // COUNT photo-like JPEGs (q90, as a camera writes) of WIDTHxHEIGHT.
+            let (dir, width, height, count) = (arg(1)?, size_arg(2)?, size_arg(3)?, size_arg(4)?);
+            std::fs::create_dir_all(&dir)?;
+            for i in 0..count {
+                let seed = format!("photo-{width}x{height}-{i}");
+                let jpeg = photo_jpeg(u32::try_from(width)?, u32::try_from(height)?, seed.as_bytes(), 90)?;
+                std::fs::write(dir.join(format!("{i:03}.jpg")), jpeg)?;
+            }
+        }
+        "images" | "images-plain" => {
+            // Every file of IN_DIR, one after another on this thread.
+            // `images` runs the stage's own per-file function (atomic,
+            // fsynced outputs, stats and rejects files beside each);
+            // `images-plain` writes just the JPEG with a plain write, as
+            // the Python tools do, to show the transform's own cost.
+            let (input, out) = (arg(1)?, arg(2)?);
+            let spec: TransformSpec = serde_json::from_str(IMAGE_SPEC)?;
+            let compiled = spec.compile()?;
+            let plan = match &compiled {
+                batch_jobs::transform::CompiledTransform::Image(plan) => plan.clone(),
+                _ => return Err("IMAGE_SPEC is not an image transform".into()),
+            };
+            std::fs::create_dir_all(&out)?;
+            let mut names: Vec<String> = std::fs::read_dir(&input)?
+                .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+                .collect::<Result<_, _>>()?;
+            names.sort();
+            let (started, cpu_started) = (Instant::now(), cpu_seconds());
+            let dir = OutputDir::new(&out, "");
+            let (mut ok, mut rejected, mut bytes) = (0u64, 0u64, 0u64);
+            for name in &names {
+                let path = input.join(name);
+                bytes += std::fs::metadata(&path)?.len();
+                if args[0] == "images" {
+                    let rel = SafeRelPath::new("input", name)?;
+                    let outcome = transform_file(&compiled, spec.kind(), &path, &rel, &dir)?;
+                    ok += outcome.records_out;
+                    rejected += outcome.records_rejected;
+                } else {
+                    let input =
+                        batch_jobs::transform::image::read_input(File::open(&path)?, plan.max_input_bytes)?;
+                    let (stats, _) = batch_jobs::transform::image::run(&plan, input, |file, jpeg| {
+                        let target = out.join(format!("{name}.{file}"));
+                        std::fs::write(&target, jpeg).map(|()| target.display().to_string())
+                    })?;
+                    ok += stats.records_out;
+                    rejected += stats.rejects.records_rejected;
+                }
+            }
+            let (secs, cpu) = (started.elapsed().as_secs_f64(), cpu_seconds() - cpu_started);
+            println!(
+                "{{\"tool\":\"{}\",\"bytes\":{bytes},\"seconds\":{secs:.3},\"cpu_s\":{cpu:.3},\"records_in\":{},\"records_ok\":{ok},\"records_rejected\":{rejected}}}",
+                args[0],
+                names.len()
+            );
+        }
         "jsonl" => {
             let (input, out, rejects) = (arg(1)?, arg(2)?, arg(3)?);
             let calc = Calculations::parse(&["review_score = stars * review_count".to_string()])?;
@@ -247,6 +313,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => return Err(USAGE.into()),
     }
     Ok(())
+}
+
+/// CPU time of this process so far (user + system, all threads): the
+/// image loop's own cost, comparable with the Python tools' process_time
+/// (which leaves out the interpreter's start).
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes the struct it is given and nothing else.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
 fn report(what: &str, size: u64, started: Instant, records: u64, ok: u64, rejected: u64) {

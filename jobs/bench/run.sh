@@ -11,9 +11,14 @@
 # Then it checks the run (compare.py): exits 1 if a tool crashed or the
 # tools did not all count the same records, since then the timings compare
 # different work.
+# Images: photo-like JPEGs at 0.3, 2, 12 and 24 megapixels, each set
+# filled to 224x224 JPEG q85 by ours (the stage's per-file function, and
+# the transform with plain writes), Pillow seed-style and in draft mode, and
+# libvips' thumbnail (pyvips, VIPS_CONCURRENCY=1); images_summary.py prints
+# images per CPU-second and the ratios.
 # Env: BENCH_DIR (default /tmp/jobs-bench), BENCH_BYTES (default 1 GB),
 #      BENCH_XML_BYTES (default 200 MB: xmltodict needs ~1 min per 100 MB),
-#      BENCH_WORKS (default "csv jsonl xml"),
+#      BENCH_WORKS (default "csv jsonl xml images": which parts to run),
 #      BENCH_SKIP (space-separated labels to skip, e.g. "python"),
 #      BENCH_VENV (the polars/DuckDB virtualenv, default .tools/bench-venv),
 #      BENCH_PLANT_MISMATCH (a label, e.g. "python": that tool gets the
@@ -26,7 +31,7 @@ repo=$(cd "$here/../.." && pwd)
 dir=${BENCH_DIR:-/tmp/jobs-bench}
 bytes=${BENCH_BYTES:-1000000000}
 xml_bytes=${BENCH_XML_BYTES:-200000000}
-works=" ${BENCH_WORKS:-csv jsonl xml} "
+works=" ${BENCH_WORKS:-csv jsonl xml images} "
 skip=" ${BENCH_SKIP:-} "
 venv=${BENCH_VENV:-$repo/.tools/bench-venv}
 plant=${BENCH_PLANT_MISMATCH:-}
@@ -34,7 +39,9 @@ mkdir -p "$dir"
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 "$venv/bin/pip" install -q -r "$repo/tools/bench-requirements.txt"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
-(cd "$repo" && cargo build --release -p batch-jobs --bin jobs-bench)
+# jobs-bench needs the transforms and codecs, not the AWS SDK (whose TLS
+# library alone is minutes of C compilation).
+(cd "$repo" && cargo build --release -p batch-jobs --no-default-features --features images --bin jobs-bench)
 bench="$CARGO_TARGET_DIR/release/jobs-bench"
 rules="$repo/jobs/rules/ghcn-daily.json"
 case "$works" in *" csv "*) [ -s "$dir/ghcn.csv" ] || "$bench" gen-ghcn "$dir/ghcn.csv" "$bytes";; esac
@@ -60,6 +67,16 @@ measure() { # label work cmd...
   cat "$src" > /dev/null
   # A crash is recorded (measure.py writes its exit code) and the other
   # tools still run; compare.py fails the bench at the end.
+  sync; "$py" "$here/measure.py" "$label/$work" -- "$@" | tee -a "$results" || failed="$failed $label/$work"
+}
+# One image set through one tool: new output directory, inputs in the
+# page cache first.
+measure_images() { # label work cmd...
+  local label=$1 work=$2; shift 2
+  case "$skip" in *" $label "*) return;; esac
+  if [ "$label" = "${BENCH_PLANT_CRASH:-}" ]; then set -- sh -c 'echo planted crash >&2; exit 3'; fi
+  rm -rf "$dir/img-out.$label"
+  cat "$src"/* > /dev/null
   sync; "$py" "$here/measure.py" "$label/$work" -- "$@" | tee -a "$results" || failed="$failed $label/$work"
 }
 failed=
@@ -90,6 +107,22 @@ case "$works" in *" xml "*)
   done
   ;;
 esac
+if case "$works" in *" images "*) true;; *) false;; esac; then
+  for set in "0.3mp 640 480 40" "2mp 1600 1200 20" "12mp 4000 3000 8" "24mp 6000 4000 4"; do
+    read -r name width height count <<< "$set"
+    src="$dir/photos/$name"
+    [ -d "$src" ] || "$bench" gen-photos "$src" "$width" "$height" "$count"
+    work="img-$name"
+    out="$dir/img-out"
+    measure_images ours "$work" "$bench" images "$src" "$out.ours"
+    measure_images ours-plain "$work" "$bench" images-plain "$src" "$out.ours-plain"
+    measure_images vips "$work" env VIPS_CONCURRENCY=1 "$py" "$here/images.py" vips "$src" "$out.vips"
+    measure_images pillow-draft "$work" "$py" "$here/images.py" pillow-draft "$src" "$out.pillow-draft"
+    measure_images pillow "$work" "$py" "$here/images.py" pillow "$src" "$out.pillow"
+  done
+  du -sh "$dir/photos"/* >&2
+  "$py" "$here/images_summary.py" "$results"
+fi
 ls -l "$dir"/ghcn.csv "$dir"/yelp.jsonl "$dir"/books.xml 2>/dev/null || true
 rm -f "$dir"/planted.*
 status=0

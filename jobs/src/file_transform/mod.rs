@@ -7,6 +7,8 @@
 //! under `--out`), so what a user tries locally is byte for byte what the
 //! stage writes.
 
+#[cfg(feature = "images")]
+mod image;
 pub mod outputs;
 
 use std::fs::File;
@@ -20,9 +22,12 @@ use crate::exit::{ExitCode, JobError, JobResult};
 use crate::layout::FileEntry;
 use crate::safe_path::SafeRelPath;
 use crate::transform::CompiledTransform;
+use crate::transform::csv::CompiledRules;
 use crate::transform::csv::{CsvError, ValidateOptions, validate_csv};
+use crate::transform::image::ResizePlan;
+use crate::transform::jsonl::Calculations;
 use crate::transform::jsonl::{CalcOptions, calculate_jsonl};
-use crate::transform::xml::xml_to_json;
+use crate::transform::xml::{XmlTransform, xml_to_json};
 pub use outputs::{Output, OutputDir};
 
 /// What one input gave.
@@ -59,9 +64,57 @@ pub fn transform_file(
     rel: &SafeRelPath,
     out: &OutputDir,
 ) -> JobResult<FileOutcome> {
+    match compiled {
+        CompiledTransform::Csv(rules) => {
+            records_file(Records::Csv(rules), kind, source, rel, rel.as_str(), out)
+        }
+        CompiledTransform::Jsonl(calc) => {
+            records_file(Records::Jsonl(calc), kind, source, rel, rel.as_str(), out)
+        }
+        CompiledTransform::Xml(xml) => {
+            let main_name = compiled.output_name(rel.as_str())?;
+            records_file(Records::Xml(xml), kind, source, rel, &main_name, out)
+        }
+        CompiledTransform::Image(plan) => image_file(plan, kind, source, rel, out),
+    }
+}
+
+/// The transforms that read records from the input and write one main
+/// output (named by `CompiledTransform::output_name`).
+enum Records<'a> {
+    Csv(&'a CompiledRules),
+    Jsonl(&'a Calculations),
+    Xml(&'a XmlTransform),
+}
+
+#[cfg(feature = "images")]
+fn image_file(
+    plan: &ResizePlan,
+    kind: &str,
+    source: &Path,
+    rel: &SafeRelPath,
+    out: &OutputDir,
+) -> JobResult<FileOutcome> {
+    image::transform_image(plan, kind, source, rel, out)
+}
+
+/// Builds without the codecs (the prep Lambda) only check image specs.
+#[cfg(not(feature = "images"))]
+fn image_file(_: &ResizePlan, _: &str, _: &Path, _: &SafeRelPath, _: &OutputDir) -> JobResult<FileOutcome> {
+    Err(JobError::config("image_resize: this build has no image codecs (feature `images`)"))
+}
+
+fn records_file(
+    compiled: Records<'_>,
+    kind: &str,
+    source: &Path,
+    rel: &SafeRelPath,
+    main_name: &str,
+    out: &OutputDir,
+) -> JobResult<FileOutcome> {
     let file = File::open(source).map_err(|e| JobError::io(source.display(), e))?;
     let input = NamedInput { file, path: source };
-    let mut main = out.create(&compiled.output_name(rel.as_str())?)?;
+    let mut main = out.create(main_name)?;
     // The main output is at most the input's size for CSV (clean rows are
     // copied as they are) and a little more for JSON-lines (a member
     // spliced into each line) and for XML as JSON (about the same bytes):
@@ -72,7 +125,7 @@ pub fn transform_file(
     let mut rejects = out.create(&format!("{rel}.rejects.jsonl"))?;
     let mut rejects_writer = BufWriter::with_capacity(64 << 10, &mut rejects.writer);
     let (counts, stats_json) = match compiled {
-        CompiledTransform::Csv(rules) => {
+        Records::Csv(rules) => {
             let stats =
                 validate_csv(rules, ValidateOptions::default(), input, &mut main.writer, &mut rejects_writer)
                     .map_err(|e| match e {
@@ -83,14 +136,14 @@ pub fn transform_file(
             let counts = (stats.records_in, stats.records_clean, stats.rejects.records_rejected);
             (counts, stats_json(kind, rel.as_str(), &stats)?)
         }
-        CompiledTransform::Jsonl(calc) => {
+        Records::Jsonl(calc) => {
             let stats =
                 calculate_jsonl(calc, CalcOptions::default(), input, &mut main.writer, &mut rejects_writer)
                     .map_err(|e| JobError::io(rel, e))?;
             let counts = (stats.records_in, stats.records_out, stats.rejects.records_rejected);
             (counts, stats_json(kind, rel.as_str(), &stats)?)
         }
-        CompiledTransform::Xml(xml) => {
+        Records::Xml(xml) => {
             let stats = xml_to_json(xml, input, &mut main.writer, &mut rejects_writer)
                 .map_err(|e| JobError::io(rel, e))?;
             if !stats.complete {

@@ -3,6 +3,7 @@
 
 pub mod classify;
 pub mod csv;
+pub mod image;
 pub mod jsonl;
 pub mod output;
 pub mod records;
@@ -63,6 +64,8 @@ pub enum TransformSpec {
     /// Convert XML to JSON: the elements at `record_path` as JSON lines,
     /// or the whole file as one document.
     XmlToJson(XmlSpec),
+    /// Resize images to one or more sizes (`image::ImageResizeSpec`).
+    ImageResize(image::ImageResizeSpec),
 }
 
 /// A transform ready to run: its spec checked and compiled once per
@@ -74,6 +77,8 @@ pub enum CompiledTransform {
     Jsonl(Calculations),
     /// `xml_to_json`.
     Xml(XmlTransform),
+    /// `image_resize`.
+    Image(image::ResizePlan),
 }
 
 impl CompiledTransform {
@@ -111,6 +116,9 @@ impl TransformSpec {
             TransformSpec::XmlToJson(spec) => {
                 spec.compile().map(CompiledTransform::Xml).map_err(JobError::config)
             }
+            TransformSpec::ImageResize(spec) => {
+                spec.compile().map(CompiledTransform::Image).map_err(JobError::config)
+            }
         }
     }
 
@@ -125,6 +133,7 @@ impl TransformSpec {
             TransformSpec::CsvValidate { .. } => "csv_validate",
             TransformSpec::JsonlCalc { .. } => "jsonl_calc",
             TransformSpec::XmlToJson(_) => "xml_to_json",
+            TransformSpec::ImageResize(_) => "image_resize",
         }
     }
 }
