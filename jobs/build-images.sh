@@ -126,15 +126,19 @@ done
 # The summary: what was built (name, size, digest), and after a push what to
 # set in Terraform. Read back from the builder rather than remembered from
 # the loop above, so it shows what the store holds under each name.
+# First lines are taken with `sed -n 1p`, which reads to the end, never
+# `head -n1`: head closes the pipe early, and when buildah lists more than
+# one line it dies of SIGPIPE, which pipefail turns into a failed build
+# (exit 141, seen in make check-reproducible).
 local_digest() {
   # docker: the image id (a local image has no manifest digest until it is
   # pushed); buildah: the digest of the manifest in its store.
   if [ "$builder" = docker ]; then docker image inspect -f '{{.Id}}' "$1"
-  else buildah --storage-driver vfs images --digests --format '{{.Digest}}' "$1" | head -n1; fi
+  else buildah --storage-driver vfs images --digests --format '{{.Digest}}' "$1" | sed -n 1p; fi
 }
 image_size() {
   if [ "$builder" = docker ]; then numfmt --to=si --suffix=B "$(docker image inspect -f '{{.Size}}' "$1")"
-  else buildah --storage-driver vfs images --format '{{.Size}}' "$1" | head -n1; fi
+  else buildah --storage-driver vfs images --format '{{.Size}}' "$1" | sed -n 1p; fi
 }
 # The digest the registry holds: the pushed manifest differs from the local
 # one (layers are compressed on the way), so it is the push's own report.
@@ -142,7 +146,7 @@ pushed_digest() {
   local bin=$1 remote=$2
   if [ "$builder" = docker ]; then
     docker image inspect -f '{{range .RepoDigests}}{{println .}}{{end}}' "$remote" \
-      | sed -n "s|^${remote%:*}@||p" | head -n1
+      | sed -n "s|^${remote%:*}@||p" | sed -n 1p
   else cat "$ctx/$bin.pushed-digest"; fi
 }
 echo
