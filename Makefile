@@ -25,7 +25,7 @@ help:
 	@echo "make build-lambdas     bootstrap zips of prep and watcher (cargo-lambda)"
 	@echo "make check-reproducible  build HEAD twice in two fresh clones; the Lambda zips and images must match (slow)"
 	@echo "make cleanup-retained NAME=<pipeline> [REGION=...]   delete what destroy kept"
-	@echo "make fuzz              fuzz the msgpack decoder (cargo-fuzz)"
+	@echo "make fuzz [TARGET=<name>] [FUZZ_SECONDS=60] [FUZZ_RUNS=n]   fuzz every parser of outside input (cargo-fuzz; docs/fuzzing.md)"
 
 setup:
 	@bash scripts/setup-tools.sh
@@ -101,7 +101,7 @@ bench-runner:
 	bash runner/bench/run.sh
 
 fuzz:
-	bash scripts/fuzz.sh
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) FUZZ_RUNS=$(FUZZ_RUNS) bash scripts/fuzz.sh $(TARGET)
 
 # IMAGE_REPOSITORY and IMAGE_TAG (see jobs/build-images.sh) reach the script
 # from the command line or the environment.
