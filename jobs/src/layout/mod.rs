@@ -461,6 +461,18 @@ impl NodeLayout {
         if !slice.items.is_empty() && slice.id_range.is_some() {
             return Err(JobError::data(format!("{}: has both items and id_range", path.display())));
         }
+        // A backwards range would read as no work: the node would succeed
+        // having done nothing.
+        if let Some(range) = slice.id_range
+            && range.start > range.end
+        {
+            return Err(JobError::data(format!(
+                "{}: id_range {}..{} runs backwards",
+                path.display(),
+                range.start,
+                range.end
+            )));
+        }
         Ok(slice)
     }
 
