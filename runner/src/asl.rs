@@ -3,6 +3,7 @@
 //! refused here, before a run starts, with the state and field named.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -89,6 +90,18 @@ pub struct Retrier {
     pub max_attempts: u32,
     pub backoff_rate: f64,
     pub max_delay_seconds: Option<f64>,
+}
+
+impl Retrier {
+    /// The wait before the retry that follows `tries` earlier retries:
+    /// `IntervalSeconds * BackoffRate^tries`, at most `MaxDelaySeconds`.
+    pub fn delay(&self, tries: u32) -> Duration {
+        let mut delay = self.interval_seconds * self.backoff_rate.powi(tries as i32);
+        if let Some(max) = self.max_delay_seconds {
+            delay = delay.min(max);
+        }
+        Duration::from_secs_f64(delay.max(0.0))
+    }
 }
 
 #[derive(Debug)]

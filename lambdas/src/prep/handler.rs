@@ -197,7 +197,7 @@ fn discard_unfinished(layout: &RunLayout) -> Result<(), LambdaError> {
 }
 
 /// run.json for this request.
-fn run_config(request: &PrepRequest, run_id: &str, array_size: u32) -> Result<RunConfig, LambdaError> {
+pub fn run_config(request: &PrepRequest, run_id: &str, array_size: u32) -> Result<RunConfig, LambdaError> {
     let source = match &request.source {
         WorkSource::S3 { bucket, prefix, .. } => {
             SourceSpec::S3 { bucket: bucket.clone(), prefix: prefix.clone() }
