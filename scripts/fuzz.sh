@@ -5,6 +5,7 @@
 # targets and what each asserts.
 #
 # Usage: scripts/fuzz.sh [TARGET]      (no TARGET: all of them)
+#        scripts/fuzz.sh --check       (only compile every target)
 #   FUZZ_SECONDS  time budget per target (default 60)
 #   FUZZ_RUNS     stop a target after this many executions instead (e.g.
 #                 10000000); FUZZ_SECONDS still bounds it
@@ -41,6 +42,19 @@ TARGETS=(
   lambdas:watcher_event
   runner:asl_load
 )
+
+# --check: only that every target compiles (cargo check of each fuzz
+# crate, no sanitizer build, nothing run).
+if [[ "$only" == "--check" ]]; then
+  for crate in $(printf '%s\n' "${TARGETS[@]%%:*}" | uniq); do
+    [[ -f "$root/fuzz/$crate/Cargo.lock" ]] || cp "$root/Cargo.lock" "$root/fuzz/$crate/Cargo.lock"
+    target_dir=${CARGO_TARGET_DIR:+$CARGO_TARGET_DIR/fuzz-check}
+    echo "== cargo check fuzz/$crate"
+    RUSTC_BOOTSTRAP=1 cargo check --manifest-path "$root/fuzz/$crate/Cargo.toml" --bins \
+      --target-dir "${target_dir:-$root/fuzz/target/check}"
+  done
+  exit 0
+fi
 
 selected=()
 for entry in "${TARGETS[@]}"; do
