@@ -6,7 +6,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 
 .PHONY: help setup build test test-structure test-rust test-contract test-terraform test-demo test-upgrade lint fmt bench bench-provider bench-jobs bench-compare bench-lambdas bench-runner \
-        fuzz build-images push-images build-lambdas cleanup-retained demo clean release \
+        fuzz fuzz-check build-images push-images build-lambdas cleanup-retained demo clean release \
         check-reproducible test-repro-zip
 
 help:
@@ -25,7 +25,8 @@ help:
 	@echo "make build-lambdas     bootstrap zips of prep and watcher (cargo-lambda)"
 	@echo "make check-reproducible  build HEAD twice in two fresh clones; the Lambda zips and images must match (slow)"
 	@echo "make cleanup-retained NAME=<pipeline> [REGION=...]   delete what destroy kept"
-	@echo "make fuzz              fuzz the msgpack decoder (cargo-fuzz)"
+	@echo "make fuzz [TARGET=<name>] [FUZZ_SECONDS=60] [FUZZ_RUNS=n]   fuzz every parser of outside input (cargo-fuzz; docs/fuzzing.md)"
+	@echo "make fuzz-check        that every fuzz target compiles (cargo check)"
 
 setup:
 	@bash scripts/setup-tools.sh
@@ -101,7 +102,12 @@ bench-runner:
 	bash runner/bench/run.sh
 
 fuzz:
-	bash scripts/fuzz.sh
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) FUZZ_RUNS=$(FUZZ_RUNS) bash scripts/fuzz.sh $(TARGET)
+
+# That every fuzz target still compiles (cargo check, minutes from cold:
+# not in make test).
+fuzz-check:
+	bash scripts/fuzz.sh --check
 
 # IMAGE_REPOSITORY and IMAGE_TAG (see jobs/build-images.sh) reach the script
 # from the command line or the environment.

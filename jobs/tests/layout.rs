@@ -143,6 +143,26 @@ fn slices_and_ranges_round_trip() {
     assert_eq!(layout.node(4).read_slice().unwrap_err().exit, ExitCode::NoInput);
 }
 
+/// Found by fuzzing (fuzz/jobs, layout_readers): a backwards id range read
+/// as an empty slice, so the node did no work and reported success.
+#[test]
+fn a_backwards_id_range_is_refused() {
+    let efs = tempfile::tempdir().unwrap();
+    let layout = RunLayout::new(efs.path(), "r").unwrap();
+    let node = layout.node(0);
+    std::fs::create_dir_all(node.prep_dir()).unwrap();
+    std::fs::write(node.slice_path(), r#"{"layout_version":2,"index":0,"id_range":{"start":20,"end":10}}"#)
+        .unwrap();
+    let err = node.read_slice().unwrap_err();
+    assert_eq!(err.exit, ExitCode::DataError);
+    assert!(err.message.contains("id_range 20..10 runs backwards"), "{}", err.message);
+    assert!(err.message.contains("slice.json"), "{}", err.message);
+    // An empty range (start == end) is a node with no work, as prep writes it.
+    std::fs::write(node.slice_path(), r#"{"layout_version":2,"index":0,"id_range":{"start":7,"end":7}}"#)
+        .unwrap();
+    assert!(node.read_slice().unwrap().is_empty());
+}
+
 #[test]
 fn done_markers_match_only_the_same_input_and_intact_outputs() {
     let efs = tempfile::tempdir().unwrap();

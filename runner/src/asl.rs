@@ -3,6 +3,7 @@
 //! refused here, before a run starts, with the state and field named.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -89,6 +90,24 @@ pub struct Retrier {
     pub max_attempts: u32,
     pub backoff_rate: f64,
     pub max_delay_seconds: Option<f64>,
+}
+
+impl Retrier {
+    /// The wait before the retry that follows `tries` earlier retries:
+    /// `IntervalSeconds * BackoffRate^tries`, at most `MaxDelaySeconds`.
+    /// A wait beyond what a Duration holds (a steep BackoffRate) saturates:
+    /// the execution's timeout ends such a run, as in Step Functions.
+    pub fn delay(&self, tries: u32) -> Duration {
+        let mut delay = self.interval_seconds * self.backoff_rate.powi(tries.min(i32::MAX as u32) as i32);
+        if let Some(max) = self.max_delay_seconds {
+            delay = delay.min(max);
+        }
+        if delay.is_nan() {
+            // No interval times an infinite backoff: no wait.
+            return Duration::ZERO;
+        }
+        Duration::try_from_secs_f64(delay.max(0.0)).unwrap_or(Duration::MAX)
+    }
 }
 
 #[derive(Debug)]
@@ -503,7 +522,7 @@ impl Machine {
                         known(name, n)?;
                     }
                 }
-                State::Wait { next: Some(n), .. } => known(name, n)?,
+                State::Wait { next: Some(n), .. } | State::Pass { next: Some(n), .. } => known(name, n)?,
                 _ => {}
             }
         }
@@ -533,6 +552,39 @@ mod tests {
         assert!(Machine::from_json(&def).unwrap_err().to_string().contains("NumericEquals"));
         let def = json!({"StartAt": "A", "States": {"A": {"Type": "Wait", "Seconds": 1, "Next": "B"}}});
         assert!(Machine::from_json(&def).unwrap_err().to_string().contains("\"B\""));
+    }
+
+    /// Found by fuzzing (fuzz/runner, asl_load): a Pass state's Next was
+    /// not checked, so the run failed half-way instead of being refused.
+    #[test]
+    fn a_pass_state_going_nowhere_is_refused() {
+        let def = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Z"}}});
+        let e = Machine::from_json(&def).unwrap_err().to_string();
+        assert!(e.contains("\"A\"") && e.contains("goes to \"Z\", which is not a state"), "{e}");
+    }
+
+    /// Found by fuzzing (fuzz/runner, asl_load): a retry wait beyond what a
+    /// Duration holds panicked the runner mid-run.
+    #[test]
+    fn retry_waits_saturate_instead_of_panicking() {
+        let task = |retry: Value| {
+            let def = json!({"StartAt": "T", "States": {"T": {
+                "Type": "Task", "Resource": LAMBDA_INVOKE, "Parameters": {}, "Retry": [retry], "End": true}}});
+            match Machine::from_json(&def).unwrap().states.remove("T") {
+                Some(State::Task(t)) => t.retry[0].clone(),
+                other => panic!("{other:?}"),
+            }
+        };
+        let huge = task(json!({"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1e300, "MaxAttempts": 3}));
+        assert_eq!(huge.delay(0), Duration::MAX);
+        let steep = task(json!({"ErrorEquals": ["States.ALL"], "IntervalSeconds": 0, "BackoffRate": 1e300}));
+        assert_eq!(steep.delay(2), Duration::ZERO, "0 x inf is no wait, not NaN");
+        let usual = task(json!({"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "BackoffRate": 2.0}));
+        assert_eq!((usual.delay(0), usual.delay(2)), (Duration::from_secs(2), Duration::from_secs(8)));
+        let capped = task(
+            json!({"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxDelaySeconds": 5, "BackoffRate": 1e300}),
+        );
+        assert_eq!(capped.delay(3), Duration::from_secs(5));
     }
 
     #[test]

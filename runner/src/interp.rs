@@ -319,13 +319,10 @@ async fn run_task<E: Effects>(
         if tries[i] >= r.max_attempts {
             return Err(e);
         }
-        let mut delay = r.interval_seconds * r.backoff_rate.powi(tries[i] as i32);
-        if let Some(max) = r.max_delay_seconds {
-            delay = delay.min(max);
-        }
+        let delay = r.delay(tries[i]);
         tries[i] += 1;
-        tracing::info!(error = %e.error, attempt = tries[i], delay_s = delay, elapsed_ms = started.elapsed().as_millis() as u64, "retrying task");
-        tokio::time::sleep(Duration::from_secs_f64(delay.max(0.0))).await;
+        tracing::info!(error = %e.error, attempt = tries[i], delay_s = delay.as_secs_f64(), elapsed_ms = started.elapsed().as_millis() as u64, "retrying task");
+        tokio::time::sleep(delay).await;
     }
 }
 

@@ -512,6 +512,18 @@ impl NodeLayout {
                 path.display()
             )));
         }
+        // A backwards range would read as no work: the node would succeed
+        // having done nothing.
+        if let Some(range) = slice.id_range
+            && range.start > range.end
+        {
+            return Err(JobError::data(format!(
+                "{}: id_range {}..{} runs backwards",
+                path.display(),
+                range.start,
+                range.end
+            )));
+        }
         Ok(slice)
     }
 

@@ -232,7 +232,7 @@ fn discard_unfinished(layout: &RunLayout) -> Result<(), LambdaError> {
 }
 
 /// run.json for this request.
-fn run_config(request: &PrepRequest, run_id: &str, array_size: u32) -> Result<RunConfig, LambdaError> {
+pub fn run_config(request: &PrepRequest, run_id: &str, array_size: u32) -> Result<RunConfig, LambdaError> {
     let source = match &request.source {
         // A queue-fed run fetches the announced objects as an S3 run
         // fetches listed ones: procurement needs no queue of its own.

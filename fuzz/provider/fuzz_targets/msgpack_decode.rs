@@ -19,7 +19,10 @@ fn types() -> Vec<Type> {
             ("size", Type::Number),
             ("on", Type::Bool),
             ("env", Type::map(Type::String)),
-            ("stage", Type::list(Type::object([("image", Type::String), ("args", Type::list(Type::String))]))),
+            (
+                "stage",
+                Type::list(Type::object([("image", Type::String), ("args", Type::list(Type::String))])),
+            ),
             ("any", Type::Dynamic),
         ]),
     ]
