@@ -10,7 +10,7 @@ CARGO ?= cargo
         check-reproducible test-repro-zip
 
 help:
-	@echo "make demo              one whole pipeline run on this machine (moto, terraform, the local runner)"
+	@echo "make demo [DEMO=ghcn|xml|images]  one whole pipeline run on this machine (moto, terraform, the local runner)"
 	@echo "make test              set up tools, then run every test (what CI runs)"
 	@echo "make test-upgrade      the previous release's state, planned by this build (part of make test)"
 	@echo "make lint              cargo fmt --check, no two files importing each other, clippy -D warnings"
@@ -71,9 +71,14 @@ check-reproducible: setup
 test-structure:
 	.tools/venv/bin/python tests/structure/test_module_cycles.py
 
-# The demo checks its own counts and exits non-zero when they do not add up.
+# Every demo pipeline (scripts/demo.sh DEMO=...), each checking its own
+# counts and exiting non-zero when they do not add up.
+DEMOS := ghcn xml images
 test-demo:
-	@d=$$(mktemp -d); DEMO_DIR=$$d bash scripts/demo.sh; s=$$?; rm -rf $$d; exit $$s
+	@for demo in $(DEMOS); do \
+	  d=$$(mktemp -d); DEMO=$$demo DEMO_DIR=$$d bash scripts/demo.sh; s=$$?; rm -rf $$d; \
+	  [ $$s -eq 0 ] || { echo "make test-demo: DEMO=$$demo failed (exit $$s)" >&2; exit $$s; }; \
+	done
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -132,7 +137,7 @@ cleanup-retained:
 	bash modules/batch-pipeline/scripts/cleanup-retained.sh --name $(NAME) $(if $(REGION),--region $(REGION)) --delete
 
 demo: setup
-	bash scripts/demo.sh
+	DEMO=$(DEMO) bash scripts/demo.sh
 
 clean:
 	$(CARGO) clean

@@ -1,13 +1,18 @@
-"""Generates a GHCN-Daily-like sample data set and uploads it to S3 (moto).
+"""Generates a demo's sample data set and uploads it to S3 (moto).
 
-Files look like NOAA's by-year CSVs (no header:
-ID,DATE,ELEMENT,DATA_VALUE,M_FLAG,Q_FLAG,S_FLAG,OBS_TIME). A few rows per
-file are broken on purpose, one kind each, so the demo's rejects file has
-something to show; the script prints how many, so the run's summary can be
-checked against it. Deterministic for a given --seed.
+--kind ghcn (default): files like NOAA's GHCN-Daily by-year CSVs (no header:
+ID,DATE,ELEMENT,DATA_VALUE,M_FLAG,Q_FLAG,S_FLAG,OBS_TIME).
+--kind xml: catalog files like the seed's (<catalog><book id=..>...),
+one record per <book>.
+--kind images: photo-like JPEGs and PNGs of a few sizes (Pillow), one
+record per file.
+A few records per file (per data set for images) are broken on purpose,
+one kind each, so the demo's rejects have something to show; the script
+prints how many records it wrote and how many are broken, so the run's
+summary can be checked against it. Deterministic for a given --seed.
 
-Usage: demo_data.py --endpoint URL --bucket B [--prefix incoming/]
-                    [--files 12] [--rows 5000] [--seed 1]
+Usage: demo_data.py --endpoint URL --bucket B [--kind ghcn|xml|images]
+                    [--prefix incoming/] [--files 12] [--rows 5000] [--seed 1]
 """
 
 import argparse
@@ -67,6 +72,94 @@ def make_file(rng, year, rows, broken_per_file):
     return out.getvalue().encode()
 
 
+# XML records broken on purpose; each is rejected on its own and the file
+# goes on (the transform resynchronises at the next record).
+XML_BROKEN = [
+    ("an entity XML does not define", lambda b: b.replace("<title>", "<title>&nbsp;", 1)),
+    ("an unescaped ampersand", lambda b: b.replace("<author>", "<author>Smith & ", 1)),
+]
+GENRES = ["Computer", "Fantasy", "Romance", "Horror", "Science Fiction"]
+
+
+def xml_book(rng, n):
+    return (
+        f'  <book id="bk{n:06d}">\n'
+        f"    <author>{rng.choice(['Gambardella, Matthew', 'Ralls, Kim', 'Corets, Eva', 'Randall, Cynthia'])}</author>\n"
+        f"    <title>{rng.choice(['XML Developer', 'Midnight Rain', 'Maeve Ascendant', 'Oberon'])} {n}</title>\n"
+        f"    <genre>{rng.choice(GENRES)}</genre>\n"
+        f"    <price>{rng.randint(100, 9999) / 100:.2f}</price>\n"
+        f"    <publish_date>20{rng.randint(0, 25):02d}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}</publish_date>\n"
+        f"    <description>An &lt;em&gt;example&lt;/em&gt; book, &#8220;number&#8221; {n}.</description>\n"
+        "  </book>\n"
+    )
+
+
+def make_xml_file(rng, rows, broken_per_file, first_id):
+    broken_at = dict(zip(rng.sample(range(rows), broken_per_file), rng.sample(XML_BROKEN, broken_per_file)))
+    out = io.StringIO()
+    out.write('<?xml version="1.0" encoding="UTF-8"?>\n<catalog>\n')
+    for i in range(rows):
+        book = xml_book(rng, first_id + i)
+        if i in broken_at:
+            book = broken_at[i][1](book)
+        out.write(book)
+    out.write("</catalog>\n")
+    return out.getvalue().encode()
+
+
+def photo(rng, width, height, fmt):
+    """A photo-like image: smooth gradients plus noise, so it compresses
+    as photos do (not as a flat colour would)."""
+    from PIL import Image, ImageFilter
+
+    small = Image.new("RGB", (max(width // 16, 2), max(height // 16, 2)))
+    small.putdata([(rng.randrange(256), rng.randrange(256), rng.randrange(256))
+                   for _ in range(small.width * small.height)])
+    img = small.resize((width, height), Image.BICUBIC).filter(ImageFilter.GaussianBlur(2))
+    noise = Image.effect_noise((width, height), 24).convert("RGB")
+    img = Image.blend(img, noise, 0.15)
+    out = io.BytesIO()
+    img.save(out, format=fmt, quality=88) if fmt == "JPEG" else img.save(out, format=fmt)
+    return out.getvalue()
+
+
+def bomb_png(width=100_000, height=100_000):
+    """A valid PNG header and a tiny compressed stream claiming
+    width x height pixels: refused from its header, never decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    row = b"\x00" + b"\x00" * 3 * 64
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(row * 64, 9)) + chunk(b"IEND", b"")
+
+
+def image_files(rng, count):
+    """(name, bytes) of `count` good images, then the broken ones."""
+    sizes = [(640, 480), (1024, 768), (480, 640), (300, 300)]
+    files = []
+    for n in range(count):
+        w, h = sizes[n % len(sizes)]
+        fmt, ext = ("PNG", "png") if n % 5 == 4 else ("JPEG", "jpg")
+        files.append((f"photo-{n:04d}.{ext}", photo(rng, w, h, fmt)))
+    good_jpeg = files[0][1]
+    broken = [
+        ("truncated.jpg", good_jpeg[: len(good_jpeg) // 3]),
+        ("empty.jpg", b""),
+        ("not-an-image.jpg", b"this is text, not a JPEG\n"),
+        ("bomb.png", bomb_png()),
+    ]
+    return files, broken
+
+
+def upload(s3, bucket, key, body):
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+    return len(body)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--endpoint", required=True)
@@ -76,25 +169,40 @@ def main():
     p.add_argument("--rows", type=int, default=5000)
     p.add_argument("--broken-per-file", type=int, default=3)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--kind", choices=["ghcn", "xml", "images"], default="ghcn")
     a = p.parse_args()
     if not a.endpoint.startswith("http://127.0.0.1:"):
         sys.exit("demo_data: --endpoint must be a loopback moto server (http://127.0.0.1:PORT)")
-    if not 0 <= a.broken_per_file <= min(len(BROKEN), a.rows):
-        sys.exit(f"demo_data: --broken-per-file must be 0..{min(len(BROKEN), a.rows)}")
+    kinds = {"ghcn": BROKEN, "xml": XML_BROKEN}
+    if a.kind in kinds and not 0 <= a.broken_per_file <= min(len(kinds[a.kind]), a.rows):
+        sys.exit(f"demo_data: --broken-per-file must be 0..{min(len(kinds[a.kind]), a.rows)} for --kind {a.kind}")
     rng = random.Random(a.seed)
     s3 = boto3.client("s3", endpoint_url=a.endpoint)
     s3.create_bucket(Bucket=a.bucket)
     total_bytes = 0
-    for n in range(a.files):
-        body = make_file(rng, 1990 + n, a.rows, a.broken_per_file)
-        total_bytes += len(body)
-        s3.put_object(Bucket=a.bucket, Key=f"{a.prefix}{1990 + n}.csv", Body=body)
+    if a.kind == "images":
+        # --files good images, and every broken kind once.
+        good, broken = image_files(rng, a.files)
+        for name, body in good + broken:
+            total_bytes += upload(s3, a.bucket, f"{a.prefix}{name}", body)
+        files, rows, broken_rows = len(good) + len(broken), len(good) + len(broken), len(broken)
+    else:
+        for n in range(a.files):
+            if a.kind == "xml":
+                body = make_xml_file(rng, a.rows, a.broken_per_file, n * a.rows)
+                key = f"{a.prefix}catalog-{n:03d}.xml"
+            else:
+                body = make_file(rng, 1990 + n, a.rows, a.broken_per_file)
+                key = f"{a.prefix}{1990 + n}.csv"
+            total_bytes += upload(s3, a.bucket, key, body)
+        files, rows, broken_rows = a.files, a.files * a.rows, a.files * a.broken_per_file
     print(json.dumps({
+        "kind": a.kind,
         "bucket": a.bucket,
         "prefix": a.prefix,
-        "files": a.files,
-        "rows": a.files * a.rows,
-        "broken_rows": a.files * a.broken_per_file,
+        "files": files,
+        "rows": rows,
+        "broken_rows": broken_rows,
         "bytes": total_bytes,
     }))
 
