@@ -20,7 +20,8 @@
 # to $REGISTRY/<IMAGE_REPOSITORY><bin>:<IMAGE_TAG> (log in first:
 # aws ecr get-login-password | docker login --username AWS --password-stdin
 # $REGISTRY, or buildah login the same way). REGISTRY is checked before
-# anything is built.
+# anything is built. REGISTRY_TLS_VERIFY=false pushes over plain HTTP, for a
+# registry on this machine (127.0.0.1:5000); never for a remote one.
 # Reproducible: the same commit gives the same image digest (checked by
 # scripts/check-reproducible.sh). SOURCE_DATE_EPOCH (default: the commit
 # time, `git log -1 --format=%ct`) is the images' created time and every
@@ -38,6 +39,15 @@ cd "$repo"
 if [ "${PUSH:-0}" = 1 ] && [ -z "${REGISTRY:-}" ]; then
   echo "PUSH=1 needs REGISTRY=<acct>.dkr.ecr.<region>.amazonaws.com (where to push); nothing built" >&2; exit 2
 fi
+case "${REGISTRY_TLS_VERIFY:-true}" in
+  true) ;;
+  false)
+    case "${REGISTRY:-}" in
+      127.0.0.1:*|localhost:*|'[::1]':*) ;;
+      *) echo "REGISTRY_TLS_VERIFY=false is only for a registry on this machine (127.0.0.1:<port>), not $REGISTRY; nothing built" >&2; exit 2 ;;
+    esac ;;
+  *) echo "REGISTRY_TLS_VERIFY must be true or false, not $REGISTRY_TLS_VERIFY; nothing built" >&2; exit 2 ;;
+esac
 image_repository=${IMAGE_REPOSITORY-batch-jobs-}
 if ! [[ "$image_repository" =~ ^([a-z0-9]+([._-]+[a-z0-9]+)*/)*([a-z0-9]+([._-]+[a-z0-9]+)*[._/-]?)?$ ]]; then
   echo "IMAGE_REPOSITORY=$image_repository: lowercase letters, digits and . _ - / only (a repository name prefix such as batch-jobs- or ghcn-validation/)" >&2; exit 2
@@ -118,7 +128,8 @@ for bin in $bins; do
   if [ "${PUSH:-0}" = 1 ]; then
     remote="$REGISTRY/$tag"
     if [ "$builder" = docker ]; then docker tag "$tag" "$remote" && docker push "$remote"
-    else buildah --storage-driver vfs push --digestfile "$ctx/$bin.pushed-digest" "$tag" "docker://$remote"; fi
+    else buildah --storage-driver vfs push --tls-verify="${REGISTRY_TLS_VERIFY:-true}" \
+      --digestfile "$ctx/$bin.pushed-digest" "$tag" "docker://$remote"; fi
     echo "pushed $remote"
   fi
 done

@@ -31,6 +31,8 @@ lacks() { ! command -v "$1" >/dev/null 2>&1; }
 
 # buildah builds the job images without a Docker daemon.
 apt_install_when "the image test" "lacks buildah" buildah ca-certificates file
+# The image test pushes to a registry on a loopback port (make push-images).
+apt_install_when "the image push test" "[ ! -x /usr/bin/docker-registry ] || lacks curl" docker-registry curl
 # npm fetches the pinned hashicorp/aws schema bindings for the module checks
 # (tests/terraform/aws_schema.py).
 apt_install_when "the module checks" "lacks npm" npm

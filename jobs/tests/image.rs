@@ -1,7 +1,10 @@
 //! Builds the images with buildah, checks each image's user and entry
 //! point, unpacks its root filesystem and runs the binary from it:
 //! `--help`, then the three stages for real on a temp EFS, egress
-//! uploading to moto.
+//! uploading to moto. Then pushes them (`make push-images`) to a registry
+//! on a loopback port (Debian's docker-registry, the CNCF distribution
+//! server ECR speaks the protocol of) and checks that the Terraform
+//! snippet it prints names what the registry serves.
 //! Ignored in plain `cargo test` (it needs buildah and a release build);
 //! `make test` runs it with `--ignored` after scripts/setup-tools.sh has
 //! installed buildah.
@@ -115,4 +118,116 @@ fn images_build_and_their_binaries_run() {
     let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
     assert!(keys.contains(&"results/img/0/synthetic.jsonl"), "{keys:?}");
     assert!(keys.contains(&"results/img/0/_manifest.json"), "{keys:?}");
+    // In the same test: a second build running beside the first would
+    // fight over buildah's store and cargo's target dir.
+    push_to_a_local_registry(repo);
+}
+
+/// A registry on a free loopback port, stopped on drop.
+struct Registry {
+    child: std::process::Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let bin = Path::new("/usr/bin/docker-registry");
+        assert!(bin.is_file(), "{} is missing: make setup installs Debian's docker-registry", bin.display());
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr = format!("127.0.0.1:{port}");
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(bin)
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let registry = Registry { child, addr, _dir: dir };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while registry.status(&format!("http://{}/v2/", registry.addr)) != "200" {
+            assert!(std::time::Instant::now() < deadline, "the registry on {} did not answer", registry.addr);
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        registry
+    }
+
+    fn status(&self, url: &str) -> String {
+        sh(&format!("curl -s -o /dev/null -w '%{{http_code}}' {url} || true"))
+    }
+
+    /// The digest the registry reports for `reference` (a tag or digest)
+    /// of `name`, as `docker pull` and AWS Batch would resolve it.
+    fn manifest_digest(&self, name: &str, reference: &str) -> String {
+        let headers = sh(&format!(
+            "curl -sfI -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+             -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+             http://{}/v2/{name}/manifests/{reference}",
+            self.addr
+        ));
+        headers
+            .lines()
+            .find_map(|l| {
+                let (key, value) = l.split_once(':')?;
+                key.eq_ignore_ascii_case("docker-content-digest").then(|| value.trim().to_string())
+            })
+            .unwrap_or_else(|| panic!("no Docker-Content-Digest for {name}:{reference} in\n{headers}"))
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `make push-images` against a loopback registry: each image lands under
+/// its name and tag, and the printed `stages = { ... }` block pins each by
+/// the digest the registry serves for that tag.
+fn push_to_a_local_registry(repo: &Path) {
+    let registry = Registry::start();
+    let pushed = sh(&format!(
+        "cd {} && make -s push-images BUILDER=buildah REGISTRY={} REGISTRY_TLS_VERIFY=false IMAGE_TAG=pushtest",
+        repo.display(),
+        registry.addr
+    ));
+    assert!(pushed.contains(&format!("# Pushed to {}.", registry.addr)), "{pushed}");
+    let block: Vec<&str> =
+        pushed.lines().skip_while(|l| *l != "stages = {").take_while(|l| *l != "}").skip(1).collect();
+    assert_eq!(block.len(), 3, "one line per stage in\n{pushed}");
+    for (line, bin) in block.iter().zip(["procurement", "processing", "egress"]) {
+        // `  procurement = { image = "127.0.0.1:5000/batch-jobs-procurement:pushtest@sha256:..." }`
+        let image = line.split('"').nth(1).unwrap_or_else(|| panic!("no quoted image in {line:?}"));
+        assert!(line.trim_start().starts_with(&format!("{bin} ")), "{line}");
+        let (reference, digest) = image.split_once('@').unwrap_or_else(|| panic!("not pinned: {image}"));
+        let name = format!("batch-jobs-{bin}");
+        assert_eq!(reference, format!("{}/{name}:pushtest", registry.addr));
+        assert_eq!(
+            registry.manifest_digest(&name, "pushtest"),
+            digest,
+            "{bin}: the tag resolves to another digest"
+        );
+        assert_eq!(registry.manifest_digest(&name, digest), digest, "{bin}: the digest is not served");
+    }
+    let refused = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "cd {} && PUSH=1 REGISTRY=123456789012.dkr.ecr.eu-west-1.amazonaws.com REGISTRY_TLS_VERIFY=false bash jobs/build-images.sh",
+            repo.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("only for a registry on this machine"));
 }
