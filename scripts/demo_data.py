@@ -167,13 +167,16 @@ def main():
     p.add_argument("--prefix", default="incoming/")
     p.add_argument("--files", type=int, default=12)
     p.add_argument("--rows", type=int, default=5000)
-    p.add_argument("--broken-per-file", type=int, default=3)
+    p.add_argument("--broken-per-file", type=int, default=None,
+                   help="records broken on purpose per file (default: 3 for ghcn, 2 for xml)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--kind", choices=["ghcn", "xml", "images"], default="ghcn")
     a = p.parse_args()
     if not a.endpoint.startswith("http://127.0.0.1:"):
         sys.exit("demo_data: --endpoint must be a loopback moto server (http://127.0.0.1:PORT)")
     kinds = {"ghcn": BROKEN, "xml": XML_BROKEN}
+    if a.broken_per_file is None:
+        a.broken_per_file = min(3, len(kinds.get(a.kind, [])))
     if a.kind in kinds and not 0 <= a.broken_per_file <= min(len(kinds[a.kind]), a.rows):
         sys.exit(f"demo_data: --broken-per-file must be 0..{min(len(kinds[a.kind]), a.rows)} for --kind {a.kind}")
     rng = random.Random(a.seed)
