@@ -9,7 +9,9 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
-use super::{FileOutcome, NamedInput, Output, OutputDir, stats_json};
+use super::input::NamedInput;
+use super::outcome::{FileOutcome, stats_json};
+use super::outputs::{Output, OutputDir};
 use crate::exit::{ExitCode, JobError, JobResult};
 use crate::safe_path::SafeRelPath;
 use crate::transform::image::{ResizePlan, read_input, run};

@@ -9,17 +9,15 @@
 
 #[cfg(feature = "images")]
 mod image;
+mod input;
+mod outcome;
 pub mod outputs;
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use serde::Serialize;
-
-use crate::atomic::naming_file;
 use crate::exit::{ExitCode, JobError, JobResult};
-use crate::layout::FileEntry;
 use crate::safe_path::SafeRelPath;
 use crate::transform::CompiledTransform;
 use crate::transform::csv::CompiledRules;
@@ -28,30 +26,9 @@ use crate::transform::image::ResizePlan;
 use crate::transform::jsonl::Calculations;
 use crate::transform::jsonl::{CalcOptions, calculate_jsonl};
 use crate::transform::xml::{XmlTransform, xml_to_json};
+use input::NamedInput;
+pub use outcome::{FileOutcome, stats_json};
 pub use outputs::{Output, OutputDir};
-
-/// What one input gave.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FileOutcome {
-    /// Records read.
-    pub records_in: u64,
-    /// Records written to the main output.
-    pub records_out: u64,
-    /// Records written to the rejects file.
-    pub records_rejected: u64,
-    /// The files written, in the order written (main output, rejects,
-    /// stats), for the done marker.
-    pub files: Vec<FileEntry>,
-}
-
-/// The stats file of one input.
-#[derive(Debug, Serialize)]
-struct StatsFile<'a, S: Serialize> {
-    transform: &'a str,
-    input: &'a str,
-    #[serde(flatten)]
-    stats: S,
-}
 
 /// Runs `compiled` (of kind `kind`) over `source`, whose name in the
 /// outputs is `rel`. Every output is committed only once the whole input
@@ -166,26 +143,4 @@ fn records_file(
     // Committed last, together: an error above drops all three unwritten.
     let files = vec![main.commit()?, rejects.commit()?, stats.commit()?];
     Ok(FileOutcome { records_in, records_out, records_rejected, files })
-}
-
-/// The input file, its read errors naming it (the outputs' write errors
-/// name theirs, see `AtomicFile`), so a transform's I/O error says which
-/// of the files failed.
-struct NamedInput<'a> {
-    file: File,
-    path: &'a Path,
-}
-
-impl Read for NamedInput<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.file.read(buf).map_err(|e| naming_file(e, "reading", self.path))
-    }
-}
-
-/// The stats file's bytes: pretty JSON and a final newline.
-pub fn stats_json<S: Serialize>(kind: &str, input: &str, stats: &S) -> JobResult<Vec<u8>> {
-    let mut out = serde_json::to_vec_pretty(&StatsFile { transform: kind, input, stats })
-        .map_err(|e| JobError::new(ExitCode::Software, format!("stats: {e}")))?;
-    out.push(b'\n');
-    Ok(out)
 }

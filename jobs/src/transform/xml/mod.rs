@@ -25,37 +25,18 @@ mod json;
 mod parse;
 mod path;
 mod spec;
+mod stats;
 mod text;
 mod tree;
 
 use std::io::{self, Read, Write};
-
-use serde::{Deserialize, Serialize};
 
 pub use parse::rule;
 pub use path::RecordPath;
 pub use spec::{
     DEFAULT_MAX_DEPTH, DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_MAX_RECORD_BYTES, Mapping, XmlSpec, XmlTransform,
 };
-
-use crate::transform::reject::RejectCounts;
-
-/// Counts for one input; serialised as the stats file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct XmlStats {
-    /// Bytes parsed (the whole file unless it ended at an error).
-    pub bytes_in: u64,
-    /// Records started (see the module comment).
-    pub records_in: u64,
-    /// Records written as JSON.
-    pub records_out: u64,
-    /// Records written to the rejects output, and why.
-    #[serde(flatten)]
-    pub rejects: RejectCounts,
-    /// False when the file ended at an error the parser cannot go on
-    /// after (the rest of it was not read).
-    pub complete: bool,
-}
+pub use stats::XmlStats;
 
 /// Converts `input`: records to `out` (handed over in large blocks, so
 /// `out` needs no buffer), rejects to `rejects` (small writes: buffer it).

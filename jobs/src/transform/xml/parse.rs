@@ -10,11 +10,11 @@ use quick_xml::Reader;
 use quick_xml::errors::{Error as XmlError, SyntaxError};
 use quick_xml::events::{BytesStart, BytesText, Event};
 
-use super::XmlStats;
 use super::input::{Pos, READ_BYTES, Src, Window};
 use super::json::JsonWriter;
 use super::path::Matcher;
 use super::spec::XmlTransform;
+use super::stats::XmlStats;
 use super::text::{check_name, is_blank, push_attr_value, push_cdata, push_reference, push_text};
 use super::tree::Tree;
 use crate::transform::output::OutputBlock;
