@@ -3,11 +3,11 @@
 //! codes; bad arguments are refused before anything is written.
 #![cfg(feature = "aws")]
 
+mod processing_node;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use batch_jobs::checksum::checksum_file;
-use batch_jobs::layout::{DoneMarker, FileEntry, RunConfig, RunLayout, SourceSpec, Stage};
 use batch_jobs::transform::{RuleSetRef, TransformSpec};
 
 const GHCN: &str = "USW00094728,20230101,TMAX,-12,,,W,0700\nbad,row\nUSW00094728,20230231,TMAX,1,,,W,\n";
@@ -37,28 +37,7 @@ fn batch_transform(transform: &str, out: &Path, inputs: &[&Path]) -> Output {
 /// Runs the processing binary on one node holding `name` with `body` in
 /// data/ (as procurement leaves it); returns the node's results dir.
 fn processing_stage(efs: &Path, spec: TransformSpec, name: &str, body: &str) -> (Output, PathBuf) {
-    let run = "run-bt";
-    let layout = RunLayout::new(efs, run).unwrap();
-    let mut config =
-        RunConfig::new(run, 1, SourceSpec::S3 { bucket: "b".into(), prefix: String::new() }, spec, None);
-    config.stages = vec![Stage::Procurement, Stage::Processing];
-    layout.create_run(&config).unwrap();
-    let node = layout.node(0);
-    node.create_dirs().unwrap();
-    let data = node.data_dir().join(name);
-    std::fs::write(&data, body).unwrap();
-    let (bytes, crc64nvme) = checksum_file(&data).unwrap();
-    let mut marker = DoneMarker::new(run, 0, Stage::Procurement, "test".into());
-    marker.files.push(FileEntry { path: format!("data/{name}"), bytes, crc64nvme });
-    node.write_done(&marker).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_processing"))
-        .env_clear()
-        .env("RUN_ID", run)
-        .env("AWS_BATCH_JOB_ARRAY_INDEX", "0")
-        .env("PIPELINE_EFS_ROOT", efs)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let (out, node) = processing_node::run_processing(efs, "run-bt", spec, &[(name, body.as_bytes())]);
     (out, node.results_dir())
 }
 

@@ -5,11 +5,12 @@
 //! `results/<name>/<WxH>.jpg`, and the two commands write the same bytes.
 #![cfg(feature = "aws")]
 
+mod processing_node;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use batch_jobs::checksum::checksum_file;
-use batch_jobs::layout::{DoneMarker, FileEntry, RunConfig, RunLayout, SourceSpec, Stage};
+use batch_jobs::layout::{DoneMarker, Stage};
 use batch_jobs::transform::TransformSpec;
 use batch_jobs::transform::image::synthetic::{photo_jpeg, png_bomb};
 use image::ImageEncoder;
@@ -35,32 +36,10 @@ fn inputs() -> Vec<(&'static str, Vec<u8>, Option<&'static str>)> {
 }
 
 fn processing_stage(efs: &Path) -> (Output, PathBuf, DoneMarker) {
-    let run = "run-img";
     let spec: TransformSpec = serde_json::from_str(SPEC).unwrap();
-    let layout = RunLayout::new(efs, run).unwrap();
-    let mut config =
-        RunConfig::new(run, 1, SourceSpec::S3 { bucket: "b".into(), prefix: String::new() }, spec, None);
-    config.stages = vec![Stage::Procurement, Stage::Processing];
-    layout.create_run(&config).unwrap();
-    let node = layout.node(0);
-    node.create_dirs().unwrap();
-    let mut marker = DoneMarker::new(run, 0, Stage::Procurement, "test".into());
-    for (name, bytes, _) in inputs() {
-        let data = node.data_dir().join(name);
-        std::fs::create_dir_all(data.parent().unwrap()).unwrap();
-        std::fs::write(&data, bytes).unwrap();
-        let (bytes, crc64nvme) = checksum_file(&data).unwrap();
-        marker.files.push(FileEntry { path: format!("data/{name}"), bytes, crc64nvme });
-    }
-    node.write_done(&marker).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_processing"))
-        .env_clear()
-        .env("RUN_ID", run)
-        .env("AWS_BATCH_JOB_ARRAY_INDEX", "0")
-        .env("PIPELINE_EFS_ROOT", efs)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let files = inputs();
+    let named: Vec<(&str, &[u8])> = files.iter().map(|(name, bytes, _)| (*name, bytes.as_slice())).collect();
+    let (out, node) = processing_node::run_processing(efs, "run-img", spec, &named);
     let done = node
         .read_done(Stage::Processing)
         .unwrap_or_else(|e| panic!("no processing marker ({e:?}): {}", String::from_utf8_lossy(&out.stderr)));
