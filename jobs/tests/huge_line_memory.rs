@@ -4,51 +4,13 @@
 //! more. Measured with a counting global allocator, which is why these
 //! tests have a test binary of their own.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod heap_counter;
+
 use std::io::{self, Read};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use batch_jobs::transform::csv::{CompiledRules, ValidateOptions, builtin_rule_set, validate_csv};
 use batch_jobs::transform::jsonl::{CalcOptions, Calculations, calculate_jsonl};
-
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is passed to the system allocator unchanged; the
-// counters only add and subtract the sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
-            PEAK.fetch_max(live, Ordering::SeqCst);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(p, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::SeqCst);
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// The tests of this binary measure one at a time (the harness runs them
-/// on parallel threads, and the counters are process-wide).
-static MEASURING: Mutex<()> = Mutex::new(());
-
-/// How far the heap grew above where it was when `f` started.
-fn heap_growth<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let base = LIVE.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
-    let out = f();
-    (out, PEAK.load(Ordering::SeqCst).saturating_sub(base))
-}
+use heap_counter::{MEASURING, heap_growth};
 
 const HUGE: usize = 16 << 20;
 /// Just over both transforms' `max_record_bytes` below.

@@ -5,48 +5,12 @@
 //! with a counting global allocator, hence a test binary of its own. Not
 //! timed (the bench reports speed and peak RSS on a 1 GB file).
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod heap_counter;
+
 use std::io::{self, Read};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use batch_jobs::transform::xml::{XmlSpec, XmlStats, xml_to_json};
-
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is passed to the system allocator unchanged; the
-// counters only add and subtract the sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
-            PEAK.fetch_max(live, Ordering::SeqCst);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(p, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::SeqCst);
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// One measurement at a time (the counters are process-wide).
-static MEASURING: Mutex<()> = Mutex::new(());
-
-fn heap_growth<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let base = LIVE.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
-    let out = f();
-    (out, PEAK.load(Ordering::SeqCst).saturating_sub(base))
-}
+use heap_counter::{MEASURING, heap_growth};
 
 /// `head`, then `body` repeated `times`, then `tail`, produced as read.
 struct Stream {
