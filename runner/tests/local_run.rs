@@ -1,36 +1,13 @@
 //! `batch-pipeline run` end to end: the real prep/watcher/job binaries,
 //! moto for S3, a temp dir as EFS.
 
+mod binaries;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
+use binaries::{build_binaries, definition, runner};
 use serde_json::{Value, json};
-
-fn runner() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_batch-pipeline"))
-}
-
-/// The other packages' binaries, built into the same target directory.
-fn build_binaries() {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let target = runner().parent().and_then(Path::parent).map(Path::to_path_buf).expect("target dir");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "batch-lambdas", "-p", "batch-jobs", "--bin", "prep", "--bin", "watcher"])
-            .args(["--bin", "procurement", "--bin", "processing", "--bin", "egress", "--target-dir"])
-            .arg(&target)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo build");
-        assert!(status.success(), "building prep/watcher/jobs failed");
-    });
-}
-
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/definition.json")
-}
 
 /// What `data "batch_state_machine_definition"` produces for pipeline "t".
 fn provider_definition() -> Value {
@@ -60,13 +37,13 @@ fn provider_definition() -> Value {
 fn fixture_is_the_providers_definition() {
     let generated = serde_json::to_string_pretty(&provider_definition()).unwrap() + "\n";
     if std::env::var_os("UPDATE_FIXTURES").is_some() {
-        std::fs::write(fixture(), &generated).unwrap();
+        std::fs::write(definition(), &generated).unwrap();
     }
-    let on_disk = std::fs::read_to_string(fixture()).unwrap();
+    let on_disk = std::fs::read_to_string(definition()).unwrap();
     assert!(
         on_disk == generated,
         "{} differs from the provider's definition; rerun with UPDATE_FIXTURES=1",
-        fixture().display()
+        definition().display()
     );
 }
 
@@ -140,7 +117,7 @@ fn setup() -> Env {
 }
 
 fn run(env: &Env, args: &[&str], count: u64, per_node: u64) -> (bool, Value, String) {
-    run_definition(env, &fixture(), args, count, per_node)
+    run_definition(env, &definition(), args, count, per_node)
 }
 
 fn run_definition(
@@ -194,7 +171,7 @@ fn the_consoles_default_input_runs_the_pipelines_run_config() {
 
     // Without a default (the data source's default_config unset): no
     // config, no run.
-    let (ok, s, stderr) = run_input(&env, &fixture(), &[], &console);
+    let (ok, s, stderr) = run_input(&env, &definition(), &[], &console);
     assert!(!ok, "{stderr}\n{s:#}");
     assert_eq!(s["status"], "FAILED", "{stderr}");
 
@@ -400,7 +377,7 @@ fn ends_soon(pid: &str) -> bool {
 fn a_late_or_failed_run_terminates_the_jobs_it_submitted() {
     let env = setup();
     let bins = hanging_procurement(&env);
-    let fixture_def: Value = serde_json::from_slice(&std::fs::read(fixture()).unwrap()).unwrap();
+    let fixture_def: Value = serde_json::from_slice(&std::fs::read(definition()).unwrap()).unwrap();
     let bin_dir = bins.to_str().unwrap();
     let procurement_pids = |env: &Env| -> Vec<String> {
         (0..2)
@@ -477,7 +454,7 @@ fn a_stopped_runner_kills_its_children_and_writes_the_summary() {
     let mut child = Command::new(runner())
         .arg("run")
         .arg("--definition")
-        .arg(fixture())
+        .arg(definition())
         .arg("--input")
         .arg(input(env.dir.path(), 1, 40))
         .arg("--efs-dir")
@@ -519,7 +496,7 @@ fn a_stopped_runner_kills_its_children_and_writes_the_summary() {
 #[test]
 fn unknown_state_type_is_refused_naming_the_state() {
     let dir = tempfile::tempdir().unwrap();
-    let mut def: Value = serde_json::from_slice(&std::fs::read(fixture()).unwrap()).unwrap();
+    let mut def: Value = serde_json::from_slice(&std::fs::read(definition()).unwrap()).unwrap();
     def["States"]["Wait"] = json!({"Type": "Parallel", "Branches": [], "Next": "Watch"});
     let p = dir.path().join("def.json");
     std::fs::write(&p, def.to_string()).unwrap();
@@ -551,14 +528,14 @@ fn a_run_id_with_a_dot_runs_under_job_names_batch_accepts() {
         "dotted.json",
         &json!({"config": run_config(40, 20), "overrides": {"run_id": "2024.06.01"}}),
     );
-    let (ok, s, stderr) = run_input(&env, &fixture(), &[], &dotted);
+    let (ok, s, stderr) = run_input(&env, &definition(), &[], &dotted);
     assert!(ok, "{stderr}\n{s:#}");
     assert_eq!(s["status"], "SUCCEEDED");
     assert_eq!(s["run_id"], "2024.06.01");
     assert_eq!(s["records_in"], 40);
 
     let old =
-        std::fs::read_to_string(fixture()).unwrap().replace("$.prep.run.job_name_id", "$.prep.run.run_id");
+        std::fs::read_to_string(definition()).unwrap().replace("$.prep.run.job_name_id", "$.prep.run.run_id");
     let old_definition =
         write_json(env.dir.path(), "old-definition.json", &serde_json::from_str(&old).unwrap());
     let again = write_json(

@@ -3,36 +3,14 @@
 //! as EFS. What a run must never do: lose a message, or delete one whose
 //! object it did not finish.
 
+mod binaries;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::sync::OnceLock;
 
+use binaries::{build_binaries, definition, runner};
 use serde_json::{Value, json};
-
-fn runner() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_batch-pipeline"))
-}
-
-fn build_binaries() {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let target = runner().parent().and_then(Path::parent).map(Path::to_path_buf).expect("target dir");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "batch-lambdas", "-p", "batch-jobs", "--bin", "prep", "--bin", "watcher"])
-            .args(["--bin", "procurement", "--bin", "processing", "--bin", "egress", "--target-dir"])
-            .arg(&target)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo build");
-        assert!(status.success(), "building prep/watcher/jobs failed");
-    });
-}
-
-fn definition() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/definition.json")
-}
 
 /// A test's moto, its SQS queue (with a dead-letter queue after
 /// `max_receives` receives), the source bucket `src` and egress bucket `out`.
