@@ -10,17 +10,17 @@ output "start_execution_input" {
 
 output "ecr_repository_urls" {
   description = "Where to push the three job images (stage -> repository URL)."
-  value       = { for stage, repo in aws_ecr_repository.jobs : stage => repo.repository_url }
+  value       = module.images.repository_urls
 }
 
 output "ecr_registry" {
   description = "Registry of the three repositories: REGISTRY for `make push-images`."
-  value       = split("/", aws_ecr_repository.jobs["procurement"].repository_url)[0]
+  value       = module.images.registry
 }
 
 output "image_repository_prefix" {
   description = "IMAGE_REPOSITORY for `make push-images`: the repositories are <this><stage>."
-  value       = "${var.name}/"
+  value       = module.images.image_repository_prefix
 }
 
 output "kms_key_arn" {

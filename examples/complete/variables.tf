@@ -17,20 +17,8 @@ variable "availability_zones" {
 }
 
 variable "image_tag" {
-  description = "Tag of the three job images in the ECR repositories this example creates: the IMAGE_TAG given to `make push-images` (jobs/build-images.sh; its default is the 12-character git revision, e.g. `git rev-parse --short=12 HEAD`). Required: the repositories are IMMUTABLE, so each build gets its own tag and `latest` is refused."
+  description = "Tag of the three job images in the ECR repositories this example creates: the IMAGE_TAG given to `make push-images` (its default is the 12-character git revision, e.g. `git rev-parse --short=12 HEAD`). Required and not `latest`: the repositories are IMMUTABLE (modules/job-images checks it)."
   type        = string
-  # No default: a tag that exists only once per repository cannot have a
-  # sensible default, and `latest` would name an image nobody pushed.
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag))
-    error_message = "image_tag must be an image tag: letters, digits, _ . - (not starting with . or -), at most 128."
-  }
-
-  validation {
-    condition     = var.image_tag != "latest"
-    error_message = "image_tag must not be latest: this example's ECR repositories are immutable (one build per tag); push with IMAGE_TAG=$(git rev-parse --short=12 HEAD) and pass the same tag."
-  }
 }
 
 variable "source_bucket" {

@@ -133,7 +133,7 @@ variable "stages" {
   description = <<-EOT
     The three array jobs. `image` is required for each; everything else has the batch_pipeline defaults
     (1 vCPU, 2048 MiB, 3 attempts retried on exit code 75, 3600 s timeout). `transform` (processing only)
-    is the JSON transform spec of docs/jobs.md (kinds `csv_validate`, `jsonl_calc`, `image_resize`), e.g.
+    is the JSON transform spec of docs/jobs.md (kinds `csv_validate`, `jsonl_calc`, `xml_to_json`, `image_resize`), e.g.
     `jsonencode({ kind = "csv_validate", rules = { builtin = "ghcn-daily" } })` or
     `jsonencode({ kind = "image_resize", sizes = ["224x224"] })`.
   EOT

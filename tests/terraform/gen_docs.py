@@ -20,7 +20,7 @@ from pathlib import Path
 import hcl2
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULES = [ROOT / "modules" / "batch-pipeline", ROOT / "modules" / "network"]
+MODULES = [ROOT / "modules" / "batch-pipeline", ROOT / "modules" / "network", ROOT / "modules" / "job-images"]
 BEGIN, END = "<!-- BEGIN_TF_DOCS -->", "<!-- END_TF_DOCS -->"
 
 

@@ -52,12 +52,17 @@ NETWORK = ROOT / "modules" / "network"
 CONFIG_DIRS = {
     "modules/batch-pipeline": {},
     "modules/network": {},
+    "modules/job-images": {},
     "examples/complete": {},
+    "examples/sftp-xml": {},
+    "examples/image-resize": {},
     "examples/local": {},
     "examples/provider": {},
     "examples/resources/batch_pipeline": {"extra": ["examples/provider/provider.tf"]},
 }
 STAGES = ("procurement", "processing", "egress")
+# The examples that deploy to AWS (ECR repositories of their own, module calls).
+EXAMPLES_ON_AWS = ("examples/complete", "examples/sftp-xml", "examples/image-resize")
 
 
 # --------------------------------------------------------------- helpers --
@@ -726,7 +731,7 @@ def test_resources_carry_the_cleanup_tag():
 def test_example_module_calls_match_the_modules():
     """Module arguments exist and cover the required variables; module.X.Y outputs exist."""
     problems = []
-    for example in ("examples/complete",):
+    for example in EXAMPLES_ON_AWS:
         econf = load_dir(ROOT / example)
         body = text(econf)
         for call, args in blocks(econf, "module").items():
@@ -955,15 +960,20 @@ def test_network_extra_interface_endpoints_accept_service_names_only():
     assert "var.vpc.extra_interface_endpoints" in text(network["interface_services"])
 
 
-def test_complete_example_image_tag_has_no_mutable_default():
-    """examples/complete makes IMMUTABLE ECR repositories, and `make
+def test_image_tag_has_no_mutable_default():
+    """modules/job-images makes IMMUTABLE ECR repositories, and `make
     push-images` pushes one tag per build (default: the git revision): a
     `latest` default named a tag nobody pushes, and one that could not be
-    pushed twice anyway. image_tag is required, and `latest` is refused."""
-    path = ROOT / "examples" / "complete" / "variables.tf"
-    with open(path) as fh:
-        body = next(e["image_tag"] for e in hcl2.load(fh)["variable"] if "image_tag" in e)
-    assert "default" not in body, body
+    pushed twice anyway. image_tag is required (in the module and in every
+    example that uses it), and `latest` is refused."""
+    path = ROOT / "modules" / "job-images" / "variables.tf"
+    for variables in [path, *(ROOT / e / "variables.tf" for e in EXAMPLES_ON_AWS)]:
+        with open(variables) as fh:
+            body = next(e["image_tag"] for e in hcl2.load(fh)["variable"] if "image_tag" in e)
+        assert "default" not in body, (variables, body)
+    for example in EXAMPLES_ON_AWS:
+        main = (ROOT / example / "main.tf").read_text()
+        assert 'source = "../../modules/job-images"' in main and "image_tag = var.image_tag" in main, example
     assert 'image_tag_mutability = "IMMUTABLE"' in (path.parent / "main.tf").read_text()
     config = variable_source("image_tag", path)
     problems = []
@@ -1019,7 +1029,9 @@ def test_readme_tables_name_no_parser_metadata():
     for mod in gen_docs.MODULES:
         tables = gen_docs.render(mod)
         assert not gen_docs.metadata_rows(tables), (mod, gen_docs.metadata_rows(tables))
-        assert "| aws_iam_role." in tables or mod.name == "network", mod
+        # Every module's resource rows are there (a parser change once dropped them).
+        assert "| aws_iam_role." in tables or mod.name != "batch-pipeline", mod
+        assert re.search(r"^\| aws_[a-z0-9_]+\.[a-z0-9_]+ \| resource \|$", tables, re.M), mod
 
 
 if __name__ == "__main__":
