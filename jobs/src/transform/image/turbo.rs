@@ -65,7 +65,7 @@ mod tests {
 
     #[test]
     fn eighths_are_given_in_lowest_terms() {
-        let got: Vec<(usize, usize)> = (1..=8).map(|e| factor(e)).map(|f| (f.num(), f.denom())).collect();
+        let got: Vec<(usize, usize)> = (1..=8).map(factor).map(|f| (f.num(), f.denom())).collect();
         assert_eq!(got, [(1, 8), (1, 4), (3, 8), (1, 2), (5, 8), (3, 4), (7, 8), (1, 1)]);
         // Every one is a factor libjpeg-turbo accepts.
         let supported = Decompressor::supported_scaling_factors();
