@@ -125,6 +125,28 @@ fn a_jpeg_is_scaled_by_the_smallest_eighth_that_covers_the_outputs() {
 }
 
 #[test]
+fn a_grey_jpeg_is_scaled_and_expanded_to_rgb() {
+    // A grey ramp, left dark, right light: libjpeg-turbo decodes it at 2/8
+    // straight to RGB.
+    let (w, h) = (1600u32, 1200u32);
+    let ramp: Vec<u8> = (0..h).flat_map(|_| (0..w).map(move |x| (x * 255 / (w - 1)) as u8)).collect();
+    let mut input = Vec::new();
+    JpegEncoder::new_with_quality(&mut input, 90)
+        .write_image(&ramp, w, h, ExtendedColorType::L8)
+        .expect("encode");
+    let (stats, reject, files) = run_one(&resizer(r#"{"sizes":["224x224"]}"#), &input);
+    assert_eq!((reject, stats.jpeg_dct_scale.as_deref()), (None, Some("2/8")));
+    let out = decoded(&files[0].1).into_rgb8();
+    assert_eq!(out.dimensions(), (224, 224));
+    let (left, right) = (out.get_pixel(20, 112), out.get_pixel(203, 112));
+    // Filled to a square: the middle 1200 of 1600 columns, so x 20 of 224
+    // is about column 307 (value 49) and x 203 about 1293 (value 206).
+    for (p, want) in [(left, 49i32), (right, 206)] {
+        assert!(p.0.iter().all(|&c| (i32::from(c) - want).abs() <= 6), "{p:?} want {want}");
+    }
+}
+
+#[test]
 fn a_jpeg_with_stray_bytes_before_its_end_is_still_decoded() {
     // Stray bytes before the end marker are a warning in libjpeg-turbo
     // ("extraneous bytes before marker 0xd9"), not a reject; were it to
