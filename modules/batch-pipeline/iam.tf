@@ -130,6 +130,17 @@ data "aws_iam_policy_document" "job" {
     }
   }
 
+  dynamic "statement" {
+    for_each = local.sftp_archive_bucket != null ? [1] : []
+    content {
+      sid = "WriteSftpArchive"
+      # procurement uploads the raw files (in parts when large) and reads
+      # nothing back.
+      actions   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+      resources = ["arn:${local.partition}:s3:::${local.sftp_archive_bucket}/${local.sftp_archive.prefix}*"]
+    }
+  }
+
   statement {
     sid = "ListEgressPrefix"
     # ListBucketMultipartUploads has no s3:prefix key, so it cannot share
@@ -158,7 +169,7 @@ data "aws_iam_policy_document" "job" {
   statement {
     sid       = "BucketKeysViaS3"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [local.kms_key_arn]
+    resources = compact([local.kms_key_arn, try(local.sftp_archive.kms_key_arn, null)])
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"

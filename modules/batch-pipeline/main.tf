@@ -23,6 +23,9 @@ locals {
   create_source     = var.source_data.s3_bucket != null && var.source_data.create_bucket
   # The SFTP source's private key: the one secret prep and the jobs may read.
   sftp_secret_arn = try(var.source_data.sftp.private_key_secret_arn, null)
+  # The SFTP archive: procurement writes the raw files there (null: none).
+  sftp_archive        = try(var.source_data.sftp.archive, null)
+  sftp_archive_bucket = local.sftp_archive == null ? null : coalesce(local.sftp_archive.bucket, local.egress_bucket_name)
   # What prep lists (s3:prefix) and the jobs then read: the configured prefix
   # and, with the S3 trigger, the incoming_path folder holding the object that
   # started the run (prep lists the key up to and including its last
@@ -129,6 +132,8 @@ resource "batch_pipeline" "this" {
     sftp_directory              = try(var.source_data.sftp.directory, null)
     sftp_glob                   = try(var.source_data.sftp.glob, null)
     sftp_recursive              = try(var.source_data.sftp.recursive, null)
+    sftp_archive_bucket         = local.sftp_archive_bucket
+    sftp_archive_prefix         = try(local.sftp_archive.prefix, null)
   }
 
   procurement {

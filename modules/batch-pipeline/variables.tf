@@ -200,7 +200,10 @@ variable "source_data" {
     key held (as its string value) by the Secrets Manager secret `private_key_secret_arn`; `host_key` pins the
     server's key (a known_hosts line or a SHA256:... fingerprint; required, never trusted on first use). The prep and
     job roles may read that one secret; the jobs' and prep's security groups may open `port` to `egress_cidr_blocks`
-    (the server's addresses) only.
+    (the server's addresses) only. `sftp.archive` keeps the raw files as fetched (the seed's "store them in another
+    S3 bucket"): procurement also uploads each one to `bucket` (null: the pipeline's egress bucket) under `prefix` and
+    its path below `directory`, with the checksum S3 verifies; the job role may write under that prefix only, and may
+    use `kms_key_arn` (the bucket's own KMS key, if it has one that is not this pipeline's).
   EOT
   type = object({
     s3_bucket        = optional(string)
@@ -219,6 +222,11 @@ variable "source_data" {
       glob                   = optional(string, "*")
       recursive              = optional(bool, false)
       egress_cidr_blocks     = list(string)
+      archive = optional(object({
+        bucket      = optional(string)
+        prefix      = optional(string, "raw/")
+        kms_key_arn = optional(string)
+      }))
     }))
   })
 
@@ -237,6 +245,19 @@ variable "source_data" {
   validation {
     condition     = var.source_data.sftp == null || try(length(var.source_data.sftp.egress_cidr_blocks) > 0 && alltrue([for c in var.source_data.sftp.egress_cidr_blocks : can(cidrhost(c, 0))]), false)
     error_message = "source_data.sftp.egress_cidr_blocks must list the SFTP server's addresses as CIDR blocks (e.g. [\"203.0.113.10/32\"])."
+  }
+  validation {
+    condition = try(var.source_data.sftp.archive, null) == null || try(
+      var.source_data.sftp.archive.prefix == "" || (
+        endswith(var.source_data.sftp.archive.prefix, "/") &&
+        alltrue([for c in split("/", trimsuffix(var.source_data.sftp.archive.prefix, "/")) : !contains(["", ".", ".."], c)])
+      ),
+    false)
+    error_message = "source_data.sftp.archive.prefix must be empty or a relative key prefix ending with '/', e.g. \"raw/\": no leading '/', no empty, '.' or '..' path components."
+  }
+  validation {
+    condition     = try(var.source_data.sftp.archive.bucket, null) == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", try(var.source_data.sftp.archive.bucket, "x")))
+    error_message = "source_data.sftp.archive.bucket must be a valid S3 bucket name (null: the egress bucket)."
   }
   validation {
     condition     = var.source_data.s3_bucket == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", coalesce(var.source_data.s3_bucket, "x")))

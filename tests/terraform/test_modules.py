@@ -865,6 +865,12 @@ VALIDATION_CASES = {
         ({"sftp": {**SFTP, "port": 0}}, "source_data.sftp.port"),
         ({"sftp": {**SFTP, "egress_cidr_blocks": []}}, "source_data.sftp.egress_cidr_blocks"),
         ({"sftp": {**SFTP, "egress_cidr_blocks": ["sftp.example.com"]}}, "source_data.sftp.egress_cidr_blocks"),
+        ({"sftp": {**SFTP, "archive": {}}}, None),
+        ({"sftp": {**SFTP, "archive": {"bucket": "feed-raw", "prefix": ""}}}, None),
+        ({"sftp": {**SFTP, "archive": {"prefix": "sftp/raw/"}}}, None),
+        ({"sftp": {**SFTP, "archive": {"prefix": "raw"}}}, "source_data.sftp.archive.prefix"),
+        ({"sftp": {**SFTP, "archive": {"prefix": "../raw/"}}}, "source_data.sftp.archive.prefix"),
+        ({"sftp": {**SFTP, "archive": {"bucket": "Feed_Raw"}}}, "source_data.sftp.archive.bucket"),
     ],
     "egress": [
         ({}, None),

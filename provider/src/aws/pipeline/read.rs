@@ -453,6 +453,15 @@ async fn configuration_from_aws(
                 "sftp_recursive",
                 source["sftp_recursive"].as_bool().filter(|r| *r).map(Value::Bool).unwrap_or(Value::Null),
             ),
+            ("sftp_archive_bucket", text(&source["sftp_archive_bucket"])),
+            (
+                "sftp_archive_prefix",
+                source["sftp_archive_prefix"]
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .map(Value::string)
+                    .unwrap_or(Value::Null),
+            ),
         ]),
     );
     let transform = settings.get("transform").filter(|t| t.is_object());

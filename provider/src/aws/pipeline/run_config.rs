@@ -125,6 +125,12 @@ pub enum SettingsSource {
         sftp_directory: String,
         sftp_glob: String,
         sftp_recursive: bool,
+        /// Absent when unset: the stored settings of pipelines without an
+        /// archive stay byte for byte the same.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sftp_archive_bucket: Option<String>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        sftp_archive_prefix: String,
     },
 }
 
@@ -166,6 +172,8 @@ pub fn settings(spec: &PipelineSpec) -> Json {
             sftp_directory: sftp.directory.clone(),
             sftp_glob: sftp.glob.clone(),
             sftp_recursive: sftp.recursive,
+            sftp_archive_bucket: sftp.archive_bucket.clone(),
+            sftp_archive_prefix: sftp.archive_prefix.clone(),
         },
     };
     to_json(&Settings {
@@ -210,11 +218,20 @@ mod tests {
                     "visibility_timeout_seconds": visibility_timeout_seconds.unwrap_or(3600),
                 })
             }
-            Source::Sftp(s) => json!({
-                "type": "sftp", "host": s.host, "port": s.port, "user": s.user,
-                "private_key_secret_arn": s.private_key_secret_arn, "host_key": s.host_key,
-                "directory": s.directory, "glob": s.glob, "recursive": s.recursive,
-            }),
+            Source::Sftp(s) => {
+                let mut source = json!({
+                    "type": "sftp", "host": s.host, "port": s.port, "user": s.user,
+                    "private_key_secret_arn": s.private_key_secret_arn, "host_key": s.host_key,
+                    "directory": s.directory, "glob": s.glob, "recursive": s.recursive,
+                });
+                if let Some(bucket) = &s.archive_bucket {
+                    source["archive_bucket"] = json!(bucket);
+                }
+                if !s.archive_prefix.is_empty() {
+                    source["archive_prefix"] = json!(s.archive_prefix);
+                }
+                source
+            }
         };
         json!({
             "version": 1,
@@ -259,11 +276,20 @@ mod tests {
                 }
                 source
             }
-            Source::Sftp(s) => json!({
-                "sftp_host": s.host, "sftp_port": s.port, "sftp_user": s.user,
-                "sftp_private_key_secret_arn": s.private_key_secret_arn, "sftp_host_key": s.host_key,
-                "sftp_directory": s.directory, "sftp_glob": s.glob, "sftp_recursive": s.recursive,
-            }),
+            Source::Sftp(s) => {
+                let mut source = json!({
+                    "sftp_host": s.host, "sftp_port": s.port, "sftp_user": s.user,
+                    "sftp_private_key_secret_arn": s.private_key_secret_arn, "sftp_host_key": s.host_key,
+                    "sftp_directory": s.directory, "sftp_glob": s.glob, "sftp_recursive": s.recursive,
+                });
+                if let Some(bucket) = &s.archive_bucket {
+                    source["sftp_archive_bucket"] = json!(bucket);
+                }
+                if !s.archive_prefix.is_empty() {
+                    source["sftp_archive_prefix"] = json!(s.archive_prefix);
+                }
+                source
+            }
         };
         json!({
             "source": source,
@@ -379,6 +405,22 @@ mod tests {
                     directory: "/outgoing".into(),
                     glob: "*.xml".into(),
                     recursive: true,
+                    archive_bucket: None,
+                    archive_prefix: String::new(),
+                })
+            }),
+            with(&|spec| {
+                spec.source = Source::Sftp(contract::run_config::SftpSource {
+                    host: "10.0.0.5".into(),
+                    port: 22,
+                    user: "feed".into(),
+                    private_key_secret_arn: "arn:aws:secretsmanager:eu-west-1:1:secret:k".into(),
+                    host_key: "SHA256:cxZN8pLShoGrYWTZkBNJJKG1tcFq6PcAE0u31NR6kmw".into(),
+                    directory: "/outgoing".into(),
+                    glob: "*".into(),
+                    recursive: false,
+                    archive_bucket: Some("feed-raw".into()),
+                    archive_prefix: "sftp/".into(),
                 })
             }),
         ]

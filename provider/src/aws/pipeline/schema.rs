@@ -281,6 +281,19 @@ fn source_block() -> Block {
             Type::Bool,
             "Also fetch files in subdirectories, keeping their relative paths (false when unset).",
         ))
+        .attr(
+            Attribute::optional(
+                "sftp_archive_bucket",
+                Type::String,
+                "Keep the raw files as fetched: procurement also uploads each one to this bucket, under sftp_archive_prefix and its path below sftp_directory, with its CRC64-NVME checksum, which S3 verifies. Unset: no archive.",
+            )
+            .validate(Validator::Text(BUCKET_NAME)),
+        )
+        .attr(Attribute::optional(
+            "sftp_archive_prefix",
+            Type::String,
+            "Key prefix of the archive: empty or a relative folder ending with / (empty when unset).",
+        ))
 }
 
 fn egress_bucket_block() -> Block {

@@ -547,7 +547,7 @@ fn read_stage(r: &mut SettingsReader<'_>, stage: &'static str, kind: Option<Comp
 }
 
 /// The `source` block's SFTP attributes.
-const SFTP_ATTRIBUTES: [&str; 8] = [
+const SFTP_ATTRIBUTES: [&str; 10] = [
     "sftp_host",
     "sftp_port",
     "sftp_user",
@@ -556,6 +556,8 @@ const SFTP_ATTRIBUTES: [&str; 8] = [
     "sftp_directory",
     "sftp_glob",
     "sftp_recursive",
+    "sftp_archive_bucket",
+    "sftp_archive_prefix",
 ];
 
 fn read_source(r: &mut SettingsReader<'_>) -> Source {
@@ -696,6 +698,8 @@ fn read_sftp(s: &mut SettingsReader<'_>, host: String) -> Option<Source> {
         .unwrap_or(contract::run_config::DEFAULT_SFTP_PORT);
     let glob = s.string("sftp_glob").unwrap_or_else(|| "*".to_string());
     let recursive = s.bool("sftp_recursive");
+    let archive_bucket = s.string("sftp_archive_bucket");
+    let archive_prefix = s.string("sftp_archive_prefix").unwrap_or_default();
     if missing || s.any_unknown() {
         return None;
     }
@@ -708,6 +712,8 @@ fn read_sftp(s: &mut SettingsReader<'_>, host: String) -> Option<Source> {
         directory,
         glob,
         recursive,
+        archive_bucket,
+        archive_prefix,
     };
     match source.check() {
         Ok(()) => Some(Source::Sftp(source)),
@@ -918,11 +924,30 @@ mod tests {
             (("sftp_glob", Value::string("a/*.xml")), "sftp_glob"),
             (("sftp_user", Value::string("a b")), "sftp_user"),
             (("synthetic_count", Value::int(3)), "synthetic_count"),
+            (("sftp_archive_prefix", Value::string("raw/")), "sftp_archive_prefix"),
         ] {
             let (_, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], sftp_source(&[change])));
             let found: Vec<_> = diags.0.iter().filter(|d| d.path.as_ref() == Some(&path(field))).collect();
             assert_eq!(found.len(), 1, "{field}: {diags:?}");
         }
+        let archived = sftp_source(&[
+            ("sftp_archive_bucket", Value::string("feed-raw")),
+            ("sftp_archive_prefix", Value::string("sftp/raw/")),
+        ]);
+        let (spec, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], archived));
+        assert!(diags.0.is_empty(), "{diags:?}");
+        let run_config = super::super::run_config::build(&spec.unwrap());
+        assert_eq!(
+            (&run_config["source"]["archive_bucket"], &run_config["source"]["archive_prefix"]),
+            (&serde_json::json!("feed-raw"), &serde_json::json!("sftp/raw/"))
+        );
+        let bad_prefix = sftp_source(&[
+            ("sftp_archive_bucket", Value::string("feed-raw")),
+            ("sftp_archive_prefix", Value::string("../raw/")),
+        ]);
+        let (_, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], bad_prefix));
+        assert!(diags.0.iter().any(|d| d.path.as_ref() == Some(&path("sftp_archive_prefix"))), "{diags:?}");
+
         let mut without_key = sftp_source(&[]);
         without_key.retain(|(n, _)| *n != "sftp_host_key");
         let (_, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], without_key));
