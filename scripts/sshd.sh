@@ -28,7 +28,7 @@ start_sshd() {
   cp "$dir/client_ed25519.pub" "$dir/authorized_keys"
   # The privilege separation directory sshd checks for; systemd makes it on
   # a booted host, a container may not have it.
-  mkdir -p /run/sshd
+  mkdir -p /run/sshd 2>/dev/null || true
   sftp_port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   sftp_user=$(id -un)
   sftp_dir="$dir/files"
