@@ -440,9 +440,17 @@ data "aws_iam_policy_document" "start" {
   }
 
   statement {
-    sid       = "ScheduleKey"
-    actions   = ["kms:Decrypt"]
+    sid = "ScheduleKey"
+    # Decrypt: the schedule's input; GenerateDataKey: a tick sent to the
+    # (encrypted) undelivered queue.
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [local.kms_key_arn]
+  }
+
+  statement {
+    sid       = "UndeliveredTicks"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.triggers_dead_letter.arn]
   }
 }
 

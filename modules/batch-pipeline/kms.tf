@@ -67,6 +67,21 @@ data "aws_iam_policy_document" "kms" {
   }
 
   statement {
+    sid       = "CloudWatchAlarmsToTheAlertsTopic"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  statement {
     sid       = "S3EventNotificationsToEventBridge"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = ["*"]

@@ -467,6 +467,45 @@ variable "completion" {
   }
 }
 
+variable "notifications" {
+  description = <<-EOT
+    Who hears about failures. `enabled` makes an SNS topic `<name>-alerts` (encrypted with the pipeline's KMS key; only
+    this pipeline's rule and alarms may publish) that gets one message per run that fails, times out or is aborted
+    (`notify_on_success`: successes too) with the run, its status, the error and cause (for a failed run, the failed
+    indices per stage), and console links; the module's alarms (failed / timed-out / aborted executions, Lambda errors
+    and throttles, schedule ticks that could not start a run, events no trigger could deliver, the queue source's
+    dead letters) notify it as well. `email_addresses` and `https_endpoints` subscribe to it (each address confirms
+    its subscription); `extra_alarm_actions` are more ARNs (e.g. an existing on-call topic) every alarm notifies, also
+    with `enabled = false`. `alarm_period_seconds` is the alarms' evaluation period.
+  EOT
+  type = object({
+    enabled              = optional(bool, true)
+    notify_on_success    = optional(bool, false)
+    email_addresses      = optional(list(string), [])
+    https_endpoints      = optional(list(string), [])
+    extra_alarm_actions  = optional(list(string), [])
+    alarm_period_seconds = optional(number, 300)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for a in var.notifications.email_addresses : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", a))])
+    error_message = "notifications.email_addresses must be e-mail addresses."
+  }
+  validation {
+    condition     = alltrue([for e in var.notifications.https_endpoints : startswith(e, "https://")])
+    error_message = "notifications.https_endpoints must be https:// URLs."
+  }
+  validation {
+    condition     = alltrue([for a in var.notifications.extra_alarm_actions : can(regex("^arn:aws[a-z-]*:", a))])
+    error_message = "notifications.extra_alarm_actions must be ARNs (SNS topics, Auto Scaling or Systems Manager actions)."
+  }
+  validation {
+    condition     = contains([10, 30, 60], var.notifications.alarm_period_seconds) || (var.notifications.alarm_period_seconds >= 60 && var.notifications.alarm_period_seconds % 60 == 0)
+    error_message = "notifications.alarm_period_seconds must be 10, 30, or a multiple of 60 (CloudWatch alarm periods)."
+  }
+}
+
 variable "logging" {
   description = "CloudWatch log groups of the Lambdas and the state machine: retention in days (one of CloudWatch's allowed values) and whether destroy keeps them (`retain_on_destroy`; `cleanup-retained.sh` lists them afterwards)."
   type = object({
