@@ -65,7 +65,7 @@ data "aws_iam_policy_document" "execution" {
   statement {
     sid       = "JobLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${local.batch_log_group_arn}:*"]
+    resources = ["${aws_cloudwatch_log_group.jobs.arn}:*"]
   }
 }
 

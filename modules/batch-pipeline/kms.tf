@@ -47,6 +47,7 @@ data "aws_iam_policy_document" "kms" {
       values = [
         "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${var.name}-*",
         "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.sfn_log_group_name}",
+        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.job_log_group_name}",
       ]
     }
   }

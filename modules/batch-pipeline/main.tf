@@ -65,8 +65,9 @@ locals {
     watcher = "${var.name}-watcher"
   }
   sfn_log_group_name = "/aws/vendedlogs/states/${var.name}"
-  # Batch writes job output to this log group (the job definitions use the awslogs default).
-  batch_log_group_arn = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/batch/job"
+  # The jobs log here (awslogs, stream prefix = stage), not to the
+  # account-wide /aws/batch/job: retention and KMS are the pipeline's.
+  job_log_group_name = "/aws/batch/${var.name}"
 
   run_config = jsondecode(batch_pipeline.this.run_config)
 }
@@ -145,6 +146,7 @@ resource "batch_pipeline" "this" {
     retry_attempts      = var.stages.procurement.retry_attempts
     retry_on_exit_codes = var.stages.procurement.retry_on_exit_codes
     timeout_seconds     = var.stages.procurement.timeout_seconds
+    log_group_name      = aws_cloudwatch_log_group.jobs.name
     execution_role_arn  = aws_iam_role.execution.arn
     job_role_arn        = aws_iam_role.job.arn
   }
@@ -158,6 +160,7 @@ resource "batch_pipeline" "this" {
     retry_attempts      = var.stages.processing.retry_attempts
     retry_on_exit_codes = var.stages.processing.retry_on_exit_codes
     timeout_seconds     = var.stages.processing.timeout_seconds
+    log_group_name      = aws_cloudwatch_log_group.jobs.name
     execution_role_arn  = aws_iam_role.execution.arn
     job_role_arn        = aws_iam_role.job.arn
     transform           = var.stages.processing.transform
@@ -172,6 +175,7 @@ resource "batch_pipeline" "this" {
     retry_attempts      = var.stages.egress.retry_attempts
     retry_on_exit_codes = var.stages.egress.retry_on_exit_codes
     timeout_seconds     = var.stages.egress.timeout_seconds
+    log_group_name      = aws_cloudwatch_log_group.jobs.name
     execution_role_arn  = aws_iam_role.execution.arn
     job_role_arn        = aws_iam_role.job.arn
   }

@@ -507,7 +507,7 @@ variable "notifications" {
 }
 
 variable "logging" {
-  description = "CloudWatch log groups of the Lambdas and the state machine: retention in days (one of CloudWatch's allowed values) and whether destroy keeps them (`retain_on_destroy`; `cleanup-retained.sh` lists them afterwards)."
+  description = "CloudWatch log groups of the jobs (`/aws/batch/<name>`, instead of the account-wide `/aws/batch/job`), the Lambdas and the state machine: retention in days (one of CloudWatch's allowed values) and whether destroy keeps them (`retain_on_destroy`; `cleanup-retained.sh` lists them afterwards)."
   type = object({
     retention_days    = optional(number, 365)
     retain_on_destroy = optional(bool, false)

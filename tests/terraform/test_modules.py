@@ -701,6 +701,13 @@ def test_every_log_group_has_retention_and_kms():
     for n, b in groups.items():
         assert v(b["retention_in_days"]) == "${var.logging.retention_days}", n
         assert v(b["kms_key_id"]) == "${local.kms_key_arn}", n
+    # The jobs log to the pipeline's own group, and may write only there.
+    pipeline = res["batch_pipeline.this"]
+    for stage in STAGES:
+        assert v(v(pipeline[stage])["log_group_name"]) == "${aws_cloudwatch_log_group.jobs.name}", stage
+    execution = text(blocks(conf(), "data")["aws_iam_policy_document.execution"])
+    assert "aws_cloudwatch_log_group.jobs.arn" in execution and "/aws/batch/job" not in execution, execution
+    assert "local.job_log_group_name" in text(blocks(conf(), "data")["aws_iam_policy_document.kms"])
 
 
 def test_no_trigger_drops_an_event_silently():

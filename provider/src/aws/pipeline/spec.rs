@@ -95,6 +95,8 @@ pub struct Stage {
     pub timeout_seconds: i32,
     pub execution_role_arn: Option<String>,
     pub job_role_arn: Option<String>,
+    /// awslogs group; `None`: AWS Batch's default.
+    pub log_group_name: Option<String>,
     pub transform: Option<serde_json::Value>,
 }
 
@@ -466,6 +468,7 @@ fn stage_defaults(name: &'static str, s: &mut SettingsReader<'_>) -> Stage {
         timeout_seconds: declared_int(s, "timeout_seconds"),
         execution_role_arn: None,
         job_role_arn: None,
+        log_group_name: None,
         transform: None,
     }
 }
@@ -524,6 +527,7 @@ fn read_stage(r: &mut SettingsReader<'_>, stage: &'static str, kind: Option<Comp
         );
     }
     out.job_role_arn = s.string("job_role_arn");
+    out.log_group_name = s.string("log_group_name");
     if stage == "processing" && s.raw("transform").is_none() && !s.any_unknown() {
         s.fail(
             "transform",
