@@ -249,6 +249,12 @@ impl<'t, 'w> Driver<'t, 'w> {
             Event::End(e) => return self.end(e.name().0, src),
             Event::Text(t) => {
                 if self.building() {
+                    // Whitespace before an element's first text is
+                    // stripped anyway (the indentation between a record's
+                    // children): not copied at all.
+                    if !self.tree.has_text() && is_blank(t.as_bytes()) {
+                        return Ok(Next::Go);
+                    }
                     if let Err(e) = push_text(self.tree.text(), &t) {
                         let at = src.pos(self.mark + e.at as u64);
                         self.spoil(rule::MALFORMED, e.what, at);
