@@ -242,6 +242,9 @@ impl<'t, 'w> Driver<'t, 'w> {
         self.fatal(rule, reason, at, src)
     }
 
+    // Inlined into the loop: a call per event (moving the event, saving
+    // registers) was ~4% of all instructions on record-shaped XML.
+    #[inline(always)]
     fn event(&mut self, event: Event<'_>, src: &mut Src<'_>) -> io::Result<Next> {
         match event {
             Event::Start(e) => return self.start(&e, false, src),

@@ -326,4 +326,37 @@ mod tests {
         let b2 = *t.node(b.next_sibling);
         assert!(b2.text.is_empty() && b2.next_sibling == NONE);
     }
+
+    #[test]
+    fn text_written_in_place_keeps_every_span() {
+        // Text after a child goes in place too; a later child moves it to
+        // the element's own buffer; the spans of earlier nodes stay valid.
+        let mut t = Tree::default();
+        t.open(b"a");
+        assert!(!t.has_text());
+        t.open(b"b");
+        t.text().extend_from_slice(b" x \n");
+        assert!(t.has_text());
+        t.close();
+        t.text().extend_from_slice(b" y ");
+        t.open(b"c");
+        t.text().extend_from_slice("\u{a0}z\u{a0}".as_bytes());
+        t.close();
+        t.text().extend_from_slice(b" w");
+        t.open(b"d");
+        t.close();
+        assert!(t.close());
+        let a = *t.node(0);
+        let b = *t.node(a.first_child);
+        let c = *t.node(b.next_sibling);
+        let d = *t.node(c.next_sibling);
+        assert_eq!(t.get(b.name), b"b");
+        assert_eq!(t.get(b.text), b"x");
+        assert_eq!(t.get(c.name), b"c");
+        assert_eq!(t.get(c.text), b"z");
+        assert_eq!(t.get(d.name), b"d");
+        assert!(d.text.is_empty());
+        assert_eq!(t.get(a.text), b"y  w");
+        assert_ne!(b.key, c.key);
+    }
 }
