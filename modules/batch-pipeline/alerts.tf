@@ -182,91 +182,76 @@ resource "aws_sqs_queue_policy" "triggers_dead_letter" {
 }
 
 # ---------------------------------------------------------------- alarms ----
-resource "aws_cloudwatch_metric_alarm" "undelivered" {
-  alarm_name          = "${local.alarm_name_start}undelivered-triggers"
-  alarm_description   = "A schedule or rule of ${var.name} could not deliver an event after its retries (a run not started, an alert not sent): the messages in ${aws_sqs_queue.triggers_dead_letter.name} say which, and why."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.triggers_dead_letter.name }
-  statistic           = "Maximum"
-  period              = var.notifications.alarm_period_seconds
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alert_actions
-  ok_actions          = local.alert_actions
-  tags                = local.tags
+# Every alarm counts events of one metric over one period and fires at the
+# first (treat_missing_data: no data is no event).
+locals {
+  alarms = merge(
+    {
+      undelivered-triggers = {
+        namespace   = "AWS/SQS"
+        metric      = "ApproximateNumberOfMessagesVisible"
+        statistic   = "Maximum"
+        dimensions  = { QueueName = aws_sqs_queue.triggers_dead_letter.name }
+        description = "A schedule or rule of ${var.name} could not deliver an event after its retries (a run not started, an alert not sent): the messages in ${aws_sqs_queue.triggers_dead_letter.name} say which, and why."
+      }
+      # A scheduled run that did not start: the schedule group's invocations
+      # that the target refused (StartExecution failed) or that were dropped
+      # after the retries. Schedules of this module are in their own group,
+      # so the metric is this pipeline's.
+      schedule-target-errors = {
+        namespace   = "AWS/Scheduler"
+        metric      = "TargetErrorCount"
+        statistic   = "Sum"
+        dimensions  = { ScheduleGroup = aws_scheduler_schedule_group.this.name }
+        description = "${var.name}: a schedule tick could not start a run (StartExecution failed; it is retried)."
+      }
+      schedule-dropped = {
+        namespace   = "AWS/Scheduler"
+        metric      = "InvocationDroppedCount"
+        statistic   = "Sum"
+        dimensions  = { ScheduleGroup = aws_scheduler_schedule_group.this.name }
+        description = "${var.name}: a schedule tick was given up after its retries: a run did not start (the event is in the undelivered queue)."
+      }
+    },
+    {
+      for key, run in {
+        failed    = { metric = "ExecutionsFailed", what = "failed" }
+        timed-out = { metric = "ExecutionsTimedOut", what = "timed out" }
+        aborted   = { metric = "ExecutionsAborted", what = "were aborted" }
+        } : "runs-${key}" => {
+        namespace   = "AWS/States"
+        metric      = run.metric
+        statistic   = "Sum"
+        dimensions  = { StateMachineArn = aws_sfn_state_machine.this.arn }
+        description = "Runs of ${var.name} ${run.what} (Step Functions ${run.metric}); each one also sent its own message to the alerts topic."
+      }
+    },
+    {
+      for pair in setproduct(["prep", "watcher"], ["Errors", "Throttles"]) : "lambda-${pair[0]}-${lower(pair[1])}" => {
+        namespace   = "AWS/Lambda"
+        metric      = pair[1]
+        statistic   = "Sum"
+        dimensions  = { FunctionName = local.function_names[pair[0]] }
+        description = "The ${local.function_names[pair[0]]} Lambda reported ${pair[1]}: Step Functions retries them, but a run may fail if they persist (its log group says why)."
+      }
+    },
+  )
 }
 
-resource "aws_cloudwatch_metric_alarm" "executions" {
-  for_each = {
-    failed    = { metric = "ExecutionsFailed", what = "failed" }
-    timed-out = { metric = "ExecutionsTimedOut", what = "timed out" }
-    aborted   = { metric = "ExecutionsAborted", what = "were aborted" }
-  }
-
-  alarm_name          = "${local.alarm_name_start}runs-${each.key}"
-  alarm_description   = "Runs of ${var.name} ${each.value.what} (Step Functions ${each.value.metric}); each one also sent its own message to the alerts topic."
-  namespace           = "AWS/States"
-  metric_name         = each.value.metric
-  dimensions          = { StateMachineArn = aws_sfn_state_machine.this.arn }
-  statistic           = "Sum"
-  period              = var.notifications.alarm_period_seconds
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alert_actions
-  ok_actions          = local.alert_actions
-  tags                = local.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "lambda" {
-  for_each = {
-    for pair in setproduct(["prep", "watcher"], ["Errors", "Throttles"]) : "${pair[0]}-${lower(pair[1])}" => {
-      function = local.function_names[pair[0]]
-      metric   = pair[1]
-    }
-  }
-
-  alarm_name          = "${local.alarm_name_start}lambda-${each.key}"
-  alarm_description   = "The ${each.value.function} Lambda reported ${each.value.metric}: Step Functions retries them, but a run may fail if they persist (its log group says why)."
-  namespace           = "AWS/Lambda"
-  metric_name         = each.value.metric
-  dimensions          = { FunctionName = each.value.function }
-  statistic           = "Sum"
-  period              = var.notifications.alarm_period_seconds
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alert_actions
-  ok_actions          = local.alert_actions
-  tags                = local.tags
-}
-
-# A scheduled run that did not start: the schedule group's invocations that
-# the target refused (StartExecution failed) or that were dropped after the
-# retries. Schedules of this module are in their own group, so the metric
-# is this pipeline's.
 resource "aws_scheduler_schedule_group" "this" {
   name = var.name
   tags = local.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "schedule" {
-  for_each = {
-    target-errors = { metric = "TargetErrorCount", what = "a schedule tick could not start a run (StartExecution failed; it is retried)" }
-    dropped       = { metric = "InvocationDroppedCount", what = "a schedule tick was given up after its retries: a run did not start (the event is in the undelivered queue)" }
-  }
+resource "aws_cloudwatch_metric_alarm" "alerts" {
+  for_each = local.alarms
 
-  alarm_name          = "${local.alarm_name_start}schedule-${each.key}"
-  alarm_description   = "${var.name}: ${each.value.what}."
-  namespace           = "AWS/Scheduler"
+  alarm_name          = "${local.alarm_name_start}${each.key}"
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
   metric_name         = each.value.metric
-  dimensions          = { ScheduleGroup = aws_scheduler_schedule_group.this.name }
-  statistic           = "Sum"
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
   period              = var.notifications.alarm_period_seconds
   evaluation_periods  = 1
   threshold           = 1
