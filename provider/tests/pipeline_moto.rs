@@ -282,12 +282,41 @@ async fn fargate_pipeline_lifecycle() {
     let old_arns = tf.output("jobdefs").unwrap();
     o.priority = 5;
     o.image_tag = "v2";
+    // And the file system's lifecycle policy, kept beside other policies.
+    f.efs
+        .put_lifecycle_configuration()
+        .file_system_id(&fs_id)
+        .lifecycle_policies(
+            aws_sdk_efs::types::LifecyclePolicy::builder()
+                .transition_to_primary_storage_class(
+                    aws_sdk_efs::types::TransitionToPrimaryStorageClassRules::After1Access,
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    o.efs_extra = "transition_to_ia = \"AFTER_30_DAYS\"";
     tf.write("main.tf", &config(&f, &o)).unwrap();
     let update = tf.ok(&["plan"]).unwrap();
     assert!(update.stdout.contains("0 to add, 1 to change, 0 to destroy"), "{}", update.text());
     tf.ok(&["apply", "-auto-approve"]).unwrap();
     let queue = f.batch.describe_job_queues().job_queues("ghcn-queue").send().await.unwrap();
     assert_eq!(queue.job_queues()[0].priority(), Some(5));
+    let lifecycle = f.efs.describe_lifecycle_configuration().file_system_id(&fs_id).send().await.unwrap();
+    let policies: Vec<String> = lifecycle.lifecycle_policies().iter().map(|p| format!("{p:?}")).collect();
+    assert_eq!(policies.len(), 2, "{policies:?}");
+    assert!(
+        lifecycle
+            .lifecycle_policies()
+            .iter()
+            .any(|p| p.transition_to_ia().map(|t| t.as_str()) == Some("AFTER_30_DAYS")),
+        "{policies:?}"
+    );
+    assert!(
+        lifecycle.lifecycle_policies().iter().any(|p| p.transition_to_primary_storage_class().is_some()),
+        "{policies:?}"
+    );
     let new_arns = tf.output("jobdefs").unwrap();
     for stage in ["procurement", "processing", "egress"] {
         assert_ne!(old_arns[stage], new_arns[stage], "{stage} got a new revision");
@@ -320,6 +349,39 @@ async fn fargate_pipeline_lifecycle() {
     tf.ok(&["apply", "-auto-approve"]).unwrap();
     let queue = f.batch.describe_job_queues().job_queues("ghcn-queue").send().await.unwrap();
     assert_eq!(queue.job_queues()[0].priority(), Some(5));
+
+    // Drift: the lifecycle policy changed behind Terraform's back.
+    f.efs
+        .put_lifecycle_configuration()
+        .file_system_id(&fs_id)
+        .lifecycle_policies(
+            aws_sdk_efs::types::LifecyclePolicy::builder()
+                .transition_to_ia(aws_sdk_efs::types::TransitionToIaRules::After7Days)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let drift = tf.ok(&["plan"]).unwrap();
+    assert!(drift.stdout.contains("\"AFTER_7_DAYS\" -> \"AFTER_30_DAYS\""), "{}", drift.text());
+    assert!(
+        !drift.stdout.lines().any(|l| l.contains("job_definition_arns") && l.contains("known after apply")),
+        "no new definitions for a lifecycle policy: {}",
+        drift.text()
+    );
+    tf.ok(&["apply", "-auto-approve"]).unwrap();
+    assert_eq!(
+        f.efs
+            .describe_lifecycle_configuration()
+            .file_system_id(&fs_id)
+            .send()
+            .await
+            .unwrap()
+            .lifecycle_policies()[0]
+            .transition_to_ia()
+            .map(|t| t.as_str()),
+        Some("AFTER_30_DAYS")
+    );
 
     // Import into a fresh directory: the plan is clean.
     let imported = imports_cleanly(&f, &config(&f, &o), "ghcn");

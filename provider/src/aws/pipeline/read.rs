@@ -106,6 +106,14 @@ async fn refresh(clients: &AwsClients, state: &Value) -> Result<Value, Diagnosti
             set_in_block(&mut new_state, stage, "image", Value::string(image));
         }
     }
+    // The lifecycle policy of the pipeline's own file system (a user's is
+    // not managed, so not read).
+    if let Some(id) = &parts.file_system_id
+        && efs::created_by_pipeline(&clients.efs, &Names::new(&spec.name), id).await?
+    {
+        let ia = efs::transition_to_ia(&clients.efs, id).await?;
+        set_in_block(&mut new_state, "efs", "transition_to_ia", ia.map(Value::string).unwrap_or(Value::Null));
+    }
     Ok(new_state)
 }
 
@@ -355,6 +363,8 @@ async fn configuration_from_aws(
                 fs.throughput_mode().map(|t| Value::string(t.as_str())).unwrap_or(Value::Null),
             ));
             efs_attrs.push(("kms_key_id", fs.kms_key_id().map(Value::string).unwrap_or(Value::Null)));
+            let ia = efs::transition_to_ia(&clients.efs, fs_id).await?;
+            efs_attrs.push(("transition_to_ia", ia.map(Value::string).unwrap_or(Value::Null)));
         } else {
             // A file system the user brought: the settings are not read
             // from it, so they show their defaults, as planned.

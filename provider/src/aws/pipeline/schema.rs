@@ -212,7 +212,28 @@ fn efs_block() -> Block {
                 .validate(Validator::Text(MOUNT_PATH))
                 .default(Value::string("/mnt/efs")),
         )
+        .attr(
+            Attribute::optional(
+                "transition_to_ia",
+                Type::String,
+                "Lifecycle policy of the pipeline's own file system: move files not read for this long to Infrequent Access (AFTER_1_DAY ... AFTER_365_DAYS); unset: none.",
+            )
+            .validate(Validator::one_of(&TRANSITION_TO_IA)),
+        )
 }
+
+/// EFS's TransitionToIA values.
+pub const TRANSITION_TO_IA: [&str; 9] = [
+    "AFTER_1_DAY",
+    "AFTER_7_DAYS",
+    "AFTER_14_DAYS",
+    "AFTER_30_DAYS",
+    "AFTER_60_DAYS",
+    "AFTER_90_DAYS",
+    "AFTER_180_DAYS",
+    "AFTER_270_DAYS",
+    "AFTER_365_DAYS",
+];
 
 fn source_block() -> Block {
     Block::new("Where a run's work items come from.")

@@ -80,6 +80,8 @@ pub struct Efs {
     pub posix_gid: i64,
     pub permissions: String,
     pub mount_path: String,
+    /// Lifecycle policy of the pipeline's own file system; `None`: none.
+    pub transition_to_ia: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -439,8 +441,13 @@ fn read_efs(r: &mut SettingsReader<'_>, compute: &Compute) -> Efs {
             "EFS offers elastic throughput only with performance_mode = \"generalPurpose\"; with \"maxIO\" set throughput_mode to \"bursting\" or \"provisioned\".".into(),
         );
     }
+    // Like performance_mode, it shapes only the file system the pipeline
+    // makes; with file_system_id it is ignored (a state names its own file
+    // system's id too, so this cannot be an error here).
+    let transition_to_ia = e.one_of("transition_to_ia");
     Efs {
         existing_file_system_id,
+        transition_to_ia,
         performance_mode,
         throughput_mode,
         provisioned_throughput_mibps,
