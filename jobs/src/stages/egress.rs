@@ -27,7 +27,7 @@ use crate::layout::{
     DoneMarker, EgressSpec, FileEntry, LAYOUT_VERSION, MAX_S3_CONCURRENCY, ObjectEntry, Stage, Verify,
 };
 use crate::safe_path::SafeRelPath;
-use crate::stages::{JobContext, fingerprint, queue, s3};
+use crate::stages::{JobContext, fingerprint, ledger, queue, s3};
 
 /// Metadata key holding the hex CRC64-NVME of an uploaded object (S3's
 /// own checksum header is base64; the metadata matches the marker).
@@ -61,10 +61,12 @@ pub fn node_prefix(spec: &EgressSpec, run_id: &str, index: u32) -> String {
 }
 
 /// Runs egress for the node, then deletes the queue messages of a
-/// queue-fed run whose objects are done; returns its done marker.
+/// queue-fed run whose objects are done and records an incremental run's
+/// inputs in the ledger; returns its done marker.
 pub async fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
     let marker = upload_results(ctx).await?;
     queue::delete_finished(ctx).await?;
+    ledger::record_finished(ctx).await?;
     Ok(marker)
 }
 

@@ -21,7 +21,13 @@ pub fn build(spec: &PipelineSpec) -> Json {
     let names = Names::new(&spec.name);
     let source = match &spec.source {
         Source::S3 { bucket, prefix, suffix } => {
-            RunSource::S3(S3Source { bucket: bucket.clone(), prefix: prefix.clone(), suffix: suffix.clone() })
+            RunSource::S3(S3Source {
+                bucket: bucket.clone(),
+                prefix: prefix.clone(),
+                suffix: suffix.clone(),
+                incremental: false,
+                claim_ttl_seconds: contract::run_config::DEFAULT_CLAIM_TTL_SECONDS,
+            })
         }
         Source::Synthetic { count, format } => RunSource::Synthetic(SyntheticSource {
             count: *count,
@@ -379,6 +385,8 @@ mod tests {
                     directory: "/outgoing".into(),
                     glob: "*.xml".into(),
                     recursive: true,
+                    incremental: false,
+                    claim_ttl_seconds: contract::run_config::DEFAULT_CLAIM_TTL_SECONDS,
                 })
             }),
         ]

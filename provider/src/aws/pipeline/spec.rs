@@ -708,6 +708,8 @@ fn read_sftp(s: &mut SettingsReader<'_>, host: String) -> Option<Source> {
         directory,
         glob,
         recursive,
+        incremental: false,
+        claim_ttl_seconds: contract::run_config::DEFAULT_CLAIM_TTL_SECONDS,
     };
     match source.check() {
         Ok(()) => Some(Source::Sftp(source)),
