@@ -176,8 +176,8 @@ impl Source {
             Source::Sftp(s) => s.claim_ttl_seconds,
             Source::Synthetic(_) | Source::Sqs(_) => return Ok(()),
         };
-        if !(60..=MAX_CLAIM_TTL_SECONDS).contains(&ttl) {
-            return Err(format!("claim_ttl_seconds: {ttl} must be in 60..={MAX_CLAIM_TTL_SECONDS}"));
+        if !(1..=MAX_CLAIM_TTL_SECONDS).contains(&ttl) {
+            return Err(format!("claim_ttl_seconds: {ttl} must be in 1..={MAX_CLAIM_TTL_SECONDS}"));
         }
         Ok(())
     }
@@ -595,10 +595,10 @@ mod tests {
         );
         let mut sftp = sftp();
         sftp.incremental = true;
-        sftp.claim_ttl_seconds = 59;
+        sftp.claim_ttl_seconds = 0;
         let sftp = Source::Sftp(sftp);
-        assert_eq!(sftp.incremental(), Some(Incremental { claim_ttl_seconds: 59 }));
-        assert!(sftp.check_incremental().unwrap_err().starts_with("claim_ttl_seconds: 59"));
+        assert_eq!(sftp.incremental(), Some(Incremental { claim_ttl_seconds: 0 }));
+        assert!(sftp.check_incremental().unwrap_err().starts_with("claim_ttl_seconds: 0"));
         for source in [
             serde_json::json!({"type": "synthetic", "count": 3, "incremental": true}),
             serde_json::json!({"type": "sqs", "queue_url": "u", "bucket": "b", "incremental": true}),

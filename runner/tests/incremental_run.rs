@@ -1,0 +1,189 @@
+//! Incremental runs end to end: an S3 source with `incremental`, moto's
+//! S3 (its conditional PutObject), the real prep/watcher/job binaries
+//! through `batch-pipeline run`, a temp dir as EFS. A scheduled run must
+//! process only what no earlier run finished: new objects and changed ones
+//! (new ETag), and what a failed run left unfinished, never what it
+//! finished.
+
+mod binaries;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use binaries::{build_binaries, definition, runner};
+use serde_json::{Value, json};
+
+struct Pipeline {
+    moto: testkit::MotoServer,
+    dir: tempfile::TempDir,
+    rt: tokio::runtime::Runtime,
+    s3: aws_sdk_s3::Client,
+}
+
+impl Pipeline {
+    fn start() -> Pipeline {
+        build_binaries();
+        let moto = testkit::MotoServer::start().expect("moto");
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let conf = testkit::aws::sdk_config(&moto);
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build(),
+        );
+        rt.block_on(async {
+            for bucket in ["src", "out"] {
+                s3.create_bucket().bucket(bucket).send().await.expect("create bucket");
+            }
+        });
+        Pipeline { moto, dir: tempfile::tempdir().unwrap(), rt, s3 }
+    }
+
+    /// Puts `in/<name>.jsonl` with `records` JSON lines.
+    fn put(&self, name: &str, records: usize) {
+        let body = "{\"stars\": 4, \"review_count\": 10}\n".repeat(records);
+        self.rt.block_on(async {
+            self.s3
+                .put_object()
+                .bucket("src")
+                .key(format!("in/{name}.jsonl"))
+                .body(body.into_bytes().into())
+                .send()
+                .await
+                .unwrap();
+        });
+    }
+
+    fn keys(&self, prefix: &str) -> BTreeSet<String> {
+        self.rt.block_on(async {
+            let mut keys = BTreeSet::new();
+            let mut pages = self.s3.list_objects_v2().bucket("out").prefix(prefix).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                keys.extend(page.unwrap().contents().iter().filter_map(|o| o.key().map(String::from)));
+            }
+            keys
+        })
+    }
+
+    /// The names (`<name>.jsonl`) of the inputs whose results a run uploaded.
+    fn processed(&self, run_id: &str) -> BTreeSet<String> {
+        self.keys(&format!("results/{run_id}/"))
+            .iter()
+            .filter(|k| k.ends_with(".jsonl") && !k.ends_with(".rejects.jsonl"))
+            .filter_map(|k| k.rsplit('/').next().map(String::from))
+            .collect()
+    }
+
+    /// One `batch-pipeline run`; returns (succeeded, summary, stderr).
+    fn run(&self, overrides: Value, claim_ttl_seconds: u32, args: &[&str]) -> (bool, Value, String) {
+        let config = json!({
+            "version": 1,
+            "pipeline": "t",
+            "efs_mount_path": "/mnt/efs",
+            "source": {"type": "s3", "bucket": "src", "prefix": "in/", "suffix": ".jsonl",
+                       "incremental": true, "claim_ttl_seconds": claim_ttl_seconds},
+            "items_per_node": 2,
+            "transform": {"kind": "jsonl_calc", "calculations": ["review_score = stars * review_count"]},
+            "egress": {"bucket": "out", "prefix": "results"},
+        });
+        let input = self.dir.path().join("input.json");
+        std::fs::write(&input, json!({"config": config, "overrides": overrides}).to_string()).unwrap();
+        let summary = self.dir.path().join("summary.json");
+        let _ = std::fs::remove_file(&summary);
+        let out = Command::new(runner())
+            .arg("run")
+            .arg("--definition")
+            .arg(definition())
+            .arg("--input")
+            .arg(&input)
+            .arg("--efs-dir")
+            .arg(self.dir.path().join("efs"))
+            .arg("--summary-json")
+            .arg(&summary)
+            .args(["--concurrency", "4", "--no-progress"])
+            .args(args)
+            .envs(self.moto.aws_env())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let s: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap_or_default())
+            .unwrap_or_else(|_| panic!("no summary: {stderr}"));
+        (out.status.success(), s, stderr)
+    }
+}
+
+/// The failing run's claim TTL: long enough for the next run to start
+/// within it on a busy machine, short enough to wait out.
+const CLAIM_TTL: std::time::Duration = std::time::Duration::from_secs(8);
+
+fn names(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| format!("{n}.jsonl")).collect()
+}
+
+/// The whole life of a scheduled incremental pipeline: a first run takes
+/// everything; the second only the new and the changed objects; a run
+/// with nothing new is NO_WORK; a run that fails half-way leaves its
+/// finished inputs done and its unfinished ones to the next run (once its
+/// claims expire); `overrides.full` processes everything again.
+#[test]
+fn each_run_processes_only_what_no_earlier_run_finished() {
+    let p = Pipeline::start();
+    for name in ["a", "b", "c", "d"] {
+        p.put(name, 2);
+    }
+    let (ok, s, stderr) = p.run(json!({"run_id": "first"}), 600, &[]);
+    assert!(ok, "{stderr}\n{s:#}");
+    assert_eq!(p.processed("first"), names(&["a", "b", "c", "d"]));
+    assert_eq!(p.keys("results/_ledger/done/").len(), 4);
+    assert!(p.keys("results/_ledger/claims/").is_empty(), "egress released every claim");
+
+    // Two new objects and a changed one (new ETag).
+    p.put("e", 1);
+    p.put("f", 1);
+    p.put("b", 3);
+    let (ok, s, stderr) = p.run(json!({"run_id": "second"}), 600, &[]);
+    assert!(ok, "{stderr}\n{s:#}");
+    assert_eq!(p.processed("second"), names(&["b", "e", "f"]));
+    assert_eq!(s["prep"]["ledger"]["done"], 3, "{s:#}");
+    assert_eq!(p.keys("results/_ledger/done/").len(), 7, "b's old and new versions are both recorded");
+
+    // Nothing new: NO_WORK, nothing submitted.
+    let (ok, s, stderr) = p.run(json!({"run_id": "idle"}), 600, &[]);
+    assert!(ok, "{stderr}\n{s:#}");
+    assert_eq!(s["final_state"], "NoWork", "{s:#}");
+
+    // Four new objects on two nodes; node 1 fails for good.
+    for name in ["g", "h", "i", "j"] {
+        p.put(name, 1);
+    }
+    let t0 = std::time::Instant::now();
+    let (ok, s, stderr) = p.run(
+        json!({"run_id": "broken"}),
+        CLAIM_TTL.as_secs() as u32,
+        &["--inject-failure", "processing:1:65"],
+    );
+    assert!(!ok, "{stderr}");
+    assert_eq!(s["failed_indices"]["processing"], "1", "{s:#}");
+    let finished = p.processed("broken");
+    assert_eq!(finished, names(&["g", "h"]), "node 0 uploaded, node 1 did not");
+    assert_eq!(p.keys("results/_ledger/claims/").len(), 2, "node 1's claims stay until they expire");
+
+    // While they are live (a run takes well under a second here), another
+    // run leaves them alone.
+    let (ok, s, stderr) = p.run(json!({"run_id": "early"}), 600, &[]);
+    assert!(ok, "{stderr}\n{s:#}");
+    assert_eq!(s["final_state"], "NoWork", "{s:#}");
+    assert_eq!(s["prep"]["ledger"]["claimed_elsewhere"], 2, "{s:#}");
+
+    // Once expired, the next run takes exactly the unfinished ones.
+    assert!(t0.elapsed() < CLAIM_TTL, "too slow to see the claims live: {:?}", t0.elapsed());
+    std::thread::sleep((CLAIM_TTL + std::time::Duration::from_millis(1_100)).saturating_sub(t0.elapsed()));
+    let (ok, s, stderr) = p.run(json!({"run_id": "after"}), 600, &[]);
+    assert!(ok, "{stderr}\n{s:#}");
+    assert_eq!(p.processed("after"), names(&["i", "j"]));
+    assert_eq!(s["prep"]["ledger"]["taken_over"], 2, "{s:#}");
+    assert!(p.keys("results/_ledger/claims/").is_empty());
+
+    // A full run processes everything again.
+    let (ok, s, stderr) = p.run(json!({"run_id": "full", "full": true}), 600, &[]);
+    assert!(ok, "{stderr}\n{s:#}");
+    assert_eq!(p.processed("full"), names(&["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]));
+}
