@@ -20,15 +20,13 @@ type ConfiguredTransform = Option<Json>;
 pub fn build(spec: &PipelineSpec) -> Json {
     let names = Names::new(&spec.name);
     let source = match &spec.source {
-        Source::S3 { bucket, prefix, suffix } => {
-            RunSource::S3(S3Source {
-                bucket: bucket.clone(),
-                prefix: prefix.clone(),
-                suffix: suffix.clone(),
-                incremental: false,
-                claim_ttl_seconds: contract::run_config::DEFAULT_CLAIM_TTL_SECONDS,
-            })
-        }
+        Source::S3 { bucket, prefix, suffix, incremental, claim_ttl_seconds } => RunSource::S3(S3Source {
+            bucket: bucket.clone(),
+            prefix: prefix.clone(),
+            suffix: suffix.clone(),
+            incremental: *incremental,
+            claim_ttl_seconds: claim_ttl_seconds.unwrap_or(contract::run_config::DEFAULT_CLAIM_TTL_SECONDS),
+        }),
         Source::Synthetic { count, format } => RunSource::Synthetic(SyntheticSource {
             count: *count,
             start: 0,
@@ -114,6 +112,10 @@ pub enum SettingsSource {
         s3_bucket: String,
         s3_prefix: String,
         s3_suffix: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        incremental: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        claim_ttl_seconds: Option<u32>,
     },
     Synthetic {
         synthetic_count: u64,
@@ -131,7 +133,15 @@ pub enum SettingsSource {
         sftp_directory: String,
         sftp_glob: String,
         sftp_recursive: bool,
+        #[serde(default, skip_serializing_if = "is_false")]
+        incremental: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        claim_ttl_seconds: Option<u32>,
     },
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// `egress_bucket` of [`Settings`]: the `egress_bucket` block.
@@ -144,10 +154,12 @@ pub struct SettingsEgressBucket {
 
 pub fn settings(spec: &PipelineSpec) -> Json {
     let source = match &spec.source {
-        Source::S3 { bucket, prefix, suffix } => SettingsSource::S3 {
+        Source::S3 { bucket, prefix, suffix, incremental, claim_ttl_seconds } => SettingsSource::S3 {
             s3_bucket: bucket.clone(),
             s3_prefix: prefix.clone(),
             s3_suffix: suffix.clone(),
+            incremental: *incremental,
+            claim_ttl_seconds: *claim_ttl_seconds,
         },
         Source::Synthetic { count, format } => SettingsSource::Synthetic {
             synthetic_count: *count,
@@ -172,6 +184,9 @@ pub fn settings(spec: &PipelineSpec) -> Json {
             sftp_directory: sftp.directory.clone(),
             sftp_glob: sftp.glob.clone(),
             sftp_recursive: sftp.recursive,
+            incremental: sftp.incremental,
+            claim_ttl_seconds: (sftp.claim_ttl_seconds != contract::run_config::DEFAULT_CLAIM_TTL_SECONDS)
+                .then_some(sftp.claim_ttl_seconds),
         },
     };
     to_json(&Settings {
@@ -199,7 +214,7 @@ mod tests {
     fn build_by_hand(spec: &PipelineSpec) -> Json {
         let names = Names::new(&spec.name);
         let source = match &spec.source {
-            Source::S3 { bucket, prefix, suffix } => {
+            Source::S3 { bucket, prefix, suffix, .. } => {
                 json!({ "type": "s3", "bucket": bucket, "prefix": prefix, "suffix": suffix })
             }
             Source::Synthetic { count, format } => {
@@ -243,7 +258,7 @@ mod tests {
     /// `settings` as it was written before it was typed.
     fn settings_by_hand(spec: &PipelineSpec) -> Json {
         let source = match &spec.source {
-            Source::S3 { bucket, prefix, suffix } => {
+            Source::S3 { bucket, prefix, suffix, .. } => {
                 json!({ "s3_bucket": bucket, "s3_prefix": prefix, "s3_suffix": suffix })
             }
             Source::Synthetic { count, format } => {
@@ -333,14 +348,25 @@ mod tests {
                 stage.transform = None;
             }
         };
-        let s3 = Source::S3 { bucket: "in".into(), prefix: "noaa/".into(), suffix: ".csv".into() };
+        let s3 = Source::S3 {
+            bucket: "in".into(),
+            prefix: "noaa/".into(),
+            suffix: ".csv".into(),
+            incremental: false,
+            claim_ttl_seconds: None,
+        };
         vec![
             base.clone(),
             with(&no_transform),
             with(&|spec| spec.source = s3.clone()),
             with(&|spec| {
-                spec.source =
-                    Source::S3 { bucket: "in".into(), prefix: String::new(), suffix: String::new() };
+                spec.source = Source::S3 {
+                    bucket: "in".into(),
+                    prefix: String::new(),
+                    suffix: String::new(),
+                    incremental: false,
+                    claim_ttl_seconds: None,
+                };
                 no_transform(spec);
             }),
             with(&|spec| {
