@@ -39,6 +39,13 @@ locals {
 
   efs_mount_path = "/mnt/efs"
 
+  # The incremental ledger (docs/incremental.md): <egress prefix>/_ledger/ in
+  # the egress bucket, as the jobs' layout library names it. A run's claims
+  # outlive its deadline, after which the watcher has stopped its jobs.
+  incremental       = var.source_data.incremental
+  ledger_key_prefix = "${local.egress_key_prefix}_ledger/"
+  claim_ttl_seconds = var.orchestration.timeout_seconds + 600
+
   stage_names = ["procurement", "processing", "egress"]
   stage_images = {
     procurement = var.stages.procurement.image
@@ -129,6 +136,9 @@ resource "batch_pipeline" "this" {
     sftp_directory              = try(var.source_data.sftp.directory, null)
     sftp_glob                   = try(var.source_data.sftp.glob, null)
     sftp_recursive              = try(var.source_data.sftp.recursive, null)
+
+    incremental       = local.incremental ? true : null
+    claim_ttl_seconds = local.incremental ? local.claim_ttl_seconds : null
   }
 
   procurement {

@@ -201,6 +201,10 @@ variable "source_data" {
     server's key (a known_hosts line or a SHA256:... fingerprint; required, never trusted on first use). The prep and
     job roles may read that one secret; the jobs' and prep's security groups may open `port` to `egress_cidr_blocks`
     (the server's addresses) only.
+    `incremental = true` (S3 listings and SFTP only; not with queue_source or synthetic_count): a run processes only
+    inputs no earlier run finished (objects by key and ETag, files by path, size and mtime), recorded under
+    `<egress.prefix>/_ledger/` in the egress bucket; claims held by a run last orchestration.timeout_seconds + 600 s.
+    Prep may then list `_ledger/` and read and write `_ledger/claims/`; the jobs may delete `_ledger/claims/` objects.
   EOT
   type = object({
     s3_bucket        = optional(string)
@@ -209,6 +213,8 @@ variable "source_data" {
     synthetic_count  = optional(number)
     synthetic_format = optional(string)
     create_bucket    = optional(bool, false)
+    # Process only inputs no earlier run finished (docs/incremental.md).
+    incremental = optional(bool, false)
     sftp = optional(object({
       host                   = string
       port                   = optional(number, 22)
@@ -253,6 +259,10 @@ variable "source_data" {
   validation {
     condition     = var.source_data.synthetic_format == null || var.source_data.synthetic_count != null
     error_message = "source_data.synthetic_format applies only with source_data.synthetic_count."
+  }
+  validation {
+    condition     = !var.source_data.incremental || var.source_data.synthetic_count == null
+    error_message = "source_data.incremental applies to an s3_bucket or sftp source: synthetic ids have nothing to remember."
   }
   validation {
     condition     = !var.source_data.create_bucket || var.source_data.s3_bucket != null

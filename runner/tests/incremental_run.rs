@@ -72,14 +72,21 @@ impl Pipeline {
             .collect()
     }
 
-    /// One `batch-pipeline run`; returns (succeeded, summary, stderr).
+    /// One `batch-pipeline run` of the incremental S3 source; returns
+    /// (succeeded, summary, stderr).
     fn run(&self, overrides: Value, claim_ttl_seconds: u32, args: &[&str]) -> (bool, Value, String) {
+        let source = json!({"type": "s3", "bucket": "src", "prefix": "in/", "suffix": ".jsonl",
+                            "incremental": true, "claim_ttl_seconds": claim_ttl_seconds});
+        self.run_source(source, overrides, args)
+    }
+
+    /// One `batch-pipeline run` of `source`.
+    fn run_source(&self, source: Value, overrides: Value, args: &[&str]) -> (bool, Value, String) {
         let config = json!({
             "version": 1,
             "pipeline": "t",
             "efs_mount_path": "/mnt/efs",
-            "source": {"type": "s3", "bucket": "src", "prefix": "in/", "suffix": ".jsonl",
-                       "incremental": true, "claim_ttl_seconds": claim_ttl_seconds},
+            "source": source,
             "items_per_node": 2,
             "transform": {"kind": "jsonl_calc", "calculations": ["review_score = stars * review_count"]},
             "egress": {"bucket": "out", "prefix": "results"},
@@ -186,4 +193,54 @@ fn each_run_processes_only_what_no_earlier_run_finished() {
     let (ok, s, stderr) = p.run(json!({"run_id": "full", "full": true}), 600, &[]);
     assert!(ok, "{stderr}\n{s:#}");
     assert_eq!(p.processed("full"), names(&["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]));
+}
+
+/// The SFTP source, incremental, through the real procurement (a real
+/// OpenSSH server): the second run fetches only the new file and the files
+/// whose size or mtime changed.
+#[test]
+fn an_incremental_sftp_run_fetches_only_new_or_changed_files() {
+    let p = Pipeline::start();
+    let sshd = testkit::SshServer::start().expect("sshd");
+    let key_arn = p.rt.block_on(async {
+        let conf = testkit::aws::sdk_config(&p.moto);
+        let secrets = aws_sdk_secretsmanager::Client::new(&conf);
+        let out = secrets
+            .create_secret()
+            .name("feed-key")
+            .secret_string(sshd.client_key().private.clone())
+            .send()
+            .await
+            .unwrap();
+        out.arn().unwrap().to_string()
+    });
+    let write = |name: &str, records: usize| {
+        let body = "{\"stars\": 4, \"review_count\": 10}\n".repeat(records);
+        std::fs::write(sshd.root().join(format!("{name}.jsonl")), body).unwrap();
+    };
+    for name in ["a", "b", "c"] {
+        write(name, 1);
+    }
+    let source = json!({
+        "type": "sftp", "host": "127.0.0.1", "port": sshd.port(), "user": sshd.user(),
+        "private_key_secret_arn": key_arn, "host_key": sshd.known_hosts_line(),
+        "directory": sshd.root().display().to_string(), "glob": "*.jsonl", "incremental": true,
+    });
+    let (ok, s, stderr) = p.run_source(source.clone(), json!({"run_id": "night-1"}), &[]);
+    assert!(ok, "{stderr}\n{s:#}");
+    assert_eq!(p.processed("night-1"), names(&["a", "b", "c"]));
+    assert_eq!(p.keys("results/_ledger/done/").len(), 3);
+
+    write("b", 2); // another size
+    let c = std::fs::File::options().write(true).open(sshd.root().join("c.jsonl")).unwrap();
+    c.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600)).unwrap(); // another mtime
+    write("d", 1); // new
+    let (ok, s, stderr) = p.run_source(source.clone(), json!({"run_id": "night-2"}), &[]);
+    assert!(ok, "{stderr}\n{s:#}");
+    assert_eq!(p.processed("night-2"), names(&["b", "c", "d"]));
+    assert_eq!(s["prep"]["ledger"]["done"], 1, "{s:#}");
+
+    let (ok, s, stderr) = p.run_source(source, json!({"run_id": "night-3"}), &[]);
+    assert!(ok, "{stderr}\n{s:#}");
+    assert_eq!(s["final_state"], "NoWork", "{s:#}");
 }
