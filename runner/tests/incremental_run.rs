@@ -121,6 +121,26 @@ impl Pipeline {
 /// within it on a busy machine, short enough to wait out.
 const CLAIM_TTL: std::time::Duration = std::time::Duration::from_secs(8);
 
+impl Pipeline {
+    /// Checks every request moto recorded since `start-recording` against
+    /// AWS's service models (tests/contract/aws_contract.py): moto accepts
+    /// conditional writes S3 would refuse. Returns the checker's report.
+    fn check_contract(&self) -> String {
+        self.moto.recorder("stop-recording").expect("stop recording");
+        let checker = testkit::paths::repo_root().join("tests/contract/aws_contract.py");
+        let python = testkit::paths::tools_venv().join("bin/python");
+        let out =
+            Command::new(python).arg(checker).arg(self.moto.recording_path()).output().expect("checker");
+        let report = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "requests AWS would refuse:\n{report}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        report
+    }
+}
+
 fn names(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|n| format!("{n}.jsonl")).collect()
 }
@@ -136,11 +156,19 @@ fn each_run_processes_only_what_no_earlier_run_finished() {
     for name in ["a", "b", "c", "d"] {
         p.put(name, 2);
     }
+    p.moto.recorder("start-recording").expect("record");
     let (ok, s, stderr) = p.run(json!({"run_id": "first"}), 600, &[]);
     assert!(ok, "{stderr}\n{s:#}");
     assert_eq!(p.processed("first"), names(&["a", "b", "c", "d"]));
     assert_eq!(p.keys("results/_ledger/done/").len(), 4);
     assert!(p.keys("results/_ledger/claims/").is_empty(), "egress released every claim");
+
+    // Prep's listings and conditional claims, egress's done records and
+    // claim deletions, each as AWS's models allow them.
+    let report = p.check_contract();
+    for op in ["s3.ListObjectsV2", "s3.PutObject", "s3.DeleteObject"] {
+        assert!(report.contains(&format!("  {op}\n")), "{op} was never checked:\n{report}");
+    }
 
     // Two new objects and a changed one (new ETag).
     p.put("e", 1);
