@@ -8,7 +8,8 @@
 mod binaries;
 
 use std::collections::BTreeSet;
-use std::process::Command;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
 use binaries::{build_binaries, definition, runner};
 use serde_json::{Value, json};
@@ -82,6 +83,12 @@ impl Pipeline {
 
     /// One `batch-pipeline run` of `source`.
     fn run_source(&self, source: Value, overrides: Value, args: &[&str]) -> (bool, Value, String) {
+        self.finish(self.start_run(source, overrides, args))
+    }
+
+    /// Starts a `batch-pipeline run` of `source` (its input and summary
+    /// files named by the run id, so runs can go side by side).
+    fn start_run(&self, source: Value, overrides: Value, args: &[&str]) -> (std::process::Child, PathBuf) {
         let config = json!({
             "version": 1,
             "pipeline": "t",
@@ -91,11 +98,12 @@ impl Pipeline {
             "transform": {"kind": "jsonl_calc", "calculations": ["review_score = stars * review_count"]},
             "egress": {"bucket": "out", "prefix": "results"},
         });
-        let input = self.dir.path().join("input.json");
+        let name = overrides["run_id"].as_str().unwrap_or("run").to_string();
+        let input = self.dir.path().join(format!("input-{name}.json"));
         std::fs::write(&input, json!({"config": config, "overrides": overrides}).to_string()).unwrap();
-        let summary = self.dir.path().join("summary.json");
+        let summary = self.dir.path().join(format!("summary-{name}.json"));
         let _ = std::fs::remove_file(&summary);
-        let out = Command::new(runner())
+        let child = Command::new(runner())
             .arg("run")
             .arg("--definition")
             .arg(definition())
@@ -108,8 +116,16 @@ impl Pipeline {
             .args(["--concurrency", "4", "--no-progress"])
             .args(args)
             .envs(self.moto.aws_env())
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        (child, summary)
+    }
+
+    /// Waits for a started run; returns (succeeded, summary, stderr).
+    fn finish(&self, (child, summary): (std::process::Child, PathBuf)) -> (bool, Value, String) {
+        let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         let s: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap_or_default())
             .unwrap_or_else(|_| panic!("no summary: {stderr}"));
@@ -271,4 +287,33 @@ fn an_incremental_sftp_run_fetches_only_new_or_changed_files() {
     let (ok, s, stderr) = p.run_source(source, json!({"run_id": "night-3"}), &[]);
     assert!(ok, "{stderr}\n{s:#}");
     assert_eq!(s["final_state"], "NoWork", "{s:#}");
+}
+
+/// Two scheduled runs started together over 400 new objects (enough that
+/// their claims, 32 at a time, interleave): each object is processed by
+/// exactly one of them, none is lost, and each is recorded done once.
+#[test]
+fn two_runs_started_together_process_each_input_once() {
+    let p = Pipeline::start();
+    let all: Vec<String> = (0..400).map(|i| format!("o{i:03}")).collect();
+    for name in &all {
+        p.put(name, 1);
+    }
+    let source =
+        json!({"type": "s3", "bucket": "src", "prefix": "in/", "suffix": ".jsonl", "incremental": true});
+    let a = p.start_run(source.clone(), json!({"run_id": "left", "items_per_node": 50}), &[]);
+    let b = p.start_run(source, json!({"run_id": "right", "items_per_node": 50}), &[]);
+    let ((ok_a, sa, err_a), (ok_b, sb, err_b)) = (p.finish(a), p.finish(b));
+    assert!(ok_a && ok_b, "{err_a}\n{err_b}\n{sa:#}\n{sb:#}");
+    let (left, right) = (p.processed("left"), p.processed("right"));
+    assert!(left.is_disjoint(&right), "processed twice: {:?}", left.intersection(&right).collect::<Vec<_>>());
+    let union: BTreeSet<String> = left.union(&right).cloned().collect();
+    let split = format!("{} / {}", sa["prep"]["ledger"], sb["prep"]["ledger"]);
+    assert_eq!(
+        union,
+        all.iter().map(|n| format!("{n}.jsonl")).collect::<BTreeSet<_>>(),
+        "none lost: {split}"
+    );
+    assert_eq!(p.keys("results/_ledger/done/").len(), 400);
+    assert!(p.keys("results/_ledger/claims/").is_empty());
 }

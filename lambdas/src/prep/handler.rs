@@ -407,6 +407,8 @@ async fn take_new_inputs(
                 key: object.key.clone(),
                 etag: object.etag.clone().unwrap_or_default(),
             },
+            // Never incremental (`Source::incremental` is `None` for it and
+            // for sqs); an identity by key keeps the closure total.
             WorkSource::Synthetic { .. } => {
                 InputIdentity::S3 { bucket: String::new(), key: object.key.clone(), etag: String::new() }
             }

@@ -198,7 +198,7 @@ async fn claim(
         }
     }
     // A claim exists (listed, or created since by another run): whose?
-    let Some((existing, etag)) = read_claim(s3, spec, &key).await? else {
+    let Some(existing) = read_claim(s3, spec, &key).await? else {
         // Deleted since (its input is done now): leave it, the next run
         // sees the done record or takes it.
         return Ok(Outcome::Elsewhere);
@@ -209,7 +209,7 @@ async fn claim(
     if existing.expires_at > now {
         return Ok(Outcome::Elsewhere);
     }
-    match put(Condition::Is(&etag)).send().await {
+    match put(Condition::Is(&existing.etag)).send().await {
         Ok(_) => {
             tracing::info!(id = entry.id, previous_run = existing.run_id, "took over an expired claim");
             Ok(Outcome::TakenOver)
@@ -231,12 +231,19 @@ fn lost_race<E>(err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::H
     matches!(err.raw_response().map(|r| r.status().as_u16()), Some(412 | 409 | 404))
 }
 
-/// A claim and its ETag; `None` when it does not exist.
+/// Who holds an existing claim, and its ETag (for the takeover).
+struct Holder {
+    run_id: String,
+    expires_at: u64,
+    etag: String,
+}
+
+/// The claim's holder; `None` when the claim does not exist.
 async fn read_claim(
     s3: &aws_sdk_s3::Client,
     spec: &LedgerSpec,
     key: &str,
-) -> Result<Option<(Claim, String)>, LambdaError> {
+) -> Result<Option<Holder>, LambdaError> {
     let what = format!("GetObject s3://{}/{key}", spec.bucket);
     let out = match s3.get_object().bucket(&spec.bucket).key(key).send().await {
         Ok(out) => out,
@@ -251,24 +258,12 @@ async fn read_claim(
         .map_err(|e| LambdaError::new(ErrorKind::AwsUnavailable, format!("{what}: reading the body: {e}")))?
         .into_bytes();
     match serde_json::from_slice::<Claim>(&bytes) {
-        Ok(claim) => Ok(Some((claim, etag))),
-        // Not ours to read (written by hand?): treated as expired, so the
-        // input is not stuck behind it for ever.
+        Ok(claim) => Ok(Some(Holder { run_id: claim.run_id, expires_at: claim.expires_at, etag })),
+        // Not prep's (written by hand?): expired, so the input is not stuck
+        // behind it for ever.
         Err(e) => {
             tracing::warn!(key, error = %e, "unreadable claim; treating it as expired");
-            Ok(Some((
-                Claim {
-                    run_id: String::new(),
-                    claimed_at: 0,
-                    expires_at: 0,
-                    input: InputIdentity::S3 {
-                        bucket: String::new(),
-                        key: String::new(),
-                        etag: String::new(),
-                    },
-                },
-                etag,
-            )))
+            Ok(Some(Holder { run_id: String::new(), expires_at: 0, etag }))
         }
     }
 }
