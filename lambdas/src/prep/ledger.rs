@@ -20,6 +20,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use batch_jobs::layout::{CLAIMS_DIR, DONE_DIR, InputIdentity, LedgerInput, id_of_key};
 use futures_util::StreamExt;
@@ -227,8 +228,15 @@ enum Condition<'a> {
 /// A conditional write another run won: 412 Precondition Failed, 409
 /// ConditionalRequestConflict (a competing write in flight) or, for
 /// `If-Match`, 404 (the claim was deleted meanwhile).
-fn lost_race<E>(err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> bool {
-    matches!(err.raw_response().map(|r| r.status().as_u16()), Some(412 | 409 | 404))
+fn lost_race<E: ProvideErrorMetadata>(
+    err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> bool {
+    match err.raw_response().map(|r| r.status().as_u16()) {
+        Some(412 | 409) => true,
+        // Not a missing bucket: that is a real error.
+        Some(404) => err.as_service_error().and_then(ProvideErrorMetadata::code) == Some("NoSuchKey"),
+        _ => false,
+    }
 }
 
 /// Who holds an existing claim, and its ETag (for the takeover).
