@@ -213,7 +213,7 @@ mod tests {
     /// the oracle the typed one must equal byte for byte.
     fn build_by_hand(spec: &PipelineSpec) -> Json {
         let names = Names::new(&spec.name);
-        let source = match &spec.source {
+        let mut source = match &spec.source {
             Source::S3 { bucket, prefix, suffix, .. } => {
                 json!({ "type": "s3", "bucket": bucket, "prefix": prefix, "suffix": suffix })
             }
@@ -237,6 +237,14 @@ mod tests {
                 "directory": s.directory, "glob": s.glob, "recursive": s.recursive,
             }),
         };
+        // Incremental keys only when set, so other pipelines' JSON is unchanged.
+        let (incremental, ttl) = incremental_of(&spec.source);
+        if incremental {
+            source["incremental"] = json!(true);
+            if let Some(ttl) = ttl {
+                source["claim_ttl_seconds"] = json!(ttl);
+            }
+        }
         json!({
             "version": 1,
             "pipeline": spec.name,
@@ -255,9 +263,22 @@ mod tests {
         })
     }
 
+    /// A source's `incremental` and its claim TTL when not the default.
+    fn incremental_of(source: &Source) -> (bool, Option<u32>) {
+        match source {
+            Source::S3 { incremental, claim_ttl_seconds, .. } => (*incremental, *claim_ttl_seconds),
+            Source::Sftp(s) => (
+                s.incremental,
+                (s.claim_ttl_seconds != contract::run_config::DEFAULT_CLAIM_TTL_SECONDS)
+                    .then_some(s.claim_ttl_seconds),
+            ),
+            _ => (false, None),
+        }
+    }
+
     /// `settings` as it was written before it was typed.
     fn settings_by_hand(spec: &PipelineSpec) -> Json {
-        let source = match &spec.source {
+        let mut source = match &spec.source {
             Source::S3 { bucket, prefix, suffix, .. } => {
                 json!({ "s3_bucket": bucket, "s3_prefix": prefix, "s3_suffix": suffix })
             }
@@ -286,6 +307,13 @@ mod tests {
                 "sftp_directory": s.directory, "sftp_glob": s.glob, "sftp_recursive": s.recursive,
             }),
         };
+        let (incremental, ttl) = incremental_of(&spec.source);
+        if incremental {
+            source["incremental"] = json!(true);
+        }
+        if let Some(ttl) = ttl {
+            source["claim_ttl_seconds"] = json!(ttl);
+        }
         json!({
             "source": source,
             "items_per_node": spec.items_per_node,
@@ -412,6 +440,29 @@ mod tests {
                     glob: "*.xml".into(),
                     recursive: true,
                     incremental: false,
+                    claim_ttl_seconds: contract::run_config::DEFAULT_CLAIM_TTL_SECONDS,
+                })
+            }),
+            with(&|spec| {
+                spec.source = Source::S3 {
+                    bucket: "in".into(),
+                    prefix: "noaa/".into(),
+                    suffix: ".csv".into(),
+                    incremental: true,
+                    claim_ttl_seconds: Some(7_200),
+                }
+            }),
+            with(&|spec| {
+                spec.source = Source::Sftp(contract::run_config::SftpSource {
+                    host: "sftp.example.com".into(),
+                    port: 22,
+                    user: "feed".into(),
+                    private_key_secret_arn: "arn:aws:secretsmanager:eu-west-1:1:secret:k".into(),
+                    host_key: "SHA256:cxZN8pLShoGrYWTZkBNJJKG1tcFq6PcAE0u31NR6kmw".into(),
+                    directory: "/outgoing".into(),
+                    glob: "*".into(),
+                    recursive: false,
+                    incremental: true,
                     claim_ttl_seconds: contract::run_config::DEFAULT_CLAIM_TTL_SECONDS,
                 })
             }),
