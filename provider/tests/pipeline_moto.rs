@@ -476,8 +476,9 @@ async fn a_queue_fed_pipeline_applies_and_imports_with_its_sqs_source() {
     tf.ok(&["destroy", "-auto-approve"]).unwrap();
 }
 
-/// An SFTP source reaches the run configuration, and an import restores
-/// it (defaults left out read back as unset: the plan is clean).
+/// An SFTP source (incremental, with its claim TTL) reaches the run
+/// configuration, and an import restores it (defaults left out read back
+/// as unset: the plan is clean).
 #[tokio::test(flavor = "multi_thread")]
 async fn an_sftp_source_applies_and_imports_cleanly() {
     let f = Fixture::start();
@@ -488,7 +489,8 @@ async fn an_sftp_source_applies_and_imports_cleanly() {
     o.source = "sftp_host = \"sftp.example.com\"\n    sftp_user = \"feed\"\n    \
         sftp_private_key_secret_arn = \"arn:aws:secretsmanager:us-east-1:123456789012:secret:feed-key-AbCdEf\"\n    \
         sftp_host_key = \"SHA256:cxZN8pLShoGrYWTZkBNJJKG1tcFq6PcAE0u31NR6kmw\"\n    \
-        sftp_directory = \"/outgoing\"\n    sftp_glob = \"*.xml\"";
+        sftp_directory = \"/outgoing\"\n    sftp_glob = \"*.xml\"\n    \
+        incremental = true\n    claim_ttl_seconds = 7200";
     tf.write("main.tf", &config(&f, &o)).unwrap();
     tf.ok(&["apply", "-auto-approve"]).unwrap();
     let run_config = tf.output("run_config").unwrap();
@@ -499,6 +501,7 @@ async fn an_sftp_source_applies_and_imports_cleanly() {
             "private_key_secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:feed-key-AbCdEf",
             "host_key": "SHA256:cxZN8pLShoGrYWTZkBNJJKG1tcFq6PcAE0u31NR6kmw",
             "directory": "/outgoing", "glob": "*.xml", "recursive": false,
+            "incremental": true, "claim_ttl_seconds": 7200,
         })
     );
     let imported = imports_cleanly(&f, &config(&f, &o), "feed");
