@@ -244,3 +244,56 @@ async fn incremental_settings_that_cannot_work_are_refused_by_name() {
     let err = refuse(json!({"config": incremental_config(efs.path(), 0)})).await;
     assert!(err.message.starts_with("config.source.claim_ttl_seconds: 0 must be"), "{}", err.message);
 }
+
+/// The ledger is read with listings, not a request per input: 2,100
+/// finished inputs (three ListObjectsV2 pages of the source, three of the
+/// done records) cost six requests and no GET, HEAD or PUT, and the run is
+/// NO_WORK. (moto's recorder counts what prep sent.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_over_finished_inputs_costs_listings_only() {
+    let moto = testkit::MotoServer::start().unwrap();
+    let deps = setup(&moto, 2_100).await;
+    let efs = common::efs_dir();
+    let prefix = ledger_prefix("results");
+    // The done records, as egress writes them (keys by identity).
+    let mut listed = Vec::new();
+    let mut pages = deps.s3.list_objects_v2().bucket("src").prefix("in/").into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for o in page.unwrap().contents() {
+            listed.push((o.key().unwrap().to_string(), o.e_tag().unwrap().to_string()));
+        }
+    }
+    assert_eq!(listed.len(), 2_100);
+    for chunk in listed.chunks(32) {
+        let mut set = tokio::task::JoinSet::new();
+        for (key, etag) in chunk {
+            let input = InputIdentity::S3 { bucket: "src".into(), key: key.clone(), etag: etag.clone() };
+            let put = deps
+                .s3
+                .put_object()
+                .bucket("out")
+                .key(done_key(&prefix, &input.id()))
+                .body(b"{}".to_vec().into());
+            set.spawn(async move { put.send().await });
+        }
+        while let Some(done) = set.join_next().await {
+            done.unwrap().unwrap();
+        }
+    }
+    moto.recorder("start-recording").unwrap();
+    let r = prep::handle(&deps, event(&incremental_config(efs.path(), 600), "quiet")).await.unwrap();
+    moto.recorder("stop-recording").unwrap();
+    assert_eq!(r.status, PrepStatus::NoWork);
+    assert_eq!(r.ledger.unwrap().done, 2_100);
+    let recording = std::fs::read_to_string(moto.recording_path()).unwrap();
+    let requests: Vec<(String, String)> = recording
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|e| {
+            (e["method"].as_str().unwrap_or("").to_string(), e["url"].as_str().unwrap_or("").to_string())
+        })
+        .collect();
+    let lists = requests.iter().filter(|(m, u)| m == "GET" && u.contains("list-type=2")).count();
+    assert_eq!(lists, 6, "{requests:?}");
+    assert_eq!(requests.len(), 6, "nothing but listings: {requests:?}");
+}
