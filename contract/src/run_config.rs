@@ -294,6 +294,14 @@ pub struct SftpSource {
     /// As [`S3Source::claim_ttl_seconds`].
     #[serde(default = "default_claim_ttl", skip_serializing_if = "is_default_claim_ttl")]
     pub claim_ttl_seconds: u32,
+    /// Keep the raw files as fetched: procurement also uploads each one to
+    /// `s3://<archive_bucket>/<archive_prefix><path below directory>`
+    /// with its CRC64-NVME, which S3 verifies. Unset: no archive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_bucket: Option<String>,
+    /// Key prefix of the archive: empty or a relative folder ending with `/`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub archive_prefix: String,
 }
 
 fn default_sftp_port() -> u16 {
@@ -336,8 +344,56 @@ impl SftpSource {
         if self.glob.is_empty() || self.glob.contains('/') || self.glob.chars().any(char::is_control) {
             return Err(format!("glob: {:?} must be a non-empty file name pattern without '/'", self.glob));
         }
+        match &self.archive_bucket {
+            Some(bucket) => check_bucket_name(bucket).map_err(|e| format!("archive_bucket: {e}"))?,
+            None if !self.archive_prefix.is_empty() => {
+                return Err("archive_prefix: applies only with archive_bucket".to_string());
+            }
+            None => {}
+        }
+        check_key_prefix(&self.archive_prefix).map_err(|e| format!("archive_prefix: {e}"))?;
         Ok(())
     }
+}
+
+/// An S3 bucket name as AWS allows it for new buckets: 3-63 lowercase
+/// letters, digits, `-` and `.`, starting and ending with a letter or
+/// digit, not an IP address.
+pub fn check_bucket_name(name: &str) -> Result<(), String> {
+    let ok_chars =
+        name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    let ends_ok = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if !(3..=63).contains(&name.len())
+        || !ok_chars
+        || !ends_ok(name.bytes().next())
+        || !ends_ok(name.bytes().last())
+        || name.contains("..")
+        || name.parse::<std::net::Ipv4Addr>().is_ok()
+    {
+        return Err(format!(
+            "{name:?} is not an S3 bucket name (3-63 lowercase letters, digits, '-' and '.', starting and ending \
+             with a letter or digit)"
+        ));
+    }
+    Ok(())
+}
+
+/// A key prefix is empty or a relative folder ending with `/` whose parts
+/// are neither empty, `.` nor `..` (keys built from it stay below it).
+pub fn check_key_prefix(prefix: &str) -> Result<(), String> {
+    if prefix.is_empty() {
+        return Ok(());
+    }
+    let parts_ok = prefix.strip_suffix('/').is_some_and(|p| {
+        p.split('/').all(|c| !matches!(c, "" | "." | "..")) && !p.chars().any(char::is_control)
+    });
+    if !parts_ok {
+        return Err(format!(
+            "{prefix:?} must be empty or a relative folder ending with '/' (e.g. \"raw/\"), without empty, '.' or \
+             '..' parts"
+        ));
+    }
+    Ok(())
 }
 
 /// Length of a SHA-256 digest in unpadded base64.
@@ -537,7 +593,7 @@ mod tests {
     #[test]
     fn sftp_checks_name_the_key() {
         type Change = fn(&mut SftpSource);
-        let cases: [(Change, &str); 8] = [
+        let cases: [(Change, &str); 14] = [
             (|s| s.host = String::new(), "host: "),
             (|s| s.port = 0, "port: "),
             (|s| s.user = "a b".into(), "user: "),
@@ -546,6 +602,21 @@ mod tests {
             (|s| s.host_key = "SHA256:short".into(), "host_key: "),
             (|s| s.directory = "outgoing".into(), "directory: "),
             (|s| s.glob = "a/*.xml".into(), "glob: "),
+            (|s| s.archive_prefix = "raw/".into(), "archive_prefix: applies only with archive_bucket"),
+            (|s| s.archive_bucket = Some("Raw_Files".into()), "archive_bucket: "),
+            (|s| s.archive_bucket = Some("192.168.0.1".into()), "archive_bucket: "),
+            (
+                |s| (s.archive_bucket, s.archive_prefix) = (Some("raw".into()), "raw".into()),
+                "archive_prefix: ",
+            ),
+            (
+                |s| (s.archive_bucket, s.archive_prefix) = (Some("raw".into()), "/raw/".into()),
+                "archive_prefix: ",
+            ),
+            (
+                |s| (s.archive_bucket, s.archive_prefix) = (Some("raw".into()), "a/../b/".into()),
+                "archive_prefix: ",
+            ),
         ];
         for (change, prefix) in cases {
             let mut source = sftp();
@@ -553,6 +624,19 @@ mod tests {
             let err = source.check().unwrap_err();
             assert!(err.starts_with(prefix), "{err}");
         }
+        let mut archived = sftp();
+        (archived.archive_bucket, archived.archive_prefix) =
+            (Some("feed-raw.example".into()), "sftp/raw/".into());
+        assert_eq!(archived.check(), Ok(()));
+        let json = serde_json::to_value(&archived).expect("serialises");
+        assert_eq!(
+            (json["archive_bucket"].as_str(), json["archive_prefix"].as_str()),
+            (Some("feed-raw.example"), Some("sftp/raw/"))
+        );
+        assert!(
+            serde_json::to_value(sftp()).expect("serialises").get("archive_bucket").is_none(),
+            "unset stays out of run.json"
+        );
         for pin in [
             "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s",
             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ9a3kjS5bHcW1q0lJ4X9G6cxY5K3qzT0yq9m8FQ5c7P comment",

@@ -65,7 +65,7 @@ data "aws_iam_policy_document" "execution" {
   statement {
     sid       = "JobLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${local.batch_log_group_arn}:*"]
+    resources = ["${aws_cloudwatch_log_group.jobs.arn}:*"]
   }
 }
 
@@ -130,6 +130,17 @@ data "aws_iam_policy_document" "job" {
     }
   }
 
+  dynamic "statement" {
+    for_each = local.sftp_archive_bucket != null ? [1] : []
+    content {
+      sid = "WriteSftpArchive"
+      # procurement uploads the raw files (in parts when large) and reads
+      # nothing back.
+      actions   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+      resources = ["arn:${local.partition}:s3:::${local.sftp_archive_bucket}/${local.sftp_archive.prefix}*"]
+    }
+  }
+
   statement {
     sid = "ListEgressPrefix"
     # ListBucketMultipartUploads has no s3:prefix key, so it cannot share
@@ -169,7 +180,7 @@ data "aws_iam_policy_document" "job" {
   statement {
     sid       = "BucketKeysViaS3"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [local.kms_key_arn]
+    resources = compact([local.kms_key_arn, try(local.sftp_archive.kms_key_arn, null)])
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
@@ -480,9 +491,17 @@ data "aws_iam_policy_document" "start" {
   }
 
   statement {
-    sid       = "ScheduleKey"
-    actions   = ["kms:Decrypt"]
+    sid = "ScheduleKey"
+    # Decrypt: the schedule's input; GenerateDataKey: a tick sent to the
+    # (encrypted) undelivered queue.
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [local.kms_key_arn]
+  }
+
+  statement {
+    sid       = "UndeliveredTicks"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.triggers_dead_letter.arn]
   }
 }
 

@@ -116,8 +116,9 @@ output "kms_key_arn" {
 }
 
 output "log_group_names" {
-  description = "Map of the module's CloudWatch log groups: prep, watcher, sfn (job output goes to /aws/batch/job)."
+  description = "Map of the module's CloudWatch log groups: prep, watcher, sfn, jobs (the three stages' container output, streams <stage>/<container>/<task id>)."
   value = {
+    jobs    = aws_cloudwatch_log_group.jobs.name
     prep    = aws_cloudwatch_log_group.lambda["prep"].name
     watcher = aws_cloudwatch_log_group.lambda["watcher"].name
     sfn     = aws_cloudwatch_log_group.sfn.name

@@ -156,6 +156,7 @@ resource "aws_scheduler_schedule" "queue" {
   count = local.queue_fed ? 1 : 0
 
   name                = "${var.name}-queue"
+  group_name          = aws_scheduler_schedule_group.this.name
   description         = "Starts a ${var.name} run over what the queue holds (prep ends it at once when the queue is empty)."
   schedule_expression = var.queue_source.schedule_expression
   state               = var.queue_source.enabled ? "ENABLED" : "DISABLED"
@@ -177,6 +178,10 @@ resource "aws_scheduler_schedule" "queue" {
       maximum_event_age_in_seconds = 300
       maximum_retry_attempts       = 1
     }
+
+    dead_letter_config {
+      arn = aws_sqs_queue.triggers_dead_letter.arn
+    }
   }
 }
 
@@ -194,8 +199,8 @@ resource "aws_cloudwatch_metric_alarm" "dead_letter" {
   threshold           = var.queue_source.dead_letter_alarm_threshold
   comparison_operator = "GreaterThanOrEqualToThreshold"
   treat_missing_data  = "notBreaching"
-  alarm_actions       = var.queue_source.alarm_actions
-  ok_actions          = var.queue_source.alarm_actions
+  alarm_actions       = distinct(concat(var.queue_source.alarm_actions, local.alert_actions))
+  ok_actions          = distinct(concat(var.queue_source.alarm_actions, local.alert_actions))
   tags                = local.tags
 }
 

@@ -490,7 +490,10 @@ async fn an_sftp_source_applies_and_imports_cleanly() {
         sftp_private_key_secret_arn = \"arn:aws:secretsmanager:us-east-1:123456789012:secret:feed-key-AbCdEf\"\n    \
         sftp_host_key = \"SHA256:cxZN8pLShoGrYWTZkBNJJKG1tcFq6PcAE0u31NR6kmw\"\n    \
         sftp_directory = \"/outgoing\"\n    sftp_glob = \"*.xml\"\n    \
+        sftp_archive_bucket = \"feed-raw\"\n    sftp_archive_prefix = \"sftp/\"\n    \
         incremental = true\n    claim_ttl_seconds = 7200";
+    // The job log group: the awslogs driver in the definition, read back on import.
+    o.processing_extra = "log_group_name = \"/aws/batch/feed\"";
     tf.write("main.tf", &config(&f, &o)).unwrap();
     tf.ok(&["apply", "-auto-approve"]).unwrap();
     let run_config = tf.output("run_config").unwrap();
@@ -501,8 +504,28 @@ async fn an_sftp_source_applies_and_imports_cleanly() {
             "private_key_secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:feed-key-AbCdEf",
             "host_key": "SHA256:cxZN8pLShoGrYWTZkBNJJKG1tcFq6PcAE0u31NR6kmw",
             "directory": "/outgoing", "glob": "*.xml", "recursive": false,
+            "archive_bucket": "feed-raw", "archive_prefix": "sftp/",
             "incremental": true, "claim_ttl_seconds": 7200,
         })
+    );
+    let processing = f.active_revisions("feed-processing").await;
+    let logs = processing.last().and_then(|d| d.container_properties()).and_then(|c| c.log_configuration());
+    let options = logs.and_then(|l| l.options()).cloned().unwrap_or_default();
+    assert_eq!(logs.and_then(|l| l.log_driver()).map(|d| d.as_str()), Some("awslogs"), "{logs:?}");
+    assert_eq!(
+        (
+            options.get("awslogs-group").map(String::as_str),
+            options.get("awslogs-stream-prefix").map(String::as_str)
+        ),
+        (Some("/aws/batch/feed"), Some("processing"))
+    );
+    let procurement = f.active_revisions("feed-procurement").await;
+    assert!(
+        procurement
+            .last()
+            .and_then(|d| d.container_properties())
+            .and_then(|c| c.log_configuration())
+            .is_none()
     );
     let imported = imports_cleanly(&f, &config(&f, &o), "feed");
     imported.ok(&["apply", "-auto-approve"]).unwrap();

@@ -734,6 +734,80 @@ def test_every_log_group_has_retention_and_kms():
     for n, b in groups.items():
         assert v(b["retention_in_days"]) == "${var.logging.retention_days}", n
         assert v(b["kms_key_id"]) == "${local.kms_key_arn}", n
+    # The jobs log to the pipeline's own group, and may write only there.
+    pipeline = res["batch_pipeline.this"]
+    for stage in STAGES:
+        assert v(v(pipeline[stage])["log_group_name"]) == "${aws_cloudwatch_log_group.jobs.name}", stage
+    execution = text(blocks(conf(), "data")["aws_iam_policy_document.execution"])
+    assert "aws_cloudwatch_log_group.jobs.arn" in execution and "/aws/batch/job" not in execution, execution
+    assert "local.job_log_group_name" in text(blocks(conf(), "data")["aws_iam_policy_document.kms"])
+
+
+def test_no_trigger_drops_an_event_silently():
+    """Every EventBridge target and every schedule retries, then sends what
+    it could not deliver to the undelivered queue, which has an alarm."""
+    res = blocks(conf(), "resource")
+    targets = {n: b for n, b in res.items() if n.startswith("aws_cloudwatch_event_target.")}
+    schedules = {n: v(b["target"]) for n, b in res.items() if n.startswith("aws_scheduler_schedule.")}
+    assert len(targets) >= 3 and len(schedules) >= 2, (sorted(targets), sorted(schedules))
+    problems = []
+    for n, b in {**targets, **schedules}.items():
+        if "retry_policy" not in b:
+            problems.append(f"{n}: no retry_policy")
+        if "aws_sqs_queue.triggers_dead_letter.arn" not in text(b.get("dead_letter_config")):
+            problems.append(f"{n}: no dead_letter_config to the undelivered queue")
+    for n, b in res.items():
+        if n.startswith("aws_scheduler_schedule.") and v(b.get("group_name")) != "${aws_scheduler_schedule_group.this.name}":
+            problems.append(f"{n}: not in the pipeline's schedule group (its alarms watch that group)")
+    assert not problems, "\n".join(problems)
+    # Who may send there: the module's rules (queue policy) and the
+    # schedules' role.
+    policy = text(blocks(conf(), "data")["aws_iam_policy_document.triggers_dead_letter"])
+    assert "events.amazonaws.com" in policy and "rule/${var.name}-*" in policy, policy
+    start = text(blocks(conf(), "data")["aws_iam_policy_document.start"])
+    assert "sqs:SendMessage" in start and "kms:GenerateDataKey" in start, start
+
+
+def test_every_dead_letter_queue_and_alarm_is_watched_and_notifies():
+    res = blocks(conf(), "resource")
+    alarms = {n: b for n, b in res.items() if n.startswith("aws_cloudwatch_metric_alarm.")}
+    queues = [n for n in res if n.startswith("aws_sqs_queue.") and ("dead_letter" in n)]
+    assert "aws_sqs_queue.triggers_dead_letter" in queues and "aws_sqs_queue.dead_letter" in queues, queues
+    for q in queues:
+        watching = [a for a, b in alarms.items() if f"{q}[0].name" in text(b.get("dimensions")) or f"{q}.name" in text(b.get("dimensions"))]
+        assert watching, f"no alarm on {q}"
+    problems = []
+    for n, b in alarms.items():
+        if "local.alert_actions" not in text(b.get("alarm_actions")):
+            problems.append(f"{n}: does not notify the alerts topic")
+        if not v(b["alarm_name"]).startswith("${local.alarm_name_start}") and not v(b["alarm_name"]).startswith("${var.name}-"):
+            problems.append(f"{n}: its name is outside what the topic policy lets publish")
+    assert not problems, "\n".join(problems)
+    names = {v(b["metric_name"]) for b in alarms.values() if "each" not in text(b["metric_name"])}
+    for_each = text([b.get("for_each") for b in alarms.values()])
+    for metric in ["ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted", "Errors", "Throttles", "TargetErrorCount", "InvocationDroppedCount"]:
+        assert metric in for_each or metric in names, metric
+
+
+def test_alerts_topic_is_encrypted_and_only_this_pipeline_publishes():
+    res = blocks(conf(), "resource")
+    topic = res["aws_sns_topic.alerts"]
+    assert v(topic["kms_master_key_id"]) == "${local.kms_key_arn}"
+    policy = blocks(conf(), "data")["aws_iam_policy_document.alerts_topic"]
+    statements = policy["statement"]
+    assert len(statements) == 2
+    for st in statements:
+        conditions = text(st["condition"])
+        assert "aws:SourceArn" in conditions, st
+    # The KMS key lets CloudWatch (alarms) encrypt for the topic.
+    assert "cloudwatch.amazonaws.com" in text(blocks(conf(), "data")["aws_iam_policy_document.kms"])
+    # Each placeholder of the message has its input path.
+    target = res["aws_cloudwatch_event_target.run_alert"]
+    transformer = v(target["input_transformer"])
+    paths = set(v(transformer["input_paths"]))
+    placeholders = set(re.findall(r"__([A-Z]+)__", text(transformer["input_template"])))
+    assert placeholders == {p for p in paths if not p.startswith("__")}, (placeholders, paths)
+    assert "$.detail.cause" in text(transformer["input_paths"]), "the failed indices travel in the cause"
 
 
 def documented_pipeline_attributes() -> set[str]:
@@ -900,6 +974,12 @@ VALIDATION_CASES = {
         ({"sftp": {**SFTP, "port": 0}}, "source_data.sftp.port"),
         ({"sftp": {**SFTP, "egress_cidr_blocks": []}}, "source_data.sftp.egress_cidr_blocks"),
         ({"sftp": {**SFTP, "egress_cidr_blocks": ["sftp.example.com"]}}, "source_data.sftp.egress_cidr_blocks"),
+        ({"sftp": {**SFTP, "archive": {}}}, None),
+        ({"sftp": {**SFTP, "archive": {"bucket": "feed-raw", "prefix": ""}}}, None),
+        ({"sftp": {**SFTP, "archive": {"prefix": "sftp/raw/"}}}, None),
+        ({"sftp": {**SFTP, "archive": {"prefix": "raw"}}}, "source_data.sftp.archive.prefix"),
+        ({"sftp": {**SFTP, "archive": {"prefix": "../raw/"}}}, "source_data.sftp.archive.prefix"),
+        ({"sftp": {**SFTP, "archive": {"bucket": "Feed_Raw"}}}, "source_data.sftp.archive.bucket"),
     ],
     "egress": [
         ({}, None),

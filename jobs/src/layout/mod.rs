@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 pub use config::{
     EgressSpec, LAYOUT_VERSION, MAX_ARRAY_SIZE, MAX_S3_CONCURRENCY, RunConfig, SftpSource, SourceSpec, Stage,
-    SyntheticFormat, now_rfc3339, rfc3339_from_unix,
+    SyntheticFormat, default_multipart_threshold, default_part_size, now_rfc3339, rfc3339_from_unix,
 };
 pub use ledger::{
     CLAIMS_DIR, DONE_DIR, InputIdentity, LEDGER_DIR, LEDGER_JSON, LedgerInput, NodeLedger, claim_key,

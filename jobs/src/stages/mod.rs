@@ -9,6 +9,7 @@ pub mod procurement;
 pub mod queue;
 pub mod runner;
 pub mod s3;
+pub mod upload;
 
 use std::path::PathBuf;
 

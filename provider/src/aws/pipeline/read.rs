@@ -189,6 +189,16 @@ fn stage_from(stage: &str, def: &JobDefinition) -> Value {
             container.and_then(|c| c.execution_role_arn()).map(Value::string).unwrap_or(Value::Null),
         ),
         ("job_role_arn", container.and_then(|c| c.job_role_arn()).map(Value::string).unwrap_or(Value::Null)),
+        (
+            "log_group_name",
+            container
+                .and_then(|c| c.log_configuration())
+                .filter(|l| l.log_driver() == Some(&aws_sdk_batch::types::LogDriver::Awslogs))
+                .and_then(|l| l.options())
+                .and_then(|o| o.get("awslogs-group"))
+                .map(Value::string)
+                .unwrap_or(Value::Null),
+        ),
     ];
     block(attrs)
 }
@@ -460,6 +470,15 @@ async fn configuration_from_aws(
             (
                 "claim_ttl_seconds",
                 source["claim_ttl_seconds"].as_i64().map(Value::int).unwrap_or(Value::Null),
+            ),
+            ("sftp_archive_bucket", text(&source["sftp_archive_bucket"])),
+            (
+                "sftp_archive_prefix",
+                source["sftp_archive_prefix"]
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .map(Value::string)
+                    .unwrap_or(Value::Null),
             ),
         ]),
     );

@@ -137,6 +137,12 @@ pub enum SettingsSource {
         incremental: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         claim_ttl_seconds: Option<u32>,
+        /// Absent when unset: the stored settings of pipelines without an
+        /// archive stay byte for byte the same.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sftp_archive_bucket: Option<String>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        sftp_archive_prefix: String,
     },
 }
 
@@ -187,6 +193,8 @@ pub fn settings(spec: &PipelineSpec) -> Json {
             incremental: sftp.incremental,
             claim_ttl_seconds: (sftp.claim_ttl_seconds != contract::run_config::DEFAULT_CLAIM_TTL_SECONDS)
                 .then_some(sftp.claim_ttl_seconds),
+            sftp_archive_bucket: sftp.archive_bucket.clone(),
+            sftp_archive_prefix: sftp.archive_prefix.clone(),
         },
     };
     to_json(&Settings {
@@ -231,11 +239,20 @@ mod tests {
                     "visibility_timeout_seconds": visibility_timeout_seconds.unwrap_or(3600),
                 })
             }
-            Source::Sftp(s) => json!({
-                "type": "sftp", "host": s.host, "port": s.port, "user": s.user,
-                "private_key_secret_arn": s.private_key_secret_arn, "host_key": s.host_key,
-                "directory": s.directory, "glob": s.glob, "recursive": s.recursive,
-            }),
+            Source::Sftp(s) => {
+                let mut source = json!({
+                    "type": "sftp", "host": s.host, "port": s.port, "user": s.user,
+                    "private_key_secret_arn": s.private_key_secret_arn, "host_key": s.host_key,
+                    "directory": s.directory, "glob": s.glob, "recursive": s.recursive,
+                });
+                if let Some(bucket) = &s.archive_bucket {
+                    source["archive_bucket"] = json!(bucket);
+                }
+                if !s.archive_prefix.is_empty() {
+                    source["archive_prefix"] = json!(s.archive_prefix);
+                }
+                source
+            }
         };
         // Incremental keys only when set, so other pipelines' JSON is unchanged.
         let (incremental, ttl) = incremental_of(&spec.source);
@@ -301,11 +318,20 @@ mod tests {
                 }
                 source
             }
-            Source::Sftp(s) => json!({
-                "sftp_host": s.host, "sftp_port": s.port, "sftp_user": s.user,
-                "sftp_private_key_secret_arn": s.private_key_secret_arn, "sftp_host_key": s.host_key,
-                "sftp_directory": s.directory, "sftp_glob": s.glob, "sftp_recursive": s.recursive,
-            }),
+            Source::Sftp(s) => {
+                let mut source = json!({
+                    "sftp_host": s.host, "sftp_port": s.port, "sftp_user": s.user,
+                    "sftp_private_key_secret_arn": s.private_key_secret_arn, "sftp_host_key": s.host_key,
+                    "sftp_directory": s.directory, "sftp_glob": s.glob, "sftp_recursive": s.recursive,
+                });
+                if let Some(bucket) = &s.archive_bucket {
+                    source["sftp_archive_bucket"] = json!(bucket);
+                }
+                if !s.archive_prefix.is_empty() {
+                    source["sftp_archive_prefix"] = json!(s.archive_prefix);
+                }
+                source
+            }
         };
         let (incremental, ttl) = incremental_of(&spec.source);
         if incremental {
@@ -441,6 +467,8 @@ mod tests {
                     recursive: true,
                     incremental: false,
                     claim_ttl_seconds: contract::run_config::DEFAULT_CLAIM_TTL_SECONDS,
+                    archive_bucket: None,
+                    archive_prefix: String::new(),
                 })
             }),
             with(&|spec| {
@@ -454,7 +482,7 @@ mod tests {
             }),
             with(&|spec| {
                 spec.source = Source::Sftp(contract::run_config::SftpSource {
-                    host: "sftp.example.com".into(),
+                    host: "10.0.0.5".into(),
                     port: 22,
                     user: "feed".into(),
                     private_key_secret_arn: "arn:aws:secretsmanager:eu-west-1:1:secret:k".into(),
@@ -464,6 +492,8 @@ mod tests {
                     recursive: false,
                     incremental: true,
                     claim_ttl_seconds: contract::run_config::DEFAULT_CLAIM_TTL_SECONDS,
+                    archive_bucket: Some("feed-raw".into()),
+                    archive_prefix: "sftp/".into(),
                 })
             }),
         ]

@@ -13,8 +13,8 @@ use std::sync::LazyLock;
 use crate::tfplugin::{Attribute, Block, NestedBlock, Nesting, Schema, Type, Validator, Value};
 
 use rules::{
-    BUCKET_NAME, DURATION, FILE_SYSTEM_ID, IMAGE, KEY_PREFIX, MOUNT_PATH, PERMISSIONS, PIPELINE_NAME,
-    QUEUE_URL, ROOT_DIRECTORY,
+    BUCKET_NAME, DURATION, FILE_SYSTEM_ID, IMAGE, KEY_PREFIX, LOG_GROUP_NAME, MOUNT_PATH, PERMISSIONS,
+    PIPELINE_NAME, QUEUE_URL, ROOT_DIRECTORY,
 };
 
 pub const STAGES: [&str; 3] = contract::STAGE_NAMES;
@@ -72,7 +72,15 @@ fn stage_block(stage: &str) -> NestedBlock {
             Attribute::optional("execution_role_arn", Type::String, "ECS task execution role.")
                 .validate(arn()),
         )
-        .attr(Attribute::optional("job_role_arn", Type::String, "Role the job runs as.").validate(arn()));
+        .attr(Attribute::optional("job_role_arn", Type::String, "Role the job runs as.").validate(arn()))
+        .attr(
+            Attribute::optional(
+                "log_group_name",
+                Type::String,
+                "CloudWatch Logs group the containers log to (the awslogs driver, stream prefix the stage's name); unset: AWS Batch's default, /aws/batch/job.",
+            )
+            .validate(Validator::Text(LOG_GROUP_NAME)),
+        );
     if stage == "processing" {
         block = block.attr(Attribute::optional("transform", Type::String, "JSON transform spec."));
     }
@@ -294,6 +302,19 @@ fn source_block() -> Block {
             )
             .validate(whole(1, i64::from(contract::run_config::MAX_CLAIM_TTL_SECONDS))),
         )
+        .attr(
+            Attribute::optional(
+                "sftp_archive_bucket",
+                Type::String,
+                "Keep the raw files as fetched: procurement also uploads each one to this bucket, under sftp_archive_prefix and its path below sftp_directory, with its CRC64-NVME checksum, which S3 verifies. Unset: no archive.",
+            )
+            .validate(Validator::Text(BUCKET_NAME)),
+        )
+        .attr(Attribute::optional(
+            "sftp_archive_prefix",
+            Type::String,
+            "Key prefix of the archive: empty or a relative folder ending with / (empty when unset).",
+        ))
 }
 
 fn egress_bucket_block() -> Block {

@@ -95,6 +95,8 @@ pub struct Stage {
     pub timeout_seconds: i32,
     pub execution_role_arn: Option<String>,
     pub job_role_arn: Option<String>,
+    /// awslogs group; `None`: AWS Batch's default.
+    pub log_group_name: Option<String>,
     pub transform: Option<serde_json::Value>,
 }
 
@@ -466,6 +468,7 @@ fn stage_defaults(name: &'static str, s: &mut SettingsReader<'_>) -> Stage {
         timeout_seconds: declared_int(s, "timeout_seconds"),
         execution_role_arn: None,
         job_role_arn: None,
+        log_group_name: None,
         transform: None,
     }
 }
@@ -524,6 +527,7 @@ fn read_stage(r: &mut SettingsReader<'_>, stage: &'static str, kind: Option<Comp
         );
     }
     out.job_role_arn = s.string("job_role_arn");
+    out.log_group_name = s.string("log_group_name");
     if stage == "processing" && s.raw("transform").is_none() && !s.any_unknown() {
         s.fail(
             "transform",
@@ -547,7 +551,7 @@ fn read_stage(r: &mut SettingsReader<'_>, stage: &'static str, kind: Option<Comp
 }
 
 /// The `source` block's SFTP attributes.
-const SFTP_ATTRIBUTES: [&str; 8] = [
+const SFTP_ATTRIBUTES: [&str; 10] = [
     "sftp_host",
     "sftp_port",
     "sftp_user",
@@ -556,6 +560,8 @@ const SFTP_ATTRIBUTES: [&str; 8] = [
     "sftp_directory",
     "sftp_glob",
     "sftp_recursive",
+    "sftp_archive_bucket",
+    "sftp_archive_prefix",
 ];
 
 fn read_source(r: &mut SettingsReader<'_>) -> Source {
@@ -726,6 +732,8 @@ fn read_sftp(s: &mut SettingsReader<'_>, host: String) -> Option<Source> {
     let glob = s.string("sftp_glob").unwrap_or_else(|| "*".to_string());
     let recursive = s.bool("sftp_recursive");
     let (incremental, claim_ttl_seconds) = read_incremental(s);
+    let archive_bucket = s.string("sftp_archive_bucket");
+    let archive_prefix = s.string("sftp_archive_prefix").unwrap_or_default();
     if missing || s.any_unknown() {
         return None;
     }
@@ -740,6 +748,8 @@ fn read_sftp(s: &mut SettingsReader<'_>, host: String) -> Option<Source> {
         recursive,
         incremental,
         claim_ttl_seconds: claim_ttl_seconds.unwrap_or(contract::run_config::DEFAULT_CLAIM_TTL_SECONDS),
+        archive_bucket,
+        archive_prefix,
     };
     match source.check() {
         Ok(()) => Some(Source::Sftp(source)),
@@ -950,11 +960,30 @@ mod tests {
             (("sftp_glob", Value::string("a/*.xml")), "sftp_glob"),
             (("sftp_user", Value::string("a b")), "sftp_user"),
             (("synthetic_count", Value::int(3)), "synthetic_count"),
+            (("sftp_archive_prefix", Value::string("raw/")), "sftp_archive_prefix"),
         ] {
             let (_, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], sftp_source(&[change])));
             let found: Vec<_> = diags.0.iter().filter(|d| d.path.as_ref() == Some(&path(field))).collect();
             assert_eq!(found.len(), 1, "{field}: {diags:?}");
         }
+        let archived = sftp_source(&[
+            ("sftp_archive_bucket", Value::string("feed-raw")),
+            ("sftp_archive_prefix", Value::string("sftp/raw/")),
+        ]);
+        let (spec, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], archived));
+        assert!(diags.0.is_empty(), "{diags:?}");
+        let run_config = super::super::run_config::build(&spec.unwrap());
+        assert_eq!(
+            (&run_config["source"]["archive_bucket"], &run_config["source"]["archive_prefix"]),
+            (&serde_json::json!("feed-raw"), &serde_json::json!("sftp/raw/"))
+        );
+        let bad_prefix = sftp_source(&[
+            ("sftp_archive_bucket", Value::string("feed-raw")),
+            ("sftp_archive_prefix", Value::string("../raw/")),
+        ]);
+        let (_, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], bad_prefix));
+        assert!(diags.0.iter().any(|d| d.path.as_ref() == Some(&path("sftp_archive_prefix"))), "{diags:?}");
+
         let mut without_key = sftp_source(&[]);
         without_key.retain(|(n, _)| *n != "sftp_host_key");
         let (_, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], without_key));
