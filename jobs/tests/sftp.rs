@@ -50,6 +50,8 @@ impl Env {
             directory: self.sshd.root().display().to_string(),
             glob: "*".into(),
             recursive: false,
+            incremental: false,
+            claim_ttl_seconds: contract::run_config::DEFAULT_CLAIM_TTL_SECONDS,
             archive_bucket: None,
             archive_prefix: String::new(),
         }

@@ -166,6 +166,17 @@ data "aws_iam_policy_document" "job" {
     resources = ["${local.egress_bucket_arn}/${local.egress_key_prefix}*"]
   }
 
+  # Incremental runs: egress writes done records (under the egress prefix,
+  # so WriteEgressObjects covers them) and then deletes the input's claim.
+  dynamic "statement" {
+    for_each = local.incremental ? [1] : []
+    content {
+      sid       = "ReleaseLedgerClaims"
+      actions   = ["s3:DeleteObject"]
+      resources = ["${local.egress_bucket_arn}/${local.ledger_key_prefix}claims/*"]
+    }
+  }
+
   statement {
     sid       = "BucketKeysViaS3"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
@@ -231,6 +242,46 @@ data "aws_iam_policy_document" "prep" {
       sid       = "ReadSftpPrivateKey"
       actions   = ["secretsmanager:GetSecretValue"]
       resources = [local.sftp_secret_arn]
+    }
+  }
+
+  # Incremental runs: prep lists the ledger's done records and claims (one
+  # listing, not a request per input) and creates or takes over claims with
+  # conditional writes; it never writes done records.
+  dynamic "statement" {
+    for_each = local.incremental ? [1] : []
+    content {
+      sid       = "ListLedger"
+      actions   = ["s3:ListBucket"]
+      resources = [local.egress_bucket_arn]
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = ["${local.ledger_key_prefix}*"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.incremental ? [1] : []
+    content {
+      sid       = "ClaimLedgerInputs"
+      actions   = ["s3:GetObject", "s3:PutObject"]
+      resources = ["${local.egress_bucket_arn}/${local.ledger_key_prefix}claims/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.incremental ? [1] : []
+    content {
+      sid       = "LedgerBucketKeysViaS3"
+      actions   = ["kms:GenerateDataKey"]
+      resources = [local.kms_key_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.amazonaws.com"]
+      }
     }
   }
 

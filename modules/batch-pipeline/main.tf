@@ -42,6 +42,13 @@ locals {
 
   efs_mount_path = "/mnt/efs"
 
+  # The incremental ledger (docs/incremental.md): <egress prefix>/_ledger/ in
+  # the egress bucket, as the jobs' layout library names it. A run's claims
+  # outlive its deadline, after which the watcher has stopped its jobs.
+  incremental       = var.source_data.incremental
+  ledger_key_prefix = "${local.egress_key_prefix}_ledger/"
+  claim_ttl_seconds = var.orchestration.timeout_seconds + 600
+
   stage_names = ["procurement", "processing", "egress"]
   stage_images = {
     procurement = var.stages.procurement.image
@@ -135,6 +142,9 @@ resource "batch_pipeline" "this" {
     sftp_recursive              = try(var.source_data.sftp.recursive, null)
     sftp_archive_bucket         = local.sftp_archive_bucket
     sftp_archive_prefix         = try(local.sftp_archive.prefix, null)
+
+    incremental       = local.incremental ? true : null
+    claim_ttl_seconds = local.incremental ? local.claim_ttl_seconds : null
   }
 
   procurement {

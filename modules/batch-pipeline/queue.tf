@@ -59,6 +59,10 @@ resource "aws_sqs_queue" "work" {
       error_message = "Set queue_source or s3_trigger.enabled, not both: each starts runs over the same objects."
     }
     precondition {
+      condition     = !var.source_data.incremental
+      error_message = "source_data.incremental does not apply with queue_source: the queue already hands each notification to one run and forgets it once done."
+    }
+    precondition {
       condition     = local.queue_visibility_timeout >= var.orchestration.timeout_seconds
       error_message = "queue_source.visibility_timeout_seconds (${local.queue_visibility_timeout}) must be at least orchestration.timeout_seconds (${var.orchestration.timeout_seconds}): a run's messages must stay invisible while it may still finish them."
     }

@@ -204,6 +204,10 @@ variable "source_data" {
     S3 bucket"): procurement also uploads each one to `bucket` (null: the pipeline's egress bucket) under `prefix` and
     its path below `directory`, with the checksum S3 verifies; the job role may write under that prefix only, and may
     use `kms_key_arn` (the bucket's own KMS key, if it has one that is not this pipeline's).
+    `incremental = true` (S3 listings and SFTP only; not with queue_source or synthetic_count): a run processes only
+    inputs no earlier run finished (objects by key and ETag, files by path, size and mtime), recorded under
+    `<egress.prefix>/_ledger/` in the egress bucket; claims held by a run last orchestration.timeout_seconds + 600 s.
+    Prep may then list `_ledger/` and read and write `_ledger/claims/`; the jobs may delete `_ledger/claims/` objects.
   EOT
   type = object({
     s3_bucket        = optional(string)
@@ -212,6 +216,8 @@ variable "source_data" {
     synthetic_count  = optional(number)
     synthetic_format = optional(string)
     create_bucket    = optional(bool, false)
+    # Process only inputs no earlier run finished (docs/incremental.md).
+    incremental = optional(bool, false)
     sftp = optional(object({
       host                   = string
       port                   = optional(number, 22)
@@ -274,6 +280,10 @@ variable "source_data" {
   validation {
     condition     = var.source_data.synthetic_format == null || var.source_data.synthetic_count != null
     error_message = "source_data.synthetic_format applies only with source_data.synthetic_count."
+  }
+  validation {
+    condition     = !var.source_data.incremental || var.source_data.synthetic_count == null
+    error_message = "source_data.incremental applies to an s3_bucket or sftp source: synthetic ids have nothing to remember."
   }
   validation {
     condition     = !var.source_data.create_bucket || var.source_data.s3_bucket != null

@@ -538,8 +538,9 @@ async fn a_queue_fed_pipeline_applies_and_imports_with_its_sqs_source() {
     tf.ok(&["destroy", "-auto-approve"]).unwrap();
 }
 
-/// An SFTP source reaches the run configuration, and an import restores
-/// it (defaults left out read back as unset: the plan is clean).
+/// An SFTP source (incremental, with its claim TTL) reaches the run
+/// configuration, and an import restores it (defaults left out read back
+/// as unset: the plan is clean).
 #[tokio::test(flavor = "multi_thread")]
 async fn an_sftp_source_applies_and_imports_cleanly() {
     let f = Fixture::start();
@@ -551,7 +552,8 @@ async fn an_sftp_source_applies_and_imports_cleanly() {
         sftp_private_key_secret_arn = \"arn:aws:secretsmanager:us-east-1:123456789012:secret:feed-key-AbCdEf\"\n    \
         sftp_host_key = \"SHA256:cxZN8pLShoGrYWTZkBNJJKG1tcFq6PcAE0u31NR6kmw\"\n    \
         sftp_directory = \"/outgoing\"\n    sftp_glob = \"*.xml\"\n    \
-        sftp_archive_bucket = \"feed-raw\"\n    sftp_archive_prefix = \"sftp/\"";
+        sftp_archive_bucket = \"feed-raw\"\n    sftp_archive_prefix = \"sftp/\"\n    \
+        incremental = true\n    claim_ttl_seconds = 7200";
     // The job log group: the awslogs driver in the definition, read back on import.
     o.processing_extra = "log_group_name = \"/aws/batch/feed\"";
     tf.write("main.tf", &config(&f, &o)).unwrap();
@@ -565,6 +567,7 @@ async fn an_sftp_source_applies_and_imports_cleanly() {
             "host_key": "SHA256:cxZN8pLShoGrYWTZkBNJJKG1tcFq6PcAE0u31NR6kmw",
             "directory": "/outgoing", "glob": "*.xml", "recursive": false,
             "archive_bucket": "feed-raw", "archive_prefix": "sftp/",
+            "incremental": true, "claim_ttl_seconds": 7200,
         })
     );
     let processing = f.active_revisions("feed-processing").await;

@@ -694,6 +694,39 @@ def test_queue_source_only_the_source_bucket_sends_and_each_role_gets_its_one_jo
         assert "var.source_data.s3_prefix" in body and "var.source_data.s3_suffix" in body, n
 
 
+def test_incremental_ledger_is_least_privilege_under_its_prefix():
+    """source_data.incremental: prep may list the ledger and read/write
+    claims only; the job role may delete claims only (its done records
+    fall under the egress prefix it already writes); the claim TTL is the
+    run timeout + 600 s; not with a queue source."""
+    c = conf()
+    res = blocks(c, "resource")
+    data = blocks(c, "data")
+    loc = locals_of(c)
+    assert v(loc["ledger_key_prefix"]) == "${local.egress_key_prefix}_ledger/"
+    assert v(loc["claim_ttl_seconds"]) == "${var.orchestration.timeout_seconds + 600}"
+    prep = by_sid(data["aws_iam_policy_document.prep"])
+    listing = prep["ListLedger"]
+    assert flat(v(listing["actions"])) == ["s3:ListBucket"]
+    assert flat(v(listing["resources"])) == ["${local.egress_bucket_arn}"]
+    cond = v(listing["condition"])
+    assert v(cond["variable"]) == "s3:prefix" and flat(v(cond["values"])) == ["${local.ledger_key_prefix}*"]
+    claims = prep["ClaimLedgerInputs"]
+    assert set(flat(v(claims["actions"]))) == {"s3:GetObject", "s3:PutObject"}
+    assert flat(v(claims["resources"])) == ["${local.egress_bucket_arn}/${local.ledger_key_prefix}claims/*"]
+    dynamics = [body for dyn in data["aws_iam_policy_document.prep"].get("dynamic", []) for body in dyn.values()]
+    ledger = [d for d in dynamics if "Ledger" in text(d.get("content"))]
+    assert len(ledger) == 3 and all("local.incremental" in text(d["for_each"]) for d in ledger), ledger
+    job = by_sid(data["aws_iam_policy_document.job"])["ReleaseLedgerClaims"]
+    assert flat(v(job["actions"])) == ["s3:DeleteObject"]
+    assert flat(v(job["resources"])) == ["${local.egress_bucket_arn}/${local.ledger_key_prefix}claims/*"]
+    source = text(res["batch_pipeline.this"]["source"])
+    # Only set when incremental: other pipelines' run configurations stay as they were.
+    assert '"incremental": ["${local.incremental ?' in source, source
+    assert "local.incremental ? local.claim_ttl_seconds" in source, source
+    assert "source_data.incremental" in text(res["aws_sqs_queue.work"]["lifecycle"])
+
+
 def test_every_log_group_has_retention_and_kms():
     res = blocks(conf(), "resource")
     groups = {n: b for n, b in res.items() if n.startswith("aws_cloudwatch_log_group.")}
@@ -930,6 +963,8 @@ VALIDATION_CASES = {
         ({"synthetic_count": 10, "synthetic_format": "ghcn-csv"}, None),
         ({"synthetic_count": 10, "synthetic_format": "yelp-jsonl"}, None),
         ({"synthetic_count": 10, "synthetic_format": "csv"}, "yelp-jsonl or ghcn-csv"),
+        ({"s3_bucket": "raw-data", "incremental": True}, None),
+        ({"synthetic_count": 10, "incremental": True}, "synthetic ids have nothing to remember"),
         ({"s3_bucket": "raw-data", "synthetic_format": "ghcn-csv"}, "applies only with source_data.synthetic_count"),
         ({"sftp": SFTP}, None),
         ({"sftp": {**SFTP, "port": 2222, "glob": "*.xml", "recursive": True}}, None),

@@ -21,7 +21,7 @@ use crate::exit::{ExitCode, JobError, JobResult};
 use crate::layout::{DoneMarker, EgressSpec, LAYOUT_VERSION, ObjectEntry, Stage, Verify};
 use crate::safe_path::SafeRelPath;
 use crate::stages::upload::{self, Destination, Upload};
-use crate::stages::{JobContext, fingerprint, queue, s3};
+use crate::stages::{JobContext, fingerprint, ledger, queue, s3};
 
 /// The manifest's name under the node prefix.
 pub use crate::layout::MANIFEST_NAME;
@@ -53,10 +53,12 @@ pub fn node_prefix(spec: &EgressSpec, run_id: &str, index: u32) -> String {
 }
 
 /// Runs egress for the node, then deletes the queue messages of a
-/// queue-fed run whose objects are done; returns its done marker.
+/// queue-fed run whose objects are done and records an incremental run's
+/// inputs in the ledger; returns its done marker.
 pub async fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
     let marker = upload_results(ctx).await?;
     queue::delete_finished(ctx).await?;
+    ledger::record_finished(ctx).await?;
     Ok(marker)
 }
 

@@ -3,6 +3,7 @@
 //! (CLI, JSON logs, exit codes).
 
 pub mod egress;
+pub mod ledger;
 pub mod processing;
 pub mod procurement;
 pub mod queue;

@@ -473,6 +473,14 @@ async fn configuration_from_aws(
                 "sftp_recursive",
                 source["sftp_recursive"].as_bool().filter(|r| *r).map(Value::Bool).unwrap_or(Value::Null),
             ),
+            (
+                "incremental",
+                source["incremental"].as_bool().filter(|r| *r).map(Value::Bool).unwrap_or(Value::Null),
+            ),
+            (
+                "claim_ttl_seconds",
+                source["claim_ttl_seconds"].as_i64().map(Value::int).unwrap_or(Value::Null),
+            ),
             ("sftp_archive_bucket", text(&source["sftp_archive_bucket"])),
             (
                 "sftp_archive_prefix",

@@ -310,6 +310,19 @@ fn source_block() -> Block {
             Type::Bool,
             "Also fetch files in subdirectories, keeping their relative paths (false when unset).",
         ))
+        .attr(Attribute::optional(
+            "incremental",
+            Type::Bool,
+            "Process only inputs no earlier run finished (s3_bucket listings by bucket, key and ETag; sftp_host files by path, size and mtime), recorded in the egress bucket under <prefix>/_ledger/ (false when unset).",
+        ))
+        .attr(
+            Attribute::optional(
+                "claim_ttl_seconds",
+                Type::Number,
+                "With incremental: how long a run's claim on an input keeps other runs off it (default 4200); longer than a run may take.",
+            )
+            .validate(whole(1, i64::from(contract::run_config::MAX_CLAIM_TTL_SECONDS))),
+        )
         .attr(
             Attribute::optional(
                 "sftp_archive_bucket",

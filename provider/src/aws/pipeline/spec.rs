@@ -108,13 +108,13 @@ pub enum Source {
         bucket: String,
         prefix: String,
         suffix: String,
+        /// `incremental`, and its `claim_ttl_seconds` (`None`: prep's default).
+        incremental: bool,
+        claim_ttl_seconds: Option<u32>,
     },
     /// `format`: the record format procurement generates (`yelp-jsonl`,
     /// `ghcn-csv`); `None` leaves it to prep's default (`yelp-jsonl`).
-    Synthetic {
-        count: u64,
-        format: Option<String>,
-    },
+    Synthetic { count: u64, format: Option<String> },
     /// The event notifications of `bucket` on an SQS queue; `None` leaves
     /// a setting to prep's default.
     Sqs {
@@ -593,6 +593,15 @@ fn read_source(r: &mut SettingsReader<'_>) -> Source {
     let bucket = s.string("s3_bucket");
     let count = s.raw("synthetic_count").map(|_| s.int("synthetic_count").unwrap_or(1));
     let queue_url = s.string("sqs_queue_url");
+    if (queue_url.is_some() || count.is_some()) && s.raw("incremental").is_some() {
+        s.fail(
+            "incremental",
+            "Not supported",
+            "incremental applies only to an s3_bucket listing or an sftp_host source: a queue forgets what it \
+             delivered by itself, and synthetic ids have nothing to remember."
+                .into(),
+        );
+    }
     if queue_url.is_none() {
         for field in ["sqs_max_messages", "sqs_visibility_timeout_seconds"] {
             if s.raw(field).is_some() {
@@ -645,10 +654,13 @@ fn read_source(r: &mut SettingsReader<'_>) -> Source {
                     "synthetic_format applies only with synthetic_count.".into(),
                 );
             }
+            let (incremental, claim_ttl_seconds) = read_incremental(&mut s);
             Source::S3 {
                 bucket,
                 prefix: s.string("s3_prefix").unwrap_or_default(),
                 suffix: s.string("s3_suffix").unwrap_or_default(),
+                incremental,
+                claim_ttl_seconds,
             }
         }
         (None, Some(count)) => {
@@ -686,6 +698,23 @@ fn read_source(r: &mut SettingsReader<'_>) -> Source {
     }
 }
 
+/// `incremental` and `claim_ttl_seconds` (which means nothing without it).
+fn read_incremental(s: &mut SettingsReader<'_>) -> (bool, Option<u32>) {
+    let incremental = s.bool("incremental");
+    let ttl = s
+        .raw("claim_ttl_seconds")
+        .is_some()
+        .then(|| s.int("claim_ttl_seconds").and_then(|n| u32::try_from(n).ok()).unwrap_or(1));
+    if ttl.is_some() && !incremental && s.known("incremental") {
+        s.fail(
+            "claim_ttl_seconds",
+            "Not used",
+            "claim_ttl_seconds applies only with incremental = true.".into(),
+        );
+    }
+    (incremental, ttl)
+}
+
 /// The SFTP source, checked by the contract's rules; a refusal is reported
 /// on the attribute it names. `None` when a value is missing or refused
 /// (reported) or not known yet.
@@ -709,6 +738,7 @@ fn read_sftp(s: &mut SettingsReader<'_>, host: String) -> Option<Source> {
         .unwrap_or(contract::run_config::DEFAULT_SFTP_PORT);
     let glob = s.string("sftp_glob").unwrap_or_else(|| "*".to_string());
     let recursive = s.bool("sftp_recursive");
+    let (incremental, claim_ttl_seconds) = read_incremental(s);
     let archive_bucket = s.string("sftp_archive_bucket");
     let archive_prefix = s.string("sftp_archive_prefix").unwrap_or_default();
     if missing || s.any_unknown() {
@@ -723,6 +753,8 @@ fn read_sftp(s: &mut SettingsReader<'_>, host: String) -> Option<Source> {
         directory,
         glob,
         recursive,
+        incremental,
+        claim_ttl_seconds: claim_ttl_seconds.unwrap_or(contract::run_config::DEFAULT_CLAIM_TTL_SECONDS),
         archive_bucket,
         archive_prefix,
     };
@@ -977,6 +1009,57 @@ mod tests {
         let (_, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], stray));
         assert!(
             diags.0.iter().any(|d| d.path.as_ref() == Some(&path("sftp_glob")) && d.summary == "Not used")
+        );
+    }
+
+    /// `incremental` reaches the run configuration of an S3 or SFTP source
+    /// (with `claim_ttl_seconds`), is refused on its own path for a queue or
+    /// synthetic source, and `claim_ttl_seconds` alone is "Not used".
+    #[test]
+    fn incremental_reaches_the_run_config_of_s3_and_sftp_sources_only() {
+        let path = |name: &str| AttributePath::root().then_attr("source").then_index(0).then_attr(name);
+        let s3 = vec![
+            ("s3_bucket", Value::string("raw")),
+            ("incremental", Value::Bool(true)),
+            ("claim_ttl_seconds", Value::int(7200)),
+        ];
+        let (spec, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], s3));
+        assert!(diags.0.is_empty(), "{diags:?}");
+        let source = &super::super::run_config::build(&spec.unwrap())["source"];
+        assert_eq!(
+            (&source["incremental"], &source["claim_ttl_seconds"]),
+            (&serde_json::json!(true), &serde_json::json!(7200))
+        );
+
+        let sftp = sftp_source(&[("incremental", Value::Bool(true))]);
+        let (spec, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], sftp));
+        assert!(diags.0.is_empty(), "{diags:?}");
+        let source = &super::super::run_config::build(&spec.unwrap())["source"];
+        assert_eq!(source["incremental"], serde_json::json!(true));
+        assert!(source.get("claim_ttl_seconds").is_none(), "the default is prep's: {source}");
+
+        for other in [
+            vec![("synthetic_count", Value::int(3)), ("incremental", Value::Bool(true))],
+            vec![
+                ("s3_bucket", Value::string("raw")),
+                ("sqs_queue_url", Value::string("https://sqs.eu-west-1.amazonaws.com/123456789012/q")),
+                ("incremental", Value::Bool(true)),
+            ],
+        ] {
+            let (_, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], other));
+            let found: Vec<_> =
+                diags.0.iter().filter(|d| d.path.as_ref() == Some(&path("incremental"))).collect();
+            assert_eq!(found.len(), 1, "{diags:?}");
+            assert_eq!(found[0].summary, "Not supported");
+        }
+        let alone = vec![("s3_bucket", Value::string("raw")), ("claim_ttl_seconds", Value::int(7200))];
+        let (_, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], alone));
+        assert!(
+            diags
+                .0
+                .iter()
+                .any(|d| d.path.as_ref() == Some(&path("claim_ttl_seconds")) && d.summary == "Not used"),
+            "{diags:?}"
         );
     }
 
