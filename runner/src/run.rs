@@ -473,6 +473,11 @@ fn summary(batch: &LocalBatch, outcome: &Outcome, elapsed: Duration, efs: &Path,
         "rerun_count": rerun.len(),
         "stages": stages,
         "prep": output.pointer("/prep/run"),
+        // The definition's Summarize step: the run summary's totals and
+        // key (or why it could not be written), as the execution's output
+        // carries them.
+        "run_summary": output.pointer("/summary/totals"),
+        "run_summary_error": output.pointer("/summary_error"),
         "watch": output.pointer("/watch/verdict").map(|v| json!({"finished": v.get("finished"), "succeeded": v.get("succeeded"), "status": v.get("status"), "cause": v.get("cause")})),
     })
 }
