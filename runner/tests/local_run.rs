@@ -409,6 +409,18 @@ fn every_node_of_a_large_run_failing_ends_as_pipeline_run_failed_within_the_limi
         serde_json::from_slice(&std::fs::read(s["failed_indices_file"].as_str().unwrap()).unwrap()).unwrap();
     assert_eq!(recorded["rerun_indices"], all.as_str());
     assert_eq!(recorded["rerun_count"], nodes);
+    // The summary of 10,000 failed nodes was written, its answer small.
+    let totals = &s["run_summary"];
+    assert_eq!(
+        (totals["nodes"].as_u64(), totals["nodes_failed"].as_u64()),
+        (Some(nodes), Some(nodes)),
+        "{s:#}"
+    );
+    assert_eq!(totals["nodes_succeeded"], 0);
+    assert!(serde_json::to_vec(totals).unwrap().len() < 1024);
+    let file: Value =
+        serde_json::from_slice(&std::fs::read(totals["summary_path"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(file["stages"]["processing"]["failed_indices"], all.as_str());
     let largest = s["limits"]["largest_payload_bytes"].as_u64().unwrap();
     assert!(largest < 256 * 1024, "{largest} bytes at {}", s["limits"]["largest_payload_at"]);
     eprintln!(
