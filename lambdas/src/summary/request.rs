@@ -64,10 +64,9 @@ pub struct Failure {
     pub cause: String,
 }
 
+/// The event (`action` selected this mode; it is not read again).
 #[derive(Debug, Deserialize)]
 struct RawEvent {
-    #[allow(dead_code)]
-    action: String,
     config: Value,
     run: PrepPart,
     execution: String,
