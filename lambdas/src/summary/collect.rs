@@ -117,7 +117,18 @@ impl RunTally {
 
 /// Reads the markers of nodes `0..array_size` for `stages`.
 pub fn collect(layout: &RunLayout, array_size: u32, stages: &[Stage]) -> RunTally {
-    let threads = READ_THREADS.min(array_size.max(1) as usize);
+    collect_with_threads(layout, array_size, stages, READ_THREADS)
+}
+
+/// [`collect`] with `threads` readers (the bench compares 1 with
+/// [`READ_THREADS`]).
+pub fn collect_with_threads(
+    layout: &RunLayout,
+    array_size: u32,
+    stages: &[Stage],
+    threads: usize,
+) -> RunTally {
+    let threads = threads.clamp(1, array_size.max(1) as usize);
     let per_thread = (array_size as usize).div_ceil(threads).max(1) as u32;
     let parts: Vec<RunTally> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads as u32)
