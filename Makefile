@@ -102,6 +102,7 @@ bench-compare:
 
 bench-lambdas:
 	bash lambdas/bench/run.sh
+	$(CARGO) bench -q --profile dev -p batch-lambdas --bench summary -- target/bench-efs 5
 
 bench-runner:
 	bash runner/bench/run.sh

@@ -135,6 +135,9 @@ resource "aws_cloudwatch_event_target" "run_alert" {
       "Execution: ${local.console}/states/home?region=${local.region}#/v2/executions/details/__ARN__",
       "Jobs: ${local.console}/batch/home?region=${local.region}#jobs",
       "Results: s3://${local.egress_bucket_name}/${local.egress_key_prefix}",
+      # Written by the run's Summarize step on failure too; the run id is
+      # the execution name unless the execution gave overrides.run_id.
+      "Summary: s3://${local.egress_bucket_name}/${local.egress_key_prefix}__NAME__/_run_summary.json",
       "Run events: ${aws_cloudwatch_event_bus.runs.name}",
     ])), "/__(NAME|STATUS|ERROR|CAUSE|START|STOP|ARN)__/", "<$1>")
   }

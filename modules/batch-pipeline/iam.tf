@@ -198,7 +198,7 @@ resource "aws_iam_role_policy" "job" {
 # ------------------------------------------------------------- lambdas ----
 resource "aws_iam_role" "prep" {
   name                 = "${var.name}-prep"
-  description          = "Role of the ${var.name} prep Lambda (lists the source, writes the run layout on EFS)."
+  description          = "Role of the ${var.name} prep Lambda (lists the source, writes the run layout on EFS, writes the run summary)."
   assume_role_policy   = data.aws_iam_policy_document.assume["lambda"].json
   max_session_duration = 3600
   tags                 = local.tags
@@ -300,6 +300,28 @@ data "aws_iam_policy_document" "prep" {
       [for s in var.network.subnet_ids : "arn:${local.partition}:ec2:${local.region}:${local.account_id}:subnet/${s}"],
       ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:security-group/${aws_security_group.prep.id}"],
     )
+  }
+
+  statement {
+    sid = "WriteRunSummary"
+    # Summarize (prep's second mode, the run's last step) PUTs one object
+    # per run beside its results, <prefix>/<run_id>/_run_summary.json, and
+    # nothing else: no read, no list, no other name.
+    actions   = ["s3:PutObject"]
+    resources = ["${local.egress_bucket_arn}/${local.egress_key_prefix}*/_run_summary.json"]
+  }
+
+  statement {
+    sid = "RunSummaryKeyViaS3"
+    # The egress bucket's default encryption (SSE-KMS with the module key):
+    # S3 asks for a data key on the PUT, only on prep's behalf through S3.
+    actions   = ["kms:GenerateDataKey"]
+    resources = [local.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
+    }
   }
 
   statement {

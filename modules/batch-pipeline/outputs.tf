@@ -126,7 +126,7 @@ output "log_group_names" {
 }
 
 output "run_events_bus_arn" {
-  description = "ARN of the pipeline's event bus, where every finished run publishes its `Step Functions Execution Status Change` event: detail.status; when SUCCEEDED, detail.output holds the run's final state (the watcher's verdict at watch.verdict); when FAILED it is null, and describe-execution of detail.executionArn gives the error and cause (the failed indices per stage, as ranges such as 0-9999, for PipelineRunFailed)."
+  description = "ARN of the pipeline's event bus, where every finished run publishes its `Step Functions Execution Status Change` event: detail.status; when SUCCEEDED, detail.output holds the run's final state (the watcher's verdict at watch.verdict; the run summary's totals and its S3 key at summary.totals); when FAILED it is null, and describe-execution of detail.executionArn gives the error and cause (the failed indices per stage, as ranges such as 0-9999, for PipelineRunFailed)."
   value       = aws_cloudwatch_event_bus.runs.arn
 }
 

@@ -807,6 +807,7 @@ def test_alerts_topic_is_encrypted_and_only_this_pipeline_publishes():
     placeholders = set(re.findall(r"__([A-Z]+)__", text(transformer["input_template"])))
     assert placeholders == {p for p in paths if not p.startswith("__")}, (placeholders, paths)
     assert "$.detail.cause" in text(transformer["input_paths"]), "the failed indices travel in the cause"
+    assert "Summary: s3://${local.egress_bucket_name}/${local.egress_key_prefix}__NAME__/_run_summary.json" in text(transformer["input_template"])
 
 
 def documented_pipeline_attributes() -> set[str]:
@@ -898,6 +899,27 @@ def test_egress_grants_use_the_normalised_prefix():
     rules = text(blocks(c, "resource")["aws_s3_bucket_lifecycle_configuration.egress"])
     assert "local.egress_key_prefix" in rules and "var.egress.prefix" not in rules
     assert "var.egress.prefix" not in text(blocks(c, "data")["aws_iam_policy_document.job"])
+
+
+def test_prep_may_put_only_the_run_summary_in_the_egress_bucket():
+    """Summarize PUTs <prefix>/<run_id>/_run_summary.json: prep's only
+    egress-bucket grant is PutObject of that name, under the normalised
+    prefix, with the module key only through S3."""
+    sids = by_sid(blocks(conf(), "data")["aws_iam_policy_document.prep"])
+    put = sids["WriteRunSummary"]
+    assert flat(v(put["actions"])) == ["s3:PutObject"]
+    assert flat(v(put["resources"])) == ["${local.egress_bucket_arn}/${local.egress_key_prefix}*/_run_summary.json"]
+    # Besides it, only the incremental ledger (listing and claims under
+    # <prefix>/_ledger/, granted only with an incremental source).
+    egress = {v(s.get("sid")): s for s in sids.values() if "egress_bucket_arn" in text(s.get("resources"))}
+    assert set(egress) == {"WriteRunSummary", "ListLedger", "ClaimLedgerInputs"}, sorted(egress)
+    for sid in ("ListLedger", "ClaimLedgerInputs"):
+        assert "local.ledger_key_prefix" in text(egress[sid]), egress[sid]
+    key = sids["RunSummaryKeyViaS3"]
+    assert flat(v(key["actions"])) == ["kms:GenerateDataKey"]
+    cond = v(key["condition"])
+    assert v(cond["variable"]) == "kms:ViaService"
+    assert flat(v(cond["values"])) == ["s3.${local.region}.amazonaws.com"]
 
 
 def test_plan_checks_zips_and_derived_bucket_names():
