@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use binaries::{build_binaries, definition, runner};
+use binaries::{build_binaries, definition, outcome, run_command};
 use serde_json::{Value, json};
 
 struct Pipeline {
@@ -102,18 +102,8 @@ impl Pipeline {
         let input = self.dir.path().join(format!("input-{name}.json"));
         std::fs::write(&input, json!({"config": config, "overrides": overrides}).to_string()).unwrap();
         let summary = self.dir.path().join(format!("summary-{name}.json"));
-        let _ = std::fs::remove_file(&summary);
-        let child = Command::new(runner())
-            .arg("run")
-            .arg("--definition")
-            .arg(definition())
-            .arg("--input")
-            .arg(&input)
-            .arg("--efs-dir")
-            .arg(self.dir.path().join("efs"))
-            .arg("--summary-json")
-            .arg(&summary)
-            .args(["--concurrency", "4", "--no-progress"])
+        let child = run_command(&definition(), &input, &self.dir.path().join("efs"), &summary)
+            .arg("--no-progress")
             .args(args)
             .envs(self.moto.aws_env())
             .stdout(Stdio::piped())
@@ -125,11 +115,7 @@ impl Pipeline {
 
     /// Waits for a started run; returns (succeeded, summary, stderr).
     fn finish(&self, (child, summary): (std::process::Child, PathBuf)) -> (bool, Value, String) {
-        let out = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        let s: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap_or_default())
-            .unwrap_or_else(|_| panic!("no summary: {stderr}"));
-        (out.status.success(), s, stderr)
+        outcome(&child.wait_with_output().unwrap(), &summary)
     }
 }
 

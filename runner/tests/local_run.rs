@@ -6,7 +6,7 @@ mod binaries;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use binaries::{build_binaries, definition, runner};
+use binaries::{build_binaries, definition, outcome, run_command, runner};
 use serde_json::{Value, json};
 
 /// What `data "batch_state_machine_definition"` produces for pipeline "t".
@@ -131,28 +131,13 @@ fn run_definition(
 }
 
 fn run_input(env: &Env, definition: &Path, args: &[&str], input: &Path) -> (bool, Value, String) {
-    let efs = env.dir.path().join("efs");
     let summary = env.dir.path().join("summary.json");
-    let _ = std::fs::remove_file(&summary);
-    let out = Command::new(runner())
-        .arg("run")
-        .arg("--definition")
-        .arg(definition)
-        .arg("--input")
-        .arg(input)
-        .arg("--efs-dir")
-        .arg(&efs)
-        .arg("--summary-json")
-        .arg(&summary)
-        .args(["--concurrency", "4"])
+    let out = run_command(definition, input, &env.dir.path().join("efs"), &summary)
         .args(args)
         .envs(env.moto.aws_env())
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let s: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap_or_default())
-        .unwrap_or_else(|_| panic!("no summary: {stderr}"));
-    (out.status.success(), s, stderr)
+    outcome(&out, &summary)
 }
 
 /// The Step Functions console's "Start execution" offers
