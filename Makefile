@@ -10,7 +10,7 @@ CARGO ?= cargo
         check-reproducible test-repro-zip
 
 help:
-	@echo "make demo [DEMO=ghcn|xml|images]  one whole pipeline run on this machine (moto, terraform, the local runner)"
+	@echo "make demo [DEMO=ghcn|xml|images|sftp|queue]  one whole pipeline run on this machine (moto, terraform, the local runner)"
 	@echo "make test              set up tools, then run every test (what CI runs)"
 	@echo "make test-upgrade      the previous release's state, planned by this build (part of make test)"
 	@echo "make lint              cargo fmt --check, no two files importing each other, clippy -D warnings"
@@ -74,7 +74,7 @@ test-structure:
 
 # Every demo pipeline (scripts/demo.sh DEMO=...), each checking its own
 # counts and exiting non-zero when they do not add up.
-DEMOS := ghcn xml images
+DEMOS := ghcn xml images sftp queue
 test-demo:
 	@for demo in $(DEMOS); do \
 	  d=$$(mktemp -d); DEMO=$$demo DEMO_DIR=$$d bash scripts/demo.sh; s=$$?; rm -rf $$d; \
@@ -103,6 +103,7 @@ bench-compare:
 
 bench-lambdas:
 	bash lambdas/bench/run.sh
+	$(CARGO) bench -q --profile dev -p batch-lambdas --bench summary -- target/bench-efs 5
 
 bench-runner:
 	bash runner/bench/run.sh

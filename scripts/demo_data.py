@@ -1,4 +1,5 @@
-"""Generates a demo's sample data set and uploads it to S3 (moto).
+"""Generates a demo's sample data set and uploads it to S3 (moto), or
+writes it into a local directory (--dir: the SFTP demo's served directory).
 
 --kind ghcn (default): files like NOAA's GHCN-Daily by-year CSVs (no header:
 ID,DATE,ELEMENT,DATA_VALUE,M_FLAG,Q_FLAG,S_FLAG,OBS_TIME).
@@ -13,16 +14,16 @@ summary can be checked against it. Deterministic for a given --seed.
 
 Usage: demo_data.py --endpoint URL --bucket B [--kind ghcn|xml|images]
                     [--prefix incoming/] [--files 12] [--rows 5000] [--seed 1]
+       demo_data.py --dir DIR [--kind ...] [--files 12] [--rows 5000] [--seed 1]
 """
 
 import argparse
 import datetime
 import io
 import json
+import os
 import random
 import sys
-
-import boto3
 
 STATIONS = ["USW00094728", "USW00023174", "USC00045933", "CA006158355", "GME00127786",
             "ASN00086071", "JA000047662", "BR047498000", "USW00014739", "MXM00076680"]
@@ -155,15 +156,42 @@ def image_files(rng, count):
     return files, broken
 
 
-def upload(s3, bucket, key, body):
-    s3.put_object(Bucket=bucket, Key=key, Body=body)
-    return len(body)
+class S3Sink:
+    """Puts each file as an object under the prefix (the bucket made first)."""
+
+    def __init__(self, endpoint, bucket, prefix):
+        import boto3
+
+        self.s3, self.bucket, self.prefix = boto3.client("s3", endpoint_url=endpoint), bucket, prefix
+        self.s3.create_bucket(Bucket=bucket)
+
+    def put(self, name, body):
+        self.s3.put_object(Bucket=self.bucket, Key=f"{self.prefix}{name}", Body=body)
+        return len(body)
+
+
+class DirSink:
+    """Writes each file into a local directory (made if missing), through a
+    temporary name and a rename, so a server listing it never sees half a
+    file."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        os.makedirs(directory, exist_ok=True)
+
+    def put(self, name, body):
+        path = os.path.join(self.dir, name)
+        with open(path + ".part", "wb") as f:
+            f.write(body)
+        os.replace(path + ".part", path)
+        return len(body)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--endpoint", required=True)
-    p.add_argument("--bucket", required=True)
+    p.add_argument("--endpoint", help="moto server URL (with --bucket)")
+    p.add_argument("--bucket")
+    p.add_argument("--dir", help="write the files into this local directory instead of S3")
     p.add_argument("--prefix", default="incoming/")
     p.add_argument("--files", type=int, default=12)
     p.add_argument("--rows", type=int, default=5000)
@@ -172,7 +200,11 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--kind", choices=["ghcn", "xml", "images"], default="ghcn")
     a = p.parse_args()
-    if not a.endpoint.startswith("http://127.0.0.1:"):
+    if a.dir is None and (a.endpoint is None or a.bucket is None):
+        sys.exit("demo_data: give --endpoint and --bucket (upload to S3), or --dir (write locally)")
+    if a.dir is not None and (a.endpoint is not None or a.bucket is not None):
+        sys.exit("demo_data: --dir writes locally; it does not go with --endpoint or --bucket")
+    if a.dir is None and not a.endpoint.startswith("http://127.0.0.1:"):
         sys.exit("demo_data: --endpoint must be a loopback moto server (http://127.0.0.1:PORT)")
     kinds = {"ghcn": BROKEN, "xml": XML_BROKEN}
     if a.broken_per_file is None:
@@ -180,33 +212,34 @@ def main():
     if a.kind in kinds and not 0 <= a.broken_per_file <= min(len(kinds[a.kind]), a.rows):
         sys.exit(f"demo_data: --broken-per-file must be 0..{min(len(kinds[a.kind]), a.rows)} for --kind {a.kind}")
     rng = random.Random(a.seed)
-    s3 = boto3.client("s3", endpoint_url=a.endpoint)
-    s3.create_bucket(Bucket=a.bucket)
+    sink = DirSink(a.dir) if a.dir is not None else S3Sink(a.endpoint, a.bucket, a.prefix)
     total_bytes = 0
+    broken_files = None
     if a.kind == "images":
         # --files good images, and every broken kind once.
         good, broken = image_files(rng, a.files)
         for name, body in good + broken:
-            total_bytes += upload(s3, a.bucket, f"{a.prefix}{name}", body)
+            total_bytes += sink.put(name, body)
         files, rows, broken_rows = len(good) + len(broken), len(good) + len(broken), len(broken)
+        broken_files = [name for name, _ in broken]
     else:
         for n in range(a.files):
             if a.kind == "xml":
                 body = make_xml_file(rng, a.rows, a.broken_per_file, n * a.rows)
-                key = f"{a.prefix}catalog-{n:03d}.xml"
+                name = f"catalog-{n:03d}.xml"
             else:
                 body = make_file(rng, 1990 + n, a.rows, a.broken_per_file)
-                key = f"{a.prefix}{1990 + n}.csv"
-            total_bytes += upload(s3, a.bucket, key, body)
+                name = f"{1990 + n}.csv"
+            total_bytes += sink.put(name, body)
         files, rows, broken_rows = a.files, a.files * a.rows, a.files * a.broken_per_file
     print(json.dumps({
         "kind": a.kind,
-        "bucket": a.bucket,
-        "prefix": a.prefix,
+        **({"dir": a.dir} if a.dir is not None else {"bucket": a.bucket, "prefix": a.prefix}),
         "files": files,
         "rows": rows,
         "broken_rows": broken_rows,
         "bytes": total_bytes,
+        **({"broken_files": broken_files} if broken_files is not None else {}),
     }))
 
 

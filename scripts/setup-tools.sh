@@ -41,7 +41,7 @@ apt_install_when "the module checks" "lacks npm" npm
 apt_install_when "make release and the install tests" "lacks gpg || lacks gpgconf" gnupg
 # A real OpenSSH server (and ssh-keygen) for the SFTP source's tests
 # (testkit's sshd fixture runs /usr/sbin/sshd on a loopback port).
-apt_install_when "the SFTP source tests" "[ ! -x /usr/sbin/sshd ] || lacks ssh-keygen" openssh-server openssh-client
+apt_install_when "the SFTP source tests and make demo DEMO=sftp" "[ ! -x /usr/sbin/sshd ] || lacks ssh-keygen" openssh-server openssh-client
 # cmake and nasm build libjpeg-turbo (the `turbojpeg` crate's vendored
 # source, statically linked, its SIMD written in NASM) for image_resize's
 # JPEG decoding and encoding.

@@ -121,6 +121,66 @@ pub struct S3Source {
     /// Only keys ending with this ("" = all).
     #[serde(default)]
     pub suffix: String,
+    /// Process only objects no earlier run finished (by bucket, key and
+    /// ETag), recorded in the egress bucket's ledger (docs/incremental.md).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub incremental: bool,
+    /// How long a run's claim on an input holds another run off: longer
+    /// than a run may take (the module sets the state machine's timeout
+    /// plus ten minutes). Only read when `incremental`.
+    #[serde(default = "default_claim_ttl", skip_serializing_if = "is_default_claim_ttl")]
+    pub claim_ttl_seconds: u32,
+}
+
+/// `claim_ttl_seconds` when unset: the state machine's default run
+/// timeout (one hour) plus ten minutes.
+pub const DEFAULT_CLAIM_TTL_SECONDS: u32 = 4_200;
+/// The longest claim: a year, Step Functions' longest execution.
+pub const MAX_CLAIM_TTL_SECONDS: u32 = 31_536_000;
+
+fn default_claim_ttl() -> u32 {
+    DEFAULT_CLAIM_TTL_SECONDS
+}
+
+fn is_default_claim_ttl(n: &u32) -> bool {
+    *n == DEFAULT_CLAIM_TTL_SECONDS
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A source's incremental settings, `None` when it is not incremental
+/// (the synthetic and queue-fed sources never are: ids have no identity
+/// to remember, and a queue forgets what it delivered by itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Incremental {
+    /// [`S3Source::claim_ttl_seconds`] / [`SftpSource::claim_ttl_seconds`].
+    pub claim_ttl_seconds: u32,
+}
+
+impl Source {
+    /// The incremental settings of an S3 or SFTP source that asks for them.
+    pub fn incremental(&self) -> Option<Incremental> {
+        match self {
+            Source::S3(s) if s.incremental => Some(Incremental { claim_ttl_seconds: s.claim_ttl_seconds }),
+            Source::Sftp(s) if s.incremental => Some(Incremental { claim_ttl_seconds: s.claim_ttl_seconds }),
+            _ => None,
+        }
+    }
+
+    /// The incremental settings' shape; an error names the key.
+    pub fn check_incremental(&self) -> Result<(), String> {
+        let ttl = match self {
+            Source::S3(s) => s.claim_ttl_seconds,
+            Source::Sftp(s) => s.claim_ttl_seconds,
+            Source::Synthetic(_) | Source::Sqs(_) => return Ok(()),
+        };
+        if !(1..=MAX_CLAIM_TTL_SECONDS).contains(&ttl) {
+            return Err(format!("claim_ttl_seconds: {ttl} must be in 1..={MAX_CLAIM_TTL_SECONDS}"));
+        }
+        Ok(())
+    }
 }
 
 /// The keys of `source` besides `type`.
@@ -226,6 +286,22 @@ pub struct SftpSource {
     /// Also list subdirectories (files keep their path below `directory`).
     #[serde(default)]
     pub recursive: bool,
+    /// Fetch only files no earlier run finished (by host, port, path, size
+    /// and mtime), recorded in the egress bucket's ledger
+    /// (docs/incremental.md).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub incremental: bool,
+    /// As [`S3Source::claim_ttl_seconds`].
+    #[serde(default = "default_claim_ttl", skip_serializing_if = "is_default_claim_ttl")]
+    pub claim_ttl_seconds: u32,
+    /// Keep the raw files as fetched: procurement also uploads each one to
+    /// `s3://<archive_bucket>/<archive_prefix><path below directory>`
+    /// with its CRC64-NVME, which S3 verifies. Unset: no archive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_bucket: Option<String>,
+    /// Key prefix of the archive: empty or a relative folder ending with `/`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub archive_prefix: String,
 }
 
 fn default_sftp_port() -> u16 {
@@ -268,8 +344,56 @@ impl SftpSource {
         if self.glob.is_empty() || self.glob.contains('/') || self.glob.chars().any(char::is_control) {
             return Err(format!("glob: {:?} must be a non-empty file name pattern without '/'", self.glob));
         }
+        match &self.archive_bucket {
+            Some(bucket) => check_bucket_name(bucket).map_err(|e| format!("archive_bucket: {e}"))?,
+            None if !self.archive_prefix.is_empty() => {
+                return Err("archive_prefix: applies only with archive_bucket".to_string());
+            }
+            None => {}
+        }
+        check_key_prefix(&self.archive_prefix).map_err(|e| format!("archive_prefix: {e}"))?;
         Ok(())
     }
+}
+
+/// An S3 bucket name as AWS allows it for new buckets: 3-63 lowercase
+/// letters, digits, `-` and `.`, starting and ending with a letter or
+/// digit, not an IP address.
+pub fn check_bucket_name(name: &str) -> Result<(), String> {
+    let ok_chars =
+        name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    let ends_ok = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if !(3..=63).contains(&name.len())
+        || !ok_chars
+        || !ends_ok(name.bytes().next())
+        || !ends_ok(name.bytes().last())
+        || name.contains("..")
+        || name.parse::<std::net::Ipv4Addr>().is_ok()
+    {
+        return Err(format!(
+            "{name:?} is not an S3 bucket name (3-63 lowercase letters, digits, '-' and '.', starting and ending \
+             with a letter or digit)"
+        ));
+    }
+    Ok(())
+}
+
+/// A key prefix is empty or a relative folder ending with `/` whose parts
+/// are neither empty, `.` nor `..` (keys built from it stay below it).
+pub fn check_key_prefix(prefix: &str) -> Result<(), String> {
+    if prefix.is_empty() {
+        return Ok(());
+    }
+    let parts_ok = prefix.strip_suffix('/').is_some_and(|p| {
+        p.split('/').all(|c| !matches!(c, "" | "." | "..")) && !p.chars().any(char::is_control)
+    });
+    if !parts_ok {
+        return Err(format!(
+            "{prefix:?} must be empty or a relative folder ending with '/' (e.g. \"raw/\"), without empty, '.' or \
+             '..' parts"
+        ));
+    }
+    Ok(())
 }
 
 /// Length of a SHA-256 digest in unpadded base64.
@@ -469,7 +593,7 @@ mod tests {
     #[test]
     fn sftp_checks_name_the_key() {
         type Change = fn(&mut SftpSource);
-        let cases: [(Change, &str); 8] = [
+        let cases: [(Change, &str); 14] = [
             (|s| s.host = String::new(), "host: "),
             (|s| s.port = 0, "port: "),
             (|s| s.user = "a b".into(), "user: "),
@@ -478,6 +602,21 @@ mod tests {
             (|s| s.host_key = "SHA256:short".into(), "host_key: "),
             (|s| s.directory = "outgoing".into(), "directory: "),
             (|s| s.glob = "a/*.xml".into(), "glob: "),
+            (|s| s.archive_prefix = "raw/".into(), "archive_prefix: applies only with archive_bucket"),
+            (|s| s.archive_bucket = Some("Raw_Files".into()), "archive_bucket: "),
+            (|s| s.archive_bucket = Some("192.168.0.1".into()), "archive_bucket: "),
+            (
+                |s| (s.archive_bucket, s.archive_prefix) = (Some("raw".into()), "raw".into()),
+                "archive_prefix: ",
+            ),
+            (
+                |s| (s.archive_bucket, s.archive_prefix) = (Some("raw".into()), "/raw/".into()),
+                "archive_prefix: ",
+            ),
+            (
+                |s| (s.archive_bucket, s.archive_prefix) = (Some("raw".into()), "a/../b/".into()),
+                "archive_prefix: ",
+            ),
         ];
         for (change, prefix) in cases {
             let mut source = sftp();
@@ -485,6 +624,19 @@ mod tests {
             let err = source.check().unwrap_err();
             assert!(err.starts_with(prefix), "{err}");
         }
+        let mut archived = sftp();
+        (archived.archive_bucket, archived.archive_prefix) =
+            (Some("feed-raw.example".into()), "sftp/raw/".into());
+        assert_eq!(archived.check(), Ok(()));
+        let json = serde_json::to_value(&archived).expect("serialises");
+        assert_eq!(
+            (json["archive_bucket"].as_str(), json["archive_prefix"].as_str()),
+            (Some("feed-raw.example"), Some("sftp/raw/"))
+        );
+        assert!(
+            serde_json::to_value(sftp()).expect("serialises").get("archive_bucket").is_none(),
+            "unset stays out of run.json"
+        );
         for pin in [
             "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s",
             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ9a3kjS5bHcW1q0lJ4X9G6cxY5K3qzT0yq9m8FQ5c7P comment",
@@ -508,6 +660,36 @@ mod tests {
             serde_json::json!({"queue_url": "u", "bucket": "b", "max_message": 5}),
         );
         assert!(typo.unwrap_err().to_string().contains("max_message"));
+    }
+
+    #[test]
+    fn only_s3_and_sftp_sources_are_incremental_and_others_refuse_the_key() {
+        let s3: Source =
+            serde_json::from_value(serde_json::json!({"type": "s3", "bucket": "b", "incremental": true}))
+                .unwrap();
+        assert_eq!(s3.incremental(), Some(Incremental { claim_ttl_seconds: DEFAULT_CLAIM_TTL_SECONDS }));
+        assert_eq!(s3.check_incremental(), Ok(()));
+        // Off by default, and then left out of the JSON (existing
+        // pipelines' run configurations stay byte for byte the same).
+        let plain: Source = serde_json::from_value(serde_json::json!({"type": "s3", "bucket": "b"})).unwrap();
+        assert_eq!(plain.incremental(), None);
+        assert_eq!(
+            serde_json::to_value(&plain).unwrap(),
+            serde_json::json!({"type": "s3", "bucket": "b", "prefix": "", "suffix": ""})
+        );
+        let mut sftp = sftp();
+        sftp.incremental = true;
+        sftp.claim_ttl_seconds = 0;
+        let sftp = Source::Sftp(sftp);
+        assert_eq!(sftp.incremental(), Some(Incremental { claim_ttl_seconds: 0 }));
+        assert!(sftp.check_incremental().unwrap_err().starts_with("claim_ttl_seconds: 0"));
+        for source in [
+            serde_json::json!({"type": "synthetic", "count": 3, "incremental": true}),
+            serde_json::json!({"type": "sqs", "queue_url": "u", "bucket": "b", "incremental": true}),
+        ] {
+            let err = serde_json::from_value::<Source>(source).unwrap_err().to_string();
+            assert!(err.contains("incremental"), "{err}");
+        }
     }
 
     #[test]

@@ -48,11 +48,25 @@ resource "batch_pipeline" "local" {
     root_directory = "/pipeline"
   }
 
+  # One kind of source: S3 listing (source_bucket), queue-fed S3
+  # (source_bucket + sqs_queue_url), SFTP (sftp_host), else synthetic ids.
   source {
     s3_bucket       = var.source_bucket
     s3_prefix       = var.source_bucket == null ? null : var.source_prefix
     s3_suffix       = var.source_bucket == null ? null : var.source_suffix
-    synthetic_count = var.source_bucket == null ? var.synthetic_count : null
+    synthetic_count = var.source_bucket == null && var.sftp_host == null ? var.synthetic_count : null
+
+    sqs_queue_url                  = var.sqs_queue_url
+    sqs_max_messages               = var.sqs_queue_url == null ? null : var.sqs_max_messages
+    sqs_visibility_timeout_seconds = var.sqs_queue_url == null ? null : var.sqs_visibility_timeout_seconds
+
+    sftp_host                   = var.sftp_host
+    sftp_port                   = var.sftp_host == null ? null : var.sftp_port
+    sftp_user                   = var.sftp_host == null ? null : var.sftp_user
+    sftp_private_key_secret_arn = var.sftp_host == null ? null : var.sftp_private_key_secret_arn
+    sftp_host_key               = var.sftp_host == null ? null : var.sftp_host_key
+    sftp_directory              = var.sftp_host == null ? null : var.sftp_directory
+    sftp_glob                   = var.sftp_host == null ? null : var.sftp_glob
   }
 
   procurement {

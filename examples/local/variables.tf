@@ -80,6 +80,66 @@ variable "synthetic_count" {
   }
 }
 
+variable "sqs_queue_url" {
+  description = "With source_bucket: a queue-fed pipeline, a run takes the bucket's S3 event notifications from this SQS queue (in the stand-in) instead of listing the prefix. `make demo DEMO=queue` makes the queue, its dead-letter queue and the bucket notification."
+  type        = string
+  default     = null
+}
+
+variable "sqs_max_messages" {
+  description = "With sqs_queue_url: most messages one run takes (null: prep's default, 1000)."
+  type        = number
+  default     = null
+}
+
+variable "sqs_visibility_timeout_seconds" {
+  description = "With sqs_queue_url: how long a run's messages stay invisible to other runs (null: prep's default, 3600)."
+  type        = number
+  default     = null
+}
+
+variable "sftp_host" {
+  description = "Fetch the work items from this SFTP server instead of S3 (leave source_bucket null). `make demo DEMO=sftp` runs a local OpenSSH server."
+  type        = string
+  default     = null
+}
+
+variable "sftp_port" {
+  description = "With sftp_host: the server's port (null: 22)."
+  type        = number
+  default     = null
+}
+
+variable "sftp_user" {
+  description = "With sftp_host: the user to log in as."
+  type        = string
+  default     = null
+}
+
+variable "sftp_private_key_secret_arn" {
+  description = "With sftp_host: the Secrets Manager secret (in the stand-in) holding the user's private key."
+  type        = string
+  default     = null
+}
+
+variable "sftp_host_key" {
+  description = "With sftp_host: the server's host key, a known_hosts line or a SHA256: fingerprint (pinned: any other key is refused)."
+  type        = string
+  default     = null
+}
+
+variable "sftp_directory" {
+  description = "With sftp_host: the absolute directory to fetch from."
+  type        = string
+  default     = null
+}
+
+variable "sftp_glob" {
+  description = "With sftp_host: file name pattern (null: every file)."
+  type        = string
+  default     = null
+}
+
 variable "items_per_node" {
   description = "Work items per array node."
   type        = number

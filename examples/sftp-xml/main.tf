@@ -68,6 +68,9 @@ module "pipeline" {
       glob                   = var.sftp.glob
       recursive              = var.sftp.recursive
       egress_cidr_blocks     = var.sftp.cidr_blocks
+      # The raw files as fetched, in the results bucket under raw/ (the
+      # seed's "store them in another S3 bucket").
+      archive = { prefix = "raw/" }
     }
   }
 

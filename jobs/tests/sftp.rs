@@ -50,6 +50,10 @@ impl Env {
             directory: self.sshd.root().display().to_string(),
             glob: "*".into(),
             recursive: false,
+            incremental: false,
+            claim_ttl_seconds: contract::run_config::DEFAULT_CLAIM_TTL_SECONDS,
+            archive_bucket: None,
+            archive_prefix: String::new(),
         }
     }
 
@@ -160,6 +164,72 @@ fn lists_with_glob_and_recursion_and_downloads_what_was_listed() {
     let b = marker.files.iter().find(|f| f.path == "data/b.xml").unwrap();
     assert_eq!(b.bytes, 3 << 20);
     assert_eq!(b.crc64nvme, batch_jobs::checksum::crc64_hex(&payload(3 << 20, 7)));
+}
+
+/// The seed stored the pulled files in another bucket: with an archive
+/// bucket, procurement uploads each file as fetched, under the prefix and
+/// its path below the directory, with the checksum S3 verifies; a large
+/// one in parts. An archive that cannot be written fails the node before
+/// its done marker, so the retry archives again.
+#[test]
+fn the_raw_files_are_archived_with_the_checksum_s3_verifies() {
+    let env = Env::new();
+    let big = payload(17 << 20, 3);
+    env.write("a.xml", b"<a/>");
+    env.write("2024/c.xml", b"<c/>");
+    env.write("big.xml", &big);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&testkit::aws::sdk_config(&env.moto))
+            .force_path_style(true)
+            .build(),
+    );
+    env.rt.block_on(s3.create_bucket().bucket("feed-raw").send()).unwrap();
+
+    let mut source = env.source();
+    source.recursive = true;
+    source.archive_bucket = Some("feed-raw".into());
+    source.archive_prefix = "sftp/raw/".into();
+    let files = env.list(&source).unwrap();
+    env.run("r1", source.clone(), &files);
+    let out = env.procurement("r1");
+    assert_code(&out, ExitCode::Success);
+
+    let listed = env.rt.block_on(s3.list_objects_v2().bucket("feed-raw").send()).unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, ["sftp/raw/2024/c.xml", "sftp/raw/a.xml", "sftp/raw/big.xml"]);
+    for (key, want) in [("sftp/raw/a.xml", b"<a/>".to_vec()), ("sftp/raw/big.xml", big)] {
+        let got = env
+            .rt
+            .block_on(async {
+                let object = s3
+                    .get_object()
+                    .bucket("feed-raw")
+                    .key(key)
+                    .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+                    .send()
+                    .await?;
+                let stored = object.checksum_crc64_nvme().map(String::from);
+                let bytes = object.body.collect().await.map(|b| b.to_vec());
+                Ok::<_, Box<dyn std::error::Error>>((stored, bytes?))
+            })
+            .unwrap();
+        assert_eq!(got.1, want, "{key}");
+        let crc = batch_jobs::checksum::crc64_hex(&want);
+        let crc = u64::from_str_radix(&crc, 16).unwrap().to_be_bytes();
+        assert_eq!(
+            got.0.as_deref(),
+            Some(aws_smithy_types::base64::encode(crc).as_str()),
+            "{key}: S3's checksum"
+        );
+    }
+
+    // No such bucket: the node fails and leaves no done marker.
+    source.archive_bucket = Some("no-such-archive".into());
+    let layout = env.run("r2", source, &files);
+    let out = env.procurement("r2");
+    assert_ne!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert!(stderr(&out).contains("no-such-archive"), "{}", stderr(&out));
+    assert!(layout.node(0).read_done(Stage::Procurement).is_err(), "no done marker");
 }
 
 #[test]

@@ -17,6 +17,7 @@ pub mod error;
 pub mod event;
 pub mod prep;
 pub mod runtime;
+pub mod summary;
 pub mod watcher;
 
 pub use error::{ErrorKind, LambdaError};

@@ -177,3 +177,54 @@ async fn source_settings_are_checked_and_named() {
     assert_eq!(err.kind, ErrorKind::AwsUnavailable, "{}", err.message);
     assert!(err.kind.is_retryable());
 }
+
+/// An incremental SFTP source: after a run's files are recorded done (the
+/// done records egress writes from each node's ledger.json), the next prep
+/// takes only the new file and the files whose size or mtime changed.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_incremental_source_fetches_only_new_or_changed_files() {
+    let env = Env::new().await;
+    env.deps.s3.create_bucket().bucket("out").send().await.unwrap();
+    for name in ["a", "b", "c"] {
+        env.write(&format!("{name}.xml"), b"<r/>");
+    }
+    let mut source = env.source();
+    source["incremental"] = json!(true);
+    let first = prep::handle(&env.deps, env.event(source.clone(), 10, "r1")).await.unwrap();
+    assert_eq!(first.ledger.unwrap().claimed, 3);
+    let layout = RunLayout::new(env.efs.path(), "r1").unwrap();
+    for i in 0..first.array_size {
+        let ledger = layout.node(i).read_ledger().unwrap().expect("ledger.json");
+        for entry in ledger.inputs {
+            let batch_jobs::layout::InputIdentity::Sftp { host, port, path, .. } = &entry.input else {
+                panic!("{:?}", entry.input)
+            };
+            assert_eq!((host.as_str(), *port), ("127.0.0.1", env.sshd.port()));
+            assert!(path.starts_with(&env.sshd.root().display().to_string()), "{path}");
+            let body = json!({"input": entry.input, "run_id": "r1", "index": i}).to_string();
+            env.deps
+                .s3
+                .put_object()
+                .bucket(&ledger.bucket)
+                .key(batch_jobs::layout::done_key(&ledger.prefix, &entry.id))
+                .body(body.into_bytes().into())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    env.write("d.xml", b"<r/>"); // new
+    env.write("b.xml", b"<r>longer</r>"); // another size
+    let c = std::fs::File::options().write(true).open(env.sshd.root().join("c.xml")).unwrap();
+    c.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600)).unwrap(); // another mtime
+    let second = prep::handle(&env.deps, env.event(source, 10, "r2")).await.unwrap();
+    assert_eq!(second.status, PrepStatus::Ready);
+    let summary = second.ledger.unwrap();
+    assert_eq!((summary.listed, summary.done, summary.claimed), (4, 1, 3), "{summary:?}");
+    let layout = RunLayout::new(env.efs.path(), "r2").unwrap();
+    let mut files: Vec<String> = (0..second.array_size)
+        .flat_map(|i| layout.node(i).read_slice().unwrap().files.into_iter().map(|f| f.path))
+        .collect();
+    files.sort();
+    assert_eq!(files, ["b.xml", "c.xml", "d.xml"]);
+}

@@ -6,6 +6,7 @@ resource "aws_scheduler_schedule" "run" {
   count = var.schedule == null ? 0 : 1
 
   name                         = "${var.name}-run"
+  group_name                   = aws_scheduler_schedule_group.this.name
   description                  = "Starts a ${var.name} pipeline run."
   schedule_expression          = var.schedule.expression
   schedule_expression_timezone = var.schedule.timezone
@@ -26,6 +27,10 @@ resource "aws_scheduler_schedule" "run" {
     retry_policy {
       maximum_event_age_in_seconds = 3600
       maximum_retry_attempts       = 3
+    }
+
+    dead_letter_config {
+      arn = aws_sqs_queue.triggers_dead_letter.arn
     }
   }
 }
@@ -88,6 +93,10 @@ resource "aws_cloudwatch_event_target" "s3_incoming" {
     maximum_event_age_in_seconds = 3600
     maximum_retry_attempts       = 3
   }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.triggers_dead_letter.arn
+  }
 }
 
 locals {
@@ -133,4 +142,13 @@ resource "aws_cloudwatch_event_target" "run_completed" {
   rule     = aws_cloudwatch_event_rule.run_completed.name
   arn      = local.completion_buses[count.index]
   role_arn = aws_iam_role.events_forward.arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = 86400
+    maximum_retry_attempts       = 185
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.triggers_dead_letter.arn
+  }
 }

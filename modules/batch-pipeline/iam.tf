@@ -65,7 +65,7 @@ data "aws_iam_policy_document" "execution" {
   statement {
     sid       = "JobLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${local.batch_log_group_arn}:*"]
+    resources = ["${aws_cloudwatch_log_group.jobs.arn}:*"]
   }
 }
 
@@ -130,6 +130,17 @@ data "aws_iam_policy_document" "job" {
     }
   }
 
+  dynamic "statement" {
+    for_each = local.sftp_archive_bucket != null ? [1] : []
+    content {
+      sid = "WriteSftpArchive"
+      # procurement uploads the raw files (in parts when large) and reads
+      # nothing back.
+      actions   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+      resources = ["arn:${local.partition}:s3:::${local.sftp_archive_bucket}/${local.sftp_archive.prefix}*"]
+    }
+  }
+
   statement {
     sid = "ListEgressPrefix"
     # ListBucketMultipartUploads has no s3:prefix key, so it cannot share
@@ -155,10 +166,21 @@ data "aws_iam_policy_document" "job" {
     resources = ["${local.egress_bucket_arn}/${local.egress_key_prefix}*"]
   }
 
+  # Incremental runs: egress writes done records (under the egress prefix,
+  # so WriteEgressObjects covers them) and then deletes the input's claim.
+  dynamic "statement" {
+    for_each = local.incremental ? [1] : []
+    content {
+      sid       = "ReleaseLedgerClaims"
+      actions   = ["s3:DeleteObject"]
+      resources = ["${local.egress_bucket_arn}/${local.ledger_key_prefix}claims/*"]
+    }
+  }
+
   statement {
     sid       = "BucketKeysViaS3"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [local.kms_key_arn]
+    resources = compact([local.kms_key_arn, try(local.sftp_archive.kms_key_arn, null)])
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
@@ -176,7 +198,7 @@ resource "aws_iam_role_policy" "job" {
 # ------------------------------------------------------------- lambdas ----
 resource "aws_iam_role" "prep" {
   name                 = "${var.name}-prep"
-  description          = "Role of the ${var.name} prep Lambda (lists the source, writes the run layout on EFS)."
+  description          = "Role of the ${var.name} prep Lambda (lists the source, writes the run layout on EFS, writes the run summary)."
   assume_role_policy   = data.aws_iam_policy_document.assume["lambda"].json
   max_session_duration = 3600
   tags                 = local.tags
@@ -223,6 +245,46 @@ data "aws_iam_policy_document" "prep" {
     }
   }
 
+  # Incremental runs: prep lists the ledger's done records and claims (one
+  # listing, not a request per input) and creates or takes over claims with
+  # conditional writes; it never writes done records.
+  dynamic "statement" {
+    for_each = local.incremental ? [1] : []
+    content {
+      sid       = "ListLedger"
+      actions   = ["s3:ListBucket"]
+      resources = [local.egress_bucket_arn]
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = ["${local.ledger_key_prefix}*"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.incremental ? [1] : []
+    content {
+      sid       = "ClaimLedgerInputs"
+      actions   = ["s3:GetObject", "s3:PutObject"]
+      resources = ["${local.egress_bucket_arn}/${local.ledger_key_prefix}claims/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.incremental ? [1] : []
+    content {
+      sid       = "LedgerBucketKeysViaS3"
+      actions   = ["kms:GenerateDataKey"]
+      resources = [local.kms_key_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+
   statement {
     sid = "VpcNetworkInterfacesDescribe"
     # Describe* calls have no resource-level permissions.
@@ -238,6 +300,28 @@ data "aws_iam_policy_document" "prep" {
       [for s in var.network.subnet_ids : "arn:${local.partition}:ec2:${local.region}:${local.account_id}:subnet/${s}"],
       ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:security-group/${aws_security_group.prep.id}"],
     )
+  }
+
+  statement {
+    sid = "WriteRunSummary"
+    # Summarize (prep's second mode, the run's last step) PUTs one object
+    # per run beside its results, <prefix>/<run_id>/_run_summary.json, and
+    # nothing else: no read, no list, no other name.
+    actions   = ["s3:PutObject"]
+    resources = ["${local.egress_bucket_arn}/${local.egress_key_prefix}*/_run_summary.json"]
+  }
+
+  statement {
+    sid = "RunSummaryKeyViaS3"
+    # The egress bucket's default encryption (SSE-KMS with the module key):
+    # S3 asks for a data key on the PUT, only on prep's behalf through S3.
+    actions   = ["kms:GenerateDataKey"]
+    resources = [local.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
+    }
   }
 
   statement {
@@ -429,9 +513,17 @@ data "aws_iam_policy_document" "start" {
   }
 
   statement {
-    sid       = "ScheduleKey"
-    actions   = ["kms:Decrypt"]
+    sid = "ScheduleKey"
+    # Decrypt: the schedule's input; GenerateDataKey: a tick sent to the
+    # (encrypted) undelivered queue.
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [local.kms_key_arn]
+  }
+
+  statement {
+    sid       = "UndeliveredTicks"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.triggers_dead_letter.arn]
   }
 }
 

@@ -10,6 +10,15 @@ resource "aws_cloudwatch_log_group" "lambda" {
   tags              = local.tags
 }
 
+# The three stages' container output (the job definitions' awslogs group).
+resource "aws_cloudwatch_log_group" "jobs" {
+  name              = local.job_log_group_name
+  retention_in_days = var.logging.retention_days
+  kms_key_id        = local.kms_key_arn
+  skip_destroy      = var.logging.retain_on_destroy
+  tags              = local.tags
+}
+
 # prep: writes runs/<run_id>/... on EFS through the access point, so it runs
 # in the VPC next to the mount targets.
 resource "aws_lambda_function" "prep" {

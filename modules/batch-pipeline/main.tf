@@ -23,6 +23,9 @@ locals {
   create_source     = var.source_data.s3_bucket != null && var.source_data.create_bucket
   # The SFTP source's private key: the one secret prep and the jobs may read.
   sftp_secret_arn = try(var.source_data.sftp.private_key_secret_arn, null)
+  # The SFTP archive: procurement writes the raw files there (null: none).
+  sftp_archive        = try(var.source_data.sftp.archive, null)
+  sftp_archive_bucket = local.sftp_archive == null ? null : coalesce(local.sftp_archive.bucket, local.egress_bucket_name)
   # What prep lists (s3:prefix) and the jobs then read: the configured prefix
   # and, with the S3 trigger, the incoming_path folder holding the object that
   # started the run (prep lists the key up to and including its last
@@ -38,6 +41,13 @@ locals {
   ))
 
   efs_mount_path = "/mnt/efs"
+
+  # The incremental ledger (docs/incremental.md): <egress prefix>/_ledger/ in
+  # the egress bucket, as the jobs' layout library names it. A run's claims
+  # outlive its deadline, after which the watcher has stopped its jobs.
+  incremental       = var.source_data.incremental
+  ledger_key_prefix = "${local.egress_key_prefix}_ledger/"
+  claim_ttl_seconds = var.orchestration.timeout_seconds + 600
 
   stage_names = ["procurement", "processing", "egress"]
   stage_images = {
@@ -62,8 +72,9 @@ locals {
     watcher = "${var.name}-watcher"
   }
   sfn_log_group_name = "/aws/vendedlogs/states/${var.name}"
-  # Batch writes job output to this log group (the job definitions use the awslogs default).
-  batch_log_group_arn = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/batch/job"
+  # The jobs log here (awslogs, stream prefix = stage), not to the
+  # account-wide /aws/batch/job: retention and KMS are the pipeline's.
+  job_log_group_name = "/aws/batch/${var.name}"
 
   run_config = jsondecode(batch_pipeline.this.run_config)
 }
@@ -129,6 +140,11 @@ resource "batch_pipeline" "this" {
     sftp_directory              = try(var.source_data.sftp.directory, null)
     sftp_glob                   = try(var.source_data.sftp.glob, null)
     sftp_recursive              = try(var.source_data.sftp.recursive, null)
+    sftp_archive_bucket         = local.sftp_archive_bucket
+    sftp_archive_prefix         = try(local.sftp_archive.prefix, null)
+
+    incremental       = local.incremental ? true : null
+    claim_ttl_seconds = local.incremental ? local.claim_ttl_seconds : null
   }
 
   procurement {
@@ -140,6 +156,7 @@ resource "batch_pipeline" "this" {
     retry_attempts      = var.stages.procurement.retry_attempts
     retry_on_exit_codes = var.stages.procurement.retry_on_exit_codes
     timeout_seconds     = var.stages.procurement.timeout_seconds
+    log_group_name      = aws_cloudwatch_log_group.jobs.name
     execution_role_arn  = aws_iam_role.execution.arn
     job_role_arn        = aws_iam_role.job.arn
   }
@@ -153,6 +170,7 @@ resource "batch_pipeline" "this" {
     retry_attempts      = var.stages.processing.retry_attempts
     retry_on_exit_codes = var.stages.processing.retry_on_exit_codes
     timeout_seconds     = var.stages.processing.timeout_seconds
+    log_group_name      = aws_cloudwatch_log_group.jobs.name
     execution_role_arn  = aws_iam_role.execution.arn
     job_role_arn        = aws_iam_role.job.arn
     transform           = var.stages.processing.transform
@@ -167,6 +185,7 @@ resource "batch_pipeline" "this" {
     retry_attempts      = var.stages.egress.retry_attempts
     retry_on_exit_codes = var.stages.egress.retry_on_exit_codes
     timeout_seconds     = var.stages.egress.timeout_seconds
+    log_group_name      = aws_cloudwatch_log_group.jobs.name
     execution_role_arn  = aws_iam_role.execution.arn
     job_role_arn        = aws_iam_role.job.arn
   }

@@ -116,8 +116,9 @@ output "kms_key_arn" {
 }
 
 output "log_group_names" {
-  description = "Map of the module's CloudWatch log groups: prep, watcher, sfn (job output goes to /aws/batch/job)."
+  description = "Map of the module's CloudWatch log groups: prep, watcher, sfn, jobs (the three stages' container output, streams <stage>/<container>/<task id>)."
   value = {
+    jobs    = aws_cloudwatch_log_group.jobs.name
     prep    = aws_cloudwatch_log_group.lambda["prep"].name
     watcher = aws_cloudwatch_log_group.lambda["watcher"].name
     sfn     = aws_cloudwatch_log_group.sfn.name
@@ -125,7 +126,7 @@ output "log_group_names" {
 }
 
 output "run_events_bus_arn" {
-  description = "ARN of the pipeline's event bus, where every finished run publishes its `Step Functions Execution Status Change` event: detail.status; when SUCCEEDED, detail.output holds the run's final state (the watcher's verdict at watch.verdict); when FAILED it is null, and describe-execution of detail.executionArn gives the error and cause (the failed indices per stage, as ranges such as 0-9999, for PipelineRunFailed)."
+  description = "ARN of the pipeline's event bus, where every finished run publishes its `Step Functions Execution Status Change` event: detail.status; when SUCCEEDED, detail.output holds the run's final state (the watcher's verdict at watch.verdict; the run summary's totals and its S3 key at summary.totals); when FAILED it is null, and describe-execution of detail.executionArn gives the error and cause (the failed indices per stage, as ranges such as 0-9999, for PipelineRunFailed)."
   value       = aws_cloudwatch_event_bus.runs.arn
 }
 

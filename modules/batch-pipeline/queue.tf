@@ -59,6 +59,10 @@ resource "aws_sqs_queue" "work" {
       error_message = "Set queue_source or s3_trigger.enabled, not both: each starts runs over the same objects."
     }
     precondition {
+      condition     = !var.source_data.incremental
+      error_message = "source_data.incremental does not apply with queue_source: the queue already hands each notification to one run and forgets it once done."
+    }
+    precondition {
       condition     = local.queue_visibility_timeout >= var.orchestration.timeout_seconds
       error_message = "queue_source.visibility_timeout_seconds (${local.queue_visibility_timeout}) must be at least orchestration.timeout_seconds (${var.orchestration.timeout_seconds}): a run's messages must stay invisible while it may still finish them."
     }
@@ -152,6 +156,7 @@ resource "aws_scheduler_schedule" "queue" {
   count = local.queue_fed ? 1 : 0
 
   name                = "${var.name}-queue"
+  group_name          = aws_scheduler_schedule_group.this.name
   description         = "Starts a ${var.name} run over what the queue holds (prep ends it at once when the queue is empty)."
   schedule_expression = var.queue_source.schedule_expression
   state               = var.queue_source.enabled ? "ENABLED" : "DISABLED"
@@ -173,6 +178,10 @@ resource "aws_scheduler_schedule" "queue" {
       maximum_event_age_in_seconds = 300
       maximum_retry_attempts       = 1
     }
+
+    dead_letter_config {
+      arn = aws_sqs_queue.triggers_dead_letter.arn
+    }
   }
 }
 
@@ -190,8 +199,8 @@ resource "aws_cloudwatch_metric_alarm" "dead_letter" {
   threshold           = var.queue_source.dead_letter_alarm_threshold
   comparison_operator = "GreaterThanOrEqualToThreshold"
   treat_missing_data  = "notBreaching"
-  alarm_actions       = var.queue_source.alarm_actions
-  ok_actions          = var.queue_source.alarm_actions
+  alarm_actions       = distinct(concat(var.queue_source.alarm_actions, local.alert_actions))
+  ok_actions          = distinct(concat(var.queue_source.alarm_actions, local.alert_actions))
   tags                = local.tags
 }
 

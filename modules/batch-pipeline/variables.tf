@@ -200,7 +200,14 @@ variable "source_data" {
     key held (as its string value) by the Secrets Manager secret `private_key_secret_arn`; `host_key` pins the
     server's key (a known_hosts line or a SHA256:... fingerprint; required, never trusted on first use). The prep and
     job roles may read that one secret; the jobs' and prep's security groups may open `port` to `egress_cidr_blocks`
-    (the server's addresses) only.
+    (the server's addresses) only. `sftp.archive` keeps the raw files as fetched (the seed's "store them in another
+    S3 bucket"): procurement also uploads each one to `bucket` (null: the pipeline's egress bucket) under `prefix` and
+    its path below `directory`, with the checksum S3 verifies; the job role may write under that prefix only, and may
+    use `kms_key_arn` (the bucket's own KMS key, if it has one that is not this pipeline's).
+    `incremental = true` (S3 listings and SFTP only; not with queue_source or synthetic_count): a run processes only
+    inputs no earlier run finished (objects by key and ETag, files by path, size and mtime), recorded under
+    `<egress.prefix>/_ledger/` in the egress bucket; claims held by a run last orchestration.timeout_seconds + 600 s.
+    Prep may then list `_ledger/` and read and write `_ledger/claims/`; the jobs may delete `_ledger/claims/` objects.
   EOT
   type = object({
     s3_bucket        = optional(string)
@@ -209,6 +216,8 @@ variable "source_data" {
     synthetic_count  = optional(number)
     synthetic_format = optional(string)
     create_bucket    = optional(bool, false)
+    # Process only inputs no earlier run finished (docs/incremental.md).
+    incremental = optional(bool, false)
     sftp = optional(object({
       host                   = string
       port                   = optional(number, 22)
@@ -219,6 +228,11 @@ variable "source_data" {
       glob                   = optional(string, "*")
       recursive              = optional(bool, false)
       egress_cidr_blocks     = list(string)
+      archive = optional(object({
+        bucket      = optional(string)
+        prefix      = optional(string, "raw/")
+        kms_key_arn = optional(string)
+      }))
     }))
   })
 
@@ -239,6 +253,19 @@ variable "source_data" {
     error_message = "source_data.sftp.egress_cidr_blocks must list the SFTP server's addresses as CIDR blocks (e.g. [\"203.0.113.10/32\"])."
   }
   validation {
+    condition = try(var.source_data.sftp.archive, null) == null || try(
+      var.source_data.sftp.archive.prefix == "" || (
+        endswith(var.source_data.sftp.archive.prefix, "/") &&
+        alltrue([for c in split("/", trimsuffix(var.source_data.sftp.archive.prefix, "/")) : !contains(["", ".", ".."], c)])
+      ),
+    false)
+    error_message = "source_data.sftp.archive.prefix must be empty or a relative key prefix ending with '/', e.g. \"raw/\": no leading '/', no empty, '.' or '..' path components."
+  }
+  validation {
+    condition     = try(var.source_data.sftp.archive.bucket, null) == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", try(var.source_data.sftp.archive.bucket, "x")))
+    error_message = "source_data.sftp.archive.bucket must be a valid S3 bucket name (null: the egress bucket)."
+  }
+  validation {
     condition     = var.source_data.s3_bucket == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", coalesce(var.source_data.s3_bucket, "x")))
     error_message = "source_data.s3_bucket must be a valid S3 bucket name."
   }
@@ -253,6 +280,10 @@ variable "source_data" {
   validation {
     condition     = var.source_data.synthetic_format == null || var.source_data.synthetic_count != null
     error_message = "source_data.synthetic_format applies only with source_data.synthetic_count."
+  }
+  validation {
+    condition     = !var.source_data.incremental || var.source_data.synthetic_count == null
+    error_message = "source_data.incremental applies to an s3_bucket or sftp source: synthetic ids have nothing to remember."
   }
   validation {
     condition     = !var.source_data.create_bucket || var.source_data.s3_bucket != null
@@ -446,8 +477,47 @@ variable "completion" {
   }
 }
 
+variable "notifications" {
+  description = <<-EOT
+    Who hears about failures. `enabled` makes an SNS topic `<name>-alerts` (encrypted with the pipeline's KMS key; only
+    this pipeline's rule and alarms may publish) that gets one message per run that fails, times out or is aborted
+    (`notify_on_success`: successes too) with the run, its status, the error and cause (for a failed run, the failed
+    indices per stage), and console links; the module's alarms (failed / timed-out / aborted executions, Lambda errors
+    and throttles, schedule ticks that could not start a run, events no trigger could deliver, the queue source's
+    dead letters) notify it as well. `email_addresses` and `https_endpoints` subscribe to it (each address confirms
+    its subscription); `extra_alarm_actions` are more ARNs (e.g. an existing on-call topic) every alarm notifies, also
+    with `enabled = false`. `alarm_period_seconds` is the alarms' evaluation period.
+  EOT
+  type = object({
+    enabled              = optional(bool, true)
+    notify_on_success    = optional(bool, false)
+    email_addresses      = optional(list(string), [])
+    https_endpoints      = optional(list(string), [])
+    extra_alarm_actions  = optional(list(string), [])
+    alarm_period_seconds = optional(number, 300)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for a in var.notifications.email_addresses : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", a))])
+    error_message = "notifications.email_addresses must be e-mail addresses."
+  }
+  validation {
+    condition     = alltrue([for e in var.notifications.https_endpoints : startswith(e, "https://")])
+    error_message = "notifications.https_endpoints must be https:// URLs."
+  }
+  validation {
+    condition     = alltrue([for a in var.notifications.extra_alarm_actions : can(regex("^arn:aws[a-z-]*:", a))])
+    error_message = "notifications.extra_alarm_actions must be ARNs (SNS topics, Auto Scaling or Systems Manager actions)."
+  }
+  validation {
+    condition     = contains([10, 30, 60], var.notifications.alarm_period_seconds) || (var.notifications.alarm_period_seconds >= 60 && var.notifications.alarm_period_seconds % 60 == 0)
+    error_message = "notifications.alarm_period_seconds must be 10, 30, or a multiple of 60 (CloudWatch alarm periods)."
+  }
+}
+
 variable "logging" {
-  description = "CloudWatch log groups of the Lambdas and the state machine: retention in days (one of CloudWatch's allowed values) and whether destroy keeps them (`retain_on_destroy`; `cleanup-retained.sh` lists them afterwards)."
+  description = "CloudWatch log groups of the jobs (`/aws/batch/<name>`, instead of the account-wide `/aws/batch/job`), the Lambdas and the state machine: retention in days (one of CloudWatch's allowed values) and whether destroy keeps them (`retain_on_destroy`; `cleanup-retained.sh` lists them afterwards)."
   type = object({
     retention_days    = optional(number, 365)
     retain_on_destroy = optional(bool, false)

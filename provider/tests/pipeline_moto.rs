@@ -282,12 +282,41 @@ async fn fargate_pipeline_lifecycle() {
     let old_arns = tf.output("jobdefs").unwrap();
     o.priority = 5;
     o.image_tag = "v2";
+    // And the file system's lifecycle policy, kept beside other policies.
+    f.efs
+        .put_lifecycle_configuration()
+        .file_system_id(&fs_id)
+        .lifecycle_policies(
+            aws_sdk_efs::types::LifecyclePolicy::builder()
+                .transition_to_primary_storage_class(
+                    aws_sdk_efs::types::TransitionToPrimaryStorageClassRules::After1Access,
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    o.efs_extra = "transition_to_ia = \"AFTER_30_DAYS\"";
     tf.write("main.tf", &config(&f, &o)).unwrap();
     let update = tf.ok(&["plan"]).unwrap();
     assert!(update.stdout.contains("0 to add, 1 to change, 0 to destroy"), "{}", update.text());
     tf.ok(&["apply", "-auto-approve"]).unwrap();
     let queue = f.batch.describe_job_queues().job_queues("ghcn-queue").send().await.unwrap();
     assert_eq!(queue.job_queues()[0].priority(), Some(5));
+    let lifecycle = f.efs.describe_lifecycle_configuration().file_system_id(&fs_id).send().await.unwrap();
+    let policies: Vec<String> = lifecycle.lifecycle_policies().iter().map(|p| format!("{p:?}")).collect();
+    assert_eq!(policies.len(), 2, "{policies:?}");
+    assert!(
+        lifecycle
+            .lifecycle_policies()
+            .iter()
+            .any(|p| p.transition_to_ia().map(|t| t.as_str()) == Some("AFTER_30_DAYS")),
+        "{policies:?}"
+    );
+    assert!(
+        lifecycle.lifecycle_policies().iter().any(|p| p.transition_to_primary_storage_class().is_some()),
+        "{policies:?}"
+    );
     let new_arns = tf.output("jobdefs").unwrap();
     for stage in ["procurement", "processing", "egress"] {
         assert_ne!(old_arns[stage], new_arns[stage], "{stage} got a new revision");
@@ -320,6 +349,39 @@ async fn fargate_pipeline_lifecycle() {
     tf.ok(&["apply", "-auto-approve"]).unwrap();
     let queue = f.batch.describe_job_queues().job_queues("ghcn-queue").send().await.unwrap();
     assert_eq!(queue.job_queues()[0].priority(), Some(5));
+
+    // Drift: the lifecycle policy changed behind Terraform's back.
+    f.efs
+        .put_lifecycle_configuration()
+        .file_system_id(&fs_id)
+        .lifecycle_policies(
+            aws_sdk_efs::types::LifecyclePolicy::builder()
+                .transition_to_ia(aws_sdk_efs::types::TransitionToIaRules::After7Days)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let drift = tf.ok(&["plan"]).unwrap();
+    assert!(drift.stdout.contains("\"AFTER_7_DAYS\" -> \"AFTER_30_DAYS\""), "{}", drift.text());
+    assert!(
+        !drift.stdout.lines().any(|l| l.contains("job_definition_arns") && l.contains("known after apply")),
+        "no new definitions for a lifecycle policy: {}",
+        drift.text()
+    );
+    tf.ok(&["apply", "-auto-approve"]).unwrap();
+    assert_eq!(
+        f.efs
+            .describe_lifecycle_configuration()
+            .file_system_id(&fs_id)
+            .send()
+            .await
+            .unwrap()
+            .lifecycle_policies()[0]
+            .transition_to_ia()
+            .map(|t| t.as_str()),
+        Some("AFTER_30_DAYS")
+    );
 
     // Import into a fresh directory: the plan is clean.
     let imported = imports_cleanly(&f, &config(&f, &o), "ghcn");
@@ -476,8 +538,9 @@ async fn a_queue_fed_pipeline_applies_and_imports_with_its_sqs_source() {
     tf.ok(&["destroy", "-auto-approve"]).unwrap();
 }
 
-/// An SFTP source reaches the run configuration, and an import restores
-/// it (defaults left out read back as unset: the plan is clean).
+/// An SFTP source (incremental, with its claim TTL) reaches the run
+/// configuration, and an import restores it (defaults left out read back
+/// as unset: the plan is clean).
 #[tokio::test(flavor = "multi_thread")]
 async fn an_sftp_source_applies_and_imports_cleanly() {
     let f = Fixture::start();
@@ -488,7 +551,11 @@ async fn an_sftp_source_applies_and_imports_cleanly() {
     o.source = "sftp_host = \"sftp.example.com\"\n    sftp_user = \"feed\"\n    \
         sftp_private_key_secret_arn = \"arn:aws:secretsmanager:us-east-1:123456789012:secret:feed-key-AbCdEf\"\n    \
         sftp_host_key = \"SHA256:cxZN8pLShoGrYWTZkBNJJKG1tcFq6PcAE0u31NR6kmw\"\n    \
-        sftp_directory = \"/outgoing\"\n    sftp_glob = \"*.xml\"";
+        sftp_directory = \"/outgoing\"\n    sftp_glob = \"*.xml\"\n    \
+        sftp_archive_bucket = \"feed-raw\"\n    sftp_archive_prefix = \"sftp/\"\n    \
+        incremental = true\n    claim_ttl_seconds = 7200";
+    // The job log group: the awslogs driver in the definition, read back on import.
+    o.processing_extra = "log_group_name = \"/aws/batch/feed\"";
     tf.write("main.tf", &config(&f, &o)).unwrap();
     tf.ok(&["apply", "-auto-approve"]).unwrap();
     let run_config = tf.output("run_config").unwrap();
@@ -499,7 +566,28 @@ async fn an_sftp_source_applies_and_imports_cleanly() {
             "private_key_secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:feed-key-AbCdEf",
             "host_key": "SHA256:cxZN8pLShoGrYWTZkBNJJKG1tcFq6PcAE0u31NR6kmw",
             "directory": "/outgoing", "glob": "*.xml", "recursive": false,
+            "archive_bucket": "feed-raw", "archive_prefix": "sftp/",
+            "incremental": true, "claim_ttl_seconds": 7200,
         })
+    );
+    let processing = f.active_revisions("feed-processing").await;
+    let logs = processing.last().and_then(|d| d.container_properties()).and_then(|c| c.log_configuration());
+    let options = logs.and_then(|l| l.options()).cloned().unwrap_or_default();
+    assert_eq!(logs.and_then(|l| l.log_driver()).map(|d| d.as_str()), Some("awslogs"), "{logs:?}");
+    assert_eq!(
+        (
+            options.get("awslogs-group").map(String::as_str),
+            options.get("awslogs-stream-prefix").map(String::as_str)
+        ),
+        (Some("/aws/batch/feed"), Some("processing"))
+    );
+    let procurement = f.active_revisions("feed-procurement").await;
+    assert!(
+        procurement
+            .last()
+            .and_then(|d| d.container_properties())
+            .and_then(|c| c.log_configuration())
+            .is_none()
     );
     let imported = imports_cleanly(&f, &config(&f, &o), "feed");
     imported.ok(&["apply", "-auto-approve"]).unwrap();

@@ -473,6 +473,11 @@ fn summary(batch: &LocalBatch, outcome: &Outcome, elapsed: Duration, efs: &Path,
         "rerun_count": rerun.len(),
         "stages": stages,
         "prep": output.pointer("/prep/run"),
+        // The definition's Summarize step: the run summary's totals and
+        // key (or why it could not be written), as the execution's output
+        // carries them.
+        "run_summary": output.pointer("/summary/totals"),
+        "run_summary_error": output.pointer("/summary_error"),
         "watch": output.pointer("/watch/verdict").map(|v| json!({"finished": v.get("finished"), "succeeded": v.get("succeeded"), "status": v.get("status"), "cause": v.get("cause")})),
     })
 }
@@ -552,6 +557,16 @@ pub fn table(s: &Value) -> String {
     if let Some(f) = s.get("failed_indices_file").and_then(Value::as_str) {
         out.push_str(&format!("  failed indices {} ({})\n", g("rerun_indices"), f));
     }
+    let rs = &s["run_summary"];
+    if let Some(path) = rs.get("summary_path").and_then(Value::as_str) {
+        let object = match (rs["summary_bucket"].as_str(), rs["summary_key"].as_str()) {
+            (Some(b), Some(k)) => format!(", s3://{b}/{k}"),
+            _ => String::new(),
+        };
+        out.push_str(&format!("  run summary {path}{object}\n"));
+    } else if let Some(e) = s.get("run_summary_error").filter(|e| !e.is_null()) {
+        out.push_str(&format!("  run summary not written: {e}\n"));
+    }
     out.push_str(&format!("  run dir {}\n  logs {}\n", g("run_dir"), g("logs")));
     out
 }
@@ -610,5 +625,18 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("failed indices 0-9999 (/efs/runs/r/failed_indices.json)"), "{text}");
+        assert!(!text.contains("run summary"), "{text}");
+        let mut with = summary.clone();
+        with["run_summary"] = json!({"summary_path": "/efs/runs/r/run_summary.json",
+                                     "summary_bucket": "out", "summary_key": "results/r/_run_summary.json"});
+        let text = table(&with);
+        assert!(
+            text.contains("run summary /efs/runs/r/run_summary.json, s3://out/results/r/_run_summary.json"),
+            "{text}"
+        );
+        let mut without = summary;
+        without["run_summary_error"] =
+            json!({"Error": "AwsRequestFailed", "Cause": "PutObject: AccessDenied"});
+        assert!(table(&without).contains("run summary not written: {\"Cause\""), "{}", table(&without));
     }
 }

@@ -6,7 +6,7 @@ mod binaries;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use binaries::{build_binaries, definition, runner};
+use binaries::{build_binaries, definition, outcome, run_command, runner};
 use serde_json::{Value, json};
 
 /// What `data "batch_state_machine_definition"` produces for pipeline "t".
@@ -58,7 +58,7 @@ fn lambda_tasks_retry_the_transient_error_kinds_and_only_those() {
     let states = definition["States"].as_object().unwrap();
     let lambda_tasks: Vec<_> =
         states.iter().filter(|(_, s)| s["Resource"] == "arn:aws:states:::lambda:invoke").collect();
-    assert_eq!(lambda_tasks.len(), 2, "Prep and Watch");
+    assert_eq!(lambda_tasks.len(), 6, "Prep, Watch and the four Summarize tasks");
     for (name, state) in lambda_tasks {
         let retried: Vec<&str> = state["Retry"]
             .as_array()
@@ -131,28 +131,13 @@ fn run_definition(
 }
 
 fn run_input(env: &Env, definition: &Path, args: &[&str], input: &Path) -> (bool, Value, String) {
-    let efs = env.dir.path().join("efs");
     let summary = env.dir.path().join("summary.json");
-    let _ = std::fs::remove_file(&summary);
-    let out = Command::new(runner())
-        .arg("run")
-        .arg("--definition")
-        .arg(definition)
-        .arg("--input")
-        .arg(input)
-        .arg("--efs-dir")
-        .arg(&efs)
-        .arg("--summary-json")
-        .arg(&summary)
-        .args(["--concurrency", "4"])
+    let out = run_command(definition, input, &env.dir.path().join("efs"), &summary)
         .args(args)
         .envs(env.moto.aws_env())
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let s: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap_or_default())
-        .unwrap_or_else(|_| panic!("no summary: {stderr}"));
-    (out.status.success(), s, stderr)
+    outcome(&out, &summary)
 }
 
 /// The Step Functions console's "Start execution" offers
@@ -209,6 +194,44 @@ fn full_run_counts_add_up() {
         assert_eq!(s["stages"][st]["succeeded"], 10, "{st}");
     }
     assert!(stderr.contains("records in 400"), "{stderr}");
+
+    // The run summary: in the execution's output (totals and the key), on
+    // EFS, and the same bytes in the egress bucket.
+    let run_id = s["run_id"].as_str().unwrap();
+    let totals = &s["run_summary"];
+    assert_eq!(totals["status"], "SUCCEEDED", "{s:#}");
+    assert_eq!(totals["summary_key"], format!("results/{run_id}/_run_summary.json"));
+    assert_eq!((totals["nodes"].as_u64(), totals["nodes_succeeded"].as_u64()), (Some(10), Some(10)));
+    assert_eq!(totals["nodes_failed"], 0);
+    assert_eq!(totals["records_in"], 400);
+    assert_eq!(totals["records_out"], s["records_clean"]);
+    assert_eq!(totals["records_rejected"], s["records_rejected"]);
+    assert_eq!(totals["objects"], s["output_objects"]);
+    assert_eq!(totals["inputs_listed"], 400);
+    let on_efs = std::fs::read(totals["summary_path"].as_str().unwrap()).unwrap();
+    assert_eq!(s3_object(&env, &format!("results/{run_id}/_run_summary.json")), on_efs);
+    let file: Value = serde_json::from_slice(&on_efs).unwrap();
+    assert_eq!(file["status"], "SUCCEEDED");
+    assert_eq!(file["error"], Value::Null);
+    for st in ["procurement", "processing", "egress"] {
+        assert_eq!(file["stages"][st]["succeeded"], 10, "{st}");
+        assert_eq!(file["stages"][st]["failed_indices"], "", "{st}");
+    }
+    assert!(file["totals"]["object_bytes"].as_u64().unwrap() > 0, "{file:#}");
+    assert!(file["elapsed_seconds"].is_u64() && file["started_at"].is_string(), "{file:#}");
+}
+
+/// The egress bucket's object `key`, read from moto.
+fn s3_object(env: &Env, key: &str) -> Vec<u8> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let conf = testkit::aws::sdk_config(&env.moto);
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build(),
+        );
+        let got = s3.get_object().bucket("out").key(key).send().await.expect("get_object");
+        got.body.collect().await.unwrap().into_bytes().to_vec()
+    })
 }
 
 #[test]
@@ -265,6 +288,42 @@ fn permanent_failure_fails_one_index_and_rerun_completes_it() {
     assert_eq!(recorded["rerun_indices"], "3");
     assert_eq!(recorded["failed_indices"]["processing"], "3");
     assert!(s["limits"]["history_events"].as_u64().unwrap() > 30, "{s:#}");
+    // The failed run was summarized too, before its Fail state, which kept
+    // its error and cause (above).
+    assert_eq!(s["final_state"], "RunFailed");
+    let key = format!("results/{run_id}/_run_summary.json");
+    assert_eq!(s["run_summary"]["status"], "FAILED", "{s:#}");
+    assert_eq!(s["run_summary"]["summary_key"], key.as_str());
+    assert_eq!(
+        (s["run_summary"]["nodes_succeeded"].as_u64(), s["run_summary"]["nodes_failed"].as_u64()),
+        (Some(9), Some(1))
+    );
+    let failed_summary = std::fs::read(s["run_summary"]["summary_path"].as_str().unwrap()).unwrap();
+    assert_eq!(s3_object(&env, &key), failed_summary);
+    let file: Value = serde_json::from_slice(&failed_summary).unwrap();
+    assert_eq!(
+        (file["status"].as_str(), file["error"].as_str()),
+        (Some("FAILED"), Some("PipelineRunFailed"))
+    );
+    assert_eq!(file["cause"], s["cause"]);
+    assert_eq!(file["stages"]["processing"]["failed_indices"], "3");
+    assert_eq!(
+        (file["stages"]["processing"]["succeeded"].as_u64(), file["stages"]["processing"]["failed"].as_u64()),
+        (Some(9), Some(1))
+    );
+    assert_eq!(
+        file["stages"]["egress"]["not_finished"], 0,
+        "egress 3 FAILED in Batch (its dependency failed): {file:#}"
+    );
+    assert_eq!(file["rerun_indices"], "3");
+    // Inputs processed: the fetched files of the nine nodes that finished.
+    let run_dir = std::path::PathBuf::from(s["run_dir"].as_str().unwrap());
+    let marker: Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("nodes/0/procurement.done.json")).unwrap())
+            .unwrap();
+    let per_node = marker["files"].as_array().unwrap().len() as u64;
+    assert!(per_node > 0);
+    assert_eq!(file["totals"]["inputs_processed"], 9 * per_node);
 
     let (ok, s, stderr) = run(&env, &["--rerun-failed", &run_id], 400, 40);
     assert!(ok, "{stderr}\n{s:#}");
@@ -273,6 +332,12 @@ fn permanent_failure_fails_one_index_and_rerun_completes_it() {
         assert_eq!(s["stages"][st]["ran"], 1, "{st}: only index 3 reruns");
         assert_eq!(s["stages"][st]["succeeded"], 10);
     }
+    // The rerun's summary replaces the failed run's at the same key.
+    assert_eq!(s["run_summary"]["status"], "SUCCEEDED", "{s:#}");
+    assert_eq!(s["run_summary"]["nodes_succeeded"], 10);
+    assert_eq!(s["run_summary"]["records_in"], 400);
+    let rerun_summary = std::fs::read(s["run_summary"]["summary_path"].as_str().unwrap()).unwrap();
+    assert_eq!(s3_object(&env, &key), rerun_summary);
     let efs = env.dir.path().join("efs");
     assert_eq!(batch_runner::run::unfinished_indices(&efs, &run_id).unwrap().1, Vec::<u32>::new());
     // The rerun set also takes what failed_indices.json names (ranges), so
@@ -329,6 +394,18 @@ fn every_node_of_a_large_run_failing_ends_as_pipeline_run_failed_within_the_limi
         serde_json::from_slice(&std::fs::read(s["failed_indices_file"].as_str().unwrap()).unwrap()).unwrap();
     assert_eq!(recorded["rerun_indices"], all.as_str());
     assert_eq!(recorded["rerun_count"], nodes);
+    // The summary of 10,000 failed nodes was written, its answer small.
+    let totals = &s["run_summary"];
+    assert_eq!(
+        (totals["nodes"].as_u64(), totals["nodes_failed"].as_u64()),
+        (Some(nodes), Some(nodes)),
+        "{s:#}"
+    );
+    assert_eq!(totals["nodes_succeeded"], 0);
+    assert!(serde_json::to_vec(totals).unwrap().len() < 1024);
+    let file: Value =
+        serde_json::from_slice(&std::fs::read(totals["summary_path"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(file["stages"]["processing"]["failed_indices"], all.as_str());
     let largest = s["limits"]["largest_payload_bytes"].as_u64().unwrap();
     assert!(largest < 256 * 1024, "{largest} bytes at {}", s["limits"]["largest_payload_at"]);
     eprintln!(

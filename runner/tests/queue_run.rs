@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 
-use binaries::{build_binaries, definition, runner};
+use binaries::{build_binaries, definition, outcome, run_command, runner};
 use serde_json::{Value, json};
 
 /// A test's moto, its SQS queue (with a dead-letter queue after
@@ -163,26 +163,13 @@ impl Queue {
         std::fs::write(&input, json!({"config": config, "overrides": {"trigger": "schedule"}}).to_string())
             .unwrap();
         let summary = self.dir.path().join("summary.json");
-        let _ = std::fs::remove_file(&summary);
-        let out = Command::new(runner())
-            .arg("run")
-            .arg("--definition")
-            .arg(definition())
-            .arg("--input")
-            .arg(&input)
-            .arg("--efs-dir")
-            .arg(self.dir.path().join("efs"))
-            .arg("--summary-json")
-            .arg(&summary)
-            .args(["--concurrency", "4", "--no-progress"])
+        let out = run_command(&definition(), &input, &self.dir.path().join("efs"), &summary)
+            .arg("--no-progress")
             .args(args)
             .envs(self.moto.aws_env())
             .output()
             .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        let s: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap_or_default())
-            .unwrap_or_else(|_| panic!("no summary: {stderr}"));
-        (out.status.success(), s, stderr)
+        outcome(&out, &summary)
     }
 
     fn efs(&self) -> PathBuf {

@@ -371,6 +371,20 @@ def _missing_headers(op, headers: dict) -> int:
     )
 
 
+def _missing_query(op, query: dict) -> int:
+    """Required query-string members absent (AbortMultipartUpload is
+    DeleteObject's method and URI plus the required uploadId)."""
+    shape = op.input_shape
+    if shape is None:
+        return 0
+    return sum(
+        1
+        for name in shape.required_members
+        if shape.members[name].serialization.get("location") == "querystring"
+        and shape.members[name].serialization.get("name", name) not in query
+    )
+
+
 def _match_rest(svc, method: str, path: str, query: dict, headers: dict):
     best = None
     for name in svc.operation_names:
@@ -383,9 +397,11 @@ def _match_rest(svc, method: str, path: str, query: dict, headers: dict):
             continue
         if any(k not in query or (v is not None and query[k] != v) for k, v in required.items()):
             continue
-        # Prefer the operation whose required headers are there, then the
+        # Prefer the operation whose required headers and query members
+        # are there, then the
         # most specific URI (more query keys, more literal text).
-        score = (-_missing_headers(op, headers), len(required), len(rx.pattern) - 8 * len(labels))
+        missing = _missing_headers(op, headers) + _missing_query(op, query)
+        score = (-missing, len(required), len(rx.pattern) - 8 * len(labels))
         if best is None or score > best[0]:
             best = (score, op, dict(zip(labels, (unquote(g) for g in m.groups()))))
     return (best[1], best[2]) if best else (None, None)

@@ -133,6 +133,15 @@ def test_recorded_requests_are_matched_and_checked():
     assert len(report.violations) == 3, text
 
 
+def test_delete_object_is_not_taken_for_abort_multipart_upload():
+    """Both are DELETE /{Bucket}/{Key+}; only AbortMultipartUpload requires
+    the uploadId query member (an incremental run's egress deletes claims)."""
+    delete = c.identify(_entry("DELETE", "http://127.0.0.1:5000/out/results/_ledger/claims/ab.json?x-id=DeleteObject", "s3", b""))
+    assert delete is not None and delete[1].name == "DeleteObject", delete
+    abort = c.identify(_entry("DELETE", "http://127.0.0.1:5000/out/results/big.csv?uploadId=u1", "s3", b""))
+    assert abort is not None and abort[1].name == "AbortMultipartUpload", abort
+
+
 def test_a_torn_recording_is_an_error_not_a_pass():
     with tempfile.TemporaryDirectory() as d:
         rec = Path(d) / "rec.jsonl"

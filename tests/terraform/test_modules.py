@@ -694,6 +694,39 @@ def test_queue_source_only_the_source_bucket_sends_and_each_role_gets_its_one_jo
         assert "var.source_data.s3_prefix" in body and "var.source_data.s3_suffix" in body, n
 
 
+def test_incremental_ledger_is_least_privilege_under_its_prefix():
+    """source_data.incremental: prep may list the ledger and read/write
+    claims only; the job role may delete claims only (its done records
+    fall under the egress prefix it already writes); the claim TTL is the
+    run timeout + 600 s; not with a queue source."""
+    c = conf()
+    res = blocks(c, "resource")
+    data = blocks(c, "data")
+    loc = locals_of(c)
+    assert v(loc["ledger_key_prefix"]) == "${local.egress_key_prefix}_ledger/"
+    assert v(loc["claim_ttl_seconds"]) == "${var.orchestration.timeout_seconds + 600}"
+    prep = by_sid(data["aws_iam_policy_document.prep"])
+    listing = prep["ListLedger"]
+    assert flat(v(listing["actions"])) == ["s3:ListBucket"]
+    assert flat(v(listing["resources"])) == ["${local.egress_bucket_arn}"]
+    cond = v(listing["condition"])
+    assert v(cond["variable"]) == "s3:prefix" and flat(v(cond["values"])) == ["${local.ledger_key_prefix}*"]
+    claims = prep["ClaimLedgerInputs"]
+    assert set(flat(v(claims["actions"]))) == {"s3:GetObject", "s3:PutObject"}
+    assert flat(v(claims["resources"])) == ["${local.egress_bucket_arn}/${local.ledger_key_prefix}claims/*"]
+    dynamics = [body for dyn in data["aws_iam_policy_document.prep"].get("dynamic", []) for body in dyn.values()]
+    ledger = [d for d in dynamics if "Ledger" in text(d.get("content"))]
+    assert len(ledger) == 3 and all("local.incremental" in text(d["for_each"]) for d in ledger), ledger
+    job = by_sid(data["aws_iam_policy_document.job"])["ReleaseLedgerClaims"]
+    assert flat(v(job["actions"])) == ["s3:DeleteObject"]
+    assert flat(v(job["resources"])) == ["${local.egress_bucket_arn}/${local.ledger_key_prefix}claims/*"]
+    source = text(res["batch_pipeline.this"]["source"])
+    # Only set when incremental: other pipelines' run configurations stay as they were.
+    assert '"incremental": ["${local.incremental ?' in source, source
+    assert "local.incremental ? local.claim_ttl_seconds" in source, source
+    assert "source_data.incremental" in text(res["aws_sqs_queue.work"]["lifecycle"])
+
+
 def test_every_log_group_has_retention_and_kms():
     res = blocks(conf(), "resource")
     groups = {n: b for n, b in res.items() if n.startswith("aws_cloudwatch_log_group.")}
@@ -701,6 +734,80 @@ def test_every_log_group_has_retention_and_kms():
     for n, b in groups.items():
         assert v(b["retention_in_days"]) == "${var.logging.retention_days}", n
         assert v(b["kms_key_id"]) == "${local.kms_key_arn}", n
+    # The jobs log to the pipeline's own group, and may write only there.
+    pipeline = res["batch_pipeline.this"]
+    for stage in STAGES:
+        assert v(v(pipeline[stage])["log_group_name"]) == "${aws_cloudwatch_log_group.jobs.name}", stage
+    execution = text(blocks(conf(), "data")["aws_iam_policy_document.execution"])
+    assert "aws_cloudwatch_log_group.jobs.arn" in execution and "/aws/batch/job" not in execution, execution
+    assert "local.job_log_group_name" in text(blocks(conf(), "data")["aws_iam_policy_document.kms"])
+
+
+def test_no_trigger_drops_an_event_silently():
+    """Every EventBridge target and every schedule retries, then sends what
+    it could not deliver to the undelivered queue, which has an alarm."""
+    res = blocks(conf(), "resource")
+    targets = {n: b for n, b in res.items() if n.startswith("aws_cloudwatch_event_target.")}
+    schedules = {n: v(b["target"]) for n, b in res.items() if n.startswith("aws_scheduler_schedule.")}
+    assert len(targets) >= 3 and len(schedules) >= 2, (sorted(targets), sorted(schedules))
+    problems = []
+    for n, b in {**targets, **schedules}.items():
+        if "retry_policy" not in b:
+            problems.append(f"{n}: no retry_policy")
+        if "aws_sqs_queue.triggers_dead_letter.arn" not in text(b.get("dead_letter_config")):
+            problems.append(f"{n}: no dead_letter_config to the undelivered queue")
+    for n, b in res.items():
+        if n.startswith("aws_scheduler_schedule.") and v(b.get("group_name")) != "${aws_scheduler_schedule_group.this.name}":
+            problems.append(f"{n}: not in the pipeline's schedule group (its alarms watch that group)")
+    assert not problems, "\n".join(problems)
+    # Who may send there: the module's rules (queue policy) and the
+    # schedules' role.
+    policy = text(blocks(conf(), "data")["aws_iam_policy_document.triggers_dead_letter"])
+    assert "events.amazonaws.com" in policy and "rule/${var.name}-*" in policy, policy
+    start = text(blocks(conf(), "data")["aws_iam_policy_document.start"])
+    assert "sqs:SendMessage" in start and "kms:GenerateDataKey" in start, start
+
+
+def test_every_dead_letter_queue_and_alarm_is_watched_and_notifies():
+    res = blocks(conf(), "resource")
+    alarms = {n: b for n, b in res.items() if n.startswith("aws_cloudwatch_metric_alarm.")}
+    queues = [n for n in res if n.startswith("aws_sqs_queue.") and ("dead_letter" in n)]
+    assert "aws_sqs_queue.triggers_dead_letter" in queues and "aws_sqs_queue.dead_letter" in queues, queues
+    # The alerts' alarms are one for_each over local.alarms.
+    defined = text(alarms) + text(locals_of(conf()).get("alarms"))
+    for q in queues:
+        assert f"{q}[0].name" in defined or f"{q}.name" in defined, f"no alarm on {q}"
+    problems = []
+    for n, b in alarms.items():
+        if "local.alert_actions" not in text(b.get("alarm_actions")):
+            problems.append(f"{n}: does not notify the alerts topic")
+        if not v(b["alarm_name"]).startswith("${local.alarm_name_start}") and not v(b["alarm_name"]).startswith("${var.name}-"):
+            problems.append(f"{n}: its name is outside what the topic policy lets publish")
+    assert not problems, "\n".join(problems)
+    for metric in ["ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted", "Errors", "Throttles", "TargetErrorCount", "InvocationDroppedCount"]:
+        assert re.search(rf"\b{metric}\b", defined), metric
+
+
+def test_alerts_topic_is_encrypted_and_only_this_pipeline_publishes():
+    res = blocks(conf(), "resource")
+    topic = res["aws_sns_topic.alerts"]
+    assert v(topic["kms_master_key_id"]) == "${local.kms_key_arn}"
+    policy = blocks(conf(), "data")["aws_iam_policy_document.alerts_topic"]
+    statements = policy["statement"]
+    assert len(statements) == 2
+    for st in statements:
+        conditions = text(st["condition"])
+        assert "aws:SourceArn" in conditions, st
+    # The KMS key lets CloudWatch (alarms) encrypt for the topic.
+    assert "cloudwatch.amazonaws.com" in text(blocks(conf(), "data")["aws_iam_policy_document.kms"])
+    # Each placeholder of the message has its input path.
+    target = res["aws_cloudwatch_event_target.run_alert"]
+    transformer = v(target["input_transformer"])
+    paths = set(v(transformer["input_paths"]))
+    placeholders = set(re.findall(r"__([A-Z]+)__", text(transformer["input_template"])))
+    assert placeholders == {p for p in paths if not p.startswith("__")}, (placeholders, paths)
+    assert "$.detail.cause" in text(transformer["input_paths"]), "the failed indices travel in the cause"
+    assert "Summary: s3://${local.egress_bucket_name}/${local.egress_key_prefix}__NAME__/_run_summary.json" in text(transformer["input_template"])
 
 
 def documented_pipeline_attributes() -> set[str]:
@@ -794,6 +901,27 @@ def test_egress_grants_use_the_normalised_prefix():
     assert "var.egress.prefix" not in text(blocks(c, "data")["aws_iam_policy_document.job"])
 
 
+def test_prep_may_put_only_the_run_summary_in_the_egress_bucket():
+    """Summarize PUTs <prefix>/<run_id>/_run_summary.json: prep's only
+    egress-bucket grant is PutObject of that name, under the normalised
+    prefix, with the module key only through S3."""
+    sids = by_sid(blocks(conf(), "data")["aws_iam_policy_document.prep"])
+    put = sids["WriteRunSummary"]
+    assert flat(v(put["actions"])) == ["s3:PutObject"]
+    assert flat(v(put["resources"])) == ["${local.egress_bucket_arn}/${local.egress_key_prefix}*/_run_summary.json"]
+    # Besides it, only the incremental ledger (listing and claims under
+    # <prefix>/_ledger/, granted only with an incremental source).
+    egress = {v(s.get("sid")): s for s in sids.values() if "egress_bucket_arn" in text(s.get("resources"))}
+    assert set(egress) == {"WriteRunSummary", "ListLedger", "ClaimLedgerInputs"}, sorted(egress)
+    for sid in ("ListLedger", "ClaimLedgerInputs"):
+        assert "local.ledger_key_prefix" in text(egress[sid]), egress[sid]
+    key = sids["RunSummaryKeyViaS3"]
+    assert flat(v(key["actions"])) == ["kms:GenerateDataKey"]
+    cond = v(key["condition"])
+    assert v(cond["variable"]) == "kms:ViaService"
+    assert flat(v(cond["values"])) == ["s3.${local.region}.amazonaws.com"]
+
+
 def test_plan_checks_zips_and_derived_bucket_names():
     res = blocks(conf(), "resource")
     for fn, var in (("prep", "prep_zip"), ("watcher", "watcher_zip")):
@@ -857,6 +985,8 @@ VALIDATION_CASES = {
         ({"synthetic_count": 10, "synthetic_format": "ghcn-csv"}, None),
         ({"synthetic_count": 10, "synthetic_format": "yelp-jsonl"}, None),
         ({"synthetic_count": 10, "synthetic_format": "csv"}, "yelp-jsonl or ghcn-csv"),
+        ({"s3_bucket": "raw-data", "incremental": True}, None),
+        ({"synthetic_count": 10, "incremental": True}, "synthetic ids have nothing to remember"),
         ({"s3_bucket": "raw-data", "synthetic_format": "ghcn-csv"}, "applies only with source_data.synthetic_count"),
         ({"sftp": SFTP}, None),
         ({"sftp": {**SFTP, "port": 2222, "glob": "*.xml", "recursive": True}}, None),
@@ -865,6 +995,12 @@ VALIDATION_CASES = {
         ({"sftp": {**SFTP, "port": 0}}, "source_data.sftp.port"),
         ({"sftp": {**SFTP, "egress_cidr_blocks": []}}, "source_data.sftp.egress_cidr_blocks"),
         ({"sftp": {**SFTP, "egress_cidr_blocks": ["sftp.example.com"]}}, "source_data.sftp.egress_cidr_blocks"),
+        ({"sftp": {**SFTP, "archive": {}}}, None),
+        ({"sftp": {**SFTP, "archive": {"bucket": "feed-raw", "prefix": ""}}}, None),
+        ({"sftp": {**SFTP, "archive": {"prefix": "sftp/raw/"}}}, None),
+        ({"sftp": {**SFTP, "archive": {"prefix": "raw"}}}, "source_data.sftp.archive.prefix"),
+        ({"sftp": {**SFTP, "archive": {"prefix": "../raw/"}}}, "source_data.sftp.archive.prefix"),
+        ({"sftp": {**SFTP, "archive": {"bucket": "Feed_Raw"}}}, "source_data.sftp.archive.bucket"),
     ],
     "egress": [
         ({}, None),

@@ -95,11 +95,14 @@ impl From<contract::run_config::Egress> for EgressSpec {
     }
 }
 
-fn default_multipart_threshold() -> u64 {
+/// Files at least this large go in parts (egress's default, also the SFTP
+/// archive's).
+pub fn default_multipart_threshold() -> u64 {
     16 << 20
 }
 
-fn default_part_size() -> u64 {
+/// Multipart part size (egress's default, also the SFTP archive's).
+pub fn default_part_size() -> u64 {
     8 << 20
 }
 

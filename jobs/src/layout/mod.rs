@@ -13,6 +13,7 @@
 //! created idempotently; names from data pass [`crate::safe_path`].
 
 mod config;
+mod ledger;
 mod marker;
 mod messages;
 mod names;
@@ -24,7 +25,11 @@ use std::path::{Path, PathBuf};
 
 pub use config::{
     EgressSpec, LAYOUT_VERSION, MAX_ARRAY_SIZE, MAX_S3_CONCURRENCY, RunConfig, SftpSource, SourceSpec, Stage,
-    SyntheticFormat, now_rfc3339, rfc3339_from_unix,
+    SyntheticFormat, default_multipart_threshold, default_part_size, now_rfc3339, rfc3339_from_unix,
+};
+pub use ledger::{
+    CLAIMS_DIR, DONE_DIR, InputIdentity, LEDGER_DIR, LEDGER_JSON, LedgerInput, NodeLedger, claim_key,
+    done_key, id_of_key, ledger_prefix,
 };
 pub use marker::{DoneMarker, FileEntry, MarkerMismatch, ObjectEntry, Verify};
 pub use messages::{MESSAGES_JSON, NodeMessages, QueueMessage};
@@ -480,6 +485,50 @@ impl NodeLayout {
             )));
         }
         Ok(Some(messages))
+    }
+
+    /// `nodes/<index>/prep/ledger.json` (incremental runs).
+    pub fn ledger_path(&self) -> PathBuf {
+        self.prep_dir().join(LEDGER_JSON)
+    }
+
+    /// Writes the node's ledger inputs atomically (prep, after the slice).
+    pub fn write_ledger(&self, ledger: &NodeLedger) -> JobResult<()> {
+        let mut bytes = serde_json::to_vec(ledger)
+            .map_err(|e| JobError::new(ExitCode::Software, format!("serialising {LEDGER_JSON}: {e}")))?;
+        bytes.push(b'\n');
+        let path = self.ledger_path();
+        write_atomic(&path, &bytes).map_err(|e| JobError::io(path.display(), e))
+    }
+
+    /// The node's ledger inputs; `Ok(None)` when the run is not incremental
+    /// (no file). Malformed -> 65, another layout version -> 78, another
+    /// node -> 65.
+    pub fn read_ledger(&self) -> JobResult<Option<NodeLedger>> {
+        let path = self.ledger_path();
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(JobError::io(path.display(), e)),
+        };
+        let ledger: NodeLedger =
+            serde_json::from_slice(&bytes).map_err(|e| JobError::data(format!("{}: {e}", path.display())))?;
+        if ledger.layout_version != LAYOUT_VERSION {
+            return Err(JobError::config(format!(
+                "{}: layout_version {} is not supported",
+                path.display(),
+                ledger.layout_version
+            )));
+        }
+        if ledger.index != self.index {
+            return Err(JobError::data(format!(
+                "{}: inputs are for node {}, not {}",
+                path.display(),
+                ledger.index,
+                self.index
+            )));
+        }
+        Ok(Some(ledger))
     }
 
     /// Reads the node's slice. Missing -> exit 66, malformed -> 65.

@@ -3,11 +3,13 @@
 //! (CLI, JSON logs, exit codes).
 
 pub mod egress;
+pub mod ledger;
 pub mod processing;
 pub mod procurement;
 pub mod queue;
 pub mod runner;
 pub mod s3;
+pub mod upload;
 
 use std::path::PathBuf;
 

@@ -10,8 +10,10 @@ use crate::atomic::{AtomicFile, remove_stale_temps};
 use crate::checksum::ChecksumWriter;
 use crate::exit::{ExitCode, JobError, JobResult};
 use crate::layout::{DoneMarker, FileEntry, SourceSpec, Stage, SyntheticFormat, Verify, check_data_names};
+use crate::layout::{default_multipart_threshold, default_part_size};
 use crate::safe_path::SafeRelPath;
 use crate::sftp::{self, SftpClient};
+use crate::stages::upload::{self, Destination, Upload};
 use crate::stages::{JobContext, fingerprint, s3};
 use crate::synthetic;
 
@@ -92,6 +94,10 @@ pub async fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
                     sftp::download(&client, &mut session, file, &target, &format!("data/{rel}")).await?,
                 );
             }
+            drop(session);
+            if let Some(bucket) = &source.archive_bucket {
+                archive(ctx, bucket, &source.archive_prefix, &marker.files).await?;
+            }
             marker.records_in = files.len() as u64;
             marker.records_out = marker.files.len() as u64;
         }
@@ -133,6 +139,40 @@ pub async fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
         "procurement done"
     );
     Ok(marker)
+}
+
+/// Uploads the node's downloaded files, as fetched, to
+/// `s3://<bucket>/<prefix><path below the SFTP directory>` with the
+/// CRC64-NVME computed while downloading, which S3 checks. Before the done
+/// marker: a node whose archive failed is retried whole, and the retry PUTs
+/// the same bytes to the same keys.
+async fn archive(ctx: &JobContext, bucket: &str, prefix: &str, files: &[FileEntry]) -> JobResult<()> {
+    let node = &ctx.node;
+    let mut uploads = Vec::with_capacity(files.len());
+    for file in files {
+        let rel = file.path.strip_prefix("data/").ok_or_else(|| {
+            JobError::new(ExitCode::Software, format!("downloaded {:?} outside data/", file.path))
+        })?;
+        let rel = SafeRelPath::new("archived file", rel)?;
+        uploads.push(Upload {
+            key: format!("{prefix}{rel}"),
+            path: rel.join_onto(&node.data_dir()),
+            entry: file.clone(),
+        });
+    }
+    let dest = Destination {
+        bucket: bucket.to_string(),
+        multipart_threshold_bytes: ctx
+            .config
+            .egress
+            .as_ref()
+            .map_or_else(default_multipart_threshold, |e| e.multipart_threshold_bytes),
+        part_size_bytes: ctx.config.egress.as_ref().map_or_else(default_part_size, |e| e.part_size_bytes),
+    };
+    let client = s3::client().await;
+    let objects = upload::upload_all(&client, &dest, uploads, ctx.config.s3_concurrency as usize).await?;
+    tracing::info!(bucket, prefix, objects = objects.len(), "archived the raw files");
+    Ok(())
 }
 
 /// Streams one object to `target` atomically, checksumming it on the way and

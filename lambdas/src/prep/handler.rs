@@ -1,16 +1,18 @@
 //! The prep handler: parse, pick the run id, replay a finished prep or list
 //! the work, plan the nodes, write the layout, answer.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use batch_jobs::layout::{EgressSpec, RunConfig, SourceSpec};
-use batch_jobs::layout::{NodeMessages, QueueMessage};
+use batch_jobs::layout::{InputIdentity, LedgerInput, NodeLedger, NodeMessages, QueueMessage, ledger_prefix};
 use batch_jobs::{ExitCode, NodeSlice, RunLayout};
 use serde_json::Value;
 
 use crate::CONTRACT_VERSION;
 use crate::error::{ErrorKind, LambdaError};
+use crate::prep::ledger::{LedgerSpec, LedgerSummary, take_new};
 use crate::prep::listing::{SourceObject, head_keys, list_s3, list_sftp};
 use crate::prep::plan::{byte_slices, count_slices, node_count, range_slices};
 use crate::prep::queue::{QueueSpec, QueueWork, receive_work};
@@ -122,6 +124,15 @@ pub async fn handle(deps: &PrepDeps, event: Value) -> Result<PrepResponse, Lambd
         }
         WorkSource::Sftp(source) => Work::Objects(list_sftp(&deps.secrets, source).await?),
     };
+    let (work, ledger) = match (work, request.config.source.incremental()) {
+        (Work::Objects(objects), Some(incremental)) => {
+            let (objects, entries, summary) =
+                take_new_inputs(deps, &request, &run_id, incremental, objects).await?;
+            (Work::Objects(objects), Some((entries, summary)))
+        }
+        (work, _) => (work, None),
+    };
+    let ledger_summary = ledger.as_ref().map(|(_, summary)| *summary);
     let listed_ms = started.elapsed().as_millis() as u64;
     let source = request.source.describe();
     let bytes = match &work {
@@ -149,6 +160,7 @@ pub async fn handle(deps: &PrepDeps, event: Value) -> Result<PrepResponse, Lambd
             source,
             run_dir: None,
             queue: queue_summary,
+            ledger: ledger_summary,
         });
     }
 
@@ -189,14 +201,24 @@ pub async fn handle(deps: &PrepDeps, event: Value) -> Result<PrepResponse, Lambd
         source,
         run_dir: Some(layout.run_dir().display().to_string()),
         queue: queue_summary,
+        ledger: ledger_summary,
     };
+    let node_ledgers = ledger.map(|(entries, _)| node_ledgers(&request, &slices, entries));
 
     let write_started = Instant::now();
     let fingerprint = request.fingerprint.clone();
     let written = response.clone();
     blocking(move || {
         discard_unfinished(&layout)?;
-        write_layout(&layout, &run_config, &slices, queue.as_ref(), &fingerprint, &written)
+        write_layout(
+            &layout,
+            &run_config,
+            &slices,
+            queue.as_ref(),
+            node_ledgers.as_deref(),
+            &fingerprint,
+            &written,
+        )
     })
     .await?;
     tracing::info!(
@@ -267,6 +289,7 @@ fn write_layout(
     config: &RunConfig,
     slices: &[NodeSlice],
     queue: Option<&(Vec<NodeMessages>, QueueWork)>,
+    ledgers: Option<&[NodeLedger]>,
     fingerprint: &str,
     response: &PrepResponse,
 ) -> Result<(), LambdaError> {
@@ -299,6 +322,12 @@ fn write_layout(
                 .map_err(|e| LambdaError::from_layout(e, ErrorKind::LayoutConflict))?;
         }
         write_queue_record(layout, work)?;
+    }
+    for ledger in ledgers.unwrap_or_default() {
+        layout
+            .node(ledger.index)
+            .write_ledger(ledger)
+            .map_err(|e| LambdaError::from_layout(e, ErrorKind::LayoutConflict))?;
     }
     record::write(layout, fingerprint, response)
 }
@@ -343,6 +372,76 @@ fn node_messages(source: &WorkSource, slices: &[NodeSlice], queue: &QueueWork) -
         }
     }
     per_node.into_iter().enumerate().map(|(i, m)| NodeMessages::new(i as u32, queue_url, m)).collect()
+}
+
+/// An incremental source's listing cut to the inputs this run takes
+/// (prep/ledger.rs), with their ledger entries by key.
+async fn take_new_inputs(
+    deps: &PrepDeps,
+    request: &PrepRequest,
+    run_id: &str,
+    incremental: contract::run_config::Incremental,
+    objects: Vec<SourceObject>,
+) -> Result<(Vec<SourceObject>, HashMap<String, LedgerInput>, LedgerSummary), LambdaError> {
+    let egress = request.config.egress.as_ref().ok_or_else(|| {
+        LambdaError::invalid_event("config.source.incremental: needs config.egress (the ledger's bucket)")
+    })?;
+    let spec = LedgerSpec {
+        bucket: egress.bucket.clone(),
+        prefix: ledger_prefix(&egress.prefix),
+        run_id: run_id.to_string(),
+        claim_ttl_seconds: incremental.claim_ttl_seconds,
+        full: request.overrides.full.unwrap_or(false),
+    };
+    let identity = |object: &SourceObject| -> InputIdentity {
+        match &request.source {
+            WorkSource::Sftp(sftp) => InputIdentity::Sftp {
+                host: sftp.host.clone(),
+                port: sftp.port,
+                path: format!("{}/{}", sftp.directory.trim_end_matches('/'), object.key),
+                size: object.size,
+                mtime: object.mtime.unwrap_or(0),
+            },
+            WorkSource::S3 { bucket, .. } | WorkSource::Sqs { bucket, .. } => InputIdentity::S3 {
+                bucket: bucket.clone(),
+                key: object.key.clone(),
+                etag: object.etag.clone().unwrap_or_default(),
+            },
+            // Never incremental (`Source::incremental` is `None` for it and
+            // for sqs); an identity by key keeps the closure total.
+            WorkSource::Synthetic { .. } => {
+                InputIdentity::S3 { bucket: String::new(), key: object.key.clone(), etag: String::new() }
+            }
+        }
+    };
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (taken, summary) = take_new(&deps.s3, &spec, objects, identity, now).await?;
+    let mut entries = HashMap::with_capacity(taken.len());
+    let mut objects = Vec::with_capacity(taken.len());
+    for (object, entry) in taken {
+        entries.insert(object.key.clone(), entry);
+        objects.push(object);
+    }
+    Ok((objects, entries, summary))
+}
+
+/// Each node's `prep/ledger.json`: the entries of the inputs its slice holds.
+fn node_ledgers(
+    request: &PrepRequest,
+    slices: &[NodeSlice],
+    mut entries: HashMap<String, LedgerInput>,
+) -> Vec<NodeLedger> {
+    let Some(egress) = request.config.egress.as_ref() else { return Vec::new() };
+    let prefix = ledger_prefix(&egress.prefix);
+    slices
+        .iter()
+        .map(|slice| {
+            let keys =
+                slice.items.iter().map(String::as_str).chain(slice.files.iter().map(|f| f.path.as_str()));
+            let inputs = keys.filter_map(|key| entries.remove(key)).collect();
+            NodeLedger::new(slice.index, &egress.bucket, &prefix, inputs)
+        })
+        .collect()
 }
 
 /// Runs file-system work off the async thread.

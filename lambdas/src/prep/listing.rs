@@ -23,6 +23,8 @@ pub struct SourceObject {
     /// Modification time, Unix seconds (SFTP files: procurement refuses a
     /// file whose size or mtime differs from the listing's).
     pub mtime: Option<u64>,
+    /// The S3 object's ETag (an incremental run's identity of it).
+    pub etag: Option<String>,
 }
 
 /// How many unsafe keys an error message quotes.
@@ -61,7 +63,8 @@ pub async fn list_s3(
                 continue;
             }
             let size = object.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
-            objects.push(SourceObject { key: key.to_string(), size, mtime: None });
+            let etag = object.e_tag().map(str::to_string);
+            objects.push(SourceObject { key: key.to_string(), size, mtime: None, etag });
         }
     }
     if bad_count > 0 {
@@ -134,7 +137,10 @@ pub async fn list_sftp(
         files = files.len(),
         "listed source"
     );
-    Ok(files.into_iter().map(|f| SourceObject { key: f.path, size: f.size, mtime: Some(f.mtime) }).collect())
+    Ok(files
+        .into_iter()
+        .map(|f| SourceObject { key: f.path, size: f.size, mtime: Some(f.mtime), etag: None })
+        .collect())
 }
 
 /// The SFTP client's exit-code classes as prep error types: a server that
@@ -181,7 +187,8 @@ pub async fn head_keys(
             match result {
                 Ok(head) => {
                     let size = head.content_length().and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
-                    found.push((i, SourceObject { key, size, mtime: None }));
+                    let etag = head.e_tag().map(str::to_string);
+                    found.push((i, SourceObject { key, size, mtime: None, etag }));
                 }
                 Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => {
                     missing_count += 1;

@@ -108,7 +108,7 @@ mod tests {
         sizes
             .iter()
             .enumerate()
-            .map(|(i, s)| SourceObject { key: format!("k{i:03}"), size: *s, mtime: None })
+            .map(|(i, s)| SourceObject { key: format!("k{i:03}"), size: *s, mtime: None, etag: None })
             .collect()
     }
 
@@ -167,7 +167,12 @@ mod tests {
     #[test]
     fn files_carry_size_and_mtime() {
         let files: Vec<SourceObject> = (0..5u64)
-            .map(|i| SourceObject { key: format!("f{i}"), size: 10 * i, mtime: Some(1_700_000_000 + i) })
+            .map(|i| SourceObject {
+                key: format!("f{i}"),
+                size: 10 * i,
+                mtime: Some(1_700_000_000 + i),
+                etag: None,
+            })
             .collect();
         for slices in [count_slices(files.clone(), 2), byte_slices(files.clone(), 2)] {
             assert!(slices.iter().all(|s| s.items.is_empty() && !s.files.is_empty()));

@@ -231,7 +231,8 @@ pub async fn receive_work(
     work.messages = kept;
     work.summary.kept = work.messages.len() as u64;
     work.summary.deleted = to_delete.len() as u64;
-    work.objects = sizes.into_iter().map(|(key, size)| SourceObject { key, size, mtime: None }).collect();
+    work.objects =
+        sizes.into_iter().map(|(key, size)| SourceObject { key, size, mtime: None, etag: None }).collect();
     delete_now(sqs, spec.queue_url, &to_delete).await;
     release_now(sqs, spec.queue_url, &to_release).await;
     tracing::info!(

@@ -41,6 +41,7 @@ const OVERRIDE_KEYS: &[&str] = &[
     "incoming_path",
     "event_id",
     "keys",
+    "full",
 ];
 
 /// Most keys `overrides.keys` may name (prep checks each with a
@@ -107,6 +108,12 @@ fn source_error(mut source: Value) -> Option<String> {
     if let Some(fields) = source.as_object_mut() {
         fields.remove("type");
     }
+    if matches!(kind.as_deref(), Some("synthetic" | "sqs")) && source.get("incremental").is_some() {
+        return Some(format!(
+            "incremental: only the s3 and sftp sources can be incremental (a {} source has no inputs to remember)",
+            kind.as_deref().unwrap_or_default()
+        ));
+    }
     match kind.as_deref() {
         Some("s3") => variant::<S3Source>(source),
         Some("synthetic") => variant::<SyntheticSource>(source),
@@ -149,6 +156,10 @@ pub struct Overrides {
     /// `source_prefix`) instead of listing the prefix.
     #[serde(default)]
     pub keys: Option<Vec<String>>,
+    /// Incremental sources: process every input, finished or not (the
+    /// done records are not read; claims still keep concurrent runs apart).
+    #[serde(default)]
+    pub full: Option<bool>,
 }
 
 /// The work source after overrides.
@@ -272,21 +283,29 @@ impl PrepRequest {
             items_per_node,
         )?;
         let source = effective_source(&config.source, &overrides)?;
+        let full = overrides.full.unwrap_or(false);
+        if overrides.full.is_some() && config.source.incremental().is_none() {
+            return Err(LambdaError::invalid_event(
+                "overrides.full: only applies to an incremental source (config.source.incremental = true); \
+                 every other run processes everything already",
+            ));
+        }
         if let Some(execution) = &raw.execution
             && (execution.is_empty() || execution.len() > 2048)
         {
             return Err(LambdaError::invalid_event("execution: must be 1..=2048 characters"));
         }
-        let fingerprint = batch_jobs::checksum::sha256_hex(
-            json!({
-                "contract_version": CONTRACT_VERSION,
-                "config": config_value,
-                "source": source,
-                "items_per_node": items_per_node,
-            })
-            .to_string()
-            .as_bytes(),
-        );
+        let mut identity = json!({
+            "contract_version": CONTRACT_VERSION,
+            "config": config_value,
+            "source": source,
+            "items_per_node": items_per_node,
+        });
+        // Only when set, so every other request keeps its fingerprint.
+        if full {
+            identity["full"] = Value::Bool(true);
+        }
+        let fingerprint = batch_jobs::checksum::sha256_hex(identity.to_string().as_bytes());
         Ok(PrepRequest { config, overrides, execution: raw.execution, source, items_per_node, fingerprint })
     }
 
@@ -387,6 +406,18 @@ fn check_config(config: &PipelineConfig) -> Result<(), LambdaError> {
             }
         }
     }
+    if let Err(e) = config.source.check_incremental() {
+        return bad(format!("config.source.{e}"));
+    }
+    if config.source.incremental().is_some()
+        && (!config.stages.contains(&batch_jobs::layout::Stage::Egress) || config.egress.is_none())
+    {
+        return bad(
+            "config.source.incremental: needs the egress stage and config.egress: the ledger of finished inputs \
+             lives in the egress bucket and is written by egress"
+                .into(),
+        );
+    }
     config
         .transform
         .validate()
@@ -413,7 +444,7 @@ fn check_prefix(field: &str, prefix: &str) -> Result<(), LambdaError> {
 /// configured prefix.
 fn effective_source(source: &Source, overrides: &Overrides) -> Result<WorkSource, LambdaError> {
     match source {
-        Source::S3(S3Source { bucket, prefix, suffix }) => {
+        Source::S3(S3Source { bucket, prefix, suffix, .. }) => {
             if let Some(trigger_bucket) = &overrides.s3_bucket
                 && trigger_bucket != bucket
             {
@@ -690,7 +721,8 @@ mod tests {
         let source = |v: Value| err(json!({"config": with(base(), &["source"], v)}));
         assert_eq!(
             source(json!({"type": "s3", "bucket": "b", "sufix": ".csv"})),
-            "config.source: sufix: unknown field `sufix`, expected one of `bucket`, `prefix`, `suffix`"
+            "config.source: sufix: unknown field `sufix`, expected one of `bucket`, `prefix`, `suffix`, \
+             `incremental`, `claim_ttl_seconds`"
         );
         // Worded as before the run configuration was typed (`.` is the
         // source itself).

@@ -68,4 +68,8 @@ pub struct PrepResponse {
     /// deleted without work, left for the dead-letter queue.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub queue: Option<crate::prep::queue::QueueSummary>,
+    /// Incremental sources only: what the ledger skipped and what this run
+    /// claimed (docs/incremental.md).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ledger: Option<crate::prep::ledger::LedgerSummary>,
 }

@@ -9,8 +9,17 @@
 //! Prep (NO_WORK ends cleanly) -> SubmitJob procurement, then processing and
 //! egress, each N_TO_N on the stage before, all sized by prep's array_size
 //! (one item: three plain jobs in sequence) -> Wait/Watch loop until the
-//! watcher says finished -> Succeed, or Fail with the watcher's bounded
-//! cause (failed indices as ranges). Prep and watcher contracts: docs/lambdas.md.
+//! watcher says finished -> Summarize -> Succeed, or Summarize -> Fail with
+//! the watcher's bounded cause (failed indices as ranges). Prep and watcher
+//! contracts: docs/lambdas.md.
+//!
+//! Summarize is the prep function in its second mode (it has the EFS
+//! mount): the run's summary on EFS and in the egress bucket, and its
+//! totals and key at `$.summary.totals`, so the SUCCEEDED event's
+//! `detail.output` carries them. Every path that submitted jobs goes
+//! through it, the cancellation's too; a summary that cannot be written
+//! is recorded at `$.summary_error` and changes neither the run's status
+//! nor its cause.
 //!
 //! A run that ends while its jobs may still be going (a SubmitJob or the
 //! watcher failed for good, or the run's deadline passed) terminates the
@@ -97,13 +106,18 @@ pub const EVENTS_PER_WATCH_ROUND: i64 = 9;
 /// History events of the longest path outside the watcher rounds, with no
 /// retry: ExecutionStarted, HasOverrides, NoOverrides, Prep, HasWork, the
 /// three SubmitJobs, then the timed-out ending (TimedOut, the three
-/// CancelXIfSubmitted choices and TerminateJob tasks, FailStateEntered,
-/// ExecutionFailed). The local runner counts the same (runner/tests/long_run.rs).
-pub const FIXED_HISTORY_EVENTS: i64 = 52;
+/// CancelXIfSubmitted choices and TerminateJob tasks, the SummarizeFailure
+/// choice and its Summarize task, FailStateEntered, ExecutionFailed). The
+/// local runner counts the same (runner/tests/long_run.rs).
+pub const FIXED_HISTORY_EVENTS: i64 = 59;
 
-/// Most watcher rounds a run may need. 25,000 - 52 fixed events - 126 for
-/// six retries (3 events each) of each of the seven other tasks leaves
-/// 24,822; 2,600 rounds take 23,400 and leave 1,422 events for 474 retried
+/// Tasks outside the watcher rounds on one path: Prep, three SubmitJobs,
+/// three TerminateJobs, one Summarize.
+pub const TASKS_OUTSIDE_ROUNDS: i64 = 8;
+
+/// Most watcher rounds a run may need. 25,000 - 59 fixed events - 144 for
+/// six retries (3 events each) of each of the eight other tasks leaves
+/// 24,797; 2,600 rounds take 23,400 and leave 1,397 events for 465 retried
 /// Watch calls over the run (each retry adds TaskScheduled, TaskStarted,
 /// TaskFailed).
 pub const MAX_WATCH_ROUNDS: i64 = 2_600;
@@ -172,7 +186,7 @@ fn cancellation(states: &mut serde_json::Map<String, Json>) {
         let task = cancel_state(stage);
         let after = match CANCEL_ORDER.get(k + 1) {
             Some(&i) => format!("{}IfSubmitted", cancel_state(STAGES[i])),
-            None => "Failed".to_string(),
+            None => SUMMARIZE_FAILURE.to_string(),
         };
         states.insert(
             next_check.clone(),
@@ -198,6 +212,56 @@ fn cancellation(states: &mut serde_json::Map<String, Json>) {
         );
         next_check = after;
     }
+}
+
+/// The Choice that ends the cancellation: summarize with the watcher's
+/// last verdict when there is one (`$.watch` is absent when a SubmitJob
+/// failed or the first Watch call did; a missing path in Parameters would
+/// fail the execution with States.Runtime, which no Catch takes).
+const SUMMARIZE_FAILURE: &str = "SummarizeFailure";
+
+/// The Summarize task: the prep function with `action: summarize`, given
+/// the run (prep's answer), the execution, the watcher's verdict (when
+/// `verdict`) and why the run failed (`failure`, absent for a run that
+/// succeeded). Its answer (totals and the summary's key, small whatever
+/// the run's size) goes to `$.summary.totals`. Transient errors are
+/// retried like prep's; any other failure is recorded at `$.summary_error`
+/// and the run goes on to `next` as it would have without the summary.
+fn summarize(input: &DefinitionInput<'_>, verdict: bool, failure: Option<Json>, next: &str) -> Json {
+    let mut payload = json!({
+        "action": "summarize",
+        "config.$": "$.config",
+        "run.$": "$.prep.run",
+        "execution.$": "$$.Execution.Name",
+        "started.$": "$$.Execution.StartTime",
+    });
+    if verdict {
+        payload["verdict.$"] = json!("$.watch.verdict");
+    }
+    match failure {
+        Some(Json::String(path)) => payload["failure.$"] = Json::String(path),
+        Some(failure) => payload["failure"] = failure,
+        None => {}
+    }
+    let mut task = lambda_task(input.prep_function_arn, payload, ("totals", "$.summary"), next, next);
+    task["Catch"] = json!([{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.summary_error", "Next": next }]);
+    task
+}
+
+/// The end of the cancellation: Summarize (with or without the watcher's
+/// verdict), then the `Failed` state.
+fn summarize_failure(input: &DefinitionInput<'_>, states: &mut serde_json::Map<String, Json>) {
+    states.insert(
+        SUMMARIZE_FAILURE.into(),
+        json!({
+            "Type": "Choice",
+            "Choices": [ { "Variable": "$.watch", "IsPresent": true, "Next": "SummarizeFailureWatched" } ],
+            "Default": "SummarizeFailureUnwatched"
+        }),
+    );
+    let failure = || Some(json!("$.failure"));
+    states.insert("SummarizeFailureWatched".into(), summarize(input, true, failure(), "Failed"));
+    states.insert("SummarizeFailureUnwatched".into(), summarize(input, false, failure(), "Failed"));
 }
 
 /// A Pass state that records why the run fails (`$.failure`, as a Fail
@@ -278,7 +342,7 @@ pub fn definition(input: &DefinitionInput<'_>) -> Json {
     }
     let (run_deadline, execution_timeout) = deadlines(input);
     let mut definition = json!({
-        "Comment": "One batch_pipeline run: prep, three N_TO_N array jobs, watcher loop; a run that fails while its jobs may still run terminates them.",
+        "Comment": "One batch_pipeline run: prep, three N_TO_N array jobs, watcher loop, a summary of the run; a run that fails while its jobs may still run terminates them.",
         "TimeoutSeconds": execution_timeout,
         "StartAt": "HasOverrides",
         "States": {
@@ -331,10 +395,17 @@ pub fn definition(input: &DefinitionInput<'_>) -> Json {
                 "Choices": [
                     { "Variable": "$.watch.verdict.timed_out", "BooleanEquals": true, "Next": "TimedOut" },
                     { "Variable": "$.watch.verdict.finished", "BooleanEquals": false, "Next": "Wait" },
-                    { "Variable": "$.watch.verdict.succeeded", "BooleanEquals": true, "Next": "Succeeded" }
+                    { "Variable": "$.watch.verdict.succeeded", "BooleanEquals": true, "Next": "Summarize" }
                 ],
-                "Default": "RunFailed"
+                "Default": "SummarizeFailed"
             },
+            "Summarize": summarize(input, true, None, "Succeeded"),
+            "SummarizeFailed": summarize(
+                input,
+                true,
+                Some(json!({ "Error": "PipelineRunFailed", "Cause.$": "$.watch.verdict.cause" })),
+                "RunFailed",
+            ),
             "Succeeded": { "Type": "Succeed" },
             // The watcher's cause: at most 4,096 characters (an
             // execution's cause may have 32,768), with the failed indices
@@ -355,6 +426,7 @@ pub fn definition(input: &DefinitionInput<'_>) -> Json {
     });
     if let Some(states) = definition["States"].as_object_mut() {
         cancellation(states);
+        summarize_failure(input, states);
     }
     definition
 }
@@ -676,7 +748,7 @@ mod tests {
             assert_eq!(task["Catch"][0]["Next"], choice["Default"]);
             check = task["Next"].as_str().unwrap().to_string();
         }
-        assert_eq!(check, "Failed");
+        assert_eq!(check, SUMMARIZE_FAILURE);
         assert_eq!(states["Failed"]["ErrorPath"], "$.failure.Error");
         // Prep fails before anything was submitted: nothing to cancel.
         assert_eq!(states["PrepFailed"]["Type"], "Fail");
@@ -805,7 +877,7 @@ mod tests {
     /// included, and the default timeout shrinks to fit a short poll.
     #[test]
     fn the_longest_allowed_run_fits_in_the_history() {
-        let retries = 7 * 6 * 3; // six retries of each task outside the rounds
+        let retries = TASKS_OUTSIDE_ROUNDS * 6 * 3; // six retries of each task outside the rounds
         let worst = FIXED_HISTORY_EVENTS + retries + MAX_WATCH_ROUNDS * EVENTS_PER_WATCH_ROUND;
         assert!(worst <= MAX_HISTORY_EVENTS - 400 * 3, "room for 400 Watch retries: {worst}");
         assert_eq!(worst_case_watch_rounds(60, 86_400), 1440);
@@ -813,6 +885,82 @@ mod tests {
         assert_eq!(default_timeout_seconds(60), 86_400);
         assert_eq!(default_timeout_seconds(5), 13_000);
         assert_eq!(default_timeout_seconds(10), 26_000);
+    }
+
+    /// Every ending of a run that submitted jobs goes through a Summarize
+    /// task (prep with `action: summarize`) that keeps the ending's status
+    /// and cause: success, the watcher's failure, and the cancellation
+    /// with and without a verdict. A summary that fails is caught into the
+    /// same ending, at `$.summary_error` (not `$.error`, which the Fail
+    /// states' causes read).
+    #[test]
+    fn every_ending_after_submission_is_summarized_and_keeps_its_status() {
+        let d = sample();
+        let states = d["States"].as_object().unwrap();
+        assert_eq!(states["Finished"]["Choices"][2]["Next"], "Summarize");
+        assert_eq!(states["Finished"]["Default"], "SummarizeFailed");
+        assert_eq!(states["CancelProcurement"]["Next"], SUMMARIZE_FAILURE);
+        assert_eq!(states[SUMMARIZE_FAILURE]["Choices"][0]["Variable"], "$.watch");
+        for (name, verdict, failure, next) in [
+            ("Summarize", true, None, "Succeeded"),
+            (
+                "SummarizeFailed",
+                true,
+                Some(json!({"Error": "PipelineRunFailed", "Cause.$": "$.watch.verdict.cause"})),
+                "RunFailed",
+            ),
+            ("SummarizeFailureWatched", true, Some(json!("$.failure")), "Failed"),
+            ("SummarizeFailureUnwatched", false, Some(json!("$.failure")), "Failed"),
+        ] {
+            let task = &states[name];
+            assert_eq!(
+                task["Parameters"]["FunctionName"], "arn:aws:lambda:us-east-1:1:function:prep",
+                "{name}"
+            );
+            let payload = &task["Parameters"]["Payload"];
+            assert_eq!(payload["action"], "summarize", "{name}");
+            assert_eq!(payload["run.$"], "$.prep.run", "{name}");
+            assert_eq!(payload["config.$"], "$.config", "{name}");
+            assert_eq!(payload["execution.$"], "$$.Execution.Name", "{name}");
+            assert_eq!(payload.get("verdict.$").is_some(), verdict, "{name}");
+            match failure {
+                Some(Json::String(path)) => assert_eq!(payload["failure.$"], json!(path), "{name}"),
+                Some(f) => assert_eq!(payload["failure"], f, "{name}"),
+                None => assert!(payload.get("failure").is_none() && payload.get("failure.$").is_none()),
+            }
+            assert_eq!(task["ResultPath"], "$.summary", "{name}");
+            assert_eq!(task["ResultSelector"]["totals.$"], "$.Payload", "{name}");
+            assert_eq!(task["Next"], next, "{name}");
+            assert_eq!(
+                task["Catch"],
+                json!([{"ErrorEquals": ["States.ALL"], "ResultPath": "$.summary_error", "Next": next}])
+            );
+            assert_eq!(task["Retry"], states["Prep"]["Retry"], "{name}");
+        }
+        // Only endings after submission: NoWork and PrepFailed have no run
+        // to summarize.
+        for end in ["NoWork", "PrepFailed"] {
+            let reached = reachable(states, end);
+            assert!(reached.iter().all(|s| !s.starts_with("Summarize")), "{end}: {reached:?}");
+        }
+        // No Fail or Succeed after a submission is reachable except through a summary.
+        for start in ["SubmitProcurement", "SubmitProcurementSingle"] {
+            for (name, state) in states {
+                let end = matches!(state["Type"].as_str(), Some("Succeed") | Some("Fail"));
+                if !end || !reachable(states, start).contains(name) {
+                    continue;
+                }
+                let before: Vec<_> = states
+                    .iter()
+                    .filter(|(_, s)| successors(s).contains(name))
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                assert!(
+                    before.iter().all(|n| n.starts_with("Summarize")),
+                    "{name} is reached from {before:?}"
+                );
+            }
+        }
     }
 
     /// The run's failure cause is the watcher's bounded line, not the

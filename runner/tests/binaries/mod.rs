@@ -3,8 +3,10 @@
 //! and the provider's definition.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::OnceLock;
+
+use serde_json::Value;
 
 pub fn runner() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_batch-pipeline"))
@@ -30,4 +32,33 @@ pub fn build_binaries() {
 /// The state machine definition the provider emits (golden fixture).
 pub fn definition() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/definition.json")
+}
+
+/// `batch-pipeline run` of `definition` over `input`, EFS in `efs`, the
+/// summary written to `summary` (an old one removed first, so a run that
+/// writes none is never read as this one's), 4 nodes at a time.
+pub fn run_command(definition: &Path, input: &Path, efs: &Path, summary: &Path) -> Command {
+    let _ = std::fs::remove_file(summary);
+    let mut command = Command::new(runner());
+    command
+        .arg("run")
+        .arg("--definition")
+        .arg(definition)
+        .arg("--input")
+        .arg(input)
+        .arg("--efs-dir")
+        .arg(efs)
+        .arg("--summary-json")
+        .arg(summary)
+        .args(["--concurrency", "4"]);
+    command
+}
+
+/// A finished run: (succeeded, its summary, its stderr); a run that wrote
+/// no summary fails the test, showing its stderr.
+pub fn outcome(out: &Output, summary: &Path) -> (bool, Value, String) {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let s: Value = serde_json::from_slice(&std::fs::read(summary).unwrap_or_default())
+        .unwrap_or_else(|_| panic!("no summary: {stderr}"));
+    (out.status.success(), s, stderr)
 }

@@ -51,6 +51,22 @@ impl<'f> JsonWriter<'f> {
         self.string_after(out, b"", s);
     }
 
+    /// The JSON string of an element or attribute name (after `prefix`,
+    /// plain ASCII). Names were checked (`text::check_name`): ASCII
+    /// letters, digits, `_ : - .` and non-ASCII characters, so only the
+    /// non-ASCII ones may need escaping, and only in xmltodict's style.
+    #[inline]
+    fn name_after(&self, out: &mut Vec<u8>, prefix: &[u8], name: &[u8]) {
+        if self.style == Mapping::Compact || name.is_ascii() {
+            out.push(b'"');
+            out.extend_from_slice(prefix);
+            out.extend_from_slice(name);
+            out.push(b'"');
+        } else {
+            self.string_after(out, prefix, name);
+        }
+    }
+
     /// The JSON string of `prefix` (plain ASCII, nothing to escape) and `s`.
     #[inline]
     fn string_after(&self, out: &mut Vec<u8>, prefix: &[u8], s: &[u8]) {
@@ -68,7 +84,7 @@ impl<'f> JsonWriter<'f> {
         let root = tree.node(0);
         let name = tree.get(root.name);
         out.push(b'{');
-        self.string(out, name);
+        self.name_after(out, b"", name);
         self.colon(out);
         let forced = self.forced(name);
         if forced {
@@ -99,7 +115,7 @@ impl<'f> JsonWriter<'f> {
             }
             first = false;
             // "@" + name as one JSON string ('@' needs no escaping).
-            self.string_after(out, b"@", tree.get(a.name));
+            self.name_after(out, b"@", tree.get(a.name));
             self.colon(out);
             self.string(out, tree.get(a.value));
         }
@@ -114,7 +130,7 @@ impl<'f> JsonWriter<'f> {
             if !first {
                 self.comma(out);
             }
-            self.string(out, b"#text");
+            out.extend_from_slice(b"\"#text\"");
             self.colon(out);
             self.string(out, tree.get(node.text));
         }
@@ -132,7 +148,7 @@ impl<'f> JsonWriter<'f> {
             let mut seen = false;
             while earlier != c {
                 let e = tree.node(earlier);
-                if tree.get(e.name) == name {
+                if e.key == child.key && tree.get(e.name) == name {
                     seen = true;
                     break;
                 }
@@ -143,11 +159,15 @@ impl<'f> JsonWriter<'f> {
                     self.comma(out);
                 }
                 *first = false;
-                self.string(out, name);
+                self.name_after(out, b"", name);
                 self.colon(out);
+                let key = child.key;
                 let same_later = |from: u32| {
                     let mut later = from;
-                    while later != NONE && tree.get(tree.node(later).name) != name {
+                    while later != NONE && {
+                        let l = tree.node(later);
+                        l.key != key || tree.get(l.name) != name
+                    } {
                         later = tree.node(later).next_sibling;
                     }
                     later
@@ -197,7 +217,7 @@ impl<'f> JsonWriter<'f> {
             self.comma(out);
         }
         *first = false;
-        self.string(out, name);
+        self.name_after(out, b"", name);
         self.colon(out);
         let array = !rest.is_empty() || self.forced(name);
         if array {
@@ -248,28 +268,34 @@ fn next_to_escape(b: &[u8], from: usize, ascii: bool) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     {
         let mut i = from;
-        while i < b.len() {
-            let mask = if i + 16 <= b.len() {
-                escape_mask(&b[i..i + 16], ascii)
-            } else {
-                // The short rest (most names and values are shorter than
-                // 16 bytes): through a copy padded with a plain byte.
-                let mut padded = [b'a'; 16];
-                padded[..b.len() - i].copy_from_slice(&b[i..]);
-                escape_mask(&padded, ascii)
-            };
+        while i + 16 <= b.len() {
+            let mask = escape_mask(&b[i..i + 16], ascii);
             if mask != 0 {
                 return Some(i + mask.trailing_zeros() as usize);
             }
             i += 16;
         }
-        None
+        if i >= b.len() {
+            return None;
+        }
+        if b.len() >= 16 {
+            // The rest: the last 16 bytes, less those already scanned.
+            let last = b.len() - 16;
+            let mask = escape_mask(&b[last..], ascii) >> (i - last);
+            return (mask != 0).then(|| i + mask.trailing_zeros() as usize);
+        }
+        // A short string (most names and values): byte by byte is cheaper
+        // than copying it into a padded block.
+        b[i..].iter().position(|&c| needs_escape(c, ascii)).map(|p| i + p)
     }
     #[cfg(not(target_arch = "x86_64"))]
-    b.get(from..)?
-        .iter()
-        .position(|&c| c == b'"' || c == b'\\' || c < 0x20 || (ascii && c >= 0x7F))
-        .map(|p| from + p)
+    b.get(from..)?.iter().position(|&c| needs_escape(c, ascii)).map(|p| from + p)
+}
+
+/// Whether a JSON string needs `c` escaped (see `next_to_escape`).
+#[inline(always)]
+fn needs_escape(c: u8, ascii: bool) -> bool {
+    c == b'"' || c == b'\\' || c < 0x20 || (ascii && c >= 0x7F)
 }
 
 /// Bit i set when byte i of the 16 needs escaping (see `next_to_escape`).
@@ -279,7 +305,7 @@ fn escape_mask(chunk: &[u8], ascii: bool) -> u32 {
     use std::arch::x86_64::*;
     debug_assert_eq!(chunk.len(), 16);
     // SAFETY: SSE2 is part of the x86_64 baseline; `chunk` is 16 bytes
-    // (both callers pass exactly 16) and `loadu` needs no alignment.
+    // (every caller passes exactly 16) and `loadu` needs no alignment.
     unsafe {
         let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
         let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
@@ -383,6 +409,28 @@ mod tests {
                         (!ascii_only).then_some(at),
                         "{len} {at} {bad}"
                     );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_scan_agrees_with_a_byte_loop_from_any_offset() {
+        // Strings of every length around the 16-byte blocks, with bytes
+        // to escape at several places, scanned from every offset.
+        for len in 0..40 {
+            let s: Vec<u8> = (0..len)
+                .map(|i| match i % 7 {
+                    3 if i % 2 == 0 => b'"',
+                    5 => 0xC3,
+                    6 if i > 20 => 0x01,
+                    _ => b'a' + (i % 26) as u8,
+                })
+                .collect();
+            for from in 0..=len {
+                for ascii in [true, false] {
+                    let naive = s[from..].iter().position(|&c| needs_escape(c, ascii)).map(|p| from + p);
+                    assert_eq!(next_to_escape(&s, from, ascii), naive, "{len} {from} {ascii}");
                 }
             }
         }

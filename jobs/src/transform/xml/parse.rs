@@ -242,6 +242,9 @@ impl<'t, 'w> Driver<'t, 'w> {
         self.fatal(rule, reason, at, src)
     }
 
+    // Inlined into the loop: a call per event (moving the event, saving
+    // registers) was ~4% of all instructions on record-shaped XML.
+    #[inline(always)]
     fn event(&mut self, event: Event<'_>, src: &mut Src<'_>) -> io::Result<Next> {
         match event {
             Event::Start(e) => return self.start(&e, false, src),
@@ -249,6 +252,12 @@ impl<'t, 'w> Driver<'t, 'w> {
             Event::End(e) => return self.end(e.name().0, src),
             Event::Text(t) => {
                 if self.building() {
+                    // Whitespace before an element's first text is
+                    // stripped anyway (the indentation between a record's
+                    // children): not copied at all.
+                    if !self.tree.has_text() && is_blank(t.as_bytes()) {
+                        return Ok(Next::Go);
+                    }
                     if let Err(e) = push_text(self.tree.text(), &t) {
                         let at = src.pos(self.mark + e.at as u64);
                         self.spoil(rule::MALFORMED, e.what, at);

@@ -45,7 +45,7 @@ fn has_control(raw: &[u8]) -> bool {
         let mask = |chunk: &[u8]| {
             debug_assert_eq!(chunk.len(), 16);
             // SAFETY: SSE2 is part of the x86_64 baseline; `chunk` is 16
-            // bytes (both calls below) and `loadu` needs no alignment.
+            // bytes (every call below) and `loadu` needs no alignment.
             unsafe {
                 let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
                 let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
@@ -59,9 +59,15 @@ fn has_control(raw: &[u8]) -> bool {
             return true;
         }
         let rest = chunks.remainder();
-        let mut padded = [b' '; 16];
-        padded[..rest.len()].copy_from_slice(rest);
-        mask(&padded) != 0
+        if rest.is_empty() {
+            return false;
+        }
+        if raw.len() >= 16 {
+            // The rest: the last 16 bytes (some checked twice, no harm).
+            return mask(&raw[raw.len() - 16..]) != 0;
+        }
+        // Short text: byte by byte is cheaper than a padded copy.
+        rest.iter().any(|&b| b < 0x20 && b != b'\t' && b != b'\n')
     }
     #[cfg(not(target_arch = "x86_64"))]
     raw.iter().any(|&b| b < 0x20 && b != b'\t' && b != b'\n')

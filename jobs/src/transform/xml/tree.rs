@@ -5,6 +5,11 @@
 //! (children's text between its pieces is theirs), then stripped of
 //! surrounding whitespace (Python's `str.strip`, which on XML characters
 //! is Rust's `str::trim`).
+//!
+//! Most elements have one piece of text and no child before it, so their
+//! text is appended straight to the shared byte buffer ("direct"); only
+//! when a child opens after some text does that text move to the
+//! element's own gathering buffer, so each byte is copied once.
 
 /// A byte range in [`Tree::bytes`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -39,6 +44,28 @@ pub struct Node {
     pub next_sibling: u32,
     /// Number of children.
     pub children: u32,
+    /// A cheap digest of the name (length, first and last byte): names
+    /// with different keys differ, so most comparisons stop at it.
+    pub key: u32,
+}
+
+/// Where the text of an open element is being gathered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TextAt {
+    /// No text yet.
+    None,
+    /// At the end of [`Tree::bytes`], from this offset (nothing else has
+    /// been appended since it started).
+    Direct(usize),
+    /// In the element's buffer in [`Tree::texts`].
+    Gathered,
+}
+
+/// An open element.
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    node: u32,
+    text: TextAt,
 }
 
 /// An attribute: name and decoded value.
@@ -57,7 +84,7 @@ pub struct Tree {
     attrs: Vec<Attr>,
     bytes: Vec<u8>,
     /// The open elements, innermost last.
-    open: Vec<u32>,
+    open: Vec<Open>,
     /// Text gathered per open element (by depth; kept for reuse).
     texts: Vec<Vec<u8>>,
 }
@@ -103,6 +130,18 @@ impl Tree {
     /// Opens an element inside the innermost open one.
     pub fn open(&mut self, name: &[u8]) {
         let index = self.nodes.len() as u32;
+        if let Some(parent) = self.open.last_mut()
+            && let TextAt::Direct(start) = parent.text
+        {
+            // The child's name goes after it: the parent's text moves to
+            // its own buffer (mixed content; rare in record data).
+            parent.text = TextAt::Gathered;
+            let depth = self.open.len() - 1;
+            self.texts[depth].clear();
+            self.texts[depth].extend_from_slice(&self.bytes[start..]);
+            self.bytes.truncate(start);
+        }
+        let key = name_key(name);
         let name = self.push_bytes(name);
         let attrs = self.attrs.len() as u32;
         self.nodes.push(Node {
@@ -113,8 +152,9 @@ impl Tree {
             last_child: NONE,
             next_sibling: NONE,
             children: 0,
+            key,
         });
-        if let Some(&parent) = self.open.last() {
+        if let Some(&Open { node: parent, .. }) = self.open.last() {
             let last = self.nodes[parent as usize].last_child;
             if last == NONE {
                 self.nodes[parent as usize].first_child = index;
@@ -129,8 +169,7 @@ impl Tree {
         if self.texts.len() <= depth {
             self.texts.push(Vec::new());
         }
-        self.texts[depth].clear();
-        self.open.push(index);
+        self.open.push(Open { node: index, text: TextAt::None });
     }
 
     /// Adds an attribute to the element just opened: `value` appends the
@@ -145,8 +184,8 @@ impl Tree {
         value(&mut self.bytes)?;
         let value = Span { start, end: self.bytes.len() };
         self.attrs.push(Attr { name, value });
-        if let Some(&i) = self.open.last() {
-            self.nodes[i as usize].attrs.1 = self.attrs.len() as u32;
+        if let Some(&Open { node, .. }) = self.open.last() {
+            self.nodes[node as usize].attrs.1 = self.attrs.len() as u32;
         }
         Ok(())
     }
@@ -161,26 +200,76 @@ impl Tree {
         self.attrs[first..].iter().map(|a| self.get(a.name))
     }
 
-    /// The text buffer of the innermost open element, to append to.
+    /// Whether the innermost open element has any text so far.
+    #[inline]
+    pub fn has_text(&self) -> bool {
+        match self.open.last() {
+            Some(o) => match o.text {
+                TextAt::None => false,
+                TextAt::Direct(start) => self.bytes.len() > start,
+                TextAt::Gathered => true,
+            },
+            None => false,
+        }
+    }
+
+    /// The buffer to append the innermost open element's text to.
     #[inline]
     pub fn text(&mut self) -> &mut Vec<u8> {
-        let depth = self.open.len().saturating_sub(1);
-        if self.texts.is_empty() {
-            self.texts.push(Vec::new());
+        let Some(open) = self.open.last_mut() else {
+            // Not reached: text is only gathered inside a record.
+            if self.texts.is_empty() {
+                self.texts.push(Vec::new());
+            }
+            return &mut self.texts[0];
+        };
+        match open.text {
+            TextAt::None => {
+                open.text = TextAt::Direct(self.bytes.len());
+                &mut self.bytes
+            }
+            TextAt::Direct(_) => &mut self.bytes,
+            TextAt::Gathered => {
+                let depth = self.open.len() - 1;
+                &mut self.texts[depth]
+            }
         }
-        &mut self.texts[depth]
     }
 
     /// Closes the innermost open element; returns whether it was the
     /// record's element (the tree is complete).
     pub fn close(&mut self) -> bool {
-        let Some(i) = self.open.pop() else { return true };
-        let depth = self.open.len();
-        let text = std::mem::take(&mut self.texts[depth]);
-        let span = self.push_bytes(trim(&text));
-        self.nodes[i as usize].text = span;
-        self.texts[depth] = text;
+        let Some(open) = self.open.pop() else { return true };
+        let span = match open.text {
+            TextAt::None => Span::default(),
+            TextAt::Direct(start) => {
+                let text = &self.bytes[start..];
+                let stripped = trim(text);
+                // `stripped` is a part of `text`: its offset inside it.
+                let from = start + (stripped.as_ptr() as usize - text.as_ptr() as usize);
+                let end = from + stripped.len();
+                self.bytes.truncate(end);
+                Span { start: from, end }
+            }
+            TextAt::Gathered => {
+                let depth = self.open.len();
+                let text = std::mem::take(&mut self.texts[depth]);
+                let span = self.push_bytes(trim(&text));
+                self.texts[depth] = text;
+                span
+            }
+        };
+        self.nodes[open.node as usize].text = span;
         self.open.is_empty()
+    }
+}
+
+/// The digest of a name kept in [`Node::key`].
+#[inline]
+fn name_key(name: &[u8]) -> u32 {
+    match (name.first(), name.last()) {
+        (Some(&a), Some(&b)) => (name.len() as u32) << 16 | u32::from(a) << 8 | u32::from(b),
+        _ => 0,
     }
 }
 
@@ -236,5 +325,38 @@ mod tests {
         assert_eq!(t.get(b.text), b"x");
         let b2 = *t.node(b.next_sibling);
         assert!(b2.text.is_empty() && b2.next_sibling == NONE);
+    }
+
+    #[test]
+    fn text_written_in_place_keeps_every_span() {
+        // Text after a child goes in place too; a later child moves it to
+        // the element's own buffer; the spans of earlier nodes stay valid.
+        let mut t = Tree::default();
+        t.open(b"a");
+        assert!(!t.has_text());
+        t.open(b"b");
+        t.text().extend_from_slice(b" x \n");
+        assert!(t.has_text());
+        t.close();
+        t.text().extend_from_slice(b" y ");
+        t.open(b"c");
+        t.text().extend_from_slice("\u{a0}z\u{a0}".as_bytes());
+        t.close();
+        t.text().extend_from_slice(b" w");
+        t.open(b"d");
+        t.close();
+        assert!(t.close());
+        let a = *t.node(0);
+        let b = *t.node(a.first_child);
+        let c = *t.node(b.next_sibling);
+        let d = *t.node(c.next_sibling);
+        assert_eq!(t.get(b.name), b"b");
+        assert_eq!(t.get(b.text), b"x");
+        assert_eq!(t.get(c.name), b"c");
+        assert_eq!(t.get(c.text), b"z");
+        assert_eq!(t.get(d.name), b"d");
+        assert!(d.text.is_empty());
+        assert_eq!(t.get(a.text), b"y  w");
+        assert_ne!(b.key, c.key);
     }
 }

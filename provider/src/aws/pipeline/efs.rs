@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_efs::Client;
 use aws_sdk_efs::types::{
-    AccessPointDescription, CreationInfo, FileSystemDescription, LifeCycleState, MountTargetDescription,
-    PerformanceMode, PosixUser, RootDirectory, Tag, ThroughputMode,
+    AccessPointDescription, CreationInfo, FileSystemDescription, LifeCycleState, LifecyclePolicy,
+    MountTargetDescription, PerformanceMode, PosixUser, RootDirectory, Tag, ThroughputMode,
+    TransitionToIaRules,
 };
 
 use super::names::Names;
@@ -103,6 +104,9 @@ pub(super) async fn ensure(
     let mount_target_ids =
         ensure_mount_targets(efs, &fs_id, subnet_ids, &spec.security_group_ids, deadline, added).await?;
     parts.mount_target_ids = Some(mount_target_ids);
+    if spec.existing_file_system_id.is_none() {
+        ensure_lifecycle(efs, &fs_id, spec.transition_to_ia.as_deref()).await?;
+    }
     let ap = ensure_access_point(efs, names, spec, &fs_id, tags, deadline).await?;
     parts.access_point_id = Some(ap.access_point_id().unwrap_or_default().to_string());
     parts.access_point_arn = Some(ap.access_point_arn().unwrap_or_default().to_string());
@@ -148,6 +152,46 @@ async fn find_or_create_file_system(
         create = create.provisioned_throughput_in_mibps(mibps);
     }
     Ok(create.send().await.map_err(|e| aws_error("CreateFileSystem", e))?.file_system_id().to_string())
+}
+
+/// The file system's TransitionToIA policy, as configured (`None`: none).
+pub async fn transition_to_ia(efs: &Client, fs_id: &str) -> Result<Option<String>, Diagnostics> {
+    let current = efs
+        .describe_lifecycle_configuration()
+        .file_system_id(fs_id)
+        .send()
+        .await
+        .map_err(|e| aws_error("DescribeLifecycleConfiguration", e))?;
+    Ok(current.lifecycle_policies().iter().find_map(|p| p.transition_to_ia()).map(|t| t.as_str().to_string()))
+}
+
+/// Sets the pipeline's file system's TransitionToIA policy to `wanted`,
+/// keeping its other lifecycle policies (archive, back to primary) as
+/// they are; nothing is written when it already matches.
+async fn ensure_lifecycle(efs: &Client, fs_id: &str, wanted: Option<&str>) -> Result<(), Diagnostics> {
+    let current = efs
+        .describe_lifecycle_configuration()
+        .file_system_id(fs_id)
+        .send()
+        .await
+        .map_err(|e| aws_error("DescribeLifecycleConfiguration", e))?;
+    let policies = current.lifecycle_policies();
+    let now = policies.iter().find_map(|p| p.transition_to_ia()).map(|t| t.as_str());
+    if now == wanted {
+        return Ok(());
+    }
+    let mut kept: Vec<LifecyclePolicy> =
+        policies.iter().filter(|p| p.transition_to_ia().is_none()).cloned().collect();
+    if let Some(wanted) = wanted {
+        kept.push(LifecyclePolicy::builder().transition_to_ia(TransitionToIaRules::from(wanted)).build());
+    }
+    efs.put_lifecycle_configuration()
+        .file_system_id(fs_id)
+        .set_lifecycle_policies(Some(kept))
+        .send()
+        .await
+        .map_err(|e| aws_error("PutLifecycleConfiguration", e))?;
+    Ok(())
 }
 
 /// Throughput is the one setting of a file system that changes in place.

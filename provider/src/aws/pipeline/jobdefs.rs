@@ -9,8 +9,8 @@ use aws_sdk_batch::Client;
 use aws_sdk_batch::types::{
     ContainerProperties, EfsAuthorizationConfig, EfsAuthorizationConfigIam, EfsTransitEncryption,
     EfsVolumeConfiguration, EvaluateOnExit, FargatePlatformConfiguration, JobDefinition, JobDefinitionType,
-    JobTimeout, KeyValuePair, MountPoint, PlatformCapability, ResourceRequirement, ResourceType, RetryAction,
-    RetryStrategy, Volume,
+    JobTimeout, KeyValuePair, LogConfiguration, LogDriver, MountPoint, PlatformCapability,
+    ResourceRequirement, ResourceType, RetryAction, RetryStrategy, Volume,
 };
 
 use super::names::Names;
@@ -29,7 +29,7 @@ pub const RESERVED_ENV: [&str; 3] = ["PIPELINE_NAME", "PIPELINE_STAGE", "PIPELIN
 
 /// Everything that goes into a registration, in a stable text form.
 fn fingerprint(spec: &PipelineSpec, stage: &Stage, fs_id: &str, ap_id: &str, settings: &str) -> String {
-    let text = serde_json::json!({
+    let mut text = serde_json::json!({
         "settings": if stage.name == "procurement" { settings } else { "" },
         "image": stage.image, "vcpus": stage.vcpus, "memory": stage.memory, "command": stage.command,
         "environment": stage.environment, "retry_attempts": stage.retry_attempts,
@@ -37,8 +37,13 @@ fn fingerprint(spec: &PipelineSpec, stage: &Stage, fs_id: &str, ap_id: &str, set
         "execution_role": stage.execution_role_arn, "job_role": stage.job_role_arn,
         "fargate": spec.compute.kind.is_fargate(), "fs": fs_id, "ap": ap_id, "mount": spec.efs.mount_path,
         "uid": spec.efs.posix_uid, "gid": spec.efs.posix_gid,
-    })
-    .to_string();
+    });
+    // Only when set: definitions registered before the setting existed keep
+    // their fingerprint (no new revision on upgrade).
+    if let Some(group) = &stage.log_group_name {
+        text["log_group"] = serde_json::json!(group);
+    }
+    let text = text.to_string();
     // FNV-1a: stable across builds and toolchains (it is stored in AWS).
     let hash =
         text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
@@ -109,6 +114,15 @@ fn request_parts(
                 .read_only(false)
                 .build(),
         );
+    if let Some(group) = &stage.log_group_name {
+        container = container.log_configuration(
+            LogConfiguration::builder()
+                .log_driver(LogDriver::Awslogs)
+                .options("awslogs-group", group)
+                .options("awslogs-stream-prefix", stage.name)
+                .build(),
+        );
+    }
     if spec.compute.kind.is_fargate() {
         // EFS access points with transit encryption need platform 1.4.0+.
         container = container.fargate_platform_configuration(

@@ -99,7 +99,11 @@ pub(super) fn plan(clients: &ClientSlot, req: PlanRequest) -> PlanResponse {
         // Anything a job definition is made of changed: new revisions.
         let mut jobdef_inputs: Vec<&str> = schema::STAGES.to_vec();
         jobdef_inputs.extend(["efs", "compute", "source", "items_per_node", "max_nodes", "egress_bucket"]);
-        if jobdef_inputs.iter().any(|n| !req.prior.get(n).equals(planned.get(n))) {
+        // The lifecycle policy is not in the definitions.
+        let (mut prior, mut next) = (req.prior.clone(), planned.clone());
+        set_in_block(&mut prior, "efs", "transition_to_ia", Value::Null);
+        set_in_block(&mut next, "efs", "transition_to_ia", Value::Null);
+        if jobdef_inputs.iter().any(|n| !prior.get(n).equals(next.get(n))) {
             planned.set_attr("job_definition_arns", Value::unknown());
         }
     }

@@ -106,6 +106,14 @@ async fn refresh(clients: &AwsClients, state: &Value) -> Result<Value, Diagnosti
             set_in_block(&mut new_state, stage, "image", Value::string(image));
         }
     }
+    // The lifecycle policy of the pipeline's own file system (a user's is
+    // not managed, so not read).
+    if let Some(id) = &parts.file_system_id
+        && efs::created_by_pipeline(&clients.efs, &Names::new(&spec.name), id).await?
+    {
+        let ia = efs::transition_to_ia(&clients.efs, id).await?;
+        set_in_block(&mut new_state, "efs", "transition_to_ia", ia.map(Value::string).unwrap_or(Value::Null));
+    }
     Ok(new_state)
 }
 
@@ -189,6 +197,16 @@ fn stage_from(stage: &str, def: &JobDefinition) -> Value {
             container.and_then(|c| c.execution_role_arn()).map(Value::string).unwrap_or(Value::Null),
         ),
         ("job_role_arn", container.and_then(|c| c.job_role_arn()).map(Value::string).unwrap_or(Value::Null)),
+        (
+            "log_group_name",
+            container
+                .and_then(|c| c.log_configuration())
+                .filter(|l| l.log_driver() == Some(&aws_sdk_batch::types::LogDriver::Awslogs))
+                .and_then(|l| l.options())
+                .and_then(|o| o.get("awslogs-group"))
+                .map(Value::string)
+                .unwrap_or(Value::Null),
+        ),
     ];
     block(attrs)
 }
@@ -345,6 +363,8 @@ async fn configuration_from_aws(
                 fs.throughput_mode().map(|t| Value::string(t.as_str())).unwrap_or(Value::Null),
             ));
             efs_attrs.push(("kms_key_id", fs.kms_key_id().map(Value::string).unwrap_or(Value::Null)));
+            let ia = efs::transition_to_ia(&clients.efs, fs_id).await?;
+            efs_attrs.push(("transition_to_ia", ia.map(Value::string).unwrap_or(Value::Null)));
         } else {
             // A file system the user brought: the settings are not read
             // from it, so they show their defaults, as planned.
@@ -452,6 +472,23 @@ async fn configuration_from_aws(
             (
                 "sftp_recursive",
                 source["sftp_recursive"].as_bool().filter(|r| *r).map(Value::Bool).unwrap_or(Value::Null),
+            ),
+            (
+                "incremental",
+                source["incremental"].as_bool().filter(|r| *r).map(Value::Bool).unwrap_or(Value::Null),
+            ),
+            (
+                "claim_ttl_seconds",
+                source["claim_ttl_seconds"].as_i64().map(Value::int).unwrap_or(Value::Null),
+            ),
+            ("sftp_archive_bucket", text(&source["sftp_archive_bucket"])),
+            (
+                "sftp_archive_prefix",
+                source["sftp_archive_prefix"]
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .map(Value::string)
+                    .unwrap_or(Value::Null),
             ),
         ]),
     );

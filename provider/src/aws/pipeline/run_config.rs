@@ -20,9 +20,13 @@ type ConfiguredTransform = Option<Json>;
 pub fn build(spec: &PipelineSpec) -> Json {
     let names = Names::new(&spec.name);
     let source = match &spec.source {
-        Source::S3 { bucket, prefix, suffix } => {
-            RunSource::S3(S3Source { bucket: bucket.clone(), prefix: prefix.clone(), suffix: suffix.clone() })
-        }
+        Source::S3 { bucket, prefix, suffix, incremental, claim_ttl_seconds } => RunSource::S3(S3Source {
+            bucket: bucket.clone(),
+            prefix: prefix.clone(),
+            suffix: suffix.clone(),
+            incremental: *incremental,
+            claim_ttl_seconds: claim_ttl_seconds.unwrap_or(contract::run_config::DEFAULT_CLAIM_TTL_SECONDS),
+        }),
         Source::Synthetic { count, format } => RunSource::Synthetic(SyntheticSource {
             count: *count,
             start: 0,
@@ -108,6 +112,10 @@ pub enum SettingsSource {
         s3_bucket: String,
         s3_prefix: String,
         s3_suffix: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        incremental: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        claim_ttl_seconds: Option<u32>,
     },
     Synthetic {
         synthetic_count: u64,
@@ -125,7 +133,21 @@ pub enum SettingsSource {
         sftp_directory: String,
         sftp_glob: String,
         sftp_recursive: bool,
+        #[serde(default, skip_serializing_if = "is_false")]
+        incremental: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        claim_ttl_seconds: Option<u32>,
+        /// Absent when unset: the stored settings of pipelines without an
+        /// archive stay byte for byte the same.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sftp_archive_bucket: Option<String>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        sftp_archive_prefix: String,
     },
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// `egress_bucket` of [`Settings`]: the `egress_bucket` block.
@@ -138,10 +160,12 @@ pub struct SettingsEgressBucket {
 
 pub fn settings(spec: &PipelineSpec) -> Json {
     let source = match &spec.source {
-        Source::S3 { bucket, prefix, suffix } => SettingsSource::S3 {
+        Source::S3 { bucket, prefix, suffix, incremental, claim_ttl_seconds } => SettingsSource::S3 {
             s3_bucket: bucket.clone(),
             s3_prefix: prefix.clone(),
             s3_suffix: suffix.clone(),
+            incremental: *incremental,
+            claim_ttl_seconds: *claim_ttl_seconds,
         },
         Source::Synthetic { count, format } => SettingsSource::Synthetic {
             synthetic_count: *count,
@@ -166,6 +190,11 @@ pub fn settings(spec: &PipelineSpec) -> Json {
             sftp_directory: sftp.directory.clone(),
             sftp_glob: sftp.glob.clone(),
             sftp_recursive: sftp.recursive,
+            incremental: sftp.incremental,
+            claim_ttl_seconds: (sftp.claim_ttl_seconds != contract::run_config::DEFAULT_CLAIM_TTL_SECONDS)
+                .then_some(sftp.claim_ttl_seconds),
+            sftp_archive_bucket: sftp.archive_bucket.clone(),
+            sftp_archive_prefix: sftp.archive_prefix.clone(),
         },
     };
     to_json(&Settings {
@@ -192,8 +221,8 @@ mod tests {
     /// the oracle the typed one must equal byte for byte.
     fn build_by_hand(spec: &PipelineSpec) -> Json {
         let names = Names::new(&spec.name);
-        let source = match &spec.source {
-            Source::S3 { bucket, prefix, suffix } => {
+        let mut source = match &spec.source {
+            Source::S3 { bucket, prefix, suffix, .. } => {
                 json!({ "type": "s3", "bucket": bucket, "prefix": prefix, "suffix": suffix })
             }
             Source::Synthetic { count, format } => {
@@ -210,12 +239,29 @@ mod tests {
                     "visibility_timeout_seconds": visibility_timeout_seconds.unwrap_or(3600),
                 })
             }
-            Source::Sftp(s) => json!({
-                "type": "sftp", "host": s.host, "port": s.port, "user": s.user,
-                "private_key_secret_arn": s.private_key_secret_arn, "host_key": s.host_key,
-                "directory": s.directory, "glob": s.glob, "recursive": s.recursive,
-            }),
+            Source::Sftp(s) => {
+                let mut source = json!({
+                    "type": "sftp", "host": s.host, "port": s.port, "user": s.user,
+                    "private_key_secret_arn": s.private_key_secret_arn, "host_key": s.host_key,
+                    "directory": s.directory, "glob": s.glob, "recursive": s.recursive,
+                });
+                if let Some(bucket) = &s.archive_bucket {
+                    source["archive_bucket"] = json!(bucket);
+                }
+                if !s.archive_prefix.is_empty() {
+                    source["archive_prefix"] = json!(s.archive_prefix);
+                }
+                source
+            }
         };
+        // Incremental keys only when set, so other pipelines' JSON is unchanged.
+        let (incremental, ttl) = incremental_of(&spec.source);
+        if incremental {
+            source["incremental"] = json!(true);
+            if let Some(ttl) = ttl {
+                source["claim_ttl_seconds"] = json!(ttl);
+            }
+        }
         json!({
             "version": 1,
             "pipeline": spec.name,
@@ -234,10 +280,23 @@ mod tests {
         })
     }
 
+    /// A source's `incremental` and its claim TTL when not the default.
+    fn incremental_of(source: &Source) -> (bool, Option<u32>) {
+        match source {
+            Source::S3 { incremental, claim_ttl_seconds, .. } => (*incremental, *claim_ttl_seconds),
+            Source::Sftp(s) => (
+                s.incremental,
+                (s.claim_ttl_seconds != contract::run_config::DEFAULT_CLAIM_TTL_SECONDS)
+                    .then_some(s.claim_ttl_seconds),
+            ),
+            _ => (false, None),
+        }
+    }
+
     /// `settings` as it was written before it was typed.
     fn settings_by_hand(spec: &PipelineSpec) -> Json {
-        let source = match &spec.source {
-            Source::S3 { bucket, prefix, suffix } => {
+        let mut source = match &spec.source {
+            Source::S3 { bucket, prefix, suffix, .. } => {
                 json!({ "s3_bucket": bucket, "s3_prefix": prefix, "s3_suffix": suffix })
             }
             Source::Synthetic { count, format } => {
@@ -259,12 +318,28 @@ mod tests {
                 }
                 source
             }
-            Source::Sftp(s) => json!({
-                "sftp_host": s.host, "sftp_port": s.port, "sftp_user": s.user,
-                "sftp_private_key_secret_arn": s.private_key_secret_arn, "sftp_host_key": s.host_key,
-                "sftp_directory": s.directory, "sftp_glob": s.glob, "sftp_recursive": s.recursive,
-            }),
+            Source::Sftp(s) => {
+                let mut source = json!({
+                    "sftp_host": s.host, "sftp_port": s.port, "sftp_user": s.user,
+                    "sftp_private_key_secret_arn": s.private_key_secret_arn, "sftp_host_key": s.host_key,
+                    "sftp_directory": s.directory, "sftp_glob": s.glob, "sftp_recursive": s.recursive,
+                });
+                if let Some(bucket) = &s.archive_bucket {
+                    source["sftp_archive_bucket"] = json!(bucket);
+                }
+                if !s.archive_prefix.is_empty() {
+                    source["sftp_archive_prefix"] = json!(s.archive_prefix);
+                }
+                source
+            }
         };
+        let (incremental, ttl) = incremental_of(&spec.source);
+        if incremental {
+            source["incremental"] = json!(true);
+        }
+        if let Some(ttl) = ttl {
+            source["claim_ttl_seconds"] = json!(ttl);
+        }
         json!({
             "source": source,
             "items_per_node": spec.items_per_node,
@@ -327,14 +402,25 @@ mod tests {
                 stage.transform = None;
             }
         };
-        let s3 = Source::S3 { bucket: "in".into(), prefix: "noaa/".into(), suffix: ".csv".into() };
+        let s3 = Source::S3 {
+            bucket: "in".into(),
+            prefix: "noaa/".into(),
+            suffix: ".csv".into(),
+            incremental: false,
+            claim_ttl_seconds: None,
+        };
         vec![
             base.clone(),
             with(&no_transform),
             with(&|spec| spec.source = s3.clone()),
             with(&|spec| {
-                spec.source =
-                    Source::S3 { bucket: "in".into(), prefix: String::new(), suffix: String::new() };
+                spec.source = Source::S3 {
+                    bucket: "in".into(),
+                    prefix: String::new(),
+                    suffix: String::new(),
+                    incremental: false,
+                    claim_ttl_seconds: None,
+                };
                 no_transform(spec);
             }),
             with(&|spec| {
@@ -379,6 +465,35 @@ mod tests {
                     directory: "/outgoing".into(),
                     glob: "*.xml".into(),
                     recursive: true,
+                    incremental: false,
+                    claim_ttl_seconds: contract::run_config::DEFAULT_CLAIM_TTL_SECONDS,
+                    archive_bucket: None,
+                    archive_prefix: String::new(),
+                })
+            }),
+            with(&|spec| {
+                spec.source = Source::S3 {
+                    bucket: "in".into(),
+                    prefix: "noaa/".into(),
+                    suffix: ".csv".into(),
+                    incremental: true,
+                    claim_ttl_seconds: Some(7_200),
+                }
+            }),
+            with(&|spec| {
+                spec.source = Source::Sftp(contract::run_config::SftpSource {
+                    host: "10.0.0.5".into(),
+                    port: 22,
+                    user: "feed".into(),
+                    private_key_secret_arn: "arn:aws:secretsmanager:eu-west-1:1:secret:k".into(),
+                    host_key: "SHA256:cxZN8pLShoGrYWTZkBNJJKG1tcFq6PcAE0u31NR6kmw".into(),
+                    directory: "/outgoing".into(),
+                    glob: "*".into(),
+                    recursive: false,
+                    incremental: true,
+                    claim_ttl_seconds: contract::run_config::DEFAULT_CLAIM_TTL_SECONDS,
+                    archive_bucket: Some("feed-raw".into()),
+                    archive_prefix: "sftp/".into(),
                 })
             }),
         ]

@@ -13,8 +13,8 @@ use std::sync::LazyLock;
 use crate::tfplugin::{Attribute, Block, NestedBlock, Nesting, Schema, Type, Validator, Value};
 
 use rules::{
-    BUCKET_NAME, DURATION, FILE_SYSTEM_ID, IMAGE, KEY_PREFIX, MOUNT_PATH, PERMISSIONS, PIPELINE_NAME,
-    QUEUE_URL, ROOT_DIRECTORY,
+    BUCKET_NAME, DURATION, FILE_SYSTEM_ID, IMAGE, KEY_PREFIX, LOG_GROUP_NAME, MOUNT_PATH, PERMISSIONS,
+    PIPELINE_NAME, QUEUE_URL, ROOT_DIRECTORY,
 };
 
 pub const STAGES: [&str; 3] = contract::STAGE_NAMES;
@@ -72,7 +72,15 @@ fn stage_block(stage: &str) -> NestedBlock {
             Attribute::optional("execution_role_arn", Type::String, "ECS task execution role.")
                 .validate(arn()),
         )
-        .attr(Attribute::optional("job_role_arn", Type::String, "Role the job runs as.").validate(arn()));
+        .attr(Attribute::optional("job_role_arn", Type::String, "Role the job runs as.").validate(arn()))
+        .attr(
+            Attribute::optional(
+                "log_group_name",
+                Type::String,
+                "CloudWatch Logs group the containers log to (the awslogs driver, stream prefix the stage's name); unset: AWS Batch's default, /aws/batch/job.",
+            )
+            .validate(Validator::Text(LOG_GROUP_NAME)),
+        );
     if stage == "processing" {
         block = block.attr(Attribute::optional("transform", Type::String, "JSON transform spec."));
     }
@@ -204,7 +212,28 @@ fn efs_block() -> Block {
                 .validate(Validator::Text(MOUNT_PATH))
                 .default(Value::string("/mnt/efs")),
         )
+        .attr(
+            Attribute::optional(
+                "transition_to_ia",
+                Type::String,
+                "Lifecycle policy of the pipeline's own file system: move files not read for this long to Infrequent Access (AFTER_1_DAY ... AFTER_365_DAYS); unset: none.",
+            )
+            .validate(Validator::one_of(&TRANSITION_TO_IA)),
+        )
 }
+
+/// EFS's TransitionToIA values.
+pub const TRANSITION_TO_IA: [&str; 9] = [
+    "AFTER_1_DAY",
+    "AFTER_7_DAYS",
+    "AFTER_14_DAYS",
+    "AFTER_30_DAYS",
+    "AFTER_60_DAYS",
+    "AFTER_90_DAYS",
+    "AFTER_180_DAYS",
+    "AFTER_270_DAYS",
+    "AFTER_365_DAYS",
+];
 
 fn source_block() -> Block {
     Block::new("Where a run's work items come from.")
@@ -280,6 +309,32 @@ fn source_block() -> Block {
             "sftp_recursive",
             Type::Bool,
             "Also fetch files in subdirectories, keeping their relative paths (false when unset).",
+        ))
+        .attr(Attribute::optional(
+            "incremental",
+            Type::Bool,
+            "Process only inputs no earlier run finished (s3_bucket listings by bucket, key and ETag; sftp_host files by path, size and mtime), recorded in the egress bucket under <prefix>/_ledger/ (false when unset).",
+        ))
+        .attr(
+            Attribute::optional(
+                "claim_ttl_seconds",
+                Type::Number,
+                "With incremental: how long a run's claim on an input keeps other runs off it (default 4200); longer than a run may take.",
+            )
+            .validate(whole(1, i64::from(contract::run_config::MAX_CLAIM_TTL_SECONDS))),
+        )
+        .attr(
+            Attribute::optional(
+                "sftp_archive_bucket",
+                Type::String,
+                "Keep the raw files as fetched: procurement also uploads each one to this bucket, under sftp_archive_prefix and its path below sftp_directory, with its CRC64-NVME checksum, which S3 verifies. Unset: no archive.",
+            )
+            .validate(Validator::Text(BUCKET_NAME)),
+        )
+        .attr(Attribute::optional(
+            "sftp_archive_prefix",
+            Type::String,
+            "Key prefix of the archive: empty or a relative folder ending with / (empty when unset).",
         ))
 }
 

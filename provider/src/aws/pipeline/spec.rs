@@ -80,6 +80,8 @@ pub struct Efs {
     pub posix_gid: i64,
     pub permissions: String,
     pub mount_path: String,
+    /// Lifecycle policy of the pipeline's own file system; `None`: none.
+    pub transition_to_ia: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -95,6 +97,8 @@ pub struct Stage {
     pub timeout_seconds: i32,
     pub execution_role_arn: Option<String>,
     pub job_role_arn: Option<String>,
+    /// awslogs group; `None`: AWS Batch's default.
+    pub log_group_name: Option<String>,
     pub transform: Option<serde_json::Value>,
 }
 
@@ -104,13 +108,13 @@ pub enum Source {
         bucket: String,
         prefix: String,
         suffix: String,
+        /// `incremental`, and its `claim_ttl_seconds` (`None`: prep's default).
+        incremental: bool,
+        claim_ttl_seconds: Option<u32>,
     },
     /// `format`: the record format procurement generates (`yelp-jsonl`,
     /// `ghcn-csv`); `None` leaves it to prep's default (`yelp-jsonl`).
-    Synthetic {
-        count: u64,
-        format: Option<String>,
-    },
+    Synthetic { count: u64, format: Option<String> },
     /// The event notifications of `bucket` on an SQS queue; `None` leaves
     /// a setting to prep's default.
     Sqs {
@@ -437,8 +441,13 @@ fn read_efs(r: &mut SettingsReader<'_>, compute: &Compute) -> Efs {
             "EFS offers elastic throughput only with performance_mode = \"generalPurpose\"; with \"maxIO\" set throughput_mode to \"bursting\" or \"provisioned\".".into(),
         );
     }
+    // Like performance_mode, it shapes only the file system the pipeline
+    // makes; with file_system_id it is ignored (a state names its own file
+    // system's id too, so this cannot be an error here).
+    let transition_to_ia = e.one_of("transition_to_ia");
     Efs {
         existing_file_system_id,
+        transition_to_ia,
         performance_mode,
         throughput_mode,
         provisioned_throughput_mibps,
@@ -466,6 +475,7 @@ fn stage_defaults(name: &'static str, s: &mut SettingsReader<'_>) -> Stage {
         timeout_seconds: declared_int(s, "timeout_seconds"),
         execution_role_arn: None,
         job_role_arn: None,
+        log_group_name: None,
         transform: None,
     }
 }
@@ -524,6 +534,7 @@ fn read_stage(r: &mut SettingsReader<'_>, stage: &'static str, kind: Option<Comp
         );
     }
     out.job_role_arn = s.string("job_role_arn");
+    out.log_group_name = s.string("log_group_name");
     if stage == "processing" && s.raw("transform").is_none() && !s.any_unknown() {
         s.fail(
             "transform",
@@ -547,7 +558,7 @@ fn read_stage(r: &mut SettingsReader<'_>, stage: &'static str, kind: Option<Comp
 }
 
 /// The `source` block's SFTP attributes.
-const SFTP_ATTRIBUTES: [&str; 8] = [
+const SFTP_ATTRIBUTES: [&str; 10] = [
     "sftp_host",
     "sftp_port",
     "sftp_user",
@@ -556,6 +567,8 @@ const SFTP_ATTRIBUTES: [&str; 8] = [
     "sftp_directory",
     "sftp_glob",
     "sftp_recursive",
+    "sftp_archive_bucket",
+    "sftp_archive_prefix",
 ];
 
 fn read_source(r: &mut SettingsReader<'_>) -> Source {
@@ -580,6 +593,15 @@ fn read_source(r: &mut SettingsReader<'_>) -> Source {
     let bucket = s.string("s3_bucket");
     let count = s.raw("synthetic_count").map(|_| s.int("synthetic_count").unwrap_or(1));
     let queue_url = s.string("sqs_queue_url");
+    if (queue_url.is_some() || count.is_some()) && s.raw("incremental").is_some() {
+        s.fail(
+            "incremental",
+            "Not supported",
+            "incremental applies only to an s3_bucket listing or an sftp_host source: a queue forgets what it \
+             delivered by itself, and synthetic ids have nothing to remember."
+                .into(),
+        );
+    }
     if queue_url.is_none() {
         for field in ["sqs_max_messages", "sqs_visibility_timeout_seconds"] {
             if s.raw(field).is_some() {
@@ -632,10 +654,13 @@ fn read_source(r: &mut SettingsReader<'_>) -> Source {
                     "synthetic_format applies only with synthetic_count.".into(),
                 );
             }
+            let (incremental, claim_ttl_seconds) = read_incremental(&mut s);
             Source::S3 {
                 bucket,
                 prefix: s.string("s3_prefix").unwrap_or_default(),
                 suffix: s.string("s3_suffix").unwrap_or_default(),
+                incremental,
+                claim_ttl_seconds,
             }
         }
         (None, Some(count)) => {
@@ -673,6 +698,23 @@ fn read_source(r: &mut SettingsReader<'_>) -> Source {
     }
 }
 
+/// `incremental` and `claim_ttl_seconds` (which means nothing without it).
+fn read_incremental(s: &mut SettingsReader<'_>) -> (bool, Option<u32>) {
+    let incremental = s.bool("incremental");
+    let ttl = s
+        .raw("claim_ttl_seconds")
+        .is_some()
+        .then(|| s.int("claim_ttl_seconds").and_then(|n| u32::try_from(n).ok()).unwrap_or(1));
+    if ttl.is_some() && !incremental && s.known("incremental") {
+        s.fail(
+            "claim_ttl_seconds",
+            "Not used",
+            "claim_ttl_seconds applies only with incremental = true.".into(),
+        );
+    }
+    (incremental, ttl)
+}
+
 /// The SFTP source, checked by the contract's rules; a refusal is reported
 /// on the attribute it names. `None` when a value is missing or refused
 /// (reported) or not known yet.
@@ -696,6 +738,9 @@ fn read_sftp(s: &mut SettingsReader<'_>, host: String) -> Option<Source> {
         .unwrap_or(contract::run_config::DEFAULT_SFTP_PORT);
     let glob = s.string("sftp_glob").unwrap_or_else(|| "*".to_string());
     let recursive = s.bool("sftp_recursive");
+    let (incremental, claim_ttl_seconds) = read_incremental(s);
+    let archive_bucket = s.string("sftp_archive_bucket");
+    let archive_prefix = s.string("sftp_archive_prefix").unwrap_or_default();
     if missing || s.any_unknown() {
         return None;
     }
@@ -708,6 +753,10 @@ fn read_sftp(s: &mut SettingsReader<'_>, host: String) -> Option<Source> {
         directory,
         glob,
         recursive,
+        incremental,
+        claim_ttl_seconds: claim_ttl_seconds.unwrap_or(contract::run_config::DEFAULT_CLAIM_TTL_SECONDS),
+        archive_bucket,
+        archive_prefix,
     };
     match source.check() {
         Ok(()) => Some(Source::Sftp(source)),
@@ -918,11 +967,30 @@ mod tests {
             (("sftp_glob", Value::string("a/*.xml")), "sftp_glob"),
             (("sftp_user", Value::string("a b")), "sftp_user"),
             (("synthetic_count", Value::int(3)), "synthetic_count"),
+            (("sftp_archive_prefix", Value::string("raw/")), "sftp_archive_prefix"),
         ] {
             let (_, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], sftp_source(&[change])));
             let found: Vec<_> = diags.0.iter().filter(|d| d.path.as_ref() == Some(&path(field))).collect();
             assert_eq!(found.len(), 1, "{field}: {diags:?}");
         }
+        let archived = sftp_source(&[
+            ("sftp_archive_bucket", Value::string("feed-raw")),
+            ("sftp_archive_prefix", Value::string("sftp/raw/")),
+        ]);
+        let (spec, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], archived));
+        assert!(diags.0.is_empty(), "{diags:?}");
+        let run_config = super::super::run_config::build(&spec.unwrap());
+        assert_eq!(
+            (&run_config["source"]["archive_bucket"], &run_config["source"]["archive_prefix"]),
+            (&serde_json::json!("feed-raw"), &serde_json::json!("sftp/raw/"))
+        );
+        let bad_prefix = sftp_source(&[
+            ("sftp_archive_bucket", Value::string("feed-raw")),
+            ("sftp_archive_prefix", Value::string("../raw/")),
+        ]);
+        let (_, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], bad_prefix));
+        assert!(diags.0.iter().any(|d| d.path.as_ref() == Some(&path("sftp_archive_prefix"))), "{diags:?}");
+
         let mut without_key = sftp_source(&[]);
         without_key.retain(|(n, _)| *n != "sftp_host_key");
         let (_, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], without_key));
@@ -941,6 +1009,57 @@ mod tests {
         let (_, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], stray));
         assert!(
             diags.0.iter().any(|d| d.path.as_ref() == Some(&path("sftp_glob")) && d.summary == "Not used")
+        );
+    }
+
+    /// `incremental` reaches the run configuration of an S3 or SFTP source
+    /// (with `claim_ttl_seconds`), is refused on its own path for a queue or
+    /// synthetic source, and `claim_ttl_seconds` alone is "Not used".
+    #[test]
+    fn incremental_reaches_the_run_config_of_s3_and_sftp_sources_only() {
+        let path = |name: &str| AttributePath::root().then_attr("source").then_index(0).then_attr(name);
+        let s3 = vec![
+            ("s3_bucket", Value::string("raw")),
+            ("incremental", Value::Bool(true)),
+            ("claim_ttl_seconds", Value::int(7200)),
+        ];
+        let (spec, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], s3));
+        assert!(diags.0.is_empty(), "{diags:?}");
+        let source = &super::super::run_config::build(&spec.unwrap())["source"];
+        assert_eq!(
+            (&source["incremental"], &source["claim_ttl_seconds"]),
+            (&serde_json::json!(true), &serde_json::json!(7200))
+        );
+
+        let sftp = sftp_source(&[("incremental", Value::Bool(true))]);
+        let (spec, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], sftp));
+        assert!(diags.0.is_empty(), "{diags:?}");
+        let source = &super::super::run_config::build(&spec.unwrap())["source"];
+        assert_eq!(source["incremental"], serde_json::json!(true));
+        assert!(source.get("claim_ttl_seconds").is_none(), "the default is prep's: {source}");
+
+        for other in [
+            vec![("synthetic_count", Value::int(3)), ("incremental", Value::Bool(true))],
+            vec![
+                ("s3_bucket", Value::string("raw")),
+                ("sqs_queue_url", Value::string("https://sqs.eu-west-1.amazonaws.com/123456789012/q")),
+                ("incremental", Value::Bool(true)),
+            ],
+        ] {
+            let (_, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], other));
+            let found: Vec<_> =
+                diags.0.iter().filter(|d| d.path.as_ref() == Some(&path("incremental"))).collect();
+            assert_eq!(found.len(), 1, "{diags:?}");
+            assert_eq!(found[0].summary, "Not supported");
+        }
+        let alone = vec![("s3_bucket", Value::string("raw")), ("claim_ttl_seconds", Value::int(7200))];
+        let (_, diags) = PipelineSpec::parse(&config_with_source(vec![], vec![], alone));
+        assert!(
+            diags
+                .0
+                .iter()
+                .any(|d| d.path.as_ref() == Some(&path("claim_ttl_seconds")) && d.summary == "Not used"),
+            "{diags:?}"
         );
     }
 

@@ -87,6 +87,18 @@ pub const QUEUE_URL: TextRule = TextRule {
     },
 };
 
+/// A CloudWatch Logs group name: 1-512 of letters, digits, `_ - / . #`.
+pub const LOG_GROUP_NAME: TextRule = TextRule {
+    summary: "Invalid log group name",
+    check: |name| {
+        let ok = (1..=512).contains(&name.len())
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-/.#".contains(&b));
+        passes(ok, || {
+            format!("{name:?}: 1-512 letters, digits, '_', '-', '/', '.' and '#' (a CloudWatch Logs group).")
+        })
+    },
+};
+
 pub const IMAGE: TextRule = TextRule {
     summary: "Empty image",
     check: |image| passes(!image.trim().is_empty(), || "image must name a container image.".into()),

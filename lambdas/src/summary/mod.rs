@@ -1,0 +1,20 @@
+//! The prep function's second mode, `{"action": "summarize", ...}`: the
+//! state machine's last step on every path that submitted jobs. It reads
+//! the run's done markers on EFS (prep already mounts EFS; the watcher
+//! does not), writes `runs/<run_id>/run_summary.json` and PUTs the same
+//! bytes to `<egress prefix>/<run_id>/_run_summary.json`, and answers the
+//! totals and the key, which become part of the execution's output.
+//! docs/lambdas.md ("summarize"), docs/run-layout.md (the file).
+//!
+//! - [`request`]: the event, parsed and checked.
+//! - [`collect`]: every node's done markers, read with bounded parallelism.
+//! - [`document`]: the summary and the small answer, from what was read.
+//! - [`handler`]: the above in order, then the two writes.
+
+pub mod collect;
+pub mod document;
+pub mod handler;
+pub mod request;
+
+pub use handler::handle;
+pub use request::is_summarize;
