@@ -350,9 +350,9 @@ fn the_pixel_limit_is_the_specs() {
 
 #[test]
 fn an_input_over_the_byte_limit_is_not_read() {
-    let input = read_input(&[7u8; 100][..], 99).expect("in-memory read");
+    let input = read_input(&[7u8; 100][..], 99, 0).expect("in-memory read");
     assert_eq!(input.expect_err("too large").rule, "inputTooLarge");
-    assert_eq!(read_input(&[7u8; 100][..], 100).expect("read").expect("within").len(), 100);
+    assert_eq!(read_input(&[7u8; 100][..], 100, 100).expect("read").expect("within").len(), 100);
 }
 
 #[test]

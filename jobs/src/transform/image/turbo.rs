@@ -2,6 +2,8 @@
 //! the IDCT and JPEG encoding, both with its SIMD code. libvips and Pillow
 //! use the same library, so the codec is not where we differ.
 
+use std::cell::RefCell;
+
 use turbojpeg::{Compressor, Decompressor, Image, PixelFormat, ScalingFactor, Subsamp};
 
 /// Progressive scans allowed in one file: a real progressive JPEG has
@@ -16,6 +18,31 @@ fn factor(eighths: u32) -> ScalingFactor {
     ScalingFactor::new(e / g, 8 / g)
 }
 
+thread_local! {
+    // One decompressor and one compressor per thread, kept across images:
+    // creating them allocates libjpeg's structures and memory pools, a
+    // fixed cost per image that shows on small photos. Every setting is
+    // set again on each use; libjpeg-turbo resets the rest per call.
+    static DECOMPRESSOR: RefCell<Option<Decompressor>> = const { RefCell::new(None) };
+    static COMPRESSOR: RefCell<Option<Compressor>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's `T` from `cell` (made on first use).
+fn with_reused<T, R>(
+    cell: &'static std::thread::LocalKey<RefCell<Option<T>>>,
+    make: impl FnOnce() -> Result<T, turbojpeg::Error>,
+    f: impl FnOnce(&mut T) -> Result<R, turbojpeg::Error>,
+) -> Result<R, turbojpeg::Error> {
+    cell.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        let codec = match &mut *slot {
+            Some(codec) => codec,
+            empty => empty.insert(make()?),
+        };
+        f(codec)
+    })
+}
+
 fn gcd(a: usize, b: usize) -> usize {
     if b == 0 { a } else { gcd(b, a % b) }
 }
@@ -27,7 +54,15 @@ pub fn decode_rgb(
     eighths: u32,
     full: (u32, u32),
 ) -> Result<(Vec<u8>, u32, u32), turbojpeg::Error> {
-    let mut d = Decompressor::new()?;
+    with_reused(&DECOMPRESSOR, Decompressor::new, |d| decode_with(d, bytes, eighths, full))
+}
+
+fn decode_with(
+    d: &mut Decompressor,
+    bytes: &[u8],
+    eighths: u32,
+    full: (u32, u32),
+) -> Result<(Vec<u8>, u32, u32), turbojpeg::Error> {
     d.set_scan_limit(SCAN_LIMIT)?;
     let header = d.read_header(bytes)?;
     if (header.width, header.height) != (full.0 as usize, full.1 as usize) {
@@ -52,11 +87,12 @@ pub fn decode_rgb(
 /// RGB pixels as a baseline JPEG at `quality`, 4:2:0 chroma (libjpeg's
 /// default, as Pillow and libvips write).
 pub fn encode_rgb(data: &[u8], width: u32, height: u32, quality: u8) -> Result<Vec<u8>, turbojpeg::Error> {
-    let mut c = Compressor::new()?;
-    c.set_quality(i32::from(quality))?;
-    c.set_subsamp(Subsamp::Sub2x2)?;
-    let (w, h) = (width as usize, height as usize);
-    c.compress_to_vec(Image { pixels: data, width: w, pitch: w * 3, height: h, format: PixelFormat::RGB })
+    with_reused(&COMPRESSOR, Compressor::new, |c| {
+        c.set_quality(i32::from(quality))?;
+        c.set_subsamp(Subsamp::Sub2x2)?;
+        let (w, h) = (width as usize, height as usize);
+        c.compress_to_vec(Image { pixels: data, width: w, pitch: w * 3, height: h, format: PixelFormat::RGB })
+    })
 }
 
 #[cfg(test)]
