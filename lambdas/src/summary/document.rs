@@ -112,6 +112,12 @@ pub struct SummarizeResponse {
     pub summary_path: String,
     #[serde(flatten)]
     pub totals: Totals,
+    /// A failed incremental run: its claims released.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claims: Option<crate::summary::release::ReleaseReport>,
+    /// `config.retention`: old run directories removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<crate::summary::retention::RetentionReport>,
 }
 
 /// The summary of a run of `array_size` nodes from its markers' tally.
