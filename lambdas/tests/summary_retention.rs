@@ -130,12 +130,8 @@ async fn max_age_removes_old_finished_runs_but_not_running_or_rerun_ones() {
     assert_eq!(again["run"]["run_id"], "rerun");
     assert!(!root.join("runs/rerun/run_summary.json").exists());
 
-    let report = apply(
-        root,
-        "current",
-        &Retention { keep_runs: None, max_age_days: Some(7) },
-        SystemTime::now(),
-    );
+    let report =
+        apply(root, "current", &Retention { keep_runs: None, max_age_days: Some(7) }, SystemTime::now());
     let mut removed = report.removed.clone();
     removed.sort();
     assert_eq!(removed, vec!["old-failed", "old-ok"]);

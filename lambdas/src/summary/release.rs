@@ -155,7 +155,12 @@ pub async fn release(s3: &aws_sdk_s3::Client, run_id: &str, unfinished: Unfinish
 
 /// Deletes one claim if `run_id` holds it: true when deleted, false when
 /// another run holds it (or it went meanwhile).
-async fn release_one(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, run_id: &str) -> Result<bool, LambdaError> {
+async fn release_one(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    run_id: &str,
+) -> Result<bool, LambdaError> {
     let Some(holder) = read_claim(s3, bucket, key).await? else { return Ok(false) };
     if holder.run_id != run_id {
         return Ok(false);

@@ -112,7 +112,8 @@ impl SummarizeRequest {
         let efs_mount_path = text("efs_mount_path")
             .ok_or_else(|| LambdaError::invalid_event("config.efs_mount_path: missing or not a string"))?;
         let incremental =
-            raw.config.get("source").and_then(|s| s.get("incremental")).and_then(Value::as_bool) == Some(true);
+            raw.config.get("source").and_then(|s| s.get("incremental")).and_then(Value::as_bool)
+                == Some(true);
         let retention = match raw.config.get("retention") {
             None | Some(Value::Null) => None,
             Some(value) => match serde_json::from_value::<Retention>(value.clone())
