@@ -265,8 +265,10 @@ data "aws_iam_policy_document" "prep" {
   dynamic "statement" {
     for_each = local.incremental ? [1] : []
     content {
-      sid       = "ClaimLedgerInputs"
-      actions   = ["s3:GetObject", "s3:PutObject"]
+      sid = "ClaimLedgerInputs"
+      # DeleteObject: the Summarize step (prep's second mode) of a failed
+      # run deletes its own claims, each conditionally on the ETag it read.
+      actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
       resources = ["${local.egress_bucket_arn}/${local.ledger_key_prefix}claims/*"]
     }
   }

@@ -190,6 +190,15 @@ resource "batch_pipeline" "this" {
     job_role_arn        = aws_iam_role.job.arn
   }
 
+  # Old run directories the Summarize step removes (null: none).
+  dynamic "retention" {
+    for_each = var.retention == null ? [] : [var.retention]
+    content {
+      keep_runs    = retention.value.keep_runs
+      max_age_days = retention.value.max_age_days
+    }
+  }
+
   egress_bucket {
     name   = local.egress_bucket_name
     create = var.egress.create

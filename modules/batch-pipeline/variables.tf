@@ -86,6 +86,34 @@ variable "compute" {
   }
 }
 
+variable "retention" {
+  description = <<-EOT
+    Old run directories (runs/<run_id>/ on EFS) the state machine's Summarize step removes after each run; null (the
+    default) removes none. `keep_runs`: keep the directories of this many newest successful runs (the current one
+    included; failed runs are kept for a rerun and not counted). `max_age_days`: remove runs that ended more than this
+    many days ago, failed ones included. Only runs that ended (have a run summary) are removed, never the current or a
+    running one (docs/operations.md).
+  EOT
+  type = object({
+    keep_runs    = optional(number)
+    max_age_days = optional(number)
+  })
+  default = null
+
+  validation {
+    condition     = var.retention == null || try(var.retention.keep_runs != null || var.retention.max_age_days != null, false)
+    error_message = "retention: set keep_runs, max_age_days or both, or leave retention null."
+  }
+  validation {
+    condition     = try(var.retention.keep_runs == null, true) || try(var.retention.keep_runs >= 1 && var.retention.keep_runs <= 100000 && floor(var.retention.keep_runs) == var.retention.keep_runs, false)
+    error_message = "retention.keep_runs must be a whole number from 1 to 100000."
+  }
+  validation {
+    condition     = try(var.retention.max_age_days == null, true) || try(var.retention.max_age_days >= 1 && var.retention.max_age_days <= 3650 && floor(var.retention.max_age_days) == var.retention.max_age_days, false)
+    error_message = "retention.max_age_days must be a whole number from 1 to 3650."
+  }
+}
+
 variable "efs" {
   description = "The shared EFS volume. Leave `file_system_id` null to create an encrypted file system (with the module's KMS key); set it to use an existing one, which is never deleted."
   type = object({
@@ -207,7 +235,9 @@ variable "source_data" {
     `incremental = true` (S3 listings and SFTP only; not with queue_source or synthetic_count): a run processes only
     inputs no earlier run finished (objects by key and ETag, files by path, size and mtime), recorded under
     `<egress.prefix>/_ledger/` in the egress bucket; claims held by a run last orchestration.timeout_seconds + 600 s.
-    Prep may then list `_ledger/` and read and write `_ledger/claims/`; the jobs may delete `_ledger/claims/` objects.
+    A failed run releases its claims in its Summarize step, so the next run takes its unfinished inputs at once.
+    Prep may then list `_ledger/` and read, write and delete `_ledger/claims/`; the jobs may delete `_ledger/claims/`
+    objects.
   EOT
   type = object({
     s3_bucket        = optional(string)

@@ -353,6 +353,31 @@ fn egress_bucket_block() -> Block {
         )
 }
 
+/// Retention of run directories on EFS, applied by the state machine's
+/// Summarize step (contract::run_config::Retention; docs/operations.md).
+fn retention_block() -> Block {
+    Block::new(
+        "Old run directories (runs/<run_id>/ on EFS) the Summarize step removes after each run. Only runs that \
+         ended (have a run summary) go, never the current or a running one; failed runs go only by age.",
+    )
+    .attr(
+        Attribute::optional(
+            "keep_runs",
+            Type::Number,
+            "Keep the directories of this many newest successful runs (the current one included).",
+        )
+        .validate(whole(1, i64::from(contract::run_config::MAX_KEEP_RUNS))),
+    )
+    .attr(
+        Attribute::optional(
+            "max_age_days",
+            Type::Number,
+            "Remove the directories of runs that ended more than this many days ago, failed runs included.",
+        )
+        .validate(whole(1, i64::from(contract::run_config::MAX_AGE_DAYS))),
+    )
+}
+
 /// Operation timeouts. Their 30 minutes are not a declared default: they
 /// are not computed, so the plan shows them null when left out.
 fn timeouts_block() -> Block {
@@ -413,6 +438,7 @@ fn build() -> Schema {
         .block(NestedBlock::new("efs", Nesting::List, efs_block()).items(1, 1))
         .block(NestedBlock::new("source", Nesting::List, source_block()).items(1, 1))
         .block(NestedBlock::new("egress_bucket", Nesting::List, egress_bucket_block()).items(1, 1))
+        .block(NestedBlock::new("retention", Nesting::List, retention_block()).items(0, 1))
         .block(NestedBlock::new("timeouts", Nesting::Single, timeouts_block()));
     for stage in STAGES {
         block = block.block(stage_block(stage));
