@@ -207,7 +207,10 @@ fn each_run_processes_only_what_no_earlier_run_finished() {
     assert!(ok, "{stderr}\n{s:#}");
     assert_eq!(p.processed("after"), names(&["i", "j"]));
     assert_eq!(s["prep"]["ledger"]["done"], 8, "a to h: {s:#}");
-    assert_eq!((s["prep"]["ledger"]["claimed"].as_u64(), s["prep"]["ledger"]["taken_over"].as_u64()), (Some(2), Some(0)));
+    assert_eq!(
+        (s["prep"]["ledger"]["claimed"].as_u64(), s["prep"]["ledger"]["taken_over"].as_u64()),
+        (Some(2), Some(0))
+    );
     assert!(p.keys("results/_ledger/claims/").is_empty());
 
     // A full run processes everything again.

@@ -1102,8 +1102,11 @@ mod tests {
         let run_config = super::super::run_config::build(&spec.unwrap());
         assert_eq!(run_config["retention"], serde_json::json!({"max_age_days": 14}));
 
-        let (spec, _) =
-            PipelineSpec::parse(&config_with_source(vec![], vec![], vec![("s3_bucket", Value::string("raw"))]));
+        let (spec, _) = PipelineSpec::parse(&config_with_source(
+            vec![],
+            vec![],
+            vec![("s3_bucket", Value::string("raw"))],
+        ));
         assert!(super::super::run_config::build(&spec.unwrap()).get("retention").is_none());
 
         let (spec, diags) = PipelineSpec::parse(&with(vec![]));
