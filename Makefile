@@ -103,7 +103,7 @@ bench-compare:
 bench-lambdas:
 	bash lambdas/bench/run.sh
 	$(CARGO) bench -q --profile dev -p batch-lambdas --bench summary -- target/bench-efs 5
-	$(CARGO) bench -q --profile dev -p batch-lambdas --bench retention -- target/bench-efs 3
+	$(CARGO) bench -q --profile dev -p batch-lambdas --bench retention -- $(CURDIR)/target/bench-efs 3
 
 bench-runner:
 	bash runner/bench/run.sh
