@@ -89,7 +89,18 @@ impl Pipeline {
     /// Starts a `batch-pipeline run` of `source` (its input and summary
     /// files named by the run id, so runs can go side by side).
     fn start_run(&self, source: Value, overrides: Value, args: &[&str]) -> (std::process::Child, PathBuf) {
-        let config = json!({
+        self.start_run_with(source, None, overrides, args)
+    }
+
+    /// [`Self::start_run`] with the run configuration's `retention`.
+    fn start_run_with(
+        &self,
+        source: Value,
+        retention: Option<Value>,
+        overrides: Value,
+        args: &[&str],
+    ) -> (std::process::Child, PathBuf) {
+        let mut config = json!({
             "version": 1,
             "pipeline": "t",
             "efs_mount_path": "/mnt/efs",
@@ -98,6 +109,9 @@ impl Pipeline {
             "transform": {"kind": "jsonl_calc", "calculations": ["review_score = stars * review_count"]},
             "egress": {"bucket": "out", "prefix": "results"},
         });
+        if let Some(retention) = retention {
+            config["retention"] = retention;
+        }
         let name = overrides["run_id"].as_str().unwrap_or("run").to_string();
         let input = self.dir.path().join(format!("input-{name}.json"));
         std::fs::write(&input, json!({"config": config, "overrides": overrides}).to_string()).unwrap();
@@ -217,6 +231,40 @@ fn each_run_processes_only_what_no_earlier_run_finished() {
     let (ok, s, stderr) = p.run(json!({"run_id": "full", "full": true}), 600, &[]);
     assert!(ok, "{stderr}\n{s:#}");
     assert_eq!(p.processed("full"), names(&["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]));
+}
+
+/// Retention through the runner (the real prep binary's Summarize step):
+/// with `keep_runs = 1` the third run removes the first run's directory,
+/// keeps the failed second one (for its rerun) and its own.
+#[test]
+fn retention_removes_old_successful_runs_and_keeps_failed_and_current_ones() {
+    let p = Pipeline::start();
+    for name in ["a", "b", "c", "d"] {
+        p.put(name, 1);
+    }
+    let source = json!({"type": "s3", "bucket": "src", "prefix": "in/", "suffix": ".jsonl"});
+    let runs = p.dir.path().join("efs/runs");
+    let (ok, s, stderr) = p.run_source(source.clone(), json!({"run_id": "one"}), &[]);
+    assert!(ok, "{stderr}\n{s:#}");
+    let (ok, s, stderr) =
+        p.run_source(source.clone(), json!({"run_id": "two"}), &["--inject-failure", "processing:1:65"]);
+    assert!(!ok, "{stderr}\n{s:#}");
+    assert!(runs.join("one").is_dir() && runs.join("two").is_dir());
+
+    let keep_one = Some(json!({"keep_runs": 1}));
+    let (ok, s, stderr) = p.finish(p.start_run_with(source, keep_one, json!({"run_id": "three"}), &[]));
+    assert!(ok, "{stderr}\n{s:#}");
+    let report = &s["run_summary"]["retention"];
+    assert_eq!(report["removed"], json!(["one"]), "{s:#}");
+    assert_eq!(report["runs_kept"], 2, "{s:#}");
+    let mut left: Vec<String> = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, [".trash", "three", "two"]);
+    // The results in S3 are not retention's: the first run's are still there.
+    assert_eq!(p.processed("one").len(), 4);
 }
 
 /// The SFTP source, incremental, through the real procurement (a real
