@@ -7,8 +7,8 @@
 //! It measures scheduling, not the jobs: each stage is a synthetic command
 //! (`/bin/sh` sleeping STAGE_MS, default 20 ms), so the figures are about
 //! who gets the next slot. Usage:
-//!   cargo bench -p batch-runner --bench queue_priority
-//!   NODES=2000 SLOTS=8 STAGE_MS=10 cargo bench -p batch-runner --bench queue_priority
+//!   cargo bench --profile dev -p batch-runner --bench queue_priority
+//!   NODES=2000 SLOTS=8 STAGE_MS=10 ROUNDS=2 cargo bench ... (A B B A per round)
 
 use std::path::Path;
 use std::sync::Arc;
@@ -95,30 +95,44 @@ fn measure(batch: &Arc<LocalBatch>) -> Result<Measured, String> {
     Ok(Measured { first_egress: first - t0, makespan: last - t0, procurement_waiting: waiting })
 }
 
+/// The two set-ups: label, and the queue each stage is submitted to.
+const SETUPS: [(&str, [&str; 3]); 2] = [
+    ("one FIFO queue (all stages)", ["bench-queue"; 3]),
+    (
+        "two queues: procurement (priority 1), processing + egress (priority 1000)",
+        ["bench-queue", "bench-later-stages-queue", "bench-later-stages-queue"],
+    ),
+];
+
+fn mean(xs: &[f64]) -> f64 {
+    xs.iter().sum::<f64>() / xs.len().max(1) as f64
+}
+
 fn main() -> Result<(), String> {
     let nodes = env_or("NODES", 10_000);
     let slots = env_or("SLOTS", 16) as usize;
     let stage_ms = env_or("STAGE_MS", 20);
+    // Rounds of A B B A: a machine whose load drifts during the run
+    // weighs on both set-ups alike.
+    let rounds = env_or("ROUNDS", 1).max(1);
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    write_stage_commands(&dir.path().join("bin"), stage_ms).map_err(|e| e.to_string())?;
+    let bin = dir.path().join("bin");
+    write_stage_commands(&bin, stage_ms).map_err(|e| e.to_string())?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     println!(
-        "{nodes} nodes x 3 stages, {slots} slots, synthetic stage commands of {stage_ms} ms ({} cores)",
+        "{nodes} nodes x 3 stages, {slots} slots, synthetic stage commands of {stage_ms} ms ({} cores), {rounds} round(s) of A B B A",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!("| queues | first egress done | makespan | procurement nodes not started then |");
     println!("|---|---|---|---|");
-    let mut results = Vec::new();
-    for (label, queues) in [
-        ("one FIFO queue (all stages)", ["bench-queue"; 3]),
-        (
-            "two queues: procurement (priority 1), processing + egress (priority 1000)",
-            ["bench-queue", "bench-stages-queue", "bench-stages-queue"],
-        ),
-    ] {
-        let run_dir = dir.path().join(label.split(' ').next().unwrap_or("run"));
+    let mut first_egress = [Vec::new(), Vec::new()];
+    let mut makespan = [Vec::new(), Vec::new()];
+    let order = [0, 1, 1, 0];
+    for (n, setup) in (0..rounds).flat_map(|_| order).enumerate() {
+        let (label, queues) = SETUPS[setup];
+        let run_dir = dir.path().join(format!("run{n}"));
         std::fs::create_dir_all(&run_dir).map_err(|e| e.to_string())?;
-        std::os::unix::fs::symlink(dir.path().join("bin"), run_dir.join("bin")).map_err(|e| e.to_string())?;
+        std::os::unix::fs::symlink(&bin, run_dir.join("bin")).map_err(|e| e.to_string())?;
         let m = rt.block_on(run(&run_dir, nodes, slots, queues))?;
         println!(
             "| {label} | {:.2} s | {:.2} s | {} |",
@@ -126,13 +140,15 @@ fn main() -> Result<(), String> {
             m.makespan.as_secs_f64(),
             m.procurement_waiting
         );
-        results.push(m);
+        first_egress[setup].push(m.first_egress.as_secs_f64());
+        makespan[setup].push(m.makespan.as_secs_f64());
     }
-    let (fifo, ours) = (&results[0], &results[1]);
+    let (fifo_first, ours_first) = (mean(&first_egress[0]), mean(&first_egress[1]));
+    let (fifo_makespan, ours_makespan) = (mean(&makespan[0]), mean(&makespan[1]));
     println!(
-        "first egress: {:.0}x sooner with two queues; makespan ratio (two queues / one) {:.3}",
-        fifo.first_egress.as_secs_f64() / ours.first_egress.as_secs_f64().max(1e-9),
-        ours.makespan.as_secs_f64() / fifo.makespan.as_secs_f64().max(1e-9)
+        "means: first egress {fifo_first:.2} s (one queue) vs {ours_first:.2} s (two), {:.0}x sooner; makespan {fifo_makespan:.2} s vs {ours_makespan:.2} s, ratio (two / one) {:.3}",
+        fifo_first / ours_first.max(1e-9),
+        ours_makespan / fifo_makespan.max(1e-9)
     );
     Ok(())
 }
