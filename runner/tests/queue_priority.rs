@@ -99,3 +99,13 @@ async fn the_later_stages_queue_runs_a_node_as_soon_as_its_dependency_is_met() {
         ]
     );
 }
+
+/// The priorities the runner gives the queues are the provider's defaults,
+/// so a definition the provider emits runs locally as it would on AWS.
+#[test]
+fn default_priorities_are_the_providers() {
+    use provider::aws::pipeline::schema::default_of;
+    let default = |attr| default_of("queue", attr).and_then(|v| v.as_i64());
+    assert_eq!(default("priority"), Some(i64::from(FIRST_STAGE_PRIORITY)));
+    assert_eq!(default("later_stages_priority"), Some(i64::from(LATER_STAGES_PRIORITY)));
+}

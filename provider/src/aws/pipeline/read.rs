@@ -6,9 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_batch::types::JobQueueDetail;
-
-use aws_sdk_batch::types::{JobDefinition, JqState, ResourceType};
+use aws_sdk_batch::types::{JobDefinition, JobQueueDetail, JqState, ResourceType};
 
 use super::jobdefs::{self, RESERVED_ENV, SETTINGS_PARAMETER};
 use super::names::{NAME_TAG, Names};
