@@ -114,6 +114,18 @@ async fn later_stages_get_their_own_higher_priority_queue_on_the_same_compute_en
     let clean = tf.run(&["plan", "-detailed-exitcode"]).unwrap();
     assert_eq!(clean.code, 0, "{}", clean.text());
 
+    // Drift without a `queue` block in the configuration: the later-stages
+    // queue disabled outside Terraform shows (as the block AWS now
+    // differs by) and the apply puts the defaults back.
+    batch.update_job_queue().job_queue(LATER).state(JqState::Disabled).send().await.unwrap();
+    let drift = tf.run(&["plan", "-detailed-exitcode"]).unwrap();
+    assert_eq!(drift.code, 2, "{}", drift.text());
+    assert!(drift.stdout.contains("- queue {") && drift.stdout.contains("\"DISABLED\""), "{}", drift.text());
+    tf.ok(&["apply", "-auto-approve"]).unwrap();
+    assert_eq!(queue(&batch, LATER).await.unwrap().state(), Some(&JqState::Enabled));
+    let clean = tf.run(&["plan", "-detailed-exitcode"]).unwrap();
+    assert_eq!(clean.code, 0, "{}", clean.text());
+
     // An in-place change of the later stages' priority.
     let settings = "priority = 2\n    later_stages_priority = 500";
     tf.write("main.tf", &config(&net, Some(settings))).unwrap();

@@ -114,20 +114,7 @@ async fn refresh(clients: &AwsClients, state: &Value) -> Result<Value, Diagnosti
     if let Some(max) = max_vcpus {
         set_in_block(&mut new_state, "compute", "max_vcpus", Value::int(i64::from(max)));
     }
-    // Each queue's priority as AWS has it; `state` is ENABLED only when
-    // every queue there is, so either one disabled outside Terraform shows.
-    let [first, later] = queue;
-    if let Some((priority, _)) = first {
-        set_in_block(&mut new_state, "queue", "priority", Value::int(i64::from(priority)));
-    }
-    if let Some((priority, _)) = later {
-        set_in_block(&mut new_state, "queue", "later_stages_priority", Value::int(i64::from(priority)));
-    }
-    if first.is_some() || later.is_some() {
-        let enabled = [first, later].iter().flatten().all(|(_, enabled)| *enabled);
-        let text = if enabled { "ENABLED" } else { "DISABLED" };
-        set_in_block(&mut new_state, "queue", "state", Value::string(text));
-    }
+    refresh_queues(&mut new_state, queue);
     for (stage, def) in &defs {
         if let Some(image) = image_of(def) {
             set_in_block(&mut new_state, stage, "image", Value::string(image));
@@ -142,6 +129,45 @@ async fn refresh(clients: &AwsClients, state: &Value) -> Result<Value, Diagnosti
         set_in_block(&mut new_state, "efs", "transition_to_ia", ia.map(Value::string).unwrap_or(Value::Null));
     }
     Ok(new_state)
+}
+
+/// Each queue's priority as AWS has it; `state` is ENABLED only when
+/// every queue there is, so either one disabled outside Terraform shows.
+/// A state without a `queue` block (the configuration left it out) gets
+/// one only when AWS differs from the defaults: the plan then shows the
+/// drift (the block going away) and the apply puts the defaults back.
+fn refresh_queues(state: &mut Value, [first, later]: [Option<QueueSettings>; 2]) {
+    if first.is_none() && later.is_none() {
+        return;
+    }
+    let default_int = |attr| default_of("queue", attr).and_then(|v| v.as_i64()).unwrap_or(0);
+    let enabled = [first, later].iter().flatten().all(|(_, enabled)| *enabled);
+    let state_text = Value::string(if enabled { "ENABLED" } else { "DISABLED" });
+    if state.get("queue").elements().is_empty() {
+        let priority = first.map_or(default_int("priority"), |(p, _)| i64::from(p));
+        let later_priority = later.map_or(default_int("later_stages_priority"), |(p, _)| i64::from(p));
+        let on_defaults = priority == default_int("priority")
+            && later_priority == default_int("later_stages_priority")
+            && enabled;
+        if !on_defaults {
+            state.set_attr(
+                "queue",
+                block(vec![
+                    ("priority", Value::int(priority)),
+                    ("later_stages_priority", Value::int(later_priority)),
+                    ("state", state_text),
+                ]),
+            );
+        }
+        return;
+    }
+    if let Some((priority, _)) = first {
+        set_in_block(state, "queue", "priority", Value::int(i64::from(priority)));
+    }
+    if let Some((priority, _)) = later {
+        set_in_block(state, "queue", "later_stages_priority", Value::int(i64::from(priority)));
+    }
+    set_in_block(state, "queue", "state", state_text);
 }
 
 fn block(attrs: Vec<(&str, Value)>) -> Value {
