@@ -107,6 +107,7 @@ bench-lambdas:
 
 bench-runner:
 	bash runner/bench/run.sh
+	$(CARGO) bench -q --profile dev -p batch-runner --bench queue_priority
 
 fuzz:
 	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) FUZZ_RUNS=$(FUZZ_RUNS) bash scripts/fuzz.sh $(TARGET)

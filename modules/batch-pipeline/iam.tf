@@ -411,10 +411,12 @@ data "aws_iam_policy_document" "sfn" {
   statement {
     sid     = "SubmitThisPipelinesJobs"
     actions = ["batch:SubmitJob"]
-    # SubmitJob is authorized on the queue and on the job definition: exactly
-    # the revisions batch_pipeline registered (a new revision updates this).
+    # SubmitJob is authorized on the queue and on the job definition: the
+    # pipeline's two queues (procurement's, and the later stages') and
+    # exactly the revisions batch_pipeline registered (a new revision
+    # updates this).
     resources = concat(
-      [batch_pipeline.this.job_queue_arn],
+      [batch_pipeline.this.job_queue_arn, batch_pipeline.this.later_stages_job_queue_arn],
       [for stage in local.stage_names : batch_pipeline.this.job_definition_arns[stage]],
     )
   }

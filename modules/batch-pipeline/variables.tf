@@ -50,7 +50,7 @@ variable "network" {
 }
 
 variable "compute" {
-  description = "The AWS Batch compute environment. `type` is FARGATE, FARGATE_SPOT, EC2 or SPOT; the EC2/SPOT-only fields are ignored on Fargate."
+  description = "The AWS Batch compute environment and its two job queues. `type` is FARGATE, FARGATE_SPOT, EC2 or SPOT; the EC2/SPOT-only fields are ignored on Fargate. `queue_priority` is the procurement queue's priority, `later_stages_queue_priority` (greater) the priority of the queue processing and egress go to."
   type = object({
     type                = optional(string, "FARGATE")
     max_vcpus           = optional(number, 256)
@@ -61,6 +61,10 @@ variable "compute" {
     bid_percentage      = optional(number)
     service_role_arn    = optional(string)
     queue_priority      = optional(number, 1)
+    # Processing and egress go to a second queue on the same compute
+    # environment at this higher priority, so a node whose procurement
+    # finished is not queued behind the procurement nodes not yet started.
+    later_stages_queue_priority = optional(number, 1000)
   })
   default = {}
 
@@ -79,6 +83,10 @@ variable "compute" {
   validation {
     condition     = !(var.compute.type == "SPOT" && var.compute.allocation_strategy == "BEST_FIT")
     error_message = "compute.allocation_strategy BEST_FIT on SPOT needs a Spot Fleet role, which AWS Batch requires and this module does not take: use BEST_FIT_PROGRESSIVE, SPOT_CAPACITY_OPTIMIZED or SPOT_PRICE_CAPACITY_OPTIMIZED."
+  }
+  validation {
+    condition     = var.compute.queue_priority >= 0 && var.compute.later_stages_queue_priority <= 1000 && var.compute.later_stages_queue_priority > var.compute.queue_priority
+    error_message = "compute.later_stages_queue_priority must be greater than compute.queue_priority (both 0-1000): otherwise processing and egress nodes wait behind procurement nodes not yet started."
   }
   validation {
     condition     = var.compute.bid_percentage == null ? true : (var.compute.bid_percentage >= 1 && var.compute.bid_percentage <= 100)

@@ -446,6 +446,13 @@ def test_state_machine_uses_the_provider_definition_and_role():
 
     d = data["batch_state_machine_definition.this"]
     assert v(d["job_queue_arn"]) == "${batch_pipeline.this.job_queue_arn}"
+    # Processing and egress go to the pipeline's higher-priority queue.
+    assert v(d["later_stages_job_queue_arn"]) == "${batch_pipeline.this.later_stages_job_queue_arn}"
+    pipeline = blocks(c, "resource")["batch_pipeline.this"]
+    queue = v(pipeline["queue"])
+    queue = queue[0] if isinstance(queue, list) else queue
+    assert v(queue["priority"]) == "${var.compute.queue_priority}"
+    assert v(queue["later_stages_priority"]) == "${var.compute.later_stages_queue_priority}"
     assert v(d["job_definition_arns"]) == "${batch_pipeline.this.job_definition_arns}"
     assert v(d["prep_function_arn"]) == "${aws_lambda_function.prep.arn}"
     assert v(d["watcher_function_arn"]) == "${aws_lambda_function.watcher.arn}"
@@ -467,6 +474,8 @@ def test_sfn_role_may_only_submit_these_jobs_and_invoke_these_functions():
     assert flat(v(submit["actions"])) == ["batch:SubmitJob"]
     resources = text(submit["resources"])
     assert "batch_pipeline.this.job_queue_arn" in resources
+    # Both queues: the state machine submits the later stages to the second.
+    assert "batch_pipeline.this.later_stages_job_queue_arn" in resources
     assert "batch_pipeline.this.job_definition_arns[stage]" in resources and "local.stage_names" in resources
     assert locals_of(c)["stage_names"] == list(STAGES)
     assert '"*"' not in resources
@@ -1079,6 +1088,10 @@ VALIDATION_CASES = {
         ({"type": "SPOT", "instance_role": "arn:aws:iam::123456789012:instance-profile/x"}, None),
         ({"type": "SPOT", "instance_role": "arn:aws:iam::123456789012:instance-profile/x", "allocation_strategy": "BEST_FIT"}, "Spot Fleet role"),
         ({"type": "EC2", "instance_role": "arn:aws:iam::123456789012:instance-profile/x", "allocation_strategy": "BEST_FIT"}, None),
+        ({"queue_priority": 10, "later_stages_queue_priority": 11}, None),
+        ({"queue_priority": 10, "later_stages_queue_priority": 10}, "must be greater than compute.queue_priority"),
+        ({"queue_priority": 1000}, "must be greater than compute.queue_priority"),
+        ({"later_stages_queue_priority": 1001}, "must be greater than compute.queue_priority"),
     ],
     "queue_source": [
         ({}, None),

@@ -29,8 +29,15 @@ async fn converge(clients: &AwsClients, spec: &PipelineSpec, deadline: Instant) 
                 .await?;
         parts.compute_environment_arn = Some(ce_arn.clone());
         parts.ecs_cluster_arn = Some(cluster);
-        parts.job_queue_arn =
-            Some(compute::ensure_queue(&clients.batch, &names, &spec.queue, &ce_arn, &tags, deadline).await?);
+        let queue = &spec.queue;
+        let first = (names.job_queue(), queue.priority);
+        parts.job_queue_arn = Some(
+            compute::ensure_queue(&clients.batch, first, queue.enabled, &ce_arn, &tags, deadline).await?,
+        );
+        let later = (names.later_stages_job_queue(), queue.later_stages_priority);
+        parts.later_stages_job_queue_arn = Some(
+            compute::ensure_queue(&clients.batch, later, queue.enabled, &ce_arn, &tags, deadline).await?,
+        );
 
         let fs_id = parts.file_system_id.clone().unwrap_or_default();
         let ap_id = parts.access_point_id.clone().unwrap_or_default();
@@ -54,8 +61,7 @@ async fn destroy(
 ) -> (Value, Diagnostics) {
     let names = Names::new(&spec.name);
     let deleted: Result<Vec<String>, Diagnostics> = async {
-        compute::delete_queue(&clients.batch, &names, deadline).await?;
-        compute::delete_compute_environment(&clients.batch, &names, deadline).await?;
+        compute::delete_queues_and_environment(&clients.batch, &names, deadline).await?;
         jobdefs::delete_all(&clients.batch, &names).await?;
         let fs_id = in_block(state, "efs", "file_system_id").as_str().map(str::to_string);
         let mut kept = Vec::new();

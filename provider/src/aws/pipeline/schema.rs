@@ -137,14 +137,23 @@ fn compute_block() -> Block {
 }
 
 fn queue_block() -> Block {
-    Block::new("The job queue.")
+    Block::new("The job queues: procurement's, and a higher-priority one for processing and egress on the same compute environment.")
         .attr(
-            Attribute::optional("priority", Type::Number, "Queue priority.")
+            Attribute::optional("priority", Type::Number, "Priority of the queue procurement is submitted to.")
                 .validate(whole(0, 1000))
                 .default(Value::int(1)),
         )
         .attr(
-            Attribute::optional("state", Type::String, "ENABLED or DISABLED.")
+            Attribute::optional(
+                "later_stages_priority",
+                Type::Number,
+                "Priority of the queue processing and egress are submitted to; greater than priority, so that AWS Batch gives a node whose dependency is met the next free vCPUs before procurement nodes not yet started.",
+            )
+            .validate(whole(0, 1000))
+            .default(Value::int(1000)),
+        )
+        .attr(
+            Attribute::optional("state", Type::String, "ENABLED or DISABLED (both queues).")
                 .validate(Validator::one_of(&["ENABLED", "DISABLED"]))
                 .default(Value::string("ENABLED")),
         )
@@ -421,7 +430,16 @@ fn build() -> Schema {
         .attr(Attribute::computed("tags_all", Type::map(Type::String), "Tags with the provider's defaults."))
         .attr(Attribute::computed("compute_environment_arn", Type::String, "Compute environment ARN."))
         .attr(Attribute::computed("ecs_cluster_arn", Type::String, "ECS cluster ARN."))
-        .attr(Attribute::computed("job_queue_arn", Type::String, "Job queue ARN."))
+        .attr(Attribute::computed(
+            "job_queue_arn",
+            Type::String,
+            "ARN of the queue procurement is submitted to.",
+        ))
+        .attr(Attribute::computed(
+            "later_stages_job_queue_arn",
+            Type::String,
+            "ARN of the higher-priority queue processing and egress are submitted to.",
+        ))
         .attr(Attribute::computed("file_system_arn", Type::String, "File system ARN."))
         .attr(Attribute::computed("access_point_id", Type::String, "Access point id."))
         .attr(Attribute::computed("access_point_arn", Type::String, "Access point ARN."))

@@ -63,7 +63,11 @@ pub struct Compute {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Queue {
+    /// The procurement queue's priority.
     pub priority: i32,
+    /// The later-stages queue's priority, above `priority`.
+    pub later_stages_priority: i32,
+    /// Both queues' state.
     pub enabled: bool,
 }
 
@@ -237,8 +241,21 @@ fn read_spec(r: &mut SettingsReader<'_>) -> PipelineSpec {
     let queue = {
         let mut q = r.block_or_defaults("queue");
         let priority = declared_int(&mut q, "priority");
+        let later_stages_priority = declared_int(&mut q, "later_stages_priority");
+        // AWS Batch serves the higher-priority queue first: the point of
+        // the second queue is lost when it is not higher.
+        let both_known = q.known("priority") && q.known("later_stages_priority");
+        if both_known && later_stages_priority <= priority {
+            q.fail(
+                "later_stages_priority",
+                "Later stages would wait",
+                format!(
+                    "later_stages_priority ({later_stages_priority}) must be greater than priority ({priority}): processing and egress nodes whose dependency is met would otherwise wait behind procurement nodes not yet started."
+                ),
+            );
+        }
         let enabled = q.one_of("state").as_deref() == Some("ENABLED");
-        Queue { priority, enabled }
+        Queue { priority, later_stages_priority, enabled }
     };
     let efs = read_efs(r, &compute);
     let stages =
