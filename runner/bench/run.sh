@@ -9,6 +9,7 @@
 # BASELINE_BIN_DIR=DIR (first runs the binaries in DIR, e.g. a build of
 # main, the old way, egress to moto, then the working tree's: the two rows
 # side by side in one run; DIR needs the six binaries below),
+# NO_BUILD=1 (run the binaries already in $CARGO_TARGET_DIR/$PROFILE),
 # BENCH_PLANT_MISMATCH=1 (the runner gets one record more than the check
 # expects, to show that a mismatch fails the bench).
 # Exits non-zero if a run fails or its counts do not add up (records in
@@ -20,8 +21,10 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 profile="${PROFILE:-release}"
 count="${COUNT:-400000}"; per_node="${PER_NODE:-40}"
 flag=(); [ "$profile" = release ] && flag=(--release)
-cargo build "${flag[@]}" -p batch-runner -p batch-lambdas -p batch-jobs \
-  --bin batch-pipeline --bin prep --bin watcher --bin procurement --bin processing --bin egress
+if [ "${NO_BUILD:-0}" != 1 ]; then   # NO_BUILD=1: the binaries already in the target dir
+  cargo build "${flag[@]}" -p batch-runner -p batch-lambdas -p batch-jobs \
+    --bin batch-pipeline --bin prep --bin watcher --bin procurement --bin processing --bin egress
+fi
 bin="$CARGO_TARGET_DIR/$profile"
 py="$root/.tools/venv/bin/python"
 dir="${BENCH_DIR:-$(mktemp -d)}"; mkdir -p "$dir"
@@ -39,8 +42,12 @@ cat >"$dir/input.json" <<JSON
 JSON
 tck=$(getconf CLK_TCK)
 proc_cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-# CPU seconds of the processes this shell has waited for (and theirs).
-children_cpu() { times | tail -1 | awk '{ s = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); s += a[1] * 60 + a[2] } print s }'; }
+# CPU seconds of the processes this shell has waited for (and theirs),
+# into the file $1 (`times` in a $(...) subshell would count the subshell's).
+children_cpu() {
+  { times; } >"$1.times"
+  tail -1 "$1.times" | awk '{ s = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); s += a[1] * 60 + a[2] } print s }'
+}
 
 # bench_once LABEL BIN_DIR S3_MODE: one run, a result line, the counts checked.
 bench_once() {
@@ -60,7 +67,7 @@ PY
   local moto_before moto_requests_before cpu_before start end runner_cpu=0 state status=0
   moto_before=$(proc_cpu "$moto_pid")
   moto_requests_before=$(grep -cE '(PUT|HEAD|GET|POST|DELETE) /' "$dir/moto.log" || true)
-  cpu_before=$(children_cpu)
+  children_cpu "$run/before" >"$run/cpu_before"; cpu_before=$(cat "$run/cpu_before")
   start=$(date +%s.%N)
   "$bins/batch-pipeline" run --definition "$root/runner/tests/fixtures/definition.json" --input "$dir/input.json" \
     --efs-dir "$run/efs" --summary-json "$run/summary.json" --bin-dir "$bins" "${s3_args[@]}" \
@@ -76,7 +83,8 @@ PY
   wait "$pid" || status=$?
   end=$(date +%s.%N)
   local total moto_cpu requests
-  total=$(echo "$(children_cpu) - $cpu_before" | bc -l)
+  children_cpu "$run/after" >"$run/cpu_after"
+  total=$(echo "$(cat "$run/cpu_after") - $cpu_before" | bc -l)
   moto_cpu=$(echo "($(proc_cpu "$moto_pid") - $moto_before) / $tck" | bc -l)
   requests=$(( $(grep -cE '(PUT|HEAD|GET|POST|DELETE) /' "$dir/moto.log" || true) - moto_requests_before ))
   runner_cpu=$(echo "$runner_cpu / $tck" | bc -l)
