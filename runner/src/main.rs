@@ -50,6 +50,11 @@ enum Command {
         /// Hide the progress bars.
         #[arg(long)]
         no_progress: bool,
+        /// Serve the data plane's S3 from this directory (a folder per
+        /// bucket) on 127.0.0.1 and give prep, the watcher and the jobs
+        /// AWS_ENDPOINT_URL_S3 pointing at it (moto keeps the rest).
+        #[arg(long, value_name = "DIR")]
+        s3_dir: Option<PathBuf>,
     },
 }
 
@@ -81,6 +86,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
         attempts,
         inject_failure,
         no_progress,
+        s3_dir,
     } = Cli::parse().command;
     let bin_dir = match bin_dir {
         Some(d) => d,
@@ -97,6 +103,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
         inject: inject_failure,
         progress: !no_progress && std::io::stderr().is_terminal(),
         functions: vec![],
+        s3_dir,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let summary = rt.block_on(run::run(&opts))?;

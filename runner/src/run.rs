@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::asl::Machine;
 use crate::batch::{BatchConfig, Injection, LocalBatch, STAGES, Status};
+use crate::embedded_s3::EmbeddedS3;
 use crate::interp::{self, Effects, Outcome, StatesError};
 use crate::lambda::LambdaFunction;
 use testkit::http;
@@ -30,6 +31,10 @@ pub struct RunOptions {
     pub progress: bool,
     /// Explicit function binaries: function name (or suffix) -> path.
     pub functions: Vec<(String, PathBuf)>,
+    /// Serve the data plane's S3 from this directory (one folder per
+    /// bucket) on 127.0.0.1 and point `AWS_ENDPOINT_URL_S3` of prep, the
+    /// watcher and the jobs at it; other services keep `AWS_ENDPOINT_URL`.
+    pub s3_dir: Option<PathBuf>,
 }
 
 struct LocalEffects {
@@ -190,6 +195,29 @@ pub async fn run(opts: &RunOptions) -> Result<Value> {
             defaults.push((k.to_string(), v.to_string()));
         }
     }
+    // Kept alive until the run ends: the jobs and the Summarize step write to it.
+    let _embedded_s3 = match &opts.s3_dir {
+        Some(dir) => {
+            let credential = |k: &str| {
+                passthrough
+                    .iter()
+                    .chain(&defaults)
+                    .find(|(n, _)| n == k)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            let s3 = EmbeddedS3::start(
+                dir,
+                &credential("AWS_ACCESS_KEY_ID"),
+                &credential("AWS_SECRET_ACCESS_KEY"),
+            )
+            .await?;
+            // After the passthrough in every child's environment, so it wins.
+            defaults.push(("AWS_ENDPOINT_URL_S3".into(), s3.endpoint()));
+            Some(s3)
+        }
+        None => None,
+    };
     let batch = LocalBatch::new(BatchConfig {
         bin_dir: opts.bin_dir.clone(),
         efs_dir: efs_dir.clone(),
