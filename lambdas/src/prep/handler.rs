@@ -247,7 +247,7 @@ pub async fn handle(deps: &PrepDeps, event: Value) -> Result<PrepResponse, Lambd
 /// step writes the new one. Retention (summary::retention) never removes
 /// a run without a summary.
 fn reopen(layout: &RunLayout) -> Result<(), LambdaError> {
-    let path = layout.run_dir().join(crate::summary::document::SUMMARY_FILE);
+    let path = layout.run_dir().join(crate::summary::SUMMARY_FILE);
     match std::fs::remove_file(&path) {
         Ok(()) => {
             tracing::info!(run_id = layout.run_id(), "a finished run starts again; its summary is removed");

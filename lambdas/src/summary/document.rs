@@ -14,8 +14,6 @@ use crate::summary::request::SummarizeRequest;
 /// Version of the summary's shape; an added field does not change it.
 pub const SUMMARY_VERSION: u32 = 1;
 
-/// The summary file's name in the run directory on EFS.
-pub const SUMMARY_FILE: &str = "run_summary.json";
 /// The summary object's name beside the run's results in S3.
 pub const SUMMARY_OBJECT: &str = "_run_summary.json";
 

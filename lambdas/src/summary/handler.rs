@@ -8,8 +8,9 @@ use serde_json::Value;
 use crate::CONTRACT_VERSION;
 use crate::error::{ErrorKind, LambdaError};
 use crate::prep::PrepDeps;
+use crate::summary::SUMMARY_FILE;
 use crate::summary::collect::collect;
-use crate::summary::document::{Location, SUMMARY_FILE, SUMMARY_OBJECT, SummarizeResponse, build};
+use crate::summary::document::{Location, SUMMARY_OBJECT, SummarizeResponse, build};
 use crate::summary::release::{release, unfinished_inputs};
 use crate::summary::request::SummarizeRequest;
 

@@ -21,4 +21,9 @@ pub mod request;
 pub mod retention;
 
 pub use handler::handle;
+
+/// The summary file's name in the run directory on EFS: written by
+/// [`handler`], read by [`retention`] (a run's summary says it is finished)
+/// and removed by prep when a rerun starts.
+pub const SUMMARY_FILE: &str = "run_summary.json";
 pub use request::is_summarize;

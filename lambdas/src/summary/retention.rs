@@ -37,7 +37,7 @@ use std::time::{Duration, Instant, SystemTime};
 use contract::run_config::Retention;
 use serde::Serialize;
 
-use crate::summary::document::SUMMARY_FILE;
+use crate::summary::SUMMARY_FILE;
 
 /// `runs/.trash`: directories being removed.
 pub const TRASH_DIR: &str = ".trash";
