@@ -78,16 +78,7 @@ export SOURCE_DATE_EPOCH
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
 # Panic messages carry source paths: dependencies' are absolute (under
 # $CARGO_HOME), generated code's under the target dir.
-# -C no-vectorize-loops: LLVM 22's loop vectorizer (rustc 1.95) picks between
-# two costs by iterating a set ordered by heap addresses, so the same source
-# gave different AVX code from one build to the next (seen in make
-# check-reproducible: three thin-LTO links of the same objects, three
-# different binaries; with the flag, three identical ones). Fixed upstream in
-# LLVM by llvm/llvm-project#200833; drop the flag with a rustc that has it.
-# It costs nothing measurable here: the transforms' hot loops are explicit
-# SIMD (memchr, fast_image_resize), BENCHMARKS.md
-# "Reproducible job images".
-RUSTFLAGS="-C target-feature=+crt-static --remap-path-prefix=$repo=/build --remap-path-prefix=$cargo_home=/cargo --remap-path-prefix=$CARGO_TARGET_DIR=/target -C debuginfo=0 -C no-vectorize-loops" \
+RUSTFLAGS="-C target-feature=+crt-static --remap-path-prefix=$repo=/build --remap-path-prefix=$cargo_home=/cargo --remap-path-prefix=$CARGO_TARGET_DIR=/target -C debuginfo=0" \
   cargo build --release --target "$target" -p batch-jobs \
   --bin procurement --bin processing --bin egress
 bins="procurement processing egress"
