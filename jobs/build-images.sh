@@ -22,8 +22,10 @@
 # $REGISTRY, or buildah login the same way). REGISTRY is checked before
 # anything is built. REGISTRY_TLS_VERIFY=false pushes over plain HTTP, for a
 # registry on this machine (127.0.0.1:5000); never for a remote one.
-# Reproducible: the same commit gives the same image digest (checked by
-# scripts/check-reproducible.sh). SOURCE_DATE_EPOCH (default: the commit
+# Reproducible inputs: nothing of the build machine, path or time goes into
+# an image (checked by scripts/check-reproducible.sh); the binaries' code
+# itself can still differ between two builds of one commit (LLVM's
+# choices follow heap order, issue #21, BENCHMARKS.md). SOURCE_DATE_EPOCH (default: the commit
 # time, `git log -1 --format=%ct`) is the images' created time and every
 # file's mtime; files get fixed modes (binaries 0755, the rest 0644); the
 # binaries are built with the build directory and $CARGO_HOME remapped.
