@@ -15,19 +15,9 @@ use batch_lambdas::summary;
 use common::{put_objects, s3_config};
 use serde_json::{Value, json};
 
-fn deps(moto: &testkit::MotoServer) -> PrepDeps {
-    let sdk = testkit::aws::sdk_config(moto);
-    PrepDeps {
-        s3: batch_lambdas::runtime::s3_client(&sdk),
-        sqs: batch_lambdas::runtime::sqs_client(&sdk),
-        secrets: aws_sdk_secretsmanager::Client::new(&sdk),
-        efs_root: None,
-    }
-}
-
 /// 30 objects, 10 per node, claims that hold an hour.
 async fn setup(moto: &testkit::MotoServer, efs: &std::path::Path) -> (PrepDeps, Value) {
-    let deps = deps(moto);
+    let deps = common::prep_deps(moto);
     let keys: Vec<(String, usize)> = (0..30).map(|i| (format!("in/{i:03}.csv"), 10)).collect();
     put_objects(&deps.s3, "src", &keys).await;
     deps.s3.create_bucket().bucket("out").send().await.unwrap();

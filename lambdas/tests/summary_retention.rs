@@ -17,18 +17,8 @@ use serde_json::{Value, json};
 
 const DAY: u64 = 86_400;
 
-fn deps(moto: &testkit::MotoServer) -> PrepDeps {
-    let sdk = testkit::aws::sdk_config(moto);
-    PrepDeps {
-        s3: batch_lambdas::runtime::s3_client(&sdk),
-        sqs: batch_lambdas::runtime::sqs_client(&sdk),
-        secrets: aws_sdk_secretsmanager::Client::new(&sdk),
-        efs_root: None,
-    }
-}
-
 async fn setup(moto: &testkit::MotoServer) -> PrepDeps {
-    let deps = deps(moto);
+    let deps = common::prep_deps(moto);
     deps.s3.create_bucket().bucket("out").send().await.unwrap();
     deps
 }
