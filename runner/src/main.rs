@@ -8,6 +8,7 @@ use anyhow::Context;
 use batch_runner::batch::Injection;
 use batch_runner::run::{self, RunOptions};
 use clap::{Parser, Subcommand};
+use testkit::faults::FaultSpec;
 
 #[derive(Parser)]
 #[command(name = "batch-pipeline", about = "Runs a batch_pipeline's state machine definition locally")]
@@ -55,6 +56,11 @@ enum Command {
         /// AWS_ENDPOINT_URL_S3 pointing at it (moto keeps the rest).
         #[arg(long, value_name = "DIR")]
         s3_dir: Option<PathBuf>,
+        /// Testing aid: prep, the watcher and the jobs reach moto, the S3
+        /// and the local Batch through fault proxies drawing from this plan
+        /// (e.g. `seed=7,rate=0.1,services=s3+batch`; docs/reliability.md).
+        #[arg(long, value_name = "SPEC")]
+        faults: Option<FaultSpec>,
     },
 }
 
@@ -87,6 +93,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
         inject_failure,
         no_progress,
         s3_dir,
+        faults,
     } = Cli::parse().command;
     let bin_dir = match bin_dir {
         Some(d) => d,
@@ -104,6 +111,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
         progress: !no_progress && std::io::stderr().is_terminal(),
         functions: vec![],
         s3_dir,
+        faults,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let summary = rt.block_on(run::run(&opts))?;
