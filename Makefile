@@ -7,7 +7,7 @@ CARGO ?= cargo
 
 .PHONY: help setup build test test-structure test-rust test-contract test-terraform test-demo test-upgrade lint fmt bench bench-provider bench-jobs bench-compare bench-lambdas bench-runner \
         fuzz fuzz-check build-images push-images build-lambdas cleanup-retained demo clean release \
-        check-reproducible test-repro-zip
+        check-reproducible test-repro-zip chaos
 
 help:
 	@echo "make demo [DEMO=ghcn|xml|images|sftp|queue]  one whole pipeline run on this machine (moto, terraform, the local runner)"
@@ -27,6 +27,7 @@ help:
 	@echo "make cleanup-retained NAME=<pipeline> [REGION=...]   delete what destroy kept"
 	@echo "make fuzz [TARGET=<name>] [FUZZ_SECONDS=60] [FUZZ_RUNS=n]   fuzz every parser of outside input (cargo-fuzz; docs/fuzzing.md)"
 	@echo "make fuzz-check        that every fuzz target compiles (cargo check)"
+	@echo "make chaos [CHAOS_SEED=1]  the fault scenarios at full count (docs/reliability.md; about an hour)"
 
 setup:
 	@bash scripts/setup-tools.sh
@@ -111,6 +112,18 @@ bench-runner:
 
 fuzz:
 	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) FUZZ_RUNS=$(FUZZ_RUNS) bash scripts/fuzz.sh $(TARGET)
+
+# The fault and kill scenarios at their full counts (make test runs each
+# with a small one): 50 apply/plan/update/destroy cycles of batch_pipeline
+# at 20% faults, 100 kills of each stage, 50 whole runs at 10% faults.
+# CHAOS_SEED moves every scenario's seeds. docs/reliability.md.
+chaos: setup
+	FAULT_CYCLES=$(or $(FAULT_CYCLES),50) FAULT_SEED=$(or $(CHAOS_SEED),1) \
+	  $(CARGO) test -p terraform-provider-batch --test pipeline_under_faults -- --nocapture
+	KILLS_PER_STAGE=$(or $(KILLS_PER_STAGE),100) KILL_SEED=$(or $(CHAOS_SEED),1) \
+	  $(CARGO) test -p batch-jobs --all-features --test killed_stages -- --nocapture
+	CHAOS_RUNS=$(or $(CHAOS_RUNS),50) CHAOS_SEED=$(or $(CHAOS_SEED),1) CHAOS_RATE=$(or $(CHAOS_RATE),0.1) \
+	  $(CARGO) test -p batch-runner --test faulty_run -- --nocapture
 
 # That every fuzz target still compiles (cargo check, minutes from cold:
 # not in make test).

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
-pub use spec::{Draw, FaultKind, FaultSpec};
+pub use spec::{Draw, FaultKind, FaultSpec, seeded_unit};
 
 /// One fault injected.
 #[derive(Debug, Clone, PartialEq, Eq)]

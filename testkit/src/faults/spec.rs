@@ -180,6 +180,12 @@ impl FaultSpec {
     }
 }
 
+/// The `n`th number of `seed`'s sequence, uniform in [0, 1): for tests
+/// that pick moments or choices from a seed (where to kill a process).
+pub fn seeded_unit(seed: u64, n: u64) -> f64 {
+    unit(mix(hash(seed, &[&n.to_le_bytes()])))
+}
+
 /// FNV-1a over the parts, then mixed with the seed.
 fn hash(seed: u64, parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
