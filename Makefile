@@ -115,11 +115,14 @@ fuzz:
 
 # The fault and kill scenarios at their full counts (make test runs each
 # with a small one): 50 apply/plan/update/destroy cycles of batch_pipeline
-# at 20% faults, 100 kills of each stage, 50 whole runs at 10% faults.
+# at 20% faults, 20 kills of the provider and of Terraform mid-apply and
+# mid-destroy, 100 kills of each stage, 50 whole runs at 10% faults.
 # CHAOS_SEED moves every scenario's seeds. docs/reliability.md.
 chaos: setup
 	FAULT_CYCLES=$(or $(FAULT_CYCLES),50) FAULT_SEED=$(or $(CHAOS_SEED),1) \
 	  $(CARGO) test -p terraform-provider-batch --test pipeline_under_faults -- --nocapture
+	KILL_POINTS=$(or $(KILL_POINTS),20) KILL_SEED=$(or $(CHAOS_SEED),1) \
+	  $(CARGO) test -p terraform-provider-batch --test killed_apply -- --nocapture
 	KILLS_PER_STAGE=$(or $(KILLS_PER_STAGE),100) KILL_SEED=$(or $(CHAOS_SEED),1) \
 	  $(CARGO) test -p batch-jobs --all-features --test killed_stages -- --nocapture
 	CHAOS_RUNS=$(or $(CHAOS_RUNS),50) CHAOS_SEED=$(or $(CHAOS_SEED),1) CHAOS_RATE=$(or $(CHAOS_RATE),0.1) \
