@@ -198,8 +198,12 @@ fn a_stage_killed_at_any_moment_then_retried_leaves_what_an_uninterrupted_run_le
     synthetic_run(&env, "victim");
     let mut report = vec![];
     for (s, stage) in [Stage::Procurement, Stage::Processing, Stage::Egress].into_iter().enumerate() {
-        let took = env.complete(stage, "reference");
+        let reference_took = env.complete(stage, "reference");
         let want = outcome(&env, stage, "reference");
+        // The first run of a stage pays for warming caches; the kills land
+        // within the shorter of it and one clean run of the victim.
+        reset(&env, stage, "victim");
+        let took = reference_took.min(env.complete(stage, "victim"));
         assert!(!want.0.is_empty(), "{}: the reference left nothing", stage.as_str());
         let (mut killed, mut finished_first) = (0, 0);
         for k in 0..kills {

@@ -526,6 +526,8 @@ fn summary(batch: &LocalBatch, outcome: &Outcome, elapsed: Duration, efs: &Path,
         "failed_indices": failed_indices,
         "rerun_indices": batch_jobs::ranges::encode(&rerun),
         "rerun_count": rerun.len(),
+        // SubmitJob calls that made a job: three for a run, whatever was retried.
+        "jobs_submitted": g.jobs.len(),
         "stages": stages,
         "prep": output.pointer("/prep/run"),
         // The definition's Summarize step: the run summary's totals and

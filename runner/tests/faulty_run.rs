@@ -167,8 +167,35 @@ fn a_run_under_faults_gives_exactly_what_a_clean_run_gives() {
         eprintln!("seed {seed}: {faults}");
     }
     eprintln!("{runs} run(s) under faults at rate {rate}: {totals:?}");
+    assert_eq!(clean["jobs_submitted"], 3);
     // Not a vacuous pass: S3 calls met every kind of fault.
     for kind in ["throttle", "error", "reset-before", "reset-after", "latency"] {
         assert!(totals[&format!("aws {kind}")] > 0, "no {kind} injected: {totals:?}");
+    }
+}
+
+/// A run that must fail (node 5's processing exits 1, a permanent failure)
+/// fails under faults exactly as it fails without: the same failed
+/// indices per stage, the same status, nothing else lost, one array per
+/// stage.
+#[test]
+fn a_failing_run_under_faults_fails_exactly_as_without() {
+    let seed: u64 = env_or("CHAOS_SEED", 1);
+    let rate: f64 = env_or("CHAOS_RATE", 0.1);
+    let p = Pipeline::start(24);
+    let failing = ["--inject-failure", "processing:5:1"];
+    let (ok, clean, stderr) = p.run("clean", &failing);
+    assert!(!ok, "{stderr}");
+    assert_eq!(clean["failed_indices"]["processing"], "5", "{clean:#}");
+    let spec = format!("seed={seed},rate={rate},latency={rate},latency-ms=20,services=s3+batch");
+    let (ok, s, stderr) = p.run("faulty", &[failing[0], failing[1], "--faults", &spec]);
+    assert!(!ok, "{stderr}");
+    for key in ["status", "failed_indices", "rerun_indices", "array_size", "jobs_submitted"] {
+        assert_eq!(s[key], clean[key], "{key}\n{:#}", s["faults"]);
+    }
+    for st in ["procurement", "processing", "egress"] {
+        for key in ["succeeded", "failed", "records_in", "records_out", "records_rejected", "objects"] {
+            assert_eq!(s["stages"][st][key], clean["stages"][st][key], "{st} {key}\n{:#}", s["faults"]);
+        }
     }
 }
