@@ -65,7 +65,13 @@ async fn apply_plan_update_destroy_cycles_converge_under_faults() {
         step("update", &["apply", "-auto-approve"]);
         assert_eq!(aws.inventory().await, Inventory::deployed(), "seed {seed}: after update");
         step("destroy", &["destroy", "-auto-approve"]);
-        assert_eq!(aws.inventory().await, Inventory::nothing(), "seed {seed}: after destroy");
+        let left = aws.inventory().await;
+        assert_eq!(
+            left,
+            Inventory::nothing(),
+            "seed {seed}: after destroy; injected:\n{:#?}",
+            proxy.injected()
+        );
         for (kind, n) in proxy.report()["injected"].as_object().unwrap() {
             *injected.entry(kind.clone()).or_default() += n.as_u64().unwrap();
         }
@@ -77,4 +83,37 @@ async fn apply_plan_update_destroy_cycles_converge_under_faults() {
     for kind in ["throttle", "error", "reset-before", "reset-after"] {
         assert!(injected[kind] > 0, "no {kind} injected: {injected:?}");
     }
+}
+
+/// Found by the cycles above (seed 5): a destroy that failed at the egress
+/// bucket (its listing failed past the SDK's retries) had already deleted
+/// everything else; the next refresh saw no compute environment, queue,
+/// file system or job definition, called the pipeline gone and dropped it
+/// from the state, so the next destroy did nothing and the bucket, made by
+/// the pipeline with force_destroy, was left behind. A bucket the pipeline
+/// made is a part of it: the next destroy must delete it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_destroy_that_failed_at_the_bucket_deletes_it_on_the_next_try() {
+    let moto = MotoServer::start().expect("moto");
+    let net = moto.pipeline_prerequisites().expect("prerequisites");
+    let aws = Aws::new(&moto);
+    let listing_fails =
+        FaultProxy::start_for_url(&moto.endpoint(), "error=1,ops=ListObjectVersions".parse().unwrap())
+            .unwrap();
+    let mut env = moto.aws_env();
+    env.push(("TF_VAR_endpoint".into(), moto.endpoint()));
+    let tf = TerraformDir::new(provider_dir(), env).expect("terraform dir");
+    tf.write("main.tf", &config(&net, 1, "v1")).unwrap();
+    tf.ok(&["apply", "-auto-approve"]).unwrap();
+    assert_eq!(aws.inventory().await, Inventory::deployed());
+
+    let failed =
+        tf.run_with_env(&["destroy", "-auto-approve"], &[("TF_VAR_endpoint", &listing_fails.url())]).unwrap();
+    assert!(!failed.success(), "{}", failed.text());
+    assert!(failed.stderr.contains("ListObjectVersions"), "{}", failed.text());
+    let half = aws.inventory().await;
+    assert_eq!((half.compute_environments, half.file_systems, half.bucket), (0, 0, true), "{half:?}");
+
+    tf.ok(&["destroy", "-auto-approve"]).unwrap();
+    assert_eq!(aws.inventory().await, Inventory::nothing());
 }

@@ -66,6 +66,9 @@ fn s3_operation(request: &Request) -> &'static str {
     match (request.method.as_str(), has_key) {
         ("GET", false) if has_query(target, "list-type") => "ListObjectsV2",
         ("GET", false) if has_query(target, "location") => "GetBucketLocation",
+        ("GET", false) if has_query(target, "versions") => "ListObjectVersions",
+        ("GET", false) if has_query(target, "tagging") => "GetBucketTagging",
+        ("PUT", false) if has_query(target, "tagging") => "PutBucketTagging",
         ("GET", false) => "ListObjects",
         ("HEAD", false) => "HeadBucket",
         ("PUT", false) => "CreateBucket",
@@ -178,6 +181,7 @@ mod tests {
             (signed("PUT", "/out/results/a.json?x-id=PutObject", "s3"), "s3", "PutObject"),
             (signed("GET", "/out?list-type=2&prefix=a", "s3"), "s3", "ListObjectsV2"),
             (signed("GET", "/?x-id=ListBuckets", "s3"), "s3", "ListBuckets"),
+            (signed("GET", "/out?versions&max-keys=1000", "s3"), "s3", "ListObjectVersions"),
             (signed("HEAD", "/out/k", "s3"), "s3", "HeadObject"),
             (signed("POST", "/out?delete", "s3"), "s3", "DeleteObjects"),
             (signed("POST", "/v1/submitjob", "batch"), "batch", "SubmitJob"),

@@ -65,6 +65,13 @@ async fn destroy(
         jobdefs::delete_all(&clients.batch, &names).await?;
         let fs_id = in_block(state, "efs", "file_system_id").as_str().map(str::to_string);
         let mut kept = Vec::new();
+        // A file system already gone (an earlier destroy that failed later
+        // on, or a delete outside Terraform) has nothing left to delete:
+        // asking for its access points or mount targets would fail.
+        let fs_id = match fs_id {
+            Some(id) if efs::describe_fs_by_id(&clients.efs, &id).await?.is_some() => Some(id),
+            _ => None,
+        };
         if let Some(fs_id) = &fs_id {
             efs::delete_access_point(&clients.efs, &names, fs_id).await?;
             // The state always names the file system; only its creation

@@ -88,6 +88,20 @@ async fn observe(
     Ok((parts, defs, queue, max_vcpus))
 }
 
+/// Whether the egress bucket is still there and is one this pipeline made
+/// (the check destroy makes before deleting it).
+async fn made_bucket_left(
+    clients: &AwsClients,
+    spec: &PipelineSpec,
+    parts: &Parts,
+) -> Result<bool, Diagnostics> {
+    let bucket = &spec.egress_bucket;
+    if !bucket.create || bucket.name.is_empty() || parts.egress_bucket_arn.is_none() {
+        return Ok(false);
+    }
+    bucket::owned_by(&clients.s3, &bucket.name, &spec.name).await
+}
+
 fn image_of(def: &JobDefinition) -> Option<String> {
     def.container_properties().and_then(|c| c.image()).map(str::to_string)
 }
@@ -106,7 +120,10 @@ async fn refresh(clients: &AwsClients, state: &Value) -> Result<Value, Diagnosti
         && parts.later_stages_job_queue_arn.is_none()
         && parts.file_system_arn.is_none()
         && parts.job_definition_arns.is_empty();
-    if nothing_left {
+    // A bucket the pipeline made is one of its parts: a destroy that failed
+    // at the bucket, everything else deleted, must leave the pipeline in the
+    // state so the next destroy deletes (or names as kept) the bucket.
+    if nothing_left && !made_bucket_left(clients, &spec, &parts).await? {
         return Ok(Value::Null);
     }
     let mut new_state = state.clone();
