@@ -1,5 +1,6 @@
 //! Apply/destroy cycles under faults (issue 19, scenario 1): real Terraform
-//! drives `batch_pipeline` against moto through a fault proxy that
+//! drives examples/local (`batch_pipeline` and its state machine
+//! definition) against moto through a fault proxy that
 //! throttles, fails, resets (before and after the call reached moto) and
 //! delays a share of every service's requests. A step may fail; the next
 //! try of it must converge. After every step the AWS side, read from moto
@@ -12,7 +13,7 @@
 
 mod chaos_common;
 
-use chaos_common::{Aws, Inventory, config, converge, env_or, provider_dir};
+use chaos_common::{Aws, BUCKET, Inventory, NAME, config, converge, env_or, provider_dir};
 use testkit::faults::FaultProxy;
 use testkit::{MotoServer, TerraformDir};
 
@@ -22,25 +23,22 @@ async fn apply_plan_update_destroy_cycles_converge_under_faults() {
     let first_seed: u64 = env_or("FAULT_SEED", 1);
     let rate: f64 = env_or("FAULT_RATE", 0.2);
     let moto = MotoServer::start().expect("moto");
-    let net = moto.pipeline_prerequisites().expect("prerequisites");
-    let sdk = testkit::aws::sdk_config(&moto);
-    let aws = Aws {
-        batch: aws_sdk_batch::Client::new(&sdk),
-        efs: aws_sdk_efs::Client::new(&sdk),
-        s3: aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build(),
-        ),
-    };
+    let aws = Aws::new(&moto);
+    // examples/local, as a user deploys it; each cycle through its own proxy.
+    let tf = TerraformDir::for_example(provider_dir(), &moto, "local").expect("examples/local");
     let mut failed_steps = vec![];
     let mut injected = std::collections::BTreeMap::<String, u64>::new();
     for seed in first_seed..first_seed + cycles {
         let spec = format!("seed={seed},rate={rate},latency={rate},latency-ms=20");
         let proxy = FaultProxy::start_for_url(&moto.endpoint(), spec.parse().unwrap()).unwrap();
-        let mut env = moto.aws_env();
-        env.push(("TF_VAR_endpoint".into(), proxy.url()));
-        let tf = TerraformDir::new(provider_dir(), env).expect("terraform dir");
-
-        tf.write("main.tf", &config(&net, 1, "v1")).unwrap();
+        // The update changes a setting (items_per_node, in the run
+        // configuration) and the images (new job definition revisions).
+        let vars = |items_per_node: u32, image_prefix: &str| {
+            serde_json::json!({"endpoint": proxy.url(), "name": NAME, "egress_bucket": BUCKET,
+                               "items_per_node": items_per_node, "image_prefix": image_prefix})
+            .to_string()
+        };
+        tf.write("chaos.auto.tfvars.json", &vars(40, "batch-jobs")).unwrap();
         let mut step = |what: &str, args: &[&str]| {
             for line in converge(&tf, args, 6) {
                 failed_steps.push(format!("seed {seed} {what}: {line}"));
@@ -56,7 +54,7 @@ async fn apply_plan_update_destroy_cycles_converge_under_faults() {
             .expect("plan never ran through");
         assert_eq!(plan.code, 0, "seed {seed}: the plan after create is not empty\n{}", plan.text());
 
-        tf.write("main.tf", &config(&net, 2, "v2")).unwrap();
+        tf.write("chaos.auto.tfvars.json", &vars(50, "batch-jobs-v2")).unwrap();
         let mut step = |what: &str, args: &[&str]| {
             for line in converge(&tf, args, 6) {
                 failed_steps.push(format!("seed {seed} {what}: {line}"));
@@ -116,4 +114,35 @@ async fn a_destroy_that_failed_at_the_bucket_deletes_it_on_the_next_try() {
 
     tf.ok(&["destroy", "-auto-approve"]).unwrap();
     assert_eq!(aws.inventory().await, Inventory::nothing());
+}
+
+/// Found by the cycles above (seed 9): RegisterJobDefinition is not
+/// idempotent. When its answer was lost (the connection reset after Batch
+/// had registered it) the SDK's retry registered a second revision, and the
+/// revision nobody heard of stayed active beside the one in the state. A
+/// seed whose first RegisterJobDefinition is reset after the call and whose
+/// retry gets through.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_register_retried_after_a_lost_answer_leaves_one_active_revision() {
+    use testkit::faults::{FaultKind, FaultSpec};
+    let spec = (0..1000)
+        .map(|seed| {
+            format!("seed={seed},reset-after=0.5,ops=RegisterJobDefinition").parse::<FaultSpec>().unwrap()
+        })
+        .find(|spec| {
+            spec.draw("batch", "RegisterJobDefinition", 0).failure == Some(FaultKind::ResetAfter)
+                && spec.draw("batch", "RegisterJobDefinition", 1).failure.is_none()
+        })
+        .expect("a seed");
+    let moto = MotoServer::start().expect("moto");
+    let net = moto.pipeline_prerequisites().expect("prerequisites");
+    let aws = Aws::new(&moto);
+    let lost_answer = FaultProxy::start_for_url(&moto.endpoint(), spec).unwrap();
+    let mut env = moto.aws_env();
+    env.push(("TF_VAR_endpoint".into(), lost_answer.url()));
+    let tf = TerraformDir::new(provider_dir(), env).expect("terraform dir");
+    tf.write("main.tf", &config(&net, 1, "v1")).unwrap();
+    converge(&tf, &["apply", "-auto-approve"], 6);
+    assert!(lost_answer.injected().iter().any(|i| i.kind == FaultKind::ResetAfter));
+    assert_eq!(aws.inventory().await, Inventory::deployed());
 }
