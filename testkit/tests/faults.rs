@@ -157,3 +157,38 @@ fn an_upstream_off_loopback_is_refused() {
     let e = FaultProxy::start("10.0.0.1:80".parse().unwrap(), FaultSpec::default()).err().unwrap();
     assert!(e.to_string().contains("loopback"), "{e}");
 }
+
+/// EFS's CreateAccessPoint is idempotent on its ClientToken in AWS; the
+/// project's moto server (tools/moto_server.py) makes moto so too. A call
+/// whose answer was lost and that the SDK retried makes one access point.
+#[test]
+fn a_create_access_point_retried_after_a_lost_answer_makes_one() {
+    let spec = (0..1000)
+        .map(|seed| {
+            format!("seed={seed},reset-after=0.5,ops=CreateAccessPoint").parse::<FaultSpec>().unwrap()
+        })
+        .find(|s| {
+            s.draw("elasticfilesystem", "CreateAccessPoint", 0).failure == Some(FaultKind::ResetAfter)
+                && s.draw("elasticfilesystem", "CreateAccessPoint", 1).failure.is_none()
+        })
+        .expect("a seed");
+    let moto = MotoServer::start().unwrap();
+    let lost_answer = FaultProxy::start_for_url(&moto.endpoint(), spec).unwrap();
+    runtime().block_on(async {
+        let direct = aws_sdk_efs::Client::new(&config(&moto.endpoint(), 1));
+        let fs = direct.create_file_system().creation_token("fs-token").send().await.unwrap();
+        let efs = aws_sdk_efs::Client::new(&config(&lost_answer.url(), 3));
+        let made = efs
+            .create_access_point()
+            .client_token("ap-token")
+            .file_system_id(fs.file_system_id())
+            .send()
+            .await
+            .unwrap();
+        let listed =
+            direct.describe_access_points().file_system_id(fs.file_system_id()).send().await.unwrap();
+        let ids: Vec<_> = listed.access_points().iter().filter_map(|a| a.access_point_id()).collect();
+        assert_eq!(ids, [made.access_point_id().unwrap()]);
+    });
+    assert_eq!(lost_answer.injected().len(), 1);
+}
