@@ -12,64 +12,26 @@
 //! - `spec.rs`: the plan and the seeded draw;
 //! - `classify.rs`: a request's service and operation;
 //! - `shapes.rs`: each protocol's error answers;
+//! - `state.rs`: what the connections share: the counts and the log;
 //! - `relay.rs`: the connections, forwarding and resets.
 
 mod classify;
 mod relay;
 mod shapes;
 mod spec;
+mod state;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
 pub use spec::{Draw, FaultKind, FaultSpec, seeded_unit};
-
-/// One fault injected.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Injection {
-    /// The request's number at the proxy, from 0.
-    pub request: u64,
-    pub service: String,
-    pub operation: String,
-    pub kind: FaultKind,
-}
-
-/// What the proxy's connections share: the plan, the per-operation call
-/// counts the draws are keyed by, and the log.
-struct State {
-    spec: FaultSpec,
-    requests: AtomicU64,
-    calls: Mutex<HashMap<(String, String), u64>>,
-    log: Mutex<Vec<Injection>>,
-}
-
-impl State {
-    fn draw(&self, service: &str, operation: &str) -> Draw {
-        let request = self.requests.fetch_add(1, Ordering::SeqCst);
-        if !self.spec.applies_to(service, operation) {
-            return Draw::default();
-        }
-        let nth = {
-            let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
-            let n = calls.entry((service.to_string(), operation.to_string())).or_default();
-            *n += 1;
-            *n - 1
-        };
-        let draw = self.spec.draw(service, operation, nth);
-        let kinds = draw.failure.into_iter().chain(draw.delayed.then_some(FaultKind::Latency));
-        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        for kind in kinds {
-            tracing::info!(request, service, operation, %kind, "fault injected");
-            log.push(Injection { request, service: service.into(), operation: operation.into(), kind });
-        }
-        draw
-    }
-}
+pub use state::Injection;
+use state::State;
 
 /// A running proxy in front of one upstream; stops when dropped.
 pub struct FaultProxy {
@@ -98,12 +60,7 @@ impl FaultProxy {
             .enable_io()
             .enable_time()
             .build()?;
-        let state = Arc::new(State {
-            spec,
-            requests: AtomicU64::new(0),
-            calls: Mutex::default(),
-            log: Mutex::default(),
-        });
+        let state = Arc::new(State::new(spec));
         let shared = state.clone();
         runtime.spawn(async move {
             let listener = match tokio::net::TcpListener::from_std(listener) {

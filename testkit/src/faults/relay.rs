@@ -11,8 +11,8 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufR
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
-use super::State;
 use super::spec::FaultKind;
+use super::state::State;
 use super::{classify, shapes};
 use crate::http::Request;
 use crate::http::wire::{read_request_body, read_request_head, write_response};
