@@ -30,20 +30,8 @@ struct Env {
 
 impl Env {
     fn command(&self, stage: Stage, run_id: &str) -> Command {
-        let bin = match stage {
-            Stage::Procurement => env!("CARGO_BIN_EXE_procurement"),
-            Stage::Processing => env!("CARGO_BIN_EXE_processing"),
-            Stage::Egress => env!("CARGO_BIN_EXE_egress"),
-        };
-        let mut cmd = Command::new(bin);
-        cmd.env_clear()
-            .envs(self.moto.aws_env())
-            .env("RUN_ID", run_id)
-            .env("AWS_BATCH_JOB_ARRAY_INDEX", "0")
-            .env("PIPELINE_EFS_ROOT", self.efs.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        let mut cmd = common::stage_command(&self.moto, self.efs.path(), stage, run_id, 0);
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         cmd
     }
 

@@ -13,7 +13,7 @@ mod binaries;
 use std::collections::BTreeMap;
 use std::process::Stdio;
 
-use binaries::{build_binaries, definition, outcome, run_command};
+use binaries::{definition, moto_with_buckets, outcome, run_command};
 use serde_json::{Value, json};
 
 struct Pipeline {
@@ -25,17 +25,8 @@ struct Pipeline {
 
 impl Pipeline {
     fn start(inputs: usize) -> Pipeline {
-        build_binaries();
-        let moto = testkit::MotoServer::start().expect("moto");
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let conf = testkit::aws::sdk_config(&moto);
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build(),
-        );
+        let (moto, rt, s3) = moto_with_buckets(&["src", "out"]);
         rt.block_on(async {
-            for bucket in ["src", "out"] {
-                s3.create_bucket().bucket(bucket).send().await.expect("create bucket");
-            }
             // Inputs of different sizes and contents; every tenth line is
             // not a review the calculation accepts, so rejects are compared too.
             for i in 0..inputs {

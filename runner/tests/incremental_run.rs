@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use binaries::{build_binaries, definition, outcome, run_command};
+use binaries::{definition, moto_with_buckets, outcome, run_command};
 use serde_json::{Value, json};
 
 struct Pipeline {
@@ -23,18 +23,7 @@ struct Pipeline {
 
 impl Pipeline {
     fn start() -> Pipeline {
-        build_binaries();
-        let moto = testkit::MotoServer::start().expect("moto");
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let conf = testkit::aws::sdk_config(&moto);
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build(),
-        );
-        rt.block_on(async {
-            for bucket in ["src", "out"] {
-                s3.create_bucket().bucket(bucket).send().await.expect("create bucket");
-            }
-        });
+        let (moto, rt, s3) = moto_with_buckets(&["src", "out"]);
         Pipeline { moto, dir: tempfile::tempdir().unwrap(), rt, s3 }
     }
 
