@@ -27,7 +27,7 @@ help:
 	@echo "make cleanup-retained NAME=<pipeline> [REGION=...]   delete what destroy kept"
 	@echo "make fuzz [TARGET=<name>] [FUZZ_SECONDS=60] [FUZZ_RUNS=n]   fuzz every parser of outside input (cargo-fuzz; docs/fuzzing.md)"
 	@echo "make fuzz-check        that every fuzz target compiles (cargo check)"
-	@echo "make chaos [CHAOS_SEED=1]  the fault scenarios at full count (docs/reliability.md; about an hour)"
+	@echo "make chaos [CHAOS_SEED=1]  the fault scenarios at full count (docs/reliability.md; about 35 min)"
 
 setup:
 	@bash scripts/setup-tools.sh
