@@ -116,7 +116,7 @@ async fn apply_and_destroy_killed_at_any_moment_converge_on_the_next_run() {
 
     // How long a clean apply and destroy take: the kills land within them.
     let tf = TerraformDir::new(provider_dir(), env.clone()).expect("terraform dir");
-    tf.write("main.tf", &config(&net, 1, "v1")).unwrap();
+    tf.write("main.tf", &config(&net)).unwrap();
     let t = Instant::now();
     tf.ok(&["apply", "-auto-approve"]).unwrap();
     let apply_time = t.elapsed();
@@ -130,7 +130,7 @@ async fn apply_and_destroy_killed_at_any_moment_converge_on_the_next_run() {
     for k in 0..points * 2 {
         let victim = if k % 2 == 0 { Victim::Provider } else { Victim::Terraform };
         let tf = TerraformDir::new(provider_dir(), env.clone()).expect("terraform dir");
-        tf.write("main.tf", &config(&net, 1, "v1")).unwrap();
+        tf.write("main.tf", &config(&net)).unwrap();
         let at = apply_time.mul_f64(seeded_unit(seed, 2 * k));
         let hit = killed_at(&tf, &["apply", "-auto-approve"], at, victim);
         let retried = converge(&tf, &["apply", "-auto-approve"], 3);

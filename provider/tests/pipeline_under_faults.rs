@@ -101,7 +101,7 @@ async fn a_destroy_that_failed_at_the_bucket_deletes_it_on_the_next_try() {
     let mut env = moto.aws_env();
     env.push(("TF_VAR_endpoint".into(), moto.endpoint()));
     let tf = TerraformDir::new(provider_dir(), env).expect("terraform dir");
-    tf.write("main.tf", &config(&net, 1, "v1")).unwrap();
+    tf.write("main.tf", &config(&net)).unwrap();
     tf.ok(&["apply", "-auto-approve"]).unwrap();
     assert_eq!(aws.inventory().await, Inventory::deployed());
 
@@ -141,7 +141,7 @@ async fn a_register_retried_after_a_lost_answer_leaves_one_active_revision() {
     let mut env = moto.aws_env();
     env.push(("TF_VAR_endpoint".into(), lost_answer.url()));
     let tf = TerraformDir::new(provider_dir(), env).expect("terraform dir");
-    tf.write("main.tf", &config(&net, 1, "v1")).unwrap();
+    tf.write("main.tf", &config(&net)).unwrap();
     converge(&tf, &["apply", "-auto-approve"], 6);
     assert!(lost_answer.injected().iter().any(|i| i.kind == FaultKind::ResetAfter));
     assert_eq!(aws.inventory().await, Inventory::deployed());

@@ -19,7 +19,8 @@ pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 pub const NAME: &str = "chaos";
 pub const BUCKET: &str = "chaos-results";
 
-pub fn config(net: &Json, priority: u32, image_tag: &str) -> String {
+/// The pipeline the tests that do not deploy examples/local apply.
+pub fn config(net: &Json) -> String {
     let subnets = net["subnet_ids"].to_string();
     let sgs = net["security_group_ids"].to_string();
     let service_role = net["service_role_arn"].as_str().unwrap();
@@ -27,7 +28,7 @@ pub fn config(net: &Json, priority: u32, image_tag: &str) -> String {
     let job_role = net["job_role_arn"].as_str().unwrap();
     let stage = |s: &str, extra: &str| {
         format!(
-            "  {s} {{\n    image = \"registry.local/jobs-{s}:{image_tag}\"\n    execution_role_arn = \"{exec_role}\"\n    job_role_arn = \"{job_role}\"\n    {extra}\n  }}\n"
+            "  {s} {{\n    image = \"registry.local/jobs-{s}:v1\"\n    execution_role_arn = \"{exec_role}\"\n    job_role_arn = \"{job_role}\"\n    {extra}\n  }}\n"
         )
     };
     let preamble = testkit::terraform::provider_preamble(None);
@@ -44,7 +45,7 @@ pub fn config(net: &Json, priority: u32, image_tag: &str) -> String {
     service_role_arn   = "{service_role}"
   }}
   queue {{
-    priority = {priority}
+    priority = 1
   }}
   efs {{
     root_directory = "/pipeline"
@@ -111,6 +112,18 @@ pub struct Aws {
 }
 
 impl Aws {
+    /// Clients reading moto directly (not through a proxy).
+    pub fn new(moto: &testkit::MotoServer) -> Self {
+        let sdk = testkit::aws::sdk_config(moto);
+        Aws {
+            batch: aws_sdk_batch::Client::new(&sdk),
+            efs: aws_sdk_efs::Client::new(&sdk),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build(),
+            ),
+        }
+    }
+
     pub async fn inventory(&self) -> Inventory {
         let alive = |s: Option<&str>| s != Some("DELETED") && s != Some("DELETING");
         let ces = self.batch.describe_compute_environments().send().await.unwrap();
@@ -179,18 +192,4 @@ pub fn converge(tf: &TerraformDir, args: &[&str], tries: usize) -> Vec<String> {
         failures.push(line);
     }
     panic!("`terraform {}` did not converge in {tries} tries: {failures:#?}", args.join(" "));
-}
-
-impl Aws {
-    /// Clients reading moto directly (not through a proxy).
-    pub fn new(moto: &testkit::MotoServer) -> Self {
-        let sdk = testkit::aws::sdk_config(moto);
-        Aws {
-            batch: aws_sdk_batch::Client::new(&sdk),
-            efs: aws_sdk_efs::Client::new(&sdk),
-            s3: aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build(),
-            ),
-        }
-    }
 }

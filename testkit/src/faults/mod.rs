@@ -36,7 +36,6 @@ use state::State;
 /// A running proxy in front of one upstream; stops when dropped.
 pub struct FaultProxy {
     addr: SocketAddr,
-    upstream: SocketAddr,
     state: Arc<State>,
     runtime: Option<Runtime>,
 }
@@ -79,7 +78,7 @@ impl FaultProxy {
                 }
             }
         });
-        Ok(FaultProxy { addr, upstream, state, runtime: Some(runtime) })
+        Ok(FaultProxy { addr, state, runtime: Some(runtime) })
     }
 
     /// [`FaultProxy::start`] in front of an `http://127.0.0.1:PORT` endpoint.
@@ -98,10 +97,6 @@ impl FaultProxy {
     /// `http://127.0.0.1:PORT`, for an endpoint override.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
-    }
-
-    pub fn upstream(&self) -> SocketAddr {
-        self.upstream
     }
 
     /// Requests seen so far.
