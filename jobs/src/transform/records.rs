@@ -67,6 +67,10 @@ impl<'a> Block<'a> {
 
 /// One input buffer and the reading loop around it; reusable for any
 /// number of inputs.
+///
+/// The buffer starts at one read's size and grows to its capacity only as
+/// records need it: zeroing the whole capacity (4 MiB by default) up front
+/// was most of the cost of a small file.
 pub struct RecordReader {
     buf: Vec<u8>,
     capacity: usize,
@@ -81,7 +85,7 @@ impl RecordReader {
     pub fn new(max_record_bytes: usize, buffer_bytes: usize, pad: usize) -> Self {
         let max_record = max_record_bytes.max(64);
         let capacity = buffer_bytes.max(2 * max_record);
-        RecordReader { buf: vec![0; capacity + pad], capacity, pad, max_record }
+        RecordReader { buf: vec![0; capacity.min(READ_BYTES) + pad], capacity, pad, max_record }
     }
 
     /// The record limit in effect.
@@ -89,10 +93,10 @@ impl RecordReader {
         self.max_record
     }
 
-    /// The buffer's length, padding included: the largest position a
-    /// [`Block`] holds.
+    /// The buffer's largest length, padding included: the largest
+    /// position a [`Block`] holds.
     pub fn buffer_len(&self) -> usize {
-        self.buf.len()
+        self.capacity + self.pad
     }
 
     /// Feeds all of `input` to `sink`; returns the bytes read.
@@ -106,6 +110,9 @@ impl RecordReader {
         let mut skipping = false;
         loop {
             let want = (filled + READ_BYTES).min(capacity);
+            if buf.len() < want + pad {
+                buf.resize(want + pad, 0);
+            }
             let n = loop {
                 match input.read(&mut buf[filled..want]) {
                     Ok(n) => break n,

@@ -27,8 +27,9 @@ use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
 
+use super::compiled::CompiledRules;
 use super::fast::{Batch, FastRules, PAD};
-use super::rules::{CompiledRules, Violation};
+use super::rules::Violation;
 use crate::transform::classify::{MaskArrays, set_bits, window};
 use crate::transform::output::OutputBlock;
 use crate::transform::records::{
@@ -171,7 +172,7 @@ struct Engine<'r, 'w> {
     rules: &'r CompiledRules,
     /// The row checks of the fast path (`None` when the rule set needs
     /// the general path for every row).
-    fast: Option<FastRules>,
+    fast: Option<&'r FastRules>,
     options: ValidateOptions,
     max_record: usize,
     /// Clean output, handed to its writer in blocks.
@@ -209,10 +210,10 @@ impl<'r, 'w> Engine<'r, 'w> {
         // Batches hold u32 positions into the read buffer.
         let small_buffer = reader.buffer_len() <= u32::MAX as usize;
         let max_record = reader.max_record();
-        let fast = if options.fast_path && small_buffer { FastRules::compile(rules) } else { None };
+        let fast = if options.fast_path && small_buffer { rules.fast() } else { None };
         Engine {
             rules,
-            batch: fast.as_ref().map(Batch::new),
+            batch: fast.map(Batch::new),
             fast,
             options,
             max_record,
@@ -740,9 +741,7 @@ impl RecordSink for Engine<'_, '_> {
         let Block { padded, len, from, eof } = block;
         let mut masks = std::mem::take(&mut self.masks);
         masks.classify(&padded[from..len], self.rules.delimiter);
-        let fast = self.fast.take();
-        let result = self.scan_rows(padded, len, from, eof, &masks, fast.as_ref());
-        self.fast = fast;
+        let result = self.scan_rows(padded, len, from, eof, &masks, self.fast);
         self.masks = masks;
         let (consumed, newline) = result?;
         self.write_runs(&padded[..len], newline)?;
