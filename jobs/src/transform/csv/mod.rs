@@ -4,6 +4,7 @@ mod checks;
 mod compiled;
 mod fast;
 mod pattern;
+mod record_end;
 mod rules;
 mod schema;
 mod shape;
