@@ -25,7 +25,7 @@ help:
 	@echo "make build-lambdas     bootstrap zips of prep and watcher (cargo-lambda)"
 	@echo "make check-reproducible  build HEAD twice in two fresh clones; the Lambda zips and images must match (slow)"
 	@echo "make cleanup-retained NAME=<pipeline> [REGION=...]   delete what destroy kept"
-	@echo "make fuzz [TARGET=<name>] [FUZZ_SECONDS=60] [FUZZ_RUNS=n]   fuzz every parser of outside input (cargo-fuzz; docs/fuzzing.md)"
+	@echo "make fuzz [TARGET=<name>] [FUZZ_SECONDS=60] [FUZZ_RUNS=n] [FUZZ_SANITIZER=none]   fuzz every parser of outside input (cargo-fuzz; docs/fuzzing.md)"
 	@echo "make fuzz-check        that every fuzz target compiles (cargo check)"
 	@echo "make chaos [CHAOS_SEED=1]  the fault scenarios at full count (docs/reliability.md; about 35 min)"
 
@@ -111,7 +111,7 @@ bench-runner:
 	$(CARGO) bench -q --profile dev -p batch-runner --bench queue_priority
 
 fuzz:
-	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) FUZZ_RUNS=$(FUZZ_RUNS) bash scripts/fuzz.sh $(TARGET)
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_SANITIZER=$(or $(FUZZ_SANITIZER),address) bash scripts/fuzz.sh $(TARGET)
 
 # The fault and kill scenarios at their full counts (make test runs each
 # with a small one): 50 apply/plan/update/destroy cycles of batch_pipeline
