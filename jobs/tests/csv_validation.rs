@@ -926,3 +926,25 @@ fn an_over_long_quoted_record_ends_where_its_quotes_end_however_the_reads_fall()
         }
     }
 }
+
+/// A plain row over the limit is too long on the fast path as on the
+/// general one, whether or not its fields pass (fuzzing found that the
+/// fast path passed a valid row of any length as clean when all of it was
+/// in the buffer).
+#[test]
+fn a_valid_plain_row_over_the_limit_is_too_long_on_the_fast_path_too() {
+    let rules = custom(
+        r#"{"dialect":{"header":false},"schema":{"fields":[
+            {"name":"a","type":"string"},{"name":"b","type":"integer"}]}}"#,
+    );
+    let long = format!("{},2\n", "x".repeat(300));
+    let input = format!("a,1\n{long}b,2\n");
+    for fast_path in [true, false] {
+        let options =
+            ValidateOptions { max_record_bytes: 256, buffer_bytes: 1024, max_unique_keys: 10, fast_path };
+        let out = run_with(&rules, input.as_bytes(), options);
+        assert_eq!(out.clean, b"a,1\nb,2\n", "fast path {fast_path}");
+        let rejects: Vec<(&str, u64)> = out.rejects.iter().map(|r| (r.rule.as_str(), r.line)).collect();
+        assert_eq!(rejects, [("recordTooLong", 2)], "fast path {fast_path}");
+    }
+}

@@ -125,6 +125,9 @@ pub(super) const BATCH_ROWS: usize = 512;
 #[derive(Debug)]
 pub(super) struct Batch {
     width: usize,
+    /// The record limit: measured as the general path measures it (to the
+    /// `\n`, a `\r` before it included).
+    max_record: usize,
     rows: usize,
     /// Column-major field boundaries, absolute positions in the buffer:
     /// `bounds[f][r]` is the start of field `f` of row `r`, and
@@ -152,11 +155,14 @@ pub(super) struct Batch {
 }
 
 impl Batch {
-    pub(super) fn new(rules: &FastRules) -> Self {
+    /// A batch for `rules`' rows; a row longer than `max_record` (at
+    /// least 64) never passes, so the general path rejects it as too long.
+    pub(super) fn new(rules: &FastRules, max_record: usize) -> Self {
         let width = rules.width();
         let shapes = rules.shape.as_ref().map(|_| ShapeCache::new());
         Batch {
             width,
+            max_record,
             rows: 0,
             bounds: vec![[0; BATCH_ROWS]; width + 1],
             starts: vec![0; BATCH_ROWS],
@@ -246,7 +252,8 @@ impl Batch {
             }
             (bits == 0) & ((last as usize) < len)
         } else {
-            len != 0 && self.split_long(delimiters, base, start, end)
+            // Rows under 64 bytes are within any limit (at least 64).
+            len != 0 && newline - start <= self.max_record && self.split_long(delimiters, base, start, end)
         };
         self.bounds[0][r] = start as u32;
         self.bounds[w][r] = end as u32 + 1;
@@ -814,7 +821,7 @@ mod tests {
             let mut masks = MaskArrays::default();
             masks.classify(&padded[1..end + 1], b',');
             for shape_mode in [true, false] {
-                let mut batch = Batch::new(&fast).in_mode(shape_mode);
+                let mut batch = Batch::new(&fast, usize::MAX).in_mode(shape_mode);
                 // The row twice, after a row that fails to split, to see
                 // that rows do not leak into each other.
                 for start in [1, 3, 3] {
@@ -854,7 +861,7 @@ mod tests {
         let mut masks = MaskArrays::default();
         masks.classify(&data[..len], b',');
         for shape_mode in [true, false] {
-            let mut batch = Batch::new(&fast).in_mode(shape_mode);
+            let mut batch = Batch::new(&fast, usize::MAX).in_mode(shape_mode);
             for &(s, nl) in &spans {
                 batch.push(&fast, &data, &masks.delimiters, 0, s, nl);
             }

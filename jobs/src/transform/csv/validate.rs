@@ -214,7 +214,7 @@ impl<'r, 'w> Engine<'r, 'w> {
         let fast = if options.fast_path && small_buffer { rules.fast() } else { None };
         Engine {
             rules,
-            batch: fast.map(Batch::new),
+            batch: fast.map(|fast| Batch::new(fast, max_record)),
             fast,
             options,
             max_record,
