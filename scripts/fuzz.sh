@@ -53,6 +53,7 @@ TARGETS=(
   jobs:csv_inline_rules
   jobs:jsonl_calc
   jobs:layout_readers
+  jobs:xml_to_json
   lambdas:prep_event
   lambdas:watcher_event
   runner:asl_load
