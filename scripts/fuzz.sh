@@ -54,6 +54,7 @@ TARGETS=(
   jobs:jsonl_calc
   jobs:layout_readers
   jobs:xml_to_json
+  jobs:image_resize
   lambdas:prep_event
   lambdas:watcher_event
   runner:asl_load
