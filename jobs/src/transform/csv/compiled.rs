@@ -22,7 +22,7 @@ pub struct CompiledRules {
     pub(super) delimiter: u8,
     /// The fast path's checks, compiled once here rather than per file
     /// (`None` when the rule set needs the general path for every row).
-    fast: Option<FastRules>,
+    fast: Option<Box<FastRules>>,
 }
 
 impl CompiledRules {
@@ -60,7 +60,7 @@ impl CompiledRules {
             }
         }
         let needs_uniqueness = !primary_key.is_empty() || fields.iter().any(|f| f.unique);
-        let fast = FastRules::compile(&fields, needs_uniqueness);
+        let fast = FastRules::compile(&fields, needs_uniqueness).map(Box::new);
         Ok(CompiledRules { fields, primary_key, header: rules.dialect.header, delimiter, fast })
     }
 
@@ -71,6 +71,6 @@ impl CompiledRules {
 
     /// The fast path's checks, if the rule set has them.
     pub(super) fn fast(&self) -> Option<&FastRules> {
-        self.fast.as_ref()
+        self.fast.as_deref()
     }
 }
