@@ -59,9 +59,10 @@ impl CompiledRules {
                 primary_key.push(at);
             }
         }
-        let needs_uniqueness = !primary_key.is_empty() || fields.iter().any(|f| f.unique);
-        let fast = FastRules::compile(&fields, needs_uniqueness).map(Box::new);
-        Ok(CompiledRules { fields, primary_key, header: rules.dialect.header, delimiter, fast })
+        let mut compiled =
+            CompiledRules { fields, primary_key, header: rules.dialect.header, delimiter, fast: None };
+        compiled.fast = FastRules::compile(&compiled.fields, compiled.needs_uniqueness()).map(Box::new);
+        Ok(compiled)
     }
 
     /// True when any uniqueness check is configured.
