@@ -19,7 +19,7 @@
 #   FUZZ_SANITIZER  address (default) or none: AddressSanitizer catches
 #                 memory errors in unsafe code and C dependencies; without
 #                 it the same targets (same assertions, debug assertions
-#                 and overflow checks) run 3-4x more executions per second,
+#                 and overflow checks) run 4-5x more executions per second,
 #                 for volume runs
 #
 # cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the stable
