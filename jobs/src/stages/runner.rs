@@ -130,9 +130,10 @@ pub fn run(stage: Stage, args: &JobArgs, work: StageWork) -> JobResult<DoneMarke
     work(&ctx)
 }
 
-/// procurement's work: its async stage on a runtime of its own.
+/// procurement's work: its async stage on a runtime of its own, with two
+/// workers for the checksums of what it downloads.
 pub fn procurement(ctx: &JobContext) -> JobResult<DoneMarker> {
-    block_on(procurement::run(ctx))
+    block_on(tokio::runtime::Builder::new_multi_thread().worker_threads(2), procurement::run(ctx))
 }
 
 /// processing's work (synchronous: no runtime).
@@ -140,14 +141,19 @@ pub fn processing(ctx: &JobContext) -> JobResult<DoneMarker> {
     processing::run(ctx)
 }
 
-/// egress's work: its async stage on a runtime of its own.
+/// egress's work: its async stage on a runtime of its own. One thread:
+/// egress only waits on reads and requests (the checksums were computed
+/// by processing), and worker threads were a tenth of a small node's CPU
+/// in starts, wake-ups and context switches.
 pub fn egress(ctx: &JobContext) -> JobResult<DoneMarker> {
-    block_on(egress::run(ctx))
+    block_on(&mut tokio::runtime::Builder::new_current_thread(), egress::run(ctx))
 }
 
-fn block_on(stage: impl std::future::Future<Output = JobResult<DoneMarker>>) -> JobResult<DoneMarker> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+fn block_on(
+    runtime: &mut tokio::runtime::Builder,
+    stage: impl std::future::Future<Output = JobResult<DoneMarker>>,
+) -> JobResult<DoneMarker> {
+    let runtime = runtime
         .enable_all()
         .build()
         .map_err(|e| JobError::new(ExitCode::Software, format!("tokio runtime: {e}")))?;
