@@ -3,12 +3,15 @@
 # end to end (prep, procurement/processing/egress as local processes, egress
 # to S3, watcher), and the N_TO_N lag. Usage:
 #   bash runner/bench/run.sh            # PROFILE=release (default) | debug
-# Env: COUNT (400000), PER_NODE (40), CONCURRENCY (nproc), BENCH_DIR (mktemp),
+# Env: COUNT (400000), PER_NODE (40), CONCURRENCY (the runner's default), BENCH_DIR (a new
+# directory on /dev/shm if it has 4 GB free, else under /tmp),
 # S3=embedded (default: the runner's own S3, `--s3-dir`, for the data plane;
 # moto stays the control plane) | moto (egress to moto's S3, as before),
 # BASELINE_BIN_DIR=DIR (first runs the binaries in DIR, e.g. a build of
 # main, the old way, egress to moto, then the working tree's: the two rows
-# side by side in one run; DIR needs the six binaries below),
+# side by side in one run; DIR needs the six binaries below;
+# BASELINE_S3=embedded gives the baseline the embedded S3 too, to compare
+# two builds alone),
 # NO_BUILD=1 (run the binaries already in $CARGO_TARGET_DIR/$PROFILE),
 # BENCH_PLANT_MISMATCH=1 (the runner gets one record more than the check
 # expects, to show that a mismatch fails the bench).
@@ -27,10 +30,32 @@ if [ "${NO_BUILD:-0}" != 1 ]; then   # NO_BUILD=1: the binaries already in the t
 fi
 bin="$CARGO_TARGET_DIR/$profile"
 py="$root/.tools/venv/bin/python"
-dir="${BENCH_DIR:-$(mktemp -d)}"; mkdir -p "$dir"
+# The runs' directories (EFS's stand-in and the runner's S3) go to tmpfs
+# when there is one with room: on ext4 over a virtual disk, fsync waits
+# and inode allocation vary with the disk's history (ext4 scans for
+# recently deleted inodes): the runner's CPU went from 3.3 to 8.2 s
+# between two 1,000-node runs of the same runner, most of the second in
+# ext4's inode allocation (perf). A local disk models EFS no better than
+# memory does. BENCH_DIR=DIR picks the place
+# and keeps everything; in the default one, the runs' data is removed at
+# exit (summaries and logs stay).
+tmpfs_room_kb() { df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }'; }
+scratch=0
+if [ -n "${BENCH_DIR:-}" ]; then
+  dir=$BENCH_DIR
+elif [ "$(tmpfs_room_kb || echo 0)" -gt 4000000 ]; then
+  dir=$(mktemp -d -p /dev/shm); scratch=1
+else
+  dir=$(mktemp -d)
+fi
+mkdir -p "$dir"
 source "$root/scripts/moto.sh"
 moto_pid=""
-trap '[ -z "$moto_pid" ] || kill $moto_pid 2>/dev/null || true' EXIT INT TERM
+cleanup() {
+  [ -z "$moto_pid" ] || kill "$moto_pid" 2>/dev/null || true
+  [ "$scratch" = 0 ] || rm -rf "$dir"/*/efs/runs "$dir"/*/s3
+}
+trap cleanup EXIT INT TERM
 start_moto "$dir/moto.log" || exit $?
 export AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 "$py" -c "import boto3; boto3.client('s3', endpoint_url='$AWS_ENDPOINT_URL').create_bucket(Bucket='out')"
@@ -126,6 +151,6 @@ PY
 }
 
 if [ -n "${BASELINE_BIN_DIR:-}" ]; then
-  bench_once baseline "$BASELINE_BIN_DIR" moto
+  bench_once baseline "$BASELINE_BIN_DIR" "${BASELINE_S3:-moto}"
 fi
 bench_once current "$bin" "${S3:-embedded}"

@@ -30,7 +30,10 @@ enum Command {
         /// The local directory that stands in for EFS.
         #[arg(long)]
         efs_dir: PathBuf,
-        /// Array children run at once (default: the number of cores).
+        /// Array children run at once (default: twice the number of cores:
+        /// a node's process also waits, on fsyncs and S3 round trips; with
+        /// one slot a core, 10,000 small nodes kept 2 cores 82% busy, with
+        /// two 95%: BENCHMARKS.md, "Local runner").
         #[arg(long)]
         concurrency: Option<usize>,
         /// Write the machine-readable summary here.
@@ -104,7 +107,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
         input,
         efs_dir,
         bin_dir,
-        concurrency: concurrency.unwrap_or_else(num_cpus::get).max(1),
+        concurrency: concurrency.unwrap_or_else(|| 2 * num_cpus::get()).max(1),
         attempts: attempts.max(1),
         rerun_failed,
         inject: inject_failure,
