@@ -45,8 +45,12 @@ impl Service {
 }
 
 /// The endpoint `service` is reached at when an override is set: its own
-/// variable, else `AWS_ENDPOINT_URL`, as the SDK resolves them.
+/// variable, else `AWS_ENDPOINT_URL`, as the SDK resolves them; none when
+/// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` tells the SDK to ignore them.
 pub fn endpoint_override(service: Service, env: impl Fn(&str) -> Option<String>) -> Option<String> {
+    if env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
+        return None;
+    }
     env(service.endpoint_env()).or_else(|| env("AWS_ENDPOINT_URL")).filter(|url| !url.trim().is_empty())
 }
 
@@ -116,6 +120,21 @@ mod tests {
         assert_eq!(endpoint_override(Service::Sqs, &env).as_deref(), Some("http://127.0.0.1:1"));
         assert_eq!(endpoint_override(Service::SecretsManager, env_of(&[])), None);
         assert_eq!(endpoint_override(Service::S3, env_of(&[("AWS_ENDPOINT_URL_S3", " ")])), None);
+    }
+
+    #[test]
+    fn endpoints_the_sdk_is_told_to_ignore_are_not_overrides() {
+        // The SDK then goes to AWS over https, which needs the roots.
+        let env = env_of(&[
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+            ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "TRUE"),
+        ]);
+        assert_eq!(endpoint_override(Service::S3, &env), None);
+        let env = env_of(&[
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+            ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "false"),
+        ]);
+        assert_eq!(endpoint_override(Service::S3, &env).as_deref(), Some("http://127.0.0.1:1"));
     }
 
     #[test]
