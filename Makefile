@@ -7,7 +7,7 @@ CARGO ?= cargo
 
 .PHONY: help setup build test test-structure test-rust test-contract test-terraform test-demo test-upgrade lint fmt bench bench-provider bench-jobs bench-compare bench-lambdas bench-runner \
         fuzz fuzz-check build-images push-images build-lambdas cleanup-retained demo clean release \
-        check-reproducible test-repro-zip
+        check-reproducible test-repro-zip chaos
 
 help:
 	@echo "make demo [DEMO=ghcn|xml|images|sftp|queue]  one whole pipeline run on this machine (moto, terraform, the local runner)"
@@ -25,8 +25,9 @@ help:
 	@echo "make build-lambdas     bootstrap zips of prep and watcher (cargo-lambda)"
 	@echo "make check-reproducible  build HEAD twice in two fresh clones; the Lambda zips and images must match (slow)"
 	@echo "make cleanup-retained NAME=<pipeline> [REGION=...]   delete what destroy kept"
-	@echo "make fuzz [TARGET=<name>] [FUZZ_SECONDS=60] [FUZZ_RUNS=n]   fuzz every parser of outside input (cargo-fuzz; docs/fuzzing.md)"
+	@echo "make fuzz [TARGET=<name>] [FUZZ_SECONDS=60] [FUZZ_RUNS=n] [FUZZ_SANITIZER=none]   fuzz every parser of outside input (cargo-fuzz; docs/fuzzing.md)"
 	@echo "make fuzz-check        that every fuzz target compiles (cargo check)"
+	@echo "make chaos [CHAOS_SEED=1]  the fault scenarios at full count (docs/reliability.md; about 35 min)"
 
 setup:
 	@bash scripts/setup-tools.sh
@@ -104,12 +105,29 @@ bench-compare:
 bench-lambdas:
 	bash lambdas/bench/run.sh
 	$(CARGO) bench -q --profile dev -p batch-lambdas --bench summary -- target/bench-efs 5
+	$(CARGO) bench -q --profile dev -p batch-lambdas --bench retention -- $(CURDIR)/target/bench-efs 3
 
 bench-runner:
 	bash runner/bench/run.sh
+	$(CARGO) bench -q --profile dev -p batch-runner --bench queue_priority
 
 fuzz:
-	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) FUZZ_RUNS=$(FUZZ_RUNS) bash scripts/fuzz.sh $(TARGET)
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_SANITIZER=$(or $(FUZZ_SANITIZER),address) bash scripts/fuzz.sh $(TARGET)
+
+# The fault and kill scenarios at their full counts (make test runs each
+# with a small one): 50 apply/plan/update/destroy cycles of batch_pipeline
+# at 20% faults, 20 kills of the provider and of Terraform mid-apply and
+# mid-destroy, 100 kills of each stage, 50 whole runs at 10% faults.
+# CHAOS_SEED moves every scenario's seeds. docs/reliability.md.
+chaos: setup
+	FAULT_CYCLES=$(or $(FAULT_CYCLES),50) FAULT_SEED=$(or $(CHAOS_SEED),1) \
+	  $(CARGO) test -p terraform-provider-batch --test pipeline_under_faults -- --nocapture
+	KILL_POINTS=$(or $(KILL_POINTS),20) KILL_SEED=$(or $(CHAOS_SEED),1) \
+	  $(CARGO) test -p terraform-provider-batch --test killed_apply -- --nocapture
+	KILLS_PER_STAGE=$(or $(KILLS_PER_STAGE),100) KILL_SEED=$(or $(CHAOS_SEED),1) \
+	  $(CARGO) test -p batch-jobs --all-features --test killed_stages -- --nocapture
+	CHAOS_RUNS=$(or $(CHAOS_RUNS),50) CHAOS_SEED=$(or $(CHAOS_SEED),1) CHAOS_RATE=$(or $(CHAOS_RATE),0.1) \
+	  $(CARGO) test -p batch-runner --test faulty_run -- --nocapture
 
 # That every fuzz target still compiles (cargo check, minutes from cold:
 # not in make test).

@@ -61,11 +61,56 @@ pub struct RunConfig<Transform> {
     /// The job queue (for the state machine, not prep).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_queue: Option<String>,
+    /// Which finished runs' directories on EFS the Summarize step removes
+    /// (unset: none; docs/operations.md, "Run directories on EFS").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+}
+
+/// `retention`: old run directories (`runs/<run_id>/`) the Summarize step
+/// removes after writing its own run's summary. A run is only ever removed
+/// once it has a summary (it ended); the run being summarized never is.
+///
+/// - a run that SUCCEEDED is removed when it is not among the
+///   `keep_runs` newest that succeeded (the current one included), or when
+///   its summary is older than `max_age_days`;
+/// - a run that FAILED is kept for a rerun by its id: `keep_runs` neither
+///   counts nor removes it; only `max_age_days` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// How many of the newest successful runs to keep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_runs: Option<u32>,
+    /// Runs whose summary is older than this many days are removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_days: Option<u32>,
+}
+
+/// Largest `keep_runs`.
+pub const MAX_KEEP_RUNS: u32 = 100_000;
+/// Largest `max_age_days` (ten years).
+pub const MAX_AGE_DAYS: u32 = 3_650;
+
+impl Retention {
+    /// The settings' shape; an error names the key (`retention.keep_runs: ...`).
+    pub fn check(&self) -> Result<(), String> {
+        if self.keep_runs.is_none() && self.max_age_days.is_none() {
+            return Err("retention: set keep_runs, max_age_days or both (or leave retention out)".to_string());
+        }
+        if let Some(n) = self.keep_runs.filter(|n| !(1..=MAX_KEEP_RUNS).contains(n)) {
+            return Err(format!("retention.keep_runs: {n} must be in 1..={MAX_KEEP_RUNS}"));
+        }
+        if let Some(d) = self.max_age_days.filter(|d| !(1..=MAX_AGE_DAYS).contains(d)) {
+            return Err(format!("retention.max_age_days: {d} must be in 1..={MAX_AGE_DAYS}"));
+        }
+        Ok(())
+    }
 }
 
 /// The keys of [`RunConfig`], for telling a typo (or a newer provider's
 /// key) from a known one.
-pub const RUN_CONFIG_KEYS: [&str; 13] = [
+pub const RUN_CONFIG_KEYS: [&str; 14] = [
     "version",
     "pipeline",
     "efs_mount_path",
@@ -79,6 +124,7 @@ pub const RUN_CONFIG_KEYS: [&str; 13] = [
     "s3_concurrency",
     "job_definitions",
     "job_queue",
+    "retention",
 ];
 
 fn all_stages() -> Vec<Stage> {
@@ -690,6 +736,22 @@ mod tests {
             let err = serde_json::from_value::<Source>(source).unwrap_err().to_string();
             assert!(err.contains("incremental"), "{err}");
         }
+    }
+
+    #[test]
+    fn retention_reads_checks_and_stays_out_when_unset() {
+        let r: Retention = serde_json::from_value(serde_json::json!({"keep_runs": 5})).unwrap();
+        assert_eq!((r.keep_runs, r.max_age_days), (Some(5), None));
+        assert_eq!(r.check(), Ok(()));
+        assert_eq!(serde_json::to_value(r).unwrap(), serde_json::json!({"keep_runs": 5}));
+        let typo = serde_json::from_value::<Retention>(serde_json::json!({"keep_run": 5}));
+        assert!(typo.unwrap_err().to_string().contains("keep_run"));
+        let none = Retention { keep_runs: None, max_age_days: None };
+        assert!(none.check().unwrap_err().starts_with("retention: "));
+        let zero = Retention { keep_runs: Some(0), max_age_days: None };
+        assert!(zero.check().unwrap_err().starts_with("retention.keep_runs: 0"));
+        let old = Retention { keep_runs: None, max_age_days: Some(MAX_AGE_DAYS + 1) };
+        assert!(old.check().unwrap_err().starts_with("retention.max_age_days: "));
     }
 
     #[test]

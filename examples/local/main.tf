@@ -102,9 +102,10 @@ resource "batch_pipeline" "local" {
 
 # The same definition Step Functions would run; the local runner executes it.
 data "batch_state_machine_definition" "local" {
-  job_queue_arn        = batch_pipeline.local.job_queue_arn
-  job_definition_arns  = batch_pipeline.local.job_definition_arns
-  prep_function_arn    = "arn:aws:lambda:${var.region}:${local.account_id}:function:${var.name}-prep"
-  watcher_function_arn = "arn:aws:lambda:${var.region}:${local.account_id}:function:${var.name}-watcher"
-  poll_seconds         = var.poll_seconds
+  job_queue_arn              = batch_pipeline.local.job_queue_arn
+  later_stages_job_queue_arn = batch_pipeline.local.later_stages_job_queue_arn
+  job_definition_arns        = batch_pipeline.local.job_definition_arns
+  prep_function_arn          = "arn:aws:lambda:${var.region}:${local.account_id}:function:${var.name}-prep"
+  watcher_function_arn       = "arn:aws:lambda:${var.region}:${local.account_id}:function:${var.name}-watcher"
+  poll_seconds               = var.poll_seconds
 }

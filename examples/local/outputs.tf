@@ -4,8 +4,13 @@ output "pipeline_name" {
 }
 
 output "job_queue_arn" {
-  description = "Job queue ARN."
+  description = "ARN of the job queue procurement is submitted to."
   value       = batch_pipeline.local.job_queue_arn
+}
+
+output "later_stages_job_queue_arn" {
+  description = "ARN of the higher-priority job queue processing and egress are submitted to."
+  value       = batch_pipeline.local.later_stages_job_queue_arn
 }
 
 output "compute_environment_arn" {

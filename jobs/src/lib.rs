@@ -8,6 +8,8 @@
 //!   write, path and exit follows.
 //! - [`transform`]: the processing transforms (CSV validation with a Table
 //!   Schema rule set, JSON-lines calculation), as pure streaming functions.
+//! - `sdk_config` (feature `sftp`, part of `aws`): the AWS SDK configuration
+//!   the job clients share.
 //! - `sftp` (feature `sftp`, part of `aws`): the SFTP source's client,
 //!   shared by procurement and the prep Lambda.
 //! - `stages` (feature `aws`): procurement, processing and egress, as run
@@ -20,6 +22,8 @@ pub mod file_transform;
 pub mod layout;
 pub mod ranges;
 pub mod safe_path;
+#[cfg(feature = "sftp")]
+pub mod sdk_config;
 #[cfg(feature = "sftp")]
 pub mod sftp;
 pub mod synthetic;

@@ -292,3 +292,27 @@ fn stats_files_keep_their_keys_and_order() {
     );
     assert_eq!(serde_json::from_str::<CalcStats>(&serde_json::to_string(&stats).unwrap()).unwrap(), stats);
 }
+
+/// A `\u` escape of half a surrogate pair is not valid JSON (serde_json,
+/// and with it most strict readers, refuses it): the line is rejected
+/// rather than passed on for a reader downstream to choke on. Fuzzing
+/// found the calculator copying a key `"\udddd..."` to its output.
+#[test]
+fn lone_surrogate_escapes_are_invalid_json() {
+    let low = "a low surrogate escape (\\uDC00-\\uDFFF) after a high one";
+    let lone = "no lone low surrogate escape (\\uDC00-\\uDFFF)";
+    assert_eq!(
+        reject_of(r#"{"\udddd":1,"stars":1,"review_count":2}"#),
+        ("invalidJson".into(), None, format!("invalid JSON at byte 2: expected {lone}"))
+    );
+    assert_eq!(
+        reject_of(r#"{"stars":1,"review_count":2,"t":"\ud83dx"}"#),
+        ("invalidJson".into(), None, format!("invalid JSON at byte 39: expected {low}"))
+    );
+    assert_eq!(
+        reject_of(r#"{"stars":1,"review_count":2,"t":"\ud83d\u0041"}"#),
+        ("invalidJson".into(), None, format!("invalid JSON at byte 39: expected {low}"))
+    );
+    let out = run(r#"{"stars":1,"review_count":2,"t":"\ud83d\ude00 \u00e9"}"#);
+    assert_eq!(out.stats.records_out, 1, "a whole pair is valid: {:?}", out.rejects);
+}

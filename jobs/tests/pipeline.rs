@@ -77,19 +77,7 @@ impl Env {
     }
 
     fn command(&self, stage: Stage, run_id: &str, index: u32) -> Command {
-        let bin = match stage {
-            Stage::Procurement => env!("CARGO_BIN_EXE_procurement"),
-            Stage::Processing => env!("CARGO_BIN_EXE_processing"),
-            Stage::Egress => env!("CARGO_BIN_EXE_egress"),
-        };
-        let mut cmd = Command::new(bin);
-        cmd.env_clear()
-            .envs(self.moto.aws_env())
-            .env("RUN_ID", run_id)
-            .env("AWS_BATCH_JOB_ARRAY_INDEX", index.to_string())
-            .env("PIPELINE_EFS_ROOT", self.efs.path())
-            .stdin(Stdio::null());
-        cmd
+        common::stage_command(&self.moto, self.efs.path(), stage, run_id, index)
     }
 
     fn stage(&self, stage: Stage, run_id: &str, index: u32) -> Output {

@@ -4,7 +4,7 @@
 //! node that never finishes keeps its messages.
 #![cfg(feature = "aws")]
 
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use batch_jobs::layout::{
     EgressSpec, NodeMessages, NodeSlice, QueueMessage, RunConfig, RunLayout, SourceSpec, Stage,
@@ -94,20 +94,7 @@ impl Env {
     }
 
     fn stage(&self, stage: Stage, run_id: &str, index: u32) -> Output {
-        let bin = match stage {
-            Stage::Procurement => env!("CARGO_BIN_EXE_procurement"),
-            Stage::Processing => env!("CARGO_BIN_EXE_processing"),
-            Stage::Egress => env!("CARGO_BIN_EXE_egress"),
-        };
-        Command::new(bin)
-            .env_clear()
-            .envs(self.moto.aws_env())
-            .env("RUN_ID", run_id)
-            .env("AWS_BATCH_JOB_ARRAY_INDEX", index.to_string())
-            .env("PIPELINE_EFS_ROOT", self.efs.path())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+        common::stage_command(&self.moto, self.efs.path(), stage, run_id, index).output().unwrap()
     }
 
     fn node(&self, run_id: &str, index: u32) -> Output {

@@ -95,10 +95,11 @@ pub async fn load_sdk_config() -> SdkConfig {
 }
 
 /// An S3 client for `sdk`. Path-style addressing when an endpoint override
-/// is set (moto and other stand-ins on 127.0.0.1 cannot serve
-/// `<bucket>.127.0.0.1`).
+/// is set, for all services or for S3 alone (moto and other stand-ins on
+/// 127.0.0.1 cannot serve `<bucket>.127.0.0.1`).
 pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::config::Builder::from(sdk).force_path_style(sdk.endpoint_url().is_some()).build();
+    let overridden = sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+    let conf = aws_sdk_s3::config::Builder::from(sdk).force_path_style(overridden).build();
     aws_sdk_s3::Client::from_conf(conf)
 }
 

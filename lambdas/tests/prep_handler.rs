@@ -5,19 +5,9 @@ mod common;
 use batch_jobs::RunLayout;
 use batch_jobs::layout::{SourceSpec, Stage};
 use batch_lambdas::ErrorKind;
-use batch_lambdas::prep::{self, Mode, PrepDeps, PrepStatus};
+use batch_lambdas::prep::{self, Mode, PrepStatus};
 use common::{put_objects, s3_config, synthetic_config};
 use serde_json::json;
-
-fn deps(moto: &testkit::MotoServer) -> PrepDeps {
-    let sdk = testkit::aws::sdk_config(moto);
-    PrepDeps {
-        s3: batch_lambdas::runtime::s3_client(&sdk),
-        sqs: batch_lambdas::runtime::sqs_client(&sdk),
-        secrets: aws_sdk_secretsmanager::Client::new(&sdk),
-        efs_root: None,
-    }
-}
 
 /// 1,205 `.csv` keys (more than one ListObjectsV2 page) plus noise that
 /// the suffix filter, the prefix and the folder-marker rule must drop.
@@ -33,7 +23,7 @@ fn source_keys() -> Vec<(String, usize)> {
 #[tokio::test(flavor = "multi_thread")]
 async fn s3_listing_paginates_filters_sorts_and_writes_the_layout_idempotently() {
     let moto = testkit::MotoServer::start().unwrap();
-    let deps = deps(&moto);
+    let deps = common::prep_deps(&moto);
     put_objects(&deps.s3, "src", &source_keys()).await;
     let efs = common::efs_dir();
     let event =
@@ -99,7 +89,7 @@ async fn s3_listing_paginates_filters_sorts_and_writes_the_layout_idempotently()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crashed_prep_is_completed_by_its_retry() {
     let moto = testkit::MotoServer::start().unwrap();
-    let deps = deps(&moto);
+    let deps = common::prep_deps(&moto);
     put_objects(&deps.s3, "src", &source_keys()[..30]).await;
     let efs = common::efs_dir();
     let event = json!({"config": s3_config(efs.path(), "src", "in/", ".csv", 10), "execution": "exec-1"});
@@ -118,7 +108,7 @@ async fn a_crashed_prep_is_completed_by_its_retry() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bytes_balancing_evens_out_sizes() {
     let moto = testkit::MotoServer::start().unwrap();
-    let deps = deps(&moto);
+    let deps = common::prep_deps(&moto);
     let keys: Vec<(String, usize)> = [9000, 10, 10, 10, 10, 5000, 4000, 10, 10]
         .iter()
         .enumerate()
@@ -140,7 +130,7 @@ async fn bytes_balancing_evens_out_sizes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn no_work_one_item_and_bad_sources() {
     let moto = testkit::MotoServer::start().unwrap();
-    let deps = deps(&moto);
+    let deps = common::prep_deps(&moto);
     put_objects(
         &deps.s3,
         "src",
@@ -218,7 +208,7 @@ async fn no_work_one_item_and_bad_sources() {
 #[tokio::test(flavor = "multi_thread")]
 async fn synthetic_ids_400k_into_10k_nodes() {
     let moto = testkit::MotoServer::start().unwrap();
-    let deps = deps(&moto);
+    let deps = common::prep_deps(&moto);
     let efs = common::efs_dir();
     let started = std::time::Instant::now();
     let out = prep::handle(
@@ -293,7 +283,7 @@ fn snapshot(dir: &std::path::Path) -> Vec<(String, Vec<u8>, std::time::SystemTim
 #[tokio::test(flavor = "multi_thread")]
 async fn overrides_keys_name_the_inputs() {
     let moto = testkit::MotoServer::start().unwrap();
-    let deps = deps(&moto);
+    let deps = common::prep_deps(&moto);
     put_objects(
         &deps.s3,
         "src",

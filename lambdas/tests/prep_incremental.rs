@@ -15,16 +15,6 @@ use batch_lambdas::prep::{self, PrepDeps, PrepStatus};
 use common::{put_objects, s3_config, synthetic_config};
 use serde_json::{Value, json};
 
-fn deps(moto: &testkit::MotoServer) -> PrepDeps {
-    let sdk = testkit::aws::sdk_config(moto);
-    PrepDeps {
-        s3: batch_lambdas::runtime::s3_client(&sdk),
-        sqs: batch_lambdas::runtime::sqs_client(&sdk),
-        secrets: aws_sdk_secretsmanager::Client::new(&sdk),
-        efs_root: None,
-    }
-}
-
 fn incremental_config(efs: &std::path::Path, ttl: u32) -> Value {
     let mut config = s3_config(efs, "src", "in/", ".csv", 10);
     config["source"]["incremental"] = json!(true);
@@ -68,7 +58,7 @@ async fn claim_body(s3: &aws_sdk_s3::Client, key: &str) -> Value {
 }
 
 async fn setup(moto: &testkit::MotoServer, n: usize) -> PrepDeps {
-    let deps = deps(moto);
+    let deps = common::prep_deps(moto);
     let keys: Vec<(String, usize)> = (0..n).map(|i| (format!("in/{i:03}.csv"), 10)).collect();
     put_objects(&deps.s3, "src", &keys).await;
     deps.s3.create_bucket().bucket("out").send().await.unwrap();
@@ -219,7 +209,7 @@ async fn expired_claims_are_taken_over_and_full_reprocesses_finished_inputs() {
 #[tokio::test(flavor = "multi_thread")]
 async fn incremental_settings_that_cannot_work_are_refused_by_name() {
     let moto = testkit::MotoServer::start().unwrap();
-    let deps = deps(&moto);
+    let deps = common::prep_deps(&moto);
     let efs = common::efs_dir();
     let refuse = |event: Value| {
         let deps = deps.clone();

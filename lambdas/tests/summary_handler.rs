@@ -11,16 +11,6 @@ use batch_lambdas::summary;
 use common::synthetic_config;
 use serde_json::{Value, json};
 
-fn deps(moto: &testkit::MotoServer) -> PrepDeps {
-    let sdk = testkit::aws::sdk_config(moto);
-    PrepDeps {
-        s3: batch_lambdas::runtime::s3_client(&sdk),
-        sqs: batch_lambdas::runtime::sqs_client(&sdk),
-        secrets: aws_sdk_secretsmanager::Client::new(&sdk),
-        efs_root: None,
-    }
-}
-
 /// Node `i`'s marker for `stage`: 10 + i records in, 2 rejected, one file
 /// of 100 bytes (and, for egress, one object of 100 bytes).
 fn write_marker(layout: &RunLayout, i: u32, stage: Stage) {
@@ -56,7 +46,7 @@ async fn object(deps: &PrepDeps, key: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_run_is_summarized_on_efs_and_in_s3_the_same_and_again_the_same() {
     let moto = testkit::MotoServer::start().unwrap();
-    let deps = deps(&moto);
+    let deps = common::prep_deps(&moto);
     deps.s3.create_bucket().bucket("out").send().await.unwrap();
     let efs = common::efs_dir();
     let mut event = prepare(&deps, efs.path(), "r1", 4).await;
@@ -122,7 +112,7 @@ async fn a_failed_run_is_summarized_on_efs_and_in_s3_the_same_and_again_the_same
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_without_its_layout_or_bucket_is_a_clear_error() {
     let moto = testkit::MotoServer::start().unwrap();
-    let deps = deps(&moto);
+    let deps = common::prep_deps(&moto);
     let efs = common::efs_dir();
     let event = prepare(&deps, efs.path(), "r2", 2).await;
     // No egress bucket: the PUT fails, naming the object.
@@ -140,7 +130,7 @@ async fn a_run_without_its_layout_or_bucket_is_a_clear_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_thousand_nodes_are_summarized() {
     let moto = testkit::MotoServer::start().unwrap();
-    let deps = deps(&moto);
+    let deps = common::prep_deps(&moto);
     deps.s3.create_bucket().bucket("out").send().await.unwrap();
     let efs = common::efs_dir();
     let event = prepare(&deps, efs.path(), "big", 10_000).await;

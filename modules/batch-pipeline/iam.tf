@@ -265,8 +265,10 @@ data "aws_iam_policy_document" "prep" {
   dynamic "statement" {
     for_each = local.incremental ? [1] : []
     content {
-      sid       = "ClaimLedgerInputs"
-      actions   = ["s3:GetObject", "s3:PutObject"]
+      sid = "ClaimLedgerInputs"
+      # DeleteObject: the Summarize step (prep's second mode) of a failed
+      # run deletes its own claims, each conditionally on the ETag it read.
+      actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
       resources = ["${local.egress_bucket_arn}/${local.ledger_key_prefix}claims/*"]
     }
   }
@@ -409,10 +411,12 @@ data "aws_iam_policy_document" "sfn" {
   statement {
     sid     = "SubmitThisPipelinesJobs"
     actions = ["batch:SubmitJob"]
-    # SubmitJob is authorized on the queue and on the job definition: exactly
-    # the revisions batch_pipeline registered (a new revision updates this).
+    # SubmitJob is authorized on the queue and on the job definition: the
+    # pipeline's two queues (procurement's, and the later stages') and
+    # exactly the revisions batch_pipeline registered (a new revision
+    # updates this).
     resources = concat(
-      [batch_pipeline.this.job_queue_arn],
+      [batch_pipeline.this.job_queue_arn, batch_pipeline.this.later_stages_job_queue_arn],
       [for stage in local.stage_names : batch_pipeline.this.job_definition_arns[stage]],
     )
   }

@@ -103,7 +103,8 @@ resource "batch_pipeline" "this" {
   }
 
   queue {
-    priority = var.compute.queue_priority
+    priority              = var.compute.queue_priority
+    later_stages_priority = var.compute.later_stages_queue_priority
   }
 
   efs {
@@ -190,6 +191,15 @@ resource "batch_pipeline" "this" {
     job_role_arn        = aws_iam_role.job.arn
   }
 
+  # Old run directories the Summarize step removes (null: none).
+  dynamic "retention" {
+    for_each = var.retention == null ? [] : [var.retention]
+    content {
+      keep_runs    = retention.value.keep_runs
+      max_age_days = retention.value.max_age_days
+    }
+  }
+
   egress_bucket {
     name   = local.egress_bucket_name
     create = var.egress.create
@@ -217,12 +227,13 @@ resource "batch_pipeline" "this" {
 
 # The ASL of one run: prep -> three array jobs (N_TO_N) -> watcher loop.
 data "batch_state_machine_definition" "this" {
-  job_queue_arn        = batch_pipeline.this.job_queue_arn
-  job_definition_arns  = batch_pipeline.this.job_definition_arns
-  prep_function_arn    = aws_lambda_function.prep.arn
-  watcher_function_arn = aws_lambda_function.watcher.arn
-  poll_seconds         = var.orchestration.poll_seconds
-  timeout_seconds      = var.orchestration.timeout_seconds
+  job_queue_arn              = batch_pipeline.this.job_queue_arn
+  later_stages_job_queue_arn = batch_pipeline.this.later_stages_job_queue_arn
+  job_definition_arns        = batch_pipeline.this.job_definition_arns
+  prep_function_arn          = aws_lambda_function.prep.arn
+  watcher_function_arn       = aws_lambda_function.watcher.arn
+  poll_seconds               = var.orchestration.poll_seconds
+  timeout_seconds            = var.orchestration.timeout_seconds
   # An execution started without `config` (the console's Start execution
   # default input, or `{}`) runs this pipeline's run configuration.
   default_config = batch_pipeline.this.run_config

@@ -4,8 +4,13 @@ output "pipeline_name" {
 }
 
 output "job_queue_arn" {
-  description = "ARN of the AWS Batch job queue."
+  description = "ARN of the AWS Batch job queue procurement is submitted to."
   value       = batch_pipeline.this.job_queue_arn
+}
+
+output "later_stages_job_queue_arn" {
+  description = "ARN of the higher-priority AWS Batch job queue processing and egress are submitted to (same compute environment)."
+  value       = batch_pipeline.this.later_stages_job_queue_arn
 }
 
 output "compute_environment_arn" {

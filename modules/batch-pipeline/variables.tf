@@ -50,7 +50,7 @@ variable "network" {
 }
 
 variable "compute" {
-  description = "The AWS Batch compute environment. `type` is FARGATE, FARGATE_SPOT, EC2 or SPOT; the EC2/SPOT-only fields are ignored on Fargate."
+  description = "The AWS Batch compute environment and its two job queues. `type` is FARGATE, FARGATE_SPOT, EC2 or SPOT; the EC2/SPOT-only fields are ignored on Fargate. `queue_priority` is the procurement queue's priority, `later_stages_queue_priority` (greater) the priority of the queue processing and egress go to."
   type = object({
     type                = optional(string, "FARGATE")
     max_vcpus           = optional(number, 256)
@@ -61,6 +61,10 @@ variable "compute" {
     bid_percentage      = optional(number)
     service_role_arn    = optional(string)
     queue_priority      = optional(number, 1)
+    # Processing and egress go to a second queue on the same compute
+    # environment at this higher priority, so a node whose procurement
+    # finished is not queued behind the procurement nodes not yet started.
+    later_stages_queue_priority = optional(number, 1000)
   })
   default = {}
 
@@ -81,8 +85,40 @@ variable "compute" {
     error_message = "compute.allocation_strategy BEST_FIT on SPOT needs a Spot Fleet role, which AWS Batch requires and this module does not take: use BEST_FIT_PROGRESSIVE, SPOT_CAPACITY_OPTIMIZED or SPOT_PRICE_CAPACITY_OPTIMIZED."
   }
   validation {
+    condition     = var.compute.queue_priority >= 0 && var.compute.later_stages_queue_priority <= 1000 && var.compute.later_stages_queue_priority > var.compute.queue_priority
+    error_message = "compute.later_stages_queue_priority must be greater than compute.queue_priority (both 0-1000): otherwise processing and egress nodes wait behind procurement nodes not yet started."
+  }
+  validation {
     condition     = var.compute.bid_percentage == null ? true : (var.compute.bid_percentage >= 1 && var.compute.bid_percentage <= 100)
     error_message = "compute.bid_percentage must be between 1 and 100."
+  }
+}
+
+variable "retention" {
+  description = <<-EOT
+    Old run directories (runs/<run_id>/ on EFS) the state machine's Summarize step removes after each run; null (the
+    default) removes none. `keep_runs`: keep the directories of this many newest successful runs (the current one
+    included; failed runs are kept for a rerun and not counted). `max_age_days`: remove runs that ended more than this
+    many days ago, failed ones included. Only runs that ended (have a run summary) are removed, never the current or a
+    running one (docs/operations.md).
+  EOT
+  type = object({
+    keep_runs    = optional(number)
+    max_age_days = optional(number)
+  })
+  default = null
+
+  validation {
+    condition     = var.retention == null || try(var.retention.keep_runs != null || var.retention.max_age_days != null, false)
+    error_message = "retention: set keep_runs, max_age_days or both, or leave retention null."
+  }
+  validation {
+    condition     = try(var.retention.keep_runs == null, true) || try(var.retention.keep_runs >= 1 && var.retention.keep_runs <= 100000 && floor(var.retention.keep_runs) == var.retention.keep_runs, false)
+    error_message = "retention.keep_runs must be a whole number from 1 to 100000."
+  }
+  validation {
+    condition     = try(var.retention.max_age_days == null, true) || try(var.retention.max_age_days >= 1 && var.retention.max_age_days <= 3650 && floor(var.retention.max_age_days) == var.retention.max_age_days, false)
+    error_message = "retention.max_age_days must be a whole number from 1 to 3650."
   }
 }
 
@@ -207,7 +243,9 @@ variable "source_data" {
     `incremental = true` (S3 listings and SFTP only; not with queue_source or synthetic_count): a run processes only
     inputs no earlier run finished (objects by key and ETag, files by path, size and mtime), recorded under
     `<egress.prefix>/_ledger/` in the egress bucket; claims held by a run last orchestration.timeout_seconds + 600 s.
-    Prep may then list `_ledger/` and read and write `_ledger/claims/`; the jobs may delete `_ledger/claims/` objects.
+    A failed run releases its claims in its Summarize step, so the next run takes its unfinished inputs at once.
+    Prep may then list `_ledger/` and read, write and delete `_ledger/claims/`; the jobs may delete `_ledger/claims/`
+    objects.
   EOT
   type = object({
     s3_bucket        = optional(string)

@@ -595,6 +595,40 @@ async fn an_sftp_source_applies_and_imports_cleanly() {
     tf.ok(&["destroy", "-auto-approve"]).unwrap();
 }
 
+/// The `retention` block reaches the run configuration and changes in
+/// place: no new job definition revision (prep reads it, the jobs do not),
+/// a clean plan after each apply, and removing it removes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn retention_reaches_the_run_config_and_changes_in_place() {
+    let f = Fixture::start();
+    let tf = f.dir();
+    let o = default_opts("kept", "kept-results");
+    let with = |body: &str| {
+        config(&f, &o).replace(
+            "  items_per_node = 40\n",
+            &format!("  items_per_node = 40\n  retention {{\n    {body}\n  }}\n"),
+        )
+    };
+    tf.write("main.tf", &with("keep_runs = 3")).unwrap();
+    tf.ok(&["apply", "-auto-approve"]).unwrap();
+    assert_eq!(tf.output("run_config").unwrap()["retention"], serde_json::json!({"keep_runs": 3}));
+    let jobdefs = tf.output("jobdefs").unwrap();
+
+    tf.write("main.tf", &with("max_age_days = 7")).unwrap();
+    let update = tf.ok(&["plan"]).unwrap();
+    assert!(update.stdout.contains("0 to add, 1 to change, 0 to destroy"), "{}", update.text());
+    tf.ok(&["apply", "-auto-approve"]).unwrap();
+    assert_eq!(tf.output("run_config").unwrap()["retention"], serde_json::json!({"max_age_days": 7}));
+    assert_eq!(tf.output("jobdefs").unwrap(), jobdefs, "no new job definition revisions");
+    let again = tf.run(&["plan", "-detailed-exitcode"]).unwrap();
+    assert_eq!(again.code, 0, "{}", again.text());
+
+    tf.write("main.tf", &config(&f, &o)).unwrap();
+    tf.ok(&["apply", "-auto-approve"]).unwrap();
+    assert!(tf.output("run_config").unwrap().get("retention").is_none());
+    tf.ok(&["destroy", "-auto-approve"]).unwrap();
+}
+
 /// Each bad configuration fails at plan time with a clear message on the
 /// right attribute: where Terraform's `-json` diagnostic points (its
 /// resolution of the attribute path our provider sent) is the value this

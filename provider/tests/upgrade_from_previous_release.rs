@@ -4,7 +4,8 @@
 //! know) is applied against moto with the previous release's provider, then
 //! the same directory, configuration and state are planned and applied with
 //! this build, which must find nothing to change after UpgradeResourceState
-//! ran.
+//! ran, but what a release adds on purpose ([`ADDED_IN_PLACE`]), created in
+//! place.
 //!
 //! Ignored in `cargo test`: the first run builds the previous release
 //! (minutes). `make test-upgrade` (part of `make test`) runs it.
@@ -23,6 +24,60 @@ use testkit::{MotoServer, TerraformDir};
 /// A release that bumps the version must also upgrade from this one, and
 /// this test then sees the new version in the state after the apply.
 const PREVIOUS_PIPELINE_SCHEMA_VERSION: u64 = 0;
+
+/// Attributes of `batch_pipeline` a pipeline of the previous release gains
+/// on upgrade, by an in-place update and nothing else: the later-stages job
+/// queue (issue #18), made on the existing compute environment, and its
+/// priority in the `queue` block when the configuration has one.
+const ADDED_IN_PLACE: [&str; 2] = ["later_stages_job_queue_arn", "later_stages_priority"];
+
+/// What the plan changes on `batch_pipeline` beside [`ADDED_IN_PLACE`]:
+/// its actions when not an update or nothing, and every attribute whose
+/// value differs (nested blocks compared attribute by attribute).
+fn unexpected_pipeline_changes(plan: &serde_json::Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let changes = plan["resource_changes"].as_array().cloned().unwrap_or_default();
+    for change in changes.iter().filter(|c| c["type"] == "batch_pipeline") {
+        let actions = &change["change"]["actions"];
+        if *actions != serde_json::json!(["update"]) && *actions != serde_json::json!(["no-op"]) {
+            problems.push(format!("{}: actions {actions}", change["address"]));
+        }
+        let (before, after, unknown) =
+            (&change["change"]["before"], &change["change"]["after"], &change["change"]["after_unknown"]);
+        differing("", before, after, unknown, &mut problems);
+    }
+    problems
+}
+
+fn differing(
+    at: &str,
+    before: &serde_json::Value,
+    after: &serde_json::Value,
+    unknown: &serde_json::Value,
+    problems: &mut Vec<String>,
+) {
+    use serde_json::Value as J;
+    match (before, after) {
+        (J::Object(b), J::Object(a)) => {
+            let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+            for k in keys {
+                if ADDED_IN_PLACE.contains(&k.as_str()) {
+                    continue;
+                }
+                let (bv, av) = (b.get(k).unwrap_or(&J::Null), a.get(k).unwrap_or(&J::Null));
+                differing(&format!("{at}.{k}"), bv, av, unknown.get(k).unwrap_or(&J::Null), problems);
+            }
+        }
+        (J::Array(b), J::Array(a)) if b.len() == a.len() => {
+            for (i, (bv, av)) in b.iter().zip(a).enumerate() {
+                differing(&format!("{at}[{i}]"), bv, av, unknown.get(i).unwrap_or(&J::Null), problems);
+            }
+        }
+        _ if *unknown == J::Bool(true) => problems.push(format!("{at}: {before} -> (known after apply)")),
+        _ if before != after => problems.push(format!("{at}: {before} -> {after}")),
+        _ => {}
+    }
+}
 
 /// Builds (or finds, once built) the previous release's provider binary.
 fn previous_release_binary() -> PathBuf {
@@ -119,15 +174,18 @@ fn state_of_the_previous_release_plans_without_changes() {
     let log_text = log.display().to_string();
     let debug_log = [("TF_LOG_PROVIDER", "debug"), ("TF_LOG_PATH", log_text.as_str())];
     let plan = tf
-        .run_with_env(&["plan", "-detailed-exitcode", "-var", &endpoint], &debug_log)
+        .run_with_env(&["plan", "-detailed-exitcode", "-out=upgrade.tfplan", "-var", &endpoint], &debug_log)
         .expect("plan with this build");
-    // The resource must not change. The state machine definition the data
-    // source emits may (a release can add states to it): then only the
-    // example's outputs change, and the plan says so without a "Plan:" line.
-    let resource_changes = plan.stdout.contains("Plan:") || plan.stdout.contains("# batch_pipeline.");
+    // The resource must not change but for what this release adds in
+    // place. The state machine definition the data source emits may change
+    // too (a release can add states to it).
+    assert!(plan.code == 0 || plan.code == 2, "plan failed:\n{}", plan.text());
+    let shown = tf.ok(&["show", "-json", "upgrade.tfplan"]).expect("terraform show -json");
+    let planned: serde_json::Value = serde_json::from_str(&shown.stdout).expect("plan JSON");
+    let unexpected = unexpected_pipeline_changes(&planned);
     assert!(
-        plan.code == 0 || (plan.code == 2 && !resource_changes),
-        "this build plans changes on the previous release's state:\n{}",
+        unexpected.is_empty(),
+        "this build plans changes on the previous release's state: {unexpected:#?}\n{}",
         plan.text()
     );
 
@@ -147,15 +205,25 @@ fn state_of_the_previous_release_plans_without_changes() {
     let apply = tf.ok(&["apply", "-auto-approve", "-var", &endpoint]).expect("apply with this build");
     assert!(
         apply.stdout.contains("No changes.")
-            || apply.stdout.contains("Resources: 0 added, 0 changed, 0 destroyed."),
-        "apply changed resources:\n{}",
+            || apply.stdout.contains("Resources: 0 added, 0 changed, 0 destroyed.")
+            || apply.stdout.contains("Resources: 0 added, 1 changed, 0 destroyed."),
+        "apply added or destroyed resources:\n{}",
         apply.text()
+    );
+    // After it, nothing left to do on the pipeline.
+    let again = tf.run(&["plan", "-detailed-exitcode", "-var", &endpoint]).expect("plan after the upgrade");
+    assert!(
+        again.code == 0 || (again.code == 2 && !again.stdout.contains("# batch_pipeline.")),
+        "{}",
+        again.text()
     );
     let after = pipeline_instances(&tf);
     assert_eq!(after.len(), 1);
     let current_version = provider_schema_version();
     assert_eq!(after[0]["schema_version"], current_version, "the state carries this build's schema version");
     assert_eq!(after[0]["attributes"]["job_queue_arn"], arn, "the same queue, not a new one");
+    let later = after[0]["attributes"]["later_stages_job_queue_arn"].as_str().unwrap_or_default();
+    assert!(later.ends_with("-later-stages-queue"), "the later-stages queue was made: {later:?}");
 }
 
 /// This build's `batch_pipeline` schema version, from its GetProviderSchema.

@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Local runner benchmark: 400,000 synthetic records over a 10,000-node array,
 # end to end (prep, procurement/processing/egress as local processes, egress
-# to moto S3, watcher), and the N_TO_N lag. Usage:
+# to S3, watcher), and the N_TO_N lag. Usage:
 #   bash runner/bench/run.sh            # PROFILE=release (default) | debug
-# Env: COUNT (400000), PER_NODE (40), CONCURRENCY (nproc), BENCH_DIR (mktemp),
+# Env: COUNT (400000), PER_NODE (40), CONCURRENCY (the runner's default), BENCH_DIR (a new
+# directory on /dev/shm if it has 4 GB free, else under /tmp),
+# S3=embedded (default: the runner's own S3, `--s3-dir`, for the data plane;
+# moto stays the control plane) | moto (egress to moto's S3, as before),
+# BASELINE_BIN_DIR=DIR (first runs the binaries in DIR, e.g. a build of
+# main, the old way, egress to moto, then the working tree's: the two rows
+# side by side in one run; DIR needs the six binaries below;
+# BASELINE_S3=embedded gives the baseline the embedded S3 too, to compare
+# two builds alone),
+# NO_BUILD=1 (run the binaries already in $CARGO_TARGET_DIR/$PROFILE),
 # BENCH_PLANT_MISMATCH=1 (the runner gets one record more than the check
 # expects, to show that a mismatch fails the bench).
-# Exits non-zero if the run fails or its counts do not add up (records in
+# Exits non-zero if a run fails or its counts do not add up (records in
 # and out = COUNT, nothing rejected, no failed node, every node's result
 # in S3): a wall time for a run that lost records measures nothing.
 set -euo pipefail
@@ -15,14 +24,38 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 profile="${PROFILE:-release}"
 count="${COUNT:-400000}"; per_node="${PER_NODE:-40}"
 flag=(); [ "$profile" = release ] && flag=(--release)
-cargo build "${flag[@]}" -p batch-runner -p batch-lambdas -p batch-jobs \
-  --bin batch-pipeline --bin prep --bin watcher --bin procurement --bin processing --bin egress
+if [ "${NO_BUILD:-0}" != 1 ]; then   # NO_BUILD=1: the binaries already in the target dir
+  cargo build "${flag[@]}" -p batch-runner -p batch-lambdas -p batch-jobs \
+    --bin batch-pipeline --bin prep --bin watcher --bin procurement --bin processing --bin egress
+fi
 bin="$CARGO_TARGET_DIR/$profile"
 py="$root/.tools/venv/bin/python"
-dir="${BENCH_DIR:-$(mktemp -d)}"; mkdir -p "$dir"
+# The runs' directories (EFS's stand-in and the runner's S3) go to tmpfs
+# when there is one with room: on ext4 over a virtual disk, fsync waits
+# and inode allocation vary with the disk's history (ext4 scans for
+# recently deleted inodes): the runner's CPU went from 3.3 to 8.2 s
+# between two 1,000-node runs of the same runner, most of the second in
+# ext4's inode allocation (perf). A local disk models EFS no better than
+# memory does. BENCH_DIR=DIR picks the place
+# and keeps everything; in the default one, the runs' data is removed at
+# exit (summaries and logs stay).
+tmpfs_room_kb() { df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }'; }
+scratch=0
+if [ -n "${BENCH_DIR:-}" ]; then
+  dir=$BENCH_DIR
+elif [ "$(tmpfs_room_kb || echo 0)" -gt 4000000 ]; then
+  dir=$(mktemp -d -p /dev/shm); scratch=1
+else
+  dir=$(mktemp -d)
+fi
+mkdir -p "$dir"
 source "$root/scripts/moto.sh"
 moto_pid=""
-trap '[ -z "$moto_pid" ] || kill $moto_pid 2>/dev/null || true' EXIT INT TERM
+cleanup() {
+  [ -z "$moto_pid" ] || kill "$moto_pid" 2>/dev/null || true
+  [ "$scratch" = 0 ] || rm -rf "$dir"/*/efs/runs "$dir"/*/s3
+}
+trap cleanup EXIT INT TERM
 start_moto "$dir/moto.log" || exit $?
 export AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 "$py" -c "import boto3; boto3.client('s3', endpoint_url='$AWS_ENDPOINT_URL').create_bucket(Bucket='out')"
@@ -32,29 +65,75 @@ cat >"$dir/input.json" <<JSON
   "transform": {"kind": "jsonl_calc", "calculations": ["review_score = stars * review_count"]},
   "egress": {"bucket": "out", "prefix": "results"}}, "overrides": {}}
 JSON
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-moto_before=$(cpu_ticks "$moto_pid")
-start=$(date +%s.%N)
-# bash's time: user and sys CPU of the runner and every process it waited for.
-TIMEFORMAT='%U %S'
-{ time "$bin/batch-pipeline" run --definition "$root/runner/tests/fixtures/definition.json" --input "$dir/input.json" \
-  --efs-dir "$dir/efs" --summary-json "$dir/summary.json" ${CONCURRENCY:+--concurrency "$CONCURRENCY"} --no-progress 2>&3
-} 3>&2 2>"$dir/runner.cpu"
-end=$(date +%s.%N)
-moto_cpu=$(echo "($(cpu_ticks "$moto_pid") - $moto_before) / $(getconf CLK_TCK)" | bc -l)
-read -r user sys <"$dir/runner.cpu"
-requests=$(grep -cE '(PUT|HEAD|GET|POST|DELETE) /' "$dir/moto.log" || true)
-printf 'wall %.1f s (profile %s, %s cores); CPU: runner + its processes %.1f s, moto %.1f s for %s requests\n' \
-  "$(echo "$end - $start" | bc)" "$profile" "$(nproc)" "$(echo "$user + $sys" | bc)" "$moto_cpu" "$requests"
-echo "summary: $dir/summary.json"
-"$py" - "$dir/summary.json" "$count" "$per_node" <<'PY'
+tck=$(getconf CLK_TCK)
+proc_cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU seconds of the processes this shell has waited for (and theirs),
+# into the file $1 (`times` in a $(...) subshell would count the subshell's).
+children_cpu() {
+  { times; } >"$1.times"
+  tail -1 "$1.times" | awk '{ s = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); s += a[1] * 60 + a[2] } print s }'
+}
+
+# bench_once LABEL BIN_DIR S3_MODE: one run, a result line, the counts checked.
+bench_once() {
+  local label=$1 bins=$2 mode=$3 run="$dir/$1"
+  rm -rf "$run"; mkdir -p "$run"
+  local s3_args=()
+  if [ "$mode" = embedded ]; then
+    mkdir -p "$run/s3/out"   # the egress bucket: a folder of the runner's S3
+    s3_args=(--s3-dir "$run/s3")
+  else
+    "$py" - "$AWS_ENDPOINT_URL" <<'PY'
+import sys, boto3
+s3 = boto3.resource("s3", endpoint_url=sys.argv[1])
+s3.Bucket("out").objects.all().delete()
+PY
+  fi
+  local moto_before moto_requests_before cpu_before start end runner_cpu=0 state status=0
+  moto_before=$(proc_cpu "$moto_pid")
+  moto_requests_before=$(grep -cE '(PUT|HEAD|GET|POST|DELETE) /' "$dir/moto.log" || true)
+  children_cpu "$run/before" >"$run/cpu_before"; cpu_before=$(cat "$run/cpu_before")
+  start=$(date +%s.%N)
+  "$bins/batch-pipeline" run --definition "$root/runner/tests/fixtures/definition.json" --input "$dir/input.json" \
+    --efs-dir "$run/efs" --summary-json "$run/summary.json" --bin-dir "$bins" "${s3_args[@]}" \
+    ${CONCURRENCY:+--concurrency "$CONCURRENCY"} --no-progress &
+  local pid=$!
+  # The runner's own CPU (interpreter, scheduling, and in embedded mode
+  # the S3 server): its /proc entry, read until it has exited (a zombie
+  # keeps its final counts until it is waited for).
+  while state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) && [ "$state" != Z ]; do
+    runner_cpu=$(proc_cpu "$pid" 2>/dev/null || echo "$runner_cpu"); sleep 0.2
+  done
+  runner_cpu=$(proc_cpu "$pid" 2>/dev/null || echo "$runner_cpu")
+  wait "$pid" || status=$?
+  end=$(date +%s.%N)
+  local total moto_cpu requests
+  children_cpu "$run/after" >"$run/cpu_after"
+  total=$(echo "$(cat "$run/cpu_after") - $cpu_before" | bc -l)
+  moto_cpu=$(echo "($(proc_cpu "$moto_pid") - $moto_before) / $tck" | bc -l)
+  requests=$(( $(grep -cE '(PUT|HEAD|GET|POST|DELETE) /' "$dir/moto.log" || true) - moto_requests_before ))
+  runner_cpu=$(echo "$runner_cpu / $tck" | bc -l)
+  printf '%s: wall %.1f s (profile %s, %s cores, S3 %s); CPU: runner %.1f s, its processes %.1f s, moto %.1f s for %s requests\n' \
+    "$label" "$(echo "$end - $start" | bc)" "$profile" "$(nproc)" "$mode" "$runner_cpu" \
+    "$(echo "$total - $runner_cpu" | bc -l)" "$moto_cpu" "$requests"
+  echo "summary: $run/summary.json (runner exit $status)"
+  "$py" - "$run/summary.json" "$count" "$per_node" "$mode" "$run/s3" <<'PY'
 import json, os, sys
-import boto3
 summary, count, per_node = json.load(open(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3])
+mode, s3_dir = sys.argv[4], sys.argv[5]
 nodes = min(-(-count // per_node), 10_000)
-s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
-keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="out", Prefix="results/")
-        for o in page.get("Contents", [])]
+if mode == "moto":
+    import boto3
+    s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="out", Prefix="results/")
+            for o in page.get("Contents", [])]
+else:
+    # The runner's S3 keeps an object as the file <dir>/<bucket>/<key>.
+    base = os.path.join(s3_dir, "out")
+    keys = [os.path.relpath(os.path.join(d, f), base) for d, _, files in os.walk(os.path.join(base, "results"))
+            for f in files]
+lag = {s: (v.get("lag_ms_median"), v.get("lag_ms_p95")) for s, v in summary.get("stages", {}).items()}
+print(f"lag p50/p95 ms: {lag}", file=sys.stderr)
 expected = {"status": "SUCCEEDED", "array_size": nodes, "records_in": count, "records_clean": count,
             "records_rejected": 0}
 got = {k: summary.get(k) for k in expected}
@@ -69,3 +148,9 @@ if problems:
     sys.exit(1)
 print(f"counts add up: {count} records in and out over {nodes} nodes, {len(keys)} objects in S3", file=sys.stderr)
 PY
+}
+
+if [ -n "${BASELINE_BIN_DIR:-}" ]; then
+  bench_once baseline "$BASELINE_BIN_DIR" "${BASELINE_S3:-moto}"
+fi
+bench_once current "$bin" "${S3:-embedded}"

@@ -4,6 +4,7 @@
 
 pub mod asl;
 pub mod batch;
+pub mod embedded_s3;
 pub mod interp;
 pub mod lambda;
 pub mod limits;

@@ -8,6 +8,7 @@ use anyhow::Context;
 use batch_runner::batch::Injection;
 use batch_runner::run::{self, RunOptions};
 use clap::{Parser, Subcommand};
+use testkit::faults::FaultSpec;
 
 #[derive(Parser)]
 #[command(name = "batch-pipeline", about = "Runs a batch_pipeline's state machine definition locally")]
@@ -29,7 +30,10 @@ enum Command {
         /// The local directory that stands in for EFS.
         #[arg(long)]
         efs_dir: PathBuf,
-        /// Array children run at once (default: the number of cores).
+        /// Array children run at once (default: twice the number of cores:
+        /// a node's process also waits, on fsyncs and S3 round trips; with
+        /// one slot a core, 10,000 small nodes kept 2 cores 82% busy, with
+        /// two 95%: BENCHMARKS.md, "Local runner").
         #[arg(long)]
         concurrency: Option<usize>,
         /// Write the machine-readable summary here.
@@ -50,6 +54,16 @@ enum Command {
         /// Hide the progress bars.
         #[arg(long)]
         no_progress: bool,
+        /// Serve the data plane's S3 from this directory (a folder per
+        /// bucket) on 127.0.0.1 and give prep, the watcher and the jobs
+        /// AWS_ENDPOINT_URL_S3 pointing at it (moto keeps the rest).
+        #[arg(long, value_name = "DIR")]
+        s3_dir: Option<PathBuf>,
+        /// Testing aid: prep, the watcher and the jobs reach moto, the S3
+        /// and the local Batch through fault proxies drawing from this plan
+        /// (e.g. `seed=7,rate=0.1,services=s3+batch`; docs/reliability.md).
+        #[arg(long, value_name = "SPEC")]
+        faults: Option<FaultSpec>,
     },
 }
 
@@ -81,6 +95,8 @@ fn real_main() -> anyhow::Result<ExitCode> {
         attempts,
         inject_failure,
         no_progress,
+        s3_dir,
+        faults,
     } = Cli::parse().command;
     let bin_dir = match bin_dir {
         Some(d) => d,
@@ -91,12 +107,14 @@ fn real_main() -> anyhow::Result<ExitCode> {
         input,
         efs_dir,
         bin_dir,
-        concurrency: concurrency.unwrap_or_else(num_cpus::get).max(1),
+        concurrency: concurrency.unwrap_or_else(|| 2 * num_cpus::get()).max(1),
         attempts: attempts.max(1),
         rerun_failed,
         inject: inject_failure,
         progress: !no_progress && std::io::stderr().is_terminal(),
         functions: vec![],
+        s3_dir,
+        faults,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let summary = rt.block_on(run::run(&opts))?;

@@ -13,8 +13,10 @@ use serde_json::{Value, json};
 
 use crate::asl::Machine;
 use crate::batch::{BatchConfig, Injection, LocalBatch, STAGES, Status};
+use crate::embedded_s3::EmbeddedS3;
 use crate::interp::{self, Effects, Outcome, StatesError};
 use crate::lambda::LambdaFunction;
+use testkit::faults::{FaultProxy, FaultSpec};
 use testkit::http;
 
 #[derive(Debug, Clone)]
@@ -30,6 +32,14 @@ pub struct RunOptions {
     pub progress: bool,
     /// Explicit function binaries: function name (or suffix) -> path.
     pub functions: Vec<(String, PathBuf)>,
+    /// Serve the data plane's S3 from this directory (one folder per
+    /// bucket) on 127.0.0.1 and point `AWS_ENDPOINT_URL_S3` of prep, the
+    /// watcher and the jobs at it; other services keep `AWS_ENDPOINT_URL`.
+    pub s3_dir: Option<PathBuf>,
+    /// Testing aid: prep's, the watcher's and the jobs' AWS calls (moto,
+    /// the embedded S3, the local Batch) go through fault proxies drawing
+    /// from this plan; the summary's `faults` says what was injected.
+    pub faults: Option<FaultSpec>,
 }
 
 struct LocalEffects {
@@ -190,6 +200,42 @@ pub async fn run(opts: &RunOptions) -> Result<Value> {
             defaults.push((k.to_string(), v.to_string()));
         }
     }
+    // Kept alive until the run ends: the jobs and the Summarize step write to it.
+    let _embedded_s3 = match &opts.s3_dir {
+        Some(dir) => {
+            let credential = |k: &str| {
+                passthrough
+                    .iter()
+                    .chain(&defaults)
+                    .find(|(n, _)| n == k)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            let s3 = EmbeddedS3::start(
+                dir,
+                &credential("AWS_ACCESS_KEY_ID"),
+                &credential("AWS_SECRET_ACCESS_KEY"),
+            )
+            .await?;
+            // After the passthrough in every child's environment, so it wins.
+            defaults.push(("AWS_ENDPOINT_URL_S3".into(), s3.endpoint()));
+            Some(s3)
+        }
+        None => None,
+    };
+    // Kept alive until the run ends, like the embedded S3.
+    let mut fault_proxies: Vec<(&str, FaultProxy)> = vec![];
+    if let Some(spec) = &opts.faults {
+        for (var, name) in [("AWS_ENDPOINT_URL", "aws"), ("AWS_ENDPOINT_URL_S3", "s3")] {
+            let current = defaults.iter().rev().chain(passthrough.iter()).find(|(k, _)| k == var);
+            let Some((_, url)) = current.cloned() else { continue };
+            let proxy = FaultProxy::start_for_url(&url, spec.clone())
+                .with_context(|| format!("--faults: a proxy in front of {var}={url}"))?;
+            defaults.retain(|(k, _)| k != var);
+            defaults.push((var.to_string(), proxy.url()));
+            fault_proxies.push((name, proxy));
+        }
+    }
     let batch = LocalBatch::new(BatchConfig {
         bin_dir: opts.bin_dir.clone(),
         efs_dir: efs_dir.clone(),
@@ -222,7 +268,13 @@ pub async fn run(opts: &RunOptions) -> Result<Value> {
         env.push(("PIPELINE_EFS_ROOT".into(), efs_dir.display().to_string()));
         if kind == "watcher" {
             // The watcher's Batch client talks to the local Batch.
-            let url = format!("http://{batch_addr}");
+            let mut url = format!("http://{batch_addr}");
+            if let Some(spec) = &opts.faults {
+                let proxy = FaultProxy::start(batch_addr, spec.clone())
+                    .context("--faults: a proxy in front of Batch")?;
+                url = proxy.url();
+                fault_proxies.push(("batch", proxy));
+            }
             env.retain(|(k, _)| k != "AWS_ENDPOINT_URL" && k != "AWS_ENDPOINT_URL_BATCH");
             env.push(("AWS_ENDPOINT_URL".into(), url.clone()));
             env.push(("AWS_ENDPOINT_URL_BATCH".into(), url));
@@ -296,6 +348,9 @@ pub async fn run(opts: &RunOptions) -> Result<Value> {
         "largest_payload_at": ran.usage.largest_payload_at,
         "max_payload_bytes": crate::limits::MAX_PAYLOAD_BYTES,
     });
+    if !fault_proxies.is_empty() {
+        summary["faults"] = fault_proxies.iter().map(|(name, p)| (name.to_string(), p.report())).collect();
+    }
     Ok(summary)
 }
 
@@ -471,6 +526,8 @@ fn summary(batch: &LocalBatch, outcome: &Outcome, elapsed: Duration, efs: &Path,
         "failed_indices": failed_indices,
         "rerun_indices": batch_jobs::ranges::encode(&rerun),
         "rerun_count": rerun.len(),
+        // SubmitJob calls that made a job: three for a run, whatever was retried.
+        "jobs_submitted": g.jobs.len(),
         "stages": stages,
         "prep": output.pointer("/prep/run"),
         // The definition's Summarize step: the run summary's totals and

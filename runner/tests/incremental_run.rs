@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use binaries::{build_binaries, definition, outcome, run_command};
+use binaries::{definition, moto_with_buckets, outcome, run_command};
 use serde_json::{Value, json};
 
 struct Pipeline {
@@ -23,18 +23,7 @@ struct Pipeline {
 
 impl Pipeline {
     fn start() -> Pipeline {
-        build_binaries();
-        let moto = testkit::MotoServer::start().expect("moto");
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let conf = testkit::aws::sdk_config(&moto);
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build(),
-        );
-        rt.block_on(async {
-            for bucket in ["src", "out"] {
-                s3.create_bucket().bucket(bucket).send().await.expect("create bucket");
-            }
-        });
+        let (moto, rt, s3) = moto_with_buckets(&["src", "out"]);
         Pipeline { moto, dir: tempfile::tempdir().unwrap(), rt, s3 }
     }
 
@@ -89,7 +78,18 @@ impl Pipeline {
     /// Starts a `batch-pipeline run` of `source` (its input and summary
     /// files named by the run id, so runs can go side by side).
     fn start_run(&self, source: Value, overrides: Value, args: &[&str]) -> (std::process::Child, PathBuf) {
-        let config = json!({
+        self.start_run_with(source, None, overrides, args)
+    }
+
+    /// [`Self::start_run`] with the run configuration's `retention`.
+    fn start_run_with(
+        &self,
+        source: Value,
+        retention: Option<Value>,
+        overrides: Value,
+        args: &[&str],
+    ) -> (std::process::Child, PathBuf) {
+        let mut config = json!({
             "version": 1,
             "pipeline": "t",
             "efs_mount_path": "/mnt/efs",
@@ -98,6 +98,9 @@ impl Pipeline {
             "transform": {"kind": "jsonl_calc", "calculations": ["review_score = stars * review_count"]},
             "egress": {"bucket": "out", "prefix": "results"},
         });
+        if let Some(retention) = retention {
+            config["retention"] = retention;
+        }
         let name = overrides["run_id"].as_str().unwrap_or("run").to_string();
         let input = self.dir.path().join(format!("input-{name}.json"));
         std::fs::write(&input, json!({"config": config, "overrides": overrides}).to_string()).unwrap();
@@ -118,10 +121,6 @@ impl Pipeline {
         outcome(&child.wait_with_output().unwrap(), &summary)
     }
 }
-
-/// The failing run's claim TTL: long enough for the next run to start
-/// within it on a busy machine, short enough to wait out.
-const CLAIM_TTL: std::time::Duration = std::time::Duration::from_secs(8);
 
 impl Pipeline {
     /// Checks every request moto recorded since `start-recording` against
@@ -150,8 +149,10 @@ fn names(names: &[&str]) -> BTreeSet<String> {
 /// The whole life of a scheduled incremental pipeline: a first run takes
 /// everything; the second only the new and the changed objects; a run
 /// with nothing new is NO_WORK; a run that fails half-way leaves its
-/// finished inputs done and its unfinished ones to the next run (once its
-/// claims expire); `overrides.full` processes everything again.
+/// finished inputs done and releases its unfinished ones, which the next
+/// run takes at once (not after the claims' expiry; expired claims are
+/// lambdas/tests/prep_incremental.rs's); `overrides.full` processes
+/// everything again.
 #[test]
 fn each_run_processes_only_what_no_earlier_run_finished() {
     let p = Pipeline::start();
@@ -187,42 +188,72 @@ fn each_run_processes_only_what_no_earlier_run_finished() {
     assert!(ok, "{stderr}\n{s:#}");
     assert_eq!(s["final_state"], "NoWork", "{s:#}");
 
-    // Four new objects on two nodes; node 1 fails for good.
+    // Four new objects on two nodes; node 1 fails for good. Its claims
+    // would hold for ten minutes; the run's Summarize step releases them.
     for name in ["g", "h", "i", "j"] {
         p.put(name, 1);
     }
-    let t0 = std::time::Instant::now();
-    let (ok, s, stderr) = p.run(
-        json!({"run_id": "broken"}),
-        CLAIM_TTL.as_secs() as u32,
-        &["--inject-failure", "processing:1:65"],
-    );
+    let (ok, s, stderr) = p.run(json!({"run_id": "broken"}), 600, &["--inject-failure", "processing:1:65"]);
     assert!(!ok, "{stderr}");
     assert_eq!(s["failed_indices"]["processing"], "1", "{s:#}");
     let finished = p.processed("broken");
     assert_eq!(finished, names(&["g", "h"]), "node 0 uploaded, node 1 did not");
-    assert_eq!(p.keys("results/_ledger/claims/").len(), 2, "node 1's claims stay until they expire");
+    assert_eq!(
+        s["run_summary"]["claims"],
+        json!({"inputs_unfinished": 2, "released": 2, "held_elsewhere": 0, "errors": []}),
+        "{s:#}"
+    );
+    assert!(p.keys("results/_ledger/claims/").is_empty(), "node 1's claims released");
 
-    // While they are live (a run takes well under a second here), another
-    // run leaves them alone.
-    let (ok, s, stderr) = p.run(json!({"run_id": "early"}), 600, &[]);
-    assert!(ok, "{stderr}\n{s:#}");
-    assert_eq!(s["final_state"], "NoWork", "{s:#}");
-    assert_eq!(s["prep"]["ledger"]["claimed_elsewhere"], 2, "{s:#}");
-
-    // Once expired, the next run takes exactly the unfinished ones.
-    assert!(t0.elapsed() < CLAIM_TTL, "too slow to see the claims live: {:?}", t0.elapsed());
-    std::thread::sleep((CLAIM_TTL + std::time::Duration::from_millis(1_100)).saturating_sub(t0.elapsed()));
+    // The next run takes exactly the unfinished ones at once.
     let (ok, s, stderr) = p.run(json!({"run_id": "after"}), 600, &[]);
     assert!(ok, "{stderr}\n{s:#}");
     assert_eq!(p.processed("after"), names(&["i", "j"]));
-    assert_eq!(s["prep"]["ledger"]["taken_over"], 2, "{s:#}");
+    assert_eq!(s["prep"]["ledger"]["done"], 8, "a to h: {s:#}");
+    assert_eq!(
+        (s["prep"]["ledger"]["claimed"].as_u64(), s["prep"]["ledger"]["taken_over"].as_u64()),
+        (Some(2), Some(0))
+    );
     assert!(p.keys("results/_ledger/claims/").is_empty());
 
     // A full run processes everything again.
     let (ok, s, stderr) = p.run(json!({"run_id": "full", "full": true}), 600, &[]);
     assert!(ok, "{stderr}\n{s:#}");
     assert_eq!(p.processed("full"), names(&["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]));
+}
+
+/// Retention through the runner (the real prep binary's Summarize step):
+/// with `keep_runs = 1` the third run removes the first run's directory,
+/// keeps the failed second one (for its rerun) and its own.
+#[test]
+fn retention_removes_old_successful_runs_and_keeps_failed_and_current_ones() {
+    let p = Pipeline::start();
+    for name in ["a", "b", "c", "d"] {
+        p.put(name, 1);
+    }
+    let source = json!({"type": "s3", "bucket": "src", "prefix": "in/", "suffix": ".jsonl"});
+    let runs = p.dir.path().join("efs/runs");
+    let (ok, s, stderr) = p.run_source(source.clone(), json!({"run_id": "one"}), &[]);
+    assert!(ok, "{stderr}\n{s:#}");
+    let (ok, s, stderr) =
+        p.run_source(source.clone(), json!({"run_id": "two"}), &["--inject-failure", "processing:1:65"]);
+    assert!(!ok, "{stderr}\n{s:#}");
+    assert!(runs.join("one").is_dir() && runs.join("two").is_dir());
+
+    let keep_one = Some(json!({"keep_runs": 1}));
+    let (ok, s, stderr) = p.finish(p.start_run_with(source, keep_one, json!({"run_id": "three"}), &[]));
+    assert!(ok, "{stderr}\n{s:#}");
+    let report = &s["run_summary"]["retention"];
+    assert_eq!(report["removed"], json!(["one"]), "{s:#}");
+    assert_eq!(report["runs_kept"], 2, "{s:#}");
+    let mut left: Vec<String> = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, [".trash", "three", "two"]);
+    // The results in S3 are not retention's: the first run's are still there.
+    assert_eq!(p.processed("one").len(), 4);
 }
 
 /// The SFTP source, incremental, through the real procurement (a real

@@ -13,14 +13,16 @@ use serde_json::{Value, json};
 fn provider_definition() -> Value {
     use provider::aws::state_machine::{DefinitionInput, definition};
     let arn = |kind: &str| format!("arn:aws:batch:us-east-1:000000000000:{kind}");
-    let (queue, procurement, processing, egress) = (
+    let (queue, later_queue, procurement, processing, egress) = (
         arn("job-queue/t-queue"),
+        arn("job-queue/t-stages-queue"),
         arn("job-definition/t-procurement:1"),
         arn("job-definition/t-processing:1"),
         arn("job-definition/t-egress:1"),
     );
     definition(&DefinitionInput {
         job_queue_arn: &queue,
+        later_stages_job_queue_arn: Some(&later_queue),
         job_definition_arns: [&procurement, &processing, &egress],
         prep_function_arn: "arn:aws:lambda:us-east-1:000000000000:function:t-prep",
         watcher_function_arn: "arn:aws:lambda:us-east-1:000000000000:function:t-watcher",

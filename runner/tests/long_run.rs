@@ -63,6 +63,7 @@ impl Effects for FastClock {
 fn machine(poll_seconds: i64, timeout_seconds: i64) -> Value {
     definition(&DefinitionInput {
         job_queue_arn: "arn:aws:batch:us-east-1:1:job-queue/q",
+        later_stages_job_queue_arn: Some("arn:aws:batch:us-east-1:1:job-queue/q-stages"),
         job_definition_arns: ["arn:jd/t-procurement:1", "arn:jd/t-processing:1", "arn:jd/t-egress:1"],
         prep_function_arn: "arn:aws:lambda:us-east-1:1:function:t-prep",
         watcher_function_arn: "arn:aws:lambda:us-east-1:1:function:t-watcher",

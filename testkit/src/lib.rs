@@ -6,7 +6,9 @@
 //! - [`lambda_runtime`]: the Lambda Runtime API (2018-06-01) a function's
 //!   `bootstrap` talks to;
 //! - [`proxy`]: a relay in front of a server that can damage its answers
-//!   (HTTP) or cut its connections (TCP).
+//!   (HTTP) or cut its connections (TCP);
+//! - [`faults`]: a proxy in front of an AWS stand-in that throttles, fails,
+//!   resets and delays requests as AWS does, from a seed.
 //!
 //! With the default feature `fixtures`, also the project's real local
 //! stand-ins: moto on a free 127.0.0.1 port, the Terraform CLI
@@ -15,6 +17,7 @@
 //! needs and stops it when dropped; no test depends on a process started
 //! by hand.
 
+pub mod faults;
 pub mod http;
 pub mod lambda_runtime;
 pub mod proxy;

@@ -158,15 +158,7 @@ impl TerraformDir {
     }
 
     pub fn run_with_env(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Result<TfRun> {
-        let mut cmd = Command::new(paths::terraform_bin());
-        cmd.current_dir(self.dir.path());
-        cmd.args(args);
-        if args.first().is_some_and(|a| !matches!(*a, "version" | "fmt")) {
-            cmd.arg("-no-color");
-        }
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
+        let mut cmd = self.command(args);
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
@@ -177,6 +169,21 @@ impl TerraformDir {
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
         })
+    }
+
+    /// `terraform ARGS` (-no-color) in this directory with its environment,
+    /// not started: for a test that must stop it half-way.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(paths::terraform_bin());
+        cmd.current_dir(self.dir.path());
+        cmd.args(args);
+        if args.first().is_some_and(|a| !matches!(*a, "version" | "fmt")) {
+            cmd.arg("-no-color");
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
     }
 
     /// Runs and fails with both output streams unless it succeeded.

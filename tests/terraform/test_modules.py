@@ -446,6 +446,13 @@ def test_state_machine_uses_the_provider_definition_and_role():
 
     d = data["batch_state_machine_definition.this"]
     assert v(d["job_queue_arn"]) == "${batch_pipeline.this.job_queue_arn}"
+    # Processing and egress go to the pipeline's higher-priority queue.
+    assert v(d["later_stages_job_queue_arn"]) == "${batch_pipeline.this.later_stages_job_queue_arn}"
+    pipeline = blocks(c, "resource")["batch_pipeline.this"]
+    queue = v(pipeline["queue"])
+    queue = queue[0] if isinstance(queue, list) else queue
+    assert v(queue["priority"]) == "${var.compute.queue_priority}"
+    assert v(queue["later_stages_priority"]) == "${var.compute.later_stages_queue_priority}"
     assert v(d["job_definition_arns"]) == "${batch_pipeline.this.job_definition_arns}"
     assert v(d["prep_function_arn"]) == "${aws_lambda_function.prep.arn}"
     assert v(d["watcher_function_arn"]) == "${aws_lambda_function.watcher.arn}"
@@ -467,6 +474,8 @@ def test_sfn_role_may_only_submit_these_jobs_and_invoke_these_functions():
     assert flat(v(submit["actions"])) == ["batch:SubmitJob"]
     resources = text(submit["resources"])
     assert "batch_pipeline.this.job_queue_arn" in resources
+    # Both queues: the state machine submits the later stages to the second.
+    assert "batch_pipeline.this.later_stages_job_queue_arn" in resources
     assert "batch_pipeline.this.job_definition_arns[stage]" in resources and "local.stage_names" in resources
     assert locals_of(c)["stage_names"] == list(STAGES)
     assert '"*"' not in resources
@@ -712,7 +721,8 @@ def test_incremental_ledger_is_least_privilege_under_its_prefix():
     cond = v(listing["condition"])
     assert v(cond["variable"]) == "s3:prefix" and flat(v(cond["values"])) == ["${local.ledger_key_prefix}*"]
     claims = prep["ClaimLedgerInputs"]
-    assert set(flat(v(claims["actions"]))) == {"s3:GetObject", "s3:PutObject"}
+    # DeleteObject: a failed run's Summarize step releases its own claims.
+    assert set(flat(v(claims["actions"]))) == {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
     assert flat(v(claims["resources"])) == ["${local.egress_bucket_arn}/${local.ledger_key_prefix}claims/*"]
     dynamics = [body for dyn in data["aws_iam_policy_document.prep"].get("dynamic", []) for body in dyn.values()]
     ledger = [d for d in dynamics if "Ledger" in text(d.get("content"))]
@@ -725,6 +735,37 @@ def test_incremental_ledger_is_least_privilege_under_its_prefix():
     assert '"incremental": ["${local.incremental ?' in source, source
     assert "local.incremental ? local.claim_ttl_seconds" in source, source
     assert "source_data.incremental" in text(res["aws_sqs_queue.work"]["lifecycle"])
+
+
+def test_retention_reaches_the_pipeline_only_when_set():
+    """var.retention becomes the batch_pipeline's retention block (the
+    run configuration's `retention`, applied by the Summarize step), and
+    no block at all when null, so other pipelines' run configurations stay
+    as they were."""
+    res = blocks(conf(), "resource")
+    dynamics = res["batch_pipeline.this"].get("dynamic", [])
+    retention = [d["retention"] for d in dynamics if "retention" in d]
+    assert len(retention) == 1, dynamics
+    # (the HCL parser spells null None and quotes the list's reference)
+    for_each = v(retention[0]["for_each"])
+    assert for_each.startswith("${var.retention == None ? [] :") and "var.retention" in for_each[28:], for_each
+    content = v(retention[0]["content"])
+    assert v(content["keep_runs"]) == "${retention.value.keep_runs}"
+    assert v(content["max_age_days"]) == "${retention.value.max_age_days}"
+
+
+def test_superseded_versions_and_revisions_are_bounded():
+    """docs/operations.md's limits: the Lambdas publish no versions (only
+    $LATEST exists), the pipeline deregisters superseded job definition
+    revisions (keep_old_revisions left false), and each job-images
+    repository keeps the last keep_images images."""
+    res = blocks(conf(), "resource")
+    for fn in ("prep", "watcher"):
+        assert v(res[f"aws_lambda_function.{fn}"].get("publish", False)) in (False, "false"), fn
+    assert "keep_old_revisions" not in res["batch_pipeline.this"]
+    images = blocks(load_dir(ROOT / "modules" / "job-images"), "resource")
+    policy = text(images["aws_ecr_lifecycle_policy.jobs"]["policy"])
+    assert "imageCountMoreThan" in policy and "var.keep_images" in policy, policy
 
 
 def test_every_log_group_has_retention_and_kms():
@@ -1047,6 +1088,10 @@ VALIDATION_CASES = {
         ({"type": "SPOT", "instance_role": "arn:aws:iam::123456789012:instance-profile/x"}, None),
         ({"type": "SPOT", "instance_role": "arn:aws:iam::123456789012:instance-profile/x", "allocation_strategy": "BEST_FIT"}, "Spot Fleet role"),
         ({"type": "EC2", "instance_role": "arn:aws:iam::123456789012:instance-profile/x", "allocation_strategy": "BEST_FIT"}, None),
+        ({"queue_priority": 10, "later_stages_queue_priority": 11}, None),
+        ({"queue_priority": 10, "later_stages_queue_priority": 10}, "must be greater than compute.queue_priority"),
+        ({"queue_priority": 1000}, "must be greater than compute.queue_priority"),
+        ({"later_stages_queue_priority": 1001}, "must be greater than compute.queue_priority"),
     ],
     "queue_source": [
         ({}, None),
@@ -1056,6 +1101,16 @@ VALIDATION_CASES = {
         ({"visibility_timeout_seconds": 43201}, "12 hours"),
         ({"max_receive_count": 1001}, "queue_source.max_receive_count"),
         ({"message_retention_seconds": 1209601}, "14 days"),
+    ],
+    "retention": [
+        (None, None),
+        ({"keep_runs": 30}, None),
+        ({"max_age_days": 14}, None),
+        ({"keep_runs": 1, "max_age_days": 3650}, None),
+        ({}, "set keep_runs, max_age_days or both"),
+        ({"keep_runs": 0}, "retention.keep_runs"),
+        ({"keep_runs": 2.5}, "retention.keep_runs"),
+        ({"max_age_days": 3651}, "retention.max_age_days"),
     ],
     "s3_trigger": [
         ({"enabled": True}, None),

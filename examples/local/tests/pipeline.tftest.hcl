@@ -36,6 +36,11 @@ run "create" {
   }
 
   assert {
+    condition     = can(regex("^arn:aws:batch:[a-z0-9-]+:[0-9]{12}:job-queue/tftest-pipeline-later-stages-queue$", output.later_stages_job_queue_arn))
+    error_message = "later_stages_job_queue_arn is not the <name>-later-stages-queue job queue ARN: ${output.later_stages_job_queue_arn}"
+  }
+
+  assert {
     condition     = can(regex("^arn:aws:batch:[a-z0-9-]+:[0-9]{12}:compute-environment/tftest-pipeline-ce$", output.compute_environment_arn))
     error_message = "compute_environment_arn is not the <name>-ce compute environment ARN: ${output.compute_environment_arn}"
   }
@@ -90,10 +95,10 @@ run "create" {
 
   assert {
     condition = alltrue([
-      for arn in concat([output.job_queue_arn], values(output.job_definition_arns)) :
+      for arn in concat([output.job_queue_arn, output.later_stages_job_queue_arn], values(output.job_definition_arns)) :
       strcontains(output.state_machine_definition, arn)
     ])
-    error_message = "The state machine definition must submit to this queue with these job definitions."
+    error_message = "The state machine definition must submit to these queues with these job definitions."
   }
 }
 

@@ -1,7 +1,9 @@
 //! The prep Lambda's event on arbitrary bytes (the state machine passes
 //! it, but an operator can start an execution with any input). Prep
-//! promises to check everything before any AWS call or file write, and to
-//! name the field it refuses; so for an event it accepts:
+//! promises to check everything before any AWS call or file write (the
+//! event, then the run.json it would write with a one-node stand-in for
+//! the array size), and to name the field it refuses; so for an event it
+//! accepts:
 //! - the settings are in range (items per node, max nodes, the EFS path,
 //!   the execution name) and the fingerprint is a SHA-256;
 //! - the run id resolves, and the run.json prep will write validates for
@@ -27,11 +29,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(event) = serde_json::from_slice::<Value>(data) else { return };
     let request = match PrepRequest::from_event(event) {
         Ok(request) => request,
-        Err(e) => {
-            let field = e.message.split([':', '.', '[']).next().unwrap_or("");
-            assert!(FIELDS.contains(&field), "refusal names no field of the event: {:?}", e.message);
-            return;
-        }
+        Err(e) => return assert_names_a_field(&e.message),
     };
     assert!((1..=MAX_ITEMS_PER_NODE).contains(&request.items_per_node));
     let config = &request.config;
@@ -50,7 +48,13 @@ fuzz_target!(|data: &[u8]| {
     else {
         return;
     };
-    for array_size in [1, MIN_ARRAY_SIZE, config.max_nodes] {
+    // The handler's check before any listing.
+    if let Err(e) = run_config(&request, &run_id, 1) {
+        return assert_names_a_field(&e.message);
+    }
+    // Passed, the run.json must validate whatever array size the listing
+    // leads to (a refusal now would come after AWS calls).
+    for array_size in [MIN_ARRAY_SIZE, config.max_nodes] {
         if let Err(e) = run_config(&request, &run_id, array_size) {
             panic!(
                 "an accepted event gives a run.json that does not validate (array size {array_size}): {e:?}"
@@ -77,3 +81,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(at - start, count, "slices do not cover the ids");
     }
 });
+
+/// A refusal starts with the field of the event it is about.
+fn assert_names_a_field(message: &str) {
+    let field = message.split([':', '.', '[']).next().unwrap_or("");
+    assert!(FIELDS.contains(&field), "refusal names no field of the event: {message:?}");
+}

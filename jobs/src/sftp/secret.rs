@@ -11,14 +11,7 @@ use crate::exit::{ExitCode, JobError, JobResult};
 /// region, `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_SECRETS_MANAGER`, which
 /// is how the tests reach moto).
 pub async fn client() -> aws_sdk_secretsmanager::Client {
-    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .retry_config(
-            aws_config::retry::RetryConfig::standard()
-                .with_max_attempts(5)
-                .with_initial_backoff(std::time::Duration::from_millis(200)),
-        )
-        .load()
-        .await;
+    let shared = crate::sdk_config::load(crate::sdk_config::Service::SecretsManager).await;
     aws_sdk_secretsmanager::Client::new(&shared)
 }
 

@@ -111,13 +111,6 @@ pub async fn delete_finished(ctx: &JobContext) -> JobResult<Deleted> {
 /// An SQS client from the standard chain (`AWS_ENDPOINT_URL` reaches moto
 /// in the tests).
 async fn client() -> aws_sdk_sqs::Client {
-    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .retry_config(
-            aws_config::retry::RetryConfig::standard()
-                .with_max_attempts(5)
-                .with_initial_backoff(std::time::Duration::from_millis(200)),
-        )
-        .load()
-        .await;
+    let shared = crate::sdk_config::load(crate::sdk_config::Service::Sqs).await;
     aws_sdk_sqs::Client::new(&shared)
 }

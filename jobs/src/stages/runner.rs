@@ -35,8 +35,15 @@ pub struct JobArgs {
     pub efs_root: PathBuf,
 }
 
-/// Parses arguments, runs `stage`, logs, and exits with the right code.
-pub fn main(stage: Stage, about: &'static str) -> ! {
+/// A stage's work on its node: what one binary runs.
+pub type StageWork = fn(&JobContext) -> JobResult<DoneMarker>;
+
+/// Parses arguments, runs `work` as `stage`, logs, and exits with the
+/// right code. Each binary passes its own stage's work (not the stage to
+/// dispatch on), so it links only that stage: processing carries no AWS
+/// SDK, TLS or async runtime, which a process that starts 10,000 times
+/// in a run pays for in relocations and page faults at every start.
+pub fn main(stage: Stage, about: &'static str, work: StageWork) -> ! {
     let command = <JobArgs as clap::CommandFactory>::command().name(stage.as_str()).about(about);
     let parsed = command
         .try_get_matches()
@@ -73,7 +80,7 @@ pub fn main(stage: Stage, about: &'static str) -> ! {
     let span = tracing::info_span!("job", run_id = %args.run_id, stage = stage.as_str(), index = args.index);
     let _entered = span.enter();
     let started = std::time::Instant::now();
-    let code = match run(stage, &args) {
+    let code = match run(stage, &args, work) {
         Ok(marker) => {
             tracing::info!(
                 exit_code = 0,
@@ -117,26 +124,40 @@ fn exit_on_panic(stage: Stage, args: &JobArgs) {
     }));
 }
 
-/// Runs one stage for the node described by `args`.
-pub fn run(stage: Stage, args: &JobArgs) -> JobResult<DoneMarker> {
+/// Runs `work` as `stage` for the node described by `args`.
+pub fn run(stage: Stage, args: &JobArgs, work: StageWork) -> JobResult<DoneMarker> {
     let ctx = JobContext::load(args.efs_root.clone(), &args.run_id, args.index, stage)?;
-    match stage {
-        Stage::Processing => processing::run(&ctx),
-        Stage::Procurement | Stage::Egress => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .map_err(|e| JobError::new(ExitCode::Software, format!("tokio runtime: {e}")))?;
-            runtime.block_on(async {
-                if stage == Stage::Procurement {
-                    procurement::run(&ctx).await
-                } else {
-                    egress::run(&ctx).await
-                }
-            })
-        }
-    }
+    work(&ctx)
+}
+
+/// procurement's work: its async stage on a runtime of its own, with two
+/// workers for the checksums of what it downloads.
+pub fn procurement(ctx: &JobContext) -> JobResult<DoneMarker> {
+    block_on(tokio::runtime::Builder::new_multi_thread().worker_threads(2), procurement::run(ctx))
+}
+
+/// processing's work (synchronous: no runtime).
+pub fn processing(ctx: &JobContext) -> JobResult<DoneMarker> {
+    processing::run(ctx)
+}
+
+/// egress's work: its async stage on a runtime of its own. One thread:
+/// egress only waits on reads and requests (the checksums were computed
+/// by processing), and worker threads were a tenth of a small node's CPU
+/// in starts, wake-ups and context switches.
+pub fn egress(ctx: &JobContext) -> JobResult<DoneMarker> {
+    block_on(&mut tokio::runtime::Builder::new_current_thread(), egress::run(ctx))
+}
+
+fn block_on(
+    runtime: &mut tokio::runtime::Builder,
+    stage: impl std::future::Future<Output = JobResult<DoneMarker>>,
+) -> JobResult<DoneMarker> {
+    let runtime = runtime
+        .enable_all()
+        .build()
+        .map_err(|e| JobError::new(ExitCode::Software, format!("tokio runtime: {e}")))?;
+    runtime.block_on(stage)
 }
 
 /// JSON lines on stderr; the `job` span's fields (run_id, stage, index)

@@ -4,22 +4,16 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
 use crate::exit::{ExitCode, JobError};
+use crate::sdk_config::{self, Service};
 
-/// A client from the standard chain: env credentials, region, and
-/// `AWS_ENDPOINT_URL` (how the tests reach moto). Path-style addressing
+/// A client from the standard chain ([`sdk_config`]): env credentials,
+/// region, and `AWS_ENDPOINT_URL` (how the tests reach moto). Path-style addressing
 /// when an endpoint override is set, since local servers have no
 /// per-bucket DNS names.
 pub async fn client() -> aws_sdk_s3::Client {
-    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .retry_config(
-            aws_config::retry::RetryConfig::standard()
-                .with_max_attempts(5)
-                .with_initial_backoff(std::time::Duration::from_millis(200)),
-        )
-        .load()
-        .await;
+    let shared = sdk_config::load(Service::S3).await;
     let mut builder = aws_sdk_s3::config::Builder::from(&shared);
-    if std::env::var_os("AWS_ENDPOINT_URL").is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some() {
+    if sdk_config::endpoint_override(Service::S3, |name| std::env::var(name).ok()).is_some() {
         builder = builder.force_path_style(true);
     }
     aws_sdk_s3::Client::from_conf(builder.build())

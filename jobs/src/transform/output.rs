@@ -17,10 +17,12 @@ pub struct OutputBlock<'w> {
 }
 
 impl<'w> OutputBlock<'w> {
-    /// A block for `out`, with room for `slack` bytes past [`OUT_BLOCK`]
-    /// (what one append may add before the block is handed over).
-    pub fn new(out: &'w mut dyn Write, slack: usize) -> Self {
-        OutputBlock { block: Vec::with_capacity(OUT_BLOCK + slack), out }
+    /// A block for `out`. It starts empty and grows (doubling) to about
+    /// [`OUT_BLOCK`] plus one append, then is reused: a small file
+    /// allocates only what it writes, where reserving the whole block per
+    /// file cost more than validating a file of a few kilobytes.
+    pub fn new(out: &'w mut dyn Write) -> Self {
+        OutputBlock { block: Vec::new(), out }
     }
 
     /// The block, to append records to; call [`Self::hand_over_if_full`]
@@ -72,7 +74,7 @@ mod tests {
     #[test]
     fn the_writer_gets_whole_blocks_then_the_rest_and_a_flush() {
         let mut writes = Writes::default();
-        let mut output = OutputBlock::new(&mut writes, 100);
+        let mut output = OutputBlock::new(&mut writes);
         for _ in 0..5300 {
             output.block().extend_from_slice(&[b'x'; 99]);
             output.block().push(b'\n');

@@ -10,8 +10,9 @@
 //! - a leading UTF-8 BOM is dropped, recognised only whole;
 //! - a record with no terminator within the limit is handed over as a
 //!   head of at most the buffer ([`RecordSink::too_long`]) and the rest of
-//!   it skipped up to the next `\n` without being buffered, so memory stays
-//!   bounded whatever the input;
+//!   it skipped up to its end ([`RecordSink::skip`]: the next `\n`, or
+//!   where the transform's syntax ends it) without being buffered, so
+//!   memory stays bounded whatever the input;
 //! - the bytes read are counted (BOM included).
 //!
 //! What a record is beyond its `\n` (a `\r` before it, quotes that hide a
@@ -42,6 +43,17 @@ pub trait RecordSink {
     /// `head` is what was read of it (more than the limit). Its rest is
     /// skipped.
     fn too_long(&mut self, head: &[u8]) -> Result<(), Self::Error>;
+
+    /// After [`Self::too_long`], the next piece of that record's rest:
+    /// how many of its bytes belong to the record (its terminator
+    /// included), or `None` when the record goes on past it. By default
+    /// a record ends at its first `\n`; a transform whose records may
+    /// hold a `\n` (CSV's quoted fields) ends it where its own parser
+    /// would, so the records after it do not depend on where the limit
+    /// cut.
+    fn skip(&mut self, piece: &[u8]) -> Option<usize> {
+        memchr::memchr(b'\n', piece).map(|p| p + 1)
+    }
 }
 
 /// The records a [`RecordSink`] is given: `padded[from..len]`, with
@@ -67,6 +79,10 @@ impl<'a> Block<'a> {
 
 /// One input buffer and the reading loop around it; reusable for any
 /// number of inputs.
+///
+/// The buffer starts at one read's size and grows to its capacity only as
+/// records need it: zeroing the whole capacity (4 MiB by default) up front
+/// was most of the cost of a small file.
 pub struct RecordReader {
     buf: Vec<u8>,
     capacity: usize,
@@ -81,7 +97,7 @@ impl RecordReader {
     pub fn new(max_record_bytes: usize, buffer_bytes: usize, pad: usize) -> Self {
         let max_record = max_record_bytes.max(64);
         let capacity = buffer_bytes.max(2 * max_record);
-        RecordReader { buf: vec![0; capacity + pad], capacity, pad, max_record }
+        RecordReader { buf: vec![0; capacity.min(READ_BYTES) + pad], capacity, pad, max_record }
     }
 
     /// The record limit in effect.
@@ -89,10 +105,10 @@ impl RecordReader {
         self.max_record
     }
 
-    /// The buffer's length, padding included: the largest position a
-    /// [`Block`] holds.
+    /// The buffer's largest length, padding included: the largest
+    /// position a [`Block`] holds.
     pub fn buffer_len(&self) -> usize {
-        self.buf.len()
+        self.capacity + self.pad
     }
 
     /// Feeds all of `input` to `sink`; returns the bytes read.
@@ -106,6 +122,9 @@ impl RecordReader {
         let mut skipping = false;
         loop {
             let want = (filled + READ_BYTES).min(capacity);
+            if buf.len() < want + pad {
+                buf.resize(want + pad, 0);
+            }
             let n = loop {
                 match input.read(&mut buf[filled..want]) {
                     Ok(n) => break n,
@@ -127,9 +146,9 @@ impl RecordReader {
                 }
             }
             if skipping {
-                match memchr::memchr(b'\n', &buf[start..filled]) {
-                    Some(p) => {
-                        start += p + 1;
+                match sink.skip(&buf[start..filled]) {
+                    Some(n) => {
+                        start += n;
                         skipping = false;
                     }
                     None => start = filled,
@@ -141,7 +160,7 @@ impl RecordReader {
                 consumed = sink.records(block)?;
                 if !eof && filled - consumed > max_record {
                     // No terminator within the limit: hand over what we
-                    // have and skip to the next newline without buffering
+                    // have and skip to the record's end without buffering
                     // the rest.
                     sink.too_long(&buf[consumed..filled])?;
                     skipping = true;

@@ -92,7 +92,15 @@ pub async fn handle(deps: &PrepDeps, event: Value) -> Result<PrepResponse, Lambd
 
     let replay_layout = layout.clone();
     let fingerprint = request.fingerprint.clone();
-    if let Some(previous) = blocking(move || record::replay(&replay_layout, &fingerprint)).await? {
+    if let Some(previous) = blocking(move || {
+        let previous = record::replay(&replay_layout, &fingerprint)?;
+        if previous.is_some() {
+            reopen(&replay_layout)?;
+        }
+        Ok(previous)
+    })
+    .await?
+    {
         tracing::info!(
             run_id,
             array_size = previous.array_size,
@@ -232,6 +240,22 @@ pub async fn handle(deps: &PrepDeps, event: Value) -> Result<PrepResponse, Lambd
         "run prepared"
     );
     Ok(response)
+}
+
+/// A prepared run is starting again (a rerun by its id, or a retried
+/// prep): its summary goes, so it counts as running until the Summarize
+/// step writes the new one. Retention (summary::retention) never removes
+/// a run without a summary.
+fn reopen(layout: &RunLayout) -> Result<(), LambdaError> {
+    let path = layout.run_dir().join(crate::summary::SUMMARY_FILE);
+    match std::fs::remove_file(&path) {
+        Ok(()) => {
+            tracing::info!(run_id = layout.run_id(), "a finished run starts again; its summary is removed");
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(record::storage_error(&path, e)),
+    }
 }
 
 /// Removes what an earlier attempt of this prep left in the run directory

@@ -143,7 +143,7 @@ pub async fn take_new(
 }
 
 /// The ids under `folder` with each object's ETag (all pages).
-async fn list_ids(
+pub(crate) async fn list_ids(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     folder: &str,
@@ -199,7 +199,7 @@ async fn claim(
         }
     }
     // A claim exists (listed, or created since by another run): whose?
-    let Some(existing) = read_claim(s3, spec, &key).await? else {
+    let Some(existing) = read_claim(s3, &spec.bucket, &key).await? else {
         // Deleted since (its input is done now): leave it, the next run
         // sees the done record or takes it.
         return Ok(Outcome::Elsewhere);
@@ -228,7 +228,7 @@ enum Condition<'a> {
 /// A conditional write another run won: 412 Precondition Failed, 409
 /// ConditionalRequestConflict (a competing write in flight) or, for
 /// `If-Match`, 404 (the claim was deleted meanwhile).
-fn lost_race<E: ProvideErrorMetadata>(
+pub(crate) fn lost_race<E: ProvideErrorMetadata>(
     err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
 ) -> bool {
     match err.raw_response().map(|r| r.status().as_u16()) {
@@ -239,21 +239,22 @@ fn lost_race<E: ProvideErrorMetadata>(
     }
 }
 
-/// Who holds an existing claim, and its ETag (for the takeover).
-struct Holder {
-    run_id: String,
-    expires_at: u64,
-    etag: String,
+/// Who holds an existing claim, and its ETag (for the takeover, and for
+/// the release of a failed run's claims).
+pub(crate) struct Holder {
+    pub(crate) run_id: String,
+    pub(crate) expires_at: u64,
+    pub(crate) etag: String,
 }
 
 /// The claim's holder; `None` when the claim does not exist.
-async fn read_claim(
+pub(crate) async fn read_claim(
     s3: &aws_sdk_s3::Client,
-    spec: &LedgerSpec,
+    bucket: &str,
     key: &str,
 ) -> Result<Option<Holder>, LambdaError> {
-    let what = format!("GetObject s3://{}/{key}", spec.bucket);
-    let out = match s3.get_object().bucket(&spec.bucket).key(key).send().await {
+    let what = format!("GetObject s3://{bucket}/{key}");
+    let out = match s3.get_object().bucket(bucket).key(key).send().await {
         Ok(out) => out,
         Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
         Err(e) => return Err(LambdaError::from_sdk(&what, e)),

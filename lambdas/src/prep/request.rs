@@ -295,6 +295,12 @@ impl PrepRequest {
         {
             return Err(LambdaError::invalid_event("execution: must be 1..=2048 characters"));
         }
+        // Retention is about other runs' directories, not this run's
+        // work: changing it must not refuse a rerun of an earlier run.
+        let mut config_value = config_value;
+        if let Some(config) = config_value.as_object_mut() {
+            config.remove("retention");
+        }
         let mut identity = json!({
             "contract_version": CONTRACT_VERSION,
             "config": config_value,
@@ -339,6 +345,9 @@ fn check_config(config: &PipelineConfig) -> Result<(), LambdaError> {
         ));
     }
     check_items_per_node("config.items_per_node", config.items_per_node)?;
+    if let Some(retention) = &config.retention {
+        retention.check().map_err(|e| LambdaError::invalid_event(format!("config.{e}")))?;
+    }
     if !(MIN_ARRAY_SIZE..=MAX_ARRAY_SIZE).contains(&config.max_nodes) {
         return bad(format!(
             "config.max_nodes: {} must be in {MIN_ARRAY_SIZE}..={MAX_ARRAY_SIZE} (AWS Batch array sizes)",
@@ -781,6 +790,7 @@ mod tests {
         config.s3_concurrency = Some(8);
         config.job_definitions = Some(contract::run_config::JobDefinitions::from_fn(|s| s.to_string()));
         config.job_queue = Some("q".into());
+        config.retention = Some(contract::run_config::Retention { keep_runs: Some(3), max_age_days: None });
         let written = serde_json::to_value(&config).expect("serialises");
         let mut keys: Vec<&str> =
             written.as_object().expect("an object").keys().map(String::as_str).collect();
@@ -788,6 +798,25 @@ mod tests {
         keys.sort_unstable();
         known.sort_unstable();
         assert_eq!(keys, known);
+    }
+
+    #[test]
+    fn retention_is_checked_and_left_out_of_the_fingerprint() {
+        let plain = PrepRequest::from_event(json!({"config": base()})).unwrap();
+        let mut config = base();
+        config["retention"] = json!({"keep_runs": 5, "max_age_days": 30});
+        let kept = PrepRequest::from_event(json!({"config": config})).unwrap();
+        assert_eq!(kept.config.retention.and_then(|r| r.keep_runs), Some(5));
+        // A rerun after retention changed is the same run.
+        assert_eq!(plain.fingerprint, kept.fingerprint);
+        let mut config = base();
+        config["retention"] = json!({"keep_runs": 0});
+        let e = err(json!({"config": config}));
+        assert!(e.starts_with("config.retention.keep_runs: 0"), "{e}");
+        let mut config = base();
+        config["retention"] = json!({"keep": 1});
+        let e = err(json!({"config": config}));
+        assert!(e.contains("retention") && e.contains("keep"), "{e}");
     }
 
     #[test]

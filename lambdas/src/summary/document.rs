@@ -14,8 +14,6 @@ use crate::summary::request::SummarizeRequest;
 /// Version of the summary's shape; an added field does not change it.
 pub const SUMMARY_VERSION: u32 = 1;
 
-/// The summary file's name in the run directory on EFS.
-pub const SUMMARY_FILE: &str = "run_summary.json";
 /// The summary object's name beside the run's results in S3.
 pub const SUMMARY_OBJECT: &str = "_run_summary.json";
 
@@ -112,6 +110,12 @@ pub struct SummarizeResponse {
     pub summary_path: String,
     #[serde(flatten)]
     pub totals: Totals,
+    /// A failed incremental run: its claims released.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claims: Option<crate::summary::release::ReleaseReport>,
+    /// `config.retention`: old run directories removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<crate::summary::retention::RetentionReport>,
 }
 
 /// The summary of a run of `array_size` nodes from its markers' tally.

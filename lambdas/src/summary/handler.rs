@@ -1,6 +1,6 @@
 //! Summarize: read the run, write the summary on EFS, PUT it to S3, answer.
 
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use batch_jobs::{FailedIndices, RunLayout};
 use serde_json::Value;
@@ -8,8 +8,10 @@ use serde_json::Value;
 use crate::CONTRACT_VERSION;
 use crate::error::{ErrorKind, LambdaError};
 use crate::prep::PrepDeps;
+use crate::summary::SUMMARY_FILE;
 use crate::summary::collect::collect;
-use crate::summary::document::{Location, SUMMARY_FILE, SUMMARY_OBJECT, SummarizeResponse, build};
+use crate::summary::document::{Location, SUMMARY_OBJECT, SummarizeResponse, build};
+use crate::summary::release::{release, unfinished_inputs};
 use crate::summary::request::SummarizeRequest;
 
 /// The summary's key in the egress bucket: beside the run's results
@@ -49,6 +51,33 @@ pub async fn handle(deps: &PrepDeps, event: Value) -> Result<SummarizeResponse, 
             .await
             .map_err(|e| LambdaError::from_sdk(&format!("PutObject s3://{bucket}/{key}"), e))?;
     }
+    // After the summary: a failed incremental run lets its unfinished
+    // inputs go at once rather than at the claims' expiry.
+    let claims = if request.failure.is_some() && request.incremental {
+        let layout = RunLayout::new(&efs_root, &request.run.run_id)
+            .map_err(|e| LambdaError::invalid_event(e.message))?;
+        let array_size = summary.array_size;
+        let unfinished = tokio::task::spawn_blocking(move || unfinished_inputs(&layout, array_size))
+            .await
+            .map_err(|e| LambdaError::internal(format!("claim release task failed: {e}")))?;
+        Some(release(&deps.s3, &request.run.run_id, unfinished).await)
+    } else {
+        None
+    };
+    // Last, now that this run has its summary: old runs' directories.
+    let retention = match request.retention {
+        Some(retention) => {
+            let (root, current) = (efs_root.clone(), request.run.run_id.clone());
+            Some(
+                tokio::task::spawn_blocking(move || {
+                    crate::summary::retention::apply(&root, &current, &retention, SystemTime::now())
+                })
+                .await
+                .map_err(|e| LambdaError::internal(format!("retention task failed: {e}")))?,
+            )
+        }
+        None => None,
+    };
     tracing::info!(
         run_id = summary.run_id,
         status = summary.status,
@@ -69,6 +98,8 @@ pub async fn handle(deps: &PrepDeps, event: Value) -> Result<SummarizeResponse, 
         summary_key: summary.location.key,
         summary_path: summary.location.efs_path,
         totals: summary.totals,
+        claims,
+        retention,
     })
 }
 

@@ -9,12 +9,21 @@
 //! - [`request`]: the event, parsed and checked.
 //! - [`collect`]: every node's done markers, read with bounded parallelism.
 //! - [`document`]: the summary and the small answer, from what was read.
-//! - [`handler`]: the above in order, then the two writes.
+//! - [`handler`]: the above in order, then the two writes, then (a failed
+//!   incremental run) [`release`] of its claims and (`config.retention`)
+//!   [`retention`] of old run directories.
 
 pub mod collect;
 pub mod document;
 pub mod handler;
+pub mod release;
 pub mod request;
+pub mod retention;
 
 pub use handler::handle;
+
+/// The summary file's name in the run directory on EFS: written by
+/// [`handler`], read by [`retention`] (a run's summary says it is finished)
+/// and removed by prep when a rerun starts.
+pub const SUMMARY_FILE: &str = "run_summary.json";
 pub use request::is_summarize;

@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use contract::run_config::Retention;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -95,6 +96,12 @@ pub struct SummarizeRequest {
     pub verdict: Option<VerdictPart>,
     /// Why the run failed; `None` for a run that succeeded.
     pub failure: Option<Failure>,
+    /// `config.source.incremental`: a failed run releases its claims.
+    pub incremental: bool,
+    /// `config.retention`: old run directories to remove. One that does
+    /// not parse (prep refused it already) is logged and left out: the
+    /// summary is written either way.
+    pub retention: Option<Retention>,
 }
 
 impl SummarizeRequest {
@@ -104,8 +111,26 @@ impl SummarizeRequest {
         let text = |key: &str| raw.config.get(key).and_then(Value::as_str).map(String::from);
         let efs_mount_path = text("efs_mount_path")
             .ok_or_else(|| LambdaError::invalid_event("config.efs_mount_path: missing or not a string"))?;
+        let incremental =
+            raw.config.get("source").and_then(|s| s.get("incremental")).and_then(Value::as_bool)
+                == Some(true);
+        let retention = match raw.config.get("retention") {
+            None | Some(Value::Null) => None,
+            Some(value) => match serde_json::from_value::<Retention>(value.clone())
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.check().map(|()| r))
+            {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::warn!(error = %e, "config.retention: not applied");
+                    None
+                }
+            },
+        };
         Ok(SummarizeRequest {
             pipeline: text("pipeline"),
+            incremental,
+            retention,
             efs_mount_path,
             run: raw.run,
             execution: raw.execution,

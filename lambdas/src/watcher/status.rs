@@ -139,7 +139,7 @@ pub struct WatchResponse {
     /// Per stage.
     pub stages: BTreeMap<String, StageReport>,
     /// Per stage (every stage present), the array indices whose child
-    /// FAILED, in compact range form (`"0-9999,12003"`, `""` for none,
+    /// FAILED, in compact range form (`"0-99,1203"`, `""` for none,
     /// `batch_jobs::ranges`); filled once that stage's parent has FAILED.
     /// Compact because a state's data is limited to 256 KiB: 10,000
     /// indices as JSON arrays would not fit beside the rest.

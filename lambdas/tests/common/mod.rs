@@ -293,3 +293,15 @@ pub fn efs_dir() -> tempfile::TempDir {
     }
     tempfile::Builder::new().prefix("efs-").tempdir().expect("temp dir")
 }
+
+/// Prep's clients, all against moto, and no EFS root (each test passes its
+/// own directory in the event).
+pub fn prep_deps(moto: &testkit::MotoServer) -> batch_lambdas::prep::PrepDeps {
+    let sdk = testkit::aws::sdk_config(moto);
+    batch_lambdas::prep::PrepDeps {
+        s3: batch_lambdas::runtime::s3_client(&sdk),
+        sqs: batch_lambdas::runtime::sqs_client(&sdk),
+        secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+        efs_root: None,
+    }
+}

@@ -141,7 +141,13 @@ pub fn worst_case_watch_rounds(poll_seconds: i64, run_deadline_seconds: i64) -> 
 const CANCEL_ORDER: [usize; 3] = [2, 1, 0];
 
 pub struct DefinitionInput<'a> {
+    /// The queue procurement is submitted to.
     pub job_queue_arn: &'a str,
+    /// The higher-priority queue processing and egress are submitted to
+    /// (`batch_pipeline.later_stages_job_queue_arn`), so a node whose
+    /// dependency is met does not wait behind procurement nodes not yet
+    /// started; `None` sends them to `job_queue_arn` too.
+    pub later_stages_job_queue_arn: Option<&'a str>,
     pub job_definition_arns: [&'a str; 3],
     pub prep_function_arn: &'a str,
     pub watcher_function_arn: &'a str,
@@ -275,6 +281,15 @@ fn failure(error: &str, cause_path: &str) -> Json {
     })
 }
 
+/// The queue stage `index` is submitted to: the first stage's, or the
+/// later stages' when there is one.
+fn queue_of<'a>(input: &DefinitionInput<'a>, index: usize) -> &'a str {
+    match input.later_stages_job_queue_arn {
+        Some(later) if index > 0 => later,
+        _ => input.job_queue_arn,
+    }
+}
+
 /// A SubmitJob state. `single`: prep found exactly one item (mode
 /// "single"): AWS Batch has no array of size 1, so the three stages run as
 /// plain jobs, each depending on the whole job before.
@@ -283,7 +298,7 @@ fn submit(stage: &str, input: &DefinitionInput<'_>, index: usize, next: &str, si
         // prep's job_name_id: the run id as Batch job names allow it (a run
         // id may hold '.', a job name may not).
         "JobName.$": format!("States.Format('{stage}-{{}}', $.prep.run.job_name_id)"),
-        "JobQueue": input.job_queue_arn,
+        "JobQueue": queue_of(input, index),
         "JobDefinition": input.job_definition_arns[index],
         "ContainerOverrides": {
             "Environment": [ { "Name": "RUN_ID", "Value.$": "$.prep.run.run_id" } ]
@@ -450,6 +465,7 @@ fn history_check(config: &Value, diags: &mut Diagnostics) {
     }
     let input = DefinitionInput {
         job_queue_arn: "",
+        later_stages_job_queue_arn: None,
         job_definition_arns: ["", "", ""],
         prep_function_arn: "",
         watcher_function_arn: "",
@@ -532,6 +548,14 @@ impl DataSource for StateMachineDefinition {
                     Attribute::required("job_queue_arn", Type::String, "batch_pipeline.job_queue_arn.")
                         .validate(Validator::Arn { service: Some("batch") }),
                 )
+                .attr(
+                    Attribute::optional(
+                        "later_stages_job_queue_arn",
+                        Type::String,
+                        "batch_pipeline.later_stages_job_queue_arn: processing and egress are submitted to it. Unset: to job_queue_arn, where they wait behind every procurement node not yet started.",
+                    )
+                    .validate(Validator::Arn { service: Some("batch") }),
+                )
                 .attr(Attribute::required(
                     "job_definition_arns",
                     Type::map(Type::String),
@@ -602,6 +626,7 @@ impl DataSource for StateMachineDefinition {
         let mut text = |name: &str| r.string(name).unwrap_or_default();
         let (queue, prep, watcher) =
             (text("job_queue_arn"), text("prep_function_arn"), text("watcher_function_arn"));
+        let later_queue = r.string("later_stages_job_queue_arn");
         let arns = r.string_map("job_definition_arns");
         let stage_arn = |stage: &str| arns.get(stage).cloned().unwrap_or_default();
         let defs = [stage_arn("procurement"), stage_arn("processing"), stage_arn("egress")];
@@ -610,6 +635,7 @@ impl DataSource for StateMachineDefinition {
             r.int("timeout_seconds").unwrap_or_else(|| default_timeout_seconds(poll_seconds));
         let input = DefinitionInput {
             job_queue_arn: &queue,
+            later_stages_job_queue_arn: later_queue.as_deref(),
             job_definition_arns: [&defs[0], &defs[1], &defs[2]],
             prep_function_arn: &prep,
             watcher_function_arn: &watcher,
@@ -637,6 +663,7 @@ mod tests {
     fn sample() -> Json {
         definition(&DefinitionInput {
             job_queue_arn: "arn:aws:batch:us-east-1:1:job-queue/p-queue",
+            later_stages_job_queue_arn: Some("arn:aws:batch:us-east-1:1:job-queue/p-stages-queue"),
             job_definition_arns: ["arn:jd/p-procurement:1", "arn:jd/p-processing:1", "arn:jd/p-egress:1"],
             prep_function_arn: "arn:aws:lambda:us-east-1:1:function:prep",
             watcher_function_arn: "arn:aws:lambda:us-east-1:1:function:watcher",
@@ -699,8 +726,75 @@ mod tests {
         );
         for s in ["SubmitProcurement", "SubmitProcessing", "SubmitEgress"] {
             assert_eq!(states[s]["Parameters"]["ArrayProperties"]["Size.$"], "$.prep.run.array_size");
-            assert_eq!(states[s]["Parameters"]["JobQueue"], "arn:aws:batch:us-east-1:1:job-queue/p-queue");
         }
+    }
+
+    /// Procurement goes to the pipeline's queue, processing and egress to
+    /// its higher-priority later-stages queue (the single-item path too);
+    /// without one, all three go to the one queue.
+    #[test]
+    fn later_stages_are_submitted_to_their_own_queue() {
+        let first = "arn:aws:batch:us-east-1:1:job-queue/p-queue";
+        let later = "arn:aws:batch:us-east-1:1:job-queue/p-stages-queue";
+        let d = sample();
+        for (state, queue) in [
+            ("SubmitProcurement", first),
+            ("SubmitProcessing", later),
+            ("SubmitEgress", later),
+            ("SubmitProcurementSingle", first),
+            ("SubmitProcessingSingle", later),
+            ("SubmitEgressSingle", later),
+        ] {
+            assert_eq!(d["States"][state]["Parameters"]["JobQueue"], queue, "{state}");
+        }
+        let config = |later: Option<&str>| {
+            Value::object([
+                ("job_queue_arn", Value::string(first)),
+                ("later_stages_job_queue_arn", later.map(Value::string).unwrap_or(Value::Null)),
+                (
+                    "job_definition_arns",
+                    Value::Map(
+                        STAGES
+                            .iter()
+                            .map(|s| {
+                                (
+                                    s.to_string(),
+                                    Value::string(format!(
+                                        "arn:aws:batch:us-east-1:1:job-definition/p-{s}:1"
+                                    )),
+                                )
+                            })
+                            .collect(),
+                    ),
+                ),
+                ("prep_function_arn", Value::string("arn:aws:lambda:us-east-1:1:function:prep")),
+                ("watcher_function_arn", Value::string("arn:aws:lambda:us-east-1:1:function:watcher")),
+                ("poll_seconds", Value::Null),
+                ("timeout_seconds", Value::Null),
+                ("default_config", Value::Null),
+                ("definition", Value::Null),
+            ])
+        };
+        let read = |later| {
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let state = rt.block_on(StateMachineDefinition.read(config(later))).unwrap();
+            serde_json::from_str::<Json>(state.get("definition").as_str().unwrap()).unwrap()
+        };
+        let two = read(Some(later));
+        assert_eq!(two["States"]["SubmitEgress"]["Parameters"]["JobQueue"], later);
+        assert_eq!(two["States"]["SubmitProcurement"]["Parameters"]["JobQueue"], first);
+        let one = read(None);
+        for s in ["SubmitProcurement", "SubmitProcessing", "SubmitEgress"] {
+            assert_eq!(one["States"][s]["Parameters"]["JobQueue"], first, "{s}");
+        }
+        // Not a Batch ARN: refused on its attribute.
+        let schema = StateMachineDefinition.schema();
+        let bad =
+            check_values(&schema.block, &config(Some("arn:aws:sqs:us-east-1:1:q")), &AttributePath::root());
+        assert!(
+            bad.0.iter().any(|d| d.path == Some(AttributePath::attr("later_stages_job_queue_arn"))),
+            "{bad:?}"
+        );
     }
 
     #[test]
@@ -758,6 +852,7 @@ mod tests {
     fn a_timeout_near_the_one_year_limit_moves_the_deadline_not_the_backstop() {
         let input = |timeout_seconds| DefinitionInput {
             job_queue_arn: "q",
+            later_stages_job_queue_arn: None,
             job_definition_arns: ["a", "b", "c"],
             prep_function_arn: "p",
             watcher_function_arn: "w",

@@ -9,11 +9,11 @@
 //! - `submit.rs`: SubmitJob and TerminateJob, checked as AWS Batch checks them;
 //! - `worker.rs`: running children, retries, N_TO_N dependencies, counts;
 //! - `api.rs`: DescribeJobs and ListJobs for the watcher;
+//! - `queues.rs`: the job queues the slots serve, by priority then FIFO;
 //! - `exit_rule.rs`: `EvaluateOnExit` rules;
 //! - `injection.rs`: failures injected for tests.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -30,6 +30,7 @@ use testkit::http::{Request, Response};
 mod api;
 mod exit_rule;
 mod injection;
+mod queues;
 mod submit;
 mod worker;
 
@@ -37,6 +38,7 @@ pub use contract::STAGE_NAMES as STAGES;
 pub use contract::naming::valid_job_name;
 pub use exit_rule::ExitRule;
 pub use injection::Injection;
+pub use queues::{FIRST_STAGE_PRIORITY, LATER_STAGES_PRIORITY};
 
 #[cfg(test)]
 use exit_rule::code_matches;
@@ -105,9 +107,10 @@ pub struct Job {
     pub id: String,
     pub name: String,
     pub queue: String,
+    /// Its queue among `Inner::ready`'s.
+    queue_slot: usize,
     pub definition: String,
     pub stage: String,
-    pub rank: usize,
     pub array: bool,
     pub run_id: String,
     env: Vec<(String, String)>,
@@ -182,7 +185,9 @@ impl Job {
 pub struct Inner {
     pub jobs: Vec<Job>,
     by_id: HashMap<String, usize>,
-    ready: BinaryHeap<(usize, Reverse<u32>, usize)>,
+    /// RUNNABLE nodes per job queue; the worker slots take them in the
+    /// queues' priority order, FIFO within a queue.
+    ready: queues::Queues,
     shutdown: bool,
 }
 
@@ -223,7 +228,13 @@ impl LocalBatch {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts the worker tasks (one per concurrency slot).
+    /// The job queues used so far and their priorities, in order of first use.
+    pub fn queue_priorities(&self) -> Vec<(String, i32)> {
+        self.lock().ready.priorities()
+    }
+
+    /// Starts the worker tasks (one per concurrency slot: the compute
+    /// environment's vCPUs over the vCPUs of one job).
     pub fn start_workers(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
         (0..self.cfg.concurrency.max(1))
             .map(|_| {

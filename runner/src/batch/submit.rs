@@ -92,6 +92,8 @@ impl LocalBatch {
                 depends = Some((parent, n_to_n));
             }
         }
+        let queue = params.get("JobQueue").and_then(Value::as_str).unwrap_or("").to_string();
+        let queue_slot = g.ready.queue_for(&queue, stage);
         let idx = g.jobs.len();
         let id = format!("local-{:04}-{stage}-{:x}", idx, now_ms() & 0xffff_ffff);
         let n = size.unwrap_or(1);
@@ -114,10 +116,10 @@ impl LocalBatch {
         g.jobs.push(Job {
             id: id.clone(),
             name: name.to_string(),
-            queue: params.get("JobQueue").and_then(Value::as_str).unwrap_or("").to_string(),
+            queue,
+            queue_slot,
             definition: definition.to_string(),
             stage: stage.to_string(),
-            rank: STAGES.iter().position(|s| *s == stage).unwrap_or(0),
             array: size.is_some(),
             run_id,
             env,

@@ -15,7 +15,7 @@ impl LocalBatch {
                 }
                 g.ready.pop()
             };
-            let Some((_, Reverse(index), job)) = next else {
+            let Some((job, index)) = next else {
                 notified.await;
                 continue;
             };
@@ -117,8 +117,8 @@ impl LocalBatch {
         } else if retry {
             tracing::info!(stage, index, attempt, exit = ?code, "retrying node");
             j.children[index as usize].status = Status::Runnable;
-            let rank = j.rank;
-            g.ready.push((rank, Reverse(index), job));
+            let queue = j.queue_slot;
+            g.ready.push(queue, job, index);
             drop(g);
             self.work.notify_one();
             return;
@@ -167,8 +167,8 @@ pub(super) fn resolve(g: &mut Inner, job: usize, index: u32) {
     match verdict {
         Some(true) => {
             g.jobs[job].children[index as usize].status = Status::Runnable;
-            let rank = g.jobs[job].rank;
-            g.ready.push((rank, Reverse(index), job));
+            let queue = g.jobs[job].queue_slot;
+            g.ready.push(queue, job, index);
         }
         Some(false) => {
             let j = &mut g.jobs[job];

@@ -62,3 +62,24 @@ pub fn outcome(out: &Output, summary: &Path) -> (bool, Value, String) {
         .unwrap_or_else(|_| panic!("no summary: {stderr}"));
     (out.status.success(), s, stderr)
 }
+
+/// moto, with `buckets` made, an S3 client for it (path style) and the
+/// runtime to drive that client: where the S3-sourced runs start.
+#[allow(dead_code)] // the tests of synthetic runs need no bucket
+pub fn moto_with_buckets(
+    buckets: &[&str],
+) -> (testkit::MotoServer, tokio::runtime::Runtime, aws_sdk_s3::Client) {
+    build_binaries();
+    let moto = testkit::MotoServer::start().expect("moto");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let conf = testkit::aws::sdk_config(&moto);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build(),
+    );
+    rt.block_on(async {
+        for bucket in buckets {
+            s3.create_bucket().bucket(*bucket).send().await.expect("create bucket");
+        }
+    });
+    (moto, rt, s3)
+}

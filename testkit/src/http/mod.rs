@@ -15,7 +15,7 @@ mod blocking;
 mod client;
 mod message;
 mod server;
-mod wire;
+pub(crate) mod wire;
 
 pub use blocking::Server;
 pub use client::{post, post_json, send};

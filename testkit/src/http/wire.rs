@@ -12,9 +12,29 @@ fn bad(message: &str) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, message.to_string())
 }
 
+/// A request's line and headers, and how its body is framed.
+pub(crate) struct RequestHead {
+    pub method: String,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    length: usize,
+    chunked: bool,
+}
+
 /// The next request on a connection; `None` when the peer closed it
 /// between requests.
 pub(super) async fn read_request<R: AsyncBufRead + Unpin>(read: &mut R) -> std::io::Result<Option<Request>> {
+    let Some(head) = read_request_head(read).await? else { return Ok(None) };
+    let body = read_request_body(read, &head).await?;
+    Ok(Some(Request { method: head.method, target: head.target, headers: head.headers, body }))
+}
+
+/// The next request's line and headers, the body left unread (a proxy
+/// answers `Expect: 100-continue` in between); `None` when the peer closed
+/// the connection between requests.
+pub(crate) async fn read_request_head<R: AsyncBufRead + Unpin>(
+    read: &mut R,
+) -> std::io::Result<Option<RequestHead>> {
     let mut line = String::new();
     if read.read_line(&mut line).await? == 0 {
         return Ok(None);
@@ -45,8 +65,15 @@ pub(super) async fn read_request<R: AsyncBufRead + Unpin>(read: &mut R) -> std::
         }
         headers.push((name.to_string(), value.to_string()));
     }
-    let body = if chunked { read_chunked(read).await? } else { read_sized(read, length).await? };
-    Ok(Some(Request { method, target, headers, body }))
+    Ok(Some(RequestHead { method, target, headers, length, chunked }))
+}
+
+/// The body `head` announced (chunked bodies joined).
+pub(crate) async fn read_request_body<R: AsyncBufRead + Unpin>(
+    read: &mut R,
+    head: &RequestHead,
+) -> std::io::Result<Vec<u8>> {
+    if head.chunked { read_chunked(read).await } else { read_sized(read, head.length).await }
 }
 
 async fn read_sized<R: AsyncBufRead + Unpin>(read: &mut R, length: usize) -> std::io::Result<Vec<u8>> {
@@ -79,7 +106,7 @@ async fn read_chunked<R: AsyncBufRead + Unpin>(read: &mut R) -> std::io::Result<
     }
 }
 
-pub(super) async fn write_response<W: AsyncWrite + Unpin>(
+pub(crate) async fn write_response<W: AsyncWrite + Unpin>(
     write: &mut W,
     response: &Response,
 ) -> std::io::Result<()> {

@@ -22,7 +22,7 @@
 use super::checks::{
     Check, ClassTable, FastField, Ranges, TextSet, compile_field, load8, packed_key, short_integer,
 };
-use super::rules::{CompiledRules, EnumSet, slot};
+use super::rules::{EnumSet, FieldRule, slot};
 use super::shape::{Lookup, MAX_SHAPE_LEN, ShapeCache, ShapeRules, shape_key};
 use super::values::{TemporalCheck, parse_int};
 use crate::transform::classify::{set_bits, window};
@@ -55,15 +55,15 @@ pub(super) struct FastRules {
 }
 
 impl FastRules {
-    /// The fast checks for `rules`, or `None` when the rule set needs
+    /// The fast checks for a rule set's `fields`, or `None` when it needs
     /// per-record state (unique, primaryKey), which only the general path
     /// keeps.
-    pub(super) fn compile(rules: &CompiledRules) -> Option<Self> {
-        if rules.needs_uniqueness() || rules.fields.len() > MAX_FAST_WIDTH {
+    pub(super) fn compile(fields: &[FieldRule], needs_uniqueness: bool) -> Option<Self> {
+        if needs_uniqueness || fields.len() > MAX_FAST_WIDTH {
             return None;
         }
         let mut fast = FastRules {
-            fields: rules.fields.iter().map(compile_field).collect(),
+            fields: fields.iter().map(compile_field).collect(),
             shape: None,
             shape_temporal: Vec::new(),
             shape_packed: Vec::new(),
@@ -125,6 +125,9 @@ pub(super) const BATCH_ROWS: usize = 512;
 #[derive(Debug)]
 pub(super) struct Batch {
     width: usize,
+    /// The record limit: measured as the general path measures it (to the
+    /// `\n`, a `\r` before it included).
+    max_record: usize,
     rows: usize,
     /// Column-major field boundaries, absolute positions in the buffer:
     /// `bounds[f][r]` is the start of field `f` of row `r`, and
@@ -140,8 +143,10 @@ pub(super) struct Batch {
     /// Per row in shape mode: its shape key, or 0 for a long row (split
     /// and checked in [`Self::push`]).
     keys: Vec<u64>,
-    /// Per field: remembered answers (used by date/time fields).
-    caches: Vec<AnswerCache>,
+    /// Per field: remembered answers of a date/time field, made on first
+    /// use (~36 KB each: making one per field for every file was most of
+    /// the cost of validating a small file).
+    caches: Vec<Option<AnswerCache>>,
     /// Shapes seen so far (`None` when the rule set has no shapes).
     shapes: Option<ShapeCache>,
     shape_mode: bool,
@@ -150,18 +155,21 @@ pub(super) struct Batch {
 }
 
 impl Batch {
-    pub(super) fn new(rules: &FastRules) -> Self {
+    /// A batch for `rules`' rows; a row longer than `max_record` (at
+    /// least 64) never passes, so the general path rejects it as too long.
+    pub(super) fn new(rules: &FastRules, max_record: usize) -> Self {
         let width = rules.width();
         let shapes = rules.shape.as_ref().map(|_| ShapeCache::new());
         Batch {
             width,
+            max_record,
             rows: 0,
             bounds: vec![[0; BATCH_ROWS]; width + 1],
             starts: vec![0; BATCH_ROWS],
             newlines: vec![0; BATCH_ROWS],
             ok: vec![0; BATCH_ROWS],
             keys: vec![0; BATCH_ROWS],
-            caches: (0..width).map(|_| AnswerCache::new()).collect(),
+            caches: (0..width).map(|_| None).collect(),
             shape_mode: shapes.is_some(),
             shapes,
             long_rows: 0,
@@ -244,7 +252,8 @@ impl Batch {
             }
             (bits == 0) & ((last as usize) < len)
         } else {
-            len != 0 && self.split_long(delimiters, base, start, end)
+            // Rows under 64 bytes are within any limit (at least 64).
+            len != 0 && newline - start <= self.max_record && self.split_long(delimiters, base, start, end)
         };
         self.bounds[0][r] = start as u32;
         self.bounds[w][r] = end as u32 + 1;
@@ -339,7 +348,7 @@ impl Batch {
             for &(k, f, ref tc) in &fast.shape_temporal {
                 let op = &shape.ops[k];
                 let word = load8(padded, start + usize::from(op.start)) & op.mask;
-                ok &= caches[f].answer(tc, word) | op.skip;
+                ok &= caches[f].get_or_insert_with(AnswerCache::new).answer(tc, word) | op.skip;
             }
             for (k, table, shift) in &fast.shape_packed {
                 let op = &shape.ops[*k];
@@ -394,21 +403,26 @@ fn each(col: Column<'_>, ok: &mut [u8], check: impl Fn(usize, usize) -> u8) {
 impl FastField {
     /// [`Self::check`] for this field of every row of a batch: the kind
     /// of check is decided once, then a loop made for it runs.
-    fn check_column(&self, padded: &[u8], col: Column<'_>, ok: &mut [u8], cache: &mut AnswerCache) {
+    fn check_column(&self, padded: &[u8], col: Column<'_>, ok: &mut [u8], cache: &mut Option<AnswerCache>) {
         let missing_ok = u8::from(!self.required);
         match &self.check {
             Check::Integer => integer_column(padded, col, ok, missing_ok),
             Check::Temporal(format) => match format.fast_check() {
-                Some(tc) if tc.date && !tc.time => {
-                    temporal_column::<true, false>(padded, col, ok, tc, missing_ok, cache)
+                Some(tc) => {
+                    let cache = cache.get_or_insert_with(AnswerCache::new);
+                    match (tc.date, tc.time) {
+                        (true, false) => {
+                            temporal_column::<true, false>(padded, col, ok, tc, missing_ok, cache)
+                        }
+                        (false, true) => {
+                            temporal_column::<false, true>(padded, col, ok, tc, missing_ok, cache)
+                        }
+                        (true, true) => temporal_column::<true, true>(padded, col, ok, tc, missing_ok, cache),
+                        (false, false) => {
+                            temporal_column::<false, false>(padded, col, ok, tc, missing_ok, cache)
+                        }
+                    }
                 }
-                Some(tc) if !tc.date && tc.time => {
-                    temporal_column::<false, true>(padded, col, ok, tc, missing_ok, cache)
-                }
-                Some(tc) if tc.date && tc.time => {
-                    temporal_column::<true, true>(padded, col, ok, tc, missing_ok, cache)
-                }
-                Some(tc) => temporal_column::<false, false>(padded, col, ok, tc, missing_ok, cache),
                 None => each(col, ok, |s, e| u8::from(self.check(padded, s, e))),
             },
             Check::Text { min, max, classes: None, set: Some(TextSet::Bytes(bits)) } => {
@@ -583,7 +597,12 @@ fn ranges_column(
 mod tests {
     use super::*;
     use crate::transform::classify::MaskArrays;
-    use crate::transform::csv::{RuleSet, builtin_rule_set};
+    use crate::transform::csv::{CompiledRules, RuleSet, builtin_rule_set};
+
+    /// The fast checks of `rules`, as the rule set compiles them.
+    fn fast_of(rules: &CompiledRules) -> Option<FastRules> {
+        rules.fast().cloned()
+    }
 
     /// The fast answer for one value of field `i`, with junk after it.
     fn fast(rules: &FastRules, i: usize, v: &[u8]) -> bool {
@@ -596,7 +615,7 @@ mod tests {
     fn compile(json: &str) -> (CompiledRules, FastRules) {
         let set: RuleSet = serde_json::from_str(json).unwrap();
         let rules = CompiledRules::compile(&set).unwrap();
-        let fast = FastRules::compile(&rules).unwrap();
+        let fast = fast_of(&rules).unwrap();
         (rules, fast)
     }
 
@@ -615,7 +634,7 @@ mod tests {
     #[test]
     fn ghcn_fields_agree_with_the_general_checks() {
         let rules = CompiledRules::compile(&builtin_rule_set("ghcn-daily").unwrap()).unwrap();
-        let fast = FastRules::compile(&rules).unwrap();
+        let fast = fast_of(&rules).unwrap();
         assert!(fast.fields.iter().all(|f| !matches!(f.check, Check::General(_))), "{:?}", fast.fields);
         let ids: &[&[u8]] = &[
             b"USW00094728",
@@ -772,7 +791,7 @@ mod tests {
         let set: RuleSet =
             serde_json::from_str(r#"{"schema":{"fields":[{"name":"k","constraints":{"unique":true}}]}}"#)
                 .unwrap();
-        assert!(FastRules::compile(&CompiledRules::compile(&set).unwrap()).is_none());
+        assert!(fast_of(&CompiledRules::compile(&set).unwrap()).is_none());
     }
 
     #[test]
@@ -802,7 +821,7 @@ mod tests {
             let mut masks = MaskArrays::default();
             masks.classify(&padded[1..end + 1], b',');
             for shape_mode in [true, false] {
-                let mut batch = Batch::new(&fast).in_mode(shape_mode);
+                let mut batch = Batch::new(&fast, usize::MAX).in_mode(shape_mode);
                 // The row twice, after a row that fails to split, to see
                 // that rows do not leak into each other.
                 for start in [1, 3, 3] {
@@ -818,7 +837,7 @@ mod tests {
     #[test]
     fn a_full_batch_of_mixed_rows() {
         let rules = CompiledRules::compile(&builtin_rule_set("ghcn-daily").unwrap()).unwrap();
-        let fast = FastRules::compile(&rules).unwrap();
+        let fast = fast_of(&rules).unwrap();
         let rows = [
             ("USW00094728,20230101,TMAX,-12,,,W,0700\n", true),
             ("USW00094728,20230229,TMAX,-12,,,W,0700\n", false),
@@ -842,7 +861,7 @@ mod tests {
         let mut masks = MaskArrays::default();
         masks.classify(&data[..len], b',');
         for shape_mode in [true, false] {
-            let mut batch = Batch::new(&fast).in_mode(shape_mode);
+            let mut batch = Batch::new(&fast, usize::MAX).in_mode(shape_mode);
             for &(s, nl) in &spans {
                 batch.push(&fast, &data, &masks.delimiters, 0, s, nl);
             }

@@ -1,16 +1,19 @@
 //! CSV validation with a Frictionless Table Schema rule set.
 
 mod checks;
+mod compiled;
 mod fast;
 mod pattern;
+mod record_end;
 mod rules;
 mod schema;
 mod shape;
 mod validate;
 pub mod values;
 
+pub use compiled::CompiledRules;
 pub use pattern::Pattern;
-pub use rules::{CompiledRules, FieldRule, Violation};
+pub use rules::{FieldRule, Violation};
 pub use schema::{Constraints, Dialect, FieldDescriptor, PrimaryKey, RuleSet, TableSchema};
 pub use validate::{CsvError, CsvStats, RejectRecord, ValidateOptions, validate_csv};
 

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use super::pattern::Pattern;
-use super::schema::{FieldDescriptor, RuleSet};
+use super::schema::FieldDescriptor;
 use super::values::{DateTimeFormat, Typed, parse_int, parse_number};
 
 /// Why a field failed: a stable rule name and a human message.
@@ -278,63 +278,7 @@ impl FieldRule {
     }
 }
 
-/// A whole compiled rule set.
-#[derive(Debug, Clone)]
-pub struct CompiledRules {
-    /// Fields in column order.
-    pub fields: Vec<FieldRule>,
-    /// Column indices of the primary key (empty = none).
-    pub primary_key: Vec<usize>,
-    /// Whether the first record is a header.
-    pub header: bool,
-    /// The delimiter byte.
-    pub delimiter: u8,
-}
-
-impl CompiledRules {
-    /// Compiles and checks a rule set; errors describe the bad descriptor.
-    pub fn compile(rules: &RuleSet) -> Result<Self, String> {
-        let delimiter = match rules.dialect.delimiter.as_bytes() {
-            [d] if d.is_ascii() && !matches!(d, b'"' | b'\n' | b'\r') && *d != 0 => *d,
-            _ => {
-                return Err(format!(
-                    "dialect.delimiter {:?} must be one ASCII character other than a quote or line break",
-                    rules.dialect.delimiter
-                ));
-            }
-        };
-        if rules.schema.fields.is_empty() {
-            return Err("schema.fields must not be empty".into());
-        }
-        let missing: Vec<Vec<u8>> =
-            rules.schema.missing_values.iter().map(|m| m.as_bytes().to_vec()).collect();
-        let mut fields = Vec::new();
-        for f in &rules.schema.fields {
-            fields.push(compile_field(f, &missing).map_err(|e| format!("field {:?}: {e}", f.name))?);
-        }
-        let mut primary_key = Vec::new();
-        if let Some(pk) = &rules.schema.primary_key {
-            for name in pk.names() {
-                let at = fields
-                    .iter()
-                    .position(|f| f.name == name)
-                    .ok_or_else(|| format!("primaryKey names unknown field {name:?}"))?;
-                // A row without its key identifies nothing: Table Schema's
-                // primary key fields are required (as frictionless does).
-                fields[at].required = true;
-                primary_key.push(at);
-            }
-        }
-        Ok(CompiledRules { fields, primary_key, header: rules.dialect.header, delimiter })
-    }
-
-    /// True when any uniqueness check is configured.
-    pub fn needs_uniqueness(&self) -> bool {
-        !self.primary_key.is_empty() || self.fields.iter().any(|f| f.unique)
-    }
-}
-
-fn compile_field(f: &FieldDescriptor, missing: &[Vec<u8>]) -> Result<FieldRule, String> {
+pub(super) fn compile_field(f: &FieldDescriptor, missing: &[Vec<u8>]) -> Result<FieldRule, String> {
     let temporal = |kind: &'static str, default: &str| -> Result<FieldType, String> {
         let fmt = if f.format == "default" { default } else { &f.format };
         Ok(FieldType::Temporal { kind, format: DateTimeFormat::compile(fmt)? })

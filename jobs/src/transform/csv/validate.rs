@@ -27,13 +27,13 @@ use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
 
+use super::compiled::CompiledRules;
 use super::fast::{Batch, FastRules, PAD};
-use super::rules::{CompiledRules, Violation};
+use super::record_end::RecordEnd;
+use super::rules::Violation;
 use crate::transform::classify::{MaskArrays, set_bits, window};
 use crate::transform::output::OutputBlock;
-use crate::transform::records::{
-    Block, READ_BYTES, RecordReader, RecordSink, TOO_LONG_RULE, too_long_reject,
-};
+use crate::transform::records::{Block, RecordReader, RecordSink, TOO_LONG_RULE, too_long_reject};
 use crate::transform::reject::{RejectCounts, write_reject};
 
 /// Tuning that bounds memory.
@@ -171,7 +171,7 @@ struct Engine<'r, 'w> {
     rules: &'r CompiledRules,
     /// The row checks of the fast path (`None` when the rule set needs
     /// the general path for every row).
-    fast: Option<FastRules>,
+    fast: Option<&'r FastRules>,
     options: ValidateOptions,
     max_record: usize,
     /// Clean output, handed to its writer in blocks.
@@ -196,6 +196,8 @@ struct Engine<'r, 'w> {
     primary: FingerprintSet,
     keys: usize,
     reject_buf: Vec<u8>,
+    /// The end of the over-long record being skipped.
+    over_long: RecordEnd,
 }
 
 impl<'r, 'w> Engine<'r, 'w> {
@@ -209,15 +211,14 @@ impl<'r, 'w> Engine<'r, 'w> {
         // Batches hold u32 positions into the read buffer.
         let small_buffer = reader.buffer_len() <= u32::MAX as usize;
         let max_record = reader.max_record();
-        let fast = if options.fast_path && small_buffer { FastRules::compile(rules) } else { None };
+        let fast = if options.fast_path && small_buffer { rules.fast() } else { None };
         Engine {
             rules,
-            batch: fast.as_ref().map(Batch::new),
+            batch: fast.map(|fast| Batch::new(fast, max_record)),
             fast,
             options,
             max_record,
-            // One append is at most a read block's runs and a `\n`.
-            clean: OutputBlock::new(clean, READ_BYTES + 64),
+            clean: OutputBlock::new(clean),
             rejects,
             stats: CsvStats::default(),
             line: 1,
@@ -231,6 +232,7 @@ impl<'r, 'w> Engine<'r, 'w> {
             primary: FingerprintSet::default(),
             keys: 0,
             reject_buf: Vec::with_capacity(256),
+            over_long: RecordEnd::new(rules.delimiter),
         }
     }
 
@@ -403,26 +405,28 @@ impl<'r, 'w> Engine<'r, 'w> {
         special: bool,
         eof: bool,
     ) -> Result<Option<(bool, usize)>, CsvError> {
-        if newline - start > self.max_record {
-            self.too_long(&data[start..newline])?;
-            return Ok(Some((false, newline + 1)));
-        }
+        // A quote may hide this `\n`: such a record's end and length are
+        // the quote-aware parser's, as the reader's skip ends it
+        // (record_end.rs) when the limit cuts it before its end is read.
         if special && memchr::memchr(b'"', &data[start..newline]).is_some() {
             return match self.parse_quoted(data, start, eof) {
                 Quoted::NeedMore => Ok(None),
                 Quoted::Done { end, next, inner_lines, error } => {
                     let ok = if end - start > self.max_record {
-                        self.too_long(&data[start..end])?;
+                        self.reject_too_long(&data[start..end])?;
                         false
                     } else {
-                        let ok = self.quoted_record(&data[start..end], error)?;
-                        self.line += 1;
-                        ok
+                        self.quoted_record(&data[start..end], error)?
                     };
-                    self.line += inner_lines;
+                    self.line += 1 + inner_lines;
                     Ok(Some((ok, next)))
                 }
             };
+        }
+        if newline - start > self.max_record {
+            self.reject_too_long(&data[start..newline])?;
+            self.line += 1;
+            return Ok(Some((false, newline + 1)));
         }
         let nfields = self.collect_fields(&masks.delimiters, base, start, newline);
         let ok = self.plain_record(data, start, newline, nfields, special)?;
@@ -617,6 +621,13 @@ impl<'r, 'w> Engine<'r, 'w> {
         Ok(true)
     }
 
+    /// Rejects a record longer than the limit (see [`too_long_reject`]).
+    fn reject_too_long(&mut self, head: &[u8]) -> Result<(), CsvError> {
+        let (shown, reason) = too_long_reject(head, self.max_record);
+        self.reject(shown, None, TOO_LONG_RULE, &reason)?;
+        Ok(())
+    }
+
     /// Counts and writes one reject; always returns `Ok(false)`.
     fn reject(
         &mut self,
@@ -740,21 +751,29 @@ impl RecordSink for Engine<'_, '_> {
         let Block { padded, len, from, eof } = block;
         let mut masks = std::mem::take(&mut self.masks);
         masks.classify(&padded[from..len], self.rules.delimiter);
-        let fast = self.fast.take();
-        let result = self.scan_rows(padded, len, from, eof, &masks, fast.as_ref());
-        self.fast = fast;
+        let result = self.scan_rows(padded, len, from, eof, &masks, self.fast);
         self.masks = masks;
         let (consumed, newline) = result?;
         self.write_runs(&padded[..len], newline)?;
         Ok(consumed)
     }
 
-    /// Rejects a record longer than the limit (see [`too_long_reject`]).
+    /// Rejects a record the reader cut at the limit before its end, and
+    /// starts looking for that end.
     fn too_long(&mut self, head: &[u8]) -> Result<(), CsvError> {
-        let (shown, reason) = too_long_reject(head, self.max_record);
-        self.reject(shown, None, TOO_LONG_RULE, &reason)?;
-        self.line += 1;
+        self.reject_too_long(head)?;
+        self.over_long = RecordEnd::new(self.rules.delimiter);
+        let ended = self.over_long.feed(head);
+        debug_assert!(ended.is_none(), "the reader cut a record the parser had seen the end of");
         Ok(())
+    }
+
+    /// The rest of the over-long record ends where the parser would end
+    /// it; its line and the `\n`s in its quotes are counted then.
+    fn skip(&mut self, piece: &[u8]) -> Option<usize> {
+        let n = self.over_long.feed(piece)?;
+        self.line += 1 + self.over_long.inner_lines();
+        Some(n)
     }
 }
 

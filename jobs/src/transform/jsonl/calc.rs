@@ -124,7 +124,7 @@ impl<'c, 'w> Worker<'c, 'w> {
         let n = calc.variables.len();
         Worker {
             calc,
-            out: OutputBlock::new(out, 64 << 10),
+            out: OutputBlock::new(out),
             rejects,
             stats: CalcStats::default(),
             line_no: 1,

@@ -139,6 +139,20 @@ pub fn scan_object(line: &[u8], mut member: impl FnMut(Member)) -> Result<Object
     Ok(ObjectShape { close, empty, ascii: !s.non_ascii })
 }
 
+/// What a high surrogate escape must be followed by.
+const LOW_AFTER_HIGH: &str = "a low surrogate escape (\\uDC00-\\uDFFF) after a high one";
+/// What a low surrogate escape alone is.
+const LONE_LOW: &str = "no lone low surrogate escape (\\uDC00-\\uDFFF)";
+
+/// The code unit of the four hex digits at `b[at..at + 4]`, if they are.
+fn hex4(b: &[u8], at: usize) -> Option<u16> {
+    let digits = std::str::from_utf8(b.get(at..at + 4)?).ok()?;
+    if !digits.bytes().all(|d| d.is_ascii_hexdigit()) {
+        return None;
+    }
+    u16::from_str_radix(digits, 16).ok()
+}
+
 /// Decodes a JSON string's content (between quotes, already validated).
 pub fn unescape(raw: &[u8]) -> String {
     let text = String::from_utf8_lossy(raw);
@@ -324,14 +338,36 @@ impl Scanner<'_> {
             match self.peek() {
                 b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 1,
                 b'u' => {
-                    let hex = self.b.get(self.i + 1..self.i + 5);
-                    if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                    let Some(unit) = hex4(self.b, self.i + 1) else {
                         return Err(self.err("four hex digits after \\u"));
-                    }
+                    };
                     self.i += 5;
+                    self.surrogate(unit)?;
                 }
                 _ => return Err(self.err("a valid escape")),
             }
+        }
+    }
+
+    /// After a `\\u` escape of `unit` (`i` just past it): a high surrogate
+    /// must be followed by the escape of a low one, which is consumed; a
+    /// low one alone is an error. Half a pair is not a character, and
+    /// serde_json, like most strict readers, refuses it.
+    fn surrogate(&mut self, unit: u16) -> Result<(), ScanError> {
+        match unit {
+            0xD800..=0xDBFF => {
+                let low = match self.b.get(self.i..self.i + 2) {
+                    Some(b"\\u") => hex4(self.b, self.i + 2),
+                    _ => None,
+                };
+                if !low.is_some_and(|l| (0xDC00..=0xDFFF).contains(&l)) {
+                    return Err(self.err(LOW_AFTER_HIGH));
+                }
+                self.i += 6;
+                Ok(())
+            }
+            0xDC00..=0xDFFF => Err(ScanError::Syntax { at: self.i - 6, what: LONE_LOW }),
+            _ => Ok(()),
         }
     }
 
@@ -427,6 +463,14 @@ mod tests {
             r#"{"a":tru}"#,
             r#"{"a":"\x"}"#,
             r#"{"a":"\u12G4"}"#,
+            r#"{"a":"\ud83d\ude00"}"#,
+            r#"{"a":"\ud83d"}"#,
+            r#"{"a":"\ud83dx"}"#,
+            r#"{"a":"\ud83d\u0041"}"#,
+            r#"{"a":"\ud83d\ud83d"}"#,
+            r#"{"a":"\udddd"}"#,
+            r#"{"\udddd":1}"#,
+            r#"{"a":"\uDBFF\uDFFF"}"#,
             "{\"a\":\"tab\there\"}",
             r#"{"a":[1,2}"#,
             r#"{"a":{"b":1}}}"#,
@@ -477,10 +521,20 @@ mod tests {
             match b.get(i) {
                 Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 1,
                 Some(b'u') => {
-                    if !b.get(i + 1..i + 5).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                    let Some(unit) = hex4(b, i + 1) else {
                         return Err(ScanError::Syntax { at: i, what: "four hex digits after \\u" });
-                    }
+                    };
                     i += 5;
+                    if (0xDC00..=0xDFFF).contains(&unit) {
+                        return Err(ScanError::Syntax { at: i - 6, what: LONE_LOW });
+                    }
+                    if (0xD800..=0xDBFF).contains(&unit) {
+                        let low = if b.get(i..i + 2) == Some(b"\\u") { hex4(b, i + 2) } else { None };
+                        if !low.is_some_and(|l| (0xDC00..=0xDFFF).contains(&l)) {
+                            return Err(ScanError::Syntax { at: i, what: LOW_AFTER_HIGH });
+                        }
+                        i += 6;
+                    }
                 }
                 _ => return Err(ScanError::Syntax { at: i, what: "a valid escape" }),
             }
@@ -489,8 +543,20 @@ mod tests {
 
     #[test]
     fn string_scan_matches_the_reference_around_16_byte_blocks() {
-        let pieces: [&[u8]; 9] =
-            [b"a", b"\"", b"\\\\", b"\\\"", b"\t", b"\\u00e9", b"\\x", b"\xc3\xa9", b"\\u12"];
+        let pieces: [&[u8]; 12] = [
+            b"a",
+            b"\"",
+            b"\\\\",
+            b"\\\"",
+            b"\t",
+            b"\\u00e9",
+            b"\\x",
+            b"\xc3\xa9",
+            b"\\u12",
+            b"\\ud83d",
+            b"\\ude00",
+            b"\\ud83d\\ude00",
+        ];
         let mut x: u64 = 12345;
         for _ in 0..20_000 {
             let mut line = b"\"".to_vec();

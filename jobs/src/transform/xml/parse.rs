@@ -103,7 +103,7 @@ impl<'t, 'w> Driver<'t, 'w> {
         Driver {
             t,
             json: JsonWriter::new(t.mapping, &t.force_list),
-            out: OutputBlock::new(out, 64 << 10),
+            out: OutputBlock::new(out),
             rejects,
             reject_buf: Vec::with_capacity(2048),
             stats: XmlStats { complete: true, ..XmlStats::default() },

@@ -29,8 +29,15 @@ async fn converge(clients: &AwsClients, spec: &PipelineSpec, deadline: Instant) 
                 .await?;
         parts.compute_environment_arn = Some(ce_arn.clone());
         parts.ecs_cluster_arn = Some(cluster);
-        parts.job_queue_arn =
-            Some(compute::ensure_queue(&clients.batch, &names, &spec.queue, &ce_arn, &tags, deadline).await?);
+        let queue = &spec.queue;
+        let first = (names.job_queue(), queue.priority);
+        parts.job_queue_arn = Some(
+            compute::ensure_queue(&clients.batch, first, queue.enabled, &ce_arn, &tags, deadline).await?,
+        );
+        let later = (names.later_stages_job_queue(), queue.later_stages_priority);
+        parts.later_stages_job_queue_arn = Some(
+            compute::ensure_queue(&clients.batch, later, queue.enabled, &ce_arn, &tags, deadline).await?,
+        );
 
         let fs_id = parts.file_system_id.clone().unwrap_or_default();
         let ap_id = parts.access_point_id.clone().unwrap_or_default();
@@ -54,11 +61,17 @@ async fn destroy(
 ) -> (Value, Diagnostics) {
     let names = Names::new(&spec.name);
     let deleted: Result<Vec<String>, Diagnostics> = async {
-        compute::delete_queue(&clients.batch, &names, deadline).await?;
-        compute::delete_compute_environment(&clients.batch, &names, deadline).await?;
+        compute::delete_queues_and_environment(&clients.batch, &names, deadline).await?;
         jobdefs::delete_all(&clients.batch, &names).await?;
         let fs_id = in_block(state, "efs", "file_system_id").as_str().map(str::to_string);
         let mut kept = Vec::new();
+        // A file system already gone (an earlier destroy that failed later
+        // on, or a delete outside Terraform) has nothing left to delete:
+        // asking for its access points or mount targets would fail.
+        let fs_id = match fs_id {
+            Some(id) if efs::describe_fs_by_id(&clients.efs, &id).await?.is_some() => Some(id),
+            _ => None,
+        };
         if let Some(fs_id) = &fs_id {
             efs::delete_access_point(&clients.efs, &names, fs_id).await?;
             // The state always names the file system; only its creation

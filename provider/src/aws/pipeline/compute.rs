@@ -1,5 +1,7 @@
-//! The compute environment and the job queue: ensure (create or adopt and
-//! update), read, and delete in AWS's order with waits.
+//! The compute environment and the job queues (procurement's, and the
+//! higher-priority one of the later stages on the same environment):
+//! ensure (create or adopt and update), read, and delete in AWS's order
+//! with waits.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +15,7 @@ use aws_sdk_batch::types::{
 
 use super::names::Names;
 use super::part_tags;
-use super::spec::{Compute, ComputeType, Queue};
+use super::spec::{Compute, ComputeType};
 use super::wait::{self, Poll, aws_error};
 use crate::tfplugin::Diagnostics;
 
@@ -143,18 +145,17 @@ pub async fn ensure_compute_environment(
     ))
 }
 
-/// Creates or adopts the queue on the environment, with the wanted
+/// Creates or adopts the queue `name` on the environment, with the wanted
 /// priority and state; waits until VALID. Returns its ARN.
 pub async fn ensure_queue(
     batch: &Client,
-    names: &Names,
-    queue: &Queue,
+    (name, priority): (String, i32),
+    enabled: bool,
     compute_environment_arn: &str,
     tags: &BTreeMap<String, String>,
     deadline: Instant,
 ) -> Result<String, Diagnostics> {
-    let name = names.job_queue();
-    let state = if queue.enabled { JqState::Enabled } else { JqState::Disabled };
+    let state = if enabled { JqState::Enabled } else { JqState::Disabled };
     match describe_queue(batch, &name).await? {
         None => {
             let order = ComputeEnvironmentOrder::builder()
@@ -165,7 +166,7 @@ pub async fn ensure_queue(
                 .create_job_queue()
                 .job_queue_name(&name)
                 .state(state)
-                .priority(queue.priority)
+                .priority(priority)
                 .compute_environment_order(order)
                 .set_tags(Some(tags.clone().into_iter().collect::<HashMap<_, _>>()))
                 .send()
@@ -177,9 +178,8 @@ pub async fn ensure_queue(
             // pipeline's compute environment, and to it only.
             let order = existing.compute_environment_order();
             let on_ours = order.len() == 1 && order[0].compute_environment() == Some(compute_environment_arn);
-            if existing.priority() != Some(queue.priority) || existing.state() != Some(&state) || !on_ours {
-                let mut update =
-                    batch.update_job_queue().job_queue(&name).priority(queue.priority).state(state);
+            if existing.priority() != Some(priority) || existing.state() != Some(&state) || !on_ours {
+                let mut update = batch.update_job_queue().job_queue(&name).priority(priority).state(state);
                 if !on_ours {
                     update = update.compute_environment_order(
                         ComputeEnvironmentOrder::builder()
@@ -212,11 +212,11 @@ pub async fn ensure_queue(
     Ok(ready.job_queue_arn().unwrap_or_default().to_string())
 }
 
-/// Disables, deletes and waits until the queue is gone. AWS refuses to
-/// delete an enabled queue, and refuses to delete a compute environment a
-/// queue still uses, so this runs first.
-pub async fn delete_queue(batch: &Client, names: &Names, deadline: Instant) -> Result<(), Diagnostics> {
-    let name = names.job_queue();
+/// Disables, deletes and waits until the queue `name` is gone. AWS refuses
+/// to delete an enabled queue, and refuses to delete a compute environment
+/// a queue still uses, so this runs first, for each queue.
+pub async fn delete_queue(batch: &Client, name: &str, deadline: Instant) -> Result<(), Diagnostics> {
+    let name = name.to_string();
     let Some(q) = describe_queue(batch, &name).await? else { return Ok(()) };
     if q.state() != Some(&JqState::Disabled) {
         batch
@@ -236,6 +236,18 @@ pub async fn delete_queue(batch: &Client, names: &Names, deadline: Instant) -> R
         })
     })
     .await
+}
+
+/// Deletes the pipeline's queues, then the compute environment they use
+/// (AWS refuses to delete an environment a queue still names).
+pub async fn delete_queues_and_environment(
+    batch: &Client,
+    names: &Names,
+    deadline: Instant,
+) -> Result<(), Diagnostics> {
+    delete_queue(batch, &names.later_stages_job_queue(), deadline).await?;
+    delete_queue(batch, &names.job_queue(), deadline).await?;
+    delete_compute_environment(batch, names, deadline).await
 }
 
 /// Waits while the queue is in a transition (CREATING/UPDATING).

@@ -179,6 +179,7 @@ pub(super) async fn ensure(
         let revisions = active_revisions(batch, &name).await?;
         let current =
             revisions.last().filter(|d| d.tags().and_then(|t| t.get(FINGERPRINT_TAG)) == Some(&wanted));
+        let registered = current.is_none();
         let arn = match current {
             Some(d) => {
                 let arn = d.job_definition_arn().unwrap_or_default().to_string();
@@ -216,6 +217,11 @@ pub(super) async fn ensure(
             }
         };
         if !spec.keep_old_revisions {
+            // Listed again after registering: a register whose answer was
+            // lost (the connection reset after AWS had registered it) and
+            // was retried by the SDK left a revision nobody heard of,
+            // active between the old ones and ours.
+            let revisions = if registered { active_revisions(batch, &name).await? } else { revisions };
             for old in revisions.iter().filter_map(|d| d.job_definition_arn()).filter(|a| *a != arn) {
                 batch
                     .deregister_job_definition()

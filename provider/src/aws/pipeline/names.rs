@@ -19,8 +19,15 @@ impl Names {
     pub fn compute_environment(&self) -> String {
         format!("{}-ce", self.pipeline)
     }
+    /// The queue procurement is submitted to.
     pub fn job_queue(&self) -> String {
         format!("{}-queue", self.pipeline)
+    }
+    /// The higher-priority queue processing and egress are submitted to,
+    /// on the same compute environment. At most 83 characters (a name is
+    /// at most 64), within AWS Batch's 128.
+    pub fn later_stages_job_queue(&self) -> String {
+        format!("{}-later-stages-queue", self.pipeline)
     }
     pub fn job_definition(&self, stage: &str) -> String {
         contract::naming::job_definition_name(&self.pipeline, stage)

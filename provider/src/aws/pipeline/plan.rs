@@ -71,6 +71,7 @@ pub(super) fn plan(clients: &ClientSlot, req: PlanRequest) -> PlanResponse {
             "compute_environment_arn",
             "ecs_cluster_arn",
             "job_queue_arn",
+            "later_stages_job_queue_arn",
             "file_system_arn",
             "access_point_id",
             "access_point_arn",

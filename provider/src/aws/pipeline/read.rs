@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_batch::types::{JobDefinition, JqState, ResourceType};
+use aws_sdk_batch::types::{JobDefinition, JobQueueDetail, JqState, ResourceType};
 
 use super::jobdefs::{self, RESERVED_ENV, SETTINGS_PARAMETER};
 use super::names::{NAME_TAG, Names};
@@ -17,12 +17,30 @@ use super::{bucket, compute, efs};
 use crate::aws::clients::{AwsClients, ClientSlot};
 use crate::tfplugin::{Diagnostic, Diagnostics, Number, ReadResponse, Schema, Value};
 
+/// A queue's priority and whether it is enabled.
+type QueueSettings = (i32, bool);
+
+fn settings_of(q: &JobQueueDetail) -> QueueSettings {
+    (q.priority().unwrap_or(1), q.state() == Some(&JqState::Enabled))
+}
+
+/// The pipeline's queues as AWS has them: procurement's, the later stages'.
+async fn observe_queues(
+    clients: &AwsClients,
+    names: &Names,
+) -> Result<[Option<JobQueueDetail>; 2], Diagnostics> {
+    Ok([
+        compute::describe_queue(&clients.batch, &names.job_queue()).await?,
+        compute::describe_queue(&clients.batch, &names.later_stages_job_queue()).await?,
+    ])
+}
+
 /// What exists now, for the pipeline of this name.
 async fn observe(
     clients: &AwsClients,
     spec: &PipelineSpec,
     fs_id: Option<&str>,
-) -> Result<(Parts, BTreeMap<String, JobDefinition>, Option<(i32, bool)>, Option<i32>), Diagnostics> {
+) -> Result<(Parts, BTreeMap<String, JobDefinition>, [Option<QueueSettings>; 2], Option<i32>), Diagnostics> {
     let names = Names::new(&spec.name);
     let mut parts = Parts::default();
     let mut max_vcpus = None;
@@ -31,11 +49,10 @@ async fn observe(
         parts.ecs_cluster_arn = ce.ecs_cluster_arn().map(str::to_string);
         max_vcpus = ce.compute_resources().and_then(|c| c.maxv_cpus());
     }
-    let mut queue = None;
-    if let Some(q) = compute::describe_queue(&clients.batch, &names.job_queue()).await? {
-        parts.job_queue_arn = q.job_queue_arn().map(str::to_string);
-        queue = Some((q.priority().unwrap_or(1), q.state() == Some(&JqState::Enabled)));
-    }
+    let [first, later] = observe_queues(clients, &names).await?;
+    parts.job_queue_arn = first.as_ref().and_then(|q| q.job_queue_arn()).map(str::to_string);
+    parts.later_stages_job_queue_arn = later.as_ref().and_then(|q| q.job_queue_arn()).map(str::to_string);
+    let queue = [first.as_ref().map(settings_of), later.as_ref().map(settings_of)];
     let fs = match fs_id {
         Some(id) => {
             let mut by_id = spec.efs.clone();
@@ -71,6 +88,20 @@ async fn observe(
     Ok((parts, defs, queue, max_vcpus))
 }
 
+/// Whether the egress bucket is still there and is one this pipeline made
+/// (the check destroy makes before deleting it).
+async fn made_bucket_left(
+    clients: &AwsClients,
+    spec: &PipelineSpec,
+    parts: &Parts,
+) -> Result<bool, Diagnostics> {
+    let bucket = &spec.egress_bucket;
+    if !bucket.create || bucket.name.is_empty() || parts.egress_bucket_arn.is_none() {
+        return Ok(false);
+    }
+    bucket::owned_by(&clients.s3, &bucket.name, &spec.name).await
+}
+
 fn image_of(def: &JobDefinition) -> Option<String> {
     def.container_properties().and_then(|c| c.image()).map(str::to_string)
 }
@@ -86,9 +117,13 @@ async fn refresh(clients: &AwsClients, state: &Value) -> Result<Value, Diagnosti
     let (parts, defs, queue, max_vcpus) = observe(clients, &spec, fs_id.as_deref()).await?;
     let nothing_left = parts.compute_environment_arn.is_none()
         && parts.job_queue_arn.is_none()
+        && parts.later_stages_job_queue_arn.is_none()
         && parts.file_system_arn.is_none()
         && parts.job_definition_arns.is_empty();
-    if nothing_left {
+    // A bucket the pipeline made is one of its parts: a destroy that failed
+    // at the bucket, everything else deleted, must leave the pipeline in the
+    // state so the next destroy deletes (or names as kept) the bucket.
+    if nothing_left && !made_bucket_left(clients, &spec, &parts).await? {
         return Ok(Value::Null);
     }
     let mut new_state = state.clone();
@@ -96,11 +131,7 @@ async fn refresh(clients: &AwsClients, state: &Value) -> Result<Value, Diagnosti
     if let Some(max) = max_vcpus {
         set_in_block(&mut new_state, "compute", "max_vcpus", Value::int(i64::from(max)));
     }
-    if let Some((priority, enabled)) = queue {
-        set_in_block(&mut new_state, "queue", "priority", Value::int(i64::from(priority)));
-        let text = if enabled { "ENABLED" } else { "DISABLED" };
-        set_in_block(&mut new_state, "queue", "state", Value::string(text));
-    }
+    refresh_queues(&mut new_state, queue);
     for (stage, def) in &defs {
         if let Some(image) = image_of(def) {
             set_in_block(&mut new_state, stage, "image", Value::string(image));
@@ -115,6 +146,45 @@ async fn refresh(clients: &AwsClients, state: &Value) -> Result<Value, Diagnosti
         set_in_block(&mut new_state, "efs", "transition_to_ia", ia.map(Value::string).unwrap_or(Value::Null));
     }
     Ok(new_state)
+}
+
+/// Each queue's priority as AWS has it; `state` is ENABLED only when
+/// every queue there is, so either one disabled outside Terraform shows.
+/// A state without a `queue` block (the configuration left it out) gets
+/// one only when AWS differs from the defaults: the plan then shows the
+/// drift (the block going away) and the apply puts the defaults back.
+fn refresh_queues(state: &mut Value, [first, later]: [Option<QueueSettings>; 2]) {
+    if first.is_none() && later.is_none() {
+        return;
+    }
+    let default_int = |attr| default_of("queue", attr).and_then(|v| v.as_i64()).unwrap_or(0);
+    let enabled = [first, later].iter().flatten().all(|(_, enabled)| *enabled);
+    let state_text = Value::string(if enabled { "ENABLED" } else { "DISABLED" });
+    if state.get("queue").elements().is_empty() {
+        let priority = first.map_or(default_int("priority"), |(p, _)| i64::from(p));
+        let later_priority = later.map_or(default_int("later_stages_priority"), |(p, _)| i64::from(p));
+        let on_defaults = priority == default_int("priority")
+            && later_priority == default_int("later_stages_priority")
+            && enabled;
+        if !on_defaults {
+            state.set_attr(
+                "queue",
+                block(vec![
+                    ("priority", Value::int(priority)),
+                    ("later_stages_priority", Value::int(later_priority)),
+                    ("state", state_text),
+                ]),
+            );
+        }
+        return;
+    }
+    if let Some((priority, _)) = first {
+        set_in_block(state, "queue", "priority", Value::int(i64::from(priority)));
+    }
+    if let Some((priority, _)) = later {
+        set_in_block(state, "queue", "later_stages_priority", Value::int(i64::from(priority)));
+    }
+    set_in_block(state, "queue", "state", state_text);
 }
 
 fn block(attrs: Vec<(&str, Value)>) -> Value {
@@ -306,16 +376,24 @@ async fn configuration_from_aws(
             ("service_role_arn", ce.service_role().map(Value::string).unwrap_or(Value::Null)),
         ]),
     );
-    if let Some(q) = compute::describe_queue(&clients.batch, &names.job_queue()).await? {
-        let priority = q.priority().unwrap_or(1);
-        let enabled = q.state() == Some(&JqState::Enabled);
-        // A queue on defaults imports as no `queue` block, the usual way
-        // to write it.
-        if priority != 1 || !enabled {
+    let [first, later] = observe_queues(clients, &names).await?;
+    if first.is_some() || later.is_some() {
+        let default_int = |attr| default_of("queue", attr).and_then(|v| v.as_i64()).unwrap_or(0);
+        let priority = first.as_ref().map_or(default_int("priority"), |q| i64::from(settings_of(q).0));
+        let later_priority =
+            later.as_ref().map_or(default_int("later_stages_priority"), |q| i64::from(settings_of(q).0));
+        let enabled = [&first, &later].iter().filter_map(|q| q.as_ref()).all(|q| settings_of(q).1);
+        // Queues on defaults import as no `queue` block, the usual way to
+        // write it.
+        if priority != default_int("priority")
+            || later_priority != default_int("later_stages_priority")
+            || !enabled
+        {
             state.set_attr(
                 "queue",
                 block(vec![
-                    ("priority", Value::int(i64::from(priority))),
+                    ("priority", Value::int(priority)),
+                    ("later_stages_priority", Value::int(later_priority)),
                     ("state", Value::string(if enabled { "ENABLED" } else { "DISABLED" })),
                 ]),
             );

@@ -68,6 +68,7 @@ pub fn build(spec: &PipelineSpec) -> Json {
         s3_concurrency: None,
         job_definitions: Some(JobDefinitions::from_fn(|stage| names.job_definition(stage.as_str()))),
         job_queue: Some(names.job_queue()),
+        retention: spec.retention,
     };
     // Through a JSON value, whose objects keep their keys sorted: the
     // attribute's text is the same as when it was written key by key.

@@ -137,14 +137,23 @@ fn compute_block() -> Block {
 }
 
 fn queue_block() -> Block {
-    Block::new("The job queue.")
+    Block::new("The job queues: procurement's, and a higher-priority one for processing and egress on the same compute environment.")
         .attr(
-            Attribute::optional("priority", Type::Number, "Queue priority.")
+            Attribute::optional("priority", Type::Number, "Priority of the queue procurement is submitted to.")
                 .validate(whole(0, 1000))
                 .default(Value::int(1)),
         )
         .attr(
-            Attribute::optional("state", Type::String, "ENABLED or DISABLED.")
+            Attribute::optional(
+                "later_stages_priority",
+                Type::Number,
+                "Priority of the queue processing and egress are submitted to; greater than priority, so that AWS Batch gives a node whose dependency is met the next free vCPUs before procurement nodes not yet started.",
+            )
+            .validate(whole(0, 1000))
+            .default(Value::int(1000)),
+        )
+        .attr(
+            Attribute::optional("state", Type::String, "ENABLED or DISABLED (both queues).")
                 .validate(Validator::one_of(&["ENABLED", "DISABLED"]))
                 .default(Value::string("ENABLED")),
         )
@@ -353,6 +362,31 @@ fn egress_bucket_block() -> Block {
         )
 }
 
+/// Retention of run directories on EFS, applied by the state machine's
+/// Summarize step (contract::run_config::Retention; docs/operations.md).
+fn retention_block() -> Block {
+    Block::new(
+        "Old run directories (runs/<run_id>/ on EFS) the Summarize step removes after each run. Only runs that \
+         ended (have a run summary) go, never the current or a running one; failed runs go only by age.",
+    )
+    .attr(
+        Attribute::optional(
+            "keep_runs",
+            Type::Number,
+            "Keep the directories of this many newest successful runs (the current one included).",
+        )
+        .validate(whole(1, i64::from(contract::run_config::MAX_KEEP_RUNS))),
+    )
+    .attr(
+        Attribute::optional(
+            "max_age_days",
+            Type::Number,
+            "Remove the directories of runs that ended more than this many days ago, failed runs included.",
+        )
+        .validate(whole(1, i64::from(contract::run_config::MAX_AGE_DAYS))),
+    )
+}
+
 /// Operation timeouts. Their 30 minutes are not a declared default: they
 /// are not computed, so the plan shows them null when left out.
 fn timeouts_block() -> Block {
@@ -396,7 +430,16 @@ fn build() -> Schema {
         .attr(Attribute::computed("tags_all", Type::map(Type::String), "Tags with the provider's defaults."))
         .attr(Attribute::computed("compute_environment_arn", Type::String, "Compute environment ARN."))
         .attr(Attribute::computed("ecs_cluster_arn", Type::String, "ECS cluster ARN."))
-        .attr(Attribute::computed("job_queue_arn", Type::String, "Job queue ARN."))
+        .attr(Attribute::computed(
+            "job_queue_arn",
+            Type::String,
+            "ARN of the queue procurement is submitted to.",
+        ))
+        .attr(Attribute::computed(
+            "later_stages_job_queue_arn",
+            Type::String,
+            "ARN of the higher-priority queue processing and egress are submitted to.",
+        ))
         .attr(Attribute::computed("file_system_arn", Type::String, "File system ARN."))
         .attr(Attribute::computed("access_point_id", Type::String, "Access point id."))
         .attr(Attribute::computed("access_point_arn", Type::String, "Access point ARN."))
@@ -413,6 +456,7 @@ fn build() -> Schema {
         .block(NestedBlock::new("efs", Nesting::List, efs_block()).items(1, 1))
         .block(NestedBlock::new("source", Nesting::List, source_block()).items(1, 1))
         .block(NestedBlock::new("egress_bucket", Nesting::List, egress_bucket_block()).items(1, 1))
+        .block(NestedBlock::new("retention", Nesting::List, retention_block()).items(0, 1))
         .block(NestedBlock::new("timeouts", Nesting::Single, timeouts_block()));
     for stage in STAGES {
         block = block.block(stage_block(stage));

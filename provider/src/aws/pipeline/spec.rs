@@ -63,7 +63,11 @@ pub struct Compute {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Queue {
+    /// The procurement queue's priority.
     pub priority: i32,
+    /// The later-stages queue's priority, above `priority`.
+    pub later_stages_priority: i32,
+    /// Both queues' state.
     pub enabled: bool,
 }
 
@@ -158,6 +162,8 @@ pub struct PipelineSpec {
     pub stages: Vec<Stage>,
     pub source: Source,
     pub egress_bucket: EgressBucket,
+    /// The `retention` block, passed to the run configuration.
+    pub retention: Option<contract::run_config::Retention>,
     pub timeouts: Timeouts,
 }
 
@@ -235,8 +241,21 @@ fn read_spec(r: &mut SettingsReader<'_>) -> PipelineSpec {
     let queue = {
         let mut q = r.block_or_defaults("queue");
         let priority = declared_int(&mut q, "priority");
+        let later_stages_priority = declared_int(&mut q, "later_stages_priority");
+        // AWS Batch serves the higher-priority queue first: the point of
+        // the second queue is lost when it is not higher.
+        let both_known = q.known("priority") && q.known("later_stages_priority");
+        if both_known && later_stages_priority <= priority {
+            q.fail(
+                "later_stages_priority",
+                "Later stages would wait",
+                format!(
+                    "later_stages_priority ({later_stages_priority}) must be greater than priority ({priority}): processing and egress nodes whose dependency is met would otherwise wait behind procurement nodes not yet started."
+                ),
+            );
+        }
         let enabled = q.one_of("state").as_deref() == Some("ENABLED");
-        Queue { priority, enabled }
+        Queue { priority, later_stages_priority, enabled }
     };
     let efs = read_efs(r, &compute);
     let stages =
@@ -250,6 +269,7 @@ fn read_spec(r: &mut SettingsReader<'_>) -> PipelineSpec {
             prefix: b.string("prefix").unwrap_or_default(),
         }
     };
+    let retention = read_retention(r);
     let timeouts = {
         let mut t = r.block_or_defaults("timeouts");
         // A timeout not known yet is waited for no longer than the default.
@@ -272,8 +292,24 @@ fn read_spec(r: &mut SettingsReader<'_>) -> PipelineSpec {
         stages,
         source,
         egress_bucket,
+        retention,
         timeouts,
     }
+}
+
+/// The `retention` block: at least one of its settings.
+fn read_retention(r: &mut SettingsReader<'_>) -> Option<contract::run_config::Retention> {
+    let mut b = r.block("retention")?;
+    let mut read = |name: &str| b.int(name).and_then(|n| u32::try_from(n).ok());
+    let retention =
+        contract::run_config::Retention { keep_runs: read("keep_runs"), max_age_days: read("max_age_days") };
+    if retention.keep_runs.is_none() && retention.max_age_days.is_none() && !b.any_unknown() {
+        b.fail_here(
+            "Nothing to retain by",
+            "Set keep_runs, max_age_days or both, or leave the retention block out.".into(),
+        );
+    }
+    Some(retention)
 }
 
 /// `name` as one of `allowed` (which depend on another setting, so they
@@ -1061,6 +1097,38 @@ mod tests {
                 .any(|d| d.path.as_ref() == Some(&path("claim_ttl_seconds")) && d.summary == "Not used"),
             "{diags:?}"
         );
+    }
+
+    /// The `retention` block reaches the run configuration as
+    /// `retention`; left out, the run configuration has none (existing
+    /// pipelines' stays the same); an empty block is refused.
+    #[test]
+    fn retention_reaches_the_run_config_and_an_empty_block_is_refused() {
+        let with = |attrs: Vec<(&str, Value)>| {
+            let mut config = config_with_source(vec![], vec![], vec![("s3_bucket", Value::string("raw"))]);
+            if let Value::Object(map) = &mut config {
+                map.insert("retention".into(), block(attrs));
+            }
+            config
+        };
+        let (spec, diags) = PipelineSpec::parse(&with(vec![("keep_runs", Value::int(30))]));
+        assert!(diags.0.is_empty(), "{diags:?}");
+        let run_config = super::super::run_config::build(&spec.unwrap());
+        assert_eq!(run_config["retention"], serde_json::json!({"keep_runs": 30}));
+        let (spec, _) = PipelineSpec::parse(&with(vec![("max_age_days", Value::int(14))]));
+        let run_config = super::super::run_config::build(&spec.unwrap());
+        assert_eq!(run_config["retention"], serde_json::json!({"max_age_days": 14}));
+
+        let (spec, _) = PipelineSpec::parse(&config_with_source(
+            vec![],
+            vec![],
+            vec![("s3_bucket", Value::string("raw"))],
+        ));
+        assert!(super::super::run_config::build(&spec.unwrap()).get("retention").is_none());
+
+        let (spec, diags) = PipelineSpec::parse(&with(vec![]));
+        assert!(spec.is_none());
+        assert!(diags.0.iter().any(|d| d.summary == "Nothing to retain by"), "{diags:?}");
     }
 
     #[test]

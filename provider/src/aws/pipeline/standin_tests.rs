@@ -75,8 +75,11 @@ impl Batch {
                 for q in self.queues.values_mut() {
                     tick(q);
                 }
+                // As AWS: only the queues asked for.
+                let asked: Vec<&str> =
+                    body["jobQueues"].as_array().into_iter().flatten().filter_map(Json::as_str).collect();
                 for (n, q) in &self.queues {
-                    if !q.deleted {
+                    if !q.deleted && (asked.is_empty() || asked.contains(&n.as_str())) {
                         out.push(json!({
                             "jobQueueName": n, "jobQueueArn": format!("arn:aws:batch:us-east-1:1:job-queue/{n}"),
                             "state": if q.enabled { "ENABLED" } else { "DISABLED" }, "status": q.status,
@@ -195,27 +198,35 @@ async fn destroy_disables_waits_and_deletes_in_aws_order() {
     let names = Names::new("p");
     let state = Arc::new(Mutex::new(Batch::default()));
     state.lock().unwrap().queues.insert(names.job_queue(), live(true));
+    state.lock().unwrap().queues.insert(names.later_stages_job_queue(), live(true));
     state.lock().unwrap().environments.insert(names.compute_environment(), live(true));
     let batch = client(&serve(state.clone()).await);
     let deadline = Instant::now() + Duration::from_secs(60);
 
-    compute::delete_queue(&batch, &names, deadline).await.expect("queue deleted");
-    compute::delete_compute_environment(&batch, &names, deadline).await.expect("environment deleted");
+    compute::delete_queues_and_environment(&batch, &names, deadline).await.expect("all deleted");
 
     let calls = state.lock().unwrap().calls.clone();
     let first = |what: &str| {
         calls.iter().position(|c| c == what).unwrap_or_else(|| panic!("no {what} in {calls:#?}"))
     };
-    // Queue: disabled, settled (described until VALID), deleted, gone;
-    // only then the environment: disabled, settled, deleted, gone.
+    let last = |what: &str| calls.iter().rposition(|c| c == what).unwrap_or_else(|| panic!("no {what}"));
+    // Each queue: disabled, settled (described until VALID), deleted,
+    // gone; only then the environment: disabled, settled, deleted, gone.
+    assert_eq!(calls.iter().filter(|c| *c == "DeleteJobQueue").count(), 2, "{calls:#?}");
+    assert_eq!(calls.iter().filter(|c| *c == "UpdateJobQueue DISABLED").count(), 2, "{calls:#?}");
     assert!(first("UpdateJobQueue DISABLED") < first("DeleteJobQueue"));
-    assert!(first("DeleteJobQueue") < first("UpdateComputeEnvironment DISABLED"));
+    assert!(last("UpdateJobQueue DISABLED") < last("DeleteJobQueue"));
+    assert!(last("DeleteJobQueue") < first("UpdateComputeEnvironment DISABLED"));
     assert!(first("UpdateComputeEnvironment DISABLED") < first("DeleteComputeEnvironment"));
     let describes_between =
         |a: &str, b: &str, what: &str| calls[first(a)..first(b)].iter().filter(|c| *c == what).count();
     assert!(describes_between("UpdateJobQueue DISABLED", "DeleteJobQueue", "DescribeJobQueues") >= 2);
     assert!(
-        describes_between("DeleteJobQueue", "UpdateComputeEnvironment DISABLED", "DescribeJobQueues") >= 2
+        calls[last("DeleteJobQueue")..first("UpdateComputeEnvironment DISABLED")]
+            .iter()
+            .filter(|c| *c == "DescribeJobQueues")
+            .count()
+            >= 2
     );
     assert!(
         describes_between(
@@ -263,7 +274,7 @@ async fn stuck_queue() -> (Names, Arc<Mutex<Batch>>, aws_sdk_batch::Client) {
 async fn a_wait_gives_up_at_the_deadline_with_the_last_state() {
     let (names, state, batch) = stuck_queue().await;
     let deadline = Instant::now() + Duration::from_millis(1500);
-    let err = compute::delete_queue(&batch, &names, deadline).await.unwrap_err();
+    let err = compute::delete_queue(&batch, &names.job_queue(), deadline).await.unwrap_err();
     let d = &err.0[0];
     assert!(d.summary.starts_with("Timed out waiting for job queue p-queue"), "{d:?}");
     assert!(d.detail.contains("Updating"), "{d:?}");
@@ -281,8 +292,9 @@ async fn a_stop_request_ends_a_wait_with_what_it_saw() {
     });
     let started = Instant::now();
     let deadline = started + Duration::from_secs(600);
-    let err =
-        crate::aws::stop::scoped(signal, compute::delete_queue(&batch, &names, deadline)).await.unwrap_err();
+    let err = crate::aws::stop::scoped(signal, compute::delete_queue(&batch, &names.job_queue(), deadline))
+        .await
+        .unwrap_err();
     let d = &err.0[0];
     assert!(d.summary.starts_with("Stopped while waiting for job queue p-queue"), "{d:?}");
     assert!(d.detail.contains("Updating"), "{d:?}");

@@ -15,6 +15,7 @@ pub(super) struct Parts {
     pub(super) compute_environment_arn: Option<String>,
     pub(super) ecs_cluster_arn: Option<String>,
     pub(super) job_queue_arn: Option<String>,
+    pub(super) later_stages_job_queue_arn: Option<String>,
     pub(super) file_system_id: Option<String>,
     pub(super) file_system_arn: Option<String>,
     pub(super) access_point_id: Option<String>,
@@ -66,6 +67,7 @@ pub(super) fn fill_state(
     state.set_attr("compute_environment_arn", opt_string(&parts.compute_environment_arn));
     state.set_attr("ecs_cluster_arn", opt_string(&parts.ecs_cluster_arn));
     state.set_attr("job_queue_arn", opt_string(&parts.job_queue_arn));
+    state.set_attr("later_stages_job_queue_arn", opt_string(&parts.later_stages_job_queue_arn));
     state.set_attr("file_system_arn", opt_string(&parts.file_system_arn));
     state.set_attr("access_point_id", opt_string(&parts.access_point_id));
     state.set_attr("access_point_arn", opt_string(&parts.access_point_arn));
