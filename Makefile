@@ -32,7 +32,8 @@ help:
 setup:
 	@bash scripts/setup-tools.sh
 
-build:
+# build and lint compile libjpeg-turbo (cmake, nasm: setup installs them).
+build: setup
 	$(CARGO) build --release --workspace
 
 test: setup test-structure test-repro-zip test-rust test-contract test-terraform test-demo test-upgrade
@@ -81,7 +82,7 @@ test-demo:
 	  [ $$s -eq 0 ] || { echo "make test-demo: DEMO=$$demo failed (exit $$s)" >&2; exit $$s; }; \
 	done
 
-lint:
+lint: setup
 	$(CARGO) fmt --all -- --check
 	python3 tests/structure/module_cycles.py .
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
@@ -135,7 +136,7 @@ fuzz-check:
 
 # IMAGE_REPOSITORY and IMAGE_TAG (see jobs/build-images.sh) reach the script
 # from the command line or the environment.
-build-images:
+build-images: setup
 	bash jobs/build-images.sh
 
 push-images:

@@ -28,7 +28,8 @@
 # otherwise followed heap order. SOURCE_DATE_EPOCH (default: the commit
 # time, `git log -1 --format=%ct`) is the images' created time and every
 # file's mtime; files get fixed modes (binaries 0755, the rest 0644); the
-# binaries are built with the build directory and $CARGO_HOME remapped.
+# binaries are built with the build directory and $CARGO_HOME remapped
+# (RUSTFLAGS for Rust, CFLAGS' -ffile-prefix-map for the C of libjpeg-turbo).
 # buildah: `bud --timestamp` (buildah >= 1.20; it also fixes the history and
 # the layer's file times). docker: BuildKit >= 0.13 with
 #   SOURCE_DATE_EPOCH=... docker buildx build \
@@ -80,6 +81,9 @@ export SOURCE_DATE_EPOCH
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
 # Panic messages carry source paths: dependencies' are absolute (under
 # $CARGO_HOME), generated code's under the target dir.
+# C code (libjpeg-turbo, built by cmake through cc's flags) likewise:
+# __FILE__ in its asserts and error tables would carry the build path.
+cflags="-ffile-prefix-map=$repo=/build -ffile-prefix-map=$cargo_home=/cargo -ffile-prefix-map=$CARGO_TARGET_DIR=/target"
 # Fat LTO with one codegen unit: the whole binary is one LLVM module
 # optimised on one thread. With thin LTO (the workspace's release profile)
 # LLVM works on many modules in parallel threads, some of its passes order
@@ -88,6 +92,7 @@ cargo_home=${CARGO_HOME:-$HOME/.cargo}
 # same sha256 three times (BENCHMARKS.md, "What a Lambda zip weighs"), and
 # images of 20.6 MB instead of 26.8 MB.
 CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+CFLAGS_x86_64_unknown_linux_gnu="$cflags" \
 RUSTFLAGS="-C target-feature=+crt-static --remap-path-prefix=$repo=/build --remap-path-prefix=$cargo_home=/cargo --remap-path-prefix=$CARGO_TARGET_DIR=/target -C debuginfo=0" \
   cargo build --release --target "$target" -p batch-jobs \
   --bin procurement --bin processing --bin egress

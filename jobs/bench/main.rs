@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use batch_jobs::atomic::{preallocate, release_unused_blocks};
 use batch_jobs::checksum::ChecksumWriter;
-use batch_jobs::file_transform::{OutputDir, transform_file};
+use batch_jobs::file_transform::{OutputDir, Publisher, transform_file};
 use batch_jobs::safe_path::SafeRelPath;
 use batch_jobs::synthetic::{Rng, ghcn_row, yelp_line};
 use batch_jobs::transform::TransformSpec;
@@ -263,18 +263,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             names.sort();
             let (started, cpu_started) = (Instant::now(), cpu_seconds());
             let dir = OutputDir::new(&out, "");
+            // Published in the processing stage's batches, and all of
+            // them before the clock stops, as the stage does before its
+            // done marker.
+            let mut publisher = Publisher::new(Publisher::STAGE_FILES);
             let (mut ok, mut rejected, mut bytes) = (0u64, 0u64, 0u64);
             for name in &names {
                 let path = input.join(name);
                 bytes += std::fs::metadata(&path)?.len();
                 if args[0] == "images" {
                     let rel = SafeRelPath::new("input", name)?;
-                    let outcome = transform_file(&compiled, spec.kind(), &path, &rel, &dir)?;
+                    let outcome = transform_file(&compiled, spec.kind(), &path, &rel, &dir, &mut publisher)?;
                     ok += outcome.records_out;
                     rejected += outcome.records_rejected;
                 } else {
-                    let input =
-                        batch_jobs::transform::image::read_input(File::open(&path)?, plan.max_input_bytes)?;
+                    let file = File::open(&path)?;
+                    let size = file.metadata()?.len();
+                    let input = batch_jobs::transform::image::read_input(file, plan.max_input_bytes, size)?;
                     let (stats, _) = batch_jobs::transform::image::run(&plan, input, |file, jpeg| {
                         let target = out.join(format!("{name}.{file}"));
                         std::fs::write(&target, jpeg).map(|()| target.display().to_string())
@@ -283,6 +288,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     rejected += stats.rejects.records_rejected;
                 }
             }
+            publisher.finish()?;
             let (secs, cpu) = (started.elapsed().as_secs_f64(), cpu_seconds() - cpu_started);
             println!(
                 "{{\"tool\":\"{}\",\"bytes\":{bytes},\"seconds\":{secs:.3},\"cpu_s\":{cpu:.3},\"records_in\":{},\"records_ok\":{ok},\"records_rejected\":{rejected}}}",

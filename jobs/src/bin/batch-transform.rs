@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use batch_jobs::file_transform::{FileOutcome, OutputDir, transform_file};
+use batch_jobs::file_transform::{FileOutcome, OutputDir, Publisher, transform_file};
 use batch_jobs::safe_path::SafeRelPath;
 use batch_jobs::{ExitCode, JobError, JobResult, TransformSpec};
 use clap::Parser;
@@ -62,10 +62,13 @@ fn run(args: &Args) -> JobResult<()> {
     let inputs = input_names(&args.inputs)?;
     std::fs::create_dir_all(&args.out).map_err(|e| JobError::io(args.out.display(), e))?;
     let outputs = OutputDir::new(&args.out, "");
+    // Each input's outputs are published before its counts are printed,
+    // so what was printed is there even if a later input fails.
+    let mut publisher = Publisher::new(1);
     let mut stdout = std::io::stdout().lock();
     let mut total = FileOutcome::default();
     for (path, name) in &inputs {
-        let outcome = transform_file(&compiled, spec.kind(), path, name, &outputs)?;
+        let outcome = transform_file(&compiled, spec.kind(), path, name, &outputs, &mut publisher)?;
         print_counts(&mut stdout, name.as_str(), &outcome);
         total.records_in += outcome.records_in;
         total.records_out += outcome.records_out;

@@ -2,7 +2,7 @@
 //! the outputs go to `<rel>/<WxH>.<ext>`, one per size, beside
 //! `<rel>.rejects.jsonl` (empty, or the input's one reject line) and
 //! `<rel>.stats.json` (what happened to it: the outputs, or the error).
-//! All of them are committed together at the end, as for the other
+//! All of them are handed over together at the end, as for the other
 //! transforms.
 
 use std::fs::File;
@@ -12,6 +12,7 @@ use std::path::Path;
 use super::input::NamedInput;
 use super::outcome::{FileOutcome, stats_json};
 use super::outputs::{Output, OutputDir};
+use crate::atomic::CommitBatch;
 use crate::exit::{ExitCode, JobError, JobResult};
 use crate::safe_path::SafeRelPath;
 use crate::transform::image::{ResizePlan, read_input, run};
@@ -23,9 +24,11 @@ pub(super) fn transform_image(
     source: &Path,
     rel: &SafeRelPath,
     out: &OutputDir,
+    batch: &mut CommitBatch,
 ) -> JobResult<FileOutcome> {
     let file = File::open(source).map_err(|e| JobError::io(source.display(), e))?;
-    let input = read_input(NamedInput { file, path: source }, plan.max_input_bytes)
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let input = read_input(NamedInput { file, path: source }, plan.max_input_bytes, size)
         .map_err(|e| JobError::io(rel, e))?;
     let mut written: Vec<Output> = Vec::with_capacity(plan.sizes.len());
     let (stats, reject) = run(plan, input, |name, bytes| -> JobResult<String> {
@@ -59,9 +62,9 @@ pub(super) fn transform_image(
         .map_err(|e| JobError::io(rel, e))?;
     let mut files = Vec::with_capacity(written.len() + 2);
     for output in written {
-        files.push(output.commit()?);
+        files.push(output.finish(batch));
     }
-    files.push(rejects.commit()?);
-    files.push(stats_file.commit()?);
+    files.push(rejects.finish(batch));
+    files.push(stats_file.finish(batch));
     Ok(FileOutcome { records_in, records_out, records_rejected, files })
 }

@@ -17,6 +17,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
+use crate::atomic::CommitBatch;
 use crate::exit::{ExitCode, JobError, JobResult};
 use crate::safe_path::SafeRelPath;
 use crate::transform::CompiledTransform;
@@ -28,31 +29,47 @@ use crate::transform::jsonl::{CalcOptions, calculate_jsonl};
 use crate::transform::xml::{XmlTransform, xml_to_json};
 use input::NamedInput;
 pub use outcome::{FileOutcome, stats_json};
-pub use outputs::{Output, OutputDir};
+pub use outputs::{Output, OutputDir, Publisher};
 
 /// Runs `compiled` (of kind `kind`) over `source`, whose name in the
-/// outputs is `rel`. Every output is committed only once the whole input
-/// went through and its counts add up (records in = out + rejected); on
-/// any error nothing is left under `out`.
+/// outputs is `rel`. Every output is handed to `publisher` only once the
+/// whole input went through and its counts add up (records in = out +
+/// rejected); on any error nothing of this input is left under `out`.
+/// The outputs are published when `publisher`'s batch is full (checked
+/// here, after each input) or at its [`Publisher::finish`].
 pub fn transform_file(
     compiled: &CompiledTransform,
     kind: &str,
     source: &Path,
     rel: &SafeRelPath,
     out: &OutputDir,
+    publisher: &mut Publisher,
+) -> JobResult<FileOutcome> {
+    let outcome = transform_one(compiled, kind, source, rel, out, publisher.batch())?;
+    publisher.input_done()?;
+    Ok(outcome)
+}
+
+fn transform_one(
+    compiled: &CompiledTransform,
+    kind: &str,
+    source: &Path,
+    rel: &SafeRelPath,
+    out: &OutputDir,
+    batch: &mut CommitBatch,
 ) -> JobResult<FileOutcome> {
     match compiled {
         CompiledTransform::Csv(rules) => {
-            records_file(Records::Csv(rules), kind, source, rel, rel.as_str(), out)
+            records_file(Records::Csv(rules), kind, source, rel, rel.as_str(), out, batch)
         }
         CompiledTransform::Jsonl(calc) => {
-            records_file(Records::Jsonl(calc), kind, source, rel, rel.as_str(), out)
+            records_file(Records::Jsonl(calc), kind, source, rel, rel.as_str(), out, batch)
         }
         CompiledTransform::Xml(xml) => {
             let main_name = compiled.output_name(rel.as_str())?;
-            records_file(Records::Xml(xml), kind, source, rel, &main_name, out)
+            records_file(Records::Xml(xml), kind, source, rel, &main_name, out, batch)
         }
-        CompiledTransform::Image(plan) => image_file(plan, kind, source, rel, out),
+        CompiledTransform::Image(plan) => image_file(plan, kind, source, rel, out, batch),
     }
 }
 
@@ -71,13 +88,21 @@ fn image_file(
     source: &Path,
     rel: &SafeRelPath,
     out: &OutputDir,
+    batch: &mut CommitBatch,
 ) -> JobResult<FileOutcome> {
-    image::transform_image(plan, kind, source, rel, out)
+    image::transform_image(plan, kind, source, rel, out, batch)
 }
 
 /// Builds without the codecs (the prep Lambda) only check image specs.
 #[cfg(not(feature = "images"))]
-fn image_file(_: &ResizePlan, _: &str, _: &Path, _: &SafeRelPath, _: &OutputDir) -> JobResult<FileOutcome> {
+fn image_file(
+    _: &ResizePlan,
+    _: &str,
+    _: &Path,
+    _: &SafeRelPath,
+    _: &OutputDir,
+    _: &mut CommitBatch,
+) -> JobResult<FileOutcome> {
     Err(JobError::config("image_resize: this build has no image codecs (feature `images`)"))
 }
 
@@ -88,6 +113,7 @@ fn records_file(
     rel: &SafeRelPath,
     main_name: &str,
     out: &OutputDir,
+    batch: &mut CommitBatch,
 ) -> JobResult<FileOutcome> {
     let file = File::open(source).map_err(|e| JobError::io(source.display(), e))?;
     let input = NamedInput { file, path: source };
@@ -140,7 +166,7 @@ fn records_file(
     }
     let mut stats = out.create(&format!("{rel}.stats.json"))?;
     stats.writer.write_all(&stats_json).map_err(|e| JobError::io(rel, e))?;
-    // Committed last, together: an error above drops all three unwritten.
-    let files = vec![main.commit()?, rejects.commit()?, stats.commit()?];
+    // Handed over last, together: an error above drops all three unwritten.
+    let files = vec![main.finish(batch), rejects.finish(batch), stats.finish(batch)];
     Ok(FileOutcome { records_in, records_out, records_rejected, files })
 }

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::atomic::AtomicFile;
+use crate::atomic::{AtomicFile, CommitBatch};
 use crate::checksum::ChecksumWriter;
 use crate::exit::{JobError, JobResult};
 use crate::layout::FileEntry;
@@ -59,10 +59,55 @@ impl Output {
         &self.entry
     }
 
-    /// Publishes the file; returns its entry for the done marker.
-    pub fn commit(self) -> JobResult<FileEntry> {
+    /// Hands the written file to `batch`, which publishes it (see
+    /// [`Publisher`]); returns its entry for the done marker.
+    pub fn finish(self, batch: &mut CommitBatch) -> FileEntry {
         let (file, bytes, crc64nvme) = self.writer.finish();
-        file.commit().map_err(|e| JobError::io(&self.entry, e))?;
-        Ok(FileEntry { path: self.entry, bytes, crc64nvme })
+        batch.push(file);
+        FileEntry { path: self.entry, bytes, crc64nvme }
+    }
+}
+
+/// Publishes the outputs of a run of inputs in batches: the durable
+/// commit's fsyncs and directory fsyncs shared by up to `every` files
+/// (see [`CommitBatch`]) instead of paid per file, which for small
+/// outputs (an image's thumbnail, rejects and stats) cost as much CPU as
+/// the transform. Whoever lists the outputs as done (the processing
+/// stage's done marker) calls [`Publisher::finish`] first. Dropped
+/// without it, the unpublished outputs are removed.
+#[derive(Debug)]
+pub struct Publisher {
+    batch: CommitBatch,
+    every: usize,
+}
+
+impl Publisher {
+    /// The processing stage's batch: 64 files (an open descriptor each
+    /// while they wait; no data is held).
+    pub const STAGE_FILES: usize = 64;
+
+    /// Publishes once `every` files (at least 1) wait.
+    pub fn new(every: usize) -> Self {
+        Publisher { batch: CommitBatch::default(), every: every.max(1) }
+    }
+
+    /// The batch an input's outputs go to ([`Output::finish`]).
+    pub fn batch(&mut self) -> &mut CommitBatch {
+        &mut self.batch
+    }
+
+    /// After an input: publishes the batch if it is full.
+    pub fn input_done(&mut self) -> JobResult<()> {
+        if self.batch.len() >= self.every { self.publish() } else { Ok(()) }
+    }
+
+    /// Publishes what waits; after it every output handed over is
+    /// durable under its name.
+    pub fn finish(&mut self) -> JobResult<()> {
+        self.publish()
+    }
+
+    fn publish(&mut self) -> JobResult<()> {
+        self.batch.commit().map_err(|e| JobError::io("publishing outputs", e))
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::atomic::remove_stale_temps;
 use crate::exit::{JobError, JobResult};
-use crate::file_transform::{OutputDir, transform_file};
+use crate::file_transform::{OutputDir, Publisher, transform_file};
 use crate::layout::{DoneMarker, Stage, Verify};
 use crate::safe_path::SafeRelPath;
 use crate::stages::{JobContext, fingerprint};
@@ -29,6 +29,7 @@ pub fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
     node.reset_dir(&results)?;
     let outputs = OutputDir::new(&results, "results/");
     let mut marker = DoneMarker::new(node.run_id(), node.index(), Stage::Processing, fp);
+    let mut publisher = Publisher::new(Publisher::STAGE_FILES);
     for input in &upstream_marker.files {
         let rel = input.path.strip_prefix("data/").ok_or_else(|| {
             JobError::data(format!("procurement marker lists {:?} outside data/", input.path))
@@ -36,7 +37,8 @@ pub fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
         let rel = SafeRelPath::new("procurement marker file", rel)?;
         let source = rel.join_onto(&node.data_dir());
         let started = std::time::Instant::now();
-        let outcome = transform_file(&compiled, ctx.config.transform.kind(), &source, &rel, &outputs)?;
+        let outcome =
+            transform_file(&compiled, ctx.config.transform.kind(), &source, &rel, &outputs, &mut publisher)?;
         let (records_in, records_out, rejected) =
             (outcome.records_in, outcome.records_out, outcome.records_rejected);
         marker.files.extend(outcome.files);
@@ -53,6 +55,8 @@ pub fn run(ctx: &JobContext) -> JobResult<DoneMarker> {
         marker.records_out += records_out;
         marker.records_rejected += rejected;
     }
+    // Every output durable under its name before the marker lists it.
+    publisher.finish()?;
     remove_stale_temps(&results).map_err(|e| JobError::io(results.display(), e))?;
     node.write_done(&marker)?;
     tracing::info!(

@@ -7,11 +7,14 @@
 //! Profiles that cannot be applied to 8-bit RGB (grey or CMYK profiles,
 //! damaged ones) are ignored, and the stats say so.
 
+use std::cell::RefCell;
+
 use moxcms::{ColorProfile, DataColorSpace, Layout, TransformOptions};
 
 use super::pixels::Pixels;
 
 /// A profile ready to apply, or why there is none.
+#[derive(Clone)]
 pub enum Conversion {
     /// No profile: the pixels are taken as sRGB.
     None,
@@ -21,10 +24,34 @@ pub enum Conversion {
     Ignored(String),
 }
 
+thread_local! {
+    /// The last profile seen (its bytes, alpha or not) and its conversion.
+    static LAST: RefCell<Option<(Vec<u8>, bool, Conversion)>> = const { RefCell::new(None) };
+}
+
 impl Conversion {
-    /// The conversion for `icc` on pixels with or without alpha.
+    /// The conversion for `icc` on pixels with or without alpha. The last
+    /// one made on this thread is kept: building a transform (parsing the
+    /// profile, its curves and tables) costs about as much as resizing a
+    /// small photo, and a run's photos mostly carry the same profile
+    /// (their camera's, or sRGB's).
     pub fn for_profile(icc: Option<&[u8]>, alpha: bool) -> Conversion {
         let Some(icc) = icc else { return Conversion::None };
+        LAST.with(|last| {
+            let mut last = last.borrow_mut();
+            if let Some((profile, with_alpha, conversion)) = &*last
+                && *with_alpha == alpha
+                && profile.as_slice() == icc
+            {
+                return conversion.clone();
+            }
+            let conversion = Conversion::build(icc, alpha);
+            *last = Some((icc.to_vec(), alpha, conversion.clone()));
+            conversion
+        })
+    }
+
+    fn build(icc: &[u8], alpha: bool) -> Conversion {
         let source = match ColorProfile::new_from_slice(icc) {
             Ok(p) => p,
             Err(e) => return Conversion::Ignored(format!("ICC profile unreadable: {e}")),

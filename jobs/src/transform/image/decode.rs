@@ -3,13 +3,13 @@
 //! before any pixel memory is allocated, and every decoder error becomes
 //! a reject with its reason.
 //!
-//! RGB/grey JPEGs at least 8 times the size of every output go through
-//! `jpeg-decoder`, whose IDCT produces the picture at 1/8 of its size
-//! directly (only the DC coefficient of each block is transformed and the
-//! full-size picture never exists). Everything else (smaller JPEGs, PNG,
-//! WebP, GIF's first frame, CMYK and 12-bit JPEGs) is decoded at full size
-//! by the `image` crate (zune-jpeg for JPEG), which is faster than
-//! jpeg-decoder's 1/2 and 1/4 scaling.
+//! RGB and grey 8-bit JPEGs are decoded by libjpeg-turbo ([`turbo`]),
+//! scaled in its IDCT by the smallest M/8 whose result still covers every
+//! output (1/8 of a 24 MP photo for 224x224; 3/8 of a 640x480 one), so
+//! the full-size picture never exists. Everything else (PNG, WebP, GIF's
+//! first frame, CMYK and 12-bit JPEGs, and JPEGs libjpeg-turbo calls
+//! damaged) is decoded at full size by the `image` crate (zune-jpeg for
+//! JPEG).
 
 use std::io::Cursor;
 
@@ -19,6 +19,7 @@ use super::Reject;
 use super::geometry::{dct_eighths, needed};
 use super::pixels::Pixels;
 use super::spec::ResizePlan;
+use super::turbo;
 
 /// A decoded input and what was learnt from its header.
 pub struct Decoded {
@@ -87,12 +88,16 @@ pub fn decode(bytes: &[u8], plan: &ResizePlan) -> Result<Decoded, Reject> {
 /// which would pass off half a photo as a whole one. In the entropy-coded
 /// data a 0xFF byte is always followed by 0x00 or a restart marker, so
 /// FF D9 there is the real end; an EXIF thumbnail's own end marker comes
-/// before the main scan and does not count.
+/// before the main scan and does not count. So the last end marker must
+/// come after every start-of-scan: searched from the end marker on, not
+/// for the last start-of-scan backwards through the whole entropy-coded
+/// data (which has none: that search was 1.7% of a 0.3 MP image's time).
 fn check_jpeg_end(bytes: &[u8]) -> Result<(), Reject> {
-    let last_scan = memchr::memmem::rfind(bytes, &[0xFF, 0xDA]);
+    let first_scan = memchr::memmem::find(bytes, &[0xFF, 0xDA]);
     let end = memchr::memmem::rfind(bytes, &[0xFF, 0xD9]);
-    match (last_scan, end) {
-        (Some(scan), Some(end)) if end > scan => Ok(()),
+    let scan_after = |end: usize| memchr::memmem::find(&bytes[end..], &[0xFF, 0xDA]).is_some();
+    match (first_scan, end) {
+        (Some(scan), Some(end)) if end > scan && !scan_after(end) => Ok(()),
         (None, _) => Err(Reject::new("corrupt", "cannot decode: no image data (no start-of-scan marker)")),
         _ => Err(Reject::new(
             "corrupt",
@@ -122,53 +127,41 @@ fn corrupt(e: impl std::fmt::Display) -> Reject {
     Reject::new("corrupt", format!("cannot decode: {e}"))
 }
 
-/// The DCT-scaling path; `None` for JPEGs it does not take (CMYK, 16-bit
-/// grey, not 8 times the outputs), which the generic path handles.
+/// The libjpeg-turbo path; `None` for JPEGs it does not take (CMYK,
+/// 12-bit, or a file libjpeg-turbo reports damaged), which the generic
+/// path handles as before.
 fn decode_jpeg(bytes: &[u8], plan: &ResizePlan) -> Result<Option<Decoded>, Reject> {
     use jpeg_decoder::PixelFormat;
-    let mut decoder = jpeg_decoder::Decoder::new(bytes);
-    decoder.read_info().map_err(corrupt)?;
-    let info = decoder.info().ok_or_else(|| corrupt("no frame header"))?;
+    // jpeg-decoder reads the markers up to the frame header: size, pixel
+    // format, EXIF (APP1) and the ICC chunks (APP2); no pixels.
+    let mut header = jpeg_decoder::Decoder::new(bytes);
+    header.read_info().map_err(corrupt)?;
+    let info = header.info().ok_or_else(|| corrupt("no frame header"))?;
     let full = (u32::from(info.width), u32::from(info.height));
     check_pixels(full, plan)?;
     if !matches!(info.pixel_format, PixelFormat::RGB24 | PixelFormat::L8) {
         return Ok(None);
     }
-    // APP1 (EXIF) comes before the frame header, so it has been read.
-    let orientation = exif_orientation(decoder.exif_data());
+    let orientation = exif_orientation(header.exif_data());
     let need = needed(plan.mode, &plan.sizes, full, transposes(orientation));
     let eighths = dct_eighths(full, need);
-    if eighths != 1 {
-        // Measured (BENCHMARKS.md): jpeg-decoder's entropy decoding is
-        // about twice as slow as zune-jpeg's, and past 128x128 output it
-        // hands blocks to worker threads (about 2 ms an image). Only at
-        // 1/8, where three quarters of the work is skipped, does scaling
-        // pay; otherwise zune-jpeg (the `image` crate's) decodes in full.
-        return Ok(None);
+    match turbo::decode_rgb(bytes, eighths, full) {
+        Ok((data, width, height)) => Ok(Some(Decoded {
+            pixels: Pixels { data, width, height, alpha: false },
+            format: "jpeg",
+            full,
+            orientation,
+            icc: header.icc_profile(),
+            dct_eighths: eighths,
+        })),
+        Err(e) => {
+            // libjpeg-turbo fails on what it only warns about ("extraneous
+            // bytes before marker"), which zune-jpeg decodes; its own
+            // errors become the reject there.
+            tracing::debug!(error = %e, "libjpeg-turbo did not decode; trying zune-jpeg");
+            Ok(None)
+        }
     }
-    let want = |v: u32| u16::try_from((v * eighths).div_ceil(8)).unwrap_or(u16::MAX);
-    decoder.scale(want(full.0), want(full.1)).map_err(corrupt)?;
-    decoder.set_max_decoding_buffer_size(
-        usize::try_from(plan.max_pixels.saturating_mul(3)).unwrap_or(usize::MAX),
-    );
-    let data = decoder.decode().map_err(corrupt)?;
-    let info = decoder.info().ok_or_else(|| corrupt("no frame header"))?;
-    let (w, h) = (u32::from(info.width), u32::from(info.height));
-    let rgb = match info.pixel_format {
-        PixelFormat::L8 => data.iter().flat_map(|&v| [v, v, v]).collect(),
-        _ => data,
-    };
-    if rgb.len() != w as usize * h as usize * 3 {
-        return Err(corrupt(format!("decoder returned {} bytes for {w}x{h}", rgb.len())));
-    }
-    Ok(Some(Decoded {
-        pixels: Pixels { data: rgb, width: w, height: h, alpha: false },
-        format: "jpeg",
-        full,
-        orientation,
-        icc: decoder.icc_profile(),
-        dct_eighths: eighths,
-    }))
 }
 
 fn exif_orientation(exif: Option<&[u8]>) -> Orientation {
@@ -203,4 +196,32 @@ fn decode_generic(
         Pixels { data: image.into_rgb8().into_raw(), width, height, alpha: false }
     };
     Ok(Decoded { pixels, format: name, full, orientation, icc, dct_eighths: 8 })
+}
+
+#[cfg(test)]
+mod end_marker_tests {
+    use super::check_jpeg_end;
+
+    fn reason(bytes: &[u8]) -> Option<String> {
+        check_jpeg_end(bytes).err().map(|r| r.reason)
+    }
+
+    #[test]
+    fn the_end_marker_must_follow_every_scan() {
+        let soi = [0xFF, 0xD8];
+        let (sos, eoi) = ([0xFF, 0xDA, 0x12, 0x34], [0xFF, 0xD9]);
+        assert_eq!(reason(&[&soi[..], &sos, &eoi].concat()), None);
+        // A progressive file: two scans, then the end.
+        assert_eq!(reason(&[&soi[..], &sos, &sos, &eoi].concat()), None);
+        // A thumbnail's end marker before the main scan, the main scan cut.
+        let cut = [&soi[..], &eoi, &sos].concat();
+        assert!(reason(&cut).is_some_and(|r| r.contains("truncated")), "{:?}", reason(&cut));
+        // A scan after the last end marker.
+        let cut = [&soi[..], &sos, &eoi, &sos].concat();
+        assert!(reason(&cut).is_some_and(|r| r.contains("truncated")), "{:?}", reason(&cut));
+        let cut = [&soi[..], &sos].concat();
+        assert!(reason(&cut).is_some_and(|r| r.contains("truncated")), "{:?}", reason(&cut));
+        let none = [&soi[..], &eoi].concat();
+        assert!(reason(&none).is_some_and(|r| r.contains("no start-of-scan")), "{:?}", reason(&none));
+    }
 }

@@ -1,6 +1,7 @@
 //! Encoding one output. JPEG output has no alpha: it is composited onto
-//! the background first, then encoded by `jpeg-encoder` (SIMD, 4:2:0
-//! chroma as libjpeg's default); PNG and WebP by the `image` crate.
+//! the background first, then encoded by libjpeg-turbo ([`super::turbo`],
+//! SIMD, 4:2:0 chroma as libjpeg's default); PNG and WebP by the `image`
+//! crate.
 
 use image::codecs::png::PngEncoder;
 use image::codecs::webp::WebPEncoder;
@@ -8,6 +9,7 @@ use image::{ExtendedColorType, ImageEncoder};
 
 use super::pixels::Pixels;
 use super::spec::Format;
+use super::turbo;
 
 /// The encoded file.
 pub fn encode(pixels: Pixels, format: Format, quality: u8, background: [u8; 3]) -> Result<Vec<u8>, String> {
@@ -17,11 +19,10 @@ pub fn encode(pixels: Pixels, format: Format, quality: u8, background: [u8; 3]) 
     let mut out = Vec::with_capacity(pixels.data.len() / 4);
     let result = match format {
         Format::Jpeg => {
-            let side = |v: u32| u16::try_from(v).map_err(|_| format!("{v} pixels is too wide for JPEG"));
-            return jpeg_encoder::Encoder::new(&mut out, quality)
-                .encode(&pixels.data, side(w)?, side(h)?, jpeg_encoder::ColorType::Rgb)
-                .map(|()| out)
-                .map_err(|e| format!("encoding JPEG: {e}"));
+            if w > 65_535 || h > 65_535 {
+                return Err(format!("{w}x{h} is too large for JPEG (65535 a side)"));
+            }
+            return turbo::encode_rgb(&pixels.data, w, h, quality).map_err(|e| format!("encoding JPEG: {e}"));
         }
         Format::Png => PngEncoder::new(&mut out).write_image(&pixels.data, w, h, colour),
         Format::Webp => WebPEncoder::new_lossless(&mut out).write_image(&pixels.data, w, h, colour),

@@ -46,12 +46,12 @@ pub fn needed(mode: Mode, sizes: &[Size], full: (u32, u32), transposed: bool) ->
     need
 }
 
-/// The JPEG DCT scale, in eighths (8, 4, 2 or 1): the smallest whose
+/// The JPEG DCT scale, in eighths (1 to 8): the smallest whose
 /// decoded size (`ceil(side * n / 8)`, as the decoder rounds) still
 /// covers `need` on both sides.
 pub fn dct_eighths(full: (u32, u32), need: (u32, u32)) -> u32 {
     let scaled = |v: u32, n: u32| (v * n).div_ceil(8);
-    [1, 2, 4].into_iter().find(|&n| scaled(full.0, n) >= need.0 && scaled(full.1, n) >= need.1).unwrap_or(8)
+    (1..8).find(|&n| scaled(full.0, n) >= need.0 && scaled(full.1, n) >= need.1).unwrap_or(8)
 }
 
 #[cfg(test)]
@@ -93,6 +93,10 @@ mod tests {
         assert_eq!(dct_eighths((1600, 1200), (299, 224)), 2);
         assert_eq!(dct_eighths((640, 480), (299, 224)), 4);
         assert_eq!(dct_eighths((300, 224), (299, 224)), 8);
+        // Any M/8, not only powers of two: 3/8 of 1000 is 375.
+        assert_eq!(dct_eighths((1000, 1000), (300, 300)), 3);
+        assert_eq!(dct_eighths((1000, 1000), (376, 376)), 4);
+        assert_eq!(dct_eighths((1000, 1000), (800, 800)), 7);
         // Rounding up: 1001 / 8 = 125.1 -> 126 covers 126.
         assert_eq!(dct_eighths((1001, 1001), (126, 126)), 1);
         assert_eq!(dct_eighths((1001, 1001), (127, 127)), 2);

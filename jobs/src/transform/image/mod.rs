@@ -3,7 +3,7 @@
 //!
 //! The steps, one module each: [`spec`] (run.json and its checks),
 //! [`decode`] (content sniffing, the pixel limit before decoding, JPEG
-//! DCT scaling), [`geometry`] (boxes and factors), [`resize`]
+//! DCT scaling, with [`turbo`], libjpeg-turbo), [`geometry`] (boxes and factors), [`resize`]
 //! (fast_image_resize), [`color`] (ICC to sRGB), [`pixels`] (orientation,
 //! alpha), [`encode`], and [`record`] (what happened to the input: the
 //! stats file and the reject line).
@@ -25,6 +25,8 @@ pub mod pixels;
 mod resize;
 #[cfg(feature = "images")]
 pub mod synthetic;
+#[cfg(feature = "images")]
+mod turbo;
 
 pub use record::{ImageStats, OutputRecord, Reject};
 pub use spec::{ImageResizeSpec, ResizePlan};

@@ -1,6 +1,7 @@
 //! One image through the steps: read (bounded), decode, orient, convert,
 //! resize to each size, encode; or the reject that stops it.
 
+use std::cell::RefCell;
 use std::io::Read;
 
 use super::color::Conversion;
@@ -12,9 +13,13 @@ use super::resize::resize;
 use super::spec::ResizePlan;
 
 /// Reads at most `limit` bytes of `input`; a longer input is a reject
-/// (read no further than the limit and one byte).
-pub fn read_input<R: Read>(input: R, limit: u64) -> std::io::Result<Result<Vec<u8>, Reject>> {
-    let mut bytes = Vec::new();
+/// (read no further than the limit and one byte). `size_hint` (the file's
+/// size, 0 when unknown) sizes the buffer once: grown by doubling, a
+/// 5 MB photo was copied about twice over and its pages faulted in anew
+/// at each step.
+pub fn read_input<R: Read>(input: R, limit: u64, size_hint: u64) -> std::io::Result<Result<Vec<u8>, Reject>> {
+    let capacity = usize::try_from(size_hint.min(limit).saturating_add(1)).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(capacity);
     input.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
         return Ok(Err(Reject::new(
@@ -34,9 +39,22 @@ pub fn outputs(
     input: &[u8],
     stats: &mut ImageStats,
 ) -> Result<Vec<(String, Vec<u8>)>, Reject> {
-    // One resampler per image: it only caches CPU features and
-    // scratch buffers sized for the last image.
-    let mut resizer = fast_image_resize::Resizer::new();
+    RESIZER.with(|resizer| outputs_with(&mut resizer.borrow_mut(), plan, input, stats))
+}
+
+thread_local! {
+    // One resampler per thread, kept across images: it holds only the
+    // CPU features and a scratch buffer, which reused is not allocated and
+    // faulted in again for every image (at most the largest image's).
+    static RESIZER: RefCell<fast_image_resize::Resizer> = RefCell::new(fast_image_resize::Resizer::new());
+}
+
+fn outputs_with(
+    resizer: &mut fast_image_resize::Resizer,
+    plan: &ResizePlan,
+    input: &[u8],
+    stats: &mut ImageStats,
+) -> Result<Vec<(String, Vec<u8>)>, Reject> {
     let decoded = decode(input, plan)?;
     stats.format = Some(decoded.format.to_string());
     stats.width = Some(decoded.full.0);
@@ -50,7 +68,7 @@ pub fn outputs(
     for &size in &plan.sizes {
         let failed = |e: String| Reject::new("processingFailed", format!("{}: {e}", size.name()));
         let boxed = stored_box(size, transposed);
-        let out = resize(&mut resizer, &decoded.pixels, plan.mode, boxed, plan.filter, plan.background)
+        let out = resize(resizer, &decoded.pixels, plan.mode, boxed, plan.filter, plan.background)
             .map_err(failed)?;
         let out = conversion.apply(out).map_err(failed)?.oriented(decoded.orientation);
         let bytes = encode(out, plan.format, plan.quality, plan.background).map_err(failed)?;

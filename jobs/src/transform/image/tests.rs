@@ -106,12 +106,57 @@ fn the_dct_scaled_result_matches_a_full_decode() {
 }
 
 #[test]
-fn a_jpeg_less_than_8_times_the_output_is_decoded_in_full() {
-    // 1600x1200 for 224x224 would be 1/4; zune-jpeg's full decode is the
-    // faster way there.
-    let (stats, reject, files) = run_one(&resizer(r#"{"sizes":["224x224"]}"#), &jpeg(1600, 1200, None));
-    assert_eq!((reject, stats.jpeg_dct_scale.as_deref()), (None, Some("8/8")));
-    assert_eq!(decoded(&files[0].1).width(), 224);
+fn a_jpeg_is_scaled_by_the_smallest_eighth_that_covers_the_outputs() {
+    // 1600x1200 for 224x224 fill needs 299x224: 1/8 is 200x150, 2/8 is
+    // 400x300. 640x480 needs the same: 3/8 is 240x180, 4/8 is 320x240.
+    // 1000x1000 for 300x300: 3/8 is 375x375.
+    for ((w, h), size, scale) in [
+        ((1600, 1200), "224x224", "2/8"),
+        ((640, 480), "224x224", "4/8"),
+        ((1000, 1000), "300x300", "3/8"),
+        ((300, 300), "299x299", "8/8"),
+    ] {
+        let r = resizer(&format!(r#"{{"sizes":["{size}"]}}"#));
+        let (stats, reject, files) = run_one(&r, &jpeg(w, h, None));
+        assert_eq!((reject, stats.jpeg_dct_scale.as_deref()), (None, Some(scale)), "{w}x{h}");
+        let out = decoded(&files[0].1);
+        assert_eq!(format!("{}x{}", out.width(), out.height()), size, "{w}x{h}");
+    }
+}
+
+#[test]
+fn a_grey_jpeg_is_scaled_and_expanded_to_rgb() {
+    // A grey ramp, left dark, right light: libjpeg-turbo decodes it at 2/8
+    // straight to RGB.
+    let (w, h) = (1600u32, 1200u32);
+    let ramp: Vec<u8> = (0..h).flat_map(|_| (0..w).map(move |x| (x * 255 / (w - 1)) as u8)).collect();
+    let mut input = Vec::new();
+    JpegEncoder::new_with_quality(&mut input, 90)
+        .write_image(&ramp, w, h, ExtendedColorType::L8)
+        .expect("encode");
+    let (stats, reject, files) = run_one(&resizer(r#"{"sizes":["224x224"]}"#), &input);
+    assert_eq!((reject, stats.jpeg_dct_scale.as_deref()), (None, Some("2/8")));
+    let out = decoded(&files[0].1).into_rgb8();
+    assert_eq!(out.dimensions(), (224, 224));
+    let (left, right) = (out.get_pixel(20, 112), out.get_pixel(203, 112));
+    // Filled to a square: the middle 1200 of 1600 columns, so x 20 of 224
+    // is about column 307 (value 49) and x 203 about 1293 (value 206).
+    for (p, want) in [(left, 49i32), (right, 206)] {
+        assert!(p.0.iter().all(|&c| (i32::from(c) - want).abs() <= 6), "{p:?} want {want}");
+    }
+}
+
+#[test]
+fn a_jpeg_with_stray_bytes_before_its_end_is_still_decoded() {
+    // Stray bytes before the end marker are a warning in libjpeg-turbo
+    // ("extraneous bytes before marker 0xd9"), not a reject; were it to
+    // report failure, zune-jpeg would decode the file, as before.
+    let good = jpeg(640, 480, None);
+    let mut stray = good[..good.len() - 2].to_vec();
+    stray.extend_from_slice(&[0x12, 0x34, 0x56, 0xFF, 0xD9]);
+    let (stats, reject, files) = run_one(&resizer(r#"{"sizes":["64x64"]}"#), &stray);
+    assert_eq!((reject, stats.records_out), (None, 1));
+    assert_eq!(decoded(&files[0].1).width(), 64);
 }
 
 #[test]
@@ -305,9 +350,9 @@ fn the_pixel_limit_is_the_specs() {
 
 #[test]
 fn an_input_over_the_byte_limit_is_not_read() {
-    let input = read_input(&[7u8; 100][..], 99).expect("in-memory read");
+    let input = read_input(&[7u8; 100][..], 99, 0).expect("in-memory read");
     assert_eq!(input.expect_err("too large").rule, "inputTooLarge");
-    assert_eq!(read_input(&[7u8; 100][..], 100).expect("read").expect("within").len(), 100);
+    assert_eq!(read_input(&[7u8; 100][..], 100, 100).expect("read").expect("within").len(), 100);
 }
 
 #[test]
