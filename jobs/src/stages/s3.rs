@@ -13,7 +13,7 @@ use crate::sdk_config::{self, Service};
 pub async fn client() -> aws_sdk_s3::Client {
     let shared = sdk_config::load(Service::S3).await;
     let mut builder = aws_sdk_s3::config::Builder::from(&shared);
-    if sdk_config::endpoint_override(Service::S3, |name| std::env::var(name).ok()).is_some() {
+    if sdk_config::configured_endpoint(Service::S3).is_some() {
         builder = builder.force_path_style(true);
     }
     aws_sdk_s3::Client::from_conf(builder.build())
