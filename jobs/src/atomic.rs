@@ -227,7 +227,9 @@ impl CommitBatch {
             file.release_reserved().map_err(|e| naming_file(e, "syncing", &file.target))?;
             let handle =
                 file.file.as_ref().ok_or_else(|| io::Error::other("atomic file already committed"))?;
-            let dev = std::os::unix::fs::MetadataExt::dev(&handle.metadata()?);
+            let meta =
+                handle.metadata().map_err(|e| naming_file(e, "reading the metadata of", &file.target))?;
+            let dev = std::os::unix::fs::MetadataExt::dev(&meta);
             if !devices.iter().any(|&(d, _)| d == dev) {
                 devices.push((dev, i));
             }

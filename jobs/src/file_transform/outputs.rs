@@ -98,16 +98,12 @@ impl Publisher {
 
     /// After an input: publishes the batch if it is full.
     pub fn input_done(&mut self) -> JobResult<()> {
-        if self.batch.len() >= self.every { self.publish() } else { Ok(()) }
+        if self.batch.len() >= self.every { self.finish() } else { Ok(()) }
     }
 
     /// Publishes what waits; after it every output handed over is
     /// durable under its name.
     pub fn finish(&mut self) -> JobResult<()> {
-        self.publish()
-    }
-
-    fn publish(&mut self) -> JobResult<()> {
         self.batch.commit().map_err(|e| JobError::io("publishing outputs", e))
     }
 }
