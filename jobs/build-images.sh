@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds the procurement, processing and egress images (make build-images).
 #
-# Static binaries: the only Rust target here is x86_64-unknown-linux-gnu, so
-# glibc is linked statically with +crt-static (checked below). Images are
-# built with docker when a daemon answers, else with buildah (daemonless:
-# vfs storage, chroot isolation); BUILDER=docker|buildah chooses.
+# Static binaries (jobs/build-static.sh: glibc linked statically, fat LTO,
+# paths remapped). Images are built with docker when a daemon answers, else
+# with buildah (daemonless: vfs storage, chroot isolation);
+# BUILDER=docker|buildah chooses.
 #
 # Names: <IMAGE_REPOSITORY><bin>:<IMAGE_TAG>, one per bin (procurement,
 # processing, egress):
@@ -23,13 +23,10 @@
 # anything is built. REGISTRY_TLS_VERIFY=false pushes over plain HTTP, for a
 # registry on this machine (127.0.0.1:5000); never for a remote one.
 # Reproducible: nothing of the build machine, path or time goes into an
-# image (checked by scripts/check-reproducible.sh), and the binaries' code
-# is built as one LLVM module on one thread (below), since LLVM's choices
-# otherwise followed heap order. SOURCE_DATE_EPOCH (default: the commit
+# image (checked by scripts/check-reproducible.sh; jobs/build-static.sh
+# says how the binaries are made so). SOURCE_DATE_EPOCH (default: the commit
 # time, `git log -1 --format=%ct`) is the images' created time and every
-# file's mtime; files get fixed modes (binaries 0755, the rest 0644); the
-# binaries are built with the build directory and $CARGO_HOME remapped
-# (RUSTFLAGS for Rust, CFLAGS' -ffile-prefix-map for the C of libjpeg-turbo).
+# file's mtime; files get fixed modes (binaries 0755, the rest 0644).
 # buildah: `bud --timestamp` (buildah >= 1.20; it also fixes the history and
 # the layer's file times). docker: BuildKit >= 0.13 with
 #   SOURCE_DATE_EPOCH=... docker buildx build \
@@ -68,8 +65,6 @@ fi
 # looked up before the long build; the image always has it at
 # /etc/ssl/certs/ca-certificates.crt (jobs/Dockerfile).
 ca_bundle=$(bash jobs/ca-bundle.sh)
-target=x86_64-unknown-linux-gnu
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
 if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null) || {
     echo "not a git checkout: set SOURCE_DATE_EPOCH (seconds) for the images' timestamps" >&2; exit 2; }
@@ -78,34 +73,12 @@ if ! [[ "$SOURCE_DATE_EPOCH" =~ ^[0-9]+$ ]]; then
   echo "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH is not a whole number of seconds" >&2; exit 2
 fi
 export SOURCE_DATE_EPOCH
-cargo_home=${CARGO_HOME:-$HOME/.cargo}
-# Panic messages carry source paths: dependencies' are absolute (under
-# $CARGO_HOME), generated code's under the target dir.
-# C code (libjpeg-turbo, built by cmake through cc's flags) likewise:
-# __FILE__ in its asserts and error tables would carry the build path.
-cflags="-ffile-prefix-map=$repo=/build -ffile-prefix-map=$cargo_home=/cargo -ffile-prefix-map=$CARGO_TARGET_DIR=/target"
-# Fat LTO with one codegen unit: the whole binary is one LLVM module
-# optimised on one thread. With thin LTO (the workspace's release profile)
-# LLVM works on many modules in parallel threads, some of its passes order
-# things by pointer, and the code followed the heap's layout: three links of
-# the same objects gave three different binaries; these settings gave the
-# same sha256 three times (BENCHMARKS.md, "What a Lambda zip weighs"), and
-# images of 20.6 MB instead of 26.8 MB.
-CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
-CFLAGS_x86_64_unknown_linux_gnu="$cflags" \
-RUSTFLAGS="-C target-feature=+crt-static --remap-path-prefix=$repo=/build --remap-path-prefix=$cargo_home=/cargo --remap-path-prefix=$CARGO_TARGET_DIR=/target -C debuginfo=0" \
-  cargo build --release --target "$target" -p batch-jobs \
-  --bin procurement --bin processing --bin egress
+# The binaries, static and reproducible (jobs/build-static.sh says how).
+built=$(bash jobs/build-static.sh)
 bins="procurement processing egress"
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
-for bin in $bins; do
-  src="$CARGO_TARGET_DIR/$target/release/$bin"
-  if ! file "$src" | grep -qE 'static(-pie)? linked|statically linked'; then
-    echo "$src is not statically linked: $(file "$src")" >&2; exit 1
-  fi
-  cp "$src" "$ctx/$bin"
-done
+for bin in $bins; do cp "$built/$bin" "$ctx/$bin"; done
 cp "$ca_bundle" "$ctx/ca-certificates.crt"
 printf 'job:x:65532:65532:job:/nonexistent:/sbin/nologin\n' > "$ctx/passwd"
 printf 'job:x:65532:\n' > "$ctx/group"

@@ -12,7 +12,8 @@
 # side by side in one run; DIR needs the six binaries below;
 # BASELINE_S3=embedded gives the baseline the embedded S3 too, to compare
 # two builds alone),
-# NO_BUILD=1 (run the binaries already in $CARGO_TARGET_DIR/$PROFILE),
+# NO_BUILD=1 (run the binaries already built: the runner's and the Lambdas'
+# in $CARGO_TARGET_DIR/$PROFILE, the jobs' from jobs/build-static.sh),
 # BENCH_PLANT_MISMATCH=1 (the runner gets one record more than the check
 # expects, to show that a mismatch fails the bench).
 # Exits non-zero if a run fails or its counts do not add up (records in
@@ -24,11 +25,17 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 profile="${PROFILE:-release}"
 count="${COUNT:-400000}"; per_node="${PER_NODE:-40}"
 flag=(); [ "$profile" = release ] && flag=(--release)
+# The job binaries are the ones the images carry (jobs/build-static.sh:
+# static, fat LTO), not the workspace's build: a process per node makes
+# their start cost a third of the run (BENCHMARKS.md, "Local runner").
+# PROFILE=debug runs the workspace's debug build of all six.
+static_jobs="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release"
 if [ "${NO_BUILD:-0}" != 1 ]; then   # NO_BUILD=1: the binaries already in the target dir
-  cargo build "${flag[@]}" -p batch-runner -p batch-lambdas -p batch-jobs \
-    --bin batch-pipeline --bin prep --bin watcher --bin procurement --bin processing --bin egress
+  jobs=(); [ "$profile" = release ] || jobs=(-p batch-jobs --bin procurement --bin processing --bin egress)
+  cargo build "${flag[@]}" -p batch-runner -p batch-lambdas "${jobs[@]}" \
+    --bin batch-pipeline --bin prep --bin watcher
+  [ "$profile" != release ] || static_jobs=$(bash "$root/jobs/build-static.sh")
 fi
-bin="$CARGO_TARGET_DIR/$profile"
 py="$root/.tools/venv/bin/python"
 # The runs' directories (EFS's stand-in and the runner's S3) go to tmpfs
 # when there is one with room: on ext4 over a virtual disk, fsync waits
@@ -49,6 +56,13 @@ else
   dir=$(mktemp -d)
 fi
 mkdir -p "$dir"
+# The runner finds all six binaries in one directory (--bin-dir).
+bin="$CARGO_TARGET_DIR/$profile"
+if [ "$profile" = release ]; then
+  bin="$dir/bin"; mkdir -p "$bin"
+  for b in batch-pipeline prep watcher; do ln -sfn "$CARGO_TARGET_DIR/release/$b" "$bin/$b"; done
+  for b in procurement processing egress; do ln -sfn "$static_jobs/$b" "$bin/$b"; done
+fi
 source "$root/scripts/moto.sh"
 moto_pid=""
 cleanup() {
