@@ -1,5 +1,6 @@
 //! The embedded S3 of the data plane (`--s3-dir`): an S3 server on
-//! 127.0.0.1 that keeps buckets as directories of a local folder (s3s-fs),
+//! 127.0.0.1 that keeps buckets as directories of a local folder (s3s-fs,
+//! with a faster PutObject of its own: store.rs),
 //! so the jobs' PUTs and GETs do not queue behind moto, which serves S3
 //! on one core at ~2.7 ms of CPU a request. The jobs reach it as they reach
 //! any stand-in, through `AWS_ENDPOINT_URL_S3`, with the same signed
@@ -18,6 +19,9 @@ use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+mod store;
+pub use store::INLINE_PUT_BYTES;
+
 /// A running server; dropped, it stops accepting connections.
 pub struct EmbeddedS3 {
     addr: SocketAddr,
@@ -31,10 +35,9 @@ impl EmbeddedS3 {
     pub async fn start(root: &Path, access_key: &str, secret_key: &str) -> Result<Self> {
         std::fs::create_dir_all(root)
             .with_context(|| format!("creating the S3 directory {}", root.display()))?;
-        let fs = s3s_fs::FileSystem::new(root)
-            .map_err(|e| anyhow::anyhow!("opening the S3 directory {}: {e:?}", root.display()))?;
+        let store = store::Store::new(root)?;
         let service = {
-            let mut b = S3ServiceBuilder::new(fs);
+            let mut b = S3ServiceBuilder::new(store);
             b.set_auth(SimpleAuth::from_single(access_key, secret_key));
             b.build()
         };

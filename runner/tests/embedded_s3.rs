@@ -106,8 +106,8 @@ fn a_pipeline_runs_through_the_embedded_s3_with_its_checksums() {
         let file: Value = serde_json::from_slice(&on_efs).unwrap();
         assert_eq!(file["status"], "SUCCEEDED");
 
-        // A body that is not what its checksum says is refused (s3s-fs has
-        // written it by then and leaves it: docs/runner.md, what differs).
+        // A body that is not what its checksum says is refused, and
+        // nothing of it is kept (the next test checks the key stays absent).
         let body = b"the bytes on EFS".to_vec();
         let wrong = aws_smithy_types::base64::encode(crc64_bytes(&crc64_hex(b"other bytes")).unwrap());
         let err = s3
@@ -143,4 +143,139 @@ fn a_pipeline_runs_through_the_embedded_s3_with_its_checksums() {
             .expect_err("a bad signature must be refused");
         assert_eq!(err.code(), Some("SignatureDoesNotMatch"), "{err:?}");
     });
+}
+
+async fn get_bytes(s3: &aws_sdk_s3::Client, key: &str) -> Result<Vec<u8>, String> {
+    match s3.get_object().bucket("data").key(key).send().await {
+        Ok(got) => Ok(got.body.collect().await.unwrap().into_bytes().to_vec()),
+        Err(e) => Err(e.code().unwrap_or("no code").to_string()),
+    }
+}
+
+/// The server's own PutObject (src/embedded_s3/store.rs) writes what
+/// s3s-fs reads: HEAD, GET with checksum mode and the listing see each
+/// object as S3 would, whichever path stored it (a body over
+/// INLINE_PUT_BYTES goes to s3s-fs). A refused PUT leaves nothing, and
+/// `If-None-Match: *` lets exactly one of concurrent writers win.
+#[test]
+fn objects_put_by_the_server_read_back_as_s3_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3_dir = dir.path().join("s3");
+    std::fs::create_dir_all(s3_dir.join("data")).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let server = EmbeddedS3::start(&s3_dir, KEY_ID, SECRET).await.unwrap();
+        let s3 = client(&server.endpoint(), SECRET);
+
+        // Small (the server's path) and large (s3s-fs's): metadata, type,
+        // ETag (the MD5) and the CRC64-NVME sent, all read back.
+        let large = batch_runner::embedded_s3::INLINE_PUT_BYTES as usize + 1;
+        for (key, body) in [("small/a.json", b"{\"x\": 1}\n".to_vec()), ("large/b.bin", vec![7u8; large])] {
+            let crc = aws_smithy_types::base64::encode(crc64_bytes(&crc64_hex(&body)).unwrap());
+            let put = s3
+                .put_object()
+                .bucket("data")
+                .key(key)
+                .content_type("application/json")
+                .metadata("crc64nvme", crc64_hex(&body))
+                .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
+                .checksum_crc64_nvme(&crc)
+                .body(ByteStream::from(body.clone()))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+            let md5 = format!("\"{:x}\"", md5_of(&body));
+            assert_eq!(put.e_tag(), Some(md5.as_str()), "{key}");
+            let head = s3.head_object().bucket("data").key(key).send().await.unwrap();
+            assert_eq!(head.content_type(), Some("application/json"), "{key}");
+            assert_eq!(head.content_length(), Some(body.len() as i64), "{key}");
+            assert_eq!(head.e_tag(), Some(md5.as_str()), "{key}");
+            assert_eq!(head.metadata().and_then(|m| m.get("crc64nvme")), Some(&crc64_hex(&body)), "{key}");
+            let got = s3
+                .get_object()
+                .bucket("data")
+                .key(key)
+                .checksum_mode(ChecksumMode::Enabled)
+                .send()
+                .await
+                .unwrap();
+            // s3s-fs keeps no checksum of its own for a multipart body
+            // only; a single PUT keeps it either way.
+            assert_eq!(got.checksum_crc64_nvme(), Some(crc.as_str()), "{key}");
+            assert_eq!(got.body.collect().await.unwrap().into_bytes().to_vec(), body, "{key}");
+        }
+        // The SDK's own default checksum (no value given) is checked and kept too.
+        s3.put_object()
+            .bucket("data")
+            .key("small/plain")
+            .body(ByteStream::from_static(b"plain"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(get_bytes(&s3, "small/plain").await.unwrap(), b"plain");
+        let listed = s3.list_objects_v2().bucket("data").send().await.unwrap();
+        let mut keys: Vec<_> = listed.contents().iter().filter_map(|o| o.key()).collect();
+        keys.sort();
+        assert_eq!(keys, ["large/b.bin", "small/a.json", "small/plain"]);
+
+        // Refused for its checksum: nothing written, not even over an
+        // existing key.
+        let wrong = aws_smithy_types::base64::encode(crc64_bytes(&crc64_hex(b"other")).unwrap());
+        for key in ["small/refused", "small/a.json"] {
+            let err = s3
+                .put_object()
+                .bucket("data")
+                .key(key)
+                .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
+                .checksum_crc64_nvme(&wrong)
+                .body(ByteStream::from_static(b"these bytes"))
+                .send()
+                .await
+                .expect_err("a wrong checksum must be refused");
+            assert_eq!(err.code(), Some("BadDigest"), "{err:?}");
+        }
+        assert_eq!(get_bytes(&s3, "small/refused").await, Err("NoSuchKey".to_string()));
+        assert_eq!(get_bytes(&s3, "small/a.json").await.unwrap(), b"{\"x\": 1}\n");
+
+        // If-None-Match: * from eight writers at once: one wins, the
+        // others get 412, and the key holds the winner's bytes.
+        let puts = (0..8).map(|i| {
+            let s3 = s3.clone();
+            async move {
+                let r = s3
+                    .put_object()
+                    .bucket("data")
+                    .key("claims/one")
+                    .if_none_match("*")
+                    .body(ByteStream::from(format!("writer {i}").into_bytes()))
+                    .send()
+                    .await;
+                (i, r.map(|_| ()).map_err(|e| e.code().unwrap_or("no code").to_string()))
+            }
+        });
+        let results: Vec<_> = futures_util::future::join_all(puts.map(tokio::spawn))
+            .await
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+        let won: Vec<_> = results.iter().filter(|(_, r)| r.is_ok()).map(|(i, _)| *i).collect();
+        assert_eq!(won.len(), 1, "{results:?}");
+        for (_, r) in results.iter().filter(|(_, r)| r.is_err()) {
+            assert_eq!(r.as_ref().unwrap_err(), "PreconditionFailed", "{results:?}");
+        }
+        assert_eq!(get_bytes(&s3, "claims/one").await.unwrap(), format!("writer {}", won[0]).into_bytes());
+        // Nothing is left of the losers' temporary files.
+        let leftovers: Vec<_> = std::fs::read_dir(&s3_dir)
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with(".tmp."))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    });
+}
+
+/// MD5, S3's ETag of a single PUT.
+fn md5_of(body: &[u8]) -> u128 {
+    use s3s::crypto::Checksum as _;
+    u128::from_be_bytes(s3s::crypto::Md5::checksum(body))
 }
