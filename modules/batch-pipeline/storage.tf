@@ -68,6 +68,25 @@ resource "aws_s3_bucket_lifecycle_configuration" "egress" {
     }
   }
 
+  # The incremental ledger's done records, one per input ever processed
+  # (docs/incremental.md): bounded without expiring the results.
+  dynamic "rule" {
+    for_each = var.egress.ledger_done_expire_days == null ? [] : [var.egress.ledger_done_expire_days]
+    content {
+      id     = "expire-ledger-done"
+      status = "Enabled"
+      filter {
+        prefix = "${local.ledger_key_prefix}done/"
+      }
+      expiration {
+        days = rule.value
+      }
+      abort_incomplete_multipart_upload {
+        days_after_initiation = 7
+      }
+    }
+  }
+
   depends_on = [aws_s3_bucket_versioning.egress]
 }
 

@@ -359,6 +359,10 @@ variable "egress" {
     The results bucket. `bucket_name` null: `<name>-results-<account id>`. `create = true` lets batch_pipeline create it
     (kept on destroy unless `force_destroy`); the module then adds versioning, SSE-KMS, a TLS-only policy, lifecycle rules and
     access logging. `create = false` uses an existing bucket and leaves its settings alone. `noncurrent_days`/`expire_days` drive the lifecycle (null `expire_days`: keep results).
+    `ledger_done_expire_days` (with `create = true`): the incremental ledger's done records (`<prefix>/_ledger/done/`, one per input ever
+    processed) expire after that many days, so the ledger does not grow without bound while the results are kept; an input whose record
+    expired while its object still exists is processed once more, never lost. Set it to at least the days the source keeps its objects
+    (docs/incremental.md). Null: the records are kept (or go with `expire_days`).
     `prefix`: results go to `<prefix>/<run_id>/<index>/`; a trailing `/` is ignored, as the egress job ignores it, and
     `""` puts runs at the bucket root. The job role may write under that prefix only.
   EOT
@@ -368,6 +372,8 @@ variable "egress" {
     prefix          = optional(string, "results")
     noncurrent_days = optional(number, 30)
     expire_days     = optional(number)
+
+    ledger_done_expire_days = optional(number)
   })
   default = {}
 
@@ -378,6 +384,10 @@ variable "egress" {
   validation {
     condition     = var.egress.noncurrent_days >= 1 && (var.egress.expire_days == null || try(var.egress.expire_days >= 1, false))
     error_message = "egress.noncurrent_days and egress.expire_days must be at least 1 day."
+  }
+  validation {
+    condition     = var.egress.ledger_done_expire_days == null || try(var.egress.ledger_done_expire_days >= 1 && var.egress.create, false)
+    error_message = "egress.ledger_done_expire_days must be at least 1 day, and needs egress.create = true (the module sets lifecycle rules only on a bucket it creates)."
   }
   validation {
     # What the egress job accepts: empty, or a safe relative path once trailing

@@ -754,6 +754,27 @@ def test_retention_reaches_the_pipeline_only_when_set():
     assert v(content["max_age_days"]) == "${retention.value.max_age_days}"
 
 
+def test_ledger_done_records_expire_only_when_set():
+    """egress.ledger_done_expire_days becomes a lifecycle rule on the
+    ledger's done records alone, under the prefix the jobs and prep use
+    (jobs/src/layout/ledger.rs DONE_DIR under `<egress prefix>/_ledger/`),
+    and no rule at all when null."""
+    res = blocks(load_dir(MODULE), "resource")
+    rules = res["aws_s3_bucket_lifecycle_configuration.egress"].get("dynamic", [])
+    ledger = [d["rule"] for d in rules if "rule" in d and "ledger_done_expire_days" in v(d["rule"]["for_each"])]
+    assert len(ledger) == 1, rules
+    for_each = v(ledger[0]["for_each"])
+    assert for_each.startswith("${var.egress.ledger_done_expire_days == None ? [] :"), for_each
+    content = v(ledger[0]["content"])
+    assert v(content["id"]) == "expire-ledger-done"
+    assert v(v(content["filter"])["prefix"]) == "${local.ledger_key_prefix}done/"
+    assert v(v(content["expiration"])["days"]) == "${rule.value}"
+    main = (MODULE / "main.tf").read_text()
+    assert 'ledger_key_prefix = "${local.egress_key_prefix}_ledger/"' in main
+    layout = (ROOT / "jobs" / "src" / "layout" / "ledger.rs").read_text()
+    assert 'pub const DONE_DIR: &str = "done/";' in layout
+
+
 def test_superseded_versions_and_revisions_are_bounded():
     """docs/operations.md's limits: the Lambdas publish no versions (only
     $LATEST exists), the pipeline deregisters superseded job definition
@@ -1052,6 +1073,9 @@ VALIDATION_CASES = {
         ({"prefix": "a//b"}, "egress.prefix"),
         ({"prefix": "../results"}, "egress.prefix"),
         ({"prefix": "res*"}, "egress.prefix"),
+        ({"ledger_done_expire_days": 400}, None),
+        ({"ledger_done_expire_days": 0}, "egress.ledger_done_expire_days"),
+        ({"ledger_done_expire_days": 30, "create": False}, "egress.ledger_done_expire_days"),
     ],
     "orchestration": [
         ({}, None),
