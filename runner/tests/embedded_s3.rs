@@ -184,7 +184,7 @@ fn objects_put_by_the_server_read_back_as_s3_keeps_them() {
                 .send()
                 .await
                 .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
-            let md5 = format!("\"{:x}\"", md5_of(&body));
+            let md5 = format!("\"{:032x}\"", md5_of(&body));
             assert_eq!(put.e_tag(), Some(md5.as_str()), "{key}");
             let head = s3.head_object().bucket("data").key(key).send().await.unwrap();
             assert_eq!(head.content_type(), Some("application/json"), "{key}");
@@ -204,19 +204,47 @@ fn objects_put_by_the_server_read_back_as_s3_keeps_them() {
             assert_eq!(got.checksum_crc64_nvme(), Some(crc.as_str()), "{key}");
             assert_eq!(got.body.collect().await.unwrap().into_bytes().to_vec(), body, "{key}");
         }
-        // The SDK's own default checksum (no value given) is checked and kept too.
-        s3.put_object()
-            .bucket("data")
-            .key("small/plain")
-            .body(ByteStream::from_static(b"plain"))
-            .send()
-            .await
-            .unwrap();
+        // The side files: what the server wrote for the small object has
+        // the same contents as what s3s-fs wrote for the large one.
+        let side = |key: &str, kind: &str| -> Value {
+            let encode = |s: &str| base64_simd::URL_SAFE_NO_PAD.encode_to_string(s);
+            let name = format!(".bucket-{}.object-{}.{kind}.json", encode("data"), encode(key));
+            serde_json::from_slice(&std::fs::read(s3_dir.join(name)).unwrap()).unwrap()
+        };
+        for kind in ["internal", "metadata"] {
+            let (ours, theirs) = (side("small/a.json", kind), side("large/b.bin", kind));
+            let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+            assert_eq!(keys(&ours), keys(&theirs), "{kind}: {ours} against s3s-fs's {theirs}");
+        }
+        let small = b"{\"x\": 1}\n";
+        assert_eq!(side("small/a.json", "internal")["e_tag"], format!("{:032x}", md5_of(small)));
+        assert_eq!(side("small/a.json", "metadata")["user_metadata"]["crc64nvme"], crc64_hex(small));
+        // The SDK's own default checksum (no value given) is checked and
+        // kept too, for a body in memory and for one streamed from a file
+        // (aws-chunked, its checksum in the trailer).
+        let file = dir.path().join("streamed");
+        std::fs::write(&file, b"streamed bytes").unwrap();
+        for (key, body) in [
+            ("small/plain", ByteStream::from_static(b"plain")),
+            ("small/streamed", ByteStream::from_path(&file).await.unwrap()),
+        ] {
+            s3.put_object().bucket("data").key(key).body(body).send().await.unwrap();
+            let got = s3
+                .get_object()
+                .bucket("data")
+                .key(key)
+                .checksum_mode(ChecksumMode::Enabled)
+                .send()
+                .await
+                .unwrap();
+            assert!(got.checksum_crc32().is_some(), "{key}: {got:?}");
+        }
         assert_eq!(get_bytes(&s3, "small/plain").await.unwrap(), b"plain");
+        assert_eq!(get_bytes(&s3, "small/streamed").await.unwrap(), b"streamed bytes");
         let listed = s3.list_objects_v2().bucket("data").send().await.unwrap();
         let mut keys: Vec<_> = listed.contents().iter().filter_map(|o| o.key()).collect();
         keys.sort();
-        assert_eq!(keys, ["large/b.bin", "small/a.json", "small/plain"]);
+        assert_eq!(keys, ["large/b.bin", "small/a.json", "small/plain", "small/streamed"]);
 
         // Refused for its checksum: nothing written, not even over an
         // existing key.

@@ -69,22 +69,33 @@ impl Store {
         self.resolve(format!(".bucket-{}.object-{}.{kind}.json", encode(bucket), encode(key)))
     }
 
-    /// Writes `bytes` to `dest` through a temporary file, as s3s-fs's
+    /// Writes `chunks` to `dest` through a temporary file, as s3s-fs's
     /// `prepare_file_write`/`done` (its temporary names too, so that s3s-fs
     /// removes leftovers of a crash when it starts). `create_only`: the
-    /// file is linked to `dest` instead of renamed over it, which fails
-    /// with `AlreadyExists` if `dest` exists: S3's atomic `If-None-Match:
-    /// *`, which s3s-fs checks before writing (two claims could both win).
-    fn write_atomically(&self, dest: &Path, bytes: &[u8], create_only: bool) -> std::io::Result<()> {
+    /// file is linked to `dest` instead of renamed over it, which fails if
+    /// `dest` exists: S3's atomic `If-None-Match: *`, which s3s-fs checks
+    /// before writing (two claims could both win). `Ok(false)`: `dest`
+    /// existed and nothing was written.
+    fn write_atomically(&self, dest: &Path, chunks: &[&[u8]], create_only: bool) -> std::io::Result<bool> {
         let n = self.tmp_counter.fetch_add(1, Ordering::Relaxed);
         let tmp = self.root.join(format!(".tmp.put-{n}.internal.part"));
         let written = (|| {
             let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(bytes)?;
+            for chunk in chunks {
+                file.write_all(chunk)?;
+            }
             if let Some(parent) = dest.parent() {
                 std::fs::create_dir_all(parent)?;
             }
-            if create_only { std::fs::hard_link(&tmp, dest) } else { std::fs::rename(&tmp, dest) }
+            if !create_only {
+                return std::fs::rename(&tmp, dest).map(|()| true);
+            }
+            match std::fs::hard_link(&tmp, dest) {
+                // Only the link's own refusal means the key exists (a
+                // directory creation can fail the same way for other causes).
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+                linked => linked.map(|()| true),
+            }
         })();
         if written.is_err() || create_only {
             let _ = std::fs::remove_file(&tmp);
@@ -143,14 +154,24 @@ impl Store {
         }
         // The body arrives from the socket: gathered asynchronously, then
         // checked and written in one go.
-        let chunks: Vec<bytes::Bytes> =
-            body.try_collect().await.map_err(|e| s3_error!(IncompleteBody, "reading the body: {e}"))?;
+        // Never more than the length the request announced (for a streamed
+        // body, its decoded length, which the decoder does not enforce).
+        let limit = input.content_length.unwrap_or(0).max(0) as usize;
+        let mut chunks: Vec<bytes::Bytes> = Vec::new();
+        let mut size = 0usize;
         let mut md5 = Md5::new();
-        let mut data = Vec::with_capacity(chunks.iter().map(|c| c.len()).sum());
-        for chunk in &chunks {
-            md5.update(chunk);
-            checksum.update(chunk);
-            data.extend_from_slice(chunk);
+        let mut body = body;
+        while let Some(chunk) = body.try_next().await.map_err(body_error)? {
+            size += chunk.len();
+            if size > limit {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "the body is longer than its Content-Length ({limit} bytes)"
+                ));
+            }
+            md5.update(&chunk);
+            checksum.update(&chunk);
+            chunks.push(chunk);
         }
         let md5_sum = hex_simd::encode_to_string(md5.finalize(), hex_simd::AsciiCase::Lower);
         if let Some(content_md5) = &input.content_md5 {
@@ -234,16 +255,17 @@ impl Store {
         // s3s-fs's order: the object, its attributes, its internal info.
         // Nothing is written before the checks above: a refused PUT leaves
         // the key as it was, as in S3.
-        match self.write_atomically(&object_path, &data, create_only) {
-            Err(e) if create_only && e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(s3_error!(PreconditionFailed, "Object already exists"));
-            }
-            written => written
-                .and_then(|()| self.write_atomically(&metadata_path, &attributes, false))
-                .and_then(|()| self.write_atomically(&info_path, &info, false))
-                .map_err(|e| s3_error!(e, InternalError, "writing {}", object_path.display()))?,
+        let data: Vec<&[u8]> = chunks.iter().map(|c| c.as_ref()).collect();
+        let write = |path: &Path, chunks: &[&[u8]], create_only: bool| {
+            self.write_atomically(path, chunks, create_only)
+                .map_err(|e| s3_error!(e, InternalError, "writing {}", path.display()))
+        };
+        if !write(&object_path, &data, create_only)? {
+            return Err(s3_error!(PreconditionFailed, "Object already exists"));
         }
-        tracing::debug!(path = %object_path.display(), size = data.len(), "embedded S3: put");
+        write(&metadata_path, &[&attributes], false)?;
+        write(&info_path, &[&info], false)?;
+        tracing::debug!(path = %object_path.display(), size, "embedded S3: put");
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(ETag::Strong(md5_sum)),
             checksum_crc32: sums.checksum_crc32,
@@ -253,6 +275,16 @@ impl Store {
             checksum_crc64nvme: sums.checksum_crc64nvme,
             ..Default::default()
         }))
+    }
+}
+
+/// An error of the request's body: the decoder's own S3 error as it is (a
+/// bad chunk signature stays `SignatureDoesNotMatch`), else the body ended
+/// early.
+fn body_error(e: s3s::StdError) -> s3s::S3Error {
+    match e.downcast::<s3s::S3Error>() {
+        Ok(e) => *e,
+        Err(e) => s3_error!(IncompleteBody, "reading the body: {e}"),
     }
 }
 
