@@ -121,8 +121,10 @@ async fn upload(
 }
 
 /// Files up to this size are read into memory in one call on the job's own
-/// thread; larger ones (up to the multipart threshold) are streamed.
-const READ_WHOLE_BYTES: u64 = 1 << 20;
+/// thread; larger ones (up to the multipart threshold) are streamed. The
+/// one thread also drives the other uploads' requests, so a read must stay
+/// short on EFS too: 256 KiB is a few milliseconds there.
+const READ_WHOLE_BYTES: u64 = 256 << 10;
 
 /// The body of a single PUT. A small file (a node's typical results: the
 /// data, its rejects and its stats, a few KB each) is read in one blocking
