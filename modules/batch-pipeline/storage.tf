@@ -46,6 +46,12 @@ resource "aws_s3_bucket_lifecycle_configuration" "egress" {
     noncurrent_version_expiration {
       noncurrent_days = var.egress.noncurrent_days
     }
+    # The delete markers expired objects leave (expire_days and the
+    # ledger's done records) once no version is left behind them: listings
+    # would otherwise step over one marker per object ever written.
+    expiration {
+      expired_object_delete_marker = true
+    }
     abort_incomplete_multipart_upload {
       days_after_initiation = 7
     }

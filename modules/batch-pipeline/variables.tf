@@ -386,8 +386,8 @@ variable "egress" {
     error_message = "egress.noncurrent_days and egress.expire_days must be at least 1 day."
   }
   validation {
-    condition     = var.egress.ledger_done_expire_days == null || try(var.egress.ledger_done_expire_days >= 1 && var.egress.create, false)
-    error_message = "egress.ledger_done_expire_days must be at least 1 day, and needs egress.create = true (the module sets lifecycle rules only on a bucket it creates)."
+    condition     = var.egress.ledger_done_expire_days == null || try(var.egress.ledger_done_expire_days >= 1 && floor(var.egress.ledger_done_expire_days) == var.egress.ledger_done_expire_days && var.egress.create, false)
+    error_message = "egress.ledger_done_expire_days must be a whole number of days, at least 1, and needs egress.create = true (the module sets lifecycle rules only on a bucket it creates)."
   }
   validation {
     # What the egress job accepts: empty, or a safe relative path once trailing

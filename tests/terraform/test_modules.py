@@ -1075,6 +1075,7 @@ VALIDATION_CASES = {
         ({"prefix": "res*"}, "egress.prefix"),
         ({"ledger_done_expire_days": 400}, None),
         ({"ledger_done_expire_days": 0}, "egress.ledger_done_expire_days"),
+        ({"ledger_done_expire_days": 1.5}, "egress.ledger_done_expire_days"),
         ({"ledger_done_expire_days": 30, "create": False}, "egress.ledger_done_expire_days"),
     ],
     "orchestration": [
