@@ -32,7 +32,7 @@ flag=(); [ "$profile" = release ] && flag=(--release)
 static_jobs="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release"
 if [ "${NO_BUILD:-0}" != 1 ]; then   # NO_BUILD=1: the binaries already in the target dir
   jobs=(); [ "$profile" = release ] || jobs=(-p batch-jobs --bin procurement --bin processing --bin egress)
-  cargo build "${flag[@]}" -p batch-runner -p batch-lambdas "${jobs[@]}" \
+  cargo build "${flag[@]}" -p batch-runner -p batch-lambdas ${jobs[@]+"${jobs[@]}"} \
     --bin batch-pipeline --bin prep --bin watcher
   [ "$profile" != release ] || static_jobs=$(bash "$root/jobs/build-static.sh")
 fi
@@ -61,7 +61,10 @@ bin="$CARGO_TARGET_DIR/$profile"
 if [ "$profile" = release ]; then
   bin="$dir/bin"; mkdir -p "$bin"
   for b in batch-pipeline prep watcher; do ln -sfn "$CARGO_TARGET_DIR/release/$b" "$bin/$b"; done
-  for b in procurement processing egress; do ln -sfn "$static_jobs/$b" "$bin/$b"; done
+  for b in procurement processing egress; do
+    [ -x "$static_jobs/$b" ] || { echo "no $static_jobs/$b: run without NO_BUILD=1 (or bash jobs/build-static.sh)" >&2; exit 1; }
+    ln -sfn "$static_jobs/$b" "$bin/$b"
+  done
 fi
 source "$root/scripts/moto.sh"
 moto_pid=""
