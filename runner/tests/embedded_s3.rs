@@ -145,12 +145,24 @@ fn a_pipeline_runs_through_the_embedded_s3_with_its_checksums() {
     });
 }
 
+/// GetObject of `key` in the test bucket with the stored checksums.
+async fn get_with_checksums(
+    s3: &aws_sdk_s3::Client,
+    key: &str,
+) -> aws_sdk_s3::operation::get_object::GetObjectOutput {
+    let got = s3.get_object().bucket("data").key(key).checksum_mode(ChecksumMode::Enabled).send().await;
+    got.unwrap_or_else(|e| panic!("get {key}: {e:?}"))
+}
+
 async fn get_bytes(s3: &aws_sdk_s3::Client, key: &str) -> Result<Vec<u8>, String> {
     match s3.get_object().bucket("data").key(key).send().await {
         Ok(got) => Ok(got.body.collect().await.unwrap().into_bytes().to_vec()),
         Err(e) => Err(e.code().unwrap_or("no code").to_string()),
     }
 }
+
+/// The small object's body (the server's own path).
+const SMALL: &[u8] = b"{\"x\": 1}\n";
 
 /// The server's own PutObject (src/embedded_s3/store.rs) writes what
 /// s3s-fs reads: HEAD, GET with checksum mode and the listing see each
@@ -170,7 +182,7 @@ fn objects_put_by_the_server_read_back_as_s3_keeps_them() {
         // Small (the server's path) and large (s3s-fs's): metadata, type,
         // ETag (the MD5) and the CRC64-NVME sent, all read back.
         let large = batch_runner::embedded_s3::INLINE_PUT_BYTES as usize + 1;
-        for (key, body) in [("small/a.json", b"{\"x\": 1}\n".to_vec()), ("large/b.bin", vec![7u8; large])] {
+        for (key, body) in [("small/a.json", SMALL.to_vec()), ("large/b.bin", vec![7u8; large])] {
             let crc = aws_smithy_types::base64::encode(crc64_bytes(&crc64_hex(&body)).unwrap());
             let put = s3
                 .put_object()
@@ -191,16 +203,9 @@ fn objects_put_by_the_server_read_back_as_s3_keeps_them() {
             assert_eq!(head.content_length(), Some(body.len() as i64), "{key}");
             assert_eq!(head.e_tag(), Some(md5.as_str()), "{key}");
             assert_eq!(head.metadata().and_then(|m| m.get("crc64nvme")), Some(&crc64_hex(&body)), "{key}");
-            let got = s3
-                .get_object()
-                .bucket("data")
-                .key(key)
-                .checksum_mode(ChecksumMode::Enabled)
-                .send()
-                .await
-                .unwrap();
-            // s3s-fs keeps no checksum of its own for a multipart body
-            // only; a single PUT keeps it either way.
+            let got = get_with_checksums(&s3, key).await;
+            // A single PUT keeps its checksum on either path (only s3s-fs's
+            // multipart uploads keep none).
             assert_eq!(got.checksum_crc64_nvme(), Some(crc.as_str()), "{key}");
             assert_eq!(got.body.collect().await.unwrap().into_bytes().to_vec(), body, "{key}");
         }
@@ -216,9 +221,8 @@ fn objects_put_by_the_server_read_back_as_s3_keeps_them() {
             let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
             assert_eq!(keys(&ours), keys(&theirs), "{kind}: {ours} against s3s-fs's {theirs}");
         }
-        let small = b"{\"x\": 1}\n";
-        assert_eq!(side("small/a.json", "internal")["e_tag"], format!("{:032x}", md5_of(small)));
-        assert_eq!(side("small/a.json", "metadata")["user_metadata"]["crc64nvme"], crc64_hex(small));
+        assert_eq!(side("small/a.json", "internal")["e_tag"], format!("{:032x}", md5_of(SMALL)));
+        assert_eq!(side("small/a.json", "metadata")["user_metadata"]["crc64nvme"], crc64_hex(SMALL));
         // The SDK's own default checksum (no value given) is checked and
         // kept too, for a body in memory and for one streamed from a file
         // (aws-chunked, its checksum in the trailer).
@@ -229,14 +233,7 @@ fn objects_put_by_the_server_read_back_as_s3_keeps_them() {
             ("small/streamed", ByteStream::from_path(&file).await.unwrap()),
         ] {
             s3.put_object().bucket("data").key(key).body(body).send().await.unwrap();
-            let got = s3
-                .get_object()
-                .bucket("data")
-                .key(key)
-                .checksum_mode(ChecksumMode::Enabled)
-                .send()
-                .await
-                .unwrap();
+            let got = get_with_checksums(&s3, key).await;
             assert!(got.checksum_crc32().is_some(), "{key}: {got:?}");
         }
         assert_eq!(get_bytes(&s3, "small/plain").await.unwrap(), b"plain");
@@ -263,7 +260,7 @@ fn objects_put_by_the_server_read_back_as_s3_keeps_them() {
             assert_eq!(err.code(), Some("BadDigest"), "{err:?}");
         }
         assert_eq!(get_bytes(&s3, "small/refused").await, Err("NoSuchKey".to_string()));
-        assert_eq!(get_bytes(&s3, "small/a.json").await.unwrap(), b"{\"x\": 1}\n");
+        assert_eq!(get_bytes(&s3, "small/a.json").await.unwrap(), SMALL);
 
         // If-None-Match: * from eight writers at once: one wins, the
         // others get 412, and the key holds the winner's bytes.

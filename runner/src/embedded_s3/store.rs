@@ -128,7 +128,7 @@ impl Store {
         {
             return Err(s3_error!(InvalidStorageClass));
         }
-        let Some(body) = input.body.take() else { return Err(s3_error!(IncompleteBody)) };
+        let Some(mut body) = input.body.take() else { return Err(s3_error!(IncompleteBody)) };
         let object_path = self.resolve(Path::new(&input.bucket).join(&input.key))?;
         let create_only = input.if_none_match.as_ref().is_some_and(|c| c.is_any());
         if create_only && object_path.exists() {
@@ -153,14 +153,13 @@ impl Store {
             }
         }
         // The body arrives from the socket: gathered asynchronously, then
-        // checked and written in one go.
-        // Never more than the length the request announced (for a streamed
-        // body, its decoded length, which the decoder does not enforce).
+        // checked and written in one go; never more than the length the
+        // request announced (for a streamed body, its decoded length, which
+        // the decoder does not enforce).
         let limit = input.content_length.unwrap_or(0).max(0) as usize;
         let mut chunks: Vec<bytes::Bytes> = Vec::new();
         let mut size = 0usize;
         let mut md5 = Md5::new();
-        let mut body = body;
         while let Some(chunk) = body.try_next().await.map_err(body_error)? {
             size += chunk.len();
             if size > limit {
@@ -196,7 +195,11 @@ impl Store {
                 }
             }
         }
+        // Each sum must be what the request gave; the ones computed go in
+        // the internal info beside the ETag, as s3s-fs keeps them.
         let sums = checksum.finalize();
+        let mut info = serde_json::Map::new();
+        info.insert("e_tag".into(), md5_sum.clone().into());
         for (name, given, got) in [
             ("crc32", &input.checksum_crc32, &sums.checksum_crc32),
             ("crc32c", &input.checksum_crc32c, &sums.checksum_crc32c),
@@ -211,6 +214,9 @@ impl Store {
                     given.as_deref().unwrap_or_default(),
                     got.as_deref().unwrap_or_default()
                 ));
+            }
+            if let Some(sum) = got {
+                info.insert(format!("checksum_{name}"), sum.clone().into());
             }
         }
         let PutObjectInput {
@@ -235,19 +241,6 @@ impl Store {
             expires: None,
             website_redirect_location,
         };
-        let mut info = serde_json::Map::new();
-        info.insert("e_tag".into(), md5_sum.clone().into());
-        for (name, sum) in [
-            ("checksum_crc32", &sums.checksum_crc32),
-            ("checksum_crc32c", &sums.checksum_crc32c),
-            ("checksum_sha1", &sums.checksum_sha1),
-            ("checksum_sha256", &sums.checksum_sha256),
-            ("checksum_crc64nvme", &sums.checksum_crc64nvme),
-        ] {
-            if let Some(sum) = sum {
-                info.insert(name.into(), sum.clone().into());
-            }
-        }
         let attributes = serde_json::to_vec(&attributes).map_err(|e| s3_error!(e, InternalError))?;
         let info = serde_json::to_vec(&info).map_err(|e| s3_error!(e, InternalError))?;
         let (metadata_path, info_path) =
