@@ -11,11 +11,30 @@ use super::spec::{Filter, Mode};
 
 fn filter_type(filter: Filter) -> FilterType {
     match filter {
-        Filter::Lanczos3 => FilterType::Lanczos3,
+        // The same kernel with one sine instead of two: fast_image_resize
+        // computes the filter's weights anew for every resize, and its
+        // two `sin` calls a weight were ~3% of a 0.3 MP photo's time.
+        Filter::Lanczos3 => fast_image_resize::Filter::new("lanczos3", lanczos3, 3.0)
+            .map_or(FilterType::Lanczos3, FilterType::Custom),
         Filter::CatmullRom => FilterType::CatmullRom,
         Filter::Mitchell => FilterType::Mitchell,
         Filter::Bilinear => FilterType::Bilinear,
     }
+}
+
+/// Lanczos 3, `sinc(x) sinc(x / 3)` on (-3, 3), written with the one
+/// sine `s = sin(pi x / 3)`: `sin(pi x) = s (3 - 4 s^2)` (triple angle),
+/// so the product is `3 s^2 (3 - 4 s^2) / (pi x)^2`.
+fn lanczos3(x: f64) -> f64 {
+    if x == 0.0 {
+        return 1.0;
+    }
+    if !(-3.0..3.0).contains(&x) {
+        return 0.0;
+    }
+    let s = (std::f64::consts::FRAC_PI_3 * x).sin();
+    let px = std::f64::consts::PI * x;
+    3.0 * s * s * (3.0 - 4.0 * s * s) / (px * px)
 }
 
 /// `src` brought to the box `(bw, bh)` (stored orientation) by `mode`.
@@ -75,6 +94,18 @@ mod tests {
     fn at(p: &Pixels, x: u32, y: u32) -> &[u8] {
         let i = (y as usize * p.width as usize + x as usize) * p.channels();
         &p.data[i..i + p.channels()]
+    }
+
+    #[test]
+    fn lanczos3_with_one_sine_is_lanczos3() {
+        let sinc = |x: f64| {
+            if x == 0.0 { 1.0 } else { (std::f64::consts::PI * x).sin() / (std::f64::consts::PI * x) }
+        };
+        for i in -40_000..=40_000 {
+            let x = f64::from(i) / 10_000.0;
+            let want = if (-3.0..3.0).contains(&x) { sinc(x) * sinc(x / 3.0) } else { 0.0 };
+            assert!((lanczos3(x) - want).abs() < 1e-14, "x {x}: {} against {want}", lanczos3(x));
+        }
     }
 
     #[test]
