@@ -19,7 +19,7 @@ use batch_jobs::transform::image::synthetic::photo_jpeg;
 use batch_jobs::transform::jsonl::{CalcOptions, Calculations, calculate_jsonl};
 use batch_jobs::transform::xml::{XmlSpec, XmlTransform, xml_to_json};
 
-const USAGE: &str = "usage: jobs-bench gen-ghcn OUT BYTES | gen-yelp OUT BYTES | gen-xml OUT BYTES | csv IN CLEAN REJECTS | jsonl IN OUT REJECTS | xml IN OUT REJECTS | csv-cpu IN | jsonl-cpu IN | xml-cpu IN | gen-photos DIR WIDTH HEIGHT COUNT | images IN_DIR OUT_DIR | images-plain IN_DIR OUT_DIR";
+const USAGE: &str = "usage: jobs-bench gen-ghcn OUT BYTES | gen-yelp OUT BYTES | gen-xml OUT BYTES | csv IN CLEAN REJECTS | jsonl IN OUT REJECTS | xml IN OUT REJECTS | csv-cpu IN | jsonl-cpu IN | xml-cpu IN | xml-scan IN | gen-photos DIR WIDTH HEIGHT COUNT | images IN_DIR OUT_DIR | images-plain IN_DIR OUT_DIR | images-decode IN_DIR OUT_DIR";
 
 /// The XML bench's transform: the records of a books catalogue, in the
 /// xmltodict mapping (so the output is byte for byte the Python tool's).
@@ -191,6 +191,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             println!("xml-cpu {:.3} s, {:.0} MB/s", best, input.len() as f64 / 1e6 / best);
         }
+        "xml-scan" => {
+            // The parser alone: quick-xml's events over the same bytes, as
+            // the transform configures it, with nothing done with them.
+            // The floor under xml-cpu (as the `dd` copy is under the
+            // whole run), measured the same way (best of five).
+            let input = std::fs::read(arg(1)?)?;
+            let mut best = f64::MAX;
+            let mut events = 0u64;
+            for _ in 0..5 {
+                let started = Instant::now();
+                let mut reader = quick_xml::Reader::from_reader(&input[..]);
+                let config = reader.config_mut();
+                config.check_end_names = false;
+                config.allow_unmatched_ends = true;
+                config.check_comments = true;
+                config.expand_empty_elements = false;
+                config.trim_text(false);
+                events = 0;
+                loop {
+                    match reader.read_event()? {
+                        quick_xml::events::Event::Eof => break,
+                        event => {
+                            std::hint::black_box(&event);
+                            events += 1;
+                        }
+                    }
+                }
+                best = best.min(started.elapsed().as_secs_f64());
+            }
+            println!("xml-scan {:.3} s, {:.0} MB/s, {events} events", best, input.len() as f64 / 1e6 / best);
+        }
         "csv" => {
             let (input, clean, rejects) = (arg(1)?, arg(2)?, arg(3)?);
             let rules = CompiledRules::compile(&builtin_rule_set("ghcn-daily")?)?;
@@ -243,12 +274,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 std::fs::write(dir.join(format!("{i:03}.jpg")), jpeg)?;
             }
         }
-        "images" | "images-plain" => {
+        "images" | "images-plain" | "images-decode" => {
             // Every file of IN_DIR, one after another on this thread.
             // `images` runs the stage's own per-file function (atomic,
             // fsynced outputs, stats and rejects files beside each);
             // `images-plain` writes just the JPEG with a plain write, as
-            // the Python tools do, to show the transform's own cost.
+            // the Python tools do, to show the transform's own cost;
+            // `images-decode` only reads and decodes each file as the
+            // transform does (libjpeg-turbo at the DCT scale the sizes
+            // need), the floor under the other two.
             let (input, out) = (arg(1)?, arg(2)?);
             let spec: TransformSpec = serde_json::from_str(IMAGE_SPEC)?;
             let compiled = spec.compile()?;
@@ -271,7 +305,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for name in &names {
                 let path = input.join(name);
                 bytes += std::fs::metadata(&path)?.len();
-                if args[0] == "images" {
+                if args[0] == "images-decode" {
+                    let input = std::fs::read(&path)?;
+                    match batch_jobs::transform::image::decode::decode(&input, &plan) {
+                        Ok(decoded) => {
+                            std::hint::black_box(&decoded.pixels);
+                            ok += 1;
+                        }
+                        Err(_) => rejected += 1,
+                    }
+                } else if args[0] == "images" {
                     let rel = SafeRelPath::new("input", name)?;
                     let outcome = transform_file(&compiled, spec.kind(), &path, &rel, &dir, &mut publisher)?;
                     ok += outcome.records_out;

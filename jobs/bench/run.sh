@@ -12,10 +12,12 @@
 # tools did not all count the same records, since then the timings compare
 # different work.
 # Images: photo-like JPEGs at 0.3, 2, 12 and 24 megapixels, each set
-# filled to 224x224 JPEG q85 by ours (the stage's per-file function, and
-# the transform with plain writes), Pillow seed-style and in draft mode, and
-# libvips' thumbnail (pyvips, VIPS_CONCURRENCY=1); images_summary.py prints
-# images per CPU-second and the ratios.
+# filled to 224x224 JPEG q85 by ours (the stage's per-file function, the
+# transform with plain writes, and its decode alone: the floor), Pillow
+# seed-style and in draft mode, and libvips' thumbnail (pyvips,
+# VIPS_CONCURRENCY=1); images_summary.py prints images per CPU-second and
+# the ratios. The XML part also prints quick-xml's events alone
+# (xml-scan): the parser's floor under ours.
 # Env: BENCH_DIR (default /tmp/jobs-bench), BENCH_BYTES (default 1 GB),
 #      BENCH_XML_BYTES (default 200 MB: xmltodict needs ~1 min per 100 MB),
 #      BENCH_WORKS (default "csv jsonl xml images": which parts to run),
@@ -98,6 +100,9 @@ case "$works" in *" xml "*)
   measure copy xml dd "if=$src" "of=$dir/out.copy" bs=256K status=none
   rm -f "$dir/out.copy"
   measure ours xml "$bench" xml "$src" "$dir/out.ours" "$dir/rej.ours"
+  # The floor under ours: quick-xml's events alone over the same bytes
+  # (in memory, best of five), as the `dd` copy is the page cache's.
+  "$bench" xml-scan "$src" | tee -a "$dir/xml-scan.txt" >&2
   measure xmltodict xml "$py" "$here/xml_baseline.py" xmltodict "$src" "$dir/out.xmltodict" "$dir/rej.xmltodict"
   measure lxml xml "$py" "$here/xml_baseline.py" lxml "$src" "$dir/out.lxml" "$dir/rej.lxml"
   # Same counts are not enough here: the JSON itself must be the same.
@@ -116,6 +121,7 @@ if case "$works" in *" images "*) true;; *) false;; esac; then
     out="$dir/img-out"
     measure_images ours "$work" "$bench" images "$src" "$out.ours"
     measure_images ours-plain "$work" "$bench" images-plain "$src" "$out.ours-plain"
+    measure_images ours-decode-only "$work" "$bench" images-decode "$src" "$out.ours-decode-only"
     measure_images vips "$work" env VIPS_CONCURRENCY=1 "$py" "$here/images.py" vips "$src" "$out.vips"
     measure_images pillow-draft "$work" "$py" "$here/images.py" pillow-draft "$src" "$out.pillow-draft"
     measure_images pillow "$work" "$py" "$here/images.py" pillow "$src" "$out.pillow"
