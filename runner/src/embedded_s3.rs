@@ -7,6 +7,8 @@
 //! requests they make in AWS: SigV4 is verified against the credentials
 //! they get, and a PUT's `x-amz-checksum-*` (egress sends CRC64-NVME) is
 //! checked against the bytes received (`BadDigest` otherwise), as S3 does.
+//! Keys with `.` or `..` segments are refused (keys.rs): here a key is a
+//! file path.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -19,6 +21,7 @@ use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+mod keys;
 mod store;
 pub use store::INLINE_PUT_BYTES;
 
@@ -39,6 +42,7 @@ impl EmbeddedS3 {
         let service = {
             let mut b = S3ServiceBuilder::new(store);
             b.set_auth(SimpleAuth::from_single(access_key, secret_key));
+            b.set_access(keys::KeysStayInTheirBucket);
             b.build()
         };
         let listener = TcpListener::bind(("127.0.0.1", 0)).await.context("binding the embedded S3 server")?;

@@ -3,7 +3,8 @@
 //! through the same server: every object, its bytes against the checksum
 //! egress sent, and the run summary. The server refuses what S3 refuses:
 //! a body that does not match its checksum, a request signed with another
-//! secret.
+//! secret; and what it cannot store as files: keys with `.` or `..`
+//! segments, which s3s-fs would have resolved outside their bucket.
 
 mod binaries;
 
@@ -296,7 +297,68 @@ fn objects_put_by_the_server_read_back_as_s3_keeps_them() {
             .filter(|n| n.starts_with(".tmp."))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+
+        // A key that climbs out of its bucket is refused by every
+        // operation that names one, whatever the body's size, and nothing
+        // is written outside its bucket.
+        for (key, body) in [
+            ("../../escaped-small", b"out".to_vec()),
+            ("a/../../escaped-large", vec![1u8; large]),
+            ("../data2/escaped", b"out".to_vec()),
+            ("small/./a.json", b"out".to_vec()),
+        ] {
+            let err = s3
+                .put_object()
+                .bucket("data")
+                .key(key)
+                .body(ByteStream::from(body))
+                .send()
+                .await
+                .expect_err("a key with a dot segment must be refused");
+            assert_eq!(err.code(), Some("InvalidArgument"), "{key}: {err:?}");
+        }
+        let err = s3.get_object().bucket("data").key("../data/small/a.json").send().await.expect_err("get");
+        assert_eq!(err.code(), Some("InvalidArgument"), "{err:?}");
+        let err = s3
+            .copy_object()
+            .bucket("data")
+            .key("copied")
+            .copy_source("data/small/../../outside")
+            .send()
+            .await
+            .expect_err("copy");
+        assert_eq!(err.code(), Some("InvalidArgument"), "{err:?}");
+        let delete = aws_sdk_s3::types::Delete::builder()
+            .objects(aws_sdk_s3::types::ObjectIdentifier::builder().key("../x").build().unwrap())
+            .build()
+            .unwrap();
+        let err = s3.delete_objects().bucket("data").delete(delete).send().await.expect_err("delete");
+        assert_eq!(err.code(), Some("InvalidArgument"), "{err:?}");
+        let outside: Vec<_> = walk(dir.path())
+            .into_iter()
+            .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().contains("escaped")))
+            .collect();
+        assert!(outside.is_empty(), "{outside:?}");
+        // Dots inside names are names.
+        s3.put_object()
+            .bucket("data")
+            .key("small/..a.b")
+            .body(ByteStream::from_static(b"ok"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(get_bytes(&s3, "small/..a.b").await.unwrap(), b"ok");
     });
+}
+
+/// Every file under `root`.
+fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
+    }
+    files
 }
 
 /// MD5, S3's ETag of a single PUT.
