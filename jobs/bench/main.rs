@@ -17,7 +17,7 @@ use batch_jobs::transform::TransformSpec;
 use batch_jobs::transform::csv::{CompiledRules, ValidateOptions, builtin_rule_set, validate_csv};
 use batch_jobs::transform::image::synthetic::photo_jpeg;
 use batch_jobs::transform::jsonl::{CalcOptions, Calculations, calculate_jsonl};
-use batch_jobs::transform::xml::{XmlSpec, XmlTransform, xml_to_json};
+use batch_jobs::transform::xml::{XmlSpec, XmlTransform, configured_reader, xml_to_json};
 
 const USAGE: &str = "usage: jobs-bench gen-ghcn OUT BYTES | gen-yelp OUT BYTES | gen-xml OUT BYTES | csv IN CLEAN REJECTS | jsonl IN OUT REJECTS | xml IN OUT REJECTS | csv-cpu IN | jsonl-cpu IN | xml-cpu IN | xml-scan IN | gen-photos DIR WIDTH HEIGHT COUNT | images IN_DIR OUT_DIR | images-plain IN_DIR OUT_DIR | images-decode IN_DIR OUT_DIR";
 
@@ -201,13 +201,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut events = 0u64;
             for _ in 0..5 {
                 let started = Instant::now();
-                let mut reader = quick_xml::Reader::from_reader(&input[..]);
-                let config = reader.config_mut();
-                config.check_end_names = false;
-                config.allow_unmatched_ends = true;
-                config.check_comments = true;
-                config.expand_empty_elements = false;
-                config.trim_text(false);
+                let mut reader = configured_reader(&input);
                 events = 0;
                 loop {
                     match reader.read_event()? {

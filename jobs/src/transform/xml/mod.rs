@@ -31,7 +31,7 @@ mod tree;
 
 use std::io::{self, Read, Write};
 
-pub use parse::rule;
+pub use parse::{configured_reader, rule};
 pub use path::RecordPath;
 pub use spec::{
     DEFAULT_MAX_DEPTH, DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_MAX_RECORD_BYTES, Mapping, XmlSpec, XmlTransform,
