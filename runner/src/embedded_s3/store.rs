@@ -55,11 +55,13 @@ impl Store {
         Ok(Store { fs, root, tmp_counter: AtomicU64::new(0) })
     }
 
-    /// A path under the root, refused if it would leave it (s3s-fs's rule).
+    /// A path under the root, refused if it would leave it (s3s-fs's rule;
+    /// it keeps a path under the root, not under its bucket: keys.rs
+    /// refuses the keys that would leave their bucket before they get here).
     fn resolve(&self, path: impl AsRef<Path>) -> S3Result<PathBuf> {
         match path.as_ref().absolutize_virtually(&self.root) {
             Ok(p) => Ok(p.into_owned()),
-            Err(e) => Err(s3_error!(e, InvalidArgument, "the key leaves the bucket")),
+            Err(e) => Err(s3_error!(e, InvalidArgument, "the path leaves the S3 folder")),
         }
     }
 
